@@ -1,0 +1,441 @@
+//! Glance's image JSON-patch dialects: parsing and applying them.
+//!
+//! Two media types exist: `application/openstack-images-v2.1-json-patch`
+//! (RFC 6902 style, `{"op": "add", "path": "/x", "value": …}`) and the
+//! deprecated `application/openstack-images-v2.0-json-patch`
+//! (`{"add": "/x", "value": …}`). Paths are one level deep except for
+//! `/locations/N`.
+
+use serde_json::Value;
+
+use crate::error::ModelError;
+use crate::image::Image;
+use crate::properties::{self, FormatRules};
+
+pub const MEDIA_TYPE_V20: &str = "application/openstack-images-v2.0-json-patch";
+pub const MEDIA_TYPE_V21: &str = "application/openstack-images-v2.1-json-patch";
+
+const OPERATIONS: [&str; 3] = ["add", "remove", "replace"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchDialect {
+    /// The deprecated v2.0 type (JSON-schema draft 4 style operations).
+    V20,
+    /// The v2.1 type (draft 10 / RFC 6902 style operations).
+    V21,
+}
+
+impl PatchDialect {
+    /// Chooses the dialect from a request's media type (parameters ignored).
+    pub fn from_content_type(content_type: &str) -> Option<Self> {
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        match essence.to_ascii_lowercase().as_str() {
+            MEDIA_TYPE_V20 => Some(PatchDialect::V20),
+            MEDIA_TYPE_V21 => Some(PatchDialect::V21),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchOpKind {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// One parsed, validated change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOp {
+    pub kind: PatchOpKind,
+    pub path: Vec<String>,
+    pub value: Option<Value>,
+    pub dialect: PatchDialect,
+}
+
+impl PatchOp {
+    pub fn root(&self) -> &str {
+        self.path.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ModelError {
+    ModelError::invalid(msg)
+}
+
+/// Parses and validates a patch body.
+pub fn parse_patch(
+    body: &Value,
+    dialect: PatchDialect,
+    formats: &FormatRules,
+) -> Result<Vec<PatchOp>, ModelError> {
+    let Some(items) = body.as_array() else {
+        return Err(bad("Request body must be a JSON array of operation objects."));
+    };
+    items
+        .iter()
+        .map(|raw| parse_one(raw, dialect, formats))
+        .collect()
+}
+
+fn parse_one(
+    raw: &Value,
+    dialect: PatchDialect,
+    formats: &FormatRules,
+) -> Result<PatchOp, ModelError> {
+    let Some(obj) = raw.as_object() else {
+        return Err(bad("Operations must be JSON objects."));
+    };
+    let (kind, pointer) = match dialect {
+        PatchDialect::V21 => {
+            let op = obj.get("op").ok_or_else(|| {
+                bad(format!(
+                    "Unable to find `op` in JSON Schema change. It must be one of the following: {}.",
+                    OPERATIONS.join(", ")
+                ))
+            })?;
+            let kind = op_kind(op.as_str().unwrap_or_default()).ok_or_else(|| {
+                bad(format!(
+                    "Invalid operation: `{}`. It must be one of the following: {}.",
+                    op.as_str().map(str::to_string).unwrap_or_else(|| op.to_string()),
+                    OPERATIONS.join(", ")
+                ))
+            })?;
+            let path = obj
+                .get("path")
+                .ok_or_else(|| bad("Unable to find 'path' in JSON Schema change"))?;
+            (kind, path)
+        }
+        PatchDialect::V20 => {
+            let present: Vec<&str> = OPERATIONS
+                .into_iter()
+                .filter(|k| obj.contains_key(*k))
+                .collect();
+            match present.as_slice() {
+                [one] => (op_kind(one).unwrap_or(PatchOpKind::Add), &obj[*one]),
+                [] => {
+                    return Err(bad(
+                        "Operation objects must contain exactly one member named \"add\", \"remove\", or \"replace\".",
+                    ));
+                }
+                _ => {
+                    return Err(bad(
+                        "Operation objects must contain only one member named \"add\", \"remove\", or \"replace\".",
+                    ));
+                }
+            }
+        }
+    };
+    let pointer = pointer
+        .as_str()
+        .ok_or_else(|| bad(format!("Pointer `{pointer}` does not start with \"/\".")))?;
+    let path = decode_pointer(pointer)?;
+    validate_depth(kind, &path)?;
+    let value = if kind == PatchOpKind::Remove {
+        None
+    } else {
+        let name = match kind {
+            PatchOpKind::Add => "add",
+            _ => "replace",
+        };
+        Some(
+            obj.get("value")
+                .cloned()
+                .ok_or_else(|| bad(format!("Operation \"{name}\" requires a member named \"value\".")))?,
+        )
+    };
+    let op = PatchOp {
+        kind,
+        path,
+        value,
+        dialect,
+    };
+    validate_change(&op, formats)?;
+    Ok(op)
+}
+
+fn op_kind(s: &str) -> Option<PatchOpKind> {
+    match s {
+        "add" => Some(PatchOpKind::Add),
+        "remove" => Some(PatchOpKind::Remove),
+        "replace" => Some(PatchOpKind::Replace),
+        _ => None,
+    }
+}
+
+/// Decodes a JSON pointer, accepting only the limited form Glance accepts.
+pub fn decode_pointer(pointer: &str) -> Result<Vec<String>, ModelError> {
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err(bad(format!("Pointer `{pointer}` does not start with \"/\".")));
+    };
+    if rest.split('/').skip(1).any(|seg| seg.trim().is_empty()) && rest.contains('/') {
+        let trailing = pointer.len() > 1 && pointer.ends_with('/');
+        if trailing {
+            return Err(bad(format!("Pointer `{pointer}` end with \"/\".")));
+        }
+        return Err(bad(format!("Pointer `{pointer}` contains adjacent \"/\".")));
+    }
+    if rest.trim().is_empty() && pointer.len() > 1 {
+        return Err(bad(format!("Pointer `{pointer}` does not contains valid token.")));
+    }
+    let bytes = pointer.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'~' && !matches!(bytes.get(i + 1), Some(b'0') | Some(b'1')) {
+            return Err(bad(format!(
+                "Pointer `{pointer}` contains \"~\" not part of a recognized escape sequence."
+            )));
+        }
+    }
+    Ok(rest
+        .split('/')
+        .map(|seg| seg.replace("~1", "/").replace("~0", "~").trim().to_string())
+        .collect())
+}
+
+fn validate_depth(kind: PatchOpKind, path: &[String]) -> Result<(), ModelError> {
+    let allowed = match (path.first().map(String::as_str), kind) {
+        (Some("locations"), PatchOpKind::Add | PatchOpKind::Remove) => 2,
+        _ => 1,
+    };
+    if path.len() != allowed {
+        return Err(bad(format!(
+            "Invalid JSON pointer for this resource: '/{}'",
+            path.join("/")
+        )));
+    }
+    Ok(())
+}
+
+fn validate_change(op: &PatchOp, formats: &FormatRules) -> Result<(), ModelError> {
+    let root = op.root();
+    properties::check_writable(root)?;
+    if root == "locations" {
+        return Ok(());
+    }
+    match &op.value {
+        Some(v) if op.path.len() == 1 => properties::validate_value(root, v, formats),
+        _ => Ok(()),
+    }
+}
+
+/// Applies parsed operations to an image, in order. Authorization (who may
+/// change the owner or the visibility) is the caller's job; this enforces
+/// only what the image itself allows.
+pub fn apply_patch(image: &mut Image, ops: &[PatchOp]) -> Result<(), ModelError> {
+    for op in ops {
+        apply_one(image, op)?;
+    }
+    Ok(())
+}
+
+fn apply_one(image: &mut Image, op: &PatchOp) -> Result<(), ModelError> {
+    let root = op.root().to_string();
+    if root == "locations" {
+        let verb = match op.kind {
+            PatchOpKind::Add => "add",
+            PatchOpKind::Remove => "remove",
+            PatchOpKind::Replace => "update",
+        };
+        return Err(ModelError::forbidden(format!(
+            "It's not allowed to {verb} locations if locations are invisible."
+        )));
+    }
+    let is_base = properties::BASE_SETTABLE.contains(&root.as_str());
+    match op.kind {
+        PatchOpKind::Replace => {
+            let value = op.value.as_ref().unwrap_or(&Value::Null);
+            if is_base {
+                set_base(image, &root, value)
+            } else if image.properties.contains_key(&root) {
+                image.properties.insert(root, value.as_str().unwrap_or_default().to_string());
+                Ok(())
+            } else {
+                Err(ModelError::conflict(format!("Property {root} does not exist.")))
+            }
+        }
+        PatchOpKind::Add => {
+            let value = op.value.as_ref().unwrap_or(&Value::Null);
+            let exists = is_base || image.properties.contains_key(&root);
+            if exists && op.dialect == PatchDialect::V20 {
+                return Err(ModelError::conflict(format!("Property {root} already present.")));
+            }
+            if is_base {
+                set_base(image, &root, value)
+            } else {
+                properties::validate_property_name(&root)?;
+                image.properties.insert(root, value.as_str().unwrap_or_default().to_string());
+                Ok(())
+            }
+        }
+        PatchOpKind::Remove => {
+            if is_base {
+                Err(ModelError::forbidden(format!("Property {root} may not be removed.")))
+            } else if image.properties.remove(&root).is_some() {
+                Ok(())
+            } else {
+                Err(ModelError::conflict(format!("Property {root} does not exist.")))
+            }
+        }
+    }
+}
+
+fn set_base(image: &mut Image, key: &str, value: &Value) -> Result<(), ModelError> {
+    let opt_string = value.as_str().map(str::to_string);
+    match key {
+        "name" => image.name = opt_string,
+        "owner" => image.owner = opt_string,
+        "visibility" => image.visibility = value.as_str().unwrap_or_default().parse()?,
+        "protected" => image.protected = value.as_bool().unwrap_or(false),
+        "os_hidden" => image.os_hidden = value.as_bool().unwrap_or(false),
+        "min_ram" => image.min_ram = value.as_i64().unwrap_or(0),
+        "min_disk" => image.min_disk = value.as_i64().unwrap_or(0),
+        "container_format" | "disk_format" => {
+            if !image.status.formats_mutable() {
+                return Err(ModelError::forbidden(format!(
+                    "Attribute {key} can be only replaced for a queued image."
+                )));
+            }
+            if key == "disk_format" {
+                image.disk_format = opt_string;
+            } else {
+                image.container_format = opt_string;
+            }
+        }
+        "tags" => {
+            image.tags.clear();
+            for tag in value.as_array().into_iter().flatten() {
+                if let Some(t) = tag.as_str() {
+                    image.add_tag(t);
+                }
+            }
+        }
+        _ => return Err(ModelError::conflict(format!("Property {key} does not exist."))),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::NewImage;
+    use crate::status::ImageStatus;
+    use serde_json::json;
+
+    fn image() -> Image {
+        NewImage::from_json(
+            &json!({"name": "a", "disk_format": "raw", "container_format": "bare", "k": "v"}),
+            &FormatRules::default(),
+        )
+        .unwrap()
+        .into_image(Some("p".into()))
+    }
+
+    fn ops(v: Value, d: PatchDialect) -> Result<Vec<PatchOp>, ModelError> {
+        parse_patch(&v, d, &FormatRules::default())
+    }
+
+    fn patch(img: &mut Image, v: Value) -> Result<(), ModelError> {
+        apply_patch(img, &ops(v, PatchDialect::V21)?)
+    }
+
+    #[test]
+    fn replace_name_and_add_property() {
+        let mut img = image();
+        patch(
+            &mut img,
+            json!([{"op": "replace", "path": "/name", "value": "b"},
+                   {"op": "add", "path": "/os_distro", "value": "cirros"}]),
+        )
+        .unwrap();
+        assert_eq!(img.name.as_deref(), Some("b"));
+        assert_eq!(img.properties["os_distro"], "cirros");
+    }
+
+    #[test]
+    fn replace_missing_property_conflicts() {
+        let err = patch(&mut image(), json!([{"op": "replace", "path": "/nope", "value": "x"}]));
+        assert_eq!(err.unwrap_err(), ModelError::conflict("Property nope does not exist."));
+    }
+
+    #[test]
+    fn remove_base_attribute_is_forbidden() {
+        let err = patch(&mut image(), json!([{"op": "remove", "path": "/name"}])).unwrap_err();
+        assert_eq!(err, ModelError::forbidden("Property name may not be removed."));
+    }
+
+    #[test]
+    fn remove_property_then_again_conflicts() {
+        let mut img = image();
+        patch(&mut img, json!([{"op": "remove", "path": "/k"}])).unwrap();
+        assert!(matches!(
+            patch(&mut img, json!([{"op": "remove", "path": "/k"}])),
+            Err(ModelError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn read_only_status_is_forbidden() {
+        let err = ops(json!([{"op": "replace", "path": "/status", "value": "active"}]), PatchDialect::V21);
+        assert_eq!(err.unwrap_err(), ModelError::forbidden("Attribute 'status' is read-only."));
+    }
+
+    #[test]
+    fn draft4_add_of_existing_property_conflicts() {
+        let mut img = image();
+        let o = ops(json!([{"add": "/k", "value": "x"}]), PatchDialect::V20).unwrap();
+        assert!(matches!(apply_patch(&mut img, &o), Err(ModelError::Conflict(_))));
+        let o = ops(json!([{"add": "/k2", "value": "x"}]), PatchDialect::V20).unwrap();
+        apply_patch(&mut img, &o).unwrap();
+        assert_eq!(img.properties["k2"], "x");
+    }
+
+    #[test]
+    fn malformed_patches_are_invalid() {
+        for body in [
+            json!({"op": "add"}),
+            json!(["x"]),
+            json!([{"op": "move", "path": "/a", "value": 1}]),
+            json!([{"op": "add", "path": "a", "value": "1"}]),
+            json!([{"op": "add", "path": "/a/b", "value": "1"}]),
+            json!([{"op": "add", "path": "/a~2", "value": "1"}]),
+            json!([{"op": "add", "path": "/a"}]),
+            json!([{"op": "add", "path": "/min_ram", "value": "1"}]),
+        ] {
+            assert!(
+                matches!(ops(body.clone(), PatchDialect::V21), Err(ModelError::Invalid(_))),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn formats_are_frozen_once_data_exists() {
+        let mut img = image();
+        img.status = ImageStatus::Active;
+        let err = patch(&mut img, json!([{"op": "replace", "path": "/disk_format", "value": "qcow2"}]));
+        assert!(matches!(err, Err(ModelError::Forbidden(_))));
+    }
+
+    #[test]
+    fn tags_replace_sets_the_list() {
+        let mut img = image();
+        patch(&mut img, json!([{"op": "replace", "path": "/tags", "value": ["x", "y", "x"]}])).unwrap();
+        assert_eq!(img.tags, vec!["x", "y"]);
+    }
+
+    #[test]
+    fn pointer_escapes_decode() {
+        assert_eq!(decode_pointer("/a~1b~0c").unwrap(), vec!["a/b~c"]);
+        assert!(decode_pointer("/a/").is_err());
+        assert!(decode_pointer("/a//b").is_err());
+    }
+
+    #[test]
+    fn dialect_from_content_type_ignores_parameters() {
+        assert_eq!(
+            PatchDialect::from_content_type("application/openstack-images-v2.1-json-patch; charset=UTF-8"),
+            Some(PatchDialect::V21)
+        );
+        assert_eq!(PatchDialect::from_content_type("application/json"), None);
+    }
+}

@@ -1,0 +1,92 @@
+//! Timestamps as Glance shows and parses them.
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+pub type Timestamp = OffsetDateTime;
+
+/// The current time in UTC, truncated to microseconds so that it survives a
+/// round trip through every database glint supports.
+pub fn now() -> Timestamp {
+    let t = OffsetDateTime::now_utc();
+    let micros = t.microsecond();
+    t.replace_nanosecond(micros * 1000).unwrap_or(t)
+}
+
+/// `2026-11-27T02:15:42Z`, the form Glance puts in every view.
+pub fn format_iso(t: Timestamp) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.format(&fmt).unwrap_or_default()
+}
+
+/// Microseconds since the epoch: the dialect-neutral form kept in the database.
+pub fn to_micros(t: Timestamp) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+pub fn from_micros(us: i64) -> Timestamp {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Parses the ISO 8601 forms that Glance's list filters accept: a full
+/// RFC 3339 time, a time without zone (taken as UTC), with or without
+/// seconds, or a bare date.
+pub fn parse_iso(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t.to_offset(UtcOffset::UTC));
+    }
+    let naive_formats = [
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]"),
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+    ];
+    for fmt in naive_formats {
+        if let Ok(t) = PrimitiveDateTime::parse(s, &fmt) {
+            return Some(t.assume_utc());
+        }
+    }
+    if let Some(stripped) = s.strip_suffix('Z') {
+        return parse_iso(stripped);
+    }
+    let date_fmt = format_description!("[year]-[month]-[day]");
+    Date::parse(s, &date_fmt)
+        .ok()
+        .map(|d| d.midnight().assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_glance() {
+        let t = parse_iso("2026-11-27T02:15:42.123456Z").unwrap();
+        assert_eq!(format_iso(t), "2026-11-27T02:15:42Z");
+    }
+
+    #[test]
+    fn parses_filter_timestamps() {
+        for s in [
+            "2026-11-27T02:15:42Z",
+            "2026-11-27T02:15:42+00:00",
+            "2026-11-27T02:15:42",
+            "2026-11-27T02:15",
+            "2026-11-27",
+        ] {
+            assert!(parse_iso(s).is_some(), "{s}");
+        }
+        assert!(parse_iso("yesterday").is_none());
+        assert!(parse_iso("2026-13-01").is_none());
+    }
+
+    #[test]
+    fn micros_round_trip() {
+        let t = now();
+        assert_eq!(from_micros(to_micros(t)), t);
+    }
+}
