@@ -1,0 +1,192 @@
+//! Glance's upload decision: does the data match the claimed `disk_format`, which
+//! virtual size to record, and is the image safe to store.
+
+use thiserror::Error;
+
+use crate::{DetectedFormat, Inspection, SafetyError};
+
+/// Why an upload is refused. Callers map both variants to Glance's
+/// `InvalidImageData` (HTTP 415 on `PUT /file`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FormatError {
+    #[error("Image disk_format {claimed} does not match stream data {detected}")]
+    Mismatch {
+        claimed: String,
+        detected: DetectedFormat,
+    },
+    #[error("Image fails safety check: {0}")]
+    Unsafe(SafetyError),
+}
+
+/// Decides an upload of `inspection`'s data as Glance does: only `bare` containers
+/// are checked; a format mismatch is fatal only when `require_image_format_match`
+/// is set; a safety failure always is. Returns the virtual size to record, if any.
+pub fn check_upload(
+    disk_format: Option<&str>,
+    container_format: Option<&str>,
+    inspection: &Inspection,
+    require_image_format_match: bool,
+) -> Result<Option<u64>, FormatError> {
+    if container_format != Some("bare") {
+        return Ok(None);
+    }
+    let virtual_size = match match_claim(disk_format.unwrap_or_default(), inspection) {
+        Ok(size) => size,
+        Err(mismatch) if require_image_format_match => return Err(mismatch),
+        // A size read by the wrong format's rules would mislead consumers.
+        Err(_) => None,
+    };
+    inspection.safety.clone().map_err(FormatError::Unsafe)?;
+    Ok(virtual_size)
+}
+
+fn match_claim(claimed: &str, inspection: &Inspection) -> Result<Option<u64>, FormatError> {
+    let detected = inspection.format;
+    if detected.as_str() == claimed {
+        return Ok(inspection.virtual_size);
+    }
+    // Partitioned disks are raw disks to everything that consumes images.
+    let raw_like = matches!(detected, DetectedFormat::Raw | DetectedFormat::Gpt);
+    if raw_like && DetectedFormat::from_name(claimed).is_none() {
+        // ami, aki, ari, ploop...: nothing to compare against, and no size to trust.
+        return Ok(None);
+    }
+    if claimed == DetectedFormat::Raw.as_str() {
+        // Compatibility: Glance lets a rich format be stored as raw, sized as stored.
+        return Ok(Some(inspection.actual_size));
+    }
+    Err(FormatError::Mismatch {
+        claimed: claimed.to_owned(),
+        detected,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspection(format: DetectedFormat, safety: Result<(), SafetyError>) -> Inspection {
+        Inspection {
+            format,
+            virtual_size: Some(10 << 30),
+            actual_size: 200 << 20,
+            safety,
+        }
+    }
+
+    fn bare(
+        claimed: &str,
+        inspection: &Inspection,
+        require: bool,
+    ) -> Result<Option<u64>, FormatError> {
+        check_upload(Some(claimed), Some("bare"), inspection, require)
+    }
+
+    const ACTUAL: u64 = 200 << 20;
+    const VIRTUAL: u64 = 10 << 30;
+
+    #[test]
+    fn matching_format_records_the_inspected_virtual_size() {
+        let i = inspection(DetectedFormat::Qcow2, Ok(()));
+        assert_eq!(bare("qcow2", &i, true), Ok(Some(VIRTUAL)));
+    }
+
+    #[test]
+    fn raw_data_claimed_as_uninspectable_format_is_accepted_without_size() {
+        let i = inspection(DetectedFormat::Raw, Ok(()));
+        for claimed in ["ami", "ari", "aki", "ploop"] {
+            assert_eq!(bare(claimed, &i, true), Ok(None));
+        }
+    }
+
+    #[test]
+    fn rich_format_claimed_as_raw_is_accepted_with_actual_size() {
+        let i = inspection(DetectedFormat::Vmdk, Ok(()));
+        assert_eq!(bare("raw", &i, true), Ok(Some(ACTUAL)));
+    }
+
+    #[test]
+    fn gpt_claimed_as_raw_is_accepted_with_actual_size() {
+        let i = inspection(DetectedFormat::Gpt, Ok(()));
+        assert_eq!(bare("raw", &i, true), Ok(Some(ACTUAL)));
+        assert_eq!(bare("ami", &i, true), Ok(None));
+    }
+
+    #[test]
+    fn raw_claimed_as_raw_records_actual_size() {
+        let i = Inspection {
+            virtual_size: Some(ACTUAL),
+            ..inspection(DetectedFormat::Raw, Ok(()))
+        };
+        assert_eq!(bare("raw", &i, true), Ok(Some(ACTUAL)));
+    }
+
+    #[test]
+    fn other_mismatch_is_fatal_when_format_match_is_required() {
+        let i = inspection(DetectedFormat::Raw, Ok(()));
+        let err = bare("qcow2", &i, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Image disk_format qcow2 does not match stream data raw"
+        );
+        let i = inspection(DetectedFormat::Qcow2, Ok(()));
+        assert!(matches!(
+            bare("vmdk", &i, true),
+            Err(FormatError::Mismatch { .. })
+        ));
+        assert!(matches!(
+            bare("ami", &i, true),
+            Err(FormatError::Mismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn mismatch_is_tolerated_without_a_size_when_not_required() {
+        let i = inspection(DetectedFormat::Qcow2, Ok(()));
+        assert_eq!(bare("vmdk", &i, false), Ok(None));
+    }
+
+    #[test]
+    fn safety_failure_is_fatal_even_when_formats_match() {
+        let i = inspection(DetectedFormat::Qcow2, Err(SafetyError::BackingFile));
+        assert_eq!(
+            bare("qcow2", &i, true),
+            Err(FormatError::Unsafe(SafetyError::BackingFile))
+        );
+        assert_eq!(
+            bare("raw", &i, false),
+            Err(FormatError::Unsafe(SafetyError::BackingFile))
+        );
+    }
+
+    #[test]
+    fn safety_failure_is_fatal_after_a_tolerated_mismatch() {
+        let i = inspection(DetectedFormat::Qed, Err(SafetyError::QedBanned));
+        assert_eq!(
+            bare("qcow2", &i, false),
+            Err(FormatError::Unsafe(SafetyError::QedBanned))
+        );
+    }
+
+    #[test]
+    fn mismatch_is_reported_before_safety() {
+        let i = inspection(DetectedFormat::Qcow2, Err(SafetyError::DataFile));
+        assert!(matches!(
+            bare("vhd", &i, true),
+            Err(FormatError::Mismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn non_bare_containers_are_not_checked() {
+        let i = inspection(DetectedFormat::Qcow2, Err(SafetyError::BackingFile));
+        assert_eq!(check_upload(Some("raw"), Some("ovf"), &i, true), Ok(None));
+        assert_eq!(check_upload(Some("qcow2"), None, &i, true), Ok(None));
+    }
+
+    #[test]
+    fn missing_disk_format_is_treated_as_uninspectable() {
+        let i = inspection(DetectedFormat::Raw, Ok(()));
+        assert_eq!(check_upload(None, Some("bare"), &i, true), Ok(None));
+    }
+}

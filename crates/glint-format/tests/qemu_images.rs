@@ -1,0 +1,317 @@
+//! Real images built by `qemu-img`: the detected format and virtual size must agree
+//! with what qemu itself reports, and the safety verdict must follow Glance.
+
+mod common;
+
+use common::{Workdir, inspect_file, pattern, qemu_info};
+use glint_format::{DetectedFormat, FormatError, Inspection, SafetyError, check_upload};
+
+/// Asserts that `path` is detected as `format`, safely, with qemu's virtual size.
+fn assert_safe_like_qemu(path: &std::path::Path, format: DetectedFormat) -> Inspection {
+    let inspection = inspect_file(path);
+    let qemu = qemu_info(path);
+    assert_eq!(inspection.format, format, "{qemu:?}");
+    assert_eq!(inspection.safety, Ok(()));
+    assert_eq!(inspection.virtual_size, Some(qemu.virtual_size));
+    assert_eq!(
+        inspection.actual_size,
+        std::fs::metadata(path).unwrap().len()
+    );
+    inspection
+}
+
+fn raw_source(dir: &Workdir, len: usize) -> std::path::PathBuf {
+    let path = dir.path("source.raw");
+    std::fs::write(&path, pattern(len)).unwrap();
+    path
+}
+
+#[test]
+fn qcow2_is_detected_with_qemu_virtual_size() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.qcow2", "qcow2", "10M", &[]);
+    let inspection = assert_safe_like_qemu(&path, DetectedFormat::Qcow2);
+    assert_eq!(qemu_info(&path).format, "qcow2");
+    assert_eq!(
+        check_upload(Some("qcow2"), Some("bare"), &inspection, true),
+        Ok(Some(10 << 20))
+    );
+}
+
+#[test]
+fn qcow2_with_data_clusters_is_detected() {
+    let dir = Workdir::new();
+    let source = raw_source(&dir, 3 << 20);
+    let path = dir.path("disk.qcow2");
+    dir.qemu_img(&[
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "qcow2",
+        source.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert_safe_like_qemu(&path, DetectedFormat::Qcow2);
+}
+
+#[test]
+fn qcow2_version_2_is_safe() {
+    let dir = Workdir::new();
+    let path = dir.create("old.qcow2", "qcow2", "5M", &["-o", "compat=0.10"]);
+    assert_safe_like_qemu(&path, DetectedFormat::Qcow2);
+}
+
+#[test]
+fn qcow2_with_backing_file_is_unsafe() {
+    let dir = Workdir::new();
+    dir.create("base.qcow2", "qcow2", "10M", &[]);
+    let path = dir.create(
+        "top.qcow2",
+        "qcow2",
+        "10M",
+        &["-b", "base.qcow2", "-F", "qcow2"],
+    );
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Qcow2);
+    assert_eq!(inspection.virtual_size, Some(qemu_info(&path).virtual_size));
+    assert_eq!(inspection.safety, Err(SafetyError::BackingFile));
+    for claimed in ["qcow2", "raw"] {
+        assert_eq!(
+            check_upload(Some(claimed), Some("bare"), &inspection, false),
+            Err(FormatError::Unsafe(SafetyError::BackingFile))
+        );
+    }
+}
+
+#[test]
+fn qcow2_with_external_data_file_is_unsafe() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.qcow2", "qcow2", "10M", &["-o", "data_file=disk.data"]);
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Qcow2);
+    assert_eq!(inspection.safety, Err(SafetyError::DataFile));
+}
+
+#[test]
+fn qcow2_claimed_as_raw_is_stored_with_its_actual_size() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.qcow2", "qcow2", "10M", &[]);
+    let inspection = inspect_file(&path);
+    assert_eq!(
+        check_upload(Some("raw"), Some("bare"), &inspection, true),
+        Ok(Some(inspection.actual_size))
+    );
+    assert!(matches!(
+        check_upload(Some("vmdk"), Some("bare"), &inspection, true),
+        Err(FormatError::Mismatch {
+            detected: DetectedFormat::Qcow2,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn vmdk_monolithic_sparse_is_safe() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.vmdk", "vmdk", "10M", &[]);
+    assert_safe_like_qemu(&path, DetectedFormat::Vmdk);
+}
+
+#[test]
+fn vmdk_stream_optimized_is_safe() {
+    let dir = Workdir::new();
+    let empty = dir.create(
+        "empty.vmdk",
+        "vmdk",
+        "10M",
+        &["-o", "subformat=streamOptimized"],
+    );
+    assert_safe_like_qemu(&empty, DetectedFormat::Vmdk);
+    let source = raw_source(&dir, 3 << 20);
+    let path = dir.path("data.vmdk");
+    dir.qemu_img(&[
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "vmdk",
+        "-o",
+        "subformat=streamOptimized",
+        source.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert_safe_like_qemu(&path, DetectedFormat::Vmdk);
+}
+
+#[test]
+fn vmdk_monolithic_flat_descriptor_is_rejected() {
+    let dir = Workdir::new();
+    let path = dir.create(
+        "disk.vmdk",
+        "vmdk",
+        "10M",
+        &["-o", "subformat=monolithicFlat"],
+    );
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Vmdk);
+    assert_eq!(inspection.virtual_size, Some(qemu_info(&path).virtual_size));
+    assert_eq!(
+        inspection.safety,
+        Err(SafetyError::VmdkSubformat("monolithicFlat".into()))
+    );
+    // Even claimed as raw, the descriptor must not reach a hypervisor.
+    assert!(matches!(
+        check_upload(Some("raw"), Some("bare"), &inspection, false),
+        Err(FormatError::Unsafe(SafetyError::VmdkSubformat(_)))
+    ));
+}
+
+#[test]
+fn vmdk_split_sparse_descriptor_is_rejected() {
+    let dir = Workdir::new();
+    let path = dir.create(
+        "disk.vmdk",
+        "vmdk",
+        "10M",
+        &["-o", "subformat=twoGbMaxExtentSparse"],
+    );
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Vmdk);
+    assert!(matches!(
+        inspection.safety,
+        Err(SafetyError::VmdkSubformat(_))
+    ));
+}
+
+#[test]
+fn vmdk_descriptor_pointing_at_host_file_is_rejected() {
+    let dir = Workdir::new();
+    let path = dir.path("evil.vmdk");
+    std::fs::write(
+        &path,
+        "# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\n\
+         createType=\"monolithicSparse\"\nRW 8 FLAT \"/etc/hostname\" 0\n",
+    )
+    .unwrap();
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Vmdk);
+    assert_eq!(
+        inspection.safety,
+        Err(SafetyError::VmdkExtent("/etc/hostname".into()))
+    );
+}
+
+#[test]
+fn vmdk_with_parent_is_unsafe() {
+    let dir = Workdir::new();
+    dir.create("base.vmdk", "vmdk", "10M", &[]);
+    let path = dir.create(
+        "top.vmdk",
+        "vmdk",
+        "10M",
+        &["-b", "base.vmdk", "-F", "vmdk"],
+    );
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Vmdk);
+    assert_eq!(inspection.safety, Err(SafetyError::BackingFile));
+}
+
+#[test]
+fn vhd_dynamic_is_detected_with_qemu_virtual_size() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.vhd", "vpc", "10M", &[]);
+    assert_safe_like_qemu(&path, DetectedFormat::Vhd);
+}
+
+#[test]
+fn vhd_fixed_is_raw_as_qemu_probes_it() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.vhd", "vpc", "1M", &["-o", "subformat=fixed"]);
+    assert_eq!(qemu_info(&path).format, "raw");
+    assert_safe_like_qemu(&path, DetectedFormat::Raw);
+}
+
+#[test]
+fn vhdx_is_detected_with_qemu_virtual_size() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.vhdx", "vhdx", "10M", &[]);
+    assert_safe_like_qemu(&path, DetectedFormat::Vhdx);
+}
+
+#[test]
+fn vhdx_with_data_is_detected_with_qemu_virtual_size() {
+    let dir = Workdir::new();
+    let source = raw_source(&dir, 3 << 20);
+    let path = dir.path("disk.vhdx");
+    dir.qemu_img(&[
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "vhdx",
+        source.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert_safe_like_qemu(&path, DetectedFormat::Vhdx);
+}
+
+#[test]
+fn vdi_is_detected_with_qemu_virtual_size() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.vdi", "vdi", "10M", &[]);
+    assert_safe_like_qemu(&path, DetectedFormat::Vdi);
+}
+
+#[test]
+fn raw_is_detected_with_file_size_as_virtual_size() {
+    let dir = Workdir::new();
+    let empty = dir.create("empty.raw", "raw", "1M", &[]);
+    let inspection = assert_safe_like_qemu(&empty, DetectedFormat::Raw);
+    assert_eq!(
+        check_upload(Some("raw"), Some("bare"), &inspection, true),
+        Ok(Some(1 << 20))
+    );
+    assert_safe_like_qemu(&raw_source(&dir, 3 << 20), DetectedFormat::Raw);
+}
+
+#[test]
+fn raw_claimed_as_qcow2_is_a_mismatch() {
+    let dir = Workdir::new();
+    let inspection = inspect_file(&raw_source(&dir, 1 << 20));
+    let err = check_upload(Some("qcow2"), Some("bare"), &inspection, true).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Image disk_format qcow2 does not match stream data raw"
+    );
+}
+
+#[test]
+fn qed_is_banned() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.qed", "qed", "10M", &[]);
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Qed);
+    assert_eq!(inspection.virtual_size, Some(qemu_info(&path).virtual_size));
+    assert_eq!(inspection.safety, Err(SafetyError::QedBanned));
+}
+
+#[test]
+fn luks_is_detected_with_qemu_virtual_size() {
+    let dir = Workdir::new();
+    let path = dir.create(
+        "disk.luks",
+        "luks",
+        "1M",
+        &[
+            "--object",
+            "secret,id=sec0,data=secret",
+            "-o",
+            "key-secret=sec0,iter-time=10",
+        ],
+    );
+    let inspection = inspect_file(&path);
+    assert_eq!(inspection.format, DetectedFormat::Luks);
+    assert_eq!(inspection.safety, Ok(()));
+    assert_eq!(inspection.virtual_size, Some(1 << 20));
+}

@@ -1,0 +1,29 @@
+//! Disk-image inspection must never panic, whatever the bytes and however they are
+//! split into chunks.
+
+#![no_main]
+
+use glint_format::{Inspector, check_upload};
+use libfuzzer_sys::fuzz_target;
+
+const CLAIMS: [&str; 6] = ["raw", "qcow2", "vmdk", "iso", "ami", "vhdx"];
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&control, data)) = input.split_first() else {
+        return;
+    };
+    let split = if data.is_empty() {
+        0
+    } else {
+        usize::from(control) * 257 % (data.len() + 1)
+    };
+    let (first, second) = data.split_at(split);
+    let mut inspector = Inspector::new();
+    inspector.feed(first);
+    inspector.feed(second);
+    let inspection = inspector.finish();
+    assert_eq!(inspection.actual_size, data.len() as u64);
+    let claimed = CLAIMS[usize::from(control) % CLAIMS.len()];
+    let _ = check_upload(Some(claimed), Some("bare"), &inspection, control & 1 == 0);
+    let _ = inspection.safety.map_err(|err| err.to_string());
+});
