@@ -13,7 +13,10 @@ fuzz_target!(|text: &str| {
     };
     let canonical = rule.to_string();
     let reparsed = parse_rule(&canonical).expect("canonical text must parse");
-    assert_eq!(reparsed, rule, "canonical text {canonical:?} changed the rule");
+    assert_eq!(
+        reparsed, rule,
+        "canonical text {canonical:?} changed the rule"
+    );
     assert_eq!(reparsed.to_string(), canonical);
 
     let creds = Credentials {
@@ -26,7 +29,10 @@ fuzz_target!(|text: &str| {
         ("project_id", json!("p1")),
         ("visibility", json!("shared")),
         ("member_id", json!(null)),
-        ("target", json!({"image": {"owner": "p1", "tags": ["a", 1]}})),
+        (
+            "target",
+            json!({"image": {"owner": "p1", "tags": ["a", 1]}}),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -1,0 +1,264 @@
+use std::cell::RefCell;
+
+use serde_json::json;
+
+use super::*;
+use crate::NoRemote;
+
+fn enforcer(rules: &[(&str, &str)]) -> Enforcer {
+    let mut enforcer = Enforcer::new();
+    for (name, text) in rules {
+        enforcer.set_rule(name, parse_rule(text).unwrap());
+    }
+    enforcer
+}
+
+fn member_of(project: &str) -> Credentials {
+    Credentials::default()
+        .with_roles(["member", "reader"])
+        .with_project(project)
+}
+
+fn target(pairs: &[(&str, &str)]) -> Target {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect()
+}
+
+#[test]
+fn unknown_rule_name_falls_back_to_default() {
+    let allow = enforcer(&[("default", "@")]);
+    assert!(allow.enforce("no_such_rule", &Target::new(), &member_of("p"), &NoRemote));
+    let deny = enforcer(&[("default", "!")]);
+    assert!(!deny.enforce("no_such_rule", &Target::new(), &member_of("p"), &NoRemote));
+}
+
+#[test]
+fn empty_enforcer_denies_everything() {
+    assert!(!Enforcer::new().enforce("default", &Target::new(), &member_of("p"), &NoRemote));
+}
+
+#[test]
+fn undefined_rule_reference_is_false() {
+    let e = enforcer(&[
+        ("a", "rule:missing"),
+        ("b", "not rule:missing"),
+        ("default", "@"),
+    ]);
+    assert!(!e.enforce("a", &Target::new(), &member_of("p"), &NoRemote));
+    assert!(e.enforce("b", &Target::new(), &member_of("p"), &NoRemote));
+}
+
+#[test]
+fn rule_reference_evaluates_named_rule() {
+    let e = enforcer(&[("admin", "role:admin"), ("a", "rule:admin or role:member")]);
+    assert!(e.enforce("a", &Target::new(), &member_of("p"), &NoRemote));
+    let reader = Credentials::default().with_roles(["reader"]);
+    assert!(!e.enforce("a", &Target::new(), &reader, &NoRemote));
+}
+
+#[test]
+fn circular_references_deny_instead_of_recursing() {
+    let e = enforcer(&[
+        ("a", "rule:b"),
+        ("b", "rule:a"),
+        ("self", "rule:self or rule:self"),
+        ("negated", "not rule:negated"),
+        ("escape", "role:member or rule:escape"),
+    ]);
+    let creds = member_of("p");
+    for name in ["a", "b", "self", "negated"] {
+        assert!(
+            !e.enforce(name, &Target::new(), &creds, &NoRemote),
+            "{name}"
+        );
+    }
+    assert!(e.enforce("escape", &Target::new(), &creds, &NoRemote));
+}
+
+#[test]
+fn overlong_reference_chain_is_denied() {
+    let mut rules: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("r{i}"), format!("rule:r{}", i + 1)))
+        .collect();
+    rules.push(("r40".into(), "@".into()));
+    let mut e = Enforcer::new();
+    for (name, text) in &rules {
+        e.set_rule(name, parse_rule(text).unwrap());
+    }
+    assert!(!e.enforce("r0", &Target::new(), &member_of("p"), &NoRemote));
+    assert!(e.enforce("r20", &Target::new(), &member_of("p"), &NoRemote));
+}
+
+#[test]
+fn check_rules_reports_undefined_and_circular_references() {
+    let e = enforcer(&[
+        ("a", "rule:b"),
+        ("b", "rule:a"),
+        ("c", "rule:nope"),
+        ("d", "rule:a"),
+    ]);
+    let problems = e.check_rules();
+    assert!(problems.contains(&PolicyError::CircularReference { rule: "a".into() }));
+    assert!(problems.contains(&PolicyError::CircularReference { rule: "b".into() }));
+    assert!(!problems.contains(&PolicyError::CircularReference { rule: "d".into() }));
+    assert!(problems.contains(&PolicyError::UndefinedReference {
+        rule: "c".into(),
+        reference: "nope".into()
+    }));
+    assert!(Enforcer::with_glance_defaults().check_rules().is_empty());
+}
+
+#[test]
+fn generic_check_compares_target_and_credentials() {
+    let e = enforcer(&[
+        ("owner", "project_id:%(project_id)s"),
+        ("admin", "is_admin:True"),
+    ]);
+    let creds = member_of("p1");
+    assert!(e.enforce("owner", &target(&[("project_id", "p1")]), &creds, &NoRemote));
+    assert!(!e.enforce("owner", &target(&[("project_id", "p2")]), &creds, &NoRemote));
+    assert!(!e.enforce("owner", &Target::new(), &creds, &NoRemote));
+    assert!(!e.enforce("admin", &Target::new(), &creds, &NoRemote));
+    let admin = Credentials {
+        is_admin: true,
+        ..creds
+    };
+    assert!(e.enforce("admin", &Target::new(), &admin, &NoRemote));
+}
+
+#[test]
+fn role_check_ignores_case_and_substitutes_target() {
+    let e = enforcer(&[("a", "role:MEMBER"), ("b", "role:%(needed)s")]);
+    let creds = member_of("p");
+    assert!(e.enforce("a", &Target::new(), &creds, &NoRemote));
+    assert!(e.enforce("b", &target(&[("needed", "Reader")]), &creds, &NoRemote));
+    assert!(!e.enforce("b", &target(&[("needed", "admin")]), &creds, &NoRemote));
+    assert!(!e.enforce("b", &Target::new(), &creds, &NoRemote));
+}
+
+#[test]
+fn dotted_target_keys_reach_nested_objects() {
+    let e = enforcer(&[("a", "user_id:%(target.image.owner)s")]);
+    let creds = Credentials {
+        user_id: Some("u1".into()),
+        ..Credentials::default()
+    };
+    let nested: Target = [("target".to_owned(), json!({"image": {"owner": "u1"}}))].into();
+    assert!(e.enforce("a", &nested, &creds, &NoRemote));
+    let flat: Target = [("target.image.owner".to_owned(), json!("u1"))].into();
+    assert!(e.enforce("a", &flat, &creds, &NoRemote));
+}
+
+struct RecordingRemote {
+    answer: bool,
+    seen: RefCell<Vec<String>>,
+}
+
+impl RemoteCheck for RecordingRemote {
+    fn check(&self, url: &str, _target: &Target, _creds: &Credentials) -> bool {
+        self.seen.borrow_mut().push(url.to_owned());
+        self.answer
+    }
+}
+
+#[test]
+fn http_check_asks_remote_with_substituted_url() {
+    let e = enforcer(&[("a", "https://policy.example/%(id)s")]);
+    let remote = RecordingRemote {
+        answer: true,
+        seen: RefCell::default(),
+    };
+    assert!(e.enforce("a", &target(&[("id", "i1")]), &member_of("p"), &remote));
+    assert_eq!(*remote.seen.borrow(), ["https://policy.example/i1"]);
+    assert!(!e.enforce("a", &target(&[("id", "i1")]), &member_of("p"), &NoRemote));
+    assert!(!e.enforce("a", &Target::new(), &member_of("p"), &remote));
+    assert_eq!(
+        remote.seen.borrow().len(),
+        1,
+        "missing key must not reach the remote"
+    );
+}
+
+#[test]
+fn check_evaluates_unnamed_rule_against_held_rules() {
+    let e = enforcer(&[("admin", "role:admin")]);
+    let rule = parse_rule("rule:admin or role:member").unwrap();
+    assert!(e.check(&rule, &Target::new(), &member_of("p"), &NoRemote));
+}
+
+#[test]
+fn glance_defaults_deny_system_and_domain_scoped_tokens() {
+    let e = Enforcer::with_glance_defaults();
+    let mut admin = Credentials::default().with_roles(["admin"]);
+    assert!(e.enforce("publicize_image", &Target::new(), &admin, &NoRemote));
+    admin.system_scope = Some("all".into());
+    assert!(!e.enforce("publicize_image", &Target::new(), &admin, &NoRemote));
+    admin.system_scope = None;
+    admin.domain_id = Some("d1".into());
+    assert!(!e.enforce("publicize_image", &Target::new(), &admin, &NoRemote));
+    assert!(
+        e.enforce("context_is_admin", &Target::new(), &admin, &NoRemote),
+        "base rules have no scope"
+    );
+}
+
+#[test]
+fn load_overrides_replaces_rule_by_rule_and_keeps_metadata() {
+    let mut e = Enforcer::with_glance_defaults();
+    e.load_overrides(
+        "publicize_image: \"role:member\"\ncustom: \"role:x\"\n",
+        "p.yaml",
+    )
+    .unwrap();
+    let entry = e.entry("publicize_image").unwrap();
+    assert!(entry.overridden);
+    assert_eq!(entry.scope_types, ["project"]);
+    assert!(entry.description.is_some());
+    assert!(e.enforce(
+        "publicize_image",
+        &Target::new(),
+        &member_of("p"),
+        &NoRemote
+    ));
+    assert!(!e.entry("get_image").unwrap().overridden);
+    assert_eq!(e.entry("custom").unwrap().rule, Rule::Role("x".into()));
+}
+
+#[test]
+fn load_overrides_from_json_with_list_form() {
+    let mut e = Enforcer::with_glance_defaults();
+    let text = r#"{"publicize_image": [["role:member", "role:reader"], ["role:admin"]]}"#;
+    e.load_overrides(text, "/etc/glance/policy.json").unwrap();
+    assert!(e.enforce(
+        "publicize_image",
+        &Target::new(),
+        &member_of("p"),
+        &NoRemote
+    ));
+}
+
+#[test]
+fn malformed_override_file_applies_nothing() {
+    let mut e = Enforcer::with_glance_defaults();
+    let err = e
+        .load_overrides(
+            "publicize_image: \"@\"\nget_image: \"role:\"\n",
+            "/etc/glance/policy.yaml",
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("get_image"), "{err}");
+    assert!(!e.entry("publicize_image").unwrap().overridden);
+}
+
+#[test]
+fn rules_lists_every_glance_default_once() {
+    let e = Enforcer::with_glance_defaults();
+    assert_eq!(e.rules().count(), GLANCE_DEFAULTS.len());
+    let (name, rule) = e.rules().find(|(n, _)| *n == "service_api").unwrap();
+    assert_eq!(
+        (name, rule.to_string().as_str()),
+        ("service_api", "role:service or role:admin")
+    );
+}
