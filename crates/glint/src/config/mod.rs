@@ -1,0 +1,171 @@
+//! glint's configuration: Glance's `glance-api.conf` options (oslo.config
+//! INI syntax), typed and validated once at start-up.
+//!
+//! Options glint implements are listed in `options.rs` and documented in
+//! `etc/glance-api.conf`. Anything else in a file is reported as a warning,
+//! never an error, so that an existing Glance configuration can be reused.
+
+mod database;
+mod ini;
+mod options;
+mod sections;
+mod source;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub use database::DatabaseConfig;
+pub use ini::IniFile;
+// A glob, so that types the binary does not name yet raise no warning.
+pub use sections::*;
+
+use options::Opt;
+use source::Source;
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A configuration file could not be read.
+    #[error("cannot read configuration file {}: {source}", path.display())]
+    Read {
+        /// The file that was named on the command line.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A line of a configuration file is not valid INI.
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax {
+        /// The file containing the line.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong, with the offending line.
+        message: String,
+    },
+    /// An option has a value glint cannot use.
+    #[error("invalid value '{value}' for option [{section}] {option}: {reason}")]
+    InvalidValue {
+        /// Section of the option, e.g. `DEFAULT`.
+        section: String,
+        /// Name of the option, e.g. `bind_port`.
+        option: String,
+        /// The value after `$name` substitution.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(opt: &Opt, value: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidValue {
+            section: opt.section.to_owned(),
+            option: opt.name.to_owned(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The whole typed configuration, one field per supported section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlanceConfig {
+    /// `[DEFAULT]`: API server, limits, quotas and image behaviour.
+    pub default: DefaultConfig,
+    /// `[database]`: where image records live.
+    pub database: DatabaseConfig,
+    /// `[glance_store]`: where image data lives.
+    pub glance_store: GlanceStoreConfig,
+    /// `[image_format]`: accepted disk and container formats.
+    pub image_format: ImageFormatConfig,
+    /// `[paste_deploy]`: the authentication pipeline.
+    pub paste_deploy: PasteDeployConfig,
+    /// `[glint]`: options that only glint has.
+    pub glint: GlintConfig,
+}
+
+impl GlanceConfig {
+    /// Reads `paths` in order (a later file overrides an earlier one per
+    /// option) and validates the result. With no paths every option takes
+    /// its default. Returns one warning per option that glint ignores.
+    pub fn load(paths: &[PathBuf]) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
+        let mut ini = IniFile::default();
+        for path in paths {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            ini.merge(IniFile::parse(&text, path)?);
+        }
+        Self::from_ini(ini)
+    }
+
+    /// Builds and validates the configuration from already parsed files.
+    pub fn from_ini(ini: IniFile) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
+        let ini = ini.with_oslo_group_names();
+        let src = Source::new(&ini);
+        let config = GlanceConfig {
+            default: DefaultConfig::read(&src)?,
+            database: DatabaseConfig {
+                url: src.optional(&options::CONNECTION)?,
+            },
+            glance_store: GlanceStoreConfig::read(&src)?,
+            image_format: ImageFormatConfig::read(&src)?,
+            paste_deploy: PasteDeployConfig::read(&src)?,
+            glint: GlintConfig::read(&src)?,
+        };
+        config.validate()?;
+        Ok((config, options::warnings(&ini)))
+    }
+
+    /// The sqlx URL of the image database, defaulting to SQLite in
+    /// `[glint] data_dir`.
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        self.database.sqlx_url(&self.glint.data_dir)
+    }
+
+    /// The file store directory, defaulting to `<data_dir>/images`.
+    pub fn filesystem_store_datadir(&self) -> PathBuf {
+        self.glance_store
+            .filesystem_store_datadir
+            .clone()
+            .unwrap_or_else(|| self.glint.data_dir.join("images"))
+    }
+
+    /// Checks that involve more than one option.
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.database_url()?;
+        let bind_host = &self.default.bind_host;
+        if self.paste_deploy.flavor == AuthMode::NoAuth
+            && !self.glint.allow_noauth_on_public_address
+            && !is_loopback(bind_host)
+        {
+            return Err(ConfigError::invalid(
+                &options::BIND_HOST,
+                bind_host,
+                "without authentication ([paste_deploy] flavor is empty) glint only listens on \
+                 loopback addresses; set [paste_deploy] flavor = keystone, or \
+                 [glint] allow_noauth_on_public_address = true to accept the risk",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `host` can only be reached from this machine. Unknown host names
+/// count as public, since they may resolve to anything.
+fn is_loopback(host: &str) -> bool {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}

@@ -1,0 +1,349 @@
+//! Typed contents of each supported section and how they are read.
+
+use std::path::PathBuf;
+
+use url::Url;
+
+use super::ConfigError;
+use super::options::*;
+use super::source::Source;
+use super::values;
+
+/// Options of the `[DEFAULT]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultConfig {
+    /// Address to listen on. glint defaults to `127.0.0.1` rather than
+    /// Glance's `0.0.0.0` because the default (no-auth) mode must not be
+    /// reachable from other hosts.
+    pub bind_host: String,
+    /// Port to listen on; 0 lets the operating system choose.
+    pub bind_port: u16,
+    /// Largest image, in bytes, that may be uploaded (1 to 8 EiB).
+    pub image_size_cap: u64,
+    /// Page size of list requests that do not pass `limit`.
+    pub limit_param_default: u64,
+    /// Upper bound applied to a request's `limit`.
+    pub api_limit_max: u64,
+    /// Algorithm for the `os_hash_algo` / `os_hash_value` multihash.
+    pub hashing_algorithm: HashingAlgorithm,
+    /// Most additional properties per image; `None` is unlimited.
+    pub image_property_quota: Option<u64>,
+    /// Most tags per image; `None` is unlimited.
+    pub image_tag_quota: Option<u64>,
+    /// Most members per image; `None` is unlimited.
+    pub image_member_quota: Option<u64>,
+    /// Most locations per image; `None` is unlimited.
+    pub image_location_quota: Option<u64>,
+    /// Most bytes of image data per project; `None` is unlimited.
+    pub user_storage_quota: Option<u64>,
+    /// Whether image views include `direct_url`.
+    pub show_image_direct_url: bool,
+    /// Whether image views include `locations` and PATCH may change them.
+    pub show_multiple_locations: bool,
+    /// Base URL advertised in the versions document instead of the request's
+    /// own host.
+    pub public_endpoint: Option<Url>,
+    /// Longest `X-Openstack-Request-ID` accepted from a client.
+    pub max_request_id_length: usize,
+    /// Whether deleting an image leaves it `pending_delete` for a scrubber
+    /// instead of removing its data at once.
+    pub delayed_delete: bool,
+    /// Interoperable import methods advertised and accepted.
+    pub enabled_import_methods: Vec<String>,
+    /// Whether unauthenticated requests may read public images.
+    pub allow_anonymous_access: bool,
+}
+
+/// Import method names Glance knows.
+const IMPORT_METHODS: &[&str] = &[
+    "glance-direct",
+    "web-download",
+    "copy-image",
+    "glance-download",
+];
+
+impl DefaultConfig {
+    pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bind_host: src.parse(&BIND_HOST, parse_host)?,
+            bind_port: src.parse(&BIND_PORT, values::parse_port)?,
+            image_size_cap: src.u64_in(&IMAGE_SIZE_CAP, 1, 1 << 63)?,
+            limit_param_default: src.u64_in(&LIMIT_PARAM_DEFAULT, 1, u64::MAX)?,
+            api_limit_max: src.u64_in(&API_LIMIT_MAX, 1, u64::MAX)?,
+            hashing_algorithm: src.parse(&HASHING_ALGORITHM, HashingAlgorithm::parse)?,
+            image_property_quota: src.quota(&IMAGE_PROPERTY_QUOTA)?,
+            image_tag_quota: src.quota(&IMAGE_TAG_QUOTA)?,
+            image_member_quota: src.quota(&IMAGE_MEMBER_QUOTA)?,
+            image_location_quota: src.quota(&IMAGE_LOCATION_QUOTA)?,
+            user_storage_quota: src.parse(&USER_STORAGE_QUOTA, values::parse_storage_quota)?,
+            show_image_direct_url: src.bool(&SHOW_IMAGE_DIRECT_URL)?,
+            show_multiple_locations: src.bool(&SHOW_MULTIPLE_LOCATIONS)?,
+            public_endpoint: src.parse(&PUBLIC_ENDPOINT, parse_endpoint)?,
+            max_request_id_length: src.parse(&MAX_REQUEST_ID_LENGTH, |value| {
+                let length = values::parse_u64_in(value, 0, u64::from(u32::MAX))?;
+                usize::try_from(length).map_err(|_| "out of range".to_owned())
+            })?,
+            delayed_delete: src.bool(&DELAYED_DELETE)?,
+            enabled_import_methods: src.parse(&ENABLED_IMPORT_METHODS, parse_import_methods)?,
+            allow_anonymous_access: src.bool(&ALLOW_ANONYMOUS_ACCESS)?,
+        })
+    }
+}
+
+fn parse_host(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_' | '[' | ']'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("not an IP address or host name".to_owned())
+    }
+}
+
+fn parse_endpoint(value: &str) -> Result<Option<Url>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let url = Url::parse(value).map_err(|error| format!("not a valid URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".to_owned());
+    }
+    Ok(Some(url))
+}
+
+fn parse_import_methods(value: &str) -> Result<Vec<String>, String> {
+    let methods = values::parse_list(value)?;
+    if let Some(unknown) = methods
+        .iter()
+        .find(|m| !IMPORT_METHODS.contains(&m.as_str()))
+    {
+        return Err(format!(
+            "unknown import method '{unknown}' (known: {})",
+            IMPORT_METHODS.join(", ")
+        ));
+    }
+    Ok(methods)
+}
+
+/// Secure hash used for the image multihash (`os_hash_algo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashingAlgorithm {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashingAlgorithm {
+    const ALL: [HashingAlgorithm; 6] = [
+        Self::Md5,
+        Self::Sha1,
+        Self::Sha224,
+        Self::Sha256,
+        Self::Sha384,
+        Self::Sha512,
+    ];
+
+    /// The name Glance stores in `os_hash_algo` (Python `hashlib` naming).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Md5 => "md5",
+            Self::Sha1 => "sha1",
+            Self::Sha224 => "sha224",
+            Self::Sha256 => "sha256",
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|algorithm| algorithm.as_str() == value)
+            .ok_or_else(|| {
+                "unsupported hashing algorithm (use md5, sha1, sha224, sha256, sha384 or sha512)"
+                    .to_owned()
+            })
+    }
+}
+
+/// The `[glance_store]` section (single-store mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlanceStoreConfig {
+    /// Store that receives uploaded image data; must be in `stores`.
+    pub default_store: StoreType,
+    /// Stores enabled for reading and writing locations.
+    pub stores: Vec<StoreType>,
+    /// Directory of the file store; `None` means `<data_dir>/images`
+    /// (Glance's default is `/var/lib/glance/images`).
+    pub filesystem_store_datadir: Option<PathBuf>,
+    /// Chunk size, in bytes, Glance uses for file store reads and writes.
+    /// glint honours it for writes but reads in larger chunks for speed.
+    pub filesystem_store_chunk_size: usize,
+    /// Backend id for new data in multi-store mode (`enabled_backends`).
+    pub default_backend: Option<String>,
+}
+
+/// A glance_store store type glint implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreType {
+    /// Local filesystem (`file`, alias `filesystem`).
+    File,
+    /// Read-only HTTP locations (`http`, alias `https`).
+    Http,
+}
+
+impl StoreType {
+    fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "file" | "filesystem" => Ok(Self::File),
+            "http" | "https" => Ok(Self::Http),
+            _ => Err(format!(
+                "unsupported store '{value}' (glint supports file and http)"
+            )),
+        }
+    }
+}
+
+impl GlanceStoreConfig {
+    pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
+        let default_store = src.parse(&DEFAULT_STORE, StoreType::parse)?;
+        let stores = src.parse(&STORES, parse_stores)?;
+        let problem = if !stores.contains(&default_store) {
+            Some("not one of [glance_store] stores")
+        } else if default_store != StoreType::File {
+            Some("the http store is read-only; glint writes image data to the file store")
+        } else {
+            None
+        };
+        if let Some(reason) = problem {
+            let value = src.value(&DEFAULT_STORE)?;
+            return Err(ConfigError::invalid(&DEFAULT_STORE, &value, reason));
+        }
+        Ok(Self {
+            default_store,
+            stores,
+            filesystem_store_datadir: src.optional(&FILESYSTEM_STORE_DATADIR)?.map(PathBuf::from),
+            filesystem_store_chunk_size: src.parse(
+                &FILESYSTEM_STORE_CHUNK_SIZE,
+                values::parse_usize_at_least_one,
+            )?,
+            default_backend: src.optional(&DEFAULT_BACKEND)?,
+        })
+    }
+}
+
+/// `stores`, with aliases folded together and duplicates dropped.
+fn parse_stores(value: &str) -> Result<Vec<StoreType>, String> {
+    let mut stores = Vec::new();
+    for name in values::parse_list(value)? {
+        let store = StoreType::parse(&name)?;
+        if !stores.contains(&store) {
+            stores.push(store);
+        }
+    }
+    Ok(stores)
+}
+
+/// The `[image_format]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFormatConfig {
+    /// Values accepted for an image's `disk_format`.
+    pub disk_formats: Vec<String>,
+    /// Values accepted for an image's `container_format`.
+    pub container_formats: Vec<String>,
+    /// Whether uploaded data must be of the image's declared `disk_format`.
+    pub require_image_format_match: bool,
+    /// VMDK `createType` subformats that are accepted.
+    pub vmdk_allowed_types: Vec<String>,
+}
+
+impl ImageFormatConfig {
+    pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            disk_formats: src.list(&DISK_FORMATS)?,
+            container_formats: src.list(&CONTAINER_FORMATS)?,
+            require_image_format_match: src.bool(&REQUIRE_IMAGE_FORMAT_MATCH)?,
+            vmdk_allowed_types: src.list(&VMDK_ALLOWED_TYPES)?,
+        })
+    }
+}
+
+/// The `[paste_deploy]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasteDeployConfig {
+    /// The request pipeline chosen by `flavor`.
+    pub flavor: AuthMode,
+}
+
+/// How requests are authenticated, from `[paste_deploy] flavor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Empty flavor: no authentication; callers act as an admin. Only
+    /// allowed on a loopback address unless explicitly overridden.
+    NoAuth,
+    /// Keystone tokens (`keystone`, `keystone+caching`,
+    /// `keystone+cachemanagement`).
+    Keystone {
+        /// Whether the image cache serves downloads.
+        cache: bool,
+        /// Whether the cache management API is exposed too.
+        cache_management: bool,
+    },
+}
+
+impl AuthMode {
+    fn parse(value: &str) -> Result<Self, String> {
+        let keystone = |cache, cache_management| Self::Keystone {
+            cache,
+            cache_management,
+        };
+        match value {
+            "" => Ok(Self::NoAuth),
+            "keystone" => Ok(keystone(false, false)),
+            "keystone+caching" => Ok(keystone(true, false)),
+            "keystone+cachemanagement" => Ok(keystone(true, true)),
+            _ => Err(
+                "unsupported flavor (use an empty value for no authentication, \
+                 keystone, keystone+caching or keystone+cachemanagement)"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+impl PasteDeployConfig {
+    pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            flavor: src.parse(&FLAVOR, AuthMode::parse)?,
+        })
+    }
+}
+
+/// The glint-only `[glint]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlintConfig {
+    /// Lets no-auth mode listen on a non-loopback `bind_host`. Anyone who can
+    /// reach the port then has full admin rights.
+    pub allow_noauth_on_public_address: bool,
+    /// Directory holding the embedded SQLite database and, unless
+    /// `filesystem_store_datadir` is set, the file store.
+    pub data_dir: PathBuf,
+}
+
+impl GlintConfig {
+    pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
+        let data_dir = src.string(&DATA_DIR)?;
+        if data_dir.is_empty() {
+            return Err(ConfigError::invalid(&DATA_DIR, "", "must not be empty"));
+        }
+        Ok(Self {
+            allow_noauth_on_public_address: src.bool(&ALLOW_NOAUTH_ON_PUBLIC_ADDRESS)?,
+            data_dir: PathBuf::from(data_dir),
+        })
+    }
+}

@@ -1,0 +1,476 @@
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use url::Url;
+
+use super::*;
+
+mod sample;
+
+fn load_text(text: &str) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
+    GlanceConfig::from_ini(IniFile::parse(text, Path::new("glance-api.conf"))?)
+}
+
+fn config(text: &str) -> GlanceConfig {
+    let (config, _warnings) = load_text(text).unwrap();
+    config
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    load_text(text).unwrap().1
+}
+
+fn error(text: &str) -> String {
+    load_text(text).unwrap_err().to_string()
+}
+
+fn defaults() -> GlanceConfig {
+    GlanceConfig::load(&[]).unwrap().0
+}
+
+/// Writes `text` to a fresh file under the system temp directory.
+fn temp_file(text: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("glint-config-{}-{n}.conf", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn no_file_gives_glance_defaults_with_glint_bind_host() {
+    let (config, warnings) = GlanceConfig::load(&[]).unwrap();
+    assert!(warnings.is_empty());
+    let d = &config.default;
+    assert_eq!(d.bind_host, "127.0.0.1");
+    assert_eq!(d.bind_port, 9292);
+    assert_eq!(d.image_size_cap, 1_099_511_627_776);
+    assert_eq!((d.limit_param_default, d.api_limit_max), (25, 1000));
+    assert_eq!(d.hashing_algorithm, HashingAlgorithm::Sha512);
+    assert_eq!(d.hashing_algorithm.as_str(), "sha512");
+    assert_eq!(d.image_property_quota, Some(128));
+    assert_eq!(d.image_tag_quota, Some(128));
+    assert_eq!(d.image_member_quota, Some(128));
+    assert_eq!(d.image_location_quota, Some(10));
+    assert_eq!(d.user_storage_quota, None);
+    assert!(!d.show_image_direct_url && !d.show_multiple_locations);
+    assert!(!d.delayed_delete && !d.allow_anonymous_access);
+    assert_eq!(d.public_endpoint, None);
+    assert_eq!(d.max_request_id_length, 64);
+    assert_eq!(
+        d.enabled_import_methods,
+        ["glance-direct", "web-download", "copy-image"]
+    );
+    assert_eq!(config.database.url, None);
+    let store = &config.glance_store;
+    assert_eq!(store.default_store, StoreType::File);
+    assert_eq!(store.stores, [StoreType::File, StoreType::Http]);
+    assert_eq!(store.filesystem_store_datadir, None);
+    assert_eq!(store.filesystem_store_chunk_size, 65536);
+    assert_eq!(store.default_backend, None);
+    let formats = &config.image_format;
+    assert_eq!(
+        formats.disk_formats.join(","),
+        "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop"
+    );
+    assert_eq!(
+        formats.container_formats.join(","),
+        "ami,ari,aki,bare,ovf,ova,docker,compressed"
+    );
+    assert!(formats.require_image_format_match);
+    assert_eq!(
+        formats.vmdk_allowed_types,
+        ["streamOptimized", "monolithicSparse"]
+    );
+    assert_eq!(config.paste_deploy.flavor, AuthMode::NoAuth);
+    assert!(!config.glint.allow_noauth_on_public_address);
+    assert_eq!(config.glint.data_dir, Path::new("./glint-data"));
+}
+
+#[test]
+fn defaults_place_database_and_images_in_the_data_dir() {
+    let config = defaults();
+    assert_eq!(
+        config.database_url().unwrap(),
+        "sqlite://./glint-data/glint.sqlite?mode=rwc"
+    );
+    assert_eq!(
+        config.filesystem_store_datadir(),
+        Path::new("./glint-data/images")
+    );
+}
+
+const NON_DEFAULTS: &str = "
+[DEFAULT]
+bind_host = 0.0.0.0
+bind_port = 19292
+image_size_cap = 9223372036854775808
+limit_param_default = 10
+api_limit_max = 500
+hashing_algorithm = sha256
+image_property_quota = 5
+image_tag_quota = -1
+image_member_quota = 0
+image_location_quota = 3
+user_storage_quota = 5GB
+show_image_direct_url = True
+show_multiple_locations = yes
+public_endpoint = https://images.example.com/
+max_request_id_length = 128
+delayed_delete = on
+enabled_import_methods = [glance-direct, 'glance-download']
+allow_anonymous_access = 1
+[database]
+connection = mysql+pymysql://glance:secret@db.example.com/glance?charset=utf8
+[glance_store]
+default_store = filesystem
+stores = file
+filesystem_store_datadir = /srv/images
+filesystem_store_chunk_size = 1048576
+default_backend = fast
+[image_format]
+disk_formats = raw,qcow2
+container_formats = bare
+require_image_format_match = false
+vmdk_allowed_types = streamOptimized
+[paste_deploy]
+flavor = keystone+cachemanagement
+[glint]
+allow_noauth_on_public_address = true
+data_dir = /var/lib/glint
+";
+
+#[test]
+fn every_option_is_read_when_set() {
+    let (config, warnings) = load_text(NON_DEFAULTS).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let d = &config.default;
+    assert_eq!((d.bind_host.as_str(), d.bind_port), ("0.0.0.0", 19292));
+    assert_eq!(d.image_size_cap, 1 << 63);
+    assert_eq!((d.limit_param_default, d.api_limit_max), (10, 500));
+    assert_eq!(d.hashing_algorithm, HashingAlgorithm::Sha256);
+    assert_eq!(d.image_property_quota, Some(5));
+    assert_eq!(d.image_tag_quota, None);
+    assert_eq!(d.image_member_quota, Some(0));
+    assert_eq!(d.image_location_quota, Some(3));
+    assert_eq!(d.user_storage_quota, Some(5 << 30));
+    assert!(d.show_image_direct_url && d.show_multiple_locations);
+    assert!(d.delayed_delete && d.allow_anonymous_access);
+    assert_eq!(
+        d.public_endpoint.as_ref().map(Url::as_str),
+        Some("https://images.example.com/")
+    );
+    assert_eq!(d.max_request_id_length, 128);
+    assert_eq!(
+        d.enabled_import_methods,
+        ["glance-direct", "glance-download"]
+    );
+    assert_eq!(
+        config.database_url().unwrap(),
+        "mysql://glance:secret@db.example.com/glance?charset=utf8"
+    );
+    let store = &config.glance_store;
+    assert_eq!(
+        (store.default_store, store.stores.as_slice()),
+        (StoreType::File, &[StoreType::File][..])
+    );
+    assert_eq!(config.filesystem_store_datadir(), Path::new("/srv/images"));
+    assert_eq!(store.filesystem_store_chunk_size, 1 << 20);
+    assert_eq!(store.default_backend.as_deref(), Some("fast"));
+    let formats = &config.image_format;
+    assert_eq!(
+        (
+            formats.disk_formats.as_slice(),
+            formats.container_formats.as_slice()
+        ),
+        (
+            &["raw".to_owned(), "qcow2".to_owned()][..],
+            &["bare".to_owned()][..]
+        )
+    );
+    assert!(!formats.require_image_format_match);
+    assert_eq!(formats.vmdk_allowed_types, ["streamOptimized"]);
+    assert_eq!(
+        config.paste_deploy.flavor,
+        AuthMode::Keystone {
+            cache: true,
+            cache_management: true
+        }
+    );
+    assert!(config.glint.allow_noauth_on_public_address);
+    assert_eq!(config.glint.data_dir, Path::new("/var/lib/glint"));
+}
+
+#[test]
+fn flavors_map_to_auth_modes() {
+    let flavor = |f: &str| {
+        config(&format!("[paste_deploy]\nflavor = {f}\n"))
+            .paste_deploy
+            .flavor
+    };
+    assert_eq!(flavor(""), AuthMode::NoAuth);
+    assert_eq!(
+        flavor("keystone"),
+        AuthMode::Keystone {
+            cache: false,
+            cache_management: false
+        }
+    );
+    assert_eq!(
+        flavor("keystone+caching"),
+        AuthMode::Keystone {
+            cache: true,
+            cache_management: false
+        }
+    );
+}
+
+#[test]
+fn files_load_in_order_with_later_files_winning() {
+    let first = temp_file("[DEFAULT]\nbind_port = 1000\nimage_tag_quota = 7\n");
+    let second = temp_file("[DEFAULT]\nbind_port = 2000\n");
+    let result = GlanceConfig::load(&[first.clone(), second.clone()]);
+    let _ = (std::fs::remove_file(first), std::fs::remove_file(second));
+    let config = result.unwrap().0;
+    assert_eq!(config.default.bind_port, 2000);
+    assert_eq!(config.default.image_tag_quota, Some(7));
+}
+
+#[test]
+fn missing_file_is_a_read_error_naming_the_path() {
+    let path = PathBuf::from("/nonexistent/glint/glance-api.conf");
+    let error = GlanceConfig::load(&[path]).unwrap_err();
+    assert!(matches!(error, ConfigError::Read { .. }));
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot read configuration file /nonexistent/glint/glance-api.conf")
+    );
+}
+
+#[test]
+fn syntax_error_names_file_and_line() {
+    let path = temp_file("[DEFAULT]\nbind_port = 1\nnonsense\n");
+    let result = GlanceConfig::load(std::slice::from_ref(&path));
+    let _ = std::fs::remove_file(&path);
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, ConfigError::Syntax { line: 3, .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}:3: no ':' or '='", path.display()))
+    );
+}
+
+#[test]
+fn non_integer_port_is_rejected_with_section_option_value_and_reason() {
+    assert_eq!(
+        error("[DEFAULT]\nbind_port = abc\n"),
+        "invalid value 'abc' for option [DEFAULT] bind_port: not an integer"
+    );
+    assert_eq!(
+        error("[DEFAULT]\nbind_port = 70000\n"),
+        "invalid value '70000' for option [DEFAULT] bind_port: must be at most 65535"
+    );
+}
+
+fn assert_rejected(cases: &[(&str, &str)]) {
+    for (text, expected) in cases {
+        let message = error(text);
+        assert!(message.contains(expected), "{text:?} gave {message:?}");
+    }
+}
+
+#[test]
+fn bad_values_in_default_section_are_rejected() {
+    assert_rejected(&[
+        (
+            "[DEFAULT]\nshow_image_direct_url = maybe",
+            "[DEFAULT] show_image_direct_url: not a boolean",
+        ),
+        (
+            "[DEFAULT]\nlimit_param_default = -5",
+            "[DEFAULT] limit_param_default: must be at least 1",
+        ),
+        (
+            "[DEFAULT]\napi_limit_max = 0",
+            "[DEFAULT] api_limit_max: must be at least 1",
+        ),
+        (
+            "[DEFAULT]\nimage_size_cap = 9223372036854775809",
+            "[DEFAULT] image_size_cap: must be at most",
+        ),
+        (
+            "[DEFAULT]\nhashing_algorithm = blake2b",
+            "[DEFAULT] hashing_algorithm: unsupported hashing algorithm",
+        ),
+        (
+            "[DEFAULT]\nimage_tag_quota = lots",
+            "[DEFAULT] image_tag_quota: not an integer",
+        ),
+        (
+            "[DEFAULT]\nuser_storage_quota = 5 GB",
+            "[DEFAULT] user_storage_quota: expected a non-negative integer",
+        ),
+        (
+            "[DEFAULT]\npublic_endpoint = not a url",
+            "[DEFAULT] public_endpoint: not a valid URL",
+        ),
+        (
+            "[DEFAULT]\npublic_endpoint = ftp://x/",
+            "[DEFAULT] public_endpoint: must be an http or https URL",
+        ),
+        (
+            "[DEFAULT]\nenabled_import_methods = [glance-direct,fax]",
+            "unknown import method 'fax'",
+        ),
+        (
+            "[DEFAULT]\nbind_host = ",
+            "[DEFAULT] bind_host: not an IP address or host name",
+        ),
+    ]);
+}
+
+#[test]
+fn bad_values_in_other_sections_are_rejected() {
+    assert_rejected(&[
+        (
+            "[database]\nconnection = oracle://db/x",
+            "[database] connection: unsupported database dialect",
+        ),
+        (
+            "[glance_store]\nstores = file,rbd",
+            "[glance_store] stores: unsupported store 'rbd'",
+        ),
+        (
+            "[glance_store]\nstores = http",
+            "[glance_store] default_store: not one of [glance_store] stores",
+        ),
+        (
+            "[glance_store]\ndefault_store = http",
+            "[glance_store] default_store: the http store is read-only",
+        ),
+        (
+            "[glance_store]\nfilesystem_store_chunk_size = 0",
+            "filesystem_store_chunk_size: must be at least 1",
+        ),
+        (
+            "[image_format]\nrequire_image_format_match = sure",
+            "[image_format] require_image_format_match: not a boolean",
+        ),
+        (
+            "[paste_deploy]\nflavor = trusted-auth",
+            "invalid value 'trusted-auth' for option [paste_deploy] flavor: unsupported flavor",
+        ),
+        ("[glint]\ndata_dir =", "[glint] data_dir: must not be empty"),
+    ]);
+}
+
+#[test]
+fn no_auth_refuses_a_public_bind_host() {
+    let message = error("[DEFAULT]\nbind_host = 0.0.0.0\n");
+    assert!(
+        message.starts_with(
+            "invalid value '0.0.0.0' for option [DEFAULT] bind_host: without authentication"
+        ),
+        "{message}"
+    );
+    assert!(load_text("[DEFAULT]\nbind_host = glance.example.com\n").is_err());
+}
+
+#[test]
+fn no_auth_accepts_loopback_addresses() {
+    for host in [
+        "127.0.0.1",
+        "127.0.0.2",
+        "::1",
+        "[::1]",
+        "localhost",
+        "::ffff:127.0.0.1",
+    ] {
+        assert_eq!(
+            config(&format!("[DEFAULT]\nbind_host = {host}\n"))
+                .default
+                .bind_host,
+            host
+        );
+    }
+}
+
+#[test]
+fn public_bind_host_is_allowed_with_keystone_or_explicit_override() {
+    config("[DEFAULT]\nbind_host = 0.0.0.0\n[paste_deploy]\nflavor = keystone\n");
+    config("[DEFAULT]\nbind_host = 0.0.0.0\n[glint]\nallow_noauth_on_public_address = true\n");
+}
+
+#[test]
+fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
+    let text = "[DEFAULT]\nfoo = 1\nenabled_backends = a:file\ndebug = true\n\
+                [keystone_authtoken]\nauth_url = http://k\nusername = glance\n\
+                [oslo_policy]\npolicy_file = policy.yaml\n\
+                [paste_deploy]\nconfig_file = glance-api-paste.ini\n\
+                [glint]\ntypo = 1\n[my_backend]\nstore_description = x\n";
+    assert_eq!(
+        warnings(text),
+        [
+            "section [keystone_authtoken] is not implemented by glint yet and is ignored",
+            "section [my_backend] is not supported by glint and is ignored",
+            "option [DEFAULT] foo is not supported by glint and is ignored",
+            "option [DEFAULT] enabled_backends is not implemented by glint yet and is ignored",
+            "option [DEFAULT] debug is not supported by glint and is ignored",
+            "option [oslo_policy] policy_file is not implemented by glint yet and is ignored",
+            "option [paste_deploy] config_file is ignored: glint builds its request pipeline from [paste_deploy] flavor",
+            "option [glint] typo is not supported by glint and is ignored",
+        ]
+    );
+}
+
+#[test]
+fn section_names_other_than_default_are_case_insensitive() {
+    let config = config("[Database]\nconnection = sqlite:////tmp/g.db\n");
+    assert_eq!(
+        config.database_url().unwrap(),
+        "sqlite:///tmp/g.db?mode=rwc"
+    );
+    assert_eq!(
+        warnings("[default]\nbind_port = 1\n"),
+        ["section [default] is not supported by glint and is ignored"]
+    );
+}
+
+#[test]
+fn substitution_reads_same_section_default_section_and_built_in_defaults() {
+    let text = "[DEFAULT]\nstate_path = /srv/glance\n\
+                [glance_store]\nfilesystem_store_datadir = $state_path/images\n\
+                [glint]\ndata_dir = ${state_path}/glint\n";
+    let config = config(text);
+    assert_eq!(
+        config.filesystem_store_datadir(),
+        Path::new("/srv/glance/images")
+    );
+    assert_eq!(config.glint.data_dir, Path::new("/srv/glance/glint"));
+    let config = self::config("[glance_store]\nfilesystem_store_datadir = ${glint.data_dir}/img\n");
+    assert_eq!(
+        config.filesystem_store_datadir(),
+        Path::new("./glint-data/img")
+    );
+    let config =
+        self::config("[DEFAULT]\napi_limit_max = 40\nlimit_param_default = $api_limit_max\n");
+    assert_eq!(config.default.limit_param_default, 40);
+}
+
+#[test]
+fn unknown_substitution_reference_is_an_error_and_dollars_can_be_escaped() {
+    assert_eq!(
+        error("[database]\nconnection = mysql://glance:pa$word@db/glance\n"),
+        "invalid value 'mysql://glance:pa$word@db/glance' for option [database] connection: unknown substitution reference $word"
+    );
+    let config = config("[database]\nconnection = mysql://glance:pa$$word@db/glance\n");
+    assert_eq!(
+        config.database.url.as_deref(),
+        Some("mysql://glance:pa$word@db/glance")
+    );
+}
