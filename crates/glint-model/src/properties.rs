@@ -48,7 +48,11 @@ pub const BASE_SETTABLE: &[&str] = &[
 ];
 
 /// Extra properties glint sets internally and never shows.
-pub const HIDDEN_PROPERTIES: &[&str] = &["os_glance_stage_host", "os_glance_hash_op_host"];
+pub const HIDDEN_PROPERTIES: &[&str] = &[
+    "os_glance_stage_host",
+    "os_glance_hash_op_host",
+    "os_glance_upload_lease",
+];
 
 pub const MAX_NAME_LEN: usize = 255;
 

@@ -1,0 +1,258 @@
+//! The one mapping from errors to HTTP responses.
+//!
+//! Glance answers errors with webob's bodies, whose shape follows the
+//! request's `Accept` header: JSON `{"message", "code", "title"}`, an HTML
+//! page, or plain text. Handlers return [`ApiError`]; it becomes a response
+//! carrying an [`ErrorExplanation`], and [`render_errors`] (a middleware
+//! that saw the request's `Accept`) writes the body in the right shape.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use glint_core::CoreError;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, StatusCode};
+
+/// An error on its way to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{message}")]
+    UnsupportedMediaType {
+        message: String,
+        accept_patch: Option<&'static str>,
+    },
+}
+
+/// The explanation of an error response, rendered by [`render_errors`].
+#[derive(Debug, Clone)]
+pub struct ErrorExplanation(pub String);
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Core(e) => core_status(e),
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+}
+
+fn core_status(e: &CoreError) -> StatusCode {
+    match e {
+        CoreError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
+        CoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        CoreError::Conflict(_) => StatusCode::CONFLICT,
+        CoreError::Gone(_) => StatusCode::GONE,
+        CoreError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        CoreError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+        CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut headers = HeaderMap::new();
+        let explanation = match self {
+            ApiError::Core(CoreError::Internal(detail)) => {
+                tracing::error!(error = %detail, "internal error");
+                "The server has either erred or is incapable of performing the requested operation."
+                    .to_string()
+            }
+            ApiError::Core(CoreError::Unavailable(detail)) => {
+                tracing::error!(error = %detail, "dependency unavailable");
+                "The server is currently unavailable. Please try again at a later time.".to_string()
+            }
+            ApiError::Core(CoreError::RangeNotSatisfiable { size }) => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    headers.insert(header::CONTENT_RANGE, v);
+                }
+                "The Range requested is not available.".to_string()
+            }
+            ApiError::UnsupportedMediaType {
+                message,
+                accept_patch,
+            } => {
+                if let Some(v) = accept_patch {
+                    headers.insert("accept-patch", HeaderValue::from_static(v));
+                }
+                message
+            }
+            other => other.to_string(),
+        };
+        let mut resp = (status, headers).into_response();
+        resp.extensions_mut().insert(ErrorExplanation(explanation));
+        resp
+    }
+}
+
+/// The body format webob picks for an error, from the `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFormat {
+    Json,
+    Html,
+    Plain,
+}
+
+/// Chooses like webob: among `text/html` and `application/json`, the one
+/// the client accepts with the higher quality (HTML first on a tie); plain
+/// text when neither is acceptable or there is no `Accept` header.
+pub fn choose_format(accept: Option<&str>) -> ErrorFormat {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return ErrorFormat::Plain;
+    };
+    let html = quality(accept, "text", "html");
+    let json = quality(accept, "application", "json");
+    if html > 0.0 && html >= json {
+        ErrorFormat::Html
+    } else if json > 0.0 {
+        ErrorFormat::Json
+    } else {
+        ErrorFormat::Plain
+    }
+}
+
+fn quality(accept: &str, ty: &str, sub: &str) -> f32 {
+    let mut best: Option<(u8, f32)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|v| v.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let (t, s) = media.split_once('/').unwrap_or((media.as_str(), ""));
+        let specificity = match (t, s) {
+            (t, s) if t == ty && s == sub => 2,
+            (t, "*") if t == ty => 1,
+            ("*", "*") => 0,
+            _ => continue,
+        };
+        if best.is_none_or(|(sp, _)| specificity > sp) {
+            best = Some((specificity, q));
+        }
+    }
+    best.map(|(_, q)| q).unwrap_or(0.0)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Renders an error body the way webob does.
+pub fn render_body(
+    status: StatusCode,
+    explanation: &str,
+    format: ErrorFormat,
+) -> (String, &'static str) {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let status_line = format!("{} {}", status.as_u16(), title);
+    match format {
+        ErrorFormat::Json => {
+            let body = serde_json::json!({
+                "message": format!("{explanation}<br /><br />\n\n\n"),
+                "code": status_line,
+                "title": title,
+            });
+            (body.to_string(), "application/json")
+        }
+        ErrorFormat::Html => (
+            format!(
+                "<html>\n <head>\n  <title>{status_line}</title>\n </head>\n <body>\n  <h1>{status_line}</h1>\n  {}<br /><br />\n\n\n\n </body>\n</html>",
+                html_escape(explanation)
+            ),
+            "text/html; charset=UTF-8",
+        ),
+        ErrorFormat::Plain => (
+            format!("{status_line}\n\n{explanation}\n\n\n"),
+            "text/plain; charset=UTF-8",
+        ),
+    }
+}
+
+fn default_explanation(status: StatusCode, method: &str) -> Option<String> {
+    match status {
+        StatusCode::NOT_FOUND => Some("The resource could not be found.".into()),
+        StatusCode::METHOD_NOT_ALLOWED => Some(format!(
+            "The method {method} is not allowed for this resource."
+        )),
+        _ => None,
+    }
+}
+
+/// Middleware: gives every error response its webob-shaped body.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let explanation = match resp.extensions().get::<ErrorExplanation>() {
+        Some(e) => e.0.clone(),
+        None => match default_explanation(status, &method) {
+            Some(e) => e,
+            None => return resp,
+        },
+    };
+    let (mut parts, _) = resp.into_parts();
+    let (body, content_type) = render_body(status, &explanation, choose_format(accept.as_deref()));
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_chooses_the_error_shape() {
+        assert_eq!(choose_format(None), ErrorFormat::Plain);
+        assert_eq!(choose_format(Some("application/json")), ErrorFormat::Json);
+        assert_eq!(choose_format(Some("*/*")), ErrorFormat::Html);
+        assert_eq!(
+            choose_format(Some("text/html;q=0.5, application/json")),
+            ErrorFormat::Json
+        );
+        assert_eq!(choose_format(Some("text/plain")), ErrorFormat::Plain);
+        assert_eq!(choose_format(Some("application/*")), ErrorFormat::Json);
+    }
+
+    #[test]
+    fn json_error_body_matches_webob() {
+        let (body, ct) = render_body(
+            StatusCode::NOT_FOUND,
+            "No image found with ID x",
+            ErrorFormat::Json,
+        );
+        assert_eq!(ct, "application/json");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["code"], "404 Not Found");
+        assert_eq!(v["title"], "Not Found");
+        assert_eq!(v["message"], "No image found with ID x<br /><br />\n\n\n");
+    }
+}

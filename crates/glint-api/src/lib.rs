@@ -1,0 +1,19 @@
+//! The HTTP face of glint: Glance's v2 routes on axum, the extractors that
+//! turn headers into a request context, the JSON views, and the single
+//! place (`error.rs`) where errors become status codes and Glance's error
+//! bodies.
+//!
+//! Handlers are thin: extract, call one use case of `glint-core`, render a
+//! view. This crate must not talk to the database or the stores directly.
+
+pub mod context;
+pub mod error;
+pub mod request_id;
+pub mod server;
+pub mod state;
+pub mod v2;
+pub mod versions;
+pub mod views;
+
+pub use server::{router, serve};
+pub use state::{ApiConfig, AppState, AuthMode};

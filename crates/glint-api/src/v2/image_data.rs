@@ -1,0 +1,139 @@
+//! `/v2/images/{id}/file`: upload and download of image data.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::{StreamExt, TryStreamExt};
+use glint_core::RangeRequest;
+use glint_store::{ByteStream, StoreError};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/images/{id}/file",
+        get(download_image_data)
+            .put(upload_image_data)
+            .layer(DefaultBodyLimit::disable()),
+    )
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// The size the client announced: `x-openstack-image-size`, else
+/// `Content-Length`.
+fn announced_size(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    if let Some(v) = header_str(headers, "x-openstack-image-size") {
+        return v.parse().map(Some).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "Invalid value '{v}' for header x-openstack-image-size: it must be a non-negative integer."
+            ))
+        });
+    }
+    Ok(header_str(headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok()))
+}
+
+pub async fn upload_image_data(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let content_type = header_str(&headers, header::CONTENT_TYPE.as_str()).unwrap_or("None");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/octet-stream") {
+        return Err(ApiError::UnsupportedMediaType {
+            message: format!("Invalid content type {content_type}"),
+            accept_patch: None,
+        });
+    }
+    let size = announced_size(&headers)?;
+    let stream: ByteStream = body
+        .into_data_stream()
+        .map_err(|e| StoreError::Source(e.to_string()))
+        .boxed();
+    state.images.upload(&ctx, &id, stream, size).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Parses a `Range` header (or the legacy request `Content-Range`) into a
+/// single range; several ranges are refused.
+fn requested_range(headers: &HeaderMap) -> Result<Option<RangeRequest>, ApiError> {
+    if let Some(v) = header_str(headers, header::RANGE.as_str()) {
+        let spec = v.strip_prefix("bytes=").ok_or(unsatisfiable())?;
+        if spec.contains(',') {
+            return Err(ApiError::BadRequest(
+                "Multiple ranges are not supported: request a single byte range.".into(),
+            ));
+        }
+        return parse_spec(spec).map(Some);
+    }
+    if let Some(v) = header_str(headers, header::CONTENT_RANGE.as_str()) {
+        let spec = v.strip_prefix("bytes ").ok_or(unsatisfiable())?;
+        let spec = spec.split('/').next().unwrap_or("");
+        return parse_spec(spec).map(Some);
+    }
+    Ok(None)
+}
+
+fn unsatisfiable() -> ApiError {
+    ApiError::Core(glint_core::CoreError::RangeNotSatisfiable { size: 0 })
+}
+
+fn parse_spec(spec: &str) -> Result<RangeRequest, ApiError> {
+    let (a, b) = spec.trim().split_once('-').ok_or_else(unsatisfiable)?;
+    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| unsatisfiable());
+    match (a.trim().is_empty(), b.trim().is_empty()) {
+        (true, false) => Ok(RangeRequest::Suffix(num(b)?)),
+        (false, true) => Ok(RangeRequest::From(num(a)?)),
+        (false, false) => Ok(RangeRequest::FromTo(num(a)?, num(b)?)),
+        (true, true) => Err(unsatisfiable()),
+    }
+}
+
+pub async fn download_image_data(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let range = requested_range(&headers)?;
+    let download = state.images.download(&ctx, &id, range).await?;
+    let Some(data) = download.data else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let (status, length) = match data.range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start + 1),
+        None => (StatusCode::OK, data.total_size),
+    };
+    let body = Body::from_stream(data.stream.map_err(std::io::Error::other));
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(r) = data.range {
+        let v = format!("bytes {}-{}/{}", r.start, r.end, data.total_size);
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    } else if let Some(md5) = download.image.checksum.as_deref() {
+        if let Ok(v) = HeaderValue::from_str(md5) {
+            h.insert("content-md5", v);
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,158 @@
+//! `/v2/images` and `/v2/images/{id}`, plus the deactivate and reactivate
+//! actions.
+
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use glint_model::patch::{MEDIA_TYPE_V20, MEDIA_TYPE_V21, PatchDialect};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{versions, views};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/images", get(list_images).post(create_image))
+        .route(
+            "/images/{id}",
+            get(show_image).patch(update_image).delete(delete_image),
+        )
+        .route("/images/{id}/actions/deactivate", post(deactivate_image))
+        .route("/images/{id}/actions/reactivate", post(reactivate_image))
+}
+
+/// A JSON request body, parsed whatever its Content-Type (as Glance does).
+#[derive(Debug)]
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
+        if bytes.is_empty() {
+            return Err(ApiError::BadRequest("Body expected in request.".into()));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v @ (Value::Object(_) | Value::Array(_))) => Ok(JsonBody(v)),
+            _ => Err(ApiError::BadRequest(
+                "Malformed JSON in request body.".into(),
+            )),
+        }
+    }
+}
+
+/// The query string as ordered pairs (keys may repeat).
+pub fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub async fn list_images(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = query_pairs(raw);
+    let page = state.images.list(&ctx, &params).await?;
+    Ok(Json(views::image_list(&page, &params)))
+}
+
+pub async fn create_image(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let image = state.images.create(&ctx, &body).await?;
+    let location = format!(
+        "{}/v2/images/{}",
+        versions::base_url(&state, &headers),
+        image.id
+    );
+    let mut resp = (StatusCode::CREATED, Json(views::image(&image))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    if !state.config.import_methods.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&state.config.import_methods.join(",")) {
+            resp.headers_mut()
+                .insert("openstack-image-import-methods", v);
+        }
+    }
+    Ok(resp)
+}
+
+pub async fn show_image(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let image = state.images.get(&ctx, &id).await?;
+    Ok(Json(views::image(&image)))
+}
+
+pub async fn update_image(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(dialect) = PatchDialect::from_content_type(content_type) else {
+        return Err(ApiError::UnsupportedMediaType {
+            message: format!(
+                "Image PATCH expects Content-Type one of: {MEDIA_TYPE_V20}, {MEDIA_TYPE_V21}"
+            ),
+            accept_patch: Some(ACCEPT_PATCH),
+        });
+    };
+    let JsonBody(body) = JsonBody::from_request(req, &state).await?;
+    let image = state.images.update(&ctx, &id, dialect, &body).await?;
+    Ok(Json(views::image(&image)))
+}
+
+const ACCEPT_PATCH: &str =
+    "application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch";
+
+pub async fn delete_image(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.images.delete(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn deactivate_image(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.images.deactivate(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn reactivate_image(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.images.reactivate(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,129 @@
+//! Policy decisions about images, with Glance's conventions: a denied
+//! action on an image the caller cannot even see is reported as 404.
+
+use std::sync::Arc;
+
+use glint_model::{Image, Visibility};
+use glint_policy::{Enforcer, NoRemote, Target};
+use serde_json::Value;
+
+use crate::context::RequestContext;
+use crate::error::CoreError;
+
+/// Asks the policy engine; owns the rule-to-error conventions.
+#[derive(Debug, Clone)]
+pub struct Authz {
+    enforcer: Arc<Enforcer>,
+}
+
+fn denied(rule: &str) -> CoreError {
+    CoreError::Forbidden(format!("You are not authorized to complete {rule} action."))
+}
+
+impl Authz {
+    pub fn new(enforcer: Arc<Enforcer>) -> Self {
+        Authz { enforcer }
+    }
+
+    pub fn enforcer(&self) -> &Enforcer {
+        &self.enforcer
+    }
+
+    /// Soft check of a rule against a target.
+    pub fn check(&self, ctx: &RequestContext, rule: &str, target: &Target) -> bool {
+        self.enforcer
+            .enforce(rule, target, &ctx.credentials(), &NoRemote)
+    }
+
+    /// Hard check: 403 with Glance's message when denied.
+    pub fn enforce(&self, ctx: &RequestContext, rule: &str, target: &Target) -> Result<(), CoreError> {
+        if self.check(ctx, rule, target) {
+            Ok(())
+        } else {
+            Err(denied(rule))
+        }
+    }
+
+    /// Enforces `rule` on an existing image. When the caller may not even
+    /// `get_image` it, the image is reported missing instead of forbidden.
+    pub fn enforce_image(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+        rule: &str,
+    ) -> Result<(), CoreError> {
+        let target = image_target(ctx, image);
+        if self.check(ctx, rule, &target) {
+            return Ok(());
+        }
+        if rule == "get_image" || !self.check(ctx, "get_image", &target) {
+            return Err(CoreError::NotFound(format!("No image found with ID {}", image.id)));
+        }
+        Err(denied(rule))
+    }
+
+    pub fn can_get_image(&self, ctx: &RequestContext, image: &Image) -> bool {
+        self.check(ctx, "get_image", &image_target(ctx, image))
+    }
+
+    /// Making an image public or community needs its own rule.
+    pub fn enforce_visibility(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+        visibility: Visibility,
+    ) -> Result<(), CoreError> {
+        let rule = match visibility {
+            Visibility::Public => "publicize_image",
+            Visibility::Community => "communitize_image",
+            _ => return Ok(()),
+        };
+        self.enforce(ctx, rule, &image_target(ctx, image))
+    }
+}
+
+/// The policy target of an image: its attributes and extra properties, with
+/// Glance's aliases (`project_id` is the owner, `member_id` the caller's
+/// project when the caller reached a shared image as a member).
+pub fn image_target(ctx: &RequestContext, image: &Image) -> Target {
+    let mut t = Target::new();
+    for (k, v) in image.visible_properties() {
+        t.insert(k.clone(), Value::String(v.clone()));
+    }
+    let owner = image.owner.clone().map(Value::String).unwrap_or(Value::Null);
+    t.insert("id".into(), Value::String(image.id.to_string()));
+    t.insert("project_id".into(), owner.clone());
+    t.insert("owner".into(), owner);
+    t.insert("visibility".into(), Value::String(image.visibility.as_str().into()));
+    t.insert("status".into(), Value::String(image.status.as_str().into()));
+    t.insert("protected".into(), Value::Bool(image.protected));
+    t.insert("os_hidden".into(), Value::Bool(image.os_hidden));
+    if let Some(name) = &image.name {
+        t.insert("name".into(), Value::String(name.clone()));
+    }
+    let is_member = image.visibility == Visibility::Shared
+        && ctx.project_id.is_some()
+        && ctx.project_id != image.owner;
+    let member = if is_member {
+        ctx.project_id.clone().map(Value::String).unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    t.insert("member_id".into(), member.clone());
+    t.insert("member".into(), member);
+    t
+}
+
+/// The target of a create request: the proposed owner and visibility.
+pub fn create_target(ctx: &RequestContext, owner: Option<&str>, visibility: Visibility) -> Target {
+    let owner = owner
+        .map(str::to_string)
+        .or_else(|| ctx.project_id.clone())
+        .map(Value::String)
+        .unwrap_or(Value::Null);
+    let mut t = Target::new();
+    t.insert("project_id".into(), owner.clone());
+    t.insert("owner".into(), owner);
+    t.insert("visibility".into(), Value::String(visibility.as_str().into()));
+    t
+}

@@ -1,0 +1,49 @@
+//! The options the use cases need, already validated by the binary.
+
+use glint_model::properties::FormatRules;
+use glint_store::HashAlgo;
+
+/// Image rules and limits (Glance's `[DEFAULT]` and `[image_format]` options).
+#[derive(Debug, Clone)]
+pub struct ImageConfig {
+    pub formats: FormatRules,
+    /// Largest image accepted, in bytes (`image_size_cap`).
+    pub image_size_cap: u64,
+    /// Page size when the client gives none (`limit_param_default`).
+    pub limit_param_default: u64,
+    /// Largest page a client may ask for (`api_limit_max`).
+    pub api_limit_max: u64,
+    /// The multihash algorithm (`hashing_algorithm`).
+    pub hashing_algorithm: HashAlgo,
+    /// `None` means unlimited (`image_property_quota`).
+    pub image_property_quota: Option<u64>,
+    /// `None` means unlimited (`image_tag_quota`).
+    pub image_tag_quota: Option<u64>,
+    /// `None` means unlimited (`image_member_quota`).
+    pub image_member_quota: Option<u64>,
+    /// Keep deleted images' data for the scrubber (`delayed_delete`).
+    pub delayed_delete: bool,
+    /// Refuse data whose detected format differs from `disk_format`.
+    pub require_image_format_match: bool,
+    /// A name for this node, used to recognise uploads that a previous run
+    /// of this same node left unfinished.
+    pub node_name: String,
+}
+
+impl Default for ImageConfig {
+    fn default() -> Self {
+        ImageConfig {
+            formats: FormatRules::default(),
+            image_size_cap: 1_099_511_627_776,
+            limit_param_default: 25,
+            api_limit_max: 1000,
+            hashing_algorithm: HashAlgo::Sha512,
+            image_property_quota: Some(128),
+            image_tag_quota: Some(128),
+            image_member_quota: Some(128),
+            delayed_delete: false,
+            require_image_format_match: true,
+            node_name: "localhost".into(),
+        }
+    }
+}

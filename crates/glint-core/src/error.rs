@@ -1,0 +1,75 @@
+//! The one error type of the use-case layer.
+
+use glint_db::DbError;
+use glint_model::ModelError;
+use glint_store::StoreError;
+
+/// What went wrong, in terms the API layer maps to a status code. Messages
+/// are meant for the client; internal details stay in `Internal` and are
+/// logged, never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The requested range is outside the image data of `size` bytes.
+    #[error("Requested range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ModelError> for CoreError {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Invalid(m) => CoreError::BadRequest(m),
+            ModelError::Forbidden(m) => CoreError::Forbidden(m),
+            ModelError::Conflict(m) => CoreError::Conflict(m),
+            e @ ModelError::InvalidTransition { .. } => CoreError::Conflict(e.to_string()),
+        }
+    }
+}
+
+impl From<DbError> for CoreError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(m) => CoreError::Unavailable(format!("database unavailable: {m}")),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => CoreError::NotFound(format!("Image data not found: {m}")),
+            StoreError::SizeLimitExceeded { .. } => CoreError::TooLarge(
+                "Image exceeds the storage quota: The provided image is too large.".into(),
+            ),
+            StoreError::SizeMismatch { expected, actual } => CoreError::BadRequest(format!(
+                "Size of the uploaded data ({actual} bytes) does not match the announced size ({expected} bytes)."
+            )),
+            StoreError::Source(m) => {
+                CoreError::BadRequest(format!("Error reading the image data from the request: {m}"))
+            }
+            StoreError::StorageFull => {
+                CoreError::TooLarge("Image storage media is full.".into())
+            }
+            StoreError::Unavailable(m) => CoreError::Unavailable(m),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Image metadata use cases: create, show, list, update, delete,
+//! deactivate and reactivate.
+
+use std::sync::Arc;
+
+use glint_db::{Database, DbError, Viewer};
+use glint_model::patch::{self, PatchDialect, PatchOpKind};
+use glint_model::query::ImageListQuery;
+use glint_model::{Image, ImageId, ImageStatus, NewImage, time};
+use glint_policy::Enforcer;
+use glint_store::StoreRegistry;
+use serde_json::Value;
+
+use crate::authz::{self, Authz};
+use crate::config::ImageConfig;
+use crate::context::RequestContext;
+use crate::error::CoreError;
+
+/// One page of an image list.
+#[derive(Debug)]
+pub struct ImagePage {
+    pub images: Vec<Image>,
+    /// Set when the database returned a full page, so more may follow.
+    pub next_marker: Option<ImageId>,
+}
+
+/// The image use cases. Cheap to clone; shared by every request.
+#[derive(Debug, Clone)]
+pub struct ImageService {
+    pub(crate) db: Database,
+    pub(crate) stores: Arc<StoreRegistry>,
+    pub(crate) authz: Authz,
+    pub(crate) config: Arc<ImageConfig>,
+    /// Identifies this run of the process (upload leases).
+    instance: uuid::Uuid,
+}
+
+fn not_found(id: &str) -> CoreError {
+    CoreError::NotFound(format!("No image found with ID {id}"))
+}
+
+impl ImageService {
+    pub fn new(
+        db: Database,
+        stores: Arc<StoreRegistry>,
+        policy: Arc<Enforcer>,
+        config: ImageConfig,
+    ) -> Self {
+        ImageService {
+            db,
+            stores,
+            authz: Authz::new(policy),
+            config: Arc::new(config),
+            instance: uuid::Uuid::new_v4(),
+        }
+    }
+
+    pub fn instance_id(&self) -> uuid::Uuid {
+        self.instance
+    }
+
+    pub fn config(&self) -> &ImageConfig {
+        &self.config
+    }
+
+    pub fn stores(&self) -> &StoreRegistry {
+        &self.stores
+    }
+
+    pub fn policy(&self) -> &Enforcer {
+        self.authz.enforcer()
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Loads an image the caller may see (Glance's `is_image_visible`),
+    /// or 404 with `message`.
+    pub(crate) async fn load_visible(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        message: impl FnOnce() -> CoreError,
+    ) -> Result<Image, CoreError> {
+        let Some(image_id) = ImageId::parse(id) else {
+            return Err(message());
+        };
+        let Some(image) = self.db.get_image(image_id).await? else {
+            return Err(message());
+        };
+        if !self.visible(ctx, &image).await? {
+            return Err(message());
+        }
+        Ok(image)
+    }
+
+    async fn visible(&self, ctx: &RequestContext, image: &Image) -> Result<bool, CoreError> {
+        use glint_model::Visibility::*;
+        if ctx.is_admin || image.owner.is_none() {
+            return Ok(true);
+        }
+        if matches!(image.visibility, Public | Community) {
+            return Ok(true);
+        }
+        let Some(project) = ctx.project_id.as_deref() else {
+            return Ok(false);
+        };
+        if image.owner.as_deref() == Some(project) {
+            return Ok(true);
+        }
+        if image.visibility == Shared {
+            return Ok(self.db.get_member(image.id, project).await?.is_some());
+        }
+        Ok(false)
+    }
+
+    /// `GET /v2/images/{id}`.
+    pub async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Image, CoreError> {
+        let image = self.load_visible(ctx, id, || not_found(id)).await?;
+        self.authz.enforce_image(ctx, &image, "get_image")?;
+        Ok(image)
+    }
+
+    /// `POST /v2/images`.
+    pub async fn create(&self, ctx: &RequestContext, body: &Value) -> Result<Image, CoreError> {
+        let new = NewImage::from_json(body, &self.config.formats)?;
+        let owner = new.owner.clone().flatten();
+        let visibility = new.visibility.unwrap_or_default();
+        let target = authz::create_target(ctx, owner.as_deref(), visibility);
+        if !self.authz.check(ctx, "add_image", &target) {
+            if let Some(owner) = owner.as_deref().filter(|o| ctx.project_id.as_deref() != Some(*o)) {
+                return Err(CoreError::Forbidden(format!(
+                    "You are not permitted to create images owned by '{owner}'"
+                )));
+            }
+            self.authz.enforce(ctx, "add_image", &target)?;
+        }
+        let image = new.into_image(ctx.project_id.clone());
+        self.authz.enforce_visibility(ctx, &image, visibility)?;
+        self.check_quotas(&image)?;
+        match self.db.create_image(&image).await {
+            Err(DbError::Duplicate) => Err(CoreError::Conflict(format!(
+                "Image with identifier {} already exists!",
+                image.id
+            ))),
+            other => other.map_err(CoreError::from),
+        }?;
+        tracing::info!(image.id = %image.id, "image created");
+        Ok(image)
+    }
+
+    pub(crate) fn check_quotas(&self, image: &Image) -> Result<(), CoreError> {
+        let props = image.properties.len() as u64;
+        if let Some(max) = self.config.image_property_quota.filter(|m| props > *m) {
+            return Err(CoreError::TooLarge(format!(
+                "The limit has been exceeded on the number of allowed image properties. Attempted: {props}, Maximum: {max}"
+            )));
+        }
+        let tags = image.tags.len() as u64;
+        if let Some(max) = self.config.image_tag_quota.filter(|m| tags > *m) {
+            return Err(CoreError::TooLarge(format!(
+                "The limit has been exceeded on the number of allowed image tags. Attempted: {tags}, Maximum: {max}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `GET /v2/images`.
+    pub async fn list(
+        &self,
+        ctx: &RequestContext,
+        params: &[(String, String)],
+    ) -> Result<ImagePage, CoreError> {
+        let query = ImageListQuery::from_pairs(params)?;
+        let mut target = glint_policy::Target::new();
+        let project = ctx.project_id.clone().map(Value::String).unwrap_or(Value::Null);
+        target.insert("project_id".into(), project);
+        self.authz.enforce(ctx, "get_images", &target)?;
+        let limit = query
+            .limit
+            .unwrap_or(self.config.limit_param_default)
+            .min(self.config.api_limit_max);
+        let marker = match &query.marker {
+            Some(m) => Some(
+                self.load_visible(ctx, m, || {
+                    CoreError::BadRequest(format!("No image found with ID {m}"))
+                })
+                .await?,
+            ),
+            None => None,
+        };
+        let viewer = Viewer {
+            project_id: ctx.project_id.clone(),
+            is_admin: ctx.is_admin,
+        };
+        let rows = self.db.list_images(&query, limit, marker.as_ref(), &viewer).await?;
+        let full_page = limit > 0 && rows.len() as u64 == limit;
+        let images: Vec<Image> = rows
+            .into_iter()
+            .filter(|img| self.authz.can_get_image(ctx, img))
+            .collect();
+        let next_marker = images.last().filter(|_| full_page).map(|img| img.id);
+        Ok(ImagePage {
+            images,
+            next_marker,
+        })
+    }
+
+    /// `PATCH /v2/images/{id}`.
+    pub async fn update(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        dialect: PatchDialect,
+        body: &Value,
+    ) -> Result<Image, CoreError> {
+        let ops = patch::parse_patch(body, dialect, &self.config.formats)?;
+        let mut image = self.load_visible(ctx, id, || not_found(id)).await?;
+        if ops.is_empty() {
+            self.authz.enforce_image(ctx, &image, "get_image")?;
+            return Ok(image);
+        }
+        for op in &ops {
+            if op.root() == "owner" && op.kind == PatchOpKind::Replace && !ctx.is_admin {
+                return Err(CoreError::Forbidden("Owner can't be updated by non admin.".into()));
+            }
+            if op.root() == "visibility" {
+                let requested = op.value.as_ref().and_then(Value::as_str).and_then(|s| s.parse().ok());
+                if let Some(v) = requested {
+                    self.authz.enforce_visibility(ctx, &image, v)?;
+                }
+            }
+        }
+        self.authz.enforce_image(ctx, &image, "modify_image")?;
+        let expected = image.status;
+        patch::apply_patch(&mut image, &ops)?;
+        self.check_quotas(&image)?;
+        image.updated_at = time::now();
+        self.save(&image, expected).await?;
+        Ok(image)
+    }
+
+    /// Saves with compare-and-set on the status the image was read in.
+    pub(crate) async fn save(&self, image: &Image, expected: ImageStatus) -> Result<(), CoreError> {
+        match self.db.save_image(image, expected).await {
+            Ok(()) => Ok(()),
+            Err(DbError::StatusConflict) => Err(CoreError::Conflict(format!(
+                "Image {} was changed by another request; retry.",
+                image.id
+            ))),
+            Err(DbError::NotFound) => Err(not_found(&image.id.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `DELETE /v2/images/{id}`.
+    pub async fn delete(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
+        let missing = || CoreError::NotFound(format!("Failed to find image {id} to delete"));
+        let image = self.load_visible(ctx, id, missing).await?;
+        self.authz.enforce_image(ctx, &image, "delete_image")?;
+        if image.protected {
+            return Err(CoreError::Forbidden(format!(
+                "Image {} is protected and cannot be deleted.",
+                image.id
+            )));
+        }
+        let has_data = image.active_locations().next().is_some();
+        let to = if self.config.delayed_delete && has_data {
+            ImageStatus::PendingDelete
+        } else {
+            ImageStatus::Deleted
+        };
+        image
+            .status
+            .check_move(to)
+            .map_err(|e| CoreError::BadRequest(e.to_string()))?;
+        if !self.db.delete_image(image.id, image.status, to, time::now()).await? {
+            return Err(CoreError::Conflict(format!(
+                "Image {} changed status while being deleted; retry.",
+                image.id
+            )));
+        }
+        if to == ImageStatus::Deleted {
+            self.delete_data(&image).await;
+        }
+        tracing::info!(image.id = %image.id, status = %to, "image deleted");
+        Ok(())
+    }
+
+    /// Removes every location's data, logging (not failing on) errors: the
+    /// record is already gone, a leftover object is an operator matter.
+    pub(crate) async fn delete_data(&self, image: &Image) {
+        for loc in &image.locations {
+            let Some(store) = self.stores.for_url(&loc.url) else {
+                tracing::warn!(image.id = %image.id, "no store for location; data left in place");
+                continue;
+            };
+            match store.delete(&loc.url).await {
+                Ok(()) | Err(glint_store::StoreError::NotFound(_)) => {}
+                Err(e) => {
+                    tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "failed to delete image data")
+                }
+            }
+        }
+    }
+
+    /// `POST /v2/images/{id}/actions/deactivate`.
+    pub async fn deactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
+        self.toggle_active(ctx, id, "deactivate", ImageStatus::Active, ImageStatus::Deactivated)
+            .await
+    }
+
+    /// `POST /v2/images/{id}/actions/reactivate`.
+    pub async fn reactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
+        self.toggle_active(ctx, id, "reactivate", ImageStatus::Deactivated, ImageStatus::Active)
+            .await
+    }
+
+    async fn toggle_active(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        action: &str,
+        from: ImageStatus,
+        to: ImageStatus,
+    ) -> Result<(), CoreError> {
+        let image = self.load_visible(ctx, id, || not_found(id)).await?;
+        self.authz.enforce_image(ctx, &image, action)?;
+        if image.status == to {
+            return Ok(());
+        }
+        if image.status != from {
+            return Err(CoreError::Forbidden(format!(
+                "Not allowed to {action} image in status '{}'",
+                image.status
+            )));
+        }
+        if !self.db.set_status(image.id, from, to, time::now()).await? {
+            return Err(CoreError::Conflict(format!(
+                "Image {} changed status concurrently; retry.",
+                image.id
+            )));
+        }
+        tracing::info!(image.id = %image.id, status = %to, "image {action}d");
+        Ok(())
+    }
+}

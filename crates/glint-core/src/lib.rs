@@ -1,0 +1,23 @@
+//! The use cases of glint: creating, listing, changing, uploading,
+//! downloading and deleting images, for one caller at a time.
+//!
+//! This is the only crate that authorizes (it asks the policy engine) and
+//! the only one that changes an image's status (always compare-and-set in
+//! the database, moves checked by `glint-model`). It knows nothing of HTTP:
+//! it must not import axum or hyper; the API crate turns its errors into
+//! responses.
+
+pub mod authz;
+pub mod config;
+pub mod context;
+pub mod data;
+pub mod error;
+pub mod images;
+pub mod reconcile;
+pub mod tags;
+
+pub use config::ImageConfig;
+pub use context::RequestContext;
+pub use data::{Download, RangeRequest};
+pub use error::CoreError;
+pub use images::{ImagePage, ImageService};

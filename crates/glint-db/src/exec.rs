@@ -1,0 +1,263 @@
+//! Opening the pool, rendering sea-query statements for the dialect in use,
+//! binding their values for sqlx's `Any` driver, and write transactions.
+
+use std::time::Duration;
+
+use sea_query::{
+    MysqlQueryBuilder, PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder, Value,
+    Values,
+};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::{
+    Any, AnyConnection, AnyPool, Arguments, AssertSqlSafe, Connection, Executor, Transaction,
+};
+use tokio::sync::MutexGuard;
+
+use crate::{Database, DbError, Dialect};
+
+const SQLITE_POOL_SIZE: u32 = 8;
+const SERVER_POOL_SIZE: u32 = 10;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Dialect {
+    /// Tells the dialect from the URL scheme.
+    pub fn from_url(url: &str) -> Result<Dialect, DbError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Dialect::Sqlite),
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            "mysql" | "mariadb" => Ok(Dialect::MySql),
+            _ => Err(DbError::internal(format!(
+                "unsupported database URL scheme {scheme:?}"
+            ))),
+        }
+    }
+}
+
+/// Opens a pool whose every connection is configured for glint.
+pub(crate) async fn open_pool(url: &str) -> Result<(AnyPool, Dialect), DbError> {
+    sqlx::any::install_default_drivers();
+    let dialect = Dialect::from_url(url)?;
+    let (url, in_memory) = match dialect {
+        Dialect::Sqlite => sqlite_url(url),
+        _ => (url.to_string(), false),
+    };
+    let mut options = AnyPoolOptions::new()
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _meta| Box::pin(configure(conn, dialect)));
+    options = match (dialect, in_memory) {
+        // A private in-memory database lives as long as its one connection,
+        // so exactly one is opened and never recycled.
+        (Dialect::Sqlite, true) => options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false),
+        // A local file cannot go away under us: skip the ping per acquire.
+        (Dialect::Sqlite, false) => options
+            .max_connections(SQLITE_POOL_SIZE)
+            .test_before_acquire(false),
+        _ => options.max_connections(SERVER_POOL_SIZE),
+    };
+    // One direct attempt first: the pool would retry an unreachable server
+    // until the acquire timeout, and a bad URL should fail start-up at once.
+    let probe = AnyConnection::connect(&url).await.map_err(connect_error)?;
+    let _ = probe.close().await;
+    let pool = options.connect(&url).await.map_err(connect_error)?;
+    Ok((pool, dialect))
+}
+
+fn connect_error(e: sqlx::Error) -> DbError {
+    match e {
+        sqlx::Error::Configuration(msg) => DbError::Internal(format!("bad database URL: {msg}")),
+        other => DbError::Unavailable(other.to_string()),
+    }
+}
+
+/// Normalises a SQLite URL: files are created when missing, and
+/// `sqlite::memory:` becomes a named in-memory database (sqlx would give each
+/// connection its own otherwise).
+fn sqlite_url(url: &str) -> (String, bool) {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if rest == ":memory:" || rest.starts_with(":memory:?") {
+        let name = uuid::Uuid::new_v4().simple();
+        return (format!("sqlite:file:glint-memory-{name}?mode=memory"), true);
+    }
+    if rest.contains("mode=memory") {
+        return (url.to_string(), true);
+    }
+    if rest.contains("mode=") {
+        return (url.to_string(), false);
+    }
+    let sep = if rest.contains('?') { '&' } else { '?' };
+    (format!("{url}{sep}mode=rwc"), false)
+}
+
+/// Per-connection settings, applied to every pooled connection.
+async fn configure(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sqlx::Error> {
+    let statements: &[&'static str] = match dialect {
+        // busy_timeout (10 s, how long to wait for another process's write
+        // lock) comes first, so that switching to WAL waits too.
+        Dialect::Sqlite => &[
+            "PRAGMA busy_timeout = 10000",
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+        ],
+        // READ COMMITTED avoids InnoDB gap locks, which would otherwise let
+        // two transactions replacing different images' tags deadlock.
+        // MariaDB builds JSON_ARRAYAGG with GROUP_CONCAT, whose 1 MiB default
+        // limit would silently truncate the children of a large page.
+        Dialect::MySql => &[
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET SESSION group_concat_max_len = 1073741824",
+        ],
+        Dialect::Postgres => &[],
+    };
+    for statement in statements {
+        sqlx::raw_sql(*statement).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Renders a statement for `dialect` and binds its values.
+pub(crate) fn render<S: QueryStatementWriter>(
+    dialect: Dialect,
+    statement: &S,
+) -> Result<(String, AnyArguments), DbError> {
+    let (sql, values) = match dialect {
+        Dialect::Sqlite => statement.build(SqliteQueryBuilder),
+        Dialect::Postgres => statement.build(PostgresQueryBuilder),
+        Dialect::MySql => statement.build(MysqlQueryBuilder),
+    };
+    Ok((sql, bind(values)?))
+}
+
+/// Converts sea-query values into `Any` arguments. Only the kinds this
+/// crate produces are accepted; anything else is a programming error.
+pub(crate) fn bind(values: Values) -> Result<AnyArguments, DbError> {
+    let mut args = AnyArguments::default();
+    for value in values {
+        let added = match value {
+            Value::Bool(b) => args.add(b.map(i16::from)),
+            Value::SmallInt(v) => args.add(v),
+            Value::Int(v) => args.add(v),
+            Value::BigInt(v) => args.add(v),
+            Value::String(v) => args.add(v),
+            // LIMIT values arrive unsigned.
+            Value::BigUnsigned(v) => args.add(
+                v.map(i64::try_from)
+                    .transpose()
+                    .map_err(|e| DbError::internal(format!("value out of range: {e}")))?,
+            ),
+            other => return Err(DbError::internal(format!("cannot bind {other:?}"))),
+        };
+        added.map_err(|e| DbError::internal(format!("cannot bind a value: {e}")))?;
+    }
+    Ok(args)
+}
+
+/// Runs a statement that returns rows.
+pub(crate) async fn fetch_all<'e, E, S>(
+    executor: E,
+    dialect: Dialect,
+    statement: &S,
+) -> Result<Vec<AnyRow>, DbError>
+where
+    E: Executor<'e, Database = Any>,
+    S: QueryStatementWriter,
+{
+    let (sql, args) = render(dialect, statement)?;
+    Ok(sqlx::query_with(AssertSqlSafe(sql), args)
+        .fetch_all(executor)
+        .await?)
+}
+
+/// Runs a statement and returns how many rows it matched.
+pub(crate) async fn execute<'e, E, S>(
+    executor: E,
+    dialect: Dialect,
+    statement: &S,
+) -> Result<u64, DbError>
+where
+    E: Executor<'e, Database = Any>,
+    S: QueryStatementWriter,
+{
+    let (sql, args) = render(dialect, statement)?;
+    let done = sqlx::query_with(AssertSqlSafe(sql), args)
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A write transaction; on SQLite it also holds the process-wide write lock.
+/// Dropping it without [`WriteTx::commit`] rolls back.
+pub(crate) struct WriteTx<'a> {
+    // Declared before the guard so the rollback is queued before another
+    // writer may begin.
+    pub(crate) tx: Transaction<'static, Any>,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Database {
+    /// Begins a write transaction. On SQLite, `BEGIN IMMEDIATE` takes the
+    /// database write lock up front, so the transaction never has to upgrade
+    /// a read lock (an upgrade fails at once, without waiting, when another
+    /// process has written meanwhile).
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx<'_>, DbError> {
+        let guard = match &self.inner.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let tx = match self.inner.dialect {
+            Dialect::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            _ => self.pool().begin().await?,
+        };
+        Ok(WriteTx { tx, _guard: guard })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_create_missing_files() {
+        assert_eq!(
+            sqlite_url("sqlite:///tmp/a.db"),
+            ("sqlite:///tmp/a.db?mode=rwc".to_string(), false)
+        );
+        assert_eq!(
+            sqlite_url("sqlite://a.db?mode=ro"),
+            ("sqlite://a.db?mode=ro".to_string(), false)
+        );
+        let (url, memory) = sqlite_url("sqlite::memory:");
+        assert!(memory);
+        assert!(url.starts_with("sqlite:file:glint-memory-"));
+    }
+
+    #[test]
+    fn dialect_follows_the_scheme() {
+        assert_eq!(
+            Dialect::from_url("postgresql://x/y").unwrap(),
+            Dialect::Postgres
+        );
+        assert_eq!(Dialect::from_url("mariadb://x/y").unwrap(), Dialect::MySql);
+        assert!(Dialect::from_url("oracle://x").is_err());
+    }
+}

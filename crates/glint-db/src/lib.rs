@@ -1,0 +1,152 @@
+//! Persistence of glint's catalogue: images (with their extra properties,
+//! tags and locations) and image members, on SQLite (the embedded default),
+//! PostgreSQL and MySQL/MariaDB from one code base. Queries are built with
+//! sea-query, rendered for the dialect chosen at run time, and executed
+//! through sqlx's `Any` driver with manually bound values; rows come back as
+//! `glint-model` types. This crate must not import axum, the stores or the
+//! policy engine: it answers "what is stored", never "who may do what".
+//!
+//! Why `Any` and not one pool per backend: a single executor type keeps every
+//! query path written once. `Any` only carries booleans, integers, floats,
+//! text and blobs, so the schema is shaped for it: ids are UUID text,
+//! timestamps are BIGINT microseconds since the epoch, flags are SMALLINT
+//! 0/1 and location metadata is JSON text.
+//!
+//! Migrations live in `migrations/{sqlite,postgres,mysql}` and are applied by
+//! a small migrator of our own (see [`schema`]) that holds a database-wide
+//! lock while it runs, so two processes starting at once are safe on every
+//! dialect (sqlx's migrator takes no lock on SQLite).
+//!
+//! SQLite write transactions are serialised inside the process and opened
+//! with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
+//! with "database is locked"; reads run concurrently under WAL.
+
+mod children;
+mod error;
+mod exec;
+mod images;
+mod list;
+mod members;
+mod rows;
+pub mod schema;
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use tokio::sync::Mutex;
+
+pub use error::DbError;
+
+/// Which SQL dialect a [`Database`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// Who is listing: decides which shared and community images are candidates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Viewer {
+    pub project_id: Option<String>,
+    pub is_admin: bool,
+}
+
+/// A handle on the catalogue database; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// Held for every SQLite write transaction: SQLite has one writer at a
+    /// time, and queuing here is cheaper and fairer than busy-waiting.
+    write_lock: Option<Mutex<()>>,
+    sql: images::Prepared,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("dialect", &self.inner.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Connects, configures every pooled connection and applies pending
+    /// migrations.
+    ///
+    /// Accepted URLs: `sqlite://path?mode=rwc`, `sqlite://path` (the file is
+    /// created if missing), `sqlite::memory:`, `postgres://…`,
+    /// `postgresql://…`, `mysql://…`, `mariadb://…`.
+    pub async fn connect(url: &str) -> Result<Database, DbError> {
+        let (pool, dialect) = exec::open_pool(url).await?;
+        let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
+        let db = Database {
+            inner: Arc::new(Inner {
+                pool,
+                dialect,
+                write_lock,
+                sql: images::Prepared::new(dialect),
+            }),
+        };
+        schema::migrate(&db).await?;
+        Ok(db)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
+    }
+
+    /// Checks that a connection can be had and answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.inner.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection; later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use glint_model::{Image, ImageId, ImageStatus, Visibility};
+
+    /// A minimal image for unit tests.
+    pub(crate) fn sample_image() -> Image {
+        let now = glint_model::time::now();
+        Image {
+            id: ImageId::new_random(),
+            name: None,
+            status: ImageStatus::Queued,
+            visibility: Visibility::Shared,
+            protected: false,
+            os_hidden: false,
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            owner: None,
+            size: None,
+            virtual_size: None,
+            container_format: None,
+            disk_format: None,
+            min_ram: 0,
+            min_disk: 0,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            tags: Vec::new(),
+            properties: Default::default(),
+            locations: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Image members. Removed members are kept as deleted rows (as Glance
+//! does); adding the same project again revives the row.
+
+use glint_model::time::to_micros;
+use glint_model::{ImageId, Member};
+use sea_query::{Expr, ExprTrait, InsertStatement, Order, Query, SelectStatement, UpdateStatement};
+use sqlx::Row;
+
+use crate::exec;
+use crate::rows::{MEMBER_COLUMNS, MEMBERS, flag, member_from_row};
+use crate::{Database, DbError};
+
+fn select_members(image: ImageId) -> SelectStatement {
+    Query::select()
+        .columns(MEMBER_COLUMNS)
+        .from(MEMBERS)
+        .and_where(Expr::col("image_id").eq(image.to_string()))
+        .and_where(Expr::col("deleted").eq(flag(false)))
+        .take()
+}
+
+/// Brings a removed member back, as if it were added anew.
+fn revive(m: &Member) -> UpdateStatement {
+    Query::update()
+        .table(MEMBERS)
+        .value("status", m.status.as_str())
+        .value("created_at", to_micros(m.created_at))
+        .value("updated_at", to_micros(m.updated_at))
+        .value("deleted", flag(false))
+        .and_where(Expr::col("image_id").eq(m.image_id.to_string()))
+        .and_where(Expr::col("member").eq(m.member_id.as_str()))
+        .take()
+}
+
+fn insert(m: &Member) -> Result<InsertStatement, DbError> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(MEMBERS)
+        .columns(MEMBER_COLUMNS.iter().copied().chain(["deleted"]))
+        .values([
+            Expr::val(m.image_id.to_string()),
+            Expr::val(m.member_id.as_str()),
+            Expr::val(m.status.as_str()),
+            Expr::val(to_micros(m.created_at)),
+            Expr::val(to_micros(m.updated_at)),
+            Expr::val(flag(false)),
+        ])
+        .map_err(|e| DbError::internal(e.to_string()))?;
+    Ok(insert)
+}
+
+impl Database {
+    /// Shares an image with a project. `Duplicate` if the project already
+    /// is a member, `NotFound` if the image does not exist.
+    pub async fn add_member(&self, m: &Member) -> Result<(), DbError> {
+        let dialect = self.dialect();
+        let existing = Query::select()
+            .column("deleted")
+            .from(MEMBERS)
+            .and_where(Expr::col("image_id").eq(m.image_id.to_string()))
+            .and_where(Expr::col("member").eq(m.member_id.as_str()))
+            .take();
+        let mut tx = self.begin_write().await?;
+        let found = exec::fetch_all(tx.conn(), dialect, &existing).await?;
+        let written = match found.first() {
+            Some(row) if row.try_get::<i64, _>(0)? == 0 => return Err(DbError::Duplicate),
+            Some(_) => exec::execute(tx.conn(), dialect, &revive(m)).await?,
+            None => exec::execute(tx.conn(), dialect, &insert(m)?).await?,
+        };
+        if written != 1 {
+            return Err(DbError::internal("member row was not written"));
+        }
+        tx.commit().await
+    }
+
+    /// The (undeleted) membership of `member` in `image`.
+    pub async fn get_member(
+        &self,
+        image: ImageId,
+        member: &str,
+    ) -> Result<Option<Member>, DbError> {
+        let query = select_members(image)
+            .and_where(Expr::col("member").eq(member))
+            .take();
+        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        found.first().map(member_from_row).transpose()
+    }
+
+    /// The members of an image, oldest first.
+    pub async fn list_members(&self, image: ImageId) -> Result<Vec<Member>, DbError> {
+        let query = select_members(image)
+            .order_by("created_at", Order::Asc)
+            .order_by("member", Order::Asc)
+            .take();
+        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        found.iter().map(member_from_row).collect()
+    }
+
+    /// Saves a member's status and `updated_at`. `NotFound` if missing.
+    pub async fn update_member(&self, m: &Member) -> Result<(), DbError> {
+        let update = Query::update()
+            .table(MEMBERS)
+            .value("status", m.status.as_str())
+            .value("updated_at", to_micros(m.updated_at))
+            .and_where(Expr::col("image_id").eq(m.image_id.to_string()))
+            .and_where(Expr::col("member").eq(m.member_id.as_str()))
+            .and_where(Expr::col("deleted").eq(flag(false)))
+            .take();
+        self.write_one(&update).await
+    }
+
+    /// Removes a member (soft delete). `NotFound` if missing.
+    pub async fn delete_member(&self, image: ImageId, member: &str) -> Result<(), DbError> {
+        let update = Query::update()
+            .table(MEMBERS)
+            .value("deleted", flag(true))
+            .and_where(Expr::col("image_id").eq(image.to_string()))
+            .and_where(Expr::col("member").eq(member))
+            .and_where(Expr::col("deleted").eq(flag(false)))
+            .take();
+        self.write_one(&update).await
+    }
+
+    /// How many (undeleted) members an image has.
+    pub async fn count_members(&self, image: ImageId) -> Result<u64, DbError> {
+        let query = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from(MEMBERS)
+            .and_where(Expr::col("image_id").eq(image.to_string()))
+            .and_where(Expr::col("deleted").eq(flag(false)))
+            .take();
+        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        let count: i64 = match found.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        u64::try_from(count).map_err(|e| DbError::internal(e.to_string()))
+    }
+
+    /// Runs one UPDATE in a write transaction; `NotFound` if it matched no row.
+    async fn write_one(&self, update: &UpdateStatement) -> Result<(), DbError> {
+        let mut tx = self.begin_write().await?;
+        if exec::execute(tx.conn(), self.dialect(), update).await? == 0 {
+            return Err(DbError::NotFound);
+        }
+        tx.commit().await
+    }
+}

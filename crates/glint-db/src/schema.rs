@@ -1,0 +1,185 @@
+//! Schema migrations: one SQL file per dialect and version under
+//! `migrations/`, applied in order at connect time.
+//!
+//! Applied versions are recorded in `glint_schema_migrations`. The whole run
+//! holds a database-wide lock (SQLite: the `BEGIN IMMEDIATE` write lock;
+//! PostgreSQL: a transaction-scoped advisory lock; MySQL: `GET_LOCK`), so
+//! processes starting together apply each migration exactly once. The
+//! statements themselves are idempotent (`IF NOT EXISTS`), because MySQL
+//! commits DDL as it goes and a crash may leave a version half applied.
+
+use sea_query::{Expr, Query};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::exec;
+use crate::{Database, DbError, Dialect};
+
+/// The table recording applied versions.
+pub const MIGRATIONS_TABLE: &str = "glint_schema_migrations";
+
+struct Migration {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+    mysql: &'static str,
+}
+
+impl Migration {
+    fn sql(&self, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+            Dialect::MySql => self.mysql,
+        }
+    }
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "initial",
+    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    mysql: include_str!("../migrations/mysql/0001_initial.sql"),
+}];
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Any value works as long as every glint process uses the same one.
+const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
+/// Prefix of the MySQL lock name; the database name follows, since MySQL
+/// locks are server-wide and other databases on the server are unrelated.
+const MYSQL_LOCK_NAME: &str = "glint_schema_migrations.";
+const MYSQL_LOCK_WAIT_SECS: i64 = 60;
+
+/// Applies every pending migration.
+pub(crate) async fn migrate(db: &Database) -> Result<(), DbError> {
+    let dialect = db.dialect();
+    match dialect {
+        Dialect::Sqlite => {
+            let mut tx = db.begin_write().await?;
+            apply_pending(tx.conn(), dialect).await?;
+            tx.commit().await
+        }
+        Dialect::Postgres => {
+            let mut tx = db.pool().begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+            apply_pending(&mut tx, dialect).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        Dialect::MySql => {
+            let mut conn = db.pool().acquire().await?;
+            mysql_lock(&mut conn).await?;
+            let applied = apply_pending(&mut conn, dialect).await;
+            let released = sqlx::query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))")
+                .bind(MYSQL_LOCK_NAME)
+                .execute(&mut *conn)
+                .await;
+            applied?;
+            released?;
+            Ok(())
+        }
+    }
+}
+
+async fn mysql_lock(conn: &mut AnyConnection) -> Result<(), DbError> {
+    let row = sqlx::query("SELECT GET_LOCK(CONCAT(?, DATABASE()), ?)")
+        .bind(MYSQL_LOCK_NAME)
+        .bind(MYSQL_LOCK_WAIT_SECS)
+        .fetch_one(&mut *conn)
+        .await?;
+    match row.try_get::<Option<i64>, _>(0)? {
+        Some(1) => Ok(()),
+        _ => Err(DbError::Unavailable(
+            "timed out waiting for another process's schema migration".into(),
+        )),
+    }
+}
+
+async fn apply_pending(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), DbError> {
+    let create = format!(
+        "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\
+         version BIGINT NOT NULL PRIMARY KEY, \
+         description VARCHAR(255) NOT NULL, \
+         applied_at BIGINT NOT NULL)"
+    );
+    sqlx::raw_sql(AssertSqlSafe(create))
+        .execute(&mut *conn)
+        .await?;
+    let applied = applied_versions(conn, dialect).await?;
+    if let Some(newest) = applied.iter().max().filter(|v| **v > latest_version()) {
+        return Err(DbError::internal(format!(
+            "the database schema is at version {newest}, newer than this build knows ({})",
+            latest_version()
+        )));
+    }
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        for statement in statements(migration.sql(dialect)) {
+            sqlx::raw_sql(AssertSqlSafe(statement))
+                .execute(&mut *conn)
+                .await?;
+        }
+        let mut record = Query::insert();
+        record
+            .into_table(MIGRATIONS_TABLE)
+            .columns(["version", "description", "applied_at"])
+            .values([
+                Expr::val(migration.version),
+                Expr::val(migration.description),
+                Expr::val(glint_model::time::to_micros(glint_model::time::now())),
+            ])
+            .map_err(|e| DbError::internal(e.to_string()))?;
+        exec::execute(&mut *conn, dialect, &record).await?;
+    }
+    Ok(())
+}
+
+async fn applied_versions(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<i64>, DbError> {
+    let query = Query::select()
+        .column("version")
+        .from(MIGRATIONS_TABLE)
+        .take();
+    let rows = exec::fetch_all(&mut *conn, dialect, &query).await?;
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>(0).map_err(DbError::from))
+        .collect()
+}
+
+/// Splits a migration file into statements: `--` comment lines are dropped
+/// and statements end with `;` (none of ours contains one elsewhere).
+fn statements(sql: &str) -> Vec<String> {
+    let without_comments: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_files_split_into_statements() {
+        for migration in MIGRATIONS {
+            for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+                let parts = statements(migration.sql(dialect));
+                assert!(parts.iter().all(|s| s.starts_with("CREATE")), "{dialect:?}");
+                assert!(parts.len() >= 5);
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Image data storage for glint. This crate owns the object-safe [`Store`] trait
+//! (put a stream, get a location or a range of it as a stream, delete), its
+//! backends (`file`, and `memory` for tests), the [`ingest`] wrapper that counts,
+//! hashes (md5 and the `os_hash_algo` multihash) and inspects every uploaded byte
+//! exactly once before any store sees it, and the [`StoreRegistry`] of named
+//! stores. It streams: memory per transfer is a few buffers whatever the image
+//! size. It depends on the domain model and the format inspector only, and must not
+//! import the database, the HTTP layer (axum) or the core use cases.
+
+mod file;
+mod hash;
+mod ingest;
+mod memory;
+mod registry;
+mod store;
+
+pub use file::{FileStore, ReadStrategy};
+pub use hash::{HashAlgo, UnknownHashAlgo};
+pub use ingest::{IngestConfig, IngestHandle, Ingested, ingest};
+pub use memory::MemoryStore;
+pub use registry::StoreRegistry;
+pub use store::{ByteRange, ByteStream, ObjectData, Store, StoreError, Stored};

@@ -1,0 +1,162 @@
+//! What only the file store promises: Glance's on-disk layout, partial files, and
+//! never reading outside its directory.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{collect, eventually, random_bytes, stalling_stream, stream_of};
+use glint_model::ImageId;
+use glint_store::{ByteRange, FileStore, ReadStrategy, Store, StoreError};
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn object_is_stored_at_the_glance_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new("file", dir.path().join("images")).unwrap();
+    let id = ImageId::new_random();
+    let data = random_bytes(100_000, 7);
+    let stored = store.put(id, stream_of(&data)).await.unwrap();
+    let path = dir.path().join("images").join(id.to_string());
+    assert_eq!(stored.url, format!("file://{}", path.display()));
+    assert!(std::fs::read(&path).unwrap() == data);
+    assert_eq!(names(store.datadir()), [id.to_string()]);
+}
+
+#[tokio::test]
+async fn objects_survive_reopening_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let stored = {
+        let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+        store
+            .put(ImageId::new_random(), stream_of(b"kept"))
+            .await
+            .unwrap()
+    };
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    let object = store.get(&stored.url, None).await.unwrap();
+    assert_eq!(collect(object.stream).await.unwrap(), b"kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_writes_a_partial_file_that_vanishes_when_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    let id = ImageId::new_random();
+    let data = random_bytes(3 * 1024 * 1024, 8);
+    let upload = tokio::spawn(async move {
+        let _ = store.put(id, stalling_stream(&data, data.len())).await;
+    });
+    let partial = |names: Vec<String>| {
+        names.len() == 1
+            && names[0].starts_with(&format!(".{id}."))
+            && names[0].ends_with(".partial")
+    };
+    assert!(
+        eventually(|| partial(names(dir.path()))).await,
+        "{:?}",
+        names(dir.path())
+    );
+    upload.abort();
+    assert!(
+        eventually(|| names(dir.path()).is_empty()).await,
+        "{:?}",
+        names(dir.path())
+    );
+}
+
+#[tokio::test]
+async fn discard_removes_partial_data_left_by_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    let id = ImageId::new_random();
+    // What a process killed mid-upload leaves: a partial file, maybe several.
+    std::fs::write(dir.path().join(format!(".{id}.4242-0.partial")), b"half").unwrap();
+    std::fs::write(dir.path().join(format!(".{id}.4243-7.partial")), b"ha").unwrap();
+    let other = store
+        .put(ImageId::new_random(), stream_of(b"other"))
+        .await
+        .unwrap();
+    store.discard(id).await.unwrap();
+    let other_name = other.url.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(names(dir.path()), [other_name]);
+}
+
+#[tokio::test]
+async fn symlinked_location_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), b"secret").unwrap();
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    let id = ImageId::new_random();
+    let link = dir.path().join(id.to_string());
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+    let url = format!("file://{}", link.display());
+    let err = store.get(&url, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidLocation(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn directory_in_place_of_an_object_is_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    let id = ImageId::new_random();
+    std::fs::create_dir(dir.path().join(id.to_string())).unwrap();
+    let url = format!("file://{}/{id}", dir.path().display());
+    let err = store.get(&url, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_download_stops_its_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    let data = random_bytes(20 * 1024 * 1024, 9);
+    let stored = store
+        .put(ImageId::new_random(), stream_of(&data))
+        .await
+        .unwrap();
+    let object = store.get(&stored.url, None).await.unwrap();
+    drop(object);
+    // The reader notices the closed channel; deleting afterwards must just work.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.delete(&stored.url).await.unwrap();
+    assert!(names(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_across_batch_and_window_boundaries_return_the_right_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = random_bytes(37 * 1024 * 1024 + 5, 10);
+    let n = data.len() as u64;
+    let stored = FileStore::new("file", dir.path().to_path_buf())
+        .unwrap()
+        .put(ImageId::new_random(), stream_of(&data))
+        .await
+        .unwrap();
+    for strategy in [ReadStrategy::Mmap, ReadStrategy::Read] {
+        let store = FileStore::new("file", dir.path().to_path_buf())
+            .unwrap()
+            .with_read_strategy(strategy);
+        let whole = store.get(&stored.url, None).await.unwrap();
+        assert!(collect(whole.stream).await.unwrap() == data, "{strategy:?}");
+        // Unaligned starts, spanning the 4 MiB batches and 16 MiB mappings.
+        for (start, end) in [(4093, 20 * 1024 * 1024 + 7), (16 * 1024 * 1024 - 1, n - 2)] {
+            let range = ByteRange { start, end };
+            let object = store.get(&stored.url, Some(range)).await.unwrap();
+            let got = collect(object.stream).await.unwrap();
+            assert!(
+                got == data[start as usize..=end as usize],
+                "{strategy:?} {start}-{end}"
+            );
+        }
+    }
+}

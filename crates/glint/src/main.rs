@@ -1,0 +1,54 @@
+//! `glint`: the image service's one binary.
+//!
+//! `glint serve` runs the Glance v2 API. With no configuration it keeps
+//! everything under `./glint-data` (a SQLite database and a file store) and
+//! listens on 127.0.0.1:9292 without authentication.
+
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "glint", version, about = "OpenStack Image service (Glance v2 API)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API server.
+    Serve {
+        /// A glance-api.conf to read; repeat to merge several, later ones win.
+        #[arg(long = "config-file", value_name = "PATH")]
+        config_files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve { config_files } => serve::run(&config_files),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("glint: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

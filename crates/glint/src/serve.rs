@@ -1,0 +1,139 @@
+//! `glint serve`: wires the configuration into the layers and runs the
+//! server until SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use glint_api::{ApiConfig, AppState, AuthMode};
+use glint_core::{ImageConfig, ImageService};
+use glint_db::Database;
+use glint_model::properties::FormatRules;
+use glint_policy::Enforcer;
+use glint_store::{FileStore, HashAlgo, StoreRegistry};
+use tokio::net::TcpListener;
+
+use crate::config::{self, GlanceConfig};
+
+/// How long an upload may go without progress before another node's start
+/// treats it as abandoned.
+const UPLOAD_STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
+    let (conf, warnings) = GlanceConfig::load(config_files).context("invalid configuration")?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(conf))
+}
+
+async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
+    if conf.paste_deploy.flavor != config::AuthMode::NoAuth {
+        anyhow::bail!(
+            "[paste_deploy] flavor = keystone is not supported by this version of glint yet"
+        );
+    }
+    std::fs::create_dir_all(&conf.glint.data_dir)
+        .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
+    let db_url = conf.database_url().context("invalid [database] connection")?;
+    let db = Database::connect(&db_url)
+        .await
+        .context("cannot open the database")?;
+    let datadir = conf.filesystem_store_datadir();
+    let file_store = FileStore::new("file", datadir.clone())
+        .with_context(|| format!("cannot open the file store at {}", datadir.display()))?;
+    let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
+    let policy = Arc::new(Enforcer::with_glance_defaults());
+    let images = ImageService::new(db, stores, policy, image_config(&conf)?);
+    let reset = images
+        .reconcile_interrupted_uploads(UPLOAD_STALE_AFTER)
+        .await
+        .context("start-up reconciliation failed")?;
+    if reset > 0 {
+        tracing::warn!(count = reset, "interrupted uploads returned to queued");
+    }
+    let state = AppState::new(images, api_config(&conf));
+    let addr = format!("{}:{}", conf.default.bind_host, conf.default.bind_port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(address = %listener.local_addr()?, "glint API listening");
+    glint_api::serve(listener, state, shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("glint stopped");
+    Ok(())
+}
+
+fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
+    let d = &conf.default;
+    let hashing_algorithm: HashAlgo = d
+        .hashing_algorithm
+        .as_str()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(ImageConfig {
+        formats: FormatRules {
+            disk_formats: conf.image_format.disk_formats.clone(),
+            container_formats: conf.image_format.container_formats.clone(),
+        },
+        image_size_cap: d.image_size_cap,
+        limit_param_default: d.limit_param_default,
+        api_limit_max: d.api_limit_max,
+        hashing_algorithm,
+        image_property_quota: d.image_property_quota,
+        image_tag_quota: d.image_tag_quota,
+        image_member_quota: d.image_member_quota,
+        delayed_delete: d.delayed_delete,
+        require_image_format_match: conf.image_format.require_image_format_match,
+        node_name: node_name(),
+    })
+}
+
+fn api_config(conf: &GlanceConfig) -> ApiConfig {
+    ApiConfig {
+        auth: AuthMode::NoAuth,
+        public_endpoint: conf.default.public_endpoint.as_ref().map(|u| u.to_string()),
+        max_request_id_length: conf.default.max_request_id_length,
+        import_methods: Vec::new(),
+    }
+}
+
+/// The host name, which identifies this node's upload leases.
+fn node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
