@@ -27,14 +27,14 @@ pub async fn assign_request_id(
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Some(id) = &incoming {
-        if id.len() > state.config.max_request_id_length {
-            let err = ApiError::BadRequest(format!(
-                "Request ID is too long: the limit is {} characters.",
-                state.config.max_request_id_length
-            ));
-            return err.into_response();
-        }
+    if let Some(id) = &incoming
+        && id.len() > state.config.max_request_id_length
+    {
+        let err = ApiError::BadRequest(format!(
+            "Request ID is too long: the limit is {} characters.",
+            state.config.max_request_id_length
+        ));
+        return err.into_response();
     }
     let id = incoming.unwrap_or_else(|| format!("req-{}", uuid::Uuid::new_v4()));
     req.extensions_mut().insert(RequestId(id.clone()));

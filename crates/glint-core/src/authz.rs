@@ -36,7 +36,12 @@ impl Authz {
     }
 
     /// Hard check: 403 with Glance's message when denied.
-    pub fn enforce(&self, ctx: &RequestContext, rule: &str, target: &Target) -> Result<(), CoreError> {
+    pub fn enforce(
+        &self,
+        ctx: &RequestContext,
+        rule: &str,
+        target: &Target,
+    ) -> Result<(), CoreError> {
         if self.check(ctx, rule, target) {
             Ok(())
         } else {
@@ -57,7 +62,10 @@ impl Authz {
             return Ok(());
         }
         if rule == "get_image" || !self.check(ctx, "get_image", &target) {
-            return Err(CoreError::NotFound(format!("No image found with ID {}", image.id)));
+            return Err(CoreError::NotFound(format!(
+                "No image found with ID {}",
+                image.id
+            )));
         }
         Err(denied(rule))
     }
@@ -90,11 +98,18 @@ pub fn image_target(ctx: &RequestContext, image: &Image) -> Target {
     for (k, v) in image.visible_properties() {
         t.insert(k.clone(), Value::String(v.clone()));
     }
-    let owner = image.owner.clone().map(Value::String).unwrap_or(Value::Null);
+    let owner = image
+        .owner
+        .clone()
+        .map(Value::String)
+        .unwrap_or(Value::Null);
     t.insert("id".into(), Value::String(image.id.to_string()));
     t.insert("project_id".into(), owner.clone());
     t.insert("owner".into(), owner);
-    t.insert("visibility".into(), Value::String(image.visibility.as_str().into()));
+    t.insert(
+        "visibility".into(),
+        Value::String(image.visibility.as_str().into()),
+    );
     t.insert("status".into(), Value::String(image.status.as_str().into()));
     t.insert("protected".into(), Value::Bool(image.protected));
     t.insert("os_hidden".into(), Value::Bool(image.os_hidden));
@@ -105,7 +120,10 @@ pub fn image_target(ctx: &RequestContext, image: &Image) -> Target {
         && ctx.project_id.is_some()
         && ctx.project_id != image.owner;
     let member = if is_member {
-        ctx.project_id.clone().map(Value::String).unwrap_or(Value::Null)
+        ctx.project_id
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null)
     } else {
         Value::Null
     };
@@ -124,6 +142,9 @@ pub fn create_target(ctx: &RequestContext, owner: Option<&str>, visibility: Visi
     let mut t = Target::new();
     t.insert("project_id".into(), owner.clone());
     t.insert("owner".into(), owner);
-    t.insert("visibility".into(), Value::String(visibility.as_str().into()));
+    t.insert(
+        "visibility".into(),
+        Value::String(visibility.as_str().into()),
+    );
     t
 }

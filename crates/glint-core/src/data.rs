@@ -85,12 +85,14 @@ impl ImageService {
         image.transition(ImageStatus::Saving)?;
         image.properties.insert(UPLOAD_LEASE.into(), self.lease());
         image.updated_at = time::now();
-        self.save(&image, ImageStatus::Queued).await.map_err(|e| match e {
-            CoreError::Conflict(_) => CoreError::Conflict(
-                "Image status transition from queued to saving is not allowed".into(),
-            ),
-            other => other,
-        })?;
+        self.save(&image, ImageStatus::Queued)
+            .await
+            .map_err(|e| match e {
+                CoreError::Conflict(_) => CoreError::Conflict(
+                    "Image status transition from queued to saving is not allowed".into(),
+                ),
+                other => other,
+            })?;
         let svc = self.clone();
         let task = tokio::spawn(async move { svc.write_data(image, data, announced_size).await });
         task.await
@@ -125,7 +127,10 @@ impl ImageService {
             }
         };
         let outcome = match handle.finish().await {
-            Ok(ingested) => self.activate(image.clone(), &stored.url, store.id(), ingested).await,
+            Ok(ingested) => {
+                self.activate(image.clone(), &stored.url, store.id(), ingested)
+                    .await
+            }
             Err(e) => Err(CoreError::from(e)),
         };
         if let Err(e) = outcome {
@@ -173,10 +178,12 @@ impl ImageService {
                 tracing::info!(image.id = %image.id, size_bytes = ingested.size, store.id = store_id, "image data stored");
                 Ok(())
             }
-            Err(CoreError::Conflict(_)) | Err(CoreError::NotFound(_)) => Err(CoreError::Gone(format!(
-                "Image {} could not be found after upload. The image may have been deleted during the upload.",
-                image.id
-            ))),
+            Err(CoreError::Conflict(_)) | Err(CoreError::NotFound(_)) => {
+                Err(CoreError::Gone(format!(
+                    "Image {} could not be found after upload. The image may have been deleted during the upload.",
+                    image.id
+                )))
+            }
             Err(e) => Err(e),
         }
     }
@@ -215,32 +222,42 @@ impl ImageService {
         self.authz.enforce_image(ctx, &image, "download_image")?;
         if image.status == ImageStatus::Deactivated && !ctx.is_admin {
             return Err(CoreError::Forbidden(
-                "The requested image has been deactivated. Image data download is forbidden.".into(),
+                "The requested image has been deactivated. Image data download is forbidden."
+                    .into(),
             ));
         }
         let Some(location) = image.active_locations().next().cloned() else {
             return Ok(Download { image, data: None });
         };
         let store = self.stores.for_url(&location.url).ok_or_else(|| {
-            CoreError::Internal(format!("no store serves the location of image {}", image.id))
+            CoreError::Internal(format!(
+                "no store serves the location of image {}",
+                image.id
+            ))
         })?;
         let byte_range = match range {
             None => None,
             Some(r) => {
                 let size = image.size.unwrap_or(0);
-                Some(r.resolve(size).ok_or(CoreError::RangeNotSatisfiable { size })?)
+                Some(
+                    r.resolve(size)
+                        .ok_or(CoreError::RangeNotSatisfiable { size })?,
+                )
             }
         };
-        let data = store.get(&location.url, byte_range).await.map_err(|e| match e {
-            StoreError::InvalidRange => CoreError::RangeNotSatisfiable {
-                size: image.size.unwrap_or(0),
-            },
-            StoreError::NotFound(_) => CoreError::NotFound(format!(
-                "The data of image {} is missing from its store.",
-                image.id
-            )),
-            other => other.into(),
-        })?;
+        let data = store
+            .get(&location.url, byte_range)
+            .await
+            .map_err(|e| match e {
+                StoreError::InvalidRange => CoreError::RangeNotSatisfiable {
+                    size: image.size.unwrap_or(0),
+                },
+                StoreError::NotFound(_) => CoreError::NotFound(format!(
+                    "The data of image {} is missing from its store.",
+                    image.id
+                )),
+                other => other.into(),
+            })?;
         Ok(Download {
             image,
             data: Some(data),

@@ -62,12 +62,10 @@ impl From<StoreError> for CoreError {
             StoreError::SizeMismatch { expected, actual } => CoreError::BadRequest(format!(
                 "Size of the uploaded data ({actual} bytes) does not match the announced size ({expected} bytes)."
             )),
-            StoreError::Source(m) => {
-                CoreError::BadRequest(format!("Error reading the image data from the request: {m}"))
-            }
-            StoreError::StorageFull => {
-                CoreError::TooLarge("Image storage media is full.".into())
-            }
+            StoreError::Source(m) => CoreError::BadRequest(format!(
+                "Error reading the image data from the request: {m}"
+            )),
+            StoreError::StorageFull => CoreError::TooLarge("Image storage media is full.".into()),
             StoreError::Unavailable(m) => CoreError::Unavailable(m),
             other => CoreError::Internal(other.to_string()),
         }

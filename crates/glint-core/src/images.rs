@@ -129,7 +129,10 @@ impl ImageService {
         let visibility = new.visibility.unwrap_or_default();
         let target = authz::create_target(ctx, owner.as_deref(), visibility);
         if !self.authz.check(ctx, "add_image", &target) {
-            if let Some(owner) = owner.as_deref().filter(|o| ctx.project_id.as_deref() != Some(*o)) {
+            if let Some(owner) = owner
+                .as_deref()
+                .filter(|o| ctx.project_id.as_deref() != Some(*o))
+            {
                 return Err(CoreError::Forbidden(format!(
                     "You are not permitted to create images owned by '{owner}'"
                 )));
@@ -174,7 +177,11 @@ impl ImageService {
     ) -> Result<ImagePage, CoreError> {
         let query = ImageListQuery::from_pairs(params)?;
         let mut target = glint_policy::Target::new();
-        let project = ctx.project_id.clone().map(Value::String).unwrap_or(Value::Null);
+        let project = ctx
+            .project_id
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null);
         target.insert("project_id".into(), project);
         self.authz.enforce(ctx, "get_images", &target)?;
         let limit = query
@@ -194,7 +201,10 @@ impl ImageService {
             project_id: ctx.project_id.clone(),
             is_admin: ctx.is_admin,
         };
-        let rows = self.db.list_images(&query, limit, marker.as_ref(), &viewer).await?;
+        let rows = self
+            .db
+            .list_images(&query, limit, marker.as_ref(), &viewer)
+            .await?;
         let full_page = limit > 0 && rows.len() as u64 == limit;
         let images: Vec<Image> = rows
             .into_iter()
@@ -223,10 +233,16 @@ impl ImageService {
         }
         for op in &ops {
             if op.root() == "owner" && op.kind == PatchOpKind::Replace && !ctx.is_admin {
-                return Err(CoreError::Forbidden("Owner can't be updated by non admin.".into()));
+                return Err(CoreError::Forbidden(
+                    "Owner can't be updated by non admin.".into(),
+                ));
             }
             if op.root() == "visibility" {
-                let requested = op.value.as_ref().and_then(Value::as_str).and_then(|s| s.parse().ok());
+                let requested = op
+                    .value
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok());
                 if let Some(v) = requested {
                     self.authz.enforce_visibility(ctx, &image, v)?;
                 }
@@ -275,7 +291,11 @@ impl ImageService {
             .status
             .check_move(to)
             .map_err(|e| CoreError::BadRequest(e.to_string()))?;
-        if !self.db.delete_image(image.id, image.status, to, time::now()).await? {
+        if !self
+            .db
+            .delete_image(image.id, image.status, to, time::now())
+            .await?
+        {
             return Err(CoreError::Conflict(format!(
                 "Image {} changed status while being deleted; retry.",
                 image.id
@@ -307,14 +327,26 @@ impl ImageService {
 
     /// `POST /v2/images/{id}/actions/deactivate`.
     pub async fn deactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        self.toggle_active(ctx, id, "deactivate", ImageStatus::Active, ImageStatus::Deactivated)
-            .await
+        self.toggle_active(
+            ctx,
+            id,
+            "deactivate",
+            ImageStatus::Active,
+            ImageStatus::Deactivated,
+        )
+        .await
     }
 
     /// `POST /v2/images/{id}/actions/reactivate`.
     pub async fn reactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        self.toggle_active(ctx, id, "reactivate", ImageStatus::Deactivated, ImageStatus::Active)
-            .await
+        self.toggle_active(
+            ctx,
+            id,
+            "reactivate",
+            ImageStatus::Deactivated,
+            ImageStatus::Active,
+        )
+        .await
     }
 
     async fn toggle_active(

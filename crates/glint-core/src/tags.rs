@@ -7,7 +7,12 @@ use crate::error::CoreError;
 use crate::images::ImageService;
 
 impl ImageService {
-    pub async fn add_tag(&self, ctx: &RequestContext, id: &str, tag: &str) -> Result<(), CoreError> {
+    pub async fn add_tag(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        tag: &str,
+    ) -> Result<(), CoreError> {
         let not_found = || CoreError::NotFound(format!("No image found with ID {id}"));
         let mut image = self.load_visible(ctx, id, not_found).await?;
         self.authz.enforce_image(ctx, &image, "modify_image")?;
@@ -22,7 +27,12 @@ impl ImageService {
         self.save(&image, expected).await
     }
 
-    pub async fn delete_tag(&self, ctx: &RequestContext, id: &str, tag: &str) -> Result<(), CoreError> {
+    pub async fn delete_tag(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        tag: &str,
+    ) -> Result<(), CoreError> {
         let not_found = || CoreError::NotFound(format!("No image found with ID {id}"));
         let mut image = self.load_visible(ctx, id, not_found).await?;
         self.authz.enforce_image(ctx, &image, "modify_image")?;

@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 
 const IMAGES: usize = 10_000;
 
-pub fn image(i: usize) -> Image {
+fn image(i: usize) -> Image {
     let created = from_micros(1_767_225_600_000_000 + i64::try_from(i).unwrap_or(0) * 1_000_003);
     let mut properties = BTreeMap::new();
     properties.insert("os_distro".to_string(), "cirros".to_string());

@@ -124,16 +124,21 @@ async fn configure(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sql
     Ok(())
 }
 
+/// Renders a statement for `dialect`, with placeholders for its values.
+pub(crate) fn build<S: QueryStatementWriter>(dialect: Dialect, statement: &S) -> (String, Values) {
+    match dialect {
+        Dialect::Sqlite => statement.build(SqliteQueryBuilder),
+        Dialect::Postgres => statement.build(PostgresQueryBuilder),
+        Dialect::MySql => statement.build(MysqlQueryBuilder),
+    }
+}
+
 /// Renders a statement for `dialect` and binds its values.
 pub(crate) fn render<S: QueryStatementWriter>(
     dialect: Dialect,
     statement: &S,
 ) -> Result<(String, AnyArguments), DbError> {
-    let (sql, values) = match dialect {
-        Dialect::Sqlite => statement.build(SqliteQueryBuilder),
-        Dialect::Postgres => statement.build(PostgresQueryBuilder),
-        Dialect::MySql => statement.build(MysqlQueryBuilder),
-    };
+    let (sql, values) = build(dialect, statement);
     Ok((sql, bind(values)?))
 }
 

@@ -28,11 +28,7 @@ pub(crate) struct Template {
 
 impl Template {
     fn new<S: QueryStatementWriter>(dialect: Dialect, statement: &S) -> Template {
-        let (sql, values) = match dialect {
-            Dialect::Sqlite => statement.build(sea_query::SqliteQueryBuilder),
-            Dialect::Postgres => statement.build(sea_query::PostgresQueryBuilder),
-            Dialect::MySql => statement.build(sea_query::MysqlQueryBuilder),
-        };
+        let (sql, values) = exec::build(dialect, statement);
         Template {
             sql: sql.into(),
             values,
@@ -55,24 +51,29 @@ impl Template {
 }
 
 /// The statements of the hottest path (`get_image`), rendered once per
-/// database instead of once per call.
+/// database instead of once per call. Each is ONE statement returning one
+/// row: the image columns, then its children as a JSON array (a scalar
+/// subquery), so a show costs a single round trip.
 pub(crate) struct Prepared {
     get_live: Template,
     get_any: Template,
-    children: Template,
 }
 
 impl Prepared {
     pub(crate) fn new(dialect: Dialect) -> Prepared {
-        let by_id = || select_images().and_where(img_id().eq(ID_SLOT)).take();
+        let children = children::children_query(dialect, &[ID_SLOT.to_string()]);
+        let by_id = || {
+            select_images()
+                .expr(Expr::from(children.clone()))
+                .and_where(img_id().eq(ID_SLOT))
+                .take()
+        };
         let live = by_id()
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
-        let children = children::children_query(dialect, &[ID_SLOT.to_string()]);
         Prepared {
             get_live: Template::new(dialect, &live),
             get_any: Template::new(dialect, &by_id()),
-            children: Template::new(dialect, &children),
         }
     }
 }
@@ -125,17 +126,16 @@ impl Database {
         self.get_with(&self.inner.sql.get_any, id).await
     }
 
-    /// Two statements on one connection: the row, then all its children.
-    async fn get_with(&self, base: &Template, id: ImageId) -> Result<Option<Image>, DbError> {
+    async fn get_with(&self, statement: &Template, id: ImageId) -> Result<Option<Image>, DbError> {
         let id = id.to_string();
         let mut conn = self.pool().acquire().await?;
-        let found = base.fetch_all(&mut conn, &id).await?;
+        let found = statement.fetch_all(&mut conn, &id).await?;
         let Some(row) = found.first() else {
             return Ok(None);
         };
         let mut images = [image_from_row(row)?];
-        let children = self.inner.sql.children.fetch_all(&mut conn, &id).await?;
-        children::attach_children(&mut images, json_of(&children)?.as_deref())?;
+        let children: Option<String> = row.try_get(IMAGE_COLUMNS.len())?;
+        children::attach_children(&mut images, children.as_deref())?;
         let [image] = images;
         Ok(Some(image))
     }

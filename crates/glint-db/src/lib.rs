@@ -17,6 +17,12 @@
 //! lock while it runs, so two processes starting at once are safe on every
 //! dialect (sqlx's migrator takes no lock on SQLite).
 //!
+//! Rows are the costly unit (sqlx hands SQLite rows over one at a time from
+//! a worker thread and `Any` copies every value), so an image's properties,
+//! tags and locations come back as one JSON array built by the database:
+//! `get_image` is one statement returning one row, a list page is two
+//! statements (the page, then the children of all its images).
+//!
 //! SQLite write transactions are serialised inside the process and opened
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
 //! with "database is locked"; reads run concurrently under WAL.

@@ -185,11 +185,14 @@ impl NewImage {
             "min_ram" => self.min_ram = value.as_i64().unwrap_or(0),
             "min_disk" => self.min_disk = value.as_i64().unwrap_or(0),
             "tags" => {
-                for tag in value.as_array().into_iter().flatten() {
-                    if let Some(t) = tag.as_str() {
-                        if !self.tags.iter().any(|x| x == t) {
-                            self.tags.push(t.to_string());
-                        }
+                for t in value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if !self.tags.iter().any(|x| x == t) {
+                        self.tags.push(t.to_string());
                     }
                 }
             }
@@ -252,30 +255,48 @@ mod tests {
         assert_eq!(new.name.as_deref(), Some("cirros"));
         assert_eq!(new.visibility, Some(Visibility::Public));
         assert_eq!(new.tags, vec!["a", "b"]);
-        assert_eq!(new.properties.get("hw_disk_bus").map(String::as_str), Some("scsi"));
+        assert_eq!(
+            new.properties.get("hw_disk_bus").map(String::as_str),
+            Some("scsi")
+        );
     }
 
     #[test]
     fn create_with_status_is_forbidden() {
         let err = parse(json!({"status": "active"})).unwrap_err();
-        assert_eq!(err, ModelError::forbidden("Attribute 'status' is read-only."));
+        assert_eq!(
+            err,
+            ModelError::forbidden("Attribute 'status' is read-only.")
+        );
     }
 
     #[test]
     fn create_with_self_is_forbidden() {
-        assert!(matches!(parse(json!({"self": "x"})), Err(ModelError::Forbidden(_))));
+        assert!(matches!(
+            parse(json!({"self": "x"})),
+            Err(ModelError::Forbidden(_))
+        ));
     }
 
     #[test]
     fn create_with_reserved_property_is_forbidden() {
         let err = parse(json!({"os_glance_foo": "x"})).unwrap_err();
-        assert_eq!(err, ModelError::forbidden("Attribute 'os_glance_foo' is reserved."));
-        assert!(matches!(parse(json!({"deleted": "x"})), Err(ModelError::Forbidden(_))));
+        assert_eq!(
+            err,
+            ModelError::forbidden("Attribute 'os_glance_foo' is reserved.")
+        );
+        assert!(matches!(
+            parse(json!({"deleted": "x"})),
+            Err(ModelError::Forbidden(_))
+        ));
     }
 
     #[test]
     fn create_with_bad_id_or_visibility_is_invalid() {
-        assert!(matches!(parse(json!({"id": "bad-id"})), Err(ModelError::Invalid(_))));
+        assert!(matches!(
+            parse(json!({"id": "bad-id"})),
+            Err(ModelError::Invalid(_))
+        ));
         assert!(matches!(
             parse(json!({"visibility": "everyone"})),
             Err(ModelError::Invalid(_))
@@ -292,7 +313,9 @@ mod tests {
 
     #[test]
     fn saving_requires_both_formats() {
-        let mut img = parse(json!({"disk_format": "raw"})).unwrap().into_image(None);
+        let mut img = parse(json!({"disk_format": "raw"}))
+            .unwrap()
+            .into_image(None);
         let err = img.transition(ImageStatus::Saving).unwrap_err();
         assert_eq!(
             err.to_string(),

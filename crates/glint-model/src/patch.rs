@@ -70,7 +70,9 @@ pub fn parse_patch(
     formats: &FormatRules,
 ) -> Result<Vec<PatchOp>, ModelError> {
     let Some(items) = body.as_array() else {
-        return Err(bad("Request body must be a JSON array of operation objects."));
+        return Err(bad(
+            "Request body must be a JSON array of operation objects.",
+        ));
     };
     items
         .iter()
@@ -97,7 +99,9 @@ fn parse_one(
             let kind = op_kind(op.as_str().unwrap_or_default()).ok_or_else(|| {
                 bad(format!(
                     "Invalid operation: `{}`. It must be one of the following: {}.",
-                    op.as_str().map(str::to_string).unwrap_or_else(|| op.to_string()),
+                    op.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| op.to_string()),
                     OPERATIONS.join(", ")
                 ))
             })?;
@@ -138,11 +142,11 @@ fn parse_one(
             PatchOpKind::Add => "add",
             _ => "replace",
         };
-        Some(
-            obj.get("value")
-                .cloned()
-                .ok_or_else(|| bad(format!("Operation \"{name}\" requires a member named \"value\".")))?,
-        )
+        Some(obj.get("value").cloned().ok_or_else(|| {
+            bad(format!(
+                "Operation \"{name}\" requires a member named \"value\"."
+            ))
+        })?)
     };
     let op = PatchOp {
         kind,
@@ -166,7 +170,9 @@ fn op_kind(s: &str) -> Option<PatchOpKind> {
 /// Decodes a JSON pointer, accepting only the limited form Glance accepts.
 pub fn decode_pointer(pointer: &str) -> Result<Vec<String>, ModelError> {
     let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(bad(format!("Pointer `{pointer}` does not start with \"/\".")));
+        return Err(bad(format!(
+            "Pointer `{pointer}` does not start with \"/\"."
+        )));
     };
     if rest.split('/').skip(1).any(|seg| seg.trim().is_empty()) && rest.contains('/') {
         let trailing = pointer.len() > 1 && pointer.ends_with('/');
@@ -176,7 +182,9 @@ pub fn decode_pointer(pointer: &str) -> Result<Vec<String>, ModelError> {
         return Err(bad(format!("Pointer `{pointer}` contains adjacent \"/\".")));
     }
     if rest.trim().is_empty() && pointer.len() > 1 {
-        return Err(bad(format!("Pointer `{pointer}` does not contains valid token.")));
+        return Err(bad(format!(
+            "Pointer `{pointer}` does not contains valid token."
+        )));
     }
     let bytes = pointer.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
@@ -245,35 +253,47 @@ fn apply_one(image: &mut Image, op: &PatchOp) -> Result<(), ModelError> {
         PatchOpKind::Replace => {
             let value = op.value.as_ref().unwrap_or(&Value::Null);
             if is_base {
-                set_base(image, &root, value)
-            } else if image.properties.contains_key(&root) {
-                image.properties.insert(root, value.as_str().unwrap_or_default().to_string());
-                Ok(())
-            } else {
-                Err(ModelError::conflict(format!("Property {root} does not exist.")))
+                return set_base(image, &root, value);
+            }
+            match image.properties.get_mut(&root) {
+                Some(slot) => {
+                    *slot = value.as_str().unwrap_or_default().to_string();
+                    Ok(())
+                }
+                None => Err(ModelError::conflict(format!(
+                    "Property {root} does not exist."
+                ))),
             }
         }
         PatchOpKind::Add => {
             let value = op.value.as_ref().unwrap_or(&Value::Null);
             let exists = is_base || image.properties.contains_key(&root);
             if exists && op.dialect == PatchDialect::V20 {
-                return Err(ModelError::conflict(format!("Property {root} already present.")));
+                return Err(ModelError::conflict(format!(
+                    "Property {root} already present."
+                )));
             }
             if is_base {
                 set_base(image, &root, value)
             } else {
                 properties::validate_property_name(&root)?;
-                image.properties.insert(root, value.as_str().unwrap_or_default().to_string());
+                image
+                    .properties
+                    .insert(root, value.as_str().unwrap_or_default().to_string());
                 Ok(())
             }
         }
         PatchOpKind::Remove => {
             if is_base {
-                Err(ModelError::forbidden(format!("Property {root} may not be removed.")))
+                Err(ModelError::forbidden(format!(
+                    "Property {root} may not be removed."
+                )))
             } else if image.properties.remove(&root).is_some() {
                 Ok(())
             } else {
-                Err(ModelError::conflict(format!("Property {root} does not exist.")))
+                Err(ModelError::conflict(format!(
+                    "Property {root} does not exist."
+                )))
             }
         }
     }
@@ -309,7 +329,11 @@ fn set_base(image: &mut Image, key: &str, value: &Value) -> Result<(), ModelErro
                 }
             }
         }
-        _ => return Err(ModelError::conflict(format!("Property {key} does not exist."))),
+        _ => {
+            return Err(ModelError::conflict(format!(
+                "Property {key} does not exist."
+            )));
+        }
     }
     Ok(())
 }
@@ -353,14 +377,23 @@ mod tests {
 
     #[test]
     fn replace_missing_property_conflicts() {
-        let err = patch(&mut image(), json!([{"op": "replace", "path": "/nope", "value": "x"}]));
-        assert_eq!(err.unwrap_err(), ModelError::conflict("Property nope does not exist."));
+        let err = patch(
+            &mut image(),
+            json!([{"op": "replace", "path": "/nope", "value": "x"}]),
+        );
+        assert_eq!(
+            err.unwrap_err(),
+            ModelError::conflict("Property nope does not exist.")
+        );
     }
 
     #[test]
     fn remove_base_attribute_is_forbidden() {
         let err = patch(&mut image(), json!([{"op": "remove", "path": "/name"}])).unwrap_err();
-        assert_eq!(err, ModelError::forbidden("Property name may not be removed."));
+        assert_eq!(
+            err,
+            ModelError::forbidden("Property name may not be removed.")
+        );
     }
 
     #[test]
@@ -375,15 +408,24 @@ mod tests {
 
     #[test]
     fn read_only_status_is_forbidden() {
-        let err = ops(json!([{"op": "replace", "path": "/status", "value": "active"}]), PatchDialect::V21);
-        assert_eq!(err.unwrap_err(), ModelError::forbidden("Attribute 'status' is read-only."));
+        let err = ops(
+            json!([{"op": "replace", "path": "/status", "value": "active"}]),
+            PatchDialect::V21,
+        );
+        assert_eq!(
+            err.unwrap_err(),
+            ModelError::forbidden("Attribute 'status' is read-only.")
+        );
     }
 
     #[test]
     fn draft4_add_of_existing_property_conflicts() {
         let mut img = image();
         let o = ops(json!([{"add": "/k", "value": "x"}]), PatchDialect::V20).unwrap();
-        assert!(matches!(apply_patch(&mut img, &o), Err(ModelError::Conflict(_))));
+        assert!(matches!(
+            apply_patch(&mut img, &o),
+            Err(ModelError::Conflict(_))
+        ));
         let o = ops(json!([{"add": "/k2", "value": "x"}]), PatchDialect::V20).unwrap();
         apply_patch(&mut img, &o).unwrap();
         assert_eq!(img.properties["k2"], "x");
@@ -402,7 +444,10 @@ mod tests {
             json!([{"op": "add", "path": "/min_ram", "value": "1"}]),
         ] {
             assert!(
-                matches!(ops(body.clone(), PatchDialect::V21), Err(ModelError::Invalid(_))),
+                matches!(
+                    ops(body.clone(), PatchDialect::V21),
+                    Err(ModelError::Invalid(_))
+                ),
                 "{body}"
             );
         }
@@ -412,14 +457,21 @@ mod tests {
     fn formats_are_frozen_once_data_exists() {
         let mut img = image();
         img.status = ImageStatus::Active;
-        let err = patch(&mut img, json!([{"op": "replace", "path": "/disk_format", "value": "qcow2"}]));
+        let err = patch(
+            &mut img,
+            json!([{"op": "replace", "path": "/disk_format", "value": "qcow2"}]),
+        );
         assert!(matches!(err, Err(ModelError::Forbidden(_))));
     }
 
     #[test]
     fn tags_replace_sets_the_list() {
         let mut img = image();
-        patch(&mut img, json!([{"op": "replace", "path": "/tags", "value": ["x", "y", "x"]}])).unwrap();
+        patch(
+            &mut img,
+            json!([{"op": "replace", "path": "/tags", "value": ["x", "y", "x"]}]),
+        )
+        .unwrap();
         assert_eq!(img.tags, vec!["x", "y"]);
     }
 
@@ -433,7 +485,9 @@ mod tests {
     #[test]
     fn dialect_from_content_type_ignores_parameters() {
         assert_eq!(
-            PatchDialect::from_content_type("application/openstack-images-v2.1-json-patch; charset=UTF-8"),
+            PatchDialect::from_content_type(
+                "application/openstack-images-v2.1-json-patch; charset=UTF-8"
+            ),
             Some(PatchDialect::V21)
         );
         assert_eq!(PatchDialect::from_content_type("application/json"), None);

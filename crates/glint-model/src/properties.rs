@@ -57,7 +57,8 @@ pub const HIDDEN_PROPERTIES: &[&str] = &[
 pub const MAX_NAME_LEN: usize = 255;
 
 /// The pattern Glance's schema gives the `id` attribute, quoted in errors.
-pub const ID_PATTERN: &str = "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$";
+pub const ID_PATTERN: &str =
+    "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$";
 
 /// The configured format lists that the schema's enums are built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,7 +293,9 @@ mod tests {
             "Attribute 'status' is read-only."
         );
         assert_eq!(
-            check_writable("os_glance_import_task").unwrap_err().to_string(),
+            check_writable("os_glance_import_task")
+                .unwrap_err()
+                .to_string(),
             "Attribute 'os_glance_import_task' is reserved."
         );
         assert!(check_writable("hw_disk_bus").is_ok());

@@ -133,12 +133,29 @@ impl CmpOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// The column equals one of the values (plain equality is a one-element list).
-    Text { column: TextColumn, values: Vec<String> },
-    Number { column: NumColumn, op: CmpOp, value: i64 },
-    Bool { column: BoolColumn, value: bool },
-    Time { column: TimeColumn, op: CmpOp, at: Timestamp },
+    Text {
+        column: TextColumn,
+        values: Vec<String>,
+    },
+    Number {
+        column: NumColumn,
+        op: CmpOp,
+        value: i64,
+    },
+    Bool {
+        column: BoolColumn,
+        value: bool,
+    },
+    Time {
+        column: TimeColumn,
+        op: CmpOp,
+        at: Timestamp,
+    },
     /// An additional property equals a value.
-    Property { name: String, value: String },
+    Property {
+        name: String,
+        value: String,
+    },
     /// The image carries this tag.
     Tag(String),
 }
@@ -174,7 +191,10 @@ impl Default for ImageListQuery {
         ImageListQuery {
             limit: None,
             marker: None,
-            sort: vec![(SortKey::CreatedAt, SortDir::Desc), (SortKey::Id, SortDir::Desc)],
+            sort: vec![
+                (SortKey::CreatedAt, SortDir::Desc),
+                (SortKey::Id, SortDir::Desc),
+            ],
             visibility: None,
             member_status: MemberStatusFilter::Only(MemberStatus::Accepted),
             os_hidden: false,
@@ -205,7 +225,9 @@ impl ImageListQuery {
                 "sort_dir" => sort_dirs.push(SortDir::parse(value.trim())?),
                 "visibility" => q.visibility = Some(parse_visibility(value)?),
                 "changes-since" => {
-                    return Err(bad("The \"changes-since\" filter is no longer available on v2."));
+                    return Err(bad(
+                        "The \"changes-since\" filter is no longer available on v2.",
+                    ));
                 }
                 "os_hidden" => q.os_hidden = parse_bool_filter("os_hidden", &value.to_lowercase())?,
                 "protected" => q.filters.push(Filter::Bool {
@@ -274,12 +296,18 @@ fn build_sort(
             dirs.push(SortDir::parse(dir.trim())?);
         }
     } else if dirs.len() > 1 && dirs.len() != keys.len() {
-        return Err(bad("Number of sort dirs does not match the number of sort keys"));
+        return Err(bad(
+            "Number of sort dirs does not match the number of sort keys",
+        ));
     }
     if keys.is_empty() {
         keys.push(SortKey::CreatedAt);
     }
-    let default_dir = if dirs.len() == 1 { dirs[0] } else { SortDir::Desc };
+    let default_dir = if dirs.len() == 1 {
+        dirs[0]
+    } else {
+        SortDir::Desc
+    };
     while dirs.len() < keys.len() {
         dirs.push(default_dir);
     }
@@ -353,10 +381,12 @@ fn num_column(name: &str) -> Option<NumColumn> {
 }
 
 fn number(column: NumColumn, op: CmpOp, value: &str) -> Result<Filter, ModelError> {
-    let value = value
-        .trim()
-        .parse()
-        .map_err(|_| bad(format!("Invalid value '{value}' for filter '{}'.", num_name(column))))?;
+    let value = value.trim().parse().map_err(|_| {
+        bad(format!(
+            "Invalid value '{value}' for filter '{}'.",
+            num_name(column)
+        ))
+    })?;
     Ok(Filter::Number { column, op, value })
 }
 
@@ -463,7 +493,9 @@ fn validate_quotes(value: &str) -> Result<(), ModelError> {
         open = !open;
     }
     if !open {
-        return Err(bad(format!("Invalid filter value {value}. The quote is not closed.")));
+        return Err(bad(format!(
+            "Invalid filter value {value}. The quote is not closed."
+        )));
     }
     Ok(())
 }
@@ -485,9 +517,15 @@ mod tests {
         let query = q(&[]).unwrap();
         assert_eq!(
             query.sort,
-            vec![(SortKey::CreatedAt, SortDir::Desc), (SortKey::Id, SortDir::Desc)]
+            vec![
+                (SortKey::CreatedAt, SortDir::Desc),
+                (SortKey::Id, SortDir::Desc)
+            ]
         );
-        assert_eq!(query.member_status, MemberStatusFilter::Only(MemberStatus::Accepted));
+        assert_eq!(
+            query.member_status,
+            MemberStatusFilter::Only(MemberStatus::Accepted)
+        );
     }
 
     #[test]
@@ -499,7 +537,12 @@ mod tests {
 
     #[test]
     fn one_classic_sort_dir_applies_to_every_key() {
-        let query = q(&[("sort_key", "name"), ("sort_key", "size"), ("sort_dir", "asc")]).unwrap();
+        let query = q(&[
+            ("sort_key", "name"),
+            ("sort_key", "size"),
+            ("sort_dir", "asc"),
+        ])
+        .unwrap();
         assert!(query.sort.iter().all(|(_, d)| *d == SortDir::Asc));
         assert_eq!(query.sort.len(), 4);
     }
@@ -518,15 +561,29 @@ mod tests {
             "Old and new sorting syntax cannot be combined"
         );
         assert_eq!(
-            msg(&[("sort_key", "name"), ("sort_dir", "asc"), ("sort_dir", "desc"), ("sort_key", "id"), ("sort_dir", "asc")]),
+            msg(&[
+                ("sort_key", "name"),
+                ("sort_dir", "asc"),
+                ("sort_dir", "desc"),
+                ("sort_key", "id"),
+                ("sort_dir", "asc")
+            ]),
             "Number of sort dirs does not match the number of sort keys"
         );
         assert!(msg(&[("os_hidden", "maybe")]).contains("Valid values are 'true' or 'false'"));
         assert!(msg(&[("protected", "True")]).contains("Valid values"));
-        assert_eq!(msg(&[("visibility", "everyone")]), "Invalid visibility value: everyone");
+        assert_eq!(
+            msg(&[("visibility", "everyone")]),
+            "Invalid visibility value: everyone"
+        );
         assert_eq!(msg(&[("member_status", "x")]), "Invalid status: x");
-        assert!(msg(&[("created_at", "gt:yesterday")]).starts_with("Bad \"created_at\" query filter"));
-        assert_eq!(msg(&[("name", "gt:a")]), "Unable to filter by unknown operator 'gt'.");
+        assert!(
+            msg(&[("created_at", "gt:yesterday")]).starts_with("Bad \"created_at\" query filter")
+        );
+        assert_eq!(
+            msg(&[("name", "gt:a")]),
+            "Unable to filter by unknown operator 'gt'."
+        );
         assert_eq!(
             msg(&[("size_min", "big")]),
             "Unable to filter on a range with a non-numeric value."
@@ -551,9 +608,15 @@ mod tests {
     #[test]
     fn bare_iso_time_is_an_equality() {
         let query = q(&[("created_at", "2026-11-27T02:15:42Z")]).unwrap();
-        assert!(matches!(query.filters[0], Filter::Time { op: CmpOp::Eq, .. }));
+        assert!(matches!(
+            query.filters[0],
+            Filter::Time { op: CmpOp::Eq, .. }
+        ));
         let query = q(&[("updated_at", "lte:2026-11-27T02:15:42Z")]).unwrap();
-        assert!(matches!(query.filters[0], Filter::Time { op: CmpOp::Lte, .. }));
+        assert!(matches!(
+            query.filters[0],
+            Filter::Time { op: CmpOp::Lte, .. }
+        ));
     }
 
     #[test]
@@ -568,7 +631,11 @@ mod tests {
         let query = q(&[("size_min", "10"), ("size_max", "20")]).unwrap();
         assert_eq!(
             query.filters[0],
-            Filter::Number { column: NumColumn::Size, op: CmpOp::Gte, value: 10 }
+            Filter::Number {
+                column: NumColumn::Size,
+                op: CmpOp::Gte,
+                value: 10
+            }
         );
     }
 }

@@ -124,7 +124,9 @@ mod tests {
 
     #[test]
     fn active_image_cannot_be_uploaded_again() {
-        let err = ImageStatus::Active.check_move(ImageStatus::Saving).unwrap_err();
+        let err = ImageStatus::Active
+            .check_move(ImageStatus::Saving)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "Image status transition from active to saving is not allowed"

@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "glint", version, about = "OpenStack Image service (Glance v2 API)")]
+#[command(
+    name = "glint",
+    version,
+    about = "OpenStack Image service (Glance v2 API)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

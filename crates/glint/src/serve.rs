@@ -40,7 +40,9 @@ async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&conf.glint.data_dir)
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
-    let db_url = conf.database_url().context("invalid [database] connection")?;
+    let db_url = conf
+        .database_url()
+        .context("invalid [database] connection")?;
     let db = Database::connect(&db_url)
         .await
         .context("cannot open the database")?;

@@ -130,10 +130,10 @@ pub async fn download_image_data(
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(header::CONTENT_RANGE, v);
         }
-    } else if let Some(md5) = download.image.checksum.as_deref() {
-        if let Ok(v) = HeaderValue::from_str(md5) {
-            h.insert("content-md5", v);
-        }
+    } else if let Some(md5) = download.image.checksum.as_deref()
+        && let Ok(v) = HeaderValue::from_str(md5)
+    {
+        h.insert("content-md5", v);
     }
     Ok(resp)
 }

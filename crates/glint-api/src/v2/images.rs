@@ -85,11 +85,11 @@ pub async fn create_image(
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
-    if !state.config.import_methods.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&state.config.import_methods.join(",")) {
-            resp.headers_mut()
-                .insert("openstack-image-import-methods", v);
-        }
+    if !state.config.import_methods.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&state.config.import_methods.join(","))
+    {
+        resp.headers_mut()
+            .insert("openstack-image-import-methods", v);
     }
     Ok(resp)
 }
