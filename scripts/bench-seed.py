@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Create images through the API as fast as a few connections allow.
+
+    scripts/bench-seed.py URL COUNT [--concurrency N] [--prefix P] [--ids FILE]
+
+Standard library only. Prints one line of JSON: created, errors, seconds, rate.
+With --ids, appends the new image ids to FILE, one per line.
+"""
+
+import argparse
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+
+
+def worker(url, jobs, prefix, results, lock):
+    parts = urllib.parse.urlsplit(url)
+    conn = None
+    created, errors, ids = 0, 0, []
+    while True:
+        with lock:
+            if not jobs:
+                break
+            n = jobs.pop()
+        body = json.dumps(
+            {
+                "name": f"{prefix}-{n:07d}",
+                "disk_format": "raw",
+                "container_format": "bare",
+                "visibility": "public" if n % 2 else "private",
+                "tags": ["bench", f"bucket-{n % 10}"],
+                "os_distro": "cirros",
+            }
+        )
+        for _attempt in range(3):
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                conn.request("POST", "/v2/images", body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                payload = resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+                if resp.status == 201:
+                    created += 1
+                    ids.append(json.loads(payload)["id"])
+                else:
+                    errors += 1
+                break
+            except (OSError, http.client.HTTPException):
+                if conn is not None:
+                    conn.close()
+                conn = None
+        else:
+            errors += 1
+    with lock:
+        results["created"] += created
+        results["errors"] += errors
+        results["ids"].extend(ids)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("count", type=int)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--prefix", default="bench")
+    parser.add_argument("--ids")
+    args = parser.parse_args()
+
+    jobs = list(range(args.count))
+    jobs.reverse()
+    results = {"created": 0, "errors": 0, "ids": []}
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=worker, args=(args.url, jobs, args.prefix, results, lock))
+        for _ in range(args.concurrency)
+    ]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.monotonic() - start
+    if args.ids:
+        with open(args.ids, "a") as f:
+            f.writelines(i + "\n" for i in results["ids"])
+    print(
+        json.dumps(
+            {
+                "created": results["created"],
+                "errors": results["errors"],
+                "seconds": round(seconds, 2),
+                "rate": round(results["created"] / seconds, 1) if seconds else 0,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
