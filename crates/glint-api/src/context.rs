@@ -45,7 +45,10 @@ impl FromRequestParts<AppState> for Ctx {
 fn no_auth_context(parts: &Parts, state: &AppState, request_id: String) -> Result<Ctx, ApiError> {
     if header(parts, "x-identity-status").is_some_and(|s| !s.eq_ignore_ascii_case("confirmed")) {
         return Err(ApiError::Unauthorized(
-            "This server could not verify that you are authorized to access the document you requested.".into(),
+            "This server could not verify that you are authorized to access the document you \
+             requested. Either you supplied the wrong credentials (e.g., bad password), or your \
+             browser does not understand how to supply the credentials required."
+                .into(),
         ));
     }
     let user = header(parts, "x-user-id").unwrap_or("admin").to_string();

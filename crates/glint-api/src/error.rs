@@ -155,9 +155,60 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Which of webob's body templates an error uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyTemplate {
+    /// `explanation<br /><br />\ndetail\n\n`
+    Default,
+    /// 405: names the method; the explanation is the (empty) detail.
+    MethodNotAllowed { method: String },
+    /// 415: names the request's media type; the explanation is the detail.
+    UnsupportedMediaType { content_type: String },
+}
+
+/// What webob's `_make_body` produces, with `escape` applied to the
+/// substituted values.
+fn make_body(template: &BodyTemplate, explanation: &str, escape: fn(&str) -> String) -> String {
+    match template {
+        BodyTemplate::Default => format!("{}<br /><br />\n\n\n", escape(explanation)),
+        BodyTemplate::MethodNotAllowed { method } => format!(
+            "The method {} is not allowed for this resource. <br /><br />\n{}",
+            escape(method),
+            escape(explanation)
+        ),
+        BodyTemplate::UnsupportedMediaType { content_type } => format!(
+            "The request media type {} is not supported by this server.\n<br /><br />\n{}",
+            escape(content_type),
+            escape(explanation)
+        ),
+    }
+}
+
+fn no_escape(s: &str) -> String {
+    s.to_string()
+}
+
+/// webob's `strip_tags`: newlines become spaces, `<br />` becomes a newline,
+/// other tags disappear.
+fn strip_tags(s: &str) -> String {
+    let s = s.replace('\n', " ").replace("<br />", "\n");
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Renders an error body the way webob does.
 pub fn render_body(
     status: StatusCode,
+    template: &BodyTemplate,
     explanation: &str,
     format: ErrorFormat,
 ) -> (String, &'static str) {
@@ -166,7 +217,7 @@ pub fn render_body(
     match format {
         ErrorFormat::Json => {
             let body = serde_json::json!({
-                "message": format!("{explanation}<br /><br />\n\n\n"),
+                "message": make_body(template, explanation, no_escape),
                 "code": status_line,
                 "title": title,
             });
@@ -174,24 +225,25 @@ pub fn render_body(
         }
         ErrorFormat::Html => (
             format!(
-                "<html>\n <head>\n  <title>{status_line}</title>\n </head>\n <body>\n  <h1>{status_line}</h1>\n  {}<br /><br />\n\n\n\n </body>\n</html>",
-                html_escape(explanation)
+                "<html>\n <head>\n  <title>{status_line}</title>\n </head>\n <body>\n  <h1>{status_line}</h1>\n  {}\n </body>\n</html>",
+                make_body(template, explanation, html_escape)
             ),
             "text/html; charset=UTF-8",
         ),
         ErrorFormat::Plain => (
-            format!("{status_line}\n\n{explanation}\n\n\n"),
+            format!(
+                "{status_line}\n\n{}",
+                strip_tags(&make_body(template, explanation, no_escape))
+            ),
             "text/plain; charset=UTF-8",
         ),
     }
 }
 
-fn default_explanation(status: StatusCode, method: &str) -> Option<String> {
+fn default_explanation(status: StatusCode) -> Option<String> {
     match status {
         StatusCode::NOT_FOUND => Some("The resource could not be found.".into()),
-        StatusCode::METHOD_NOT_ALLOWED => Some(format!(
-            "The method {method} is not allowed for this resource."
-        )),
+        StatusCode::METHOD_NOT_ALLOWED => Some(String::new()),
         _ => None,
     }
 }
@@ -204,6 +256,12 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let method = req.method().to_string();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("None")
+        .to_string();
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -211,16 +269,22 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     }
     let explanation = match resp.extensions().get::<ErrorExplanation>() {
         Some(e) => e.0.clone(),
-        None => match default_explanation(status, &method) {
+        None => match default_explanation(status) {
             Some(e) => e,
             None => return resp,
         },
     };
     let (mut parts, _) = resp.into_parts();
-    let (body, content_type) = render_body(status, &explanation, choose_format(accept.as_deref()));
+    let template = match status {
+        StatusCode::METHOD_NOT_ALLOWED => BodyTemplate::MethodNotAllowed { method },
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => BodyTemplate::UnsupportedMediaType { content_type },
+        _ => BodyTemplate::Default,
+    };
+    let format = choose_format(accept.as_deref());
+    let (body, body_type) = render_body(status, &template, &explanation, format);
     parts
         .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(body_type));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body))
 }
@@ -246,6 +310,7 @@ mod tests {
     fn json_error_body_matches_webob() {
         let (body, ct) = render_body(
             StatusCode::NOT_FOUND,
+            &BodyTemplate::Default,
             "No image found with ID x",
             ErrorFormat::Json,
         );

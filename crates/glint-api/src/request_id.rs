@@ -36,7 +36,11 @@ pub async fn assign_request_id(
         ));
         return err.into_response();
     }
-    let id = incoming.unwrap_or_else(|| format!("req-{}", uuid::Uuid::new_v4()));
+    let id = match incoming {
+        Some(id) if id.starts_with("req-") => id,
+        Some(id) => format!("req-{id}"),
+        None => format!("req-{}", uuid::Uuid::new_v4()),
+    };
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();

@@ -157,11 +157,7 @@ impl ImageService {
                 inspection,
                 self.config.require_image_format_match,
             )
-            .map_err(|e| {
-                CoreError::UnsupportedMediaType(format!(
-                    "The request media type application/octet-stream is not supported by this server.: {e}"
-                ))
-            })?,
+            .map_err(|e| CoreError::UnsupportedMediaType(e.to_string()))?,
             None => None,
         };
         image.size = Some(ingested.size);

@@ -74,7 +74,7 @@ fn requested_range(headers: &HeaderMap) -> Result<Option<RangeRequest>, ApiError
         let spec = v.strip_prefix("bytes=").ok_or(unsatisfiable())?;
         if spec.contains(',') {
             return Err(ApiError::BadRequest(
-                "Multiple ranges are not supported: request a single byte range.".into(),
+                "Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.".into(),
             ));
         }
         return parse_spec(spec).map(Some);
@@ -130,7 +130,8 @@ pub async fn download_image_data(
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(header::CONTENT_RANGE, v);
         }
-    } else if let Some(md5) = download.image.checksum.as_deref()
+    }
+    if let Some(md5) = download.image.checksum.as_deref()
         && let Ok(v) = HeaderValue::from_str(md5)
     {
         h.insert("content-md5", v);

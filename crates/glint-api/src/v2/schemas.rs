@@ -63,6 +63,19 @@ pub fn collection_schema(name: &str, item: Value) -> Value {
     })
 }
 
+/// The short collection form Glance serves for members and tasks: no
+/// `first`/`next` links.
+pub fn minimal_collection_schema(name: &str, item: Value) -> Value {
+    let mut properties = serde_json::Map::new();
+    properties.insert(name.into(), json!({"type": "array", "items": item}));
+    properties.insert("schema".into(), json!({"type": "string"}));
+    json!({
+        "name": name,
+        "properties": properties,
+        "links": [{"rel": "describedby", "href": "{schema}"}],
+    })
+}
+
 fn member_schema() -> Value {
     static CELL: OnceLock<Value> = OnceLock::new();
     parse(MEMBER_SCHEMA, &CELL)
@@ -78,7 +91,7 @@ fn partial_task_schema() -> Value {
     let mut schema = task_schema();
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         for key in ["input", "result", "message"] {
-            props.remove(key);
+            props.shift_remove(key);
         }
     }
     schema
@@ -100,7 +113,7 @@ pub async fn show_member_schema() -> Json<Value> {
 }
 
 pub async fn show_members_schema() -> Json<Value> {
-    Json(collection_schema("members", member_schema()))
+    Json(minimal_collection_schema("members", member_schema()))
 }
 
 pub async fn show_task_schema() -> Json<Value> {
@@ -108,5 +121,5 @@ pub async fn show_task_schema() -> Json<Value> {
 }
 
 pub async fn show_tasks_schema() -> Json<Value> {
-    Json(collection_schema("tasks", partial_task_schema()))
+    Json(minimal_collection_schema("tasks", partial_task_schema()))
 }

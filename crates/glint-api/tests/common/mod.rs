@@ -1,0 +1,468 @@
+//! Test support: a glint API server on a free loopback port with its own
+//! database and file store, and a client that talks real HTTP to it.
+//!
+//! ```ignore
+//! let app = TestApp::new().await;
+//! let image = app.create_image(json!({"name": "x"})).await;
+//! let resp = app.as_user("p1", "member,reader").get("/v2/images").send().await?;
+//! ```
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "every test file uses a different part of this module"
+)]
+
+mod data;
+mod databases;
+pub mod raw;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use glint_api::{ApiConfig, AppState};
+use glint_core::{ImageConfig, ImageService};
+use glint_db::Database;
+use glint_policy::Enforcer;
+use glint_store::{FileStore, StoreRegistry};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub use data::{md5_hex, noise, qemu_img, sha512_hex};
+pub use databases::Backend;
+use databases::ServerDatabase;
+
+/// The JSON-patch media type of API v2.1.
+pub const PATCH_V21: &str = "application/openstack-images-v2.1-json-patch";
+/// The deprecated draft-4 JSON-patch media type of API v2.0.
+pub const PATCH_V20: &str = "application/openstack-images-v2.0-json-patch";
+
+/// A running server; stopped (and its database dropped) on drop.
+pub struct TestApp {
+    addr: SocketAddr,
+    client: reqwest::Client,
+    db: Database,
+    dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server_db: Option<ServerDatabase>,
+}
+
+/// Configures a [`TestApp`] before it starts.
+pub struct TestAppBuilder {
+    image: ImageConfig,
+    api: ApiConfig,
+    backend: Backend,
+}
+
+impl TestAppBuilder {
+    /// Changes any [`ImageConfig`] option (quotas, size cap, limits…).
+    pub fn image_config(mut self, change: impl FnOnce(&mut ImageConfig)) -> Self {
+        change(&mut self.image);
+        self
+    }
+
+    pub fn image_size_cap(self, bytes: u64) -> Self {
+        self.image_config(|c| c.image_size_cap = bytes)
+    }
+
+    pub fn api_config(mut self, change: impl FnOnce(&mut ApiConfig)) -> Self {
+        change(&mut self.api);
+        self
+    }
+
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, server_db) = match &self.backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/glint.sqlite?mode=rwc", dir.path().display()),
+                None,
+            ),
+            server => {
+                let created = ServerDatabase::create(server).await;
+                (created.url.clone(), Some(created))
+            }
+        };
+        let db = Database::connect(&url).await.expect("open the database");
+        let file_store = FileStore::new("file", dir.path().join("images")).expect("file store");
+        let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
+        let policy = Arc::new(Enforcer::with_glance_defaults());
+        let images = ImageService::new(db.clone(), stores, policy, self.image);
+        let state = AppState::new(images, self.api);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(glint_api::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("http client");
+        TestApp {
+            addr,
+            client,
+            db,
+            dir,
+            shutdown: Some(tx),
+            server_db,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server_db) = self.server_db.take() {
+            server_db.drop_now();
+        }
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            image: ImageConfig::default(),
+            api: ApiConfig::default(),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    /// A server with Glance's default configuration on SQLite.
+    pub async fn new() -> TestApp {
+        TestApp::builder().start().await
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The database behind the server, for setting up what the API cannot.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The file store's directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.path().join("images")
+    }
+
+    /// The temporary directory of this app (for scratch files).
+    pub fn scratch_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Every entry of the store directory, hidden partial files included.
+    pub fn store_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.store_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// The caller every request defaults to: admin of project `admin`.
+    pub fn admin(&self) -> Caller<'_> {
+        Caller {
+            app: self,
+            identity: None,
+        }
+    }
+
+    /// A caller of `project` with `roles` (comma separated).
+    pub fn as_user(&self, project: &str, roles: &str) -> Caller<'_> {
+        Caller {
+            app: self,
+            identity: Some((format!("user-{project}"), project.into(), roles.into())),
+        }
+    }
+
+    /// A `member,reader` of `project`: the usual non-admin user.
+    pub fn member_of(&self, project: &str) -> Caller<'_> {
+        self.as_user(project, "member,reader")
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+
+    /// Creates an image as admin; panics unless 201.
+    pub async fn create_image(&self, body: Value) -> Value {
+        self.admin().create_image(body).await
+    }
+
+    /// Creates a raw/bare image named `name` as admin.
+    pub async fn create_raw_image(&self, name: &str) -> String {
+        let image = self
+            .create_image(serde_json::json!({
+                "name": name, "disk_format": "raw", "container_format": "bare"
+            }))
+            .await;
+        id_of(&image)
+    }
+
+    /// Uploads `data` as admin.
+    pub async fn upload(&self, id: &str, data: impl Into<reqwest::Body>) -> Response {
+        self.admin().upload(id, data).await
+    }
+
+    /// Uploads as admin; panics unless 204.
+    pub async fn upload_ok(&self, id: &str, data: impl Into<reqwest::Body>) {
+        expect_status(self.upload(id, data).await, StatusCode::NO_CONTENT).await;
+    }
+
+    /// Shows an image as admin; panics unless 200.
+    pub async fn image(&self, id: &str) -> Value {
+        self.admin().image(id).await
+    }
+
+    /// Polls the image (as admin) until `check` holds; panics after `timeout`.
+    pub async fn wait_for_image(
+        &self,
+        id: &str,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let image = self.image(id).await;
+            if check(&image) {
+                return image;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "image {id} never reached the expected state; last seen: {image:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Polls until the store directory holds exactly `expected` entries.
+    pub async fn wait_for_store_files(&self, expected: &[&str], timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let files = self.store_files();
+            if files == expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "store directory holds {files:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// Requests made with one identity.
+#[derive(Clone)]
+pub struct Caller<'a> {
+    app: &'a TestApp,
+    /// (user, project, roles); `None` sends no identity headers.
+    identity: Option<(String, String, String)>,
+}
+
+impl Caller<'_> {
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.app.request(method, path);
+        match &self.identity {
+            None => builder,
+            Some((user, project, roles)) => builder
+                .header("X-User-Id", user)
+                .header("X-Project-Id", project)
+                .header("X-Roles", roles),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+
+    /// `POST /v2/images` with a JSON body.
+    pub async fn create(&self, body: Value) -> Response {
+        self.post("/v2/images").json(&body).send().await.unwrap()
+    }
+
+    /// Creates an image; panics unless 201.
+    pub async fn create_image(&self, body: Value) -> Value {
+        expect_json(self.create(body).await, StatusCode::CREATED).await
+    }
+
+    /// `GET /v2/images/{id}`; panics unless 200.
+    pub async fn image(&self, id: &str) -> Value {
+        let resp = self.get(&format!("/v2/images/{id}")).send().await.unwrap();
+        expect_json(resp, StatusCode::OK).await
+    }
+
+    /// `PUT /v2/images/{id}/file` as `application/octet-stream`.
+    pub async fn upload(&self, id: &str, data: impl Into<reqwest::Body>) -> Response {
+        self.put(&format!("/v2/images/{id}/file"))
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(data)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `PATCH /v2/images/{id}` with the v2.1 JSON-patch media type.
+    pub async fn patch(&self, id: &str, ops: Value) -> Response {
+        self.patch_as(id, PATCH_V21, ops).await
+    }
+
+    pub async fn patch_as(&self, id: &str, content_type: &str, ops: Value) -> Response {
+        self.request(Method::PATCH, &format!("/v2/images/{id}"))
+            .header(CONTENT_TYPE, content_type)
+            .body(ops.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /v2/images?<query>`; panics unless 200.
+    pub async fn list(&self, query: &str) -> Value {
+        let path = if query.is_empty() {
+            "/v2/images".to_string()
+        } else {
+            format!("/v2/images?{query}")
+        };
+        expect_json(self.get(&path).send().await.unwrap(), StatusCode::OK).await
+    }
+
+    /// Names of the images of one list page, in order.
+    pub async fn list_names(&self, query: &str) -> Vec<String> {
+        names(&self.list(query).await)
+    }
+}
+
+/// The `id` of an image view.
+pub fn id_of(image: &Value) -> String {
+    image["id"].as_str().expect("image id").to_string()
+}
+
+/// The `name` of every image of a list page.
+pub fn names(page: &Value) -> Vec<String> {
+    page["images"]
+        .as_array()
+        .expect("images array")
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or("<null>").to_string())
+        .collect()
+}
+
+/// Sorted copy, for comparing sets of names.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Panics with the body unless the response has `status`; returns the body.
+pub async fn expect_status(resp: Response, status: StatusCode) -> String {
+    let got = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    body
+}
+
+/// Panics unless the response has `status`; returns its JSON body.
+pub async fn expect_json(resp: Response, status: StatusCode) -> Value {
+    let body = expect_status(resp, status).await;
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Checks an error response (requested with `Accept: application/json`)
+/// and returns its message as a client shows it: the parts of webob's
+/// body template (explanation, detail) joined by a space.
+pub async fn expect_error(resp: Response, status: StatusCode) -> String {
+    let body = expect_json(resp, status).await;
+    assert_eq!(
+        body["code"],
+        format!("{} {}", status.as_u16(), reason(status))
+    );
+    assert_eq!(body["title"], reason(status));
+    let message = body["message"].as_str().expect("message string");
+    message
+        .split("<br /><br />")
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The first sentence of webob's 415 body, which names the request's type;
+/// Glance's own text follows it as the detail.
+pub fn unsupported_media_type(content_type: &str) -> String {
+    format!("The request media type {content_type} is not supported by this server.")
+}
+
+fn reason(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("")
+}
+
+/// Runs `test` once per configured database backend (SQLite always;
+/// PostgreSQL and MariaDB when their URLs are set).
+pub async fn on_every_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in Backend::configured() {
+        eprintln!("running on {backend:?}");
+        test(TestApp::builder().backend(backend).start().await).await;
+    }
+}
