@@ -7,7 +7,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::Uri;
+use http::{Method, Uri};
 use tokio::net::TcpListener;
 use tower::Layer;
 
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthcheck", get(healthcheck))
         .nest("/v2", v2::routes())
         .fallback(fallback)
+        .layer(middleware::from_fn(reject_unexpected_body))
         .layer(middleware::from_fn(render_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -41,21 +42,25 @@ async fn fallback() -> Response {
     ApiError::NotFound("The resource could not be found.".into()).into_response()
 }
 
-/// Version negotiation: `/v2.N/…` is served by the v2 routes; a request for
-/// a version this server does not speak gets the versions document.
+/// Version negotiation, as Glance's middleware does it: `/v2.N/…` is served
+/// by the v2 routes, an unversioned path with an
+/// `application/vnd.openstack.images-v2[.N]` Accept header too, and any
+/// other path outside a known version gets the versions document.
 async fn negotiate_version(mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let Some(rest) = path.strip_prefix("/v2.") else {
+    let path = req.uri().path().to_string();
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let new_path = if let Some(minor) = first.strip_prefix("v2.") {
+        if !versions::is_known_minor(minor) {
+            return next.run(versions_request(&req)).await;
+        }
+        format!("/v2{}", &path[1 + first.len()..])
+    } else if matches!(first, "" | "versions" | "healthcheck" | "v2") {
         return next.run(req).await;
+    } else if accepts_v2_media_type(&req) {
+        format!("/v2{path}")
+    } else {
+        return next.run(versions_request(&req)).await;
     };
-    let (minor, tail) = rest.split_once('/').map_or((rest, ""), |(m, t)| (m, t));
-    if !versions::is_known_minor(minor) {
-        let mut r = Request::new(axum::body::Body::empty());
-        *r.uri_mut() = Uri::from_static("/");
-        *r.headers_mut() = req.headers().clone();
-        return next.run(r).await;
-    }
-    let new_path = format!("/v2/{tail}");
     let new_pq = match req.uri().query() {
         Some(q) => format!("{new_path}?{q}"),
         None => new_path,
@@ -64,6 +69,50 @@ async fn negotiate_version(mut req: Request, next: Next) -> Response {
         *req.uri_mut() = uri;
     }
     next.run(req).await
+}
+
+fn accepts_v2_media_type(req: &Request) -> bool {
+    req.headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("application/vnd.openstack.images-v2"))
+        .is_some_and(|rest| {
+            rest.is_empty() || rest.strip_prefix('.').is_some_and(versions::is_known_minor)
+        })
+}
+
+/// A `GET /` carrying the original headers, answered with the versions
+/// document (300).
+fn versions_request(req: &Request) -> Request {
+    let mut r = Request::new(axum::body::Body::empty());
+    *r.uri_mut() = Uri::from_static("/");
+    *r.headers_mut() = req.headers().clone();
+    r
+}
+
+/// Requests that take no body are refused one, as Glance's router does for
+/// reads, deletes, tag changes and actions.
+async fn reject_unexpected_body(req: Request, next: Next) -> Response {
+    let method = req.method();
+    let path = req.uri().path();
+    let bodiless = matches!(method, &Method::GET | &Method::HEAD | &Method::DELETE)
+        || path.contains("/tags/")
+        || path.contains("/actions/");
+    if bodiless && has_body(&req) {
+        return ApiError::BadRequest("A body is not expected with this request.".into())
+            .into_response();
+    }
+    next.run(req).await
+}
+
+fn has_body(req: &Request) -> bool {
+    let headers = req.headers();
+    let length = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    length > 0 || headers.contains_key(http::header::TRANSFER_ENCODING)
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then lets the
