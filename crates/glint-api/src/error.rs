@@ -221,7 +221,11 @@ pub fn render_body(
                 "code": status_line,
                 "title": title,
             });
-            (body.to_string(), "application/json")
+            let text = crate::json::to_vec(&body)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            (text, "application/json")
         }
         ErrorFormat::Html => (
             format!(

@@ -8,6 +8,7 @@
 
 pub mod context;
 pub mod error;
+pub mod json;
 pub mod request_id;
 pub mod server;
 pub mod state;

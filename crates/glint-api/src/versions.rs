@@ -55,14 +55,14 @@ pub fn document(base: &str) -> Value {
 
 /// `GET /versions`: 200.
 pub async fn list_versions(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    axum::Json(document(&base_url(&state, &headers))).into_response()
+    crate::json::Json(document(&base_url(&state, &headers))).into_response()
 }
 
 /// `GET /` and unknown versions: 300 Multiple Choices.
 pub async fn choose_version(State(state): State<AppState>, headers: HeaderMap) -> Response {
     (
         StatusCode::MULTIPLE_CHOICES,
-        axum::Json(document(&base_url(&state, &headers))),
+        crate::json::Json(document(&base_url(&state, &headers))),
     )
         .into_response()
 }

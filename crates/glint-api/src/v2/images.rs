@@ -1,10 +1,10 @@
 //! `/v2/images` and `/v2/images/{id}`, plus the deactivate and reactivate
 //! actions.
 
+use axum::Router;
 use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
 use glint_model::patch::{MEDIA_TYPE_V20, MEDIA_TYPE_V21, PatchDialect};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::state::AppState;
 use crate::{versions, views};
 

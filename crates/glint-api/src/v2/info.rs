@@ -1,11 +1,12 @@
 //! `/v2/info/*`: discovery of import methods, stores and quota usage.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::json::Json;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {

@@ -2,12 +2,13 @@
 
 use std::sync::OnceLock;
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use glint_model::properties::FormatRules;
 use serde_json::{Value, json};
 
+use crate::json::Json;
 use crate::state::AppState;
 
 const IMAGE_SCHEMA: &str = include_str!("../../schemas/image.json");
