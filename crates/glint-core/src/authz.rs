@@ -32,7 +32,7 @@ impl Authz {
     /// Soft check of a rule against a target.
     pub fn check(&self, ctx: &RequestContext, rule: &str, target: &Target) -> bool {
         self.enforcer
-            .enforce(rule, target, &ctx.credentials(), &NoRemote)
+            .enforce(rule, target, ctx.credentials(), &NoRemote)
     }
 
     /// Hard check: 403 with Glance's message when denied.
@@ -117,12 +117,11 @@ pub fn image_target(ctx: &RequestContext, image: &Image) -> Target {
         t.insert("name".into(), Value::String(name.clone()));
     }
     let is_member = image.visibility == Visibility::Shared
-        && ctx.project_id.is_some()
-        && ctx.project_id != image.owner;
+        && ctx.project_id().is_some()
+        && ctx.project_id() != image.owner.as_deref();
     let member = if is_member {
-        ctx.project_id
-            .clone()
-            .map(Value::String)
+        ctx.project_id()
+            .map(|p| Value::String(p.to_string()))
             .unwrap_or(Value::Null)
     } else {
         Value::Null
@@ -136,7 +135,7 @@ pub fn image_target(ctx: &RequestContext, image: &Image) -> Target {
 pub fn create_target(ctx: &RequestContext, owner: Option<&str>, visibility: Visibility) -> Target {
     let owner = owner
         .map(str::to_string)
-        .or_else(|| ctx.project_id.clone())
+        .or_else(|| ctx.project_id().map(str::to_string))
         .map(Value::String)
         .unwrap_or(Value::Null);
     let mut t = Target::new();

@@ -2,17 +2,14 @@
 
 use glint_policy::Credentials;
 
-/// The caller of one request, as the auth layer established it.
+/// The caller of one request, as the auth layer established it. The
+/// identity is kept once, in the form the policy engine reads, so that a
+/// list of many images does not rebuild it for every decision.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     /// `req-<uuid>`, echoed in `x-openstack-request-id` and in logs.
     pub request_id: String,
-    pub user_id: Option<String>,
-    pub project_id: Option<String>,
-    /// Role names, lower-cased.
-    pub roles: Vec<String>,
-    /// Whether `context_is_admin` holds for this caller.
-    pub is_admin: bool,
+    credentials: Credentials,
 }
 
 impl RequestContext {
@@ -25,31 +22,42 @@ impl RequestContext {
         roles: Vec<String>,
         policy: &glint_policy::Enforcer,
     ) -> Self {
-        let roles: Vec<String> = roles.into_iter().map(|r| r.to_lowercase()).collect();
-        let mut ctx = RequestContext {
-            request_id,
-            user_id,
+        let mut credentials = Credentials {
             project_id,
-            roles,
-            is_admin: false,
-        };
-        let creds = ctx.credentials();
-        ctx.is_admin = policy.enforce(
-            "context_is_admin",
-            &Default::default(),
-            &creds,
-            &glint_policy::NoRemote,
-        );
-        ctx
-    }
-
-    pub fn credentials(&self) -> Credentials {
-        Credentials {
-            roles: self.roles.clone(),
-            project_id: self.project_id.clone(),
-            user_id: self.user_id.clone(),
-            is_admin: self.is_admin,
+            user_id,
             ..Credentials::default()
         }
+        .with_roles(roles);
+        credentials.is_admin = policy.enforce(
+            "context_is_admin",
+            &Default::default(),
+            &credentials,
+            &glint_policy::NoRemote,
+        );
+        RequestContext {
+            request_id,
+            credentials,
+        }
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    pub fn project_id(&self) -> Option<&str> {
+        self.credentials.project_id.as_deref()
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        self.credentials.user_id.as_deref()
+    }
+
+    pub fn roles(&self) -> &[String] {
+        &self.credentials.roles
+    }
+
+    /// Whether `context_is_admin` holds for this caller.
+    pub fn is_admin(&self) -> bool {
+        self.credentials.is_admin
     }
 }

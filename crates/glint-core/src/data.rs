@@ -216,7 +216,7 @@ impl ImageService {
         let not_found = || CoreError::NotFound(format!("No image found with ID {id}"));
         let image = self.load_visible(ctx, id, not_found).await?;
         self.authz.enforce_image(ctx, &image, "download_image")?;
-        if image.status == ImageStatus::Deactivated && !ctx.is_admin {
+        if image.status == ImageStatus::Deactivated && !ctx.is_admin() {
             return Err(CoreError::Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."
                     .into(),

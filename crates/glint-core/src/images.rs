@@ -97,13 +97,13 @@ impl ImageService {
 
     async fn visible(&self, ctx: &RequestContext, image: &Image) -> Result<bool, CoreError> {
         use glint_model::Visibility::*;
-        if ctx.is_admin || image.owner.is_none() {
+        if ctx.is_admin() || image.owner.is_none() {
             return Ok(true);
         }
         if matches!(image.visibility, Public | Community) {
             return Ok(true);
         }
-        let Some(project) = ctx.project_id.as_deref() else {
+        let Some(project) = ctx.project_id() else {
             return Ok(false);
         };
         if image.owner.as_deref() == Some(project) {
@@ -129,17 +129,14 @@ impl ImageService {
         let visibility = new.visibility.unwrap_or_default();
         let target = authz::create_target(ctx, owner.as_deref(), visibility);
         if !self.authz.check(ctx, "add_image", &target) {
-            if let Some(owner) = owner
-                .as_deref()
-                .filter(|o| ctx.project_id.as_deref() != Some(*o))
-            {
+            if let Some(owner) = owner.as_deref().filter(|o| ctx.project_id() != Some(*o)) {
                 return Err(CoreError::Forbidden(format!(
                     "You are not permitted to create images owned by '{owner}'"
                 )));
             }
             self.authz.enforce(ctx, "add_image", &target)?;
         }
-        let image = new.into_image(ctx.project_id.clone());
+        let image = new.into_image(ctx.project_id().map(str::to_string));
         self.authz.enforce_visibility(ctx, &image, visibility)?;
         self.check_quotas(&image)?;
         match self.db.create_image(&image).await {
@@ -178,9 +175,8 @@ impl ImageService {
         let query = ImageListQuery::from_pairs(params)?;
         let mut target = glint_policy::Target::new();
         let project = ctx
-            .project_id
-            .clone()
-            .map(Value::String)
+            .project_id()
+            .map(|p| Value::String(p.to_string()))
             .unwrap_or(Value::Null);
         target.insert("project_id".into(), project);
         self.authz.enforce(ctx, "get_images", &target)?;
@@ -198,8 +194,8 @@ impl ImageService {
             None => None,
         };
         let viewer = Viewer {
-            project_id: ctx.project_id.clone(),
-            is_admin: ctx.is_admin,
+            project_id: ctx.project_id().map(str::to_string),
+            is_admin: ctx.is_admin(),
         };
         let rows = self
             .db
@@ -232,7 +228,7 @@ impl ImageService {
             return Ok(image);
         }
         for op in &ops {
-            if op.root() == "owner" && op.kind == PatchOpKind::Replace && !ctx.is_admin {
+            if op.root() == "owner" && op.kind == PatchOpKind::Replace && !ctx.is_admin() {
                 return Err(CoreError::Forbidden(
                     "Owner can't be updated by non admin.".into(),
                 ));
