@@ -5,6 +5,7 @@
 //! listens on 127.0.0.1:9292 without authentication.
 
 mod config;
+mod policy;
 mod serve;
 
 use std::path::PathBuf;
@@ -36,16 +37,36 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_files: Vec<PathBuf>,
     },
+    /// Show and try the authorization rules (Glance's defaults with the
+    /// configured policy file applied).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Command::Serve { config_files } => serve::run(&config_files),
+        Command::Serve { config_files } => serve::run(&config_files).map(|()| ExitCode::SUCCESS),
+        Command::Policy(command) => {
+            policy::run(command, &mut std::io::stdout().lock()).map(|all_passed| {
+                if all_passed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                }
+            })
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
+        // `glint policy list | head` closing the pipe early is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("glint: {e:#}");
             ExitCode::FAILURE

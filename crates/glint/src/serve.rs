@@ -10,7 +10,6 @@ use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService};
 use glint_db::Database;
 use glint_model::properties::FormatRules;
-use glint_policy::Enforcer;
 use glint_store::{FileStore, HashAlgo, StoreRegistry};
 use tokio::net::TcpListener;
 
@@ -50,7 +49,7 @@ async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
     let file_store = FileStore::new("file", datadir.clone())
         .with_context(|| format!("cannot open the file store at {}", datadir.display()))?;
     let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
-    let policy = Arc::new(Enforcer::with_glance_defaults());
+    let policy = Arc::new(crate::policy::load(&conf)?);
     let images = ImageService::new(db, stores, policy, image_config(&conf)?);
     let reset = images
         .reconcile_interrupted_uploads(UPLOAD_STALE_AFTER)

@@ -85,8 +85,13 @@ pub struct GlanceConfig {
     pub image_format: ImageFormatConfig,
     /// `[paste_deploy]`: the authentication pipeline.
     pub paste_deploy: PasteDeployConfig,
+    /// `[oslo_policy]`: operator overrides of the authorization rules.
+    pub oslo_policy: OsloPolicyConfig,
     /// `[glint]`: options that only glint has.
     pub glint: GlintConfig,
+    /// Directories of the configuration files read, in order; relative
+    /// names of further files (the policy file) are looked up there.
+    pub config_dirs: Vec<PathBuf>,
 }
 
 impl GlanceConfig {
@@ -95,14 +100,24 @@ impl GlanceConfig {
     /// its default. Returns one warning per option that glint ignores.
     pub fn load(paths: &[PathBuf]) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
         let mut ini = IniFile::default();
+        let mut config_dirs = Vec::new();
         for path in paths {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
                 source,
             })?;
             ini.merge(IniFile::parse(&text, path)?);
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if !config_dirs.contains(&dir) {
+                config_dirs.push(dir);
+            }
         }
-        Self::from_ini(ini)
+        let (mut config, warnings) = Self::from_ini(ini)?;
+        config.config_dirs = config_dirs;
+        Ok((config, warnings))
     }
 
     /// Builds and validates the configuration from already parsed files.
@@ -117,7 +132,9 @@ impl GlanceConfig {
             glance_store: GlanceStoreConfig::read(&src)?,
             image_format: ImageFormatConfig::read(&src)?,
             paste_deploy: PasteDeployConfig::read(&src)?,
+            oslo_policy: OsloPolicyConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
+            config_dirs: Vec::new(),
         };
         config.validate()?;
         Ok((config, options::warnings(&ini)))
@@ -135,6 +152,40 @@ impl GlanceConfig {
             .filesystem_store_datadir
             .clone()
             .unwrap_or_else(|| self.glint.data_dir.join("images"))
+    }
+
+    /// The policy override file to apply, if any: an absolute
+    /// `policy_file`, or a relative one found in the directory of a
+    /// configuration file (the last file read wins). A file named in the
+    /// configuration must exist; the default name is optional.
+    pub fn policy_file_path(&self) -> Result<Option<PathBuf>, ConfigError> {
+        let name = &self.oslo_policy.policy_file;
+        let candidates: Vec<PathBuf> = if name.is_absolute() {
+            vec![name.clone()]
+        } else {
+            self.config_dirs
+                .iter()
+                .rev()
+                .map(|d| d.join(name))
+                .collect()
+        };
+        if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+            return Ok(Some(found.clone()));
+        }
+        if !self.oslo_policy.policy_file_set {
+            return Ok(None);
+        }
+        let looked_in = if candidates.is_empty() {
+            "no configuration file was given to look next to".to_owned()
+        } else {
+            let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            format!("looked for {}", list.join(", "))
+        };
+        Err(ConfigError::invalid(
+            &options::POLICY_FILE,
+            &name.display().to_string(),
+            format!("policy file not found ({looked_in})"),
+        ))
     }
 
     /// Checks that involve more than one option.

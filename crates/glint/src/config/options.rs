@@ -78,6 +78,8 @@ pub(super) const VMDK_ALLOWED_TYPES: Opt = opt(
 
 pub(super) const FLAVOR: Opt = opt("paste_deploy", "flavor", "");
 
+pub(super) const POLICY_FILE: Opt = opt("oslo_policy", "policy_file", "policy.yaml");
+
 pub(super) const ALLOW_NOAUTH_ON_PUBLIC_ADDRESS: Opt =
     opt("glint", "allow_noauth_on_public_address", "false");
 pub(super) const DATA_DIR: Opt = opt("glint", "data_dir", "./glint-data");
@@ -113,6 +115,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     REQUIRE_IMAGE_FORMAT_MATCH,
     VMDK_ALLOWED_TYPES,
     FLAVOR,
+    POLICY_FILE,
     ALLOW_NOAUTH_ON_PUBLIC_ADDRESS,
     DATA_DIR,
 ];
@@ -124,9 +127,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("keystone_authtoken", None),
     ("oslo_limit", None),
     ("oslo_messaging_notifications", None),
-    ("oslo_policy", Some("policy_file")),
-    ("oslo_policy", Some("enforce_new_defaults")),
-    ("oslo_policy", Some("enforce_scope")),
     ("DEFAULT", Some("enabled_backends")),
     ("DEFAULT", Some("use_keystone_limits")),
     ("DEFAULT", Some("image_cache_dir")),
@@ -145,11 +145,28 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
 ];
 
 /// Options that are read by Glance but deliberately have no glint meaning.
-const IGNORED: &[(&str, &str, &str)] = &[(
-    "paste_deploy",
-    "config_file",
-    "glint builds its request pipeline from [paste_deploy] flavor",
-)];
+const IGNORED: &[(&str, &str, &str)] = &[
+    (
+        "paste_deploy",
+        "config_file",
+        "glint builds its request pipeline from [paste_deploy] flavor",
+    ),
+    (
+        "oslo_policy",
+        "enforce_new_defaults",
+        "glint always enforces Glance's current (secure RBAC) default rules",
+    ),
+    (
+        "oslo_policy",
+        "enforce_scope",
+        "glint always checks the token scope of rules that declare one",
+    ),
+    (
+        "oslo_policy",
+        "policy_dirs",
+        "put every rule override in the file named by [oslo_policy] policy_file",
+    ),
+];
 
 /// Sections Glance (or a library it configures) reads. Unknown options in
 /// these are reported one by one; a section outside this list is reported

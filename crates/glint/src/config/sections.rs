@@ -324,6 +324,30 @@ impl PasteDeployConfig {
     }
 }
 
+/// The `[oslo_policy]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsloPolicyConfig {
+    /// Rule overrides (YAML or JSON). A relative name is looked up in the
+    /// directories of the configuration files.
+    pub policy_file: PathBuf,
+    /// Whether a configuration file names `policy_file`; only then is a
+    /// missing file an error (the default name is optional, as in Glance).
+    pub policy_file_set: bool,
+}
+
+impl OsloPolicyConfig {
+    pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
+        let policy_file = src.string(&POLICY_FILE)?;
+        if policy_file.is_empty() {
+            return Err(ConfigError::invalid(&POLICY_FILE, "", "must not be empty"));
+        }
+        Ok(Self {
+            policy_file: PathBuf::from(policy_file),
+            policy_file_set: src.is_set(&POLICY_FILE),
+        })
+    }
+}
+
 /// The glint-only `[glint]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlintConfig {

@@ -35,6 +35,11 @@ impl<'a> Source<'a> {
         convert(&value).map_err(|reason| ConfigError::invalid(opt, &value, reason))
     }
 
+    /// Whether a configuration file sets the option (even to its default).
+    pub(super) fn is_set(&self, opt: &Opt) -> bool {
+        self.ini.get(opt.section, opt.name).is_some()
+    }
+
     pub(super) fn string(&self, opt: &Opt) -> Result<String, ConfigError> {
         self.value(opt)
     }

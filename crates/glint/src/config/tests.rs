@@ -410,7 +410,7 @@ fn public_bind_host_is_allowed_with_keystone_or_explicit_override() {
 fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
     let text = "[DEFAULT]\nfoo = 1\nenabled_backends = a:file\ndebug = true\n\
                 [keystone_authtoken]\nauth_url = http://k\nusername = glance\n\
-                [oslo_policy]\npolicy_file = policy.yaml\n\
+                [oslo_policy]\nenforce_scope = false\n\
                 [paste_deploy]\nconfig_file = glance-api-paste.ini\n\
                 [glint]\ntypo = 1\n[my_backend]\nstore_description = x\n";
     assert_eq!(
@@ -421,7 +421,7 @@ fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
             "option [DEFAULT] foo is not supported by glint and is ignored",
             "option [DEFAULT] enabled_backends is not implemented by glint yet and is ignored",
             "option [DEFAULT] debug is not supported by glint and is ignored",
-            "option [oslo_policy] policy_file is not implemented by glint yet and is ignored",
+            "option [oslo_policy] enforce_scope is ignored: glint always checks the token scope of rules that declare one",
             "option [paste_deploy] config_file is ignored: glint builds its request pipeline from [paste_deploy] flavor",
             "option [glint] typo is not supported by glint and is ignored",
         ]
@@ -473,4 +473,72 @@ fn unknown_substitution_reference_is_an_error_and_dollars_can_be_escaped() {
         config.database.url.as_deref(),
         Some("mysql://glance:pa$word@db/glance")
     );
+}
+
+#[test]
+fn default_policy_file_is_optional() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("glance-api.conf");
+    std::fs::write(&conf, "[DEFAULT]\n").unwrap();
+    let (config, _) = GlanceConfig::load(&[conf]).unwrap();
+    assert_eq!(config.policy_file_path().unwrap(), None);
+    assert_eq!(defaults().policy_file_path().unwrap(), None);
+}
+
+#[test]
+fn default_policy_file_next_to_the_config_file_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("glance-api.conf");
+    std::fs::write(&conf, "[DEFAULT]\n").unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), "{}\n").unwrap();
+    let (config, _) = GlanceConfig::load(&[conf]).unwrap();
+    assert_eq!(
+        config.policy_file_path().unwrap(),
+        Some(dir.path().join("policy.yaml"))
+    );
+}
+
+#[test]
+fn relative_policy_file_is_found_next_to_the_last_config_file_that_has_it() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let a = first.path().join("a.conf");
+    let b = second.path().join("b.conf");
+    std::fs::write(&a, "[oslo_policy]\npolicy_file = rules.json\n").unwrap();
+    std::fs::write(&b, "[DEFAULT]\n").unwrap();
+    std::fs::write(first.path().join("rules.json"), "{}").unwrap();
+    let (config, _) = GlanceConfig::load(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(
+        config.policy_file_path().unwrap(),
+        Some(first.path().join("rules.json"))
+    );
+    std::fs::write(second.path().join("rules.json"), "{}").unwrap();
+    let (config, _) = GlanceConfig::load(&[a, b]).unwrap();
+    assert_eq!(
+        config.policy_file_path().unwrap(),
+        Some(second.path().join("rules.json"))
+    );
+}
+
+#[test]
+fn named_policy_file_that_does_not_exist_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("glance-api.conf");
+    std::fs::write(&conf, "[oslo_policy]\npolicy_file = missing.yaml\n").unwrap();
+    let (config, _) = GlanceConfig::load(&[conf]).unwrap();
+    let err = config.policy_file_path().unwrap_err().to_string();
+    assert!(
+        err.starts_with("invalid value 'missing.yaml' for option [oslo_policy] policy_file"),
+        "{err}"
+    );
+    assert!(err.contains("missing.yaml"), "{err}");
+
+    let absolute = dir.path().join("nope.yaml");
+    let text = format!("[oslo_policy]\npolicy_file = {}\n", absolute.display());
+    let err = config_policy_error(&text);
+    assert!(err.contains("policy file not found"), "{err}");
+}
+
+fn config_policy_error(text: &str) -> String {
+    config(text).policy_file_path().unwrap_err().to_string()
 }

@@ -1,0 +1,174 @@
+//! Test support: a real `glint serve` process on a free port with its own
+//! data directory and configuration file.
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of this module"
+)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+/// A `glint serve` child process, killed when dropped so that a failing
+/// test never leaves a server behind.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    log: PathBuf,
+    config: PathBuf,
+}
+
+fn spawn(config: &Path, log: &Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_glint"))
+        .arg("serve")
+        .arg("--config-file")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("start glint")
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(dir: &Path, config: &Path, port: u16) -> Server {
+        // Appended to across restarts, shown when an assertion fails.
+        let log = dir.join("glint.log");
+        let child = spawn(config, &log);
+        Server {
+            child,
+            port,
+            log,
+            config: config.to_path_buf(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `/versions` answers; panics (with the server's log) if
+    /// the process fails or does not answer within 30 seconds.
+    pub async fn wait_ready(&mut self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // The fixed port can be taken for a moment by another
+                // test's outgoing connection; try again until the deadline.
+                let port_busy = self.logs().contains("cannot listen");
+                assert!(
+                    port_busy && Instant::now() < deadline,
+                    "glint exited with {status} during start:\n{}",
+                    self.logs()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                self.child = spawn(&self.config, &self.log);
+                continue;
+            }
+            if let Ok(resp) = client.get(self.url("/versions")).send().await
+                && resp.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "glint never answered:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits up to 10 seconds for the process to exit on its own.
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "glint did not exit:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+}
+
+/// A data directory and a configuration file naming it and a free port.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub port: u16,
+}
+
+impl Setup {
+    pub fn new() -> Setup {
+        Setup::with_config("")
+    }
+
+    /// Like [`Setup::new`], with `extra` (more sections) appended to the
+    /// configuration file.
+    pub fn with_config(extra: &str) -> Setup {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let config = dir.path().join("glance-api.conf");
+        let text = format!(
+            "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\n\n[glint]\ndata_dir = {}\n",
+            dir.path().join("data").display()
+        ) + extra;
+        std::fs::write(&config, text).expect("write config");
+        Setup { dir, config, port }
+    }
+
+    pub fn start(&self) -> Server {
+        Server::start(self.dir.path(), &self.config, self.port)
+    }
+
+    pub fn store_files(&self) -> Vec<String> {
+        let images = self.dir.path().join("data").join("images");
+        let mut names: Vec<String> = std::fs::read_dir(images)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("address").port()
+}
