@@ -33,7 +33,7 @@ def free_port():
 class GlintServer:
     """One glint process with its own config file, data dir and log file."""
 
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, extra_config=""):
         self.workdir = pathlib.Path(workdir)
         self.port = port or free_port()
         self.data_dir = self.workdir / "data"
@@ -56,7 +56,7 @@ class GlintServer:
             "\n[glance_store]\n"
             f"filesystem_store_datadir = {self.store_dir}\n"
             "\n[glint]\n"
-            f"data_dir = {self.data_dir}\n"
+            f"data_dir = {self.data_dir}\n" + extra_config
         )
 
     def start(self, timeout=60):

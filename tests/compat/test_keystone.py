@@ -1,0 +1,361 @@
+"""glint behind a real Keystone, acting as real users with real tokens.
+
+Needs a running Keystone with the accounts of tests/keystone (admin, the
+`glint` service user, alice and rita in project alpha, bob in project beta):
+scripts/test starts one and exports its settings (tests/keystone/env.sh).
+Without KEYSTONE_URL these tests are skipped, unless GLINT_REQUIRE_KEYSTONE
+is set, as in CI, where a missing Keystone is a failure.
+"""
+
+import datetime
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from glintproc import REPO_ROOT, GlintServer
+from helpers import run_cli, write_random
+
+# Seconds glint keeps a validated token before asking Keystone again, in the
+# server used by the revocation test.
+SHORT_CACHE = 2
+
+
+def _keystone_url():
+    url = os.environ.get("KEYSTONE_URL")
+    if url:
+        return url.rstrip("/")
+    if os.environ.get("GLINT_REQUIRE_KEYSTONE"):
+        pytest.fail("KEYSTONE_URL is not set but GLINT_REQUIRE_KEYSTONE is")
+    pytest.skip("KEYSTONE_URL is not set (source tests/keystone/env.sh with Keystone running)")
+
+
+class Keystone:
+    """Settings of the test Keystone and password tokens for its users."""
+
+    def __init__(self, url):
+        self.url = url
+        self.user_domain = os.environ.get("KS_USER_DOMAIN_NAME", "Default")
+        self.project_domain = os.environ.get("KS_PROJECT_DOMAIN_NAME", "Default")
+        self._tokens = {}
+
+    def account(self, who):
+        who = who.upper()
+        return (
+            os.environ[f"KS_{who}_USER"],
+            os.environ[f"KS_{who}_PASSWORD"],
+            os.environ[f"KS_{who}_PROJECT"],
+        )
+
+    def issue(self, who):
+        """A new project-scoped token: (token id, token body)."""
+        user, password, project = self.account(who)
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": user,
+                            "domain": {"name": self.user_domain},
+                            "password": password,
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {"name": project, "domain": {"name": self.project_domain}}
+                },
+            }
+        }
+        resp = requests.post(f"{self.url}/v3/auth/tokens?nocatalog", json=body, timeout=30)
+        assert resp.status_code == 201, resp.text
+        return resp.headers["X-Subject-Token"], resp.json()["token"]
+
+    def token(self, who):
+        """A cached token of `who` for tests that do not revoke it."""
+        if who not in self._tokens:
+            self._tokens[who] = self.issue(who)
+        return self._tokens[who][0]
+
+    def project_id(self, who):
+        self.token(who)
+        return self._tokens[who][1]["project"]["id"]
+
+    def user_id(self, who):
+        self.token(who)
+        return self._tokens[who][1]["user"]["id"]
+
+    def cli_auth(self, who):
+        user, password, project = self.account(who)
+        return [
+            "--os-auth-url", f"{self.url}/v3",
+            "--os-username", user,
+            "--os-password", password,
+            "--os-project-name", project,
+            "--os-user-domain-name", self.user_domain,
+            "--os-project-domain-name", self.project_domain,
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def keystone():
+    return Keystone(_keystone_url())
+
+
+def _glint_with_keystone(keystone, workdir, cache_time):
+    user, password, project = keystone.account("service")
+    extra = f"""
+[paste_deploy]
+flavor = keystone
+
+[keystone_authtoken]
+www_authenticate_uri = {keystone.url}
+auth_url = {keystone.url}
+auth_type = password
+username = {user}
+password = {password}
+project_name = {project}
+user_domain_name = {keystone.user_domain}
+project_domain_name = {keystone.project_domain}
+token_cache_time = {cache_time}
+"""
+    return GlintServer(workdir, extra_config=extra).start()
+
+
+@pytest.fixture(scope="session")
+def ks_glint(keystone, tmp_path_factory):
+    """glint with keystone auth, registered as the image endpoint of the catalog."""
+    server = _glint_with_keystone(keystone, tmp_path_factory.mktemp("ks-glint"), 300)
+    subprocess.run(
+        [str(REPO_ROOT / "tests" / "keystone" / "start.sh"), server.url],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    yield server
+    server.stop()
+
+
+def as_user(keystone, who, token=None):
+    """A requests session sending `who`'s token."""
+    session = requests.Session()
+    session.headers["X-Auth-Token"] = token or keystone.token(who)
+    return session
+
+
+def create_with_data(ks_glint, session, data, **fields):
+    body = {"name": f"ks-{uuid.uuid4().hex[:10]}", "disk_format": "raw", "container_format": "bare"}
+    body.update(fields)
+    resp = session.post(f"{ks_glint.url}/v2/images", json=body)
+    assert resp.status_code == 201, resp.text
+    image = resp.json()
+    resp = session.put(
+        f"{ks_glint.url}/v2/images/{image['id']}/file",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert resp.status_code == 204, resp.text
+    return image
+
+
+def curl_post(url, token):
+    """What an operator types: curl -X POST -H 'X-Auth-Token: …' URL; the status code."""
+    proc = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+         "-H", f"X-Auth-Token: {token}", url],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return int(proc.stdout)
+
+
+def test_versions_and_healthcheck_need_no_token(ks_glint):
+    assert requests.get(f"{ks_glint.url}/", timeout=10).status_code == 300
+    assert requests.get(f"{ks_glint.url}/versions", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token", "gAAAAABfake"])
+def test_missing_or_invalid_token_is_401_with_keystone_uri(ks_glint, keystone, token):
+    headers = {"X-Auth-Token": token} if token else {}
+    resp = requests.get(f"{ks_glint.url}/v2/images", headers=headers, timeout=30)
+    assert resp.status_code == 401, resp.text
+    assert resp.headers["WWW-Authenticate"] == f'Keystone uri="{keystone.url}"'
+
+
+def test_deactivate_walkthrough_with_real_tokens(ks_glint, keystone, tmp_path):
+    """alice's image; the admin deactivates it with curl; downloads are refused
+    to everyone but the admin until the admin reactivates it."""
+    path = tmp_path / "disk.raw"
+    md5, _ = write_random(path, 3 << 20)
+    name = f"ks-walkthrough-{uuid.uuid4().hex[:8]}"
+    run_cli(
+        ["glance", *keystone.cli_auth("alice"), "image-create", "--name", name,
+         "--disk-format", "raw", "--container-format", "bare", "--file", str(path)]
+    )  # fmt: skip
+    alice = as_user(keystone, "alice")
+    images = alice.get(f"{ks_glint.url}/v2/images", params={"name": name}).json()["images"]
+    assert len(images) == 1
+    image = images[0]
+    assert image["owner"] == keystone.project_id("alice")
+    assert image["status"] == "active" and image["checksum"] == md5
+    file_url = f"{ks_glint.url}/v2/images/{image['id']}/file"
+
+    admin_token = keystone.token("admin")
+    action = f"{ks_glint.url}/v2/images/{image['id']}/actions"
+    assert curl_post(f"{action}/deactivate", admin_token) == 204
+
+    assert alice.get(file_url).status_code == 403
+    assert as_user(keystone, "rita").get(file_url).status_code == 403
+    assert as_user(keystone, "bob").get(file_url).status_code == 404
+    assert as_user(keystone, "admin").get(file_url).status_code == 200
+    # Only the admin or the owner's members may reactivate; rita is a reader.
+    assert curl_post(f"{action}/reactivate", keystone.token("rita")) == 403
+
+    assert curl_post(f"{action}/reactivate", admin_token) == 204
+    resp = alice.get(file_url)
+    assert resp.status_code == 200
+    assert resp.headers["Content-MD5"] == md5
+
+
+def test_reader_sees_but_cannot_write(ks_glint, keystone):
+    alice = as_user(keystone, "alice")
+    image = create_with_data(ks_glint, alice, b"reader test")
+    rita = as_user(keystone, "rita")
+    assert rita.get(f"{ks_glint.url}/v2/images/{image['id']}").status_code == 200
+    resp = rita.post(f"{ks_glint.url}/v2/images", json={"name": "by-a-reader"})
+    assert resp.status_code == 403, resp.text
+    assert rita.delete(f"{ks_glint.url}/v2/images/{image['id']}").status_code == 403
+    resp = rita.patch(
+        f"{ks_glint.url}/v2/images/{image['id']}",
+        json=[{"op": "replace", "path": "/name", "value": "renamed"}],
+        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+    )
+    assert resp.status_code == 403, resp.text
+
+
+def test_forged_identity_headers_are_ignored(ks_glint, keystone):
+    alice = as_user(keystone, "alice")
+    image = create_with_data(ks_glint, alice, b"private to alpha")
+    bob = as_user(keystone, "bob")
+    forged = {
+        "X-Project-Id": keystone.project_id("alice"),
+        "X-Tenant-Id": keystone.project_id("alice"),
+        "X-User-Id": keystone.user_id("alice"),
+        "X-Roles": "admin,member,reader",
+        "X-Identity-Status": "Confirmed",
+        "X-Is-Admin-Project": "True",
+    }
+    url = f"{ks_glint.url}/v2/images/{image['id']}"
+    assert bob.get(url, headers=forged).status_code == 404
+    assert bob.post(f"{url}/actions/deactivate", headers=forged).status_code == 404
+    listed = bob.get(f"{ks_glint.url}/v2/images", headers=forged).json()["images"]
+    assert image["id"] not in {i["id"] for i in listed}
+    # Without a token the forged headers are not enough either.
+    resp = requests.get(url, headers=forged, timeout=30)
+    assert resp.status_code == 401
+
+
+def test_sharing_between_projects_with_members(ks_glint, keystone):
+    alice = as_user(keystone, "alice")
+    image = create_with_data(ks_glint, alice, b"shared bytes", visibility="shared")
+    image_id = image["id"]
+    beta = keystone.project_id("bob")
+    glance_alice = ["glance", *keystone.cli_auth("alice")]
+    glance_bob = ["glance", *keystone.cli_auth("bob")]
+
+    run_cli([*glance_alice, "member-create", image_id, beta])
+    bob = as_user(keystone, "bob")
+    listed = lambda **params: {  # noqa: E731
+        i["id"] for i in bob.get(f"{ks_glint.url}/v2/images", params=params).json()["images"]
+    }
+    assert image_id not in listed()
+    assert image_id in listed(member_status="pending")
+    # Only the member decides its status; the owner cannot accept for it.
+    refused = run_cli([*glance_alice, "member-update", image_id, beta, "accepted"], check=False)
+    assert refused.returncode != 0
+
+    run_cli([*glance_bob, "member-update", image_id, beta, "accepted"])
+    assert image_id in listed()
+    resp = bob.get(f"{ks_glint.url}/v2/images/{image_id}/file")
+    assert resp.status_code == 200 and resp.content == b"shared bytes"
+    members = run_cli([*glance_alice, "member-list", "--image-id", image_id]).stdout
+    assert beta in members and "accepted" in members
+
+    run_cli([*glance_alice, "member-delete", image_id, beta])
+    assert bob.get(f"{ks_glint.url}/v2/images/{image_id}").status_code == 404
+
+
+def test_openstack_cli_lists_through_the_catalog(ks_glint, keystone):
+    alice = as_user(keystone, "alice")
+    image = create_with_data(ks_glint, alice, b"catalog")
+    out = run_cli(["openstack", *keystone.cli_auth("alice"), "image", "list", "-f", "value", "-c", "ID"])
+    assert image["id"] in out.stdout.split()
+
+
+def test_revoked_token_is_refused_once_the_cache_time_passed(keystone, tmp_path):
+    server = _glint_with_keystone(keystone, tmp_path / "glint", SHORT_CACHE)
+    try:
+        token, _ = keystone.issue("alice")
+        session = as_user(keystone, "alice", token)
+        assert session.get(f"{server.url}/v2/images").status_code == 200
+        resp = requests.delete(
+            f"{keystone.url}/v3/auth/tokens",
+            headers={"X-Auth-Token": token, "X-Subject-Token": token},
+            timeout=30,
+        )
+        assert resp.status_code == 204, resp.text
+        time.sleep(SHORT_CACHE + 1)
+        resp = session.get(f"{server.url}/v2/images")
+        assert resp.status_code == 401, resp.text
+        assert resp.headers["WWW-Authenticate"] == f'Keystone uri="{keystone.url}"'
+    finally:
+        server.stop()
+
+
+def test_expired_token_is_refused_even_while_cached(ks_glint, keystone):
+    """A token from an application credential that expires in a few seconds:
+    Keystone caps the token's life at the credential's; glint (caching for
+    300 s here) must stop accepting it at its expiry."""
+    life = 6
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=life)
+    user_id = keystone.user_id("alice")
+    resp = requests.post(
+        f"{keystone.url}/v3/users/{user_id}/application_credentials",
+        headers={"X-Auth-Token": keystone.token("alice")},
+        json={
+            "application_credential": {
+                "name": f"short-{uuid.uuid4().hex[:8]}",
+                "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            }
+        },
+        timeout=30,
+    )
+    assert resp.status_code == 201, resp.text
+    cred = resp.json()["application_credential"]
+    resp = requests.post(
+        f"{keystone.url}/v3/auth/tokens?nocatalog",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["application_credential"],
+                    "application_credential": {"id": cred["id"], "secret": cred["secret"]},
+                }
+            }
+        },
+        timeout=30,
+    )
+    assert resp.status_code == 201, resp.text
+    token = resp.headers["X-Subject-Token"]
+    token_expiry = datetime.datetime.fromisoformat(
+        resp.json()["token"]["expires_at"].replace("Z", "+00:00")
+    )
+    assert token_expiry <= expires + datetime.timedelta(seconds=1)
+
+    session = as_user(keystone, "alice", token)
+    assert session.get(f"{ks_glint.url}/v2/images").status_code == 200
+    wait = (token_expiry - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    time.sleep(max(wait, 0) + 1.5)
+    resp = session.get(f"{ks_glint.url}/v2/images")
+    assert resp.status_code == 401, resp.text
