@@ -4,16 +4,28 @@
 use std::sync::Arc;
 
 use glint_model::{Image, Visibility};
-use glint_policy::{Enforcer, NoRemote, Target};
+use glint_policy::{Enforcer, NoRemote, RemoteCheck, Target};
 use serde_json::Value;
 
 use crate::context::RequestContext;
 use crate::error::CoreError;
 
+/// Decides `http:`/`https:` checks of the policy; shared by all requests.
+pub type SharedRemoteCheck = Arc<dyn RemoteCheck + Send + Sync>;
+
 /// Asks the policy engine; owns the rule-to-error conventions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authz {
     enforcer: Arc<Enforcer>,
+    remote: SharedRemoteCheck,
+}
+
+impl std::fmt::Debug for Authz {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authz")
+            .field("enforcer", &self.enforcer)
+            .finish_non_exhaustive()
+    }
 }
 
 fn denied(rule: &str) -> CoreError {
@@ -21,8 +33,18 @@ fn denied(rule: &str) -> CoreError {
 }
 
 impl Authz {
+    /// Policy decisions without remote checks: every `http:` check denies.
     pub fn new(enforcer: Arc<Enforcer>) -> Self {
-        Authz { enforcer }
+        Authz {
+            enforcer,
+            remote: Arc::new(NoRemote),
+        }
+    }
+
+    /// Sends `http:`/`https:` checks to `remote`.
+    pub fn with_remote(mut self, remote: SharedRemoteCheck) -> Self {
+        self.remote = remote;
+        self
     }
 
     pub fn enforcer(&self) -> &Enforcer {
@@ -32,7 +54,7 @@ impl Authz {
     /// Soft check of a rule against a target.
     pub fn check(&self, ctx: &RequestContext, rule: &str, target: &Target) -> bool {
         self.enforcer
-            .enforce(rule, target, ctx.credentials(), &NoRemote)
+            .enforce(rule, target, ctx.credentials(), self.remote.as_ref())
     }
 
     /// Hard check: 403 with Glance's message when denied.

@@ -55,6 +55,13 @@ impl ImageService {
         }
     }
 
+    /// Sends the policy's `http:`/`https:` checks to `remote` (without it
+    /// they deny).
+    pub fn with_remote_policy(mut self, remote: authz::SharedRemoteCheck) -> Self {
+        self.authz = self.authz.with_remote(remote);
+        self
+    }
+
     pub fn instance_id(&self) -> uuid::Uuid {
         self.instance
     }

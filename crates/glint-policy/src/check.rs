@@ -94,10 +94,11 @@ fn eq_ignore_case(a: &str, b: &str) -> bool {
 
 /// Decides `http:` and `https:` checks.
 ///
-/// The URL has had its `%(key)s` substituted. Implementations should post the
+/// The URL has had its `%(key)s` substituted; `rule` is the name of the rule
+/// being enforced, when there is one. Implementations should post the rule,
 /// target and credentials and allow only on a response body of `True`.
 pub trait RemoteCheck {
-    fn check(&self, url: &str, target: &Target, creds: &Credentials) -> bool;
+    fn check(&self, rule: Option<&str>, url: &str, target: &Target, creds: &Credentials) -> bool;
 }
 
 /// A [`RemoteCheck`] for deployments without remote policy: denies every
@@ -106,7 +107,13 @@ pub trait RemoteCheck {
 pub struct NoRemote;
 
 impl RemoteCheck for NoRemote {
-    fn check(&self, _url: &str, _target: &Target, _creds: &Credentials) -> bool {
+    fn check(
+        &self,
+        _rule: Option<&str>,
+        _url: &str,
+        _target: &Target,
+        _creds: &Credentials,
+    ) -> bool {
         false
     }
 }
@@ -134,12 +141,13 @@ pub(crate) fn generic_matches(
 
 /// `http:<url>` / `https:<url>`.
 pub(crate) fn remote_matches(
+    rule: Option<&str>,
     url: &str,
     target: &Target,
     creds: &Credentials,
     remote: &dyn RemoteCheck,
 ) -> bool {
-    template::render(url, target).is_some_and(|url| remote.check(&url, target, creds))
+    template::render(url, target).is_some_and(|url| remote.check(rule, &url, target, creds))
 }
 
 /// The right side: a quoted literal, or a template filled from the target.

@@ -117,7 +117,7 @@ impl Enforcer {
             parent: None,
             depth: 1,
         };
-        self.evaluation(target, creds, remote)
+        self.evaluation(Some(name), target, creds, remote)
             .decide(&entry.rule, Some(&frame))
     }
 
@@ -129,7 +129,8 @@ impl Enforcer {
         creds: &Credentials,
         remote: &dyn RemoteCheck,
     ) -> bool {
-        self.evaluation(target, creds, remote).decide(rule, None)
+        self.evaluation(None, target, creds, remote)
+            .decide(rule, None)
     }
 
     /// All rules in effect, by name.
@@ -194,12 +195,14 @@ impl Enforcer {
 
     fn evaluation<'a>(
         &'a self,
+        enforced: Option<&'a str>,
         target: &'a Target,
         creds: &'a Credentials,
         remote: &'a dyn RemoteCheck,
     ) -> Evaluation<'a> {
         Evaluation {
             rules: &self.rules,
+            enforced,
             target,
             creds,
             remote,
@@ -231,6 +234,8 @@ impl Frame<'_> {
 
 struct Evaluation<'a> {
     rules: &'a BTreeMap<String, RuleEntry>,
+    /// The rule named in the request, passed on to remote checks.
+    enforced: Option<&'a str>,
     target: &'a Target,
     creds: &'a Credentials,
     remote: &'a dyn RemoteCheck,
@@ -253,7 +258,9 @@ impl Evaluation<'_> {
             Rule::Generic { left, right } => {
                 check::generic_matches(left, right, self.target, self.creds)
             }
-            Rule::Http(url) => check::remote_matches(url, self.target, self.creds, self.remote),
+            Rule::Http(url) => {
+                check::remote_matches(self.enforced, url, self.target, self.creds, self.remote)
+            }
             Rule::And(items) => items.iter().all(|item| self.eval(item, frame)),
             Rule::Or(items) => items.iter().any(|item| self.eval(item, frame)),
             Rule::Not(inner) => !self.eval(inner, frame),

@@ -157,8 +157,10 @@ struct RecordingRemote {
 }
 
 impl RemoteCheck for RecordingRemote {
-    fn check(&self, url: &str, _target: &Target, _creds: &Credentials) -> bool {
-        self.seen.borrow_mut().push(url.to_owned());
+    fn check(&self, rule: Option<&str>, url: &str, _target: &Target, _creds: &Credentials) -> bool {
+        self.seen
+            .borrow_mut()
+            .push(format!("{} {url}", rule.unwrap_or("-")));
         self.answer
     }
 }
@@ -171,7 +173,7 @@ fn http_check_asks_remote_with_substituted_url() {
         seen: RefCell::default(),
     };
     assert!(e.enforce("a", &target(&[("id", "i1")]), &member_of("p"), &remote));
-    assert_eq!(*remote.seen.borrow(), ["https://policy.example/i1"]);
+    assert_eq!(*remote.seen.borrow(), ["a https://policy.example/i1"]);
     assert!(!e.enforce("a", &target(&[("id", "i1")]), &member_of("p"), &NoRemote));
     assert!(!e.enforce("a", &Target::new(), &member_of("p"), &remote));
     assert_eq!(
@@ -260,5 +262,24 @@ fn rules_lists_every_glance_default_once() {
     assert_eq!(
         (name, rule.to_string().as_str()),
         ("service_api", "role:service or role:admin")
+    );
+}
+
+#[test]
+fn http_check_is_told_the_enforced_rule_not_the_referenced_one() {
+    let e = enforcer(&[("a", "http://policy.example/check"), ("b", "rule:a")]);
+    let remote = RecordingRemote {
+        answer: false,
+        seen: RefCell::default(),
+    };
+    assert!(!e.enforce("b", &Target::new(), &member_of("p"), &remote));
+    let anonymous = parse_rule("http://policy.example/check").unwrap();
+    assert!(!e.check(&anonymous, &Target::new(), &member_of("p"), &remote));
+    assert_eq!(
+        *remote.seen.borrow(),
+        [
+            "b http://policy.example/check",
+            "- http://policy.example/check"
+        ]
     );
 }

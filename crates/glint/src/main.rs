@@ -6,6 +6,7 @@
 
 mod config;
 mod policy;
+mod remote_policy;
 mod serve;
 
 use std::path::PathBuf;

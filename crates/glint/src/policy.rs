@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use glint_core::RequestContext;
-use glint_policy::{Enforcer, NoRemote, Target};
+use glint_policy::{Enforcer, RemoteCheck, Target};
 use serde_json::Value;
 
 use crate::config::GlanceConfig;
+use crate::remote_policy::HttpRemoteCheck;
 
 /// Glance's default rules with the configured overrides applied. A policy
 /// file that cannot be read or that holds a malformed rule is an error
@@ -106,7 +107,12 @@ pub fn run(command: PolicyCommand, out: &mut dyn Write) -> anyhow::Result<bool> 
         }
         PolicyCommand::Check { config, request } => {
             let enforcer = enforcer_for(&config)?;
-            check(&enforcer, &request, out)
+            let (conf, _warnings) = GlanceConfig::load(&config.config_files)?;
+            let remote = HttpRemoteCheck::new(
+                conf.oslo_policy.remote_content_type,
+                conf.oslo_policy.remote_timeout,
+            )?;
+            check(&enforcer, &request, &remote, out)
         }
     }
 }
@@ -164,7 +170,12 @@ fn yaml_string(text: &str) -> String {
     Value::String(text.to_owned()).to_string()
 }
 
-fn check(enforcer: &Enforcer, args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<bool> {
+fn check(
+    enforcer: &Enforcer,
+    args: &CheckArgs,
+    remote: &dyn RemoteCheck,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
     let target = target(args)?;
     let roles: Vec<String> = args
         .roles
@@ -197,7 +208,7 @@ fn check(enforcer: &Enforcer, args: &CheckArgs, out: &mut dyn Write) -> anyhow::
     };
     let mut all_passed = true;
     for name in names {
-        let passed = enforcer.enforce(&name, &target, ctx.credentials(), &NoRemote);
+        let passed = enforcer.enforce(&name, &target, ctx.credentials(), remote);
         all_passed &= passed;
         writeln!(out, "{name}: {}", if passed { "passed" } else { "failed" })?;
     }
@@ -227,6 +238,8 @@ fn target(args: &CheckArgs) -> anyhow::Result<Target> {
 
 #[cfg(test)]
 mod tests {
+    use glint_policy::NoRemote;
+
     use super::*;
 
     fn request(roles: &str, project: &str, target: &[&str]) -> CheckArgs {
@@ -246,7 +259,7 @@ mod tests {
             ..args
         };
         let mut out = Vec::new();
-        let passed = check(enforcer, &args, &mut out).unwrap();
+        let passed = check(enforcer, &args, &NoRemote, &mut out).unwrap();
         (passed, String::from_utf8(out).unwrap())
     }
 
@@ -276,7 +289,7 @@ mod tests {
             rules: vec!["no_such_rule".to_owned()],
             ..request("admin", "p1", &[])
         };
-        let err = check(&enforcer, &args, &mut Vec::new()).unwrap_err();
+        let err = check(&enforcer, &args, &NoRemote, &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("no_such_rule"), "{err}");
     }
 
@@ -284,7 +297,7 @@ mod tests {
     fn check_without_rule_decides_every_rule() {
         let enforcer = Enforcer::with_glance_defaults();
         let mut out = Vec::new();
-        check(&enforcer, &request("admin", "p1", &[]), &mut out).unwrap();
+        check(&enforcer, &request("admin", "p1", &[]), &NoRemote, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), enforcer.entries().count());
         assert!(text.contains("deactivate: passed\n"), "{text}");

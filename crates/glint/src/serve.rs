@@ -50,7 +50,13 @@ async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the file store at {}", datadir.display()))?;
     let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
     let policy = Arc::new(crate::policy::load(&conf)?);
-    let images = ImageService::new(db, stores, policy, image_config(&conf)?);
+    let remote_policy = crate::remote_policy::HttpRemoteCheck::new(
+        conf.oslo_policy.remote_content_type,
+        conf.oslo_policy.remote_timeout,
+    )
+    .context("cannot set up remote policy checks")?;
+    let images = ImageService::new(db, stores, policy, image_config(&conf)?)
+        .with_remote_policy(Arc::new(remote_policy));
     let reset = images
         .reconcile_interrupted_uploads(UPLOAD_STALE_AFTER)
         .await

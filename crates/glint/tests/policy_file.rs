@@ -3,9 +3,12 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
+
 use common::Setup;
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn policy_file_overrides_default_rules() {
@@ -92,4 +95,115 @@ async fn missing_named_policy_file_stops_the_start() {
         "{}",
         server.logs()
     );
+}
+
+/// A remote policy service on a free port: answers `True` when the posted
+/// body mentions `allow_marker`, `False` otherwise, and keeps every body.
+async fn policy_service(allow_marker: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let bodies = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let n = stream.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break body.to_owned();
+                    }
+                };
+                let answer = if body.contains(allow_marker) {
+                    "True"
+                } else {
+                    "False"
+                };
+                bodies.lock().unwrap().push(body);
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = stream.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_checks_ask_the_remote_policy_service() {
+    let (port, seen) = policy_service("trusted-project").await;
+    let setup = Setup::with_config(
+        "\n[oslo_policy]\npolicy_file = policy.yaml\nremote_content_type = application/json\n",
+    );
+    std::fs::write(
+        setup.dir.path().join("policy.yaml"),
+        format!("\"get_images\": \"http://127.0.0.1:{port}/check/images\"\n"),
+    )
+    .unwrap();
+    let mut server = setup.start();
+    let client = reqwest::Client::new();
+    server.wait_ready(&client).await;
+
+    let list = |project: &'static str| {
+        client
+            .get(server.url("/v2/images"))
+            .header("X-Project-Id", project)
+            .header("X-Roles", "member,reader")
+            .send()
+    };
+    assert_eq!(
+        list("trusted-project").await.unwrap().status(),
+        StatusCode::OK,
+        "{}",
+        server.logs()
+    );
+    assert_eq!(
+        list("someone-else").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let bodies = seen.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let first: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(first["rule"], "get_images");
+    assert_eq!(first["credentials"]["project_id"], "trusted-project");
+    assert_eq!(first["credentials"]["roles"], json!(["member", "reader"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_remote_policy_service_denies() {
+    let port = common::free_port();
+    let setup = Setup::with_config("\n[oslo_policy]\npolicy_file = policy.yaml\n");
+    std::fs::write(
+        setup.dir.path().join("policy.yaml"),
+        format!("\"get_images\": \"http://127.0.0.1:{port}/check\"\n"),
+    )
+    .unwrap();
+    let mut server = setup.start();
+    let client = reqwest::Client::new();
+    server.wait_ready(&client).await;
+    let resp = client.get(server.url("/v2/images")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }

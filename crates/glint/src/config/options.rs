@@ -79,6 +79,12 @@ pub(super) const VMDK_ALLOWED_TYPES: Opt = opt(
 pub(super) const FLAVOR: Opt = opt("paste_deploy", "flavor", "");
 
 pub(super) const POLICY_FILE: Opt = opt("oslo_policy", "policy_file", "policy.yaml");
+pub(super) const REMOTE_CONTENT_TYPE: Opt = opt(
+    "oslo_policy",
+    "remote_content_type",
+    "application/x-www-form-urlencoded",
+);
+pub(super) const REMOTE_TIMEOUT: Opt = opt("oslo_policy", "remote_timeout", "60");
 
 pub(super) const ALLOW_NOAUTH_ON_PUBLIC_ADDRESS: Opt =
     opt("glint", "allow_noauth_on_public_address", "false");
@@ -116,6 +122,8 @@ pub(super) const SUPPORTED: &[Opt] = &[
     VMDK_ALLOWED_TYPES,
     FLAVOR,
     POLICY_FILE,
+    REMOTE_CONTENT_TYPE,
+    REMOTE_TIMEOUT,
     ALLOW_NOAUTH_ON_PUBLIC_ADDRESS,
     DATA_DIR,
 ];
@@ -127,6 +135,10 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("keystone_authtoken", None),
     ("oslo_limit", None),
     ("oslo_messaging_notifications", None),
+    ("oslo_policy", Some("remote_ssl_verify_server_crt")),
+    ("oslo_policy", Some("remote_ssl_ca_crt_file")),
+    ("oslo_policy", Some("remote_ssl_client_crt_file")),
+    ("oslo_policy", Some("remote_ssl_client_key_file")),
     ("DEFAULT", Some("enabled_backends")),
     ("DEFAULT", Some("use_keystone_limits")),
     ("DEFAULT", Some("image_cache_dir")),

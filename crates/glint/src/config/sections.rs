@@ -333,6 +333,29 @@ pub struct OsloPolicyConfig {
     /// Whether a configuration file names `policy_file`; only then is a
     /// missing file an error (the default name is optional, as in Glance).
     pub policy_file_set: bool,
+    /// How `http:`/`https:` checks send their data.
+    pub remote_content_type: RemoteContentType,
+    /// How long a remote check may take before it counts as a denial.
+    pub remote_timeout: std::time::Duration,
+}
+
+/// Body format of remote (`http:`) policy checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteContentType {
+    /// `rule`, `target` and `credentials` as JSON strings in a form.
+    Form,
+    /// One JSON object with `rule`, `target` and `credentials`.
+    Json,
+}
+
+impl RemoteContentType {
+    fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "application/x-www-form-urlencoded" => Ok(Self::Form),
+            "application/json" => Ok(Self::Json),
+            _ => Err("must be application/x-www-form-urlencoded or application/json".to_owned()),
+        }
+    }
 }
 
 impl OsloPolicyConfig {
@@ -344,8 +367,21 @@ impl OsloPolicyConfig {
         Ok(Self {
             policy_file: PathBuf::from(policy_file),
             policy_file_set: src.is_set(&POLICY_FILE),
+            remote_content_type: src.parse(&REMOTE_CONTENT_TYPE, RemoteContentType::parse)?,
+            remote_timeout: src.parse(&REMOTE_TIMEOUT, parse_seconds)?,
         })
     }
+}
+
+/// A non-negative number of seconds, fractions allowed.
+fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| "must be a number of seconds, 0 or more".to_owned())
 }
 
 /// The glint-only `[glint]` section.

@@ -542,3 +542,21 @@ fn named_policy_file_that_does_not_exist_is_an_error() {
 fn config_policy_error(text: &str) -> String {
     config(text).policy_file_path().unwrap_err().to_string()
 }
+
+#[test]
+fn remote_check_options_are_validated() {
+    let c = config("[oslo_policy]\nremote_content_type = application/json\nremote_timeout = 2.5\n");
+    assert_eq!(c.oslo_policy.remote_content_type, RemoteContentType::Json);
+    assert_eq!(
+        c.oslo_policy.remote_timeout,
+        std::time::Duration::from_millis(2500)
+    );
+    assert_eq!(
+        defaults().oslo_policy.remote_content_type,
+        RemoteContentType::Form
+    );
+    assert!(
+        error("[oslo_policy]\nremote_content_type = text/plain\n").contains("remote_content_type")
+    );
+    assert!(error("[oslo_policy]\nremote_timeout = -1\n").contains("remote_timeout"));
+}
