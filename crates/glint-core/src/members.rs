@@ -13,6 +13,7 @@ use glint_model::member::{self, MemberStatus};
 use glint_model::{Image, Member, Visibility, time};
 use serde_json::Value;
 
+use crate::authz::image_target;
 use crate::context::RequestContext;
 use crate::error::CoreError;
 use crate::images::ImageService;
@@ -87,9 +88,11 @@ impl ImageService {
             ))
         })?;
         self.authz.enforce_member_rule(ctx, &image, "get_members")?;
+        // Glance checks `get_member` for every listed member, but against
+        // the image's target, so it is one decision for the whole list.
         if !self
             .authz
-            .check(ctx, "get_member", &crate::authz::image_target(ctx, &image))
+            .check(ctx, "get_member", &image_target(ctx, &image))
         {
             return Ok(Vec::new());
         }
