@@ -1,8 +1,8 @@
 //! JSON shapes of the responses, key order as Glance writes them.
 
 use glint_core::ImagePage;
-use glint_model::Image;
 use glint_model::time::format_iso;
+use glint_model::{Image, Member};
 use serde_json::{Map, Value, json};
 
 fn opt_str(v: &Option<String>) -> Value {
@@ -83,5 +83,28 @@ pub fn image_list(page: &ImagePage, params: &[(String, String)]) -> Value {
             )),
         );
     }
+    Value::Object(m)
+}
+
+/// One image member, keys in Glance's order.
+pub fn member(member: &Member) -> Value {
+    let mut m = Map::new();
+    m.insert("member_id".into(), json!(member.member_id));
+    m.insert("image_id".into(), json!(member.image_id.to_string()));
+    m.insert("status".into(), json!(member.status.as_str()));
+    m.insert("created_at".into(), json!(format_iso(member.created_at)));
+    m.insert("updated_at".into(), json!(format_iso(member.updated_at)));
+    m.insert("schema".into(), json!("/v2/schemas/member"));
+    Value::Object(m)
+}
+
+/// The members of an image.
+pub fn member_list(members: &[Member]) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "members".into(),
+        Value::Array(members.iter().map(member).collect()),
+    );
+    m.insert("schema".into(), json!("/v2/schemas/members"));
     Value::Object(m)
 }

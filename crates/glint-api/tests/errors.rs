@@ -226,6 +226,16 @@ async fn wrong_method_is_405_with_allow_header() {
             vec!["GET", "PUT"],
         ),
         (
+            reqwest::Method::PATCH,
+            format!("/v2/images/{MISSING}/members"),
+            vec!["GET", "POST"],
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/v2/images/{MISSING}/members/p2"),
+            vec!["GET", "PUT", "DELETE"],
+        ),
+        (
             reqwest::Method::DELETE,
             "/v2/schemas/image".to_string(),
             vec!["GET"],

@@ -92,6 +92,28 @@ impl Authz {
         Err(denied(rule))
     }
 
+    /// Enforces a member rule (`get_members`, `add_member`, …) the way
+    /// Glance's member API does: the caller must first pass `get_image`,
+    /// whose failure is a bare 404, then the rule itself (403).
+    pub fn enforce_member_rule(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+        rule: &str,
+    ) -> Result<(), CoreError> {
+        let target = image_target(ctx, image);
+        if !self.check(ctx, "get_image", &target) {
+            return Err(CoreError::NotFound(
+                "The resource could not be found.".into(),
+            ));
+        }
+        if self.check(ctx, rule, &target) {
+            Ok(())
+        } else {
+            Err(denied(rule))
+        }
+    }
+
     pub fn can_get_image(&self, ctx: &RequestContext, image: &Image) -> bool {
         self.check(ctx, "get_image", &image_target(ctx, image))
     }

@@ -1,5 +1,5 @@
 //! The use cases of glint: creating, listing, changing, uploading,
-//! downloading and deleting images, for one caller at a time.
+//! downloading, sharing and deleting images, for one caller at a time.
 //!
 //! This is the only crate that authorizes (it asks the policy engine) and
 //! the only one that changes an image's status (always compare-and-set in
@@ -13,6 +13,7 @@ pub mod context;
 pub mod data;
 pub mod error;
 pub mod images;
+pub mod members;
 pub mod reconcile;
 pub mod tags;
 

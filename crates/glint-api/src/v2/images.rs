@@ -27,11 +27,13 @@ pub fn routes() -> Router<AppState> {
         .route("/images/{id}/actions/reactivate", post(reactivate_image))
 }
 
-/// A JSON request body, parsed whatever its Content-Type (as Glance does).
+/// A JSON request body of any JSON type, parsed whatever its Content-Type
+/// (as Glance does). Scalars are valid bodies: Glance's per-resource
+/// parsers then reject them with their own messages.
 #[derive(Debug)]
-pub struct JsonBody(pub Value);
+pub struct AnyJsonBody(pub Value);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync> FromRequest<S> for AnyJsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -41,8 +43,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if bytes.is_empty() {
             return Err(ApiError::BadRequest("Body expected in request.".into()));
         }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(v @ (Value::Object(_) | Value::Array(_))) => Ok(JsonBody(v)),
+        serde_json::from_slice::<Value>(&bytes)
+            .map(AnyJsonBody)
+            .map_err(|_| ApiError::BadRequest("Malformed JSON in request body.".into()))
+    }
+}
+
+/// A JSON object or array request body.
+#[derive(Debug)]
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match AnyJsonBody::from_request(req, state).await?.0 {
+            v @ (Value::Object(_) | Value::Array(_)) => Ok(JsonBody(v)),
             _ => Err(ApiError::BadRequest(
                 "Malformed JSON in request body.".into(),
             )),

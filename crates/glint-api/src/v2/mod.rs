@@ -7,6 +7,7 @@ use crate::state::AppState;
 pub mod image_data;
 pub mod images;
 pub mod info;
+pub mod members;
 pub mod schemas;
 pub mod tags;
 
@@ -15,6 +16,7 @@ pub fn routes() -> Router<AppState> {
         .merge(images::routes())
         .merge(image_data::routes())
         .merge(tags::routes())
+        .merge(members::routes())
         .merge(schemas::routes())
         .merge(info::routes())
 }

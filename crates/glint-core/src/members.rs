@@ -1,0 +1,233 @@
+//! Image members: the owner of a `shared` image shares it with other
+//! projects, and each of those projects accepts or rejects it
+//! (`/v2/images/{id}/members`).
+//!
+//! The checks come in Glance's order, which decides the status code a
+//! client sees when several things are wrong at once: the request body,
+//! then the image (visible to the caller, else 404), then `shared` (403),
+//! then the policy rules (a caller failing `get_image` gets a bare 404),
+//! then the membership itself.
+
+use glint_db::DbError;
+use glint_model::member::{self, MemberStatus};
+use glint_model::{Image, Member, Visibility, time};
+use serde_json::Value;
+
+use crate::authz::image_target;
+use crate::context::RequestContext;
+use crate::error::CoreError;
+use crate::images::ImageService;
+
+const ONLY_SHARED: &str = "Only shared images have members.";
+
+fn image_not_found(id: &str) -> CoreError {
+    CoreError::NotFound(format!("Image {id} not found."))
+}
+
+fn member_not_found(member_id: &str, image: &Image) -> CoreError {
+    CoreError::NotFound(format!(
+        "{member_id} not found in the member list of the image {}.",
+        image.id
+    ))
+}
+
+/// `Err(error())` unless the image is shared: other images have no members.
+fn require_shared(image: &Image, error: impl FnOnce() -> CoreError) -> Result<(), CoreError> {
+    if image.visibility == Visibility::Shared {
+        Ok(())
+    } else {
+        Err(error())
+    }
+}
+
+/// Admins and the owner's project see every membership of an image; any
+/// other project sees only its own (Glance's member query filter).
+fn sees_every_member(ctx: &RequestContext, image: &Image) -> bool {
+    ctx.is_admin() || (ctx.project_id().is_some() && ctx.project_id() == image.owner.as_deref())
+}
+
+fn sees_member(ctx: &RequestContext, image: &Image, member_id: &str) -> bool {
+    sees_every_member(ctx, image) || ctx.project_id() == Some(member_id)
+}
+
+impl ImageService {
+    /// The image of a member request, if the caller may see it (a member
+    /// sees it whatever its membership status).
+    async fn member_image(&self, ctx: &RequestContext, id: &str) -> Result<Image, CoreError> {
+        self.load_visible(ctx, id, || image_not_found(id)).await
+    }
+
+    /// One membership the caller may see, after the `get_member` rule.
+    async fn lookup_member(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+        member_id: &str,
+    ) -> Result<Member, CoreError> {
+        self.authz.enforce_member_rule(ctx, image, "get_member")?;
+        let found = if sees_member(ctx, image, member_id) {
+            self.db.get_member(image.id, member_id).await?
+        } else {
+            None
+        };
+        found.ok_or_else(|| member_not_found(member_id, image))
+    }
+
+    /// `GET /v2/images/{id}/members`: every member for the owner and
+    /// admins, only the caller's own membership for a member.
+    pub async fn list_members(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Vec<Member>, CoreError> {
+        let image = self.member_image(ctx, id).await?;
+        require_shared(&image, || {
+            CoreError::Forbidden(format!(
+                "Not allowed to list members for image {}: {ONLY_SHARED}",
+                image.id
+            ))
+        })?;
+        self.authz.enforce_member_rule(ctx, &image, "get_members")?;
+        // Glance checks `get_member` for every listed member, but against
+        // the image's target, so it is one decision for the whole list.
+        if !self
+            .authz
+            .check(ctx, "get_member", &image_target(ctx, &image))
+        {
+            return Ok(Vec::new());
+        }
+        let mut members = self.db.list_members(image.id).await?;
+        members.retain(|m| sees_member(ctx, &image, &m.member_id));
+        Ok(members)
+    }
+
+    /// `GET /v2/images/{id}/members/{member_id}`. Every refusal is a 404,
+    /// so that the answer tells nothing about images the caller cannot use.
+    pub async fn get_member(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        member_id: &str,
+    ) -> Result<Member, CoreError> {
+        let image = self.member_image(ctx, id).await?;
+        require_shared(&image, || CoreError::NotFound(ONLY_SHARED.into()))?;
+        self.lookup_member(ctx, &image, member_id)
+            .await
+            .map_err(|e| match e {
+                CoreError::Forbidden(message) => CoreError::NotFound(message),
+                other => other,
+            })
+    }
+
+    /// `POST /v2/images/{id}/members` with `{"member": "<project id>"}`:
+    /// shares the image with that project, whose membership starts
+    /// `pending`.
+    pub async fn add_member(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        body: &Value,
+    ) -> Result<Member, CoreError> {
+        let member_id = member::member_from_body(body)?;
+        let image = self.member_image(ctx, id).await?;
+        require_shared(&image, || {
+            CoreError::Forbidden(format!("Not allowed to create members for image {id}."))
+        })?;
+        self.authz.enforce_member_rule(ctx, &image, "add_member")?;
+        self.check_member_quota(&image, id).await?;
+        member::validate_member_id(&member_id)?;
+        let now = time::now();
+        let member = Member {
+            image_id: image.id,
+            member_id,
+            status: MemberStatus::Pending,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.db.add_member(&member).await {
+            Ok(()) => {}
+            Err(DbError::Duplicate) => {
+                return Err(CoreError::Conflict(format!(
+                    "Member {} is duplicated for image {id}",
+                    member.member_id
+                )));
+            }
+            Err(DbError::NotFound) => return Err(image_not_found(id)),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(image.id = %image.id, member.id = %member.member_id, "image member added");
+        Ok(member)
+    }
+
+    /// `image_member_quota`: one more member must still fit.
+    async fn check_member_quota(&self, image: &Image, id: &str) -> Result<(), CoreError> {
+        let Some(maximum) = self.config.image_member_quota else {
+            return Ok(());
+        };
+        let attempted = self.db.count_members(image.id).await? + 1;
+        if attempted > maximum {
+            return Err(CoreError::TooLarge(format!(
+                "Image member limit exceeded for image {id}: The limit has been exceeded on the \
+                 number of allowed image members for this image. Attempted: {attempted}, \
+                 Maximum: {maximum}:"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `PUT /v2/images/{id}/members/{member_id}` with `{"status": …}`: the
+    /// member project accepts or rejects the image (or an admin does for
+    /// it); the owner may not.
+    pub async fn update_member(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        member_id: &str,
+        body: &Value,
+    ) -> Result<Member, CoreError> {
+        let requested = member::status_from_body(body)?;
+        let image = self.member_image(ctx, id).await?;
+        require_shared(&image, || {
+            CoreError::Forbidden(format!("Not allowed to update members for image {id}."))
+        })?;
+        let mut member = self.lookup_member(ctx, &image, member_id).await?;
+        self.authz
+            .enforce_member_rule(ctx, &image, "modify_member")?;
+        member.status = MemberStatus::from_request(requested)?;
+        member.updated_at = time::now();
+        match self.db.update_member(&member).await {
+            Err(DbError::NotFound) => return Err(member_not_found(member_id, &image)),
+            other => other?,
+        }
+        tracing::info!(
+            image.id = %image.id,
+            member.id = %member.member_id,
+            member.status = %member.status,
+            "image member status changed"
+        );
+        Ok(member)
+    }
+
+    /// `DELETE /v2/images/{id}/members/{member_id}`: the owner (or an
+    /// admin) stops sharing the image with a project.
+    pub async fn delete_member(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        member_id: &str,
+    ) -> Result<(), CoreError> {
+        let image = self.member_image(ctx, id).await?;
+        require_shared(&image, || {
+            CoreError::Forbidden(format!("Not allowed to delete members for image {id}."))
+        })?;
+        let member = self.lookup_member(ctx, &image, member_id).await?;
+        self.authz
+            .enforce_member_rule(ctx, &image, "delete_member")?;
+        match self.db.delete_member(image.id, &member.member_id).await {
+            Err(DbError::NotFound) => return Err(member_not_found(member_id, &image)),
+            other => other?,
+        }
+        tracing::info!(image.id = %image.id, member.id = %member.member_id, "image member removed");
+        Ok(())
+    }
+}
