@@ -7,6 +7,7 @@
 
 mod database;
 mod ini;
+mod keystone;
 mod options;
 mod sections;
 mod source;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
+pub use keystone::*;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
 
@@ -59,6 +61,16 @@ pub enum ConfigError {
         /// Why it was rejected.
         reason: String,
     },
+    /// Options that a chosen feature needs are not set.
+    #[error("missing options in [{section}]: {options} ({reason})")]
+    MissingOptions {
+        /// What needs them.
+        reason: String,
+        /// Their section.
+        section: String,
+        /// Their names, comma separated.
+        options: String,
+    },
 }
 
 impl ConfigError {
@@ -85,6 +97,8 @@ pub struct GlanceConfig {
     pub image_format: ImageFormatConfig,
     /// `[paste_deploy]`: the authentication pipeline.
     pub paste_deploy: PasteDeployConfig,
+    /// `[keystone_authtoken]`: how Keystone tokens are validated.
+    pub keystone_authtoken: KeystoneAuthtokenConfig,
     /// `[glint]`: options that only glint has.
     pub glint: GlintConfig,
 }
@@ -117,8 +131,12 @@ impl GlanceConfig {
             glance_store: GlanceStoreConfig::read(&src)?,
             image_format: ImageFormatConfig::read(&src)?,
             paste_deploy: PasteDeployConfig::read(&src)?,
+            keystone_authtoken: KeystoneAuthtokenConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
         };
+        if config.paste_deploy.flavor != AuthMode::NoAuth {
+            config.keystone_authtoken.check_complete(&src)?;
+        }
         config.validate()?;
         Ok((config, options::warnings(&ini)))
     }
