@@ -8,7 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::keystone::{AuthSettings, FakeKeystone, keystone_mode, unreachable_url};
+use common::keystone::{
+    AuthSettings, FakeKeystone, fake_service_credentials, keystone_mode, keystone_mode_as,
+    unreachable_url,
+};
 use common::{TestApp, expect_error, expect_json, expect_status, id_of};
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
@@ -134,28 +137,11 @@ async fn service_token_refused_twice_gives_503() {
 #[tokio::test]
 async fn wrong_service_password_gives_503_not_401() {
     let ks = FakeKeystone::start().await;
-    let mode = keystone_mode(&ks.url(), AuthSettings::default());
-    let glint_api::AuthMode::Keystone(mut auth) = mode else {
-        unreachable!()
-    };
-    let config = glint_api::auth::KeystoneConfig {
-        auth_url: ks.url().parse().unwrap(),
-        credentials: glint_api::auth::ServiceCredentials {
-            user: glint_api::auth::NameOrId::Name("glint".into()),
-            user_domain: Some(glint_api::auth::NameOrId::Name("Default".into())),
-            password: "wrong".into(),
-            project: glint_api::auth::NameOrId::Name("service".into()),
-            project_domain: Some(glint_api::auth::NameOrId::Name("Default".into())),
-        },
-        include_service_catalog: false,
-        token_cache_time: Some(HOUR),
-        token_cache_size: 10,
-        http_timeout: Duration::from_secs(2),
-        http_max_retries: 0,
-    };
-    auth.validator = glint_api::auth::KeystoneValidator::new(config).unwrap();
+    let mut credentials = fake_service_credentials();
+    credentials.password = "wrong".into();
+    let mode = keystone_mode_as(&ks.url(), credentials, AuthSettings::default());
     let app = TestApp::builder()
-        .api_config(|c| c.auth = glint_api::AuthMode::Keystone(auth))
+        .api_config(|c| c.auth = mode)
         .start()
         .await;
     let alice = ks.issue("alice", "alpha", &["member"], HOUR);
@@ -502,7 +488,10 @@ async fn anonymous_callers_pass_authentication_but_may_only_read() {
             (Method::POST, "/v2/images".to_string()),
             (Method::DELETE, format!("/v2/images/{id}")),
             (Method::PUT, format!("/v2/images/{id}/tags/t")),
-            (Method::DELETE, "/v2/images/00000000-0000-0000-0000-000000000000".into()),
+            (
+                Method::DELETE,
+                "/v2/images/00000000-0000-0000-0000-000000000000".into(),
+            ),
         ] {
             let resp = send(&app, method, &path, token).await;
             assert_eq!(

@@ -301,19 +301,32 @@ impl Default for AuthSettings {
     }
 }
 
-/// The `AuthMode` of a glint validating tokens against `auth_url` as the
-/// fake's service user.
-pub fn keystone_mode(auth_url: &str, settings: AuthSettings) -> glint_api::AuthMode {
-    use glint_api::auth::{
-        KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
-    };
-    let credentials = ServiceCredentials {
+/// The fake's service user.
+pub fn fake_service_credentials() -> glint_api::auth::ServiceCredentials {
+    use glint_api::auth::NameOrId;
+    glint_api::auth::ServiceCredentials {
         user: NameOrId::Name(SERVICE_USER.into()),
         user_domain: Some(NameOrId::Name("Default".into())),
         password: SERVICE_PASSWORD.into(),
         project: NameOrId::Name(SERVICE_PROJECT.into()),
         project_domain: Some(NameOrId::Name("Default".into())),
-    };
+    }
+}
+
+/// The `AuthMode` of a glint validating tokens against `auth_url` as the
+/// fake's service user.
+pub fn keystone_mode(auth_url: &str, settings: AuthSettings) -> glint_api::AuthMode {
+    keystone_mode_as(auth_url, fake_service_credentials(), settings)
+}
+
+/// The `AuthMode` of a glint validating tokens against `auth_url` as the
+/// service user of `credentials`.
+pub fn keystone_mode_as(
+    auth_url: &str,
+    credentials: glint_api::auth::ServiceCredentials,
+    settings: AuthSettings,
+) -> glint_api::AuthMode {
+    use glint_api::auth::{KeystoneAuth, KeystoneConfig, KeystoneValidator};
     let validator = KeystoneValidator::new(KeystoneConfig {
         auth_url: auth_url.parse().expect("auth_url"),
         credentials,
@@ -328,6 +341,9 @@ pub fn keystone_mode(auth_url: &str, settings: AuthSettings) -> glint_api::AuthM
         validator,
         delay_auth_decision: settings.delay_auth_decision,
         allow_anonymous_access: settings.allow_anonymous_access,
-        www_authenticate_uri: "https://keystone.example.com/identity".into(),
+        www_authenticate_uri: WWW_AUTHENTICATE_URI.into(),
     })
 }
+
+/// The identity endpoint test servers announce in `WWW-Authenticate`.
+pub const WWW_AUTHENTICATE_URI: &str = "https://keystone.example.com/identity";
