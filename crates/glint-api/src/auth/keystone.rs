@@ -108,12 +108,6 @@ struct ServiceToken {
     renew_at: Instant,
 }
 
-/// One answer of Keystone about a user token.
-enum Validation {
-    Valid(Identity),
-    ServiceTokenRejected,
-}
-
 impl KeystoneValidator {
     /// Builds the validator; nothing is sent to Keystone until the first
     /// request needs it.
@@ -173,20 +167,17 @@ impl Inner {
     async fn validate_with_keystone(&self, token: &str) -> Result<Identity, AuthError> {
         let service = self.service_token(None).await?;
         let identity = match self.ask_keystone(&service, token).await? {
-            Validation::Valid(identity) => identity,
-            Validation::ServiceTokenRejected => {
+            Some(identity) => identity,
+            None => {
                 tracing::info!("identity service rejected the service token; obtaining a new one");
                 let renewed = self.service_token(Some(&service)).await?;
-                match self.ask_keystone(&renewed, token).await? {
-                    Validation::Valid(identity) => identity,
-                    Validation::ServiceTokenRejected => {
-                        return Err(AuthError::Unavailable(
-                            "the identity service rejected the authorization needed to \
-                             validate tokens"
-                                .into(),
-                        ));
-                    }
-                }
+                self.ask_keystone(&renewed, token).await?.ok_or_else(|| {
+                    AuthError::Unavailable(
+                        "the identity service rejected the authorization needed to validate \
+                         tokens"
+                            .into(),
+                    )
+                })?
             }
         };
         if identity.expires_at <= OffsetDateTime::now_utc() {
@@ -195,7 +186,13 @@ impl Inner {
         Ok(identity)
     }
 
-    async fn ask_keystone(&self, service: &str, token: &str) -> Result<Validation, AuthError> {
+    /// Keystone's answer about `token`; `None` when it refused the service
+    /// token itself (401).
+    async fn ask_keystone(
+        &self,
+        service: &str,
+        token: &str,
+    ) -> Result<Option<Identity>, AuthError> {
         let mut url = self.tokens_url.clone();
         if !self.config.include_service_catalog {
             url.set_query(Some("nocatalog"));
@@ -213,7 +210,7 @@ impl Inner {
                 let body = resp.bytes().await.map_err(|e| {
                     AuthError::Unavailable(format!("reading the validation answer failed: {e}"))
                 })?;
-                parse_token(&body).map(Validation::Valid).map_err(|e| {
+                parse_token(&body).map(Some).map_err(|e| {
                     tracing::warn!(error = %e, "identity service returned unreadable token data");
                     AuthError::InvalidToken(format!("invalid token contents: {e}"))
                 })
@@ -221,7 +218,7 @@ impl Inner {
             StatusCode::NOT_FOUND => Err(AuthError::InvalidToken(
                 "the identity service does not know the token".into(),
             )),
-            StatusCode::UNAUTHORIZED => Ok(Validation::ServiceTokenRejected),
+            StatusCode::UNAUTHORIZED => Ok(None),
             status => Err(AuthError::Unavailable(format!(
                 "token validation answered {status}"
             ))),
