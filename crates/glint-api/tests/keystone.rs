@@ -125,6 +125,24 @@ async fn service_token_refused_by_keystone_is_renewed_and_the_validation_retried
 }
 
 #[tokio::test]
+async fn service_token_is_renewed_shortly_before_it_expires() {
+    let ks = FakeKeystone::start().await;
+    // Renewal is due two minutes before expiry: one second from now.
+    ks.service_token_ttl(Duration::from_secs(121));
+    let app = app(&ks).await;
+    let alice = ks.issue("alice", "alpha", &["reader"], HOUR);
+    expect_status(list(&app, &alice).await, StatusCode::OK).await;
+    let bob = ks.issue("bob", "beta", &["reader"], HOUR);
+    expect_status(list(&app, &bob).await, StatusCode::OK).await;
+    assert_eq!(ks.password_auths(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let carol = ks.issue("carol", "gamma", &["reader"], HOUR);
+    expect_status(list(&app, &carol).await, StatusCode::OK).await;
+    assert_eq!(ks.password_auths(), 2);
+    assert_eq!(ks.validations(), 3, "no validation was refused");
+}
+
+#[tokio::test]
 async fn service_token_refused_twice_gives_503() {
     let ks = FakeKeystone::start().await;
     let app = app(&ks).await;

@@ -41,6 +41,8 @@ struct Behaviour {
     delay: Duration,
     /// Refuse every service token, even fresh ones.
     refuse_service_tokens: bool,
+    /// Lifetime of the service tokens issued (an hour when zero).
+    service_token_ttl: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +137,11 @@ impl FakeKeystone {
         self.inner.behaviour.lock().unwrap().refuse_service_tokens = true;
     }
 
+    /// Issues service tokens that expire `ttl` after they are issued.
+    pub fn service_token_ttl(&self, ttl: Duration) {
+        self.inner.behaviour.lock().unwrap().service_token_ttl = ttl;
+    }
+
     /// Answers every validation with `status`.
     pub fn fail_with(&self, status: StatusCode) {
         self.inner.behaviour.lock().unwrap().fail_with = Some(status);
@@ -216,11 +223,15 @@ async fn authenticate(State(inner): State<Arc<Inner>>, body: axum::Json<Value>) 
     }
     let token = format!("svc-{}", uuid::Uuid::new_v4().simple());
     inner.service_tokens.lock().unwrap().insert(token.clone());
+    let ttl = match inner.behaviour.lock().unwrap().service_token_ttl {
+        ttl if ttl.is_zero() => Duration::from_secs(3600),
+        ttl => ttl,
+    };
     let info = TokenInfo {
         user_id: SERVICE_USER.into(),
         project_id: SERVICE_PROJECT.into(),
         roles: vec!["service".into(), "admin".into()],
-        expires_at: OffsetDateTime::now_utc() + Duration::from_secs(3600),
+        expires_at: OffsetDateTime::now_utc() + ttl,
     };
     (
         StatusCode::CREATED,
