@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod keystone;
+mod token;
 
 use std::sync::Arc;
 
