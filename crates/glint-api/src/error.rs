@@ -24,6 +24,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// An anonymous caller tried to change something.
+    #[error("Read-only access")]
+    ReadOnly,
+    /// Keystone could not be asked about the caller's token.
+    #[error("The Keystone service is temporarily unavailable.")]
+    IdentityUnavailable,
     #[error("{message}")]
     UnsupportedMediaType {
         message: String,
@@ -35,6 +41,14 @@ pub enum ApiError {
 #[derive(Debug, Clone)]
 pub struct ErrorExplanation(pub String);
 
+/// The detail webob prints after the explanation, when an error has one.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
+const FORBIDDEN_EXPLANATION: &str = "Access was denied to this resource.";
+const UNAVAILABLE_EXPLANATION: &str =
+    "The server is currently unavailable. Please try again at a later time.";
+
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
@@ -42,6 +56,8 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::ReadOnly => StatusCode::FORBIDDEN,
+            ApiError::IdentityUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
@@ -66,7 +82,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut headers = HeaderMap::new();
+        let detail = matches!(self, ApiError::ReadOnly | ApiError::IdentityUnavailable)
+            .then(|| ErrorDetail(self.to_string()));
         let explanation = match self {
+            ApiError::ReadOnly => FORBIDDEN_EXPLANATION.to_string(),
+            ApiError::IdentityUnavailable => UNAVAILABLE_EXPLANATION.to_string(),
             ApiError::Core(CoreError::Internal(detail)) => {
                 tracing::error!(error = %detail, "internal error");
                 "The server has either erred or is incapable of performing the requested operation."
@@ -74,7 +94,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Core(CoreError::Unavailable(detail)) => {
                 tracing::error!(error = %detail, "dependency unavailable");
-                "The server is currently unavailable. Please try again at a later time.".to_string()
+                UNAVAILABLE_EXPLANATION.to_string()
             }
             ApiError::Core(CoreError::RangeNotSatisfiable { size }) => {
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
@@ -95,6 +115,9 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, headers).into_response();
         resp.extensions_mut().insert(ErrorExplanation(explanation));
+        if let Some(detail) = detail {
+            resp.extensions_mut().insert(detail);
+        }
         resp
     }
 }
@@ -160,6 +183,8 @@ fn html_escape(s: &str) -> String {
 pub enum BodyTemplate {
     /// `explanation<br /><br />\ndetail\n\n`
     Default,
+    /// The default template with a non-empty detail.
+    WithDetail { detail: String },
     /// 405: names the method; the explanation is the (empty) detail.
     MethodNotAllowed { method: String },
     /// 415: names the request's media type; the explanation is the detail.
@@ -171,6 +196,11 @@ pub enum BodyTemplate {
 fn make_body(template: &BodyTemplate, explanation: &str, escape: fn(&str) -> String) -> String {
     match template {
         BodyTemplate::Default => format!("{}<br /><br />\n\n\n", escape(explanation)),
+        BodyTemplate::WithDetail { detail } => format!(
+            "{}<br /><br />\n{}\n\n",
+            escape(explanation),
+            escape(detail)
+        ),
         BodyTemplate::MethodNotAllowed { method } => format!(
             "The method {} is not allowed for this resource. <br /><br />\n{}",
             escape(method),
@@ -282,7 +312,12 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let template = match status {
         StatusCode::METHOD_NOT_ALLOWED => BodyTemplate::MethodNotAllowed { method },
         StatusCode::UNSUPPORTED_MEDIA_TYPE => BodyTemplate::UnsupportedMediaType { content_type },
-        _ => BodyTemplate::Default,
+        _ => match parts.extensions.get::<ErrorDetail>() {
+            Some(detail) => BodyTemplate::WithDetail {
+                detail: detail.0.clone(),
+            },
+            None => BodyTemplate::Default,
+        },
     };
     let format = choose_format(accept.as_deref());
     let (body, body_type) = render_body(status, &template, &explanation, format);

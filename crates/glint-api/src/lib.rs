@@ -6,6 +6,7 @@
 //! Handlers are thin: extract, call one use case of `glint-core`, render a
 //! view. This crate must not talk to the database or the stores directly.
 
+pub mod auth;
 pub mod context;
 pub mod error;
 pub mod json;

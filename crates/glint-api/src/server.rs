@@ -11,6 +11,7 @@ use http::{Method, Uri};
 use tokio::net::TcpListener;
 use tower::Layer;
 
+use crate::auth;
 use crate::error::render_errors;
 use crate::request_id::assign_request_id;
 use crate::state::AppState;
@@ -26,6 +27,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/v2", v2::routes())
         .fallback(fallback)
         .layer(middleware::from_fn(reject_unexpected_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn(render_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),

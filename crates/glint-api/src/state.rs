@@ -4,12 +4,17 @@ use std::sync::Arc;
 
 use glint_core::ImageService;
 
+use crate::auth::KeystoneAuth;
+
 /// How callers are identified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum AuthMode {
     /// Development mode: identity comes from `X-User-Id`, `X-Project-Id`
     /// and `X-Roles` headers, defaulting to an admin of project `admin`.
     NoAuth,
+    /// Keystone tokens (`X-Auth-Token`), validated against Keystone v3;
+    /// client-sent identity headers are ignored.
+    Keystone(KeystoneAuth),
 }
 
 /// Options of the HTTP layer.

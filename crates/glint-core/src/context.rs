@@ -22,12 +22,24 @@ impl RequestContext {
         roles: Vec<String>,
         policy: &glint_policy::Enforcer,
     ) -> Self {
-        let mut credentials = Credentials {
+        let credentials = Credentials {
             project_id,
             user_id,
             ..Credentials::default()
         }
         .with_roles(roles);
+        Self::from_credentials(request_id, credentials, policy)
+    }
+
+    /// Builds a context from everything an authenticated token carries
+    /// (domains, scope, `is_admin_project`, ...); `is_admin` is decided by
+    /// the policy engine whatever `credentials` says.
+    pub fn from_credentials(
+        request_id: String,
+        mut credentials: Credentials,
+        policy: &glint_policy::Enforcer,
+    ) -> Self {
+        credentials.is_admin = false;
         credentials.is_admin = policy.enforce(
             "context_is_admin",
             &Default::default(),

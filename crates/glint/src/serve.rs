@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use glint_api::auth::{
+    KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
+};
 use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService};
 use glint_db::Database;
@@ -32,11 +35,7 @@ pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
-    if conf.paste_deploy.flavor != config::AuthMode::NoAuth {
-        anyhow::bail!(
-            "[paste_deploy] flavor = keystone is not supported by this version of glint yet"
-        );
-    }
+    let auth = auth_mode(&conf)?;
     std::fs::create_dir_all(&conf.glint.data_dir)
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
     let db_url = conf
@@ -64,7 +63,7 @@ async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
     if reset > 0 {
         tracing::warn!(count = reset, "interrupted uploads returned to queued");
     }
-    let state = AppState::new(images, api_config(&conf));
+    let state = AppState::new(images, api_config(&conf, auth));
     let addr = format!("{}:{}", conf.default.bind_host, conf.default.bind_port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -102,13 +101,69 @@ fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
     })
 }
 
-fn api_config(conf: &GlanceConfig) -> ApiConfig {
+fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
     ApiConfig {
-        auth: AuthMode::NoAuth,
+        auth,
         public_endpoint: conf.default.public_endpoint.as_ref().map(|u| u.to_string()),
         max_request_id_length: conf.default.max_request_id_length,
         import_methods: Vec::new(),
     }
+}
+
+/// The authentication of `[paste_deploy] flavor`, with the Keystone
+/// validator built from `[keystone_authtoken]` (checked complete at load).
+fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
+    let config::AuthMode::Keystone { cache, .. } = conf.paste_deploy.flavor else {
+        return Ok(AuthMode::NoAuth);
+    };
+    if cache {
+        tracing::info!(
+            "glint has no image cache yet: flavor keystone+caching and \
+             keystone+cachemanagement serve as flavor keystone"
+        );
+    }
+    let ks = &conf.keystone_authtoken;
+    if ks.www_authenticate_uri.is_none() {
+        tracing::warn!(
+            "[keystone_authtoken] www_authenticate_uri is not set; 401 answers point clients \
+             at auth_url, which should then be the public identity endpoint"
+        );
+    }
+    let pick = |name: &Option<String>, id: &Option<String>| match (id, name) {
+        (Some(id), _) => Some(NameOrId::Id(id.clone())),
+        (None, Some(name)) => Some(NameOrId::Name(name.clone())),
+        (None, None) => None,
+    };
+    let missing = || anyhow::anyhow!("incomplete [keystone_authtoken] section");
+    let credentials = ServiceCredentials {
+        user: pick(&ks.username, &ks.user_id).ok_or_else(missing)?,
+        user_domain: pick(&ks.user_domain_name, &ks.user_domain_id),
+        password: ks.password.0.clone(),
+        project: pick(&ks.project_name, &ks.project_id).ok_or_else(missing)?,
+        project_domain: pick(&ks.project_domain_name, &ks.project_domain_id),
+    };
+    let validator = KeystoneValidator::new(KeystoneConfig {
+        auth_url: ks.auth_url.clone().ok_or_else(missing)?,
+        credentials,
+        include_service_catalog: ks.include_service_catalog,
+        token_cache_time: ks.token_cache_time,
+        token_cache_size: conf.glint.token_cache_size,
+        http_timeout: ks.http_connect_timeout,
+        http_max_retries: ks.http_request_max_retries,
+    })
+    .map_err(|e| anyhow::anyhow!("invalid [keystone_authtoken] auth_url: {e}"))?;
+    tracing::info!(
+        auth_url = %ks.auth_url.as_ref().map(|u| u.as_str()).unwrap_or_default(),
+        delay_auth_decision = ks.delay_auth_decision,
+        allow_anonymous_access = conf.default.allow_anonymous_access,
+        "Keystone token authentication on"
+    );
+    Ok(AuthMode::Keystone(KeystoneAuth {
+        validator,
+        delay_auth_decision: ks.delay_auth_decision,
+        allow_anonymous_access: conf.default.allow_anonymous_access,
+        www_authenticate_uri: ks.www_authenticate_uri(),
+    }))
 }
 
 /// The host name, which identifies this node's upload leases.

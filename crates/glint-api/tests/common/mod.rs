@@ -14,6 +14,7 @@
 
 mod data;
 mod databases;
+pub mod keystone;
 pub mod raw;
 
 use std::future::Future;

@@ -7,6 +7,7 @@
 
 mod database;
 mod ini;
+mod keystone;
 mod options;
 mod sections;
 mod source;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
+pub use keystone::*;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
 
@@ -59,6 +61,16 @@ pub enum ConfigError {
         /// Why it was rejected.
         reason: String,
     },
+    /// Options that a chosen feature needs are not set.
+    #[error("missing options in [{section}]: {options} ({reason})")]
+    MissingOptions {
+        /// What needs them.
+        reason: String,
+        /// Their section.
+        section: String,
+        /// Their names, comma separated.
+        options: String,
+    },
 }
 
 impl ConfigError {
@@ -87,6 +99,8 @@ pub struct GlanceConfig {
     pub paste_deploy: PasteDeployConfig,
     /// `[oslo_policy]`: operator overrides of the authorization rules.
     pub oslo_policy: OsloPolicyConfig,
+    /// `[keystone_authtoken]`: how Keystone tokens are validated.
+    pub keystone_authtoken: KeystoneAuthtokenConfig,
     /// `[glint]`: options that only glint has.
     pub glint: GlintConfig,
     /// Directories of the configuration files read, in order; relative
@@ -133,9 +147,13 @@ impl GlanceConfig {
             image_format: ImageFormatConfig::read(&src)?,
             paste_deploy: PasteDeployConfig::read(&src)?,
             oslo_policy: OsloPolicyConfig::read(&src)?,
+            keystone_authtoken: KeystoneAuthtokenConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
             config_dirs: Vec::new(),
         };
+        if config.paste_deploy.flavor != AuthMode::NoAuth {
+            config.keystone_authtoken.check_complete(&src)?;
+        }
         config.validate()?;
         Ok((config, options::warnings(&ini)))
     }

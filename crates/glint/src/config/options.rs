@@ -85,10 +85,33 @@ pub(super) const REMOTE_CONTENT_TYPE: Opt = opt(
     "application/x-www-form-urlencoded",
 );
 pub(super) const REMOTE_TIMEOUT: Opt = opt("oslo_policy", "remote_timeout", "60");
+pub(super) const WWW_AUTHENTICATE_URI: Opt = opt("keystone_authtoken", "www_authenticate_uri", "");
+pub(super) const AUTH_URI: Opt = opt("keystone_authtoken", "auth_uri", "");
+pub(super) const AUTH_URL: Opt = opt("keystone_authtoken", "auth_url", "");
+pub(super) const AUTH_TYPE: Opt = opt("keystone_authtoken", "auth_type", "");
+pub(super) const USERNAME: Opt = opt("keystone_authtoken", "username", "");
+pub(super) const USER_ID: Opt = opt("keystone_authtoken", "user_id", "");
+pub(super) const PASSWORD: Opt = opt("keystone_authtoken", "password", "");
+pub(super) const USER_DOMAIN_NAME: Opt = opt("keystone_authtoken", "user_domain_name", "");
+pub(super) const USER_DOMAIN_ID: Opt = opt("keystone_authtoken", "user_domain_id", "");
+pub(super) const PROJECT_NAME: Opt = opt("keystone_authtoken", "project_name", "");
+pub(super) const PROJECT_ID: Opt = opt("keystone_authtoken", "project_id", "");
+pub(super) const PROJECT_DOMAIN_NAME: Opt = opt("keystone_authtoken", "project_domain_name", "");
+pub(super) const PROJECT_DOMAIN_ID: Opt = opt("keystone_authtoken", "project_domain_id", "");
+pub(super) const DELAY_AUTH_DECISION: Opt =
+    opt("keystone_authtoken", "delay_auth_decision", "true");
+pub(super) const INCLUDE_SERVICE_CATALOG: Opt =
+    opt("keystone_authtoken", "include_service_catalog", "true");
+pub(super) const TOKEN_CACHE_TIME: Opt = opt("keystone_authtoken", "token_cache_time", "300");
+pub(super) const HTTP_CONNECT_TIMEOUT: Opt =
+    opt("keystone_authtoken", "http_connect_timeout", "10");
+pub(super) const HTTP_REQUEST_MAX_RETRIES: Opt =
+    opt("keystone_authtoken", "http_request_max_retries", "3");
 
 pub(super) const ALLOW_NOAUTH_ON_PUBLIC_ADDRESS: Opt =
     opt("glint", "allow_noauth_on_public_address", "false");
 pub(super) const DATA_DIR: Opt = opt("glint", "data_dir", "./glint-data");
+pub(super) const TOKEN_CACHE_SIZE: Opt = opt("glint", "token_cache_size", "10000");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -124,15 +147,39 @@ pub(super) const SUPPORTED: &[Opt] = &[
     POLICY_FILE,
     REMOTE_CONTENT_TYPE,
     REMOTE_TIMEOUT,
+    WWW_AUTHENTICATE_URI,
+    AUTH_URI,
+    AUTH_URL,
+    AUTH_TYPE,
+    USERNAME,
+    USER_ID,
+    PASSWORD,
+    USER_DOMAIN_NAME,
+    USER_DOMAIN_ID,
+    PROJECT_NAME,
+    PROJECT_ID,
+    PROJECT_DOMAIN_NAME,
+    PROJECT_DOMAIN_ID,
+    DELAY_AUTH_DECISION,
+    INCLUDE_SERVICE_CATALOG,
+    TOKEN_CACHE_TIME,
+    HTTP_CONNECT_TIMEOUT,
+    HTTP_REQUEST_MAX_RETRIES,
     ALLOW_NOAUTH_ON_PUBLIC_ADDRESS,
     DATA_DIR,
+    TOKEN_CACHE_SIZE,
 ];
 
 /// Glance options that change behaviour and that glint does not implement
 /// yet; `None` covers a whole section. They get a more specific warning than
 /// options glint has no plans for.
 const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
-    ("keystone_authtoken", None),
+    ("keystone_authtoken", Some("service_token_roles")),
+    ("keystone_authtoken", Some("service_token_roles_required")),
+    ("keystone_authtoken", Some("cafile")),
+    ("keystone_authtoken", Some("certfile")),
+    ("keystone_authtoken", Some("keyfile")),
+    ("keystone_authtoken", Some("insecure")),
     ("oslo_limit", None),
     ("oslo_messaging_notifications", None),
     ("oslo_policy", Some("remote_ssl_verify_server_crt")),
@@ -177,6 +224,21 @@ const IGNORED: &[(&str, &str, &str)] = &[
         "oslo_policy",
         "policy_dirs",
         "put every rule override in the file named by [oslo_policy] policy_file",
+    ),
+    (
+        "keystone_authtoken",
+        "memcached_servers",
+        "glint caches validated tokens in its own memory ([glint] token_cache_size)",
+    ),
+    (
+        "keystone_authtoken",
+        "memcache_security_strategy",
+        "glint caches validated tokens in its own memory, keyed by their SHA-256",
+    ),
+    (
+        "keystone_authtoken",
+        "memcache_secret_key",
+        "glint caches validated tokens in its own memory, keyed by their SHA-256",
     ),
 ];
 

@@ -393,6 +393,9 @@ pub struct GlintConfig {
     /// Directory holding the embedded SQLite database and, unless
     /// `filesystem_store_datadir` is set, the file store.
     pub data_dir: PathBuf,
+    /// Most validated Keystone tokens kept in memory; the oldest are
+    /// evicted first when it is full.
+    pub token_cache_size: usize,
 }
 
 impl GlintConfig {
@@ -404,6 +407,9 @@ impl GlintConfig {
         Ok(Self {
             allow_noauth_on_public_address: src.bool(&ALLOW_NOAUTH_ON_PUBLIC_ADDRESS)?,
             data_dir: PathBuf::from(data_dir),
+            token_cache_size: src.parse(&TOKEN_CACHE_SIZE, |v| {
+                values::parse_u64_in(v, 1, 10_000_000).map(|n| n as usize)
+            })?,
         })
     }
 }

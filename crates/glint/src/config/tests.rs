@@ -1,5 +1,6 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use url::Url;
 
@@ -135,9 +136,29 @@ require_image_format_match = false
 vmdk_allowed_types = streamOptimized
 [paste_deploy]
 flavor = keystone+cachemanagement
+[keystone_authtoken]
+www_authenticate_uri = https://keystone.example.com/identity
+auth_uri = https://old.example.com/identity
+auth_url = http://keystone.internal:5000/v3
+auth_type = password
+username = glance
+user_id = 0123abc
+password = pa$$word
+user_domain_name = Default
+user_domain_id = default
+project_name = service
+project_id = 4567def
+project_domain_name = Default
+project_domain_id = default
+delay_auth_decision = false
+include_service_catalog = false
+token_cache_time = 60
+http_connect_timeout = 3
+http_request_max_retries = 0
 [glint]
 allow_noauth_on_public_address = true
 data_dir = /var/lib/glint
+token_cache_size = 50
 ";
 
 #[test]
@@ -199,15 +220,153 @@ fn every_option_is_read_when_set() {
     );
     assert!(config.glint.allow_noauth_on_public_address);
     assert_eq!(config.glint.data_dir, Path::new("/var/lib/glint"));
+    assert_eq!(config.glint.token_cache_size, 50);
+    let ks = &config.keystone_authtoken;
+    assert_eq!(
+        ks.www_authenticate_uri(),
+        "https://keystone.example.com/identity"
+    );
+    assert_eq!(
+        ks.auth_url.as_ref().map(Url::as_str),
+        Some("http://keystone.internal:5000/v3")
+    );
+    assert_eq!(ks.auth_type.as_deref(), Some("password"));
+    assert_eq!(
+        (ks.username.as_deref(), ks.user_id.as_deref()),
+        (Some("glance"), Some("0123abc"))
+    );
+    assert_eq!(ks.password, Secret("pa$word".into()));
+    assert_eq!(
+        (ks.user_domain_name.as_deref(), ks.user_domain_id.as_deref()),
+        (Some("Default"), Some("default"))
+    );
+    assert_eq!(
+        (ks.project_name.as_deref(), ks.project_id.as_deref()),
+        (Some("service"), Some("4567def"))
+    );
+    assert_eq!(
+        (
+            ks.project_domain_name.as_deref(),
+            ks.project_domain_id.as_deref()
+        ),
+        (Some("Default"), Some("default"))
+    );
+    assert!(!ks.delay_auth_decision && !ks.include_service_catalog);
+    assert_eq!(ks.token_cache_time, Some(Duration::from_secs(60)));
+    assert_eq!(ks.http_connect_timeout, Duration::from_secs(3));
+    assert_eq!(ks.http_request_max_retries, 0);
+}
+
+/// A complete `[keystone_authtoken]` section for the given flavor.
+fn keystone(flavor: &str) -> String {
+    format!(
+        "[paste_deploy]\nflavor = {flavor}\n[keystone_authtoken]\n\
+         auth_url = http://127.0.0.1:5000\nauth_type = password\nusername = glance\n\
+         password = secret\nproject_name = service\nuser_domain_name = Default\n\
+         project_domain_name = Default\n"
+    )
+}
+
+#[test]
+fn keystone_defaults_follow_glance_pipeline_and_keystonemiddleware() {
+    let config = config(&keystone("keystone"));
+    let ks = &config.keystone_authtoken;
+    assert!(ks.delay_auth_decision, "Glance's paste pipeline sets it");
+    assert!(ks.include_service_catalog);
+    assert_eq!(ks.token_cache_time, Some(Duration::from_secs(300)));
+    assert_eq!(ks.http_connect_timeout, Duration::from_secs(10));
+    assert_eq!(ks.http_request_max_retries, 3);
+    assert_eq!(ks.www_authenticate_uri(), "http://127.0.0.1:5000");
+    assert_eq!(config.glint.token_cache_size, 10_000);
+    assert_eq!(format!("{:?}", ks.password), "\"***\"");
+}
+
+#[test]
+fn keystone_flavor_names_every_missing_option() {
+    assert_eq!(
+        error("[paste_deploy]\nflavor = keystone\n"),
+        "missing options in [keystone_authtoken]: auth_url, auth_type, username (or user_id), \
+         password, project_name (or project_id) ([paste_deploy] flavor selects Keystone \
+         authentication)"
+    );
+    let partial = "[paste_deploy]\nflavor = keystone+caching\n[keystone_authtoken]\n\
+                   auth_url = http://k:5000\nauth_type = password\nusername = glance\n\
+                   password = x\nproject_name = service\n";
+    assert_eq!(
+        error(partial),
+        "missing options in [keystone_authtoken]: user_domain_name (or user_domain_id), \
+         project_domain_name (or project_domain_id) ([paste_deploy] flavor selects Keystone \
+         authentication)"
+    );
+    let by_id = "[paste_deploy]\nflavor = keystone\n[keystone_authtoken]\n\
+                 auth_url = http://k:5000\nauth_type = v3password\nuser_id = u1\n\
+                 password = x\nproject_id = p1\n";
+    config(by_id);
+}
+
+#[test]
+fn keystone_section_is_not_required_without_the_flavor() {
+    let config = config("[keystone_authtoken]\nauth_type = token\n");
+    assert_eq!(config.paste_deploy.flavor, AuthMode::NoAuth);
+}
+
+#[test]
+fn keystone_options_with_bad_values_are_rejected() {
+    let with = |line: &str| format!("{}{line}\n", keystone("keystone"));
+    assert_rejected(&[
+        (
+            &with("auth_type = v3token"),
+            "invalid value 'v3token' for option [keystone_authtoken] auth_type: glint supports \
+             only the password authentication plugin",
+        ),
+        (
+            &with("auth_url = https://keystone.example.com"),
+            "[keystone_authtoken] auth_url: this build of glint talks to the identity service \
+             over plain http only",
+        ),
+        (
+            &with("auth_url = keystone:5000"),
+            "[keystone_authtoken] auth_url: must be an http URL",
+        ),
+        (
+            &with("token_cache_time = -5"),
+            "[keystone_authtoken] token_cache_time: must be at least 0 (or -1 to disable",
+        ),
+        (
+            &with("http_connect_timeout = 0"),
+            "[keystone_authtoken] http_connect_timeout: must be at least 1",
+        ),
+        (
+            &with("delay_auth_decision = perhaps"),
+            "[keystone_authtoken] delay_auth_decision: not a boolean",
+        ),
+        (
+            "[glint]\ntoken_cache_size = 0",
+            "[glint] token_cache_size: must be at least 1",
+        ),
+    ]);
+}
+
+#[test]
+fn token_cache_time_of_minus_one_or_zero_disables_the_cache() {
+    for value in ["-1", "0"] {
+        let text = format!("{}token_cache_time = {value}\n", keystone("keystone"));
+        assert_eq!(config(&text).keystone_authtoken.token_cache_time, None);
+    }
+}
+
+#[test]
+fn www_authenticate_uri_falls_back_to_auth_uri_then_auth_url() {
+    let text = format!("{}auth_uri = http://public:5000\n", keystone("keystone"));
+    assert_eq!(
+        config(&text).keystone_authtoken.www_authenticate_uri(),
+        "http://public:5000"
+    );
 }
 
 #[test]
 fn flavors_map_to_auth_modes() {
-    let flavor = |f: &str| {
-        config(&format!("[paste_deploy]\nflavor = {f}\n"))
-            .paste_deploy
-            .flavor
-    };
+    let flavor = |f: &str| config(&keystone(f)).paste_deploy.flavor;
     assert_eq!(flavor(""), AuthMode::NoAuth);
     assert_eq!(
         flavor("keystone"),
@@ -402,25 +561,30 @@ fn no_auth_accepts_loopback_addresses() {
 
 #[test]
 fn public_bind_host_is_allowed_with_keystone_or_explicit_override() {
-    config("[DEFAULT]\nbind_host = 0.0.0.0\n[paste_deploy]\nflavor = keystone\n");
+    config(&format!(
+        "[DEFAULT]\nbind_host = 0.0.0.0\n{}",
+        keystone("keystone")
+    ));
     config("[DEFAULT]\nbind_host = 0.0.0.0\n[glint]\nallow_noauth_on_public_address = true\n");
 }
 
 #[test]
 fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
     let text = "[DEFAULT]\nfoo = 1\nenabled_backends = a:file\ndebug = true\n\
-                [keystone_authtoken]\nauth_url = http://k\nusername = glance\n\
-                [oslo_policy]\nenforce_scope = false\n\
+                [keystone_authtoken]\nauth_url = http://k\nmemcached_servers = m:11211\n\
+                cafile = /etc/ca.pem\n[oslo_policy]\nenforce_scope = false\n\
                 [paste_deploy]\nconfig_file = glance-api-paste.ini\n\
                 [glint]\ntypo = 1\n[my_backend]\nstore_description = x\n";
     assert_eq!(
         warnings(text),
         [
-            "section [keystone_authtoken] is not implemented by glint yet and is ignored",
             "section [my_backend] is not supported by glint and is ignored",
             "option [DEFAULT] foo is not supported by glint and is ignored",
             "option [DEFAULT] enabled_backends is not implemented by glint yet and is ignored",
             "option [DEFAULT] debug is not supported by glint and is ignored",
+            "option [keystone_authtoken] memcached_servers is ignored: glint caches validated \
+             tokens in its own memory ([glint] token_cache_size)",
+            "option [keystone_authtoken] cafile is not implemented by glint yet and is ignored",
             "option [oslo_policy] enforce_scope is ignored: glint always checks the token scope of rules that declare one",
             "option [paste_deploy] config_file is ignored: glint builds its request pipeline from [paste_deploy] flavor",
             "option [glint] typo is not supported by glint and is ignored",

@@ -1,0 +1,98 @@
+//! The token documents of Keystone v3 (`{"token": {...}}`), read into an
+//! [`Identity`] the way keystoneauth's `AccessInfo` reads them.
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::Identity;
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: TokenData,
+}
+
+#[derive(Deserialize)]
+struct TokenData {
+    expires_at: String,
+    user: Option<Named>,
+    project: Option<Named>,
+    domain: Option<Named>,
+    system: Option<serde_json::Value>,
+    #[serde(default)]
+    roles: Vec<Role>,
+    is_admin_project: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    id: String,
+    name: Option<String>,
+    domain: Option<Box<Named>>,
+}
+
+#[derive(Deserialize)]
+struct Role {
+    name: String,
+}
+
+/// Reads the `{"token": {...}}` answer of Keystone v3.
+pub(crate) fn parse_token(body: &[u8]) -> Result<Identity, String> {
+    let TokenBody { token } = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let expires_at = OffsetDateTime::parse(&token.expires_at, &Rfc3339)
+        .map_err(|e| format!("bad expires_at '{}': {e}", token.expires_at))?;
+    let user = token.user.ok_or("the token has no user")?;
+    let domain_of = |n: &Named| n.domain.as_ref().map(|d| d.id.clone());
+    let system_all = token
+        .system
+        .as_ref()
+        .and_then(|s| s.get("all"))
+        .and_then(serde_json::Value::as_bool)
+        == Some(true);
+    Ok(Identity {
+        user_domain_id: domain_of(&user),
+        user_name: user.name,
+        user_id: user.id,
+        project_domain_id: token.project.as_ref().and_then(domain_of),
+        project_id: token.project.map(|p| p.id),
+        domain_id: token.domain.map(|d| d.id),
+        system_scope: system_all.then(|| "all".to_owned()),
+        roles: token.roles.into_iter().map(|r| r.name).collect(),
+        // keystonemiddleware treats a missing flag as the admin project.
+        is_admin_project: token.is_admin_project.unwrap_or(true),
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_body_gives_identity_with_keystonemiddleware_defaults() {
+        let body = br#"{"token": {"expires_at": "2999-01-01T00:00:00.000000Z",
+            "user": {"id": "u1", "name": "alice", "domain": {"id": "default", "name": "Default"}},
+            "project": {"id": "p1", "name": "alpha", "domain": {"id": "default", "name": "Default"}},
+            "roles": [{"id": "r1", "name": "member"}, {"id": "r2", "name": "Reader"}]}}"#;
+        let id = parse_token(body).unwrap();
+        assert_eq!(id.user_id, "u1");
+        assert_eq!(id.project_id.as_deref(), Some("p1"));
+        assert_eq!(id.roles, ["member", "Reader"]);
+        assert_eq!(id.user_domain_id.as_deref(), Some("default"));
+        assert!(id.is_admin_project);
+        assert_eq!(id.system_scope, None);
+    }
+
+    #[test]
+    fn system_scoped_token_and_bad_bodies() {
+        let body = br#"{"token": {"expires_at": "2999-01-01T00:00:00Z",
+            "user": {"id": "u1"}, "system": {"all": true}, "is_admin_project": false,
+            "roles": [{"name": "admin"}]}}"#;
+        let id = parse_token(body).unwrap();
+        assert_eq!(id.system_scope.as_deref(), Some("all"));
+        assert_eq!(id.project_id, None);
+        assert!(!id.is_admin_project);
+        assert!(parse_token(b"{}").is_err());
+        assert!(parse_token(br#"{"token": {"expires_at": "soon", "user": {"id": "u"}}}"#).is_err());
+    }
+}
