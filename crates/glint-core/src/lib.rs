@@ -13,6 +13,7 @@ pub mod context;
 pub mod data;
 pub mod error;
 pub mod images;
+pub mod protections;
 pub mod reconcile;
 pub mod tags;
 
@@ -21,3 +22,4 @@ pub use context::RequestContext;
 pub use data::{Download, RangeRequest};
 pub use error::CoreError;
 pub use images::{ImagePage, ImageService};
+pub use protections::{PropertyProtections, ProtectionSection, ProtectionsError, RuleFormat};
