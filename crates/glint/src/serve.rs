@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use glint_api::{ApiConfig, AppState, AuthMode};
-use glint_core::{ImageConfig, ImageService};
+use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
 use glint_model::properties::FormatRules;
 use glint_policy::Enforcer;
@@ -29,10 +29,10 @@ pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(conf))
+    runtime.block_on(serve(conf, config_files))
 }
 
-async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
+async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<()> {
     if conf.paste_deploy.flavor != config::AuthMode::NoAuth {
         anyhow::bail!(
             "[paste_deploy] flavor = keystone is not supported by this version of glint yet"
@@ -51,7 +51,9 @@ async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the file store at {}", datadir.display()))?;
     let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
     let policy = Arc::new(Enforcer::with_glance_defaults());
-    let images = ImageService::new(db, stores, policy, image_config(&conf)?);
+    let mut image_conf = image_config(&conf)?;
+    image_conf.property_protections = property_protections(&conf, config_files, &policy)?;
+    let images = ImageService::new(db, stores, policy, image_conf);
     let reset = images
         .reconcile_interrupted_uploads(UPLOAD_STALE_AFTER)
         .await
@@ -94,7 +96,28 @@ fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
         delayed_delete: d.delayed_delete,
         require_image_format_match: conf.image_format.require_image_format_match,
         node_name: node_name(),
+        property_protections: None,
     })
+}
+
+fn property_protections(
+    conf: &GlanceConfig,
+    config_files: &[PathBuf],
+    policy: &Enforcer,
+) -> anyhow::Result<Option<Arc<PropertyProtections>>> {
+    let Some(protections) = config::load_property_protections(conf, config_files, policy)
+        .context("invalid property protections")?
+    else {
+        return Ok(None);
+    };
+    for w in protections.warnings() {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        format = protections.format().as_str(),
+        "property protections enabled"
+    );
+    Ok(Some(Arc::new(protections)))
 }
 
 fn api_config(conf: &GlanceConfig) -> ApiConfig {

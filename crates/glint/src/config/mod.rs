@@ -8,6 +8,7 @@
 mod database;
 mod ini;
 mod options;
+mod protections;
 mod sections;
 mod source;
 mod values;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
+pub use protections::load_property_protections;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
 
@@ -58,6 +60,14 @@ pub enum ConfigError {
         value: String,
         /// Why it was rejected.
         reason: String,
+    },
+    /// The property protections file cannot be found, read or used.
+    #[error("property protection file {}: {message}", path.display())]
+    PropertyProtections {
+        /// The file, as found (or as named when it was not found).
+        path: PathBuf,
+        /// What is wrong, naming the section and option when it is about one.
+        message: String,
     },
 }
 
