@@ -1,7 +1,11 @@
 //! The options the use cases need, already validated by the binary.
 
+use std::sync::Arc;
+
 use glint_model::properties::FormatRules;
 use glint_store::HashAlgo;
+
+use crate::protections::PropertyProtections;
 
 /// Image rules and limits (Glance's `[DEFAULT]` and `[image_format]` options).
 #[derive(Debug, Clone)]
@@ -28,6 +32,9 @@ pub struct ImageConfig {
     /// A name for this node, used to recognise uploads that a previous run
     /// of this same node left unfinished.
     pub node_name: String,
+    /// Who may create, read, update and delete which additional properties
+    /// (`property_protection_file`); `None` leaves properties unprotected.
+    pub property_protections: Option<Arc<PropertyProtections>>,
 }
 
 impl Default for ImageConfig {
@@ -44,6 +51,7 @@ impl Default for ImageConfig {
             delayed_delete: false,
             require_image_format_match: true,
             node_name: "localhost".into(),
+            property_protections: None,
         }
     }
 }

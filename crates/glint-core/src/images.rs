@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use glint_db::{Database, DbError, Viewer};
 use glint_model::patch::{self, PatchDialect, PatchOpKind};
+use glint_model::properties::{self, PropertyAccess, PropertyOperation, Unrestricted};
 use glint_model::query::ImageListQuery;
 use glint_model::{Image, ImageId, ImageStatus, NewImage, time};
 use glint_policy::Enforcer;
@@ -15,6 +16,7 @@ use crate::authz::{self, Authz};
 use crate::config::ImageConfig;
 use crate::context::RequestContext;
 use crate::error::CoreError;
+use crate::protections::CallerAccess;
 
 /// One page of an image list.
 #[derive(Debug)]
@@ -82,6 +84,29 @@ impl ImageService {
         &self.db
     }
 
+    /// The property protections as they apply to this caller, if any are
+    /// configured.
+    pub(crate) fn property_access<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+    ) -> Option<CallerAccess<'a>> {
+        let protections = self.config.property_protections.as_deref()?;
+        Some(CallerAccess::new(
+            protections,
+            ctx.credentials(),
+            self.authz.enforcer(),
+        ))
+    }
+
+    /// The image as this caller may see it: without the additional
+    /// properties protections keep from them.
+    fn readable_view(&self, ctx: &RequestContext, mut image: Image) -> Image {
+        if let Some(access) = self.property_access(ctx) {
+            access.hide_unreadable(&mut image);
+        }
+        image
+    }
+
     /// Loads an image the caller may see (Glance's `is_image_visible`),
     /// or 404 with `message`.
     pub(crate) async fn load_visible(
@@ -126,7 +151,7 @@ impl ImageService {
     pub async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Image, CoreError> {
         let image = self.load_visible(ctx, id, || not_found(id)).await?;
         self.authz.enforce_image(ctx, &image, "get_image")?;
-        Ok(image)
+        Ok(self.readable_view(ctx, image))
     }
 
     /// `POST /v2/images`.
@@ -145,6 +170,7 @@ impl ImageService {
         }
         let image = new.into_image(ctx.project_id().map(str::to_string));
         self.authz.enforce_visibility(ctx, &image, visibility)?;
+        self.check_create_protections(ctx, body, &image)?;
         self.check_quotas(&image)?;
         match self.db.create_image(&image).await {
             Err(DbError::Duplicate) => Err(CoreError::Conflict(format!(
@@ -154,7 +180,28 @@ impl ImageService {
             other => other.map_err(CoreError::from),
         }?;
         tracing::info!(image.id = %image.id, "image created");
-        Ok(image)
+        Ok(self.readable_view(ctx, image))
+    }
+
+    /// Refuses the first additional property of the request body (in body
+    /// order, as Glance reports it) that the caller may not create.
+    fn check_create_protections(
+        &self,
+        ctx: &RequestContext,
+        body: &Value,
+        image: &Image,
+    ) -> Result<(), CoreError> {
+        let Some(access) = self.property_access(ctx) else {
+            return Ok(());
+        };
+        let names = body.as_object().into_iter().flat_map(|obj| obj.keys());
+        match names
+            .filter(|name| image.properties.contains_key(*name))
+            .find(|name| !access.allows(name, PropertyOperation::Create))
+        {
+            Some(name) => Err(properties::reserved(name).into()),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn check_quotas(&self, image: &Image) -> Result<(), CoreError> {
@@ -209,9 +256,16 @@ impl ImageService {
             .list_images(&query, limit, marker.as_ref(), &viewer)
             .await?;
         let full_page = limit > 0 && rows.len() as u64 == limit;
+        let access = self.property_access(ctx);
         let images: Vec<Image> = rows
             .into_iter()
             .filter(|img| self.authz.can_get_image(ctx, img))
+            .map(|mut img| {
+                if let Some(access) = &access {
+                    access.hide_unreadable(&mut img);
+                }
+                img
+            })
             .collect();
         let next_marker = images.last().filter(|_| full_page).map(|img| img.id);
         Ok(ImagePage {
@@ -232,7 +286,7 @@ impl ImageService {
         let mut image = self.load_visible(ctx, id, || not_found(id)).await?;
         if ops.is_empty() {
             self.authz.enforce_image(ctx, &image, "get_image")?;
-            return Ok(image);
+            return Ok(self.readable_view(ctx, image));
         }
         for op in &ops {
             if op.root() == "owner" && op.kind == PatchOpKind::Replace && !ctx.is_admin() {
@@ -253,10 +307,20 @@ impl ImageService {
         }
         self.authz.enforce_image(ctx, &image, "modify_image")?;
         let expected = image.status;
-        patch::apply_patch(&mut image, &ops)?;
+        let access = self.property_access(ctx);
+        let guard: &dyn PropertyAccess = match &access {
+            Some(access) => access,
+            None => &Unrestricted,
+        };
+        // Properties the caller cannot read stay on the image untouched;
+        // they are only left out of the view returned.
+        patch::apply_patch_with(&mut image, &ops, guard)?;
         self.check_quotas(&image)?;
         image.updated_at = time::now();
         self.save(&image, expected).await?;
+        if let Some(access) = &access {
+            access.hide_unreadable(&mut image);
+        }
         Ok(image)
     }
 

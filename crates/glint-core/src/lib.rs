@@ -14,6 +14,7 @@ pub mod data;
 pub mod error;
 pub mod images;
 pub mod members;
+pub mod protections;
 pub mod reconcile;
 pub mod tags;
 
@@ -22,3 +23,4 @@ pub use context::RequestContext;
 pub use data::{Download, RangeRequest};
 pub use error::CoreError;
 pub use images::{ImagePage, ImageService};
+pub use protections::{PropertyProtections, ProtectionSection, ProtectionsError, RuleFormat};

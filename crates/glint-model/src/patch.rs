@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::error::ModelError;
 use crate::image::Image;
-use crate::properties::{self, FormatRules};
+use crate::properties::{self, FormatRules, PropertyAccess, PropertyOperation, Unrestricted};
 
 pub const MEDIA_TYPE_V20: &str = "application/openstack-images-v2.0-json-patch";
 pub const MEDIA_TYPE_V21: &str = "application/openstack-images-v2.1-json-patch";
@@ -230,13 +230,46 @@ fn validate_change(op: &PatchOp, formats: &FormatRules) -> Result<(), ModelError
 /// change the owner or the visibility) is the caller's job; this enforces
 /// only what the image itself allows.
 pub fn apply_patch(image: &mut Image, ops: &[PatchOp]) -> Result<(), ModelError> {
+    apply_patch_with(image, ops, &Unrestricted)
+}
+
+/// [`apply_patch`] for a caller limited by `access` (property protections):
+/// an additional property the caller may not read behaves as if it did not
+/// exist (replacing or removing it conflicts, adding it creates it), and a
+/// create, update or delete the caller may not do is refused as reserved.
+pub fn apply_patch_with(
+    image: &mut Image,
+    ops: &[PatchOp],
+    access: &dyn PropertyAccess,
+) -> Result<(), ModelError> {
     for op in ops {
-        apply_one(image, op)?;
+        apply_one(image, op, access)?;
     }
     Ok(())
 }
 
-fn apply_one(image: &mut Image, op: &PatchOp) -> Result<(), ModelError> {
+/// Whether the caller sees the additional property `key` on the image.
+fn readable(image: &Image, key: &str, access: &dyn PropertyAccess) -> bool {
+    image.properties.contains_key(key) && access.allows(key, PropertyOperation::Read)
+}
+
+fn require(
+    access: &dyn PropertyAccess,
+    key: &str,
+    operation: PropertyOperation,
+) -> Result<(), ModelError> {
+    if access.allows(key, operation) {
+        Ok(())
+    } else {
+        Err(properties::reserved(key))
+    }
+}
+
+fn apply_one(
+    image: &mut Image,
+    op: &PatchOp,
+    access: &dyn PropertyAccess,
+) -> Result<(), ModelError> {
     let root = op.root().to_string();
     if root == "locations" {
         let verb = match op.kind {
@@ -255,19 +288,20 @@ fn apply_one(image: &mut Image, op: &PatchOp) -> Result<(), ModelError> {
             if is_base {
                 return set_base(image, &root, value);
             }
-            match image.properties.get_mut(&root) {
-                Some(slot) => {
-                    *slot = value.as_str().unwrap_or_default().to_string();
-                    Ok(())
-                }
-                None => Err(ModelError::conflict(format!(
+            if !readable(image, &root, access) {
+                return Err(ModelError::conflict(format!(
                     "Property {root} does not exist."
-                ))),
+                )));
             }
+            require(access, &root, PropertyOperation::Update)?;
+            image
+                .properties
+                .insert(root, value.as_str().unwrap_or_default().to_string());
+            Ok(())
         }
         PatchOpKind::Add => {
             let value = op.value.as_ref().unwrap_or(&Value::Null);
-            let exists = is_base || image.properties.contains_key(&root);
+            let exists = is_base || readable(image, &root, access);
             if exists && op.dialect == PatchDialect::V20 {
                 return Err(ModelError::conflict(format!(
                     "Property {root} already present."
@@ -277,6 +311,12 @@ fn apply_one(image: &mut Image, op: &PatchOp) -> Result<(), ModelError> {
                 set_base(image, &root, value)
             } else {
                 properties::validate_property_name(&root)?;
+                let operation = if exists {
+                    PropertyOperation::Update
+                } else {
+                    PropertyOperation::Create
+                };
+                require(access, &root, operation)?;
                 image
                     .properties
                     .insert(root, value.as_str().unwrap_or_default().to_string());
@@ -288,7 +328,9 @@ fn apply_one(image: &mut Image, op: &PatchOp) -> Result<(), ModelError> {
                 Err(ModelError::forbidden(format!(
                     "Property {root} may not be removed."
                 )))
-            } else if image.properties.remove(&root).is_some() {
+            } else if readable(image, &root, access) {
+                require(access, &root, PropertyOperation::Delete)?;
+                image.properties.remove(&root);
                 Ok(())
             } else {
                 Err(ModelError::conflict(format!(
@@ -337,6 +379,9 @@ fn set_base(image: &mut Image, key: &str, value: &Value) -> Result<(), ModelErro
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod access_tests;
 
 #[cfg(test)]
 mod tests {

@@ -96,11 +96,67 @@ pub fn check_writable(key: &str) -> Result<(), ModelError> {
         )));
     }
     if RESERVED.contains(&key) || key.starts_with(RESERVED_NAMESPACE) {
-        return Err(ModelError::forbidden(format!(
-            "Attribute '{key}' is reserved."
-        )));
+        return Err(reserved(key));
     }
     Ok(())
+}
+
+/// Glance's refusal of a name the caller may not touch: a reserved name, or
+/// an additional property that property protections deny to the caller.
+pub fn reserved(key: &str) -> ModelError {
+    ModelError::forbidden(format!("Attribute '{key}' is reserved."))
+}
+
+/// What a caller may do with an additional property, in the terms of
+/// Glance's property protections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PropertyOperation {
+    Create,
+    Read,
+    Update,
+    Delete,
+}
+
+impl PropertyOperation {
+    /// In the order a protections file lists them.
+    pub const ALL: [PropertyOperation; 4] = [
+        PropertyOperation::Create,
+        PropertyOperation::Read,
+        PropertyOperation::Update,
+        PropertyOperation::Delete,
+    ];
+
+    /// The option name of the operation in a protections file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyOperation::Create => "create",
+            PropertyOperation::Read => "read",
+            PropertyOperation::Update => "update",
+            PropertyOperation::Delete => "delete",
+        }
+    }
+
+    /// The operation an option name stands for (exact, lower case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+}
+
+/// Decides, for one caller, which operations on which additional
+/// properties are allowed. Base attributes (name, visibility, ...) are
+/// never subject to it.
+pub trait PropertyAccess {
+    fn allows(&self, property: &str, operation: PropertyOperation) -> bool;
+}
+
+/// Every operation on every property is allowed: no protections configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unrestricted;
+
+impl PropertyAccess for Unrestricted {
+    fn allows(&self, _property: &str, _operation: PropertyOperation) -> bool {
+        true
+    }
 }
 
 /// Renders a JSON value the way Python's `repr` shows it, since Glance's

@@ -10,7 +10,7 @@ use glint_api::auth::{
     KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
 };
 use glint_api::{ApiConfig, AppState, AuthMode};
-use glint_core::{ImageConfig, ImageService};
+use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
 use glint_model::properties::FormatRules;
 use glint_store::{FileStore, HashAlgo, StoreRegistry};
@@ -31,10 +31,10 @@ pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(conf))
+    runtime.block_on(serve(conf, config_files))
 }
 
-async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
+async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<()> {
     let auth = auth_mode(&conf)?;
     std::fs::create_dir_all(&conf.glint.data_dir)
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
@@ -54,7 +54,9 @@ async fn serve(conf: GlanceConfig) -> anyhow::Result<()> {
         conf.oslo_policy.remote_timeout,
     )
     .context("cannot set up remote policy checks")?;
-    let images = ImageService::new(db, stores, policy, image_config(&conf)?)
+    let mut image_conf = image_config(&conf)?;
+    image_conf.property_protections = property_protections(&conf, config_files, &policy)?;
+    let images = ImageService::new(db, stores, policy, image_conf)
         .with_remote_policy(Arc::new(remote_policy));
     let reset = images
         .reconcile_interrupted_uploads(UPLOAD_STALE_AFTER)
@@ -98,7 +100,28 @@ fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
         delayed_delete: d.delayed_delete,
         require_image_format_match: conf.image_format.require_image_format_match,
         node_name: node_name(),
+        property_protections: None,
     })
+}
+
+fn property_protections(
+    conf: &GlanceConfig,
+    config_files: &[PathBuf],
+    policy: &glint_policy::Enforcer,
+) -> anyhow::Result<Option<Arc<PropertyProtections>>> {
+    let Some(protections) = config::load_property_protections(conf, config_files, policy)
+        .context("invalid property protections")?
+    else {
+        return Ok(None);
+    };
+    for w in protections.warnings() {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        format = protections.format().as_str(),
+        "property protections enabled"
+    );
+    Ok(Some(Arc::new(protections)))
 }
 
 fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use glint_api::{ApiConfig, AppState};
-use glint_core::{ImageConfig, ImageService};
+use glint_core::{ImageConfig, ImageService, PropertyProtections, ProtectionSection, RuleFormat};
 use glint_db::Database;
 use glint_policy::Enforcer;
 use glint_store::{FileStore, StoreRegistry};
@@ -57,7 +57,13 @@ pub struct TestAppBuilder {
     image: ImageConfig,
     api: ApiConfig,
     backend: Backend,
+    policy_overrides: Option<String>,
+    protections: Option<(RuleFormat, Vec<ProtectionSection>)>,
 }
+
+/// One section of a property protections file: the expression and the
+/// create, read, update and delete values, in that order.
+pub type Protection<'a> = (&'a str, [&'a str; 4]);
 
 impl TestAppBuilder {
     /// Changes any [`ImageConfig`] option (quotas, size cap, limits…).
@@ -80,7 +86,30 @@ impl TestAppBuilder {
         self
     }
 
-    pub async fn start(self) -> TestApp {
+    /// Policy rules (policy.yaml text) applied over Glance's defaults.
+    pub fn policy_overrides(mut self, yaml: &str) -> Self {
+        self.policy_overrides = Some(yaml.to_owned());
+        self
+    }
+
+    /// Turns property protections on with these sections, in order.
+    pub fn property_protections(mut self, format: RuleFormat, sections: &[Protection<'_>]) -> Self {
+        let sections = sections
+            .iter()
+            .map(|(name, values)| ProtectionSection {
+                name: (*name).to_owned(),
+                options: ["create", "read", "update", "delete"]
+                    .into_iter()
+                    .zip(values)
+                    .map(|(op, value)| (op.to_owned(), (*value).to_owned()))
+                    .collect(),
+            })
+            .collect();
+        self.protections = Some((format, sections));
+        self
+    }
+
+    pub async fn start(mut self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, server_db) = match &self.backend {
             Backend::Sqlite => (
@@ -95,8 +124,18 @@ impl TestAppBuilder {
         let db = Database::connect(&url).await.expect("open the database");
         let file_store = FileStore::new("file", dir.path().join("images")).expect("file store");
         let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
-        let policy = Arc::new(Enforcer::with_glance_defaults());
-        let images = ImageService::new(db.clone(), stores, policy, self.image);
+        let mut policy = Enforcer::with_glance_defaults();
+        if let Some(yaml) = &self.policy_overrides {
+            policy
+                .load_overrides(yaml, "policy.yaml")
+                .expect("valid policy overrides");
+        }
+        if let Some((format, sections)) = &self.protections {
+            let protections =
+                PropertyProtections::new(*format, sections, &policy).expect("valid protections");
+            self.image.property_protections = Some(Arc::new(protections));
+        }
+        let images = ImageService::new(db.clone(), stores, Arc::new(policy), self.image);
         let state = AppState::new(images, self.api);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -140,6 +179,8 @@ impl TestApp {
             image: ImageConfig::default(),
             api: ApiConfig::default(),
             backend: Backend::Sqlite,
+            policy_overrides: None,
+            protections: None,
         }
     }
 

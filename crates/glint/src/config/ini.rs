@@ -54,10 +54,6 @@ impl IniFile {
     }
 
     /// Every value assigned to `key` in `section`, in order.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for multi-valued options; none is read yet")
-    )]
     pub fn get_all(&self, section: &str, key: &str) -> &[String] {
         self.entry(section, key)
             .map_or(&[], |entry| entry.values.as_slice())

@@ -9,6 +9,7 @@ mod database;
 mod ini;
 mod keystone;
 mod options;
+mod protections;
 mod sections;
 mod source;
 mod values;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;
+pub use protections::load_property_protections;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
 
@@ -70,6 +72,14 @@ pub enum ConfigError {
         section: String,
         /// Their names, comma separated.
         options: String,
+    },
+    /// The property protections file cannot be found, read or used.
+    #[error("property protection file {}: {message}", path.display())]
+    PropertyProtections {
+        /// The file, as found (or as named when it was not found).
+        path: PathBuf,
+        /// What is wrong, naming the section and option when it is about one.
+        message: String,
     },
 }
 

@@ -47,6 +47,9 @@ pub(super) const ENABLED_IMPORT_METHODS: Opt = opt(
     "[glance-direct,web-download,copy-image]",
 );
 pub(super) const ALLOW_ANONYMOUS_ACCESS: Opt = opt("DEFAULT", "allow_anonymous_access", "false");
+pub(super) const PROPERTY_PROTECTION_FILE: Opt = opt("DEFAULT", "property_protection_file", "");
+pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
+    opt("DEFAULT", "property_protection_rule_format", "roles");
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
 
@@ -133,6 +136,8 @@ pub(super) const SUPPORTED: &[Opt] = &[
     DELAYED_DELETE,
     ENABLED_IMPORT_METHODS,
     ALLOW_ANONYMOUS_ACCESS,
+    PROPERTY_PROTECTION_FILE,
+    PROPERTY_PROTECTION_RULE_FORMAT,
     CONNECTION,
     DEFAULT_STORE,
     STORES,
@@ -193,8 +198,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("DEFAULT", Some("image_cache_stall_time")),
     ("DEFAULT", Some("node_staging_uri")),
     ("DEFAULT", Some("worker_self_reference_url")),
-    ("DEFAULT", Some("property_protection_file")),
-    ("DEFAULT", Some("property_protection_rule_format")),
     ("DEFAULT", Some("scrub_time")),
     ("DEFAULT", Some("disabled_notifications")),
     ("DEFAULT", Some("transport_url")),

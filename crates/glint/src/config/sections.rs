@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use glint_core::RuleFormat;
 use url::Url;
 
 use super::ConfigError;
@@ -52,6 +53,12 @@ pub struct DefaultConfig {
     pub enabled_import_methods: Vec<String>,
     /// Whether unauthenticated requests may read public images.
     pub allow_anonymous_access: bool,
+    /// INI file of property protections; `None` leaves properties
+    /// unprotected. A relative path is looked for next to the configuration
+    /// files, then in `~/.glance`, `~`, `/etc/glance` and `/etc`.
+    pub property_protection_file: Option<PathBuf>,
+    /// How the protections file names who may do what: roles or policies.
+    pub property_protection_rule_format: RuleFormat,
 }
 
 /// Import method names Glance knows.
@@ -86,6 +93,10 @@ impl DefaultConfig {
             delayed_delete: src.bool(&DELAYED_DELETE)?,
             enabled_import_methods: src.parse(&ENABLED_IMPORT_METHODS, parse_import_methods)?,
             allow_anonymous_access: src.bool(&ALLOW_ANONYMOUS_ACCESS)?,
+            property_protection_file: src.optional(&PROPERTY_PROTECTION_FILE)?.map(PathBuf::from),
+            property_protection_rule_format: src.parse(&PROPERTY_PROTECTION_RULE_FORMAT, |v| {
+                RuleFormat::from_name(v).ok_or_else(|| "must be roles or policies".to_owned())
+            })?,
         })
     }
 }

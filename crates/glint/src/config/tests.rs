@@ -2,10 +2,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use glint_core::RuleFormat;
 use url::Url;
 
 use super::*;
 
+mod protections;
 mod sample;
 
 fn load_text(text: &str) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
@@ -62,6 +64,8 @@ fn no_file_gives_glance_defaults_with_glint_bind_host() {
         d.enabled_import_methods,
         ["glance-direct", "web-download", "copy-image"]
     );
+    assert_eq!(d.property_protection_file, None);
+    assert_eq!(d.property_protection_rule_format, RuleFormat::Roles);
     assert_eq!(config.database.url, None);
     let store = &config.glance_store;
     assert_eq!(store.default_store, StoreType::File);
@@ -121,6 +125,8 @@ max_request_id_length = 128
 delayed_delete = on
 enabled_import_methods = [glance-direct, 'glance-download']
 allow_anonymous_access = 1
+property_protection_file = /etc/glance/property-protections.conf
+property_protection_rule_format = policies
 [database]
 connection = mysql+pymysql://glance:secret@db.example.com/glance?charset=utf8
 [glance_store]
@@ -186,6 +192,11 @@ fn every_option_is_read_when_set() {
         d.enabled_import_methods,
         ["glance-direct", "glance-download"]
     );
+    assert_eq!(
+        d.property_protection_file.as_deref(),
+        Some(Path::new("/etc/glance/property-protections.conf"))
+    );
+    assert_eq!(d.property_protection_rule_format, RuleFormat::Policies);
     assert_eq!(
         config.database_url().unwrap(),
         "mysql://glance:secret@db.example.com/glance?charset=utf8"
@@ -489,6 +500,10 @@ fn bad_values_in_default_section_are_rejected() {
         (
             "[DEFAULT]\nbind_host = ",
             "[DEFAULT] bind_host: not an IP address or host name",
+        ),
+        (
+            "[DEFAULT]\nproperty_protection_rule_format = Roles",
+            "[DEFAULT] property_protection_rule_format: must be roles or policies",
         ),
     ]);
 }
