@@ -12,10 +12,9 @@ use std::thread;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use glint_format::{Inspection, Inspector};
-use md5::{Digest, Md5};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::hash::{HashAlgo, hex};
+use crate::hash::HashAlgo;
 use crate::store::{ByteStream, StoreError};
 
 /// Chunks are grouped until a batch holds this much, so small network chunks do not
@@ -56,8 +55,8 @@ pub struct IngestHandle {
     algo: HashAlgo,
     /// Total size, sent only when the input ended and passed the size checks.
     completed: oneshot::Receiver<u64>,
-    md5: oneshot::Receiver<(String, Option<Inspection>)>,
-    multihash: oneshot::Receiver<String>,
+    md5: oneshot::Receiver<io::Result<(String, Option<Inspection>)>>,
+    multihash: oneshot::Receiver<io::Result<String>>,
 }
 
 impl IngestHandle {
@@ -68,8 +67,8 @@ impl IngestHandle {
             StoreError::Io(io::Error::other("upload stream was not read to its end"))
         })?;
         let lost = |_| StoreError::Io(io::Error::other("hash worker stopped"));
-        let (checksum, inspection) = self.md5.await.map_err(lost)?;
-        let os_hash_value = self.multihash.await.map_err(lost)?;
+        let (checksum, inspection) = self.md5.await.map_err(lost)??;
+        let os_hash_value = self.multihash.await.map_err(lost)??;
         Ok(Ingested {
             size,
             checksum,
@@ -122,36 +121,36 @@ fn refused(err: io::Error, algo: HashAlgo) -> (ByteStream, IngestHandle) {
     (stream, handle)
 }
 
-type Spawned<T> = io::Result<(mpsc::Sender<Batch>, oneshot::Receiver<T>)>;
+type Spawned<T> = io::Result<(mpsc::Sender<Batch>, oneshot::Receiver<io::Result<T>>)>;
 
 fn spawn_md5(inspect: bool) -> Spawned<(String, Option<Inspection>)> {
+    let mut md5 = HashAlgo::Md5.hasher()?;
     spawn_worker("glint-md5", move |rx| {
-        let mut md5 = Md5::new();
         let mut inspector = inspect.then(Inspector::new);
         // The inspector rides on the md5 thread: md5 is the faster hash, and after
         // the first MiBs inspection only counts bytes.
         drain(rx, |chunk| {
-            md5.update(chunk);
             if let Some(inspector) = inspector.as_mut() {
                 inspector.feed(chunk);
             }
-        });
-        (hex(&md5.finalize()), inspector.map(Inspector::finish))
+            md5.update(chunk)
+        })?;
+        Ok((md5.finish_hex()?, inspector.map(Inspector::finish)))
     })
 }
 
 fn spawn_multihash(algo: HashAlgo) -> Spawned<String> {
+    let mut hasher = algo.hasher()?;
     spawn_worker("glint-multihash", move |rx| {
-        let mut hasher = algo.hasher();
-        drain(rx, |chunk| hasher.update(chunk));
-        hex(&hasher.finalize())
+        drain(rx, |chunk| hasher.update(chunk))?;
+        hasher.finish_hex()
     })
 }
 
 fn spawn_worker<T, F>(name: &str, work: F) -> Spawned<T>
 where
     T: Send + 'static,
-    F: FnOnce(mpsc::Receiver<Batch>) -> T + Send + 'static,
+    F: FnOnce(mpsc::Receiver<Batch>) -> io::Result<T> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(BATCH_QUEUE);
     let (result_tx, result_rx) = oneshot::channel();
@@ -165,13 +164,18 @@ where
 }
 
 /// Runs until the sender is dropped, which happens at the end of the upload or when
-/// it is abandoned.
-fn drain(mut rx: mpsc::Receiver<Batch>, mut update: impl FnMut(&[u8])) {
+/// it is abandoned. A failed update stops the worker: the dropped receiver makes
+/// the upload fail at its next batch.
+fn drain(
+    mut rx: mpsc::Receiver<Batch>,
+    mut update: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
     while let Some(batch) = rx.blocking_recv() {
         for chunk in &batch {
-            update(chunk);
+            update(chunk)?;
         }
     }
+    Ok(())
 }
 
 /// The state behind the wrapped stream.
