@@ -4,8 +4,11 @@
 //! md5 and the multihash each run on their own OS thread, because one core cannot
 //! compute both at upload speed (sha512 alone is the slowest stage). The threads are
 //! fed batches of `Bytes` clones (no copy) through small bounded channels, so a slow
-//! hash slows the upload instead of growing a queue.
+//! hash slows the upload instead of growing a queue. Only runs of tiny chunks are
+//! copied, into pieces of [`MIN_PIECE`](crate::chunks::MIN_PIECE), which is also
+//! what the store receives.
 
+use std::collections::VecDeque;
 use std::io;
 use std::thread;
 
@@ -14,6 +17,7 @@ use futures::stream::{self, StreamExt};
 use glint_format::{Inspection, Inspector};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chunks::Coalescer;
 use crate::hash::HashAlgo;
 use crate::store::{ByteStream, StoreError};
 
@@ -94,6 +98,8 @@ pub fn ingest(input: ByteStream, cfg: IngestConfig) -> (ByteStream, IngestHandle
         hashers: Some([md5_tx, multi_tx]),
         batch: Vec::new(),
         batch_len: 0,
+        pieces: Coalescer::default(),
+        ready: VecDeque::new(),
         size: 0,
         cfg,
         completed: Some(completed_tx),
@@ -185,6 +191,10 @@ struct Pump {
     hashers: Option<[mpsc::Sender<Batch>; 2]>,
     batch: Batch,
     batch_len: usize,
+    /// Regroups tiny input chunks; the output is the same bytes in these pieces.
+    pieces: Coalescer,
+    /// Pieces hashed (or queued for it) and not yet handed downstream.
+    ready: VecDeque<Bytes>,
     size: u64,
     cfg: IngestConfig,
     completed: Option<oneshot::Sender<u64>>,
@@ -193,27 +203,30 @@ struct Pump {
 
 impl Pump {
     async fn step(mut self) -> Option<(Result<Bytes, StoreError>, Self)> {
-        if self.done {
-            return None;
+        loop {
+            if let Some(piece) = self.ready.pop_front() {
+                return Some((Ok(piece), self));
+            }
+            if self.done {
+                return None;
+            }
+            let result = match self.input.next().await {
+                Some(Ok(chunk)) => self.accept(chunk).await,
+                Some(Err(err)) => Err(err),
+                None => self.end().await,
+            };
+            if let Err(err) = result {
+                // Stop here: a store must not see data after an error, and dropping
+                // the senders lets the hash threads exit.
+                self.done = true;
+                self.hashers = None;
+                self.ready.clear();
+                return Some((Err(err), self));
+            }
         }
-        let item = match self.input.next().await {
-            Some(Ok(chunk)) => self.accept(chunk).await,
-            Some(Err(err)) => Err(err),
-            None => match self.end().await {
-                Ok(()) => return None,
-                Err(err) => Err(err),
-            },
-        };
-        if item.is_err() {
-            // Stop here: a store must not see data after an error, and dropping the
-            // senders lets the hash threads exit.
-            self.done = true;
-            self.hashers = None;
-        }
-        Some((item, self))
     }
 
-    async fn accept(&mut self, chunk: Bytes) -> Result<Bytes, StoreError> {
+    async fn accept(&mut self, chunk: Bytes) -> Result<(), StoreError> {
         self.size = self.size.saturating_add(chunk.len() as u64);
         if self.size > self.cfg.size_cap {
             return Err(StoreError::SizeLimitExceeded {
@@ -227,14 +240,20 @@ impl Pump {
                 actual: self.size,
             });
         }
-        if !chunk.is_empty() {
-            self.batch_len += chunk.len();
-            self.batch.push(chunk.clone());
-            if self.batch_len >= BATCH_BYTES {
-                self.flush().await?;
-            }
+        for piece in self.pieces.push(chunk).into_iter().flatten() {
+            self.queue(piece).await?;
         }
-        Ok(chunk)
+        Ok(())
+    }
+
+    async fn queue(&mut self, piece: Bytes) -> Result<(), StoreError> {
+        self.batch_len += piece.len();
+        self.batch.push(piece.clone());
+        self.ready.push_back(piece);
+        if self.batch_len >= BATCH_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     async fn end(&mut self) -> Result<(), StoreError> {
@@ -243,6 +262,9 @@ impl Pump {
                 expected,
                 actual: self.size,
             });
+        }
+        if let Some(last) = self.pieces.finish() {
+            self.queue(last).await?;
         }
         self.flush().await?;
         self.hashers = None;

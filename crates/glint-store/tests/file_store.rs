@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{collect, eventually, random_bytes, stalling_stream, stream_of};
+use common::{chunks_of, collect, eventually, random_bytes, stalling_stream, stream_of};
+use futures::{StreamExt, stream};
 use glint_model::ImageId;
 use glint_store::{ByteRange, FileStore, ReadStrategy, Store, StoreError};
 
@@ -29,6 +30,36 @@ async fn object_is_stored_at_the_glance_path() {
     assert_eq!(stored.url, format!("file://{}", path.display()));
     assert!(std::fs::read(&path).unwrap() == data);
     assert_eq!(names(store.datadir()), [id.to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_of_every_size_are_written_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    // Runs of tiny chunks (copied together), chunks on either side of the
+    // coalescing threshold, and ones larger than a write batch, over several
+    // writeback ranges.
+    let data = random_bytes(21 * 1024 * 1024 + 3, 11);
+    let sizes = [
+        1,
+        3,
+        65_535,
+        65_536,
+        65_537,
+        4 * 1024 * 1024 + 3,
+        17,
+        0,
+        1_048_575,
+    ];
+    let chunks = chunks_of(&data, &sizes);
+    let id = ImageId::new_random();
+    let stored = store
+        .put(id, stream::iter(chunks.into_iter().map(Ok)).boxed())
+        .await
+        .unwrap();
+    assert_eq!(stored.size, data.len() as u64);
+    let on_disk = std::fs::read(store.datadir().join(id.to_string())).unwrap();
+    assert!(on_disk == data);
 }
 
 #[tokio::test]
