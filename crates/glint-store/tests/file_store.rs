@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use common::{chunks_of, collect, eventually, random_bytes, stalling_stream, stream_of};
@@ -189,5 +191,72 @@ async fn reads_across_batch_and_window_boundaries_return_the_right_bytes() {
                 "{strategy:?} {start}-{end}"
             );
         }
+    }
+}
+
+/// Drops a file's pages from the page cache, as memory pressure would
+/// (`posix_fadvise(POSIX_FADV_DONTNEED)` through dd).
+fn evict(path: &Path) {
+    let status = Command::new("dd")
+        .arg(format!("if={}", path.display()))
+        .args(["iflag=nocache", "count=0", "status=none"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Bytes of a file in the page cache, as util-linux's fincore counts them.
+fn cached_bytes(path: &Path) -> u64 {
+    let out = Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_outside_the_page_cache_is_read_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = random_bytes(37 * 1024 * 1024 + 5, 12);
+    let id = ImageId::new_random();
+    let stored = FileStore::new("file", dir.path().to_path_buf())
+        .unwrap()
+        .put(id, stream_of(&data))
+        .await
+        .unwrap();
+    let path = dir.path().join(id.to_string());
+    for strategy in [ReadStrategy::Mmap, ReadStrategy::Read] {
+        let store = FileStore::new("file", dir.path().to_path_buf())
+            .unwrap()
+            .with_read_strategy(strategy);
+        evict(&path);
+        assert!(
+            cached_bytes(&path) < data.len() as u64 / 2,
+            "eviction failed"
+        );
+        let whole = store.get(&stored.url, None).await.unwrap();
+        assert!(collect(whole.stream).await.unwrap() == data, "{strategy:?}");
+
+        // Cached and uncached stretches in turn: the reader moves between
+        // handing out cached pages and reading on the blocking pool.
+        evict(&path);
+        for (start, end) in [
+            (5 * 1024 * 1024, 9 * 1024 * 1024),
+            (20 * 1024 * 1024 + 3, 27 * 1024 * 1024),
+        ] {
+            let warm = store
+                .get(&stored.url, Some(ByteRange { start, end }))
+                .await
+                .unwrap();
+            collect(warm.stream).await.unwrap();
+        }
+        let whole = store.get(&stored.url, None).await.unwrap();
+        assert!(collect(whole.stream).await.unwrap() == data, "{strategy:?}");
     }
 }
