@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -104,6 +105,13 @@ impl Source {
     /// Chunks covering `[offset, offset + len)`.
     pub(super) fn read(&mut self, mut offset: u64, len: u64) -> io::Result<Vec<Bytes>> {
         let end = offset + len;
+        // The reads below wait for one page or chunk at a time; asking for this
+        // batch and the next up front keeps many reads in flight on the disk.
+        match self {
+            Source::Mapped { file, .. } | Source::Buffered { file, .. } => {
+                will_need(file, offset, 2 * len);
+            }
+        }
         let mut chunks = Vec::new();
         while offset < end {
             let chunk = match self {
@@ -165,6 +173,25 @@ fn populate(map: &Mmap, at: usize, len: usize) -> io::Result<()> {
             Ok(())
         }
         other => other,
+    }
+}
+
+/// Starts reading `[offset, offset + len)` into the page cache in the background
+/// (`POSIX_FADV_WILLNEED`). Only a hint: a failure changes nothing but speed.
+#[expect(
+    unsafe_code,
+    reason = "posix_fadvise only reads its integer arguments; the descriptor is kept \
+              open by the borrowed File"
+)]
+fn will_need(file: &File, offset: u64, len: u64) {
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: see the reason above.
+    let rc =
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED) };
+    if rc != 0 {
+        tracing::debug!(error = %io::Error::from_raw_os_error(rc), "read-ahead hint refused");
     }
 }
 
