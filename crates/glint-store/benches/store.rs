@@ -20,6 +20,7 @@ use glint_store::{
     ByteStream, FileStore, HashAlgo, IngestConfig, ReadStrategy, Store, StoreError, ingest,
 };
 use md5::Md5;
+use openssl::hash::{Hasher, MessageDigest};
 use sha2::{Digest, Sha512};
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Runtime;
@@ -73,24 +74,43 @@ fn hashing(c: &mut Criterion) {
         .throughput(Throughput::Bytes(TOTAL as u64));
     group.bench_function("md5_then_sha512_one_thread", |b| {
         b.iter(|| {
-            let (mut md5, mut sha) = (Md5::new(), Sha512::new());
+            let (mut md5, mut sha) = (ossl(MessageDigest::md5()), ossl(MessageDigest::sha512()));
             for chunk in &data {
-                md5.update(chunk);
-                sha.update(chunk);
+                md5.update(chunk).unwrap();
+                sha.update(chunk).unwrap();
             }
-            (md5.finalize(), sha.finalize())
+            (md5.finish().unwrap(), sha.finish().unwrap())
         });
     });
+    // What the ingest wrapper does, without it: its ceiling.
     group.bench_function("md5_and_sha512_two_threads_no_wrapper", |b| {
         b.iter(|| {
             thread::scope(|s| {
-                let md5 = s.spawn(|| data.iter().fold(Md5::new(), |h, c| h.chain_update(c)));
-                let sha = s.spawn(|| data.iter().fold(Sha512::new(), |h, c| h.chain_update(c)));
-                (
-                    md5.join().unwrap().finalize(),
-                    sha.join().unwrap().finalize(),
-                )
+                let md5 = s.spawn(|| openssl_digest(MessageDigest::md5(), &data));
+                let sha = s.spawn(|| openssl_digest(MessageDigest::sha512(), &data));
+                (md5.join().unwrap(), sha.join().unwrap())
             })
+        });
+    });
+    for (name, digest) in [
+        ("md5_alone", MessageDigest::md5()),
+        ("sha512_alone", MessageDigest::sha512()),
+    ] {
+        group.bench_function(name, |b| b.iter(|| openssl_digest(digest, &data)));
+    }
+    // RustCrypto's assembly versions, the implementation uploads used before.
+    group.bench_function("rustcrypto_md5_alone", |b| {
+        b.iter(|| {
+            data.iter()
+                .fold(Md5::new(), |h, c| h.chain_update(c))
+                .finalize()
+        });
+    });
+    group.bench_function("rustcrypto_sha512_alone", |b| {
+        b.iter(|| {
+            data.iter()
+                .fold(Sha512::new(), |h, c| h.chain_update(c))
+                .finalize()
         });
     });
     for inspect in [false, true] {
@@ -104,6 +124,18 @@ fn hashing(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+fn ossl(digest: MessageDigest) -> Hasher {
+    Hasher::new(digest).unwrap()
+}
+
+fn openssl_digest(digest: MessageDigest, data: &[Bytes]) -> impl AsRef<[u8]> {
+    let mut hasher = ossl(digest);
+    for chunk in data {
+        hasher.update(chunk).unwrap();
+    }
+    hasher.finish().unwrap()
 }
 
 fn ingest_config(inspect: bool) -> IngestConfig {

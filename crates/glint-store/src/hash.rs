@@ -1,9 +1,16 @@
-//! The multihash algorithms Glance accepts for `os_hash_algo`.
+//! The multihash algorithms Glance accepts for `os_hash_algo`, and the hasher
+//! that computes them.
+//!
+//! Digests come from OpenSSL's libcrypto: on the x86-64 machines glint was
+//! measured on, its md5 and sha512 are the fastest available (about 20 % and
+//! 35 % more bytes per CPU-second than RustCrypto's assembly versions), and
+//! those two are what bounds upload speed.
 
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
-use sha2::digest::DynDigest;
+use openssl::hash::MessageDigest;
 
 /// An `os_hash_algo`, named as Python's `hashlib` names it (Glance passes the option
 /// straight to `hashlib.new`).
@@ -44,17 +51,51 @@ impl HashAlgo {
         }
     }
 
-    /// A fresh hasher; boxed so one worker loop serves every algorithm.
-    pub(crate) fn hasher(self) -> Box<dyn DynDigest + Send> {
+    fn message_digest(self) -> MessageDigest {
         match self {
-            Self::Md5 => Box::new(md5::Md5::default()),
-            Self::Sha1 => Box::new(sha1::Sha1::default()),
-            Self::Sha224 => Box::new(sha2::Sha224::default()),
-            Self::Sha256 => Box::new(sha2::Sha256::default()),
-            Self::Sha384 => Box::new(sha2::Sha384::default()),
-            Self::Sha512 => Box::new(sha2::Sha512::default()),
+            Self::Md5 => MessageDigest::md5(),
+            Self::Sha1 => MessageDigest::sha1(),
+            Self::Sha224 => MessageDigest::sha224(),
+            Self::Sha256 => MessageDigest::sha256(),
+            Self::Sha384 => MessageDigest::sha384(),
+            Self::Sha512 => MessageDigest::sha512(),
         }
     }
+
+    /// A fresh hasher. Fails only when libcrypto refuses the algorithm (md5
+    /// under a FIPS-only configuration, for one).
+    pub(crate) fn hasher(self) -> io::Result<Hasher> {
+        let inner = openssl::hash::Hasher::new(self.message_digest())
+            .map_err(|e| crypto_error(self, &e))?;
+        Ok(Hasher { algo: self, inner })
+    }
+}
+
+/// An incremental digest of one algorithm.
+pub(crate) struct Hasher {
+    algo: HashAlgo,
+    inner: openssl::hash::Hasher,
+}
+
+impl Hasher {
+    pub(crate) fn update(&mut self, data: &[u8]) -> io::Result<()> {
+        self.inner
+            .update(data)
+            .map_err(|e| crypto_error(self.algo, &e))
+    }
+
+    /// The lower-case hex digest of everything fed so far.
+    pub(crate) fn finish_hex(mut self) -> io::Result<String> {
+        let digest = self
+            .inner
+            .finish()
+            .map_err(|e| crypto_error(self.algo, &e))?;
+        Ok(hex(&digest))
+    }
+}
+
+fn crypto_error(algo: HashAlgo, err: &openssl::error::ErrorStack) -> io::Error {
+    io::Error::other(format!("{algo} digest failed: {err}"))
 }
 
 impl fmt::Display for HashAlgo {
@@ -77,7 +118,7 @@ impl FromStr for HashAlgo {
 }
 
 /// Lower-case hex, as `hashlib`'s `hexdigest()` prints it.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
@@ -103,7 +144,7 @@ mod tests {
 
     #[test]
     fn known_vectors_of_empty_input() {
-        let digest = |algo: HashAlgo| hex(&algo.hasher().finalize());
+        let digest = |algo: HashAlgo| algo.hasher().unwrap().finish_hex().unwrap();
         assert_eq!(digest(HashAlgo::Md5), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(
             digest(HashAlgo::Sha1),

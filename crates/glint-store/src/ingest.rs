@@ -4,18 +4,21 @@
 //! md5 and the multihash each run on their own OS thread, because one core cannot
 //! compute both at upload speed (sha512 alone is the slowest stage). The threads are
 //! fed batches of `Bytes` clones (no copy) through small bounded channels, so a slow
-//! hash slows the upload instead of growing a queue.
+//! hash slows the upload instead of growing a queue. Only runs of tiny chunks are
+//! copied, into pieces of [`MIN_PIECE`](crate::chunks::MIN_PIECE), which is also
+//! what the store receives.
 
+use std::collections::VecDeque;
 use std::io;
 use std::thread;
 
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use glint_format::{Inspection, Inspector};
-use md5::{Digest, Md5};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::hash::{HashAlgo, hex};
+use crate::chunks::Coalescer;
+use crate::hash::HashAlgo;
 use crate::store::{ByteStream, StoreError};
 
 /// Chunks are grouped until a batch holds this much, so small network chunks do not
@@ -56,8 +59,8 @@ pub struct IngestHandle {
     algo: HashAlgo,
     /// Total size, sent only when the input ended and passed the size checks.
     completed: oneshot::Receiver<u64>,
-    md5: oneshot::Receiver<(String, Option<Inspection>)>,
-    multihash: oneshot::Receiver<String>,
+    md5: oneshot::Receiver<io::Result<(String, Option<Inspection>)>>,
+    multihash: oneshot::Receiver<io::Result<String>>,
 }
 
 impl IngestHandle {
@@ -68,8 +71,8 @@ impl IngestHandle {
             StoreError::Io(io::Error::other("upload stream was not read to its end"))
         })?;
         let lost = |_| StoreError::Io(io::Error::other("hash worker stopped"));
-        let (checksum, inspection) = self.md5.await.map_err(lost)?;
-        let os_hash_value = self.multihash.await.map_err(lost)?;
+        let (checksum, inspection) = self.md5.await.map_err(lost)??;
+        let os_hash_value = self.multihash.await.map_err(lost)??;
         Ok(Ingested {
             size,
             checksum,
@@ -95,6 +98,8 @@ pub fn ingest(input: ByteStream, cfg: IngestConfig) -> (ByteStream, IngestHandle
         hashers: Some([md5_tx, multi_tx]),
         batch: Vec::new(),
         batch_len: 0,
+        pieces: Coalescer::default(),
+        ready: VecDeque::new(),
         size: 0,
         cfg,
         completed: Some(completed_tx),
@@ -122,36 +127,36 @@ fn refused(err: io::Error, algo: HashAlgo) -> (ByteStream, IngestHandle) {
     (stream, handle)
 }
 
-type Spawned<T> = io::Result<(mpsc::Sender<Batch>, oneshot::Receiver<T>)>;
+type Spawned<T> = io::Result<(mpsc::Sender<Batch>, oneshot::Receiver<io::Result<T>>)>;
 
 fn spawn_md5(inspect: bool) -> Spawned<(String, Option<Inspection>)> {
+    let mut md5 = HashAlgo::Md5.hasher()?;
     spawn_worker("glint-md5", move |rx| {
-        let mut md5 = Md5::new();
         let mut inspector = inspect.then(Inspector::new);
         // The inspector rides on the md5 thread: md5 is the faster hash, and after
         // the first MiBs inspection only counts bytes.
         drain(rx, |chunk| {
-            md5.update(chunk);
             if let Some(inspector) = inspector.as_mut() {
                 inspector.feed(chunk);
             }
-        });
-        (hex(&md5.finalize()), inspector.map(Inspector::finish))
+            md5.update(chunk)
+        })?;
+        Ok((md5.finish_hex()?, inspector.map(Inspector::finish)))
     })
 }
 
 fn spawn_multihash(algo: HashAlgo) -> Spawned<String> {
+    let mut hasher = algo.hasher()?;
     spawn_worker("glint-multihash", move |rx| {
-        let mut hasher = algo.hasher();
-        drain(rx, |chunk| hasher.update(chunk));
-        hex(&hasher.finalize())
+        drain(rx, |chunk| hasher.update(chunk))?;
+        hasher.finish_hex()
     })
 }
 
 fn spawn_worker<T, F>(name: &str, work: F) -> Spawned<T>
 where
     T: Send + 'static,
-    F: FnOnce(mpsc::Receiver<Batch>) -> T + Send + 'static,
+    F: FnOnce(mpsc::Receiver<Batch>) -> io::Result<T> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(BATCH_QUEUE);
     let (result_tx, result_rx) = oneshot::channel();
@@ -165,13 +170,18 @@ where
 }
 
 /// Runs until the sender is dropped, which happens at the end of the upload or when
-/// it is abandoned.
-fn drain(mut rx: mpsc::Receiver<Batch>, mut update: impl FnMut(&[u8])) {
+/// it is abandoned. A failed update stops the worker: the dropped receiver makes
+/// the upload fail at its next batch.
+fn drain(
+    mut rx: mpsc::Receiver<Batch>,
+    mut update: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
     while let Some(batch) = rx.blocking_recv() {
         for chunk in &batch {
-            update(chunk);
+            update(chunk)?;
         }
     }
+    Ok(())
 }
 
 /// The state behind the wrapped stream.
@@ -181,6 +191,10 @@ struct Pump {
     hashers: Option<[mpsc::Sender<Batch>; 2]>,
     batch: Batch,
     batch_len: usize,
+    /// Regroups tiny input chunks; the output is the same bytes in these pieces.
+    pieces: Coalescer,
+    /// Pieces hashed (or queued for it) and not yet handed downstream.
+    ready: VecDeque<Bytes>,
     size: u64,
     cfg: IngestConfig,
     completed: Option<oneshot::Sender<u64>>,
@@ -189,27 +203,30 @@ struct Pump {
 
 impl Pump {
     async fn step(mut self) -> Option<(Result<Bytes, StoreError>, Self)> {
-        if self.done {
-            return None;
+        loop {
+            if let Some(piece) = self.ready.pop_front() {
+                return Some((Ok(piece), self));
+            }
+            if self.done {
+                return None;
+            }
+            let result = match self.input.next().await {
+                Some(Ok(chunk)) => self.accept(chunk).await,
+                Some(Err(err)) => Err(err),
+                None => self.end().await,
+            };
+            if let Err(err) = result {
+                // Stop here: a store must not see data after an error, and dropping
+                // the senders lets the hash threads exit.
+                self.done = true;
+                self.hashers = None;
+                self.ready.clear();
+                return Some((Err(err), self));
+            }
         }
-        let item = match self.input.next().await {
-            Some(Ok(chunk)) => self.accept(chunk).await,
-            Some(Err(err)) => Err(err),
-            None => match self.end().await {
-                Ok(()) => return None,
-                Err(err) => Err(err),
-            },
-        };
-        if item.is_err() {
-            // Stop here: a store must not see data after an error, and dropping the
-            // senders lets the hash threads exit.
-            self.done = true;
-            self.hashers = None;
-        }
-        Some((item, self))
     }
 
-    async fn accept(&mut self, chunk: Bytes) -> Result<Bytes, StoreError> {
+    async fn accept(&mut self, chunk: Bytes) -> Result<(), StoreError> {
         self.size = self.size.saturating_add(chunk.len() as u64);
         if self.size > self.cfg.size_cap {
             return Err(StoreError::SizeLimitExceeded {
@@ -223,14 +240,20 @@ impl Pump {
                 actual: self.size,
             });
         }
-        if !chunk.is_empty() {
-            self.batch_len += chunk.len();
-            self.batch.push(chunk.clone());
-            if self.batch_len >= BATCH_BYTES {
-                self.flush().await?;
-            }
+        for piece in self.pieces.push(chunk).into_iter().flatten() {
+            self.queue(piece).await?;
         }
-        Ok(chunk)
+        Ok(())
+    }
+
+    async fn queue(&mut self, piece: Bytes) -> Result<(), StoreError> {
+        self.batch_len += piece.len();
+        self.batch.push(piece.clone());
+        self.ready.push_back(piece);
+        if self.batch_len >= BATCH_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     async fn end(&mut self) -> Result<(), StoreError> {
@@ -239,6 +262,9 @@ impl Pump {
                 expected,
                 actual: self.size,
             });
+        }
+        if let Some(last) = self.pieces.finish() {
+            self.queue(last).await?;
         }
         self.flush().await?;
         self.hashers = None;

@@ -7,6 +7,7 @@
 //! size. It depends on the domain model and the format inspector only, and must not
 //! import the database, the HTTP layer (axum) or the core use cases.
 
+mod chunks;
 mod file;
 mod hash;
 mod ingest;

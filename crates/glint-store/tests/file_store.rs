@@ -3,9 +3,12 @@
 
 mod common;
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use common::{collect, eventually, random_bytes, stalling_stream, stream_of};
+use common::{chunks_of, collect, eventually, random_bytes, stalling_stream, stream_of};
+use futures::{StreamExt, stream};
 use glint_model::ImageId;
 use glint_store::{ByteRange, FileStore, ReadStrategy, Store, StoreError};
 
@@ -29,6 +32,36 @@ async fn object_is_stored_at_the_glance_path() {
     assert_eq!(stored.url, format!("file://{}", path.display()));
     assert!(std::fs::read(&path).unwrap() == data);
     assert_eq!(names(store.datadir()), [id.to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_of_every_size_are_written_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
+    // Runs of tiny chunks (copied together), chunks on either side of the
+    // coalescing threshold, and ones larger than a write batch, over several
+    // writeback ranges.
+    let data = random_bytes(21 * 1024 * 1024 + 3, 11);
+    let sizes = [
+        1,
+        3,
+        65_535,
+        65_536,
+        65_537,
+        4 * 1024 * 1024 + 3,
+        17,
+        0,
+        1_048_575,
+    ];
+    let chunks = chunks_of(&data, &sizes);
+    let id = ImageId::new_random();
+    let stored = store
+        .put(id, stream::iter(chunks.into_iter().map(Ok)).boxed())
+        .await
+        .unwrap();
+    assert_eq!(stored.size, data.len() as u64);
+    let on_disk = std::fs::read(store.datadir().join(id.to_string())).unwrap();
+    assert!(on_disk == data);
 }
 
 #[tokio::test]
@@ -158,5 +191,72 @@ async fn reads_across_batch_and_window_boundaries_return_the_right_bytes() {
                 "{strategy:?} {start}-{end}"
             );
         }
+    }
+}
+
+/// Drops a file's pages from the page cache, as memory pressure would
+/// (`posix_fadvise(POSIX_FADV_DONTNEED)` through dd).
+fn evict(path: &Path) {
+    let status = Command::new("dd")
+        .arg(format!("if={}", path.display()))
+        .args(["iflag=nocache", "count=0", "status=none"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Bytes of a file in the page cache, as util-linux's fincore counts them.
+fn cached_bytes(path: &Path) -> u64 {
+    let out = Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_outside_the_page_cache_is_read_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = random_bytes(37 * 1024 * 1024 + 5, 12);
+    let id = ImageId::new_random();
+    let stored = FileStore::new("file", dir.path().to_path_buf())
+        .unwrap()
+        .put(id, stream_of(&data))
+        .await
+        .unwrap();
+    let path = dir.path().join(id.to_string());
+    for strategy in [ReadStrategy::Mmap, ReadStrategy::Read] {
+        let store = FileStore::new("file", dir.path().to_path_buf())
+            .unwrap()
+            .with_read_strategy(strategy);
+        evict(&path);
+        assert!(
+            cached_bytes(&path) < data.len() as u64 / 2,
+            "eviction failed"
+        );
+        let whole = store.get(&stored.url, None).await.unwrap();
+        assert!(collect(whole.stream).await.unwrap() == data, "{strategy:?}");
+
+        // Cached and uncached stretches in turn: the reader moves between
+        // handing out cached pages and reading on the blocking pool.
+        evict(&path);
+        for (start, end) in [
+            (5 * 1024 * 1024, 9 * 1024 * 1024),
+            (20 * 1024 * 1024 + 3, 27 * 1024 * 1024),
+        ] {
+            let warm = store
+                .get(&stored.url, Some(ByteRange { start, end }))
+                .await
+                .unwrap();
+            collect(warm.stream).await.unwrap();
+        }
+        let whole = store.get(&stored.url, None).await.unwrap();
+        assert!(collect(whole.stream).await.unwrap() == data, "{strategy:?}");
     }
 }

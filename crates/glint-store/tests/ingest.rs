@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{collect, failing_stream, random_bytes, stream_of};
+use common::{ODD_SIZES, chunks_of, collect, failing_stream, random_bytes, stream_of};
 use futures::{StreamExt, stream};
 use glint_format::{DetectedFormat, SafetyError};
 use glint_model::ImageId;
@@ -14,7 +14,8 @@ use glint_store::{
     ByteStream, FileStore, HashAlgo, IngestConfig, Ingested, Store, StoreError, ingest,
 };
 use md5::Md5;
-use sha2::{Digest, Sha256, Sha512};
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
 const MIB: usize = 1024 * 1024;
 
@@ -50,6 +51,57 @@ async fn digests_equal_those_of_the_whole_buffer() {
         assert_eq!(got.checksum, hex_of(&Md5::digest(&data)));
         assert_eq!(got.os_hash_algo, algo.as_str());
         assert_eq!(got.os_hash_value, expected);
+    }
+}
+
+/// The digest of `data` by an implementation independent of the one uploads use.
+fn reference_digest(algo: HashAlgo, data: &[u8]) -> String {
+    match algo {
+        HashAlgo::Md5 => hex_of(&Md5::digest(data)),
+        HashAlgo::Sha1 => hex_of(&Sha1::digest(data)),
+        HashAlgo::Sha224 => hex_of(&Sha224::digest(data)),
+        HashAlgo::Sha256 => hex_of(&Sha256::digest(data)),
+        HashAlgo::Sha384 => hex_of(&Sha384::digest(data)),
+        HashAlgo::Sha512 => hex_of(&Sha512::digest(data)),
+    }
+}
+
+async fn ingest_chunks(chunks: Vec<Bytes>, algo: HashAlgo) -> Ingested {
+    let input = stream::iter(chunks.into_iter().map(Ok)).boxed();
+    ingest_all(input, config(algo)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_algorithm_matches_an_independent_digest_whatever_the_chunking() {
+    let data = random_bytes(3 * MIB + 129, 29);
+    let chunkings: [&[usize]; 4] = [ODD_SIZES, &[MIB], &[127, 128, 129, 8191], &[3 * MIB + 129]];
+    for algo in HashAlgo::ALL {
+        let expected = reference_digest(algo, &data);
+        for sizes in chunkings {
+            let got = ingest_chunks(chunks_of(&data, sizes), algo).await;
+            assert_eq!(got.os_hash_value, expected, "{algo}, chunks {sizes:?}");
+            assert_eq!(got.checksum, reference_digest(HashAlgo::Md5, &data));
+            assert_eq!(got.size, data.len() as u64);
+        }
+    }
+}
+
+#[tokio::test]
+async fn digests_are_right_at_block_boundaries_even_byte_by_byte() {
+    // md5 and sha1/sha256 pad in 64-byte blocks, sha384/sha512 in 128-byte ones;
+    // these lengths fall just before, on and after a block or its length field.
+    for len in [1, 55, 56, 63, 64, 65, 111, 112, 127, 128, 129, 1000] {
+        let data = random_bytes(len, len as u64);
+        for algo in HashAlgo::ALL {
+            let byte_by_byte = chunks_of(&data, &[1]);
+            let got = ingest_chunks(byte_by_byte, algo).await;
+            assert_eq!(
+                got.os_hash_value,
+                reference_digest(algo, &data),
+                "{algo}, {len} bytes"
+            );
+            assert_eq!(got.checksum, reference_digest(HashAlgo::Md5, &data));
+        }
     }
 }
 

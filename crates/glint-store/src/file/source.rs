@@ -1,8 +1,11 @@
-//! The two ways of turning a byte range of an object file into chunks; both run on
-//! the blocking pool (see `read.rs`).
+//! The two ways of turning a byte range of an object file into chunks. Reading
+//! runs on the blocking pool (see `read.rs`); a mapped range whose pages are all in
+//! the page cache is handed out directly instead, since nothing can wait for the
+//! disk there.
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -40,6 +43,17 @@ pub(super) struct Window {
     bytes: Bytes,
 }
 
+impl Window {
+    /// Where `[offset, end)` starts in the window, and how much of it the window
+    /// holds.
+    fn span(&self, offset: u64, end: u64) -> io::Result<(usize, usize)> {
+        let window_end = self.start + self.bytes.len() as u64;
+        let at = usize::try_from(offset - self.start).map_err(io::Error::other)?;
+        let len = usize::try_from(end.min(window_end) - offset).map_err(io::Error::other)?;
+        Ok((at, len))
+    }
+}
+
 impl Source {
     pub(super) fn new(file: File, strategy: ReadStrategy, end: u64) -> Self {
         match strategy {
@@ -55,9 +69,49 @@ impl Source {
         }
     }
 
+    /// Chunks covering `[offset, offset + len)` if every page of it is in the page
+    /// cache: slices of the mapping, faulted in by whoever reads them, which costs
+    /// no disk access. `None` when some page is not (or the source reads with
+    /// `pread`): then [`Source::read`] on the blocking pool is the way. Only
+    /// system calls that never wait for the disk run here (mmap without
+    /// populating, fstat, mincore), so async workers may call it.
+    pub(super) fn resident(&mut self, mut offset: u64, len: u64) -> io::Result<Option<Vec<Bytes>>> {
+        let Source::Mapped {
+            file,
+            end: limit,
+            window,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let end = offset + len;
+        let mut chunks = Vec::new();
+        while offset < end {
+            let window = current_window(window, file, offset, *limit)?;
+            let (at, len) = window.span(offset, end)?;
+            if !is_resident(&window.map, at, len)? {
+                return Ok(None);
+            }
+            chunks.extend(
+                (at..at + len)
+                    .step_by(CHUNK_BYTES)
+                    .map(|c| window.bytes.slice(c..(c + CHUNK_BYTES).min(at + len))),
+            );
+            offset += len as u64;
+        }
+        Ok(Some(chunks))
+    }
+
     /// Chunks covering `[offset, offset + len)`.
     pub(super) fn read(&mut self, mut offset: u64, len: u64) -> io::Result<Vec<Bytes>> {
         let end = offset + len;
+        // The reads below wait for one page or chunk at a time; asking for this
+        // batch and the next up front keeps many reads in flight on the disk.
+        match self {
+            Source::Mapped { file, .. } | Source::Buffered { file, .. } => {
+                will_need(file, offset, 2 * len);
+            }
+        }
         let mut chunks = Vec::new();
         while offset < end {
             let chunk = match self {
@@ -101,11 +155,8 @@ fn current_window<'w>(
 }
 
 fn mapped_chunk(window: &Window, offset: u64, end: u64) -> io::Result<Bytes> {
-    let window_end = window.start + window.bytes.len() as u64;
-    let at = usize::try_from(offset - window.start).map_err(io::Error::other)?;
-    let len = usize::try_from(end.min(window_end) - offset)
-        .map_err(io::Error::other)?
-        .min(CHUNK_BYTES);
+    let (at, len) = window.span(offset, end)?;
+    let len = len.min(CHUNK_BYTES);
     populate(&window.map, at, len)?;
     Ok(window.bytes.slice(at..at + len))
 }
@@ -123,6 +174,53 @@ fn populate(map: &Mmap, at: usize, len: usize) -> io::Result<()> {
         }
         other => other,
     }
+}
+
+/// Starts reading `[offset, offset + len)` into the page cache in the background
+/// (`POSIX_FADV_WILLNEED`). Only a hint: a failure changes nothing but speed.
+#[expect(
+    unsafe_code,
+    reason = "posix_fadvise only reads its integer arguments; the descriptor is kept \
+              open by the borrowed File"
+)]
+fn will_need(file: &File, offset: u64, len: u64) {
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: see the reason above.
+    let rc =
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED) };
+    if rc != 0 {
+        tracing::debug!(error = %io::Error::from_raw_os_error(rc), "read-ahead hint refused");
+    }
+}
+
+/// Whether every page of `map[at..at + len]` is in the page cache.
+#[expect(
+    unsafe_code,
+    reason = "mincore is given a page-aligned range inside a mapping that `map` keeps \
+              alive for the call, and a vector with one byte per page of that range"
+)]
+fn is_resident(map: &Mmap, at: usize, len: usize) -> io::Result<bool> {
+    if len == 0 {
+        return Ok(true);
+    }
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .ok()
+        .filter(|p| p.is_power_of_two())
+        .ok_or_else(|| io::Error::other("no page size"))?;
+    let start = map[at..at + len].as_ptr() as usize;
+    // The mapping itself starts on a page boundary at or before `start`.
+    let aligned = start & !(page - 1);
+    let span = start + len - aligned;
+    let mut pages = vec![0u8; span.div_ceil(page)];
+    // SAFETY: see the reason above; the kernel writes `pages.len()` bytes.
+    let rc = unsafe { libc::mincore(aligned as *mut libc::c_void, span, pages.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pages.iter().all(|p| p & 1 == 1))
 }
 
 /// One mapping shared by the chunks cut from it; unmapped when the last is dropped.

@@ -1,23 +1,30 @@
 //! Writing an object: data goes to a partial file on a writer thread, is
 //! fsynced, then renamed into place and the directory fsynced. The partial file is
 //! removed on any failure, including the upload future being dropped.
+//!
+//! The writer never copies: the stream's chunks go to the file in one `writev`
+//! per batch, and writeback to the disk is started as the data comes in, so the
+//! final fsync waits for the last few MiB rather than for the whole image.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chunks::Coalescer;
 use crate::store::{ByteStream, StoreError};
 
-/// Writes are coalesced to at least this size: small writes cost syscalls, and
-/// network chunks are often far smaller.
+/// Chunks are batched to at least this size per write: small writes cost syscalls.
 const WRITE_BYTES: usize = 1024 * 1024;
 /// Writes queued for the writer thread; keeps memory to a few MiB per upload while
 /// letting the network side run ahead of the disk a little.
 const WRITE_QUEUE: usize = 4;
+/// Writeback of the data written so far is started every this many bytes.
+const WRITEBACK_BYTES: u64 = 8 * 1024 * 1024;
 
 pub(super) struct Target {
     pub partial: PathBuf,
@@ -26,7 +33,8 @@ pub(super) struct Target {
 }
 
 enum Message {
-    Data(Bytes),
+    /// Chunks to write, in order.
+    Data(Vec<Bytes>),
     /// All data sent: make it durable and move it into place.
     Commit,
 }
@@ -69,30 +77,31 @@ enum Fed {
     WriterGone,
 }
 
-/// Pulls the input and hands the writer chunks of at least [`WRITE_BYTES`].
+/// Pulls the input and hands the writer batches of at least [`WRITE_BYTES`].
 async fn feed(mut data: ByteStream, tx: &mpsc::Sender<Message>) -> Result<(), Fed> {
-    let mut pending = BytesMut::new();
+    let mut pieces = Coalescer::default();
+    let mut batch = Vec::new();
+    let mut batch_len = 0;
     while let Some(item) = data.next().await {
-        let chunk = item.map_err(Fed::Source)?;
-        let ready = if pending.is_empty() && chunk.len() >= WRITE_BYTES {
-            chunk
-        } else {
-            if pending.capacity() == 0 {
-                pending.reserve(WRITE_BYTES.max(chunk.len()));
-            }
-            pending.extend_from_slice(&chunk);
-            if pending.len() < WRITE_BYTES {
-                continue;
-            }
-            pending.split().freeze()
-        };
-        tx.send(Message::Data(ready))
+        for piece in pieces
+            .push(item.map_err(Fed::Source)?)
+            .into_iter()
+            .flatten()
+        {
+            batch_len += piece.len();
+            batch.push(piece);
+        }
+        if batch_len >= WRITE_BYTES {
+            batch_len = 0;
+            let full = Message::Data(std::mem::take(&mut batch));
+            tx.send(full).await.map_err(|_| Fed::WriterGone)?;
+        }
+    }
+    batch.extend(pieces.finish());
+    if !batch.is_empty() {
+        tx.send(Message::Data(batch))
             .await
             .map_err(|_| Fed::WriterGone)?;
-    }
-    if !pending.is_empty() {
-        let last = Message::Data(pending.freeze());
-        tx.send(last).await.map_err(|_| Fed::WriterGone)?;
     }
     Ok(())
 }
@@ -102,14 +111,16 @@ async fn feed(mut data: ByteStream, tx: &mpsc::Sender<Message>) -> Result<(), Fe
 fn run_writer(target: &Target, mut rx: mpsc::Receiver<Message>) -> Result<u64, StoreError> {
     let mut partial = PartialFile::create(&target.partial).map_err(StoreError::from_io)?;
     let mut size = 0u64;
+    let mut writeback_from = 0u64;
     loop {
         match rx.blocking_recv() {
-            Some(Message::Data(chunk)) => {
-                partial
-                    .file
-                    .write_all(&chunk)
-                    .map_err(StoreError::from_io)?;
-                size += chunk.len() as u64;
+            Some(Message::Data(chunks)) => {
+                write_chunks(&mut partial.file, &chunks).map_err(StoreError::from_io)?;
+                size += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+                if size - writeback_from >= WRITEBACK_BYTES {
+                    start_writeback(&partial.file, writeback_from, size - writeback_from);
+                    writeback_from = size;
+                }
             }
             Some(Message::Commit) => break,
             None => return Err(StoreError::Source("upload abandoned".to_owned())),
@@ -125,6 +136,46 @@ fn run_writer(target: &Target, mut rx: mpsc::Receiver<Message>) -> Result<u64, S
         return Err(StoreError::from_io(err));
     }
     Ok(size)
+}
+
+/// Writes every chunk, in order, with as few `writev` calls as the kernel allows.
+fn write_chunks(file: &mut File, chunks: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+    let mut rest = &mut slices[..];
+    IoSlice::advance_slices(&mut rest, 0);
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// Asks the kernel to start writing a range to the disk now, without waiting for
+/// it. Left alone, a machine with plenty of memory would keep the whole image dirty
+/// in the page cache until the final fsync, which would then write all of it while
+/// the client waits. A failure here only loses that head start: the fsync still
+/// writes and reports.
+#[expect(
+    unsafe_code,
+    reason = "sync_file_range has no safe wrapper in std or libc; it is given a \
+              file descriptor that the borrowed File keeps open for the call"
+)]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: plain syscall on an open descriptor; no memory is passed.
+    let rc = unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+    };
+    if rc != 0 {
+        let err = io::Error::last_os_error();
+        tracing::debug!(error = %err, "could not start writeback of image data");
+    }
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
