@@ -33,8 +33,10 @@ mod exec;
 mod images;
 mod list;
 mod members;
+mod read;
 mod rows;
 pub mod schema;
+mod sqlite;
 
 use std::sync::Arc;
 
@@ -42,6 +44,10 @@ use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 pub use error::DbError;
+
+/// Read-only connections to a SQLite file: enough to keep both cores busy
+/// with some reads waiting on the disk.
+const SQLITE_READERS: usize = 8;
 
 /// Which SQL dialect a [`Database`] speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +76,11 @@ struct Inner {
     /// Held for every SQLite write transaction: SQLite has one writer at a
     /// time, and queuing here is cheaper and fairer than busy-waiting.
     write_lock: Option<Mutex<()>>,
-    sql: images::Prepared,
+    /// Read-only connections serving every read outside a write transaction
+    /// when the database is a SQLite file (not for in-memory databases,
+    /// which only exist inside their one sqlx connection).
+    readers: Option<Arc<sqlite::Readers>>,
+    sql: Arc<images::Prepared>,
 }
 
 impl std::fmt::Debug for Database {
@@ -91,15 +101,21 @@ impl Database {
     pub async fn connect(url: &str) -> Result<Database, DbError> {
         let (pool, dialect) = exec::open_pool(url).await?;
         let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
-        let db = Database {
+        let mut db = Database {
             inner: Arc::new(Inner {
                 pool,
                 dialect,
                 write_lock,
-                sql: images::Prepared::new(dialect),
+                readers: None,
+                sql: Arc::new(images::Prepared::new(dialect)),
             }),
         };
         schema::migrate(&db).await?;
+        if let Some(path) = exec::sqlite_file(&db).await? {
+            let readers = sqlite::Readers::open(&path, SQLITE_READERS)?;
+            let inner = Arc::get_mut(&mut db.inner).expect("not shared yet");
+            inner.readers = Some(Arc::new(readers));
+        }
         Ok(db)
     }
 
@@ -115,11 +131,18 @@ impl Database {
 
     /// Closes every pooled connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
+        if let Some(readers) = self.readers() {
+            readers.close();
+        }
         self.inner.pool.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    pub(crate) fn readers(&self) -> Option<&Arc<sqlite::Readers>> {
+        self.inner.readers.as_ref()
     }
 }
 
