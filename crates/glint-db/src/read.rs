@@ -12,7 +12,8 @@ use crate::sqlite::{self, ReadTx};
 use crate::{Database, DbError, Dialect, exec};
 
 impl Database {
-    /// Runs one read-only statement and decodes every row with `decode`.
+    /// Runs one read-only statement expected to return a few rows (a
+    /// member, an image's members, a count) and decodes each with `decode`.
     pub(crate) async fn read_rows<S, T>(
         &self,
         statement: &S,
@@ -20,12 +21,11 @@ impl Database {
     ) -> Result<Vec<T>, DbError>
     where
         S: QueryStatementWriter,
-        T: Send + 'static,
     {
         if let Some(readers) = self.readers() {
             let (sql, values) = exec::build(Dialect::Sqlite, statement);
             return readers
-                .run(move |conn| sqlite::query(conn, &sql, &values, decode))
+                .run_here(|conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }
         let found = exec::fetch_all(self.pool(), self.dialect(), statement).await?;

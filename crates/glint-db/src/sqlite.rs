@@ -7,9 +7,16 @@
 //! into an owned `AnyValue`; for the short reads that make up show and list
 //! that costs more than SQLite itself. Here a whole read (several
 //! statements in one read transaction) is one closure on one connection,
-//! run on tokio's blocking pool, and rows are decoded in place from
-//! SQLite's own buffers. Statements are prepared once per connection and
-//! cached by their SQL text.
+//! and rows are decoded in place from SQLite's own buffers. Statements are
+//! prepared once per connection and cached by their SQL text.
+//!
+//! Point reads (one image, one member, a count: tens of microseconds of
+//! SQLite work on cached pages) run right on the calling task, since
+//! handing them to another thread and back costs more CPU than the read
+//! itself. Reads of many rows (list pages) run on tokio's blocking pool, so
+//! a large page never holds up the async workers. Readers only wait for a
+//! lock while another connection recovers the WAL after a crash, which
+//! cannot happen while these connections keep the database open.
 //!
 //! Writes keep going through sqlx (see [`crate::exec`]): the serialised
 //! `BEGIN IMMEDIATE` writers are unchanged. Under WAL a reader sees every
@@ -33,6 +40,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Distinct statements kept prepared per connection: the show statements,
 /// the common list shapes and their child queries.
 const STATEMENT_CACHE: usize = 64;
+/// Page cache per reader, in KiB (SQLite's default is 2 MiB). Show reads
+/// land on random images; with the default cache most of them copied pages
+/// in from the OS again (about a quarter of the CPU of a show).
+const CACHE_KIB: i64 = 8 * 1024;
 
 /// A fixed set of read-only connections to one SQLite file.
 pub(crate) struct Readers {
@@ -53,25 +64,39 @@ impl Readers {
     }
 
     /// Runs `read` on an idle connection on the blocking pool, waiting for
-    /// one when all are busy.
+    /// one when all are busy. For reads of many rows.
     pub(crate) async fn run<T, F>(self: &Arc<Self>, read: F) -> Result<T, DbError>
     where
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
+        let lease = self.lease().await?;
+        tokio::task::spawn_blocking(move || read(lease.conn()))
+            .await
+            .map_err(|e| DbError::internal(format!("a database read failed: {e}")))?
+    }
+
+    /// Runs `read` on an idle connection on the calling task, waiting for
+    /// one when all are busy. For point reads only (see the module notes).
+    pub(crate) async fn run_here<T>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let lease = self.lease().await?;
+        read(lease.conn())
+    }
+
+    async fn lease(self: &Arc<Self>) -> Result<Lease, DbError> {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| closed())?;
         let conn = self.lock().pop().ok_or_else(closed)?;
-        let lease = Lease {
+        Ok(Lease {
             conn: Some(conn),
             readers: Arc::clone(self),
             _permit: permit,
-        };
-        tokio::task::spawn_blocking(move || read(lease.conn()))
-            .await
-            .map_err(|e| DbError::internal(format!("a database read failed: {e}")))?
+        })
     }
 
     /// Closes every connection; later reads fail with `Unavailable`.
@@ -96,6 +121,7 @@ fn open_reader(path: &Path) -> Result<Connection, DbError> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // A reader must never write, whatever statement reaches it.
     conn.pragma_update(None, "query_only", true)?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
