@@ -1,12 +1,13 @@
 //! An image's children (extra properties, tags, locations): how they are
 //! written, and how they are read back for many images at once.
 //!
-//! Reading returns every child of every requested image as ONE row holding
-//! a JSON array, built by the database (`json_group_array`, `json_agg`,
-//! `JSON_ARRAYAGG`). Rows are the expensive unit here (sqlx hands SQLite
-//! rows over one by one from its worker thread, the `Any` driver copies each
-//! value, servers add per-row protocol work), and a page of 100 images has
-//! hundreds of children.
+//! Reading is one UNION ALL over the three tables for all requested images,
+//! each row `[image_id, kind, position, a, b, c]`. On the SQLite read path
+//! those rows are read directly (rows cost next to nothing there). Through
+//! sqlx's `Any` driver rows are the expensive unit (each value is copied,
+//! servers add per-row protocol work), and a page of 100 images has
+//! hundreds of children, so there the database folds them into ONE row
+//! holding a JSON array (`json_agg`, `JSON_ARRAYAGG`, `json_group_array`).
 
 use std::collections::HashMap;
 
@@ -14,27 +15,27 @@ use glint_model::{Image, Location};
 use sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query, SelectStatement, UnionType};
 use serde_json::{Map, Value};
 
-use crate::rows::{LOCATIONS, PROPERTIES, TAGS};
+use crate::rows::{LOCATIONS, PROPERTIES, RowRead, TAGS};
 use crate::{DbError, Dialect};
 
 fn internal(what: &str, e: impl std::fmt::Display) -> DbError {
     DbError::internal(format!("{what}: {e}"))
 }
 
-/// Discriminates the branches of the union in [`children_query`].
+/// Discriminates the branches of the union in [`children_rows`].
 const KIND_PROPERTY: i64 = 0;
 const KIND_TAG: i64 = 1;
 const KIND_LOCATION: i64 = 2;
 
-/// One query returning one row with one column: a JSON array (or NULL when
-/// there is nothing) of `[image_id, kind, position, a, b, c]` for every
-/// property, tag and location of `ids`.
-pub(crate) fn children_query(dialect: Dialect, ids: &[String]) -> SelectStatement {
+/// Every property, tag and location of `ids`, one row each:
+/// `image_id, kind, position, a, b, c`.
+pub(crate) fn children_rows<'a>(ids: impl Iterator<Item = &'a str> + Clone) -> SelectStatement {
     let owned_by = || {
         let column = Expr::col("image_id");
-        match ids {
-            [one] => column.eq(one.as_str()),
-            many => column.is_in(many.iter().map(String::as_str)),
+        let mut each = ids.clone();
+        match (each.next(), each.next()) {
+            (Some(one), None) => column.eq(one),
+            _ => column.is_in(ids.clone()),
         }
     };
     let mut union = Query::select()
@@ -66,6 +67,15 @@ pub(crate) fn children_query(dialect: Dialect, ids: &[String]) -> SelectStatemen
     union
         .union(UnionType::All, tags)
         .union(UnionType::All, locations);
+    union
+}
+
+/// [`children_rows`] folded into one row with one column: a JSON array (or
+/// NULL when there is nothing) of the rows.
+pub(crate) fn children_json<'a>(
+    dialect: Dialect,
+    ids: impl Iterator<Item = &'a str> + Clone,
+) -> SelectStatement {
     // Casts: the `Any` driver decodes neither PostgreSQL's json nor MySQL's
     // JSON type, only text.
     let aggregate = match dialect {
@@ -75,11 +85,11 @@ pub(crate) fn children_query(dialect: Dialect, ids: &[String]) -> SelectStatemen
     };
     Query::select()
         .expr(Expr::cust(aggregate))
-        .from_subquery(union, Alias::new("children"))
+        .from_subquery(children_rows(ids), Alias::new("children"))
         .take()
 }
 
-/// One child as the database encodes it.
+/// One child as the JSON document of [`children_json`] encodes it.
 type ChildRow = (String, i64, i64, String, Option<String>, Option<String>);
 
 #[derive(Default)]
@@ -88,48 +98,93 @@ struct Ordered {
     locations: Vec<(i64, Location)>,
 }
 
-/// Distributes the result of [`children_query`] over `images`, keeping tags
-/// and locations in position order.
-pub(crate) fn attach_children(images: &mut [Image], json: Option<&str>) -> Result<(), DbError> {
-    let Some(json) = json else { return Ok(()) };
-    let children: Vec<ChildRow> =
-        serde_json::from_str(json).map_err(|e| internal("bad children document", e))?;
-    let index: HashMap<String, usize> = images
-        .iter()
-        .enumerate()
-        .map(|(i, image)| (image.id.to_string(), i))
-        .collect();
-    let mut ordered: HashMap<usize, Ordered> = HashMap::new();
-    for (id, kind, position, a, b, c) in children {
-        let Some(&i) = index.get(&id) else { continue };
+/// Distributes children over the images they belong to, keeping tags and
+/// locations in position order. Feed it rows, then call [`Children::finish`].
+pub(crate) struct Children<'a> {
+    images: &'a mut [Image],
+    /// Image id (canonical text) to its index in `images`.
+    index: HashMap<String, usize>,
+    ordered: HashMap<usize, Ordered>,
+}
+
+impl<'a> Children<'a> {
+    pub(crate) fn new(images: &'a mut [Image]) -> Children<'a> {
+        let index = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| (image.id.to_string(), i))
+            .collect();
+        Children {
+            images,
+            index,
+            ordered: HashMap::new(),
+        }
+    }
+
+    /// Adds one row of [`children_rows`].
+    pub(crate) fn add_row(&mut self, row: &dyn RowRead) -> Result<(), DbError> {
+        let text = |i: usize| row.text(i);
+        let id = text(0)?.unwrap_or_default();
+        let (kind, position) = (row.int(1)?.unwrap_or(-1), row.int(2)?.unwrap_or(0));
+        let a = text(3)?.unwrap_or_default().to_owned();
+        self.add(id, kind, position, a, text(4)?, text(5)?)
+    }
+
+    /// Adds every child of a [`children_json`] document (NULL: none).
+    pub(crate) fn add_json(&mut self, json: Option<&str>) -> Result<(), DbError> {
+        let Some(json) = json else { return Ok(()) };
+        let rows: Vec<ChildRow> =
+            serde_json::from_str(json).map_err(|e| internal("bad children document", e))?;
+        for (id, kind, position, a, b, c) in rows {
+            self.add(&id, kind, position, a, b.as_deref(), c.as_deref())?;
+        }
+        Ok(())
+    }
+
+    fn add(
+        &mut self,
+        id: &str,
+        kind: i64,
+        position: i64,
+        a: String,
+        b: Option<&str>,
+        c: Option<&str>,
+    ) -> Result<(), DbError> {
+        let Some(&i) = self.index.get(id) else {
+            return Ok(());
+        };
         match kind {
             KIND_PROPERTY => {
-                images[i].properties.insert(a, b.unwrap_or_default());
+                let value = b.unwrap_or_default().to_owned();
+                self.images[i].properties.insert(a, value);
             }
-            KIND_TAG => ordered.entry(i).or_default().tags.push((position, a)),
+            KIND_TAG => self.ordered.entry(i).or_default().tags.push((position, a)),
             KIND_LOCATION => {
                 let location = location_from(a, b, c)?;
-                let slot = ordered.entry(i).or_default();
+                let slot = self.ordered.entry(i).or_default();
                 slot.locations.push((position, location));
             }
             other => return Err(DbError::internal(format!("unknown child kind {other}"))),
         }
+        Ok(())
     }
-    for (i, mut children) in ordered {
-        children.tags.sort_by_key(|(p, _)| *p);
-        children.locations.sort_by_key(|(p, _)| *p);
-        images[i].tags = children.tags.into_iter().map(|(_, t)| t).collect();
-        images[i].locations = children.locations.into_iter().map(|(_, l)| l).collect();
+
+    pub(crate) fn finish(self) {
+        for (i, mut children) in self.ordered {
+            children.tags.sort_by_key(|(p, _)| *p);
+            children.locations.sort_by_key(|(p, _)| *p);
+            self.images[i].tags = children.tags.into_iter().map(|(_, t)| t).collect();
+            self.images[i].locations = children.locations.into_iter().map(|(_, l)| l).collect();
+        }
     }
-    Ok(())
 }
 
 fn location_from(
     url: String,
-    metadata: Option<String>,
-    status: Option<String>,
+    metadata: Option<&str>,
+    status: Option<&str>,
 ) -> Result<Location, DbError> {
-    let metadata: Map<String, Value> = match metadata.as_deref() {
+    let metadata: Map<String, Value> = match metadata {
         None | Some("") => Map::new(),
         Some(text) => {
             serde_json::from_str(text).map_err(|e| internal("bad location metadata stored", e))?
@@ -138,7 +193,7 @@ fn location_from(
     Ok(Location {
         url,
         metadata,
-        status: status.unwrap_or_else(|| "active".into()),
+        status: status.unwrap_or("active").to_owned(),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Opening the pool, rendering sea-query statements for the dialect in use,
 //! binding their values for sqlx's `Any` driver, and write transactions.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sea_query::{
@@ -9,13 +10,15 @@ use sea_query::{
 };
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::{
-    Any, AnyConnection, AnyPool, Arguments, AssertSqlSafe, Connection, Executor, Transaction,
+    Any, AnyConnection, AnyPool, Arguments, AssertSqlSafe, Connection, Executor, Row, Transaction,
 };
 use tokio::sync::MutexGuard;
 
 use crate::{Database, DbError, Dialect};
 
-const SQLITE_POOL_SIZE: u32 = 8;
+/// On a SQLite file sqlx only serves the serialised writers (reads go to
+/// [`crate::sqlite::Readers`]), so a spare connection is plenty.
+const SQLITE_POOL_SIZE: u32 = 2;
 const SERVER_POOL_SIZE: u32 = 10;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -95,6 +98,23 @@ fn sqlite_url(url: &str) -> (String, bool) {
     }
     let sep = if rest.contains('?') { '&' } else { '?' };
     (format!("{url}{sep}mode=rwc"), false)
+}
+
+/// The file behind a SQLite database, or `None` for an in-memory database
+/// or another dialect. Asked of SQLite itself, so the path is exactly the
+/// one sqlx opened, however the URL spelled it.
+pub(crate) async fn sqlite_file(db: &Database) -> Result<Option<PathBuf>, DbError> {
+    if db.dialect() != Dialect::Sqlite {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .fetch_optional(db.pool())
+        .await?;
+    let file: Option<String> = match row {
+        Some(row) => row.try_get(0)?,
+        None => None,
+    };
+    Ok(file.filter(|f| !f.is_empty()).map(PathBuf::from))
 }
 
 /// Per-connection settings, applied to every pooled connection.

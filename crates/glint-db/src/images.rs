@@ -4,17 +4,19 @@ use std::sync::Arc;
 
 use glint_model::time::{Timestamp, to_micros};
 use glint_model::{Image, ImageId, ImageStatus};
+use rusqlite::Connection;
 use sea_query::{
     Expr, ExprTrait, Order, Query, QueryStatementWriter, SelectStatement, Value, Values,
 };
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::Row;
 
-use crate::children;
+use crate::children::{self, Children};
 use crate::exec::{self, WriteTx};
 use crate::rows::{
     self, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, TAGS, flag, image_from_row,
+    int_from_row,
 };
+use crate::sqlite::{self, ReadTx};
 use crate::{Database, DbError, Dialect};
 
 /// Stands for the image id in [`Prepared`] statements until a call binds it.
@@ -35,46 +37,66 @@ impl Template {
         }
     }
 
-    fn args(&self, id: &str) -> Result<AnyArguments, DbError> {
+    fn values(&self, id: &str) -> Values {
         let values = self.values.iter().map(|value| match value {
             Value::String(Some(s)) if s == ID_SLOT => Value::from(id),
             other => other.clone(),
         });
-        exec::bind(Values(values.collect()))
-    }
-
-    async fn fetch_all(&self, conn: &mut AnyConnection, id: &str) -> Result<Vec<AnyRow>, DbError> {
-        let args = self.args(id)?;
-        let sql = AssertSqlSafe(Arc::clone(&self.sql));
-        Ok(sqlx::query_with(sql, args).fetch_all(conn).await?)
+        Values(values.collect())
     }
 }
 
 /// The statements of the hottest path (`get_image`), rendered once per
-/// database instead of once per call. Each is ONE statement returning one
-/// row: the image columns, then its children as a JSON array (a scalar
-/// subquery), so a show costs a single round trip.
+/// database instead of once per call.
 pub(crate) struct Prepared {
+    /// Through sqlx: ONE statement returning one row, the image columns and
+    /// then its children as a JSON array (a scalar subquery), so a show
+    /// costs a single round trip.
     get_live: Template,
     get_any: Template,
+    /// On the SQLite readers: the image row, then its children as rows.
+    row_live: Template,
+    row_any: Template,
+    children: Template,
 }
 
 impl Prepared {
     pub(crate) fn new(dialect: Dialect) -> Prepared {
-        let children = children::children_query(dialect, &[ID_SLOT.to_string()]);
-        let by_id = || {
-            select_images()
-                .expr(Expr::from(children.clone()))
-                .and_where(img_id().eq(ID_SLOT))
-                .take()
-        };
-        let live = by_id()
-            .and_where(Expr::col("deleted").eq(flag(false)))
-            .take();
+        let children = children::children_json(dialect, [ID_SLOT].into_iter());
+        let by_id = || select_images().and_where(img_id().eq(ID_SLOT)).take();
+        let live =
+            |mut q: SelectStatement| q.and_where(Expr::col("deleted").eq(flag(false))).take();
+        let with_children = || by_id().expr(Expr::from(children.clone())).take();
         Prepared {
-            get_live: Template::new(dialect, &live),
-            get_any: Template::new(dialect, &by_id()),
+            get_live: Template::new(dialect, &live(with_children())),
+            get_any: Template::new(dialect, &with_children()),
+            row_live: Template::new(dialect, &live(by_id())),
+            row_any: Template::new(dialect, &by_id()),
+            children: Template::new(dialect, &children::children_rows([ID_SLOT].into_iter())),
         }
+    }
+
+    /// One image with its children, read in one snapshot on a SQLite reader.
+    fn read_image(
+        &self,
+        conn: &Connection,
+        live: bool,
+        id: ImageId,
+    ) -> Result<Option<Image>, DbError> {
+        let id = id.to_string();
+        let row = if live { &self.row_live } else { &self.row_any };
+        let tx = ReadTx::begin(conn)?;
+        let mut found = sqlite::query(conn, &row.sql, &row.values(&id), image_from_row)?;
+        let Some(mut image) = found.pop() else {
+            tx.finish()?;
+            return Ok(None);
+        };
+        let mut children = Children::new(std::slice::from_mut(&mut image));
+        let values = self.children.values(&id);
+        sqlite::for_each_row(conn, &self.children.sql, &values, |r| children.add_row(r))?;
+        children.finish();
+        tx.finish()?;
+        Ok(Some(image))
     }
 }
 
@@ -118,48 +140,34 @@ impl Database {
 
     /// The image, unless it is missing or (soft-)deleted.
     pub async fn get_image(&self, id: ImageId) -> Result<Option<Image>, DbError> {
-        self.get_with(&self.inner.sql.get_live, id).await
+        self.get_with(true, id).await
     }
 
     /// The image, deleted or not.
     pub async fn get_image_any(&self, id: ImageId) -> Result<Option<Image>, DbError> {
-        self.get_with(&self.inner.sql.get_any, id).await
+        self.get_with(false, id).await
     }
 
-    async fn get_with(&self, statement: &Template, id: ImageId) -> Result<Option<Image>, DbError> {
-        let id = id.to_string();
-        let mut conn = self.pool().acquire().await?;
-        let found = statement.fetch_all(&mut conn, &id).await?;
-        let Some(row) = found.first() else {
+    async fn get_with(&self, live: bool, id: ImageId) -> Result<Option<Image>, DbError> {
+        let sql = Arc::clone(&self.inner.sql);
+        if let Some(readers) = self.readers() {
+            return readers
+                .run(move |conn| sql.read_image(conn, live, id))
+                .await;
+        }
+        let template = if live { &sql.get_live } else { &sql.get_any };
+        let args = exec::bind(template.values(&id.to_string()))?;
+        let statement = sqlx::query_with(sqlx::AssertSqlSafe(Arc::clone(&template.sql)), args);
+        let found = statement.fetch_optional(self.pool()).await?;
+        let Some(row) = found else {
             return Ok(None);
         };
-        let mut images = [image_from_row(row)?];
-        let children: Option<String> = row.try_get(IMAGE_COLUMNS.len())?;
-        children::attach_children(&mut images, children.as_deref())?;
-        let [image] = images;
+        let mut image = image_from_row(&row)?;
+        let json: Option<&str> = row.try_get(IMAGE_COLUMNS.len())?;
+        let mut children = Children::new(std::slice::from_mut(&mut image));
+        children.add_json(json)?;
+        children.finish();
         Ok(Some(image))
-    }
-
-    /// Runs an image query and loads the children of every row it returns,
-    /// in two statements whatever the number of rows.
-    pub(crate) async fn fetch_images(
-        &self,
-        conn: &mut AnyConnection,
-        query: &SelectStatement,
-    ) -> Result<Vec<Image>, DbError> {
-        let found: Vec<AnyRow> = exec::fetch_all(&mut *conn, self.dialect(), query).await?;
-        let mut images = found
-            .iter()
-            .map(image_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        if images.is_empty() {
-            return Ok(images);
-        }
-        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
-        let children = children::children_query(self.dialect(), &ids);
-        let found = exec::fetch_all(&mut *conn, self.dialect(), &children).await?;
-        children::attach_children(&mut images, json_of(&found)?.as_deref())?;
-        Ok(images)
     }
 
     /// Saves every field of `image` if its stored status is still
@@ -268,8 +276,7 @@ impl Database {
         if status != ImageStatus::PendingDelete {
             query.and_where(Expr::col("deleted").eq(flag(false)));
         }
-        let mut conn = self.pool().acquire().await?;
-        self.fetch_images(&mut conn, &query).await
+        self.fetch_images(query).await
     }
 
     /// How many live images `owner` has.
@@ -297,20 +304,9 @@ impl Database {
             .and_where(Expr::col("owner").eq(owner))
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
-        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
-        let total: Option<i64> = match found.first() {
-            Some(row) => row.try_get(0)?,
-            None => None,
-        };
-        u64::try_from(total.unwrap_or(0)).map_err(|e| DbError::internal(e.to_string()))
-    }
-}
-
-/// The one text column of an aggregate query's one row.
-fn json_of(found: &[AnyRow]) -> Result<Option<String>, DbError> {
-    match found.first() {
-        Some(row) => Ok(row.try_get(0)?),
-        None => Ok(None),
+        let found = self.read_rows(&query, int_from_row).await?;
+        let total = found.into_iter().next().flatten().unwrap_or(0);
+        u64::try_from(total).map_err(|e| DbError::internal(e.to_string()))
     }
 }
 

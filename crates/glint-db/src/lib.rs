@@ -1,27 +1,34 @@
 //! Persistence of glint's catalogue: images (with their extra properties,
 //! tags and locations) and image members, on SQLite (the embedded default),
 //! PostgreSQL and MySQL/MariaDB from one code base. Queries are built with
-//! sea-query, rendered for the dialect chosen at run time, and executed
-//! through sqlx's `Any` driver with manually bound values; rows come back as
-//! `glint-model` types. This crate must not import axum, the stores or the
+//! sea-query and rendered for the dialect chosen at run time; rows come back
+//! as `glint-model` types, decoded once over `rows::RowRead` whichever
+//! driver produced them. This crate must not import axum, the stores or the
 //! policy engine: it answers "what is stored", never "who may do what".
 //!
-//! Why `Any` and not one pool per backend: a single executor type keeps every
-//! query path written once. `Any` only carries booleans, integers, floats,
-//! text and blobs, so the schema is shaped for it: ids are UUID text,
-//! timestamps are BIGINT microseconds since the epoch, flags are SMALLINT
-//! 0/1 and location metadata is JSON text.
+//! Two drivers execute the statements:
+//! * sqlx's `Any` driver, with manually bound values, for every write, the
+//!   migrations, and all reads on PostgreSQL and MySQL. A single executor
+//!   type keeps those paths written once. `Any` only carries booleans,
+//!   integers, floats, text and blobs, so the schema is shaped for it: ids
+//!   are UUID text, timestamps are BIGINT microseconds since the epoch,
+//!   flags are SMALLINT 0/1 and location metadata is JSON text.
+//! * on a SQLite file, a pool of read-only rusqlite connections for every
+//!   read outside a write transaction (module `sqlite`): show and list are
+//!   the hot paths, and sqlx's per-row worker-thread hand-off and value
+//!   copying cost more than SQLite itself.
 //!
 //! Migrations live in `migrations/{sqlite,postgres,mysql}` and are applied by
 //! a small migrator of our own (see [`schema`]) that holds a database-wide
 //! lock while it runs, so two processes starting at once are safe on every
 //! dialect (sqlx's migrator takes no lock on SQLite).
 //!
-//! Rows are the costly unit (sqlx hands SQLite rows over one at a time from
-//! a worker thread and `Any` copies every value), so an image's properties,
-//! tags and locations come back as one JSON array built by the database:
+//! Through sqlx, rows are the costly unit, so an image's properties, tags
+//! and locations come back as one JSON array built by the database:
 //! `get_image` is one statement returning one row, a list page is two
-//! statements (the page, then the children of all its images).
+//! statements (the page, then the children of all its images). On the
+//! SQLite readers the same two reads return plain rows inside one read
+//! transaction.
 //!
 //! SQLite write transactions are serialised inside the process and opened
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
@@ -33,8 +40,10 @@ mod exec;
 mod images;
 mod list;
 mod members;
+mod read;
 mod rows;
 pub mod schema;
+mod sqlite;
 
 use std::sync::Arc;
 
@@ -42,6 +51,10 @@ use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 pub use error::DbError;
+
+/// Read-only connections to a SQLite file. Point reads hold one for tens
+/// of microseconds; a few cover the cores with some reads on the disk.
+const SQLITE_READERS: usize = 4;
 
 /// Which SQL dialect a [`Database`] speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +83,11 @@ struct Inner {
     /// Held for every SQLite write transaction: SQLite has one writer at a
     /// time, and queuing here is cheaper and fairer than busy-waiting.
     write_lock: Option<Mutex<()>>,
-    sql: images::Prepared,
+    /// Read-only connections serving every read outside a write transaction
+    /// when the database is a SQLite file (not for in-memory databases,
+    /// which only exist inside their one sqlx connection).
+    readers: Option<Arc<sqlite::Readers>>,
+    sql: Arc<images::Prepared>,
 }
 
 impl std::fmt::Debug for Database {
@@ -91,15 +108,21 @@ impl Database {
     pub async fn connect(url: &str) -> Result<Database, DbError> {
         let (pool, dialect) = exec::open_pool(url).await?;
         let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
-        let db = Database {
+        let mut db = Database {
             inner: Arc::new(Inner {
                 pool,
                 dialect,
                 write_lock,
-                sql: images::Prepared::new(dialect),
+                readers: None,
+                sql: Arc::new(images::Prepared::new(dialect)),
             }),
         };
         schema::migrate(&db).await?;
+        if let Some(path) = exec::sqlite_file(&db).await? {
+            let readers = sqlite::Readers::open(&path, SQLITE_READERS)?;
+            let inner = Arc::get_mut(&mut db.inner).expect("not shared yet");
+            inner.readers = Some(Arc::new(readers));
+        }
         Ok(db)
     }
 
@@ -115,11 +138,18 @@ impl Database {
 
     /// Closes every pooled connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
+        if let Some(readers) = self.readers() {
+            readers.close();
+        }
         self.inner.pool.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    pub(crate) fn readers(&self) -> Option<&Arc<sqlite::Readers>> {
+        self.inner.readers.as_ref()
     }
 }
 

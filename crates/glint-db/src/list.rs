@@ -27,9 +27,8 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let query = list_query(q, limit, marker, viewer);
-        let mut conn = self.pool().acquire().await?;
-        self.fetch_images(&mut conn, &query).await
+        self.fetch_images(list_query(q, limit, marker, viewer))
+            .await
     }
 }
 

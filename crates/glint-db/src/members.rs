@@ -7,7 +7,7 @@ use sea_query::{Expr, ExprTrait, InsertStatement, Order, Query, SelectStatement,
 use sqlx::Row;
 
 use crate::exec;
-use crate::rows::{MEMBER_COLUMNS, MEMBERS, flag, member_from_row};
+use crate::rows::{MEMBER_COLUMNS, MEMBERS, flag, int_from_row, member_from_row};
 use crate::{Database, DbError};
 
 fn select_members(image: ImageId) -> SelectStatement {
@@ -82,8 +82,8 @@ impl Database {
         let query = select_members(image)
             .and_where(Expr::col("member").eq(member))
             .take();
-        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
-        found.first().map(member_from_row).transpose()
+        let found = self.read_rows(&query, member_from_row).await?;
+        Ok(found.into_iter().next())
     }
 
     /// The members of an image, oldest first.
@@ -92,8 +92,7 @@ impl Database {
             .order_by("created_at", Order::Asc)
             .order_by("member", Order::Asc)
             .take();
-        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
-        found.iter().map(member_from_row).collect()
+        self.read_rows(&query, member_from_row).await
     }
 
     /// Saves a member's status and `updated_at`. `NotFound` if missing.
@@ -129,11 +128,8 @@ impl Database {
             .and_where(Expr::col("image_id").eq(image.to_string()))
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
-        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
-        let count: i64 = match found.first() {
-            Some(row) => row.try_get(0)?,
-            None => 0,
-        };
+        let found = self.read_rows(&query, int_from_row).await?;
+        let count = found.into_iter().next().flatten().unwrap_or(0);
         u64::try_from(count).map_err(|e| DbError::internal(e.to_string()))
     }
 

@@ -87,11 +87,38 @@ pub(crate) fn image_values(image: &Image) -> Result<Vec<Expr>, DbError> {
     ])
 }
 
-fn get<'r, T>(row: &'r AnyRow, index: usize) -> Result<T, DbError>
-where
-    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    row.try_get(index).map_err(DbError::from)
+/// A result row read by position, whichever driver produced it: the SQLite
+/// reader borrows values straight from SQLite, the `Any` driver from its
+/// own row. Only the two kinds the schema uses exist: text and integers.
+pub(crate) trait RowRead {
+    fn text(&self, index: usize) -> Result<Option<&str>, DbError>;
+    fn int(&self, index: usize) -> Result<Option<i64>, DbError>;
+}
+
+impl RowRead for AnyRow {
+    fn text(&self, index: usize) -> Result<Option<&str>, DbError> {
+        Ok(self.try_get(index)?)
+    }
+
+    fn int(&self, index: usize) -> Result<Option<i64>, DbError> {
+        Ok(self.try_get(index)?)
+    }
+}
+
+fn null(index: usize) -> DbError {
+    DbError::internal(format!("unexpected NULL in column {index}"))
+}
+
+fn text(row: &dyn RowRead, index: usize) -> Result<&str, DbError> {
+    row.text(index)?.ok_or_else(|| null(index))
+}
+
+fn opt_text(row: &dyn RowRead, index: usize) -> Result<Option<String>, DbError> {
+    Ok(row.text(index)?.map(str::to_owned))
+}
+
+fn int(row: &dyn RowRead, index: usize) -> Result<i64, DbError> {
+    row.int(index)?.ok_or_else(|| null(index))
 }
 
 fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, DbError> {
@@ -104,28 +131,28 @@ pub(crate) fn parse_id(s: &str) -> Result<ImageId, DbError> {
 }
 
 /// Decodes the [`IMAGE_COLUMNS`] of a row; tags, properties and locations
-/// are left empty for [`crate::children::attach_children`].
-pub(crate) fn image_from_row(row: &AnyRow) -> Result<Image, DbError> {
+/// are left empty for [`crate::children::Children`].
+pub(crate) fn image_from_row(row: &dyn RowRead) -> Result<Image, DbError> {
     Ok(Image {
-        id: parse_id(&get::<String>(row, 0)?)?,
-        name: get(row, 1)?,
-        status: parse("status", &get::<String>(row, 2)?)?,
-        visibility: parse("visibility", &get::<String>(row, 3)?)?,
-        protected: get::<i64>(row, 4)? != 0,
-        os_hidden: get::<i64>(row, 5)? != 0,
-        checksum: get(row, 6)?,
-        os_hash_algo: get(row, 7)?,
-        os_hash_value: get(row, 8)?,
-        owner: get(row, 9)?,
-        size: size_from_db(get(row, 10)?)?,
-        virtual_size: size_from_db(get(row, 11)?)?,
-        container_format: get(row, 12)?,
-        disk_format: get(row, 13)?,
-        min_ram: get(row, 14)?,
-        min_disk: get(row, 15)?,
-        created_at: from_micros(get(row, 16)?),
-        updated_at: from_micros(get(row, 17)?),
-        deleted_at: get::<Option<i64>>(row, 18)?.map(from_micros),
+        id: parse_id(text(row, 0)?)?,
+        name: opt_text(row, 1)?,
+        status: parse("status", text(row, 2)?)?,
+        visibility: parse("visibility", text(row, 3)?)?,
+        protected: int(row, 4)? != 0,
+        os_hidden: int(row, 5)? != 0,
+        checksum: opt_text(row, 6)?,
+        os_hash_algo: opt_text(row, 7)?,
+        os_hash_value: opt_text(row, 8)?,
+        owner: opt_text(row, 9)?,
+        size: size_from_db(row.int(10)?)?,
+        virtual_size: size_from_db(row.int(11)?)?,
+        container_format: opt_text(row, 12)?,
+        disk_format: opt_text(row, 13)?,
+        min_ram: int(row, 14)?,
+        min_disk: int(row, 15)?,
+        created_at: from_micros(int(row, 16)?),
+        updated_at: from_micros(int(row, 17)?),
+        deleted_at: row.int(18)?.map(from_micros),
         tags: Vec::new(),
         properties: Default::default(),
         locations: Vec::new(),
@@ -133,13 +160,17 @@ pub(crate) fn image_from_row(row: &AnyRow) -> Result<Image, DbError> {
 }
 
 /// Decodes the [`MEMBER_COLUMNS`] of a row.
-pub(crate) fn member_from_row(row: &AnyRow) -> Result<Member, DbError> {
-    let status: String = get(row, 2)?;
+pub(crate) fn member_from_row(row: &dyn RowRead) -> Result<Member, DbError> {
     Ok(Member {
-        image_id: parse_id(&get::<String>(row, 0)?)?,
-        member_id: get(row, 1)?,
-        status: parse::<MemberStatus>("member status", &status)?,
-        created_at: from_micros(get(row, 3)?),
-        updated_at: from_micros(get(row, 4)?),
+        image_id: parse_id(text(row, 0)?)?,
+        member_id: text(row, 1)?.to_owned(),
+        status: parse::<MemberStatus>("member status", text(row, 2)?)?,
+        created_at: from_micros(int(row, 3)?),
+        updated_at: from_micros(int(row, 4)?),
     })
+}
+
+/// Decodes a one-column integer row (counts, sums, flags).
+pub(crate) fn int_from_row(row: &dyn RowRead) -> Result<Option<i64>, DbError> {
+    row.int(0)
 }

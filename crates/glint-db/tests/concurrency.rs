@@ -67,3 +67,23 @@ async fn two_sqlite_handles_on_one_file_write_concurrently() {
 async fn concurrent_writers_succeed_on_every_dialect() {
     on_every_db(|db| async move { sixteen_writers(db).await }).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_concurrent_reads_than_connections_all_succeed() {
+    on_every_db(|db| async move {
+        let image = full_image("p1");
+        db.create_image(&image).await.unwrap();
+        let reads: Vec<_> = (0..64)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move { db.get_image(image.id).await })
+            })
+            .collect();
+        for read in reads {
+            let found = read.await.expect("read task").expect("read never fails");
+            assert_eq!(found.as_ref().map(|i| i.id), Some(image.id));
+            assert_eq!(found.unwrap().locations.len(), 2);
+        }
+    })
+    .await;
+}

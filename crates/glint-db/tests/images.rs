@@ -352,6 +352,24 @@ async fn reconnecting_to_a_migrated_sqlite_file_keeps_its_data() {
 }
 
 #[tokio::test]
+async fn reads_after_close_are_unavailable() {
+    on_every_db(|db| async move {
+        let image = full_image("p1");
+        db.create_image(&image).await.unwrap();
+        db.close().await;
+        assert!(matches!(
+            db.get_image(image.id).await,
+            Err(DbError::Unavailable(_))
+        ));
+        let listed = db
+            .list_images(&Default::default(), 10, None, &Default::default())
+            .await;
+        assert!(matches!(listed, Err(DbError::Unavailable(_))), "{listed:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn processes_starting_together_migrate_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/glint.db", dir.path().display());

@@ -1,0 +1,83 @@
+//! Reads outside write transactions: on a SQLite file they run on the
+//! [`crate::sqlite`] readers, anywhere else through the sqlx pool. Decoding
+//! is written once, over [`RowRead`].
+
+use glint_model::Image;
+use rusqlite::Connection;
+use sea_query::{QueryStatementWriter, SelectStatement, Values};
+
+use crate::children::{self, Children};
+use crate::rows::{RowRead, image_from_row};
+use crate::sqlite::{self, ReadTx};
+use crate::{Database, DbError, Dialect, exec};
+
+impl Database {
+    /// Runs one read-only statement expected to return a few rows (a
+    /// member, an image's members, a count) and decodes each with `decode`.
+    pub(crate) async fn read_rows<S, T>(
+        &self,
+        statement: &S,
+        decode: fn(&dyn RowRead) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError>
+    where
+        S: QueryStatementWriter,
+    {
+        if let Some(readers) = self.readers() {
+            let (sql, values) = exec::build(Dialect::Sqlite, statement);
+            return readers
+                .run_here(|conn| sqlite::query(conn, &sql, &values, decode))
+                .await;
+        }
+        let found = exec::fetch_all(self.pool(), self.dialect(), statement).await?;
+        found.iter().map(|row| decode(row)).collect()
+    }
+
+    /// Runs an image query and loads the children of every image it
+    /// returns, in two statements whatever the number of images.
+    pub(crate) async fn fetch_images(&self, query: SelectStatement) -> Result<Vec<Image>, DbError> {
+        if let Some(readers) = self.readers() {
+            let (sql, values) = exec::build(Dialect::Sqlite, &query);
+            return readers
+                .run(move |conn| read_images(conn, &sql, &values))
+                .await;
+        }
+        let dialect = self.dialect();
+        let mut conn = self.pool().acquire().await?;
+        let found = exec::fetch_all(&mut *conn, dialect, &query).await?;
+        let mut images = found
+            .iter()
+            .map(|row| image_from_row(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        if images.is_empty() {
+            return Ok(images);
+        }
+        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
+        let query = children::children_json(dialect, ids.iter().map(String::as_str));
+        let found = exec::fetch_all(&mut *conn, dialect, &query).await?;
+        let json: Option<&str> = match found.first() {
+            Some(row) => row.text(0)?,
+            None => None,
+        };
+        let mut children = Children::new(&mut images);
+        children.add_json(json)?;
+        children.finish();
+        Ok(images)
+    }
+}
+
+/// The images of a rendered SQLite query and their children, read in one
+/// snapshot.
+fn read_images(conn: &Connection, sql: &str, values: &Values) -> Result<Vec<Image>, DbError> {
+    let tx = ReadTx::begin(conn)?;
+    let mut images = sqlite::query(conn, sql, values, image_from_row)?;
+    if !images.is_empty() {
+        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
+        let query = children::children_rows(ids.iter().map(String::as_str));
+        let (sql, values) = exec::build(Dialect::Sqlite, &query);
+        let mut children = Children::new(&mut images);
+        sqlite::for_each_row(conn, &sql, &values, |row| children.add_row(row))?;
+        children.finish();
+    }
+    tx.finish()?;
+    Ok(images)
+}

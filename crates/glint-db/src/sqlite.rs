@@ -1,0 +1,275 @@
+//! The SQLite read path: a small pool of read-only connections driven
+//! directly through SQLite's C API (rusqlite), used for every read outside
+//! a write transaction when the catalogue is a SQLite file.
+//!
+//! sqlx's SQLite driver runs each connection on its own worker thread and
+//! hands every row across a channel, and its `Any` layer copies each value
+//! into an owned `AnyValue`; for the short reads that make up show and list
+//! that costs more than SQLite itself. Here a whole read (several
+//! statements in one read transaction) is one closure on one connection,
+//! and rows are decoded in place from SQLite's own buffers. Statements are
+//! prepared once per connection and cached by their SQL text.
+//!
+//! Point reads (one image, one member, a count: tens of microseconds of
+//! SQLite work on cached pages) run right on the calling task, since
+//! handing them to another thread and back costs more CPU than the read
+//! itself. Reads of many rows (list pages) run on tokio's blocking pool, so
+//! a large page never holds up the async workers. Readers only wait for a
+//! lock while another connection recovers the WAL after a crash, which
+//! cannot happen while these connections keep the database open.
+//!
+//! Writes keep going through sqlx (see [`crate::exec`]): the serialised
+//! `BEGIN IMMEDIATE` writers are unchanged. Under WAL a reader sees every
+//! transaction committed before its read began and never blocks a writer.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use sea_query::{Value, Values};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::DbError;
+use crate::rows::RowRead;
+
+/// How long a reader waits on a lock before giving up (readers only meet
+/// one in rare WAL recovery or checkpoint-restart moments).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Distinct statements kept prepared per connection: the show statements,
+/// the common list shapes and their child queries.
+const STATEMENT_CACHE: usize = 64;
+/// Page cache per reader, in KiB (SQLite's default is 2 MiB). Show reads
+/// land on random images; with the default cache most of them copied pages
+/// in from the OS again (about a quarter of the CPU of a show).
+const CACHE_KIB: i64 = 8 * 1024;
+
+/// A fixed set of read-only connections to one SQLite file.
+pub(crate) struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Readers {
+    /// Opens `count` connections to the existing database file at `path`.
+    pub(crate) fn open(path: &Path, count: usize) -> Result<Readers, DbError> {
+        let connections = (0..count)
+            .map(|_| open_reader(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Readers {
+            idle: Mutex::new(connections),
+            permits: Arc::new(Semaphore::new(count)),
+        })
+    }
+
+    /// Runs `read` on an idle connection on the blocking pool, waiting for
+    /// one when all are busy. For reads of many rows.
+    pub(crate) async fn run<T, F>(self: &Arc<Self>, read: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let lease = self.lease().await?;
+        tokio::task::spawn_blocking(move || read(lease.conn()))
+            .await
+            .map_err(|e| DbError::internal(format!("a database read failed: {e}")))?
+    }
+
+    /// Runs `read` on an idle connection on the calling task, waiting for
+    /// one when all are busy. For point reads only (see the module notes).
+    pub(crate) async fn run_here<T>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let lease = self.lease().await?;
+        read(lease.conn())
+    }
+
+    async fn lease(self: &Arc<Self>) -> Result<Lease, DbError> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| closed())?;
+        let conn = self.lock().pop().ok_or_else(closed)?;
+        Ok(Lease {
+            conn: Some(conn),
+            readers: Arc::clone(self),
+            _permit: permit,
+        })
+    }
+
+    /// Closes every connection; later reads fail with `Unavailable`.
+    pub(crate) fn close(&self) {
+        self.permits.close();
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // The list stays consistent even if a holder panicked.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn closed() -> DbError {
+    DbError::Unavailable("the database is closed".into())
+}
+
+fn open_reader(path: &Path) -> Result<Connection, DbError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // A reader must never write, whatever statement reaches it.
+    conn.pragma_update(None, "query_only", true)?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// A connection taken from the pool; it goes back when the lease drops,
+/// even if the read panicked or its caller stopped waiting.
+struct Lease {
+    conn: Option<Connection>,
+    readers: Arc<Readers>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    fn conn(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a lease holds its connection until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && !self.readers.permits.is_closed()
+        {
+            self.readers.lock().push(conn);
+        }
+    }
+}
+
+/// A read transaction: every statement run inside sees the same snapshot.
+/// Ended by [`ReadTx::finish`], or rolled back when dropped on an error path
+/// (an open read transaction would hold back WAL checkpoints).
+pub(crate) struct ReadTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> ReadTx<'c> {
+    pub(crate) fn begin(conn: &'c Connection) -> Result<ReadTx<'c>, DbError> {
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        Ok(ReadTx { conn, open: true })
+    }
+
+    pub(crate) fn finish(mut self) -> Result<(), DbError> {
+        self.open = false;
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing was written; failing to roll back leaves nothing to undo.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Runs `sql` with `values` bound and hands every row to `each`.
+pub(crate) fn for_each_row(
+    conn: &Connection,
+    sql: &str,
+    values: &Values,
+    mut each: impl FnMut(&dyn RowRead) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for (i, value) in values.iter().enumerate() {
+        statement.raw_bind_parameter(i + 1, param(value)?)?;
+    }
+    let mut rows = statement.raw_query();
+    while let Some(row) = rows.next()? {
+        each(row)?;
+    }
+    Ok(())
+}
+
+/// Runs `sql` and decodes every row with `decode`.
+pub(crate) fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    values: &Values,
+    decode: fn(&dyn RowRead) -> Result<T, DbError>,
+) -> Result<Vec<T>, DbError> {
+    let mut out = Vec::new();
+    for_each_row(conn, sql, values, |row| {
+        out.push(decode(row)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A sea-query value as a SQLite parameter, borrowing its text. Only the
+/// kinds this crate produces are accepted; anything else is a programming
+/// error.
+fn param(value: &Value) -> Result<ToSqlOutput<'_>, DbError> {
+    let int = |v: Option<i64>| ToSqlOutput::Owned(v.map_or(SqlValue::Null, SqlValue::Integer));
+    Ok(match value {
+        Value::Bool(v) => int(v.map(i64::from)),
+        Value::SmallInt(v) => int(v.map(i64::from)),
+        Value::Int(v) => int(v.map(i64::from)),
+        Value::BigInt(v) => int(*v),
+        Value::BigUnsigned(v) => int(v
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|e| DbError::internal(format!("value out of range: {e}")))?),
+        Value::String(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+        Value::String(None) => ToSqlOutput::Owned(SqlValue::Null),
+        other => return Err(DbError::internal(format!("cannot bind {other:?}"))),
+    })
+}
+
+impl RowRead for rusqlite::Row<'_> {
+    fn text(&self, index: usize) -> Result<Option<&str>, DbError> {
+        match self.get_ref(index)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| DbError::internal(format!("column {index} is not UTF-8: {e}"))),
+            other => Err(wrong_type(index, "text", other)),
+        }
+    }
+
+    fn int(&self, index: usize) -> Result<Option<i64>, DbError> {
+        match self.get_ref(index)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(v) => Ok(Some(v)),
+            other => Err(wrong_type(index, "an integer", other)),
+        }
+    }
+}
+
+fn wrong_type(index: usize, wanted: &str, got: ValueRef<'_>) -> DbError {
+    DbError::internal(format!(
+        "column {index} holds {:?}, expected {wanted}",
+        got.data_type()
+    ))
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                DbError::Unavailable(e.to_string())
+            }
+            Some(ErrorCode::CannotOpen) => DbError::Unavailable(e.to_string()),
+            _ => DbError::Internal(e.to_string()),
+        }
+    }
+}
