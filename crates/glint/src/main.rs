@@ -45,6 +45,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
@@ -73,6 +74,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// mimalloc maps its arenas so that the kernel may back them with 2 MiB
+/// transparent huge pages; an idle server then keeps megabytes resident for
+/// the few kilobytes it uses (12 MiB of huge pages at idle, measured). Opt
+/// this process out, as `MIMALLOC_ALLOW_THP=0` would; it costs nothing
+/// measurable on the request path, which reuses small blocks.
+#[allow(unsafe_code, reason = "one prctl call, see the SAFETY note")]
+fn disable_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and only sets a flag
+    // of this process; no memory is passed to the kernel.
+    let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
 
 fn init_logging() {
