@@ -149,10 +149,10 @@ impl Database {
     }
 
     async fn get_with(&self, live: bool, id: ImageId) -> Result<Option<Image>, DbError> {
-        let sql = Arc::clone(&self.inner.sql);
+        let sql = &self.inner.sql;
         if let Some(readers) = self.readers() {
             return readers
-                .run(move |conn| sql.read_image(conn, live, id))
+                .run_here(|conn| sql.read_image(conn, live, id))
                 .await;
         }
         let template = if live { &sql.get_live } else { &sql.get_any };

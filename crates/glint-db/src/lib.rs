@@ -87,7 +87,7 @@ struct Inner {
     /// when the database is a SQLite file (not for in-memory databases,
     /// which only exist inside their one sqlx connection).
     readers: Option<Arc<sqlite::Readers>>,
-    sql: Arc<images::Prepared>,
+    sql: images::Prepared,
 }
 
 impl std::fmt::Debug for Database {
@@ -114,7 +114,7 @@ impl Database {
                 dialect,
                 write_lock,
                 readers: None,
-                sql: Arc::new(images::Prepared::new(dialect)),
+                sql: images::Prepared::new(dialect),
             }),
         };
         schema::migrate(&db).await?;
