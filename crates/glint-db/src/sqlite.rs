@@ -14,9 +14,9 @@
 //! SQLite work on cached pages) run right on the calling task, since
 //! handing them to another thread and back costs more CPU than the read
 //! itself. Reads of many rows (list pages) run on tokio's blocking pool, so
-//! a large page never holds up the async workers. Readers only wait for a
-//! lock while another connection recovers the WAL after a crash, which
-//! cannot happen while these connections keep the database open.
+//! a large page never holds up the async workers. Under WAL a reader waits
+//! for a lock only while some connection rebuilds the WAL index after a
+//! crash, which is rare while these connections keep the database open.
 //!
 //! Writes keep going through sqlx (see [`crate::exec`]): the serialised
 //! `BEGIN IMMEDIATE` writers are unchanged. Under WAL a reader sees every
