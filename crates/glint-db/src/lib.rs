@@ -44,6 +44,8 @@ mod read;
 mod rows;
 pub mod schema;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

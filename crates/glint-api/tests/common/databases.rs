@@ -2,8 +2,6 @@
 //! backend, created on the servers named by `GLINT_TEST_POSTGRES_URL` and
 //! `GLINT_TEST_MYSQL_URL` and dropped afterwards.
 
-use sqlx::{AnyConnection, AssertSqlSafe, Connection};
-
 /// Where a test app keeps its metadata.
 #[derive(Clone)]
 pub enum Backend {
@@ -53,13 +51,9 @@ impl ServerDatabase {
             Backend::Mysql(url) => (url.clone(), false),
             Backend::Sqlite => unreachable!("SQLite needs no server database"),
         };
-        let name = format!(
-            "glint_api_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
+        let (url, name) = glint_db::testing::create_database(&admin_url, "glint_api").await;
         ServerDatabase {
-            url: with_database(&admin_url, &name),
+            url,
             admin_url,
             name,
             postgres,
@@ -73,37 +67,12 @@ impl ServerDatabase {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let force = if self.postgres { " WITH (FORCE)" } else { "" };
-            let sql = format!("DROP DATABASE IF EXISTS {}{force}", self.name);
-            runtime.block_on(admin(&self.admin_url, &sql));
+            runtime.block_on(glint_db::testing::drop_database(
+                &self.admin_url,
+                &self.name,
+                self.postgres,
+            ));
         });
         let _ = handle.join();
-    }
-}
-
-async fn admin(url: &str, sql: &str) {
-    sqlx::any::install_default_drivers();
-    let mut conn = AnyConnection::connect(url).await.expect("admin connection");
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .expect(sql);
-    let _ = conn.close().await;
-}
-
-/// The admin URL with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
     }
 }

@@ -10,7 +10,6 @@ use std::future::Future;
 use glint_db::Database;
 use glint_model::time::{Timestamp, from_micros};
 use glint_model::{Image, ImageId, ImageStatus, Location, Visibility};
-use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 /// A database to run one test against; dropped (server) or deleted with its
 /// directory (SQLite) afterwards.
@@ -82,12 +81,8 @@ async fn sqlite_target() -> Target {
 }
 
 async fn server_target(label: &'static str, admin_url: &str, postgres: bool) -> Target {
-    let name = format!(
-        "glint_test_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    admin(admin_url, &format!("CREATE DATABASE {name}")).await;
-    let db = Database::connect(&with_database(admin_url, &name))
+    let (url, name) = fresh_server_database(admin_url).await;
+    let db = Database::connect(&url)
         .await
         .expect("connect to the test database");
     Target {
@@ -105,57 +100,13 @@ async fn server_target(label: &'static str, admin_url: &str, postgres: bool) -> 
 /// A fresh database on the same server, for tests that connect themselves.
 /// Returns its URL and a guard-less name to pass to [`drop_database`].
 pub async fn fresh_server_database(admin_url: &str) -> (String, String) {
-    let name = format!(
-        "glint_test_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    admin(admin_url, &format!("CREATE DATABASE {name}")).await;
-    (with_database(admin_url, &name), name)
+    glint_db::testing::create_database(admin_url, "glint_test").await
 }
 
-pub async fn drop_database(admin_url: &str, name: &str, postgres: bool) {
-    drop_server_db(&Server {
-        admin_url: admin_url.to_string(),
-        name: name.to_string(),
-        postgres,
-    })
-    .await;
-}
+pub use glint_db::testing::drop_database;
 
 async fn drop_server_db(server: &Server) {
-    let force = if server.postgres { " WITH (FORCE)" } else { "" };
-    admin(
-        &server.admin_url,
-        &format!("DROP DATABASE IF EXISTS {}{force}", server.name),
-    )
-    .await;
-}
-
-async fn admin(url: &str, sql: &str) {
-    sqlx::any::install_default_drivers();
-    let mut conn = AnyConnection::connect(url).await.expect("admin connection");
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .expect(sql);
-    let _ = conn.close().await;
-}
-
-/// `scheme://auth@host:port/<name>?params` from the admin URL.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
-    }
+    drop_database(&server.admin_url, &server.name, server.postgres).await;
 }
 
 /// 2026-01-01T00:00:00Z plus `seconds` and `micros`.
