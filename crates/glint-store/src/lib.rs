@@ -15,7 +15,7 @@ mod memory;
 mod registry;
 mod store;
 
-pub use file::{FileStore, ReadStrategy};
+pub use file::{FileStore, ReadStrategy, WriteStrategy};
 pub use hash::{HashAlgo, UnknownHashAlgo};
 pub use ingest::{IngestConfig, IngestHandle, Ingested, ingest};
 pub use memory::MemoryStore;

@@ -7,10 +7,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{chunks_of, collect, eventually, random_bytes, stalling_stream, stream_of};
+use common::{
+    chunks_of, collect, eventually, failing_stream, random_bytes, stalling_stream, stream_of,
+};
 use futures::{StreamExt, stream};
 use glint_model::ImageId;
-use glint_store::{ByteRange, FileStore, ReadStrategy, Store, StoreError};
+use glint_store::{ByteRange, FileStore, ReadStrategy, Store, StoreError, WriteStrategy};
 
 fn names(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -34,13 +36,13 @@ async fn object_is_stored_at_the_glance_path() {
     assert_eq!(names(store.datadir()), [id.to_string()]);
 }
 
+const WRITE_STRATEGIES: [WriteStrategy; 2] = [WriteStrategy::Direct, WriteStrategy::Buffered];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_of_every_size_are_written_byte_for_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new("file", dir.path().to_path_buf()).unwrap();
     // Runs of tiny chunks (copied together), chunks on either side of the
     // coalescing threshold, and ones larger than a write batch, over several
-    // writeback ranges.
+    // writeback ranges and direct-I/O blocks, ending off any block boundary.
     let data = random_bytes(21 * 1024 * 1024 + 3, 11);
     let sizes = [
         1,
@@ -53,15 +55,104 @@ async fn chunks_of_every_size_are_written_byte_for_byte() {
         0,
         1_048_575,
     ];
-    let chunks = chunks_of(&data, &sizes);
-    let id = ImageId::new_random();
-    let stored = store
-        .put(id, stream::iter(chunks.into_iter().map(Ok)).boxed())
-        .await
-        .unwrap();
-    assert_eq!(stored.size, data.len() as u64);
-    let on_disk = std::fs::read(store.datadir().join(id.to_string())).unwrap();
-    assert!(on_disk == data);
+    for strategy in WRITE_STRATEGIES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new("file", dir.path().to_path_buf())
+            .unwrap()
+            .with_write_strategy(strategy);
+        let chunks = chunks_of(&data, &sizes);
+        let id = ImageId::new_random();
+        let stored = store
+            .put(id, stream::iter(chunks.into_iter().map(Ok)).boxed())
+            .await
+            .unwrap();
+        assert_eq!(stored.size, data.len() as u64, "{strategy:?}");
+        let on_disk = std::fs::read(store.datadir().join(id.to_string())).unwrap();
+        assert!(on_disk == data, "{strategy:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_around_block_boundaries_come_back_exactly() {
+    let block = 4 * 1024 * 1024;
+    let sizes = [
+        0,
+        1,
+        511,
+        4095,
+        4096,
+        4097,
+        block - 1,
+        block,
+        block + 1,
+        2 * block,
+    ];
+    for strategy in WRITE_STRATEGIES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new("file", dir.path().to_path_buf())
+            .unwrap()
+            .with_write_strategy(strategy);
+        for (n, &size) in sizes.iter().enumerate() {
+            let data = random_bytes(size, n as u64);
+            let id = ImageId::new_random();
+            let stored = store.put(id, stream_of(&data)).await.unwrap();
+            assert_eq!(stored.size, size as u64, "{strategy:?} {size}");
+            let path = store.datadir().join(id.to_string());
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), size as u64);
+            assert!(std::fs::read(&path).unwrap() == data, "{strategy:?} {size}");
+            let object = store.get(&stored.url, None).await.unwrap();
+            assert!(collect(object.stream).await.unwrap() == data);
+        }
+        assert_eq!(
+            names(store.datadir()).len(),
+            sizes.len(),
+            "no partial files left"
+        );
+    }
+}
+
+/// Like the eviction tests below, this needs the temporary directory on a
+/// disk-backed file system (tmpfs keeps everything in the page cache).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_writes_bypass_the_page_cache() {
+    let data = random_bytes(16 * 1024 * 1024 + 100, 13);
+    for strategy in WRITE_STRATEGIES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new("file", dir.path().to_path_buf())
+            .unwrap()
+            .with_write_strategy(strategy);
+        let id = ImageId::new_random();
+        store.put(id, stream_of(&data)).await.unwrap();
+        let cached = cached_bytes(&dir.path().join(id.to_string()));
+        let half = data.len() as u64 / 2;
+        match strategy {
+            WriteStrategy::Direct => assert!(cached < half, "{cached} bytes cached"),
+            WriteStrategy::Buffered => assert!(cached > half, "{cached} bytes cached"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_source_leaves_nothing_behind() {
+    for strategy in WRITE_STRATEGIES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new("file", dir.path().to_path_buf())
+            .unwrap()
+            .with_write_strategy(strategy);
+        // Fails after more than two direct-I/O blocks have gone to the disk.
+        let data = random_bytes(9 * 1024 * 1024, 5);
+        let failing = failing_stream(&data, data.len());
+        let err = store.put(ImageId::new_random(), failing).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Source(_)),
+            "{strategy:?}: {err:?}"
+        );
+        assert!(
+            names(dir.path()).is_empty(),
+            "{strategy:?}: {:?}",
+            names(dir.path())
+        );
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
 use glint_model::properties::FormatRules;
-use glint_store::{FileStore, HashAlgo, StoreRegistry};
+use glint_store::{FileStore, HashAlgo, StoreRegistry, WriteStrategy};
 use tokio::net::TcpListener;
 
 use crate::config::{self, GlanceConfig};
@@ -45,8 +45,14 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         .await
         .context("cannot open the database")?;
     let datadir = conf.filesystem_store_datadir();
+    let write_strategy = if conf.glint.filesystem_store_direct_io {
+        WriteStrategy::Direct
+    } else {
+        WriteStrategy::Buffered
+    };
     let file_store = FileStore::new("file", datadir.clone())
-        .with_context(|| format!("cannot open the file store at {}", datadir.display()))?;
+        .with_context(|| format!("cannot open the file store at {}", datadir.display()))?
+        .with_write_strategy(write_strategy);
     let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
     let policy = Arc::new(crate::policy::load(&conf)?);
     let remote_policy = crate::remote_policy::HttpRemoteCheck::new(

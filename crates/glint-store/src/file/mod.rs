@@ -1,6 +1,7 @@
 //! The `file` store: one file per image in a data directory, as Glance's
 //! `filesystem_store_datadir`, with locations `file://<datadir>/<image id>`.
 
+mod direct;
 mod read;
 mod source;
 mod write;
@@ -13,6 +14,7 @@ use glint_model::ImageId;
 use crate::store::{ByteRange, ByteStream, ObjectData, Store, StoreError, Stored};
 
 pub use read::ReadStrategy;
+pub use write::WriteStrategy;
 
 const URL_SCHEME: &str = "file://";
 /// Suffix of the names data is written under before it is complete. They start with
@@ -26,6 +28,7 @@ pub struct FileStore {
     /// `file://<datadir>/`, what every location of this store starts with.
     url_prefix: String,
     read_strategy: ReadStrategy,
+    write_strategy: WriteStrategy,
 }
 
 impl FileStore {
@@ -48,12 +51,19 @@ impl FileStore {
             datadir,
             url_prefix,
             read_strategy: ReadStrategy::default(),
+            write_strategy: WriteStrategy::default(),
         })
     }
 
     /// Chooses how downloads read files (see [`ReadStrategy`]).
     pub fn with_read_strategy(mut self, strategy: ReadStrategy) -> Self {
         self.read_strategy = strategy;
+        self
+    }
+
+    /// Chooses how uploads write files (see [`WriteStrategy`]).
+    pub fn with_write_strategy(mut self, strategy: WriteStrategy) -> Self {
+        self.write_strategy = strategy;
         self
     }
 
@@ -130,7 +140,7 @@ impl Store for FileStore {
             object: self.datadir.join(image_id.to_string()),
             dir: self.datadir.clone(),
         };
-        let size = write::write_object(target, data).await?;
+        let size = write::write_object(target, data, self.write_strategy).await?;
         Ok(Stored {
             url: self.url_for(image_id),
             size,

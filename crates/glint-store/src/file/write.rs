@@ -2,9 +2,12 @@
 //! fsynced, then renamed into place and the directory fsynced. The partial file is
 //! removed on any failure, including the upload future being dropped.
 //!
-//! The writer never copies: the stream's chunks go to the file in one `writev`
-//! per batch, and writeback to the disk is started as the data comes in, so the
-//! final fsync waits for the last few MiB rather than for the whole image.
+//! By default the data goes to the disk with direct I/O (see [`super::direct`]).
+//! Where the file system does not support it, or when asked to, the writer goes
+//! through the page cache without copying: the stream's chunks go to the file in
+//! one `writev` per batch, and writeback to the disk is started as the data comes
+//! in, so the final fsync waits for the last few MiB rather than for the whole
+//! image.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Write};
@@ -15,8 +18,22 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::direct;
 use crate::chunks::Coalescer;
 use crate::store::{ByteStream, StoreError};
+
+/// How uploads write files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteStrategy {
+    /// Direct I/O from two reused aligned buffers, bypassing the page cache;
+    /// falls back to [`WriteStrategy::Buffered`] where the file system does
+    /// not support it. A freshly uploaded image is then not in the page cache:
+    /// its first download reads it from the disk.
+    #[default]
+    Direct,
+    /// Through the page cache, writeback started every few MiB.
+    Buffered,
+}
 
 /// Chunks are batched to at least this size per write: small writes cost syscalls.
 const WRITE_BYTES: usize = 1024 * 1024;
@@ -40,7 +57,11 @@ enum Message {
 }
 
 /// Streams `data` into `target.object`, returning its size.
-pub(super) async fn write_object(target: Target, data: ByteStream) -> Result<u64, StoreError> {
+pub(super) async fn write_object(
+    target: Target,
+    data: ByteStream,
+    strategy: WriteStrategy,
+) -> Result<u64, StoreError> {
     let (tx, rx) = mpsc::channel(WRITE_QUEUE);
     let (done_tx, done_rx) = oneshot::channel();
     // A thread of its own rather than one from tokio's blocking pool: it lives as long
@@ -49,7 +70,7 @@ pub(super) async fn write_object(target: Target, data: ByteStream) -> Result<u64
     std::thread::Builder::new()
         .name("glint-file-writer".to_owned())
         .spawn(move || {
-            let result = run_writer(&target, rx);
+            let result = run_writer(&target, rx, strategy);
             if let Err(Ok(_)) = done_tx.send(result) {
                 // The upload was abandoned after the commit started: its caller never
                 // learns of the object, so nothing may refer to it.
@@ -108,24 +129,23 @@ async fn feed(mut data: ByteStream, tx: &mpsc::Sender<Message>) -> Result<(), Fe
 
 /// The writer thread. Returns only after the partial file is either renamed into
 /// place or removed, so callers may inspect the directory as soon as it answers.
-fn run_writer(target: &Target, mut rx: mpsc::Receiver<Message>) -> Result<u64, StoreError> {
-    let mut partial = PartialFile::create(&target.partial).map_err(StoreError::from_io)?;
-    let mut size = 0u64;
-    let mut writeback_from = 0u64;
-    loop {
-        match rx.blocking_recv() {
-            Some(Message::Data(chunks)) => {
-                write_chunks(&mut partial.file, &chunks).map_err(StoreError::from_io)?;
-                size += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
-                if size - writeback_from >= WRITEBACK_BYTES {
-                    start_writeback(&partial.file, writeback_from, size - writeback_from);
-                    writeback_from = size;
-                }
-            }
-            Some(Message::Commit) => break,
-            None => return Err(StoreError::Source("upload abandoned".to_owned())),
-        }
-    }
+fn run_writer(
+    target: &Target,
+    mut rx: mpsc::Receiver<Message>,
+    strategy: WriteStrategy,
+) -> Result<u64, StoreError> {
+    let mut partial =
+        PartialFile::create(&target.partial, strategy).map_err(StoreError::from_io)?;
+    let next = || match rx.blocking_recv() {
+        Some(Message::Data(chunks)) => Ok(Some(chunks)),
+        Some(Message::Commit) => Ok(None),
+        None => Err(StoreError::Source("upload abandoned".to_owned())),
+    };
+    let size = if partial.direct {
+        direct::write(&partial.file, partial.path, next)?
+    } else {
+        write_buffered(&mut partial.file, next)?
+    };
     // Not sync_all: fdatasync covers the size, and the rename is made durable by
     // syncing the directory.
     partial.file.sync_data().map_err(StoreError::from_io)?;
@@ -134,6 +154,24 @@ fn run_writer(target: &Target, mut rx: mpsc::Receiver<Message>) -> Result<u64, S
     if let Err(err) = sync_dir(&target.dir) {
         remove_quietly(&target.object);
         return Err(StoreError::from_io(err));
+    }
+    Ok(size)
+}
+
+/// Writes through the page cache, starting writeback as it goes.
+fn write_buffered(
+    file: &mut File,
+    mut next: impl FnMut() -> Result<Option<Vec<Bytes>>, StoreError>,
+) -> Result<u64, StoreError> {
+    let mut size = 0u64;
+    let mut writeback_from = 0u64;
+    while let Some(chunks) = next()? {
+        write_chunks(file, &chunks).map_err(StoreError::from_io)?;
+        size += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+        if size - writeback_from >= WRITEBACK_BYTES {
+            start_writeback(file, writeback_from, size - writeback_from);
+            writeback_from = size;
+        }
     }
     Ok(size)
 }
@@ -195,15 +233,26 @@ fn remove_quietly(path: &Path) {
 struct PartialFile<'a> {
     path: &'a Path,
     file: File,
+    /// Opened for direct I/O.
+    direct: bool,
     renamed: bool,
 }
 
 impl<'a> PartialFile<'a> {
-    fn create(path: &'a Path) -> io::Result<Self> {
-        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    fn create(path: &'a Path, strategy: WriteStrategy) -> io::Result<Self> {
+        let direct_file = match strategy {
+            WriteStrategy::Direct => direct::create(path)?,
+            WriteStrategy::Buffered => None,
+        };
+        let direct = direct_file.is_some();
+        let file = match direct_file {
+            Some(file) => file,
+            None => OpenOptions::new().write(true).create_new(true).open(path)?,
+        };
         Ok(Self {
             path,
             file,
+            direct,
             renamed: false,
         })
     }

@@ -115,6 +115,8 @@ pub(super) const ALLOW_NOAUTH_ON_PUBLIC_ADDRESS: Opt =
     opt("glint", "allow_noauth_on_public_address", "false");
 pub(super) const DATA_DIR: Opt = opt("glint", "data_dir", "./glint-data");
 pub(super) const TOKEN_CACHE_SIZE: Opt = opt("glint", "token_cache_size", "10000");
+pub(super) const FILESYSTEM_STORE_DIRECT_IO: Opt =
+    opt("glint", "filesystem_store_direct_io", "true");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -173,6 +175,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     ALLOW_NOAUTH_ON_PUBLIC_ADDRESS,
     DATA_DIR,
     TOKEN_CACHE_SIZE,
+    FILESYSTEM_STORE_DIRECT_IO,
 ];
 
 /// Glance options that change behaviour and that glint does not implement

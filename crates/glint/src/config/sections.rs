@@ -407,6 +407,9 @@ pub struct GlintConfig {
     /// Most validated Keystone tokens kept in memory; the oldest are
     /// evicted first when it is full.
     pub token_cache_size: usize,
+    /// Whether the file store writes uploads with direct I/O (bypassing the
+    /// page cache) where the file system supports it.
+    pub filesystem_store_direct_io: bool,
 }
 
 impl GlintConfig {
@@ -421,6 +424,7 @@ impl GlintConfig {
             token_cache_size: src.parse(&TOKEN_CACHE_SIZE, |v| {
                 values::parse_u64_in(v, 1, 10_000_000).map(|n| n as usize)
             })?,
+            filesystem_store_direct_io: src.bool(&FILESYSTEM_STORE_DIRECT_IO)?,
         })
     }
 }

@@ -165,6 +165,7 @@ http_request_max_retries = 0
 allow_noauth_on_public_address = true
 data_dir = /var/lib/glint
 token_cache_size = 50
+filesystem_store_direct_io = false
 ";
 
 #[test]
@@ -232,6 +233,7 @@ fn every_option_is_read_when_set() {
     assert!(config.glint.allow_noauth_on_public_address);
     assert_eq!(config.glint.data_dir, Path::new("/var/lib/glint"));
     assert_eq!(config.glint.token_cache_size, 50);
+    assert!(!config.glint.filesystem_store_direct_io);
     let ks = &config.keystone_authtoken;
     assert_eq!(
         ks.www_authenticate_uri(),
@@ -289,6 +291,7 @@ fn keystone_defaults_follow_glance_pipeline_and_keystonemiddleware() {
     assert_eq!(ks.http_request_max_retries, 3);
     assert_eq!(ks.www_authenticate_uri(), "http://127.0.0.1:5000");
     assert_eq!(config.glint.token_cache_size, 10_000);
+    assert!(config.glint.filesystem_store_direct_io);
     assert_eq!(format!("{:?}", ks.password), "\"***\"");
 }
 
