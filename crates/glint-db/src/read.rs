@@ -81,3 +81,62 @@ fn read_images(conn: &Connection, sql: &str, values: &Values) -> Result<Vec<Imag
     tx.finish()?;
     Ok(images)
 }
+
+#[cfg(test)]
+mod tests {
+    use glint_model::query::ImageListQuery;
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::Viewer;
+    use crate::list::list_query;
+
+    /// A list page binds new values into the cached page statement; that
+    /// must not make SQLite prepare it again (see `sqlite::open_reader`).
+    #[tokio::test]
+    async fn list_pages_keep_their_statement_prepared_on_the_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/glint.db", dir.path().display());
+        let db = Database::connect(&url).await.unwrap();
+        for _ in 0..3 {
+            db.create_image(&crate::tests::sample_image())
+                .await
+                .unwrap();
+        }
+        let admin = Viewer {
+            project_id: None,
+            is_admin: true,
+        };
+        let query = list_query(&ImageListQuery::default(), 100, None, &admin);
+        let (sql, values) = exec::build(Dialect::Sqlite, &query);
+        let readers = db.readers().expect("a SQLite file has readers");
+        let reprepared = readers
+            .run_here(|conn| {
+                for _ in 0..3 {
+                    assert_eq!(read_images(conn, &sql, &values)?.len(), 3);
+                }
+                Ok(conn
+                    .prepare_cached(&sql)?
+                    .get_status(StatementStatus::RePrepare))
+            })
+            .await
+            .unwrap();
+        assert_eq!(reprepared, 0);
+        // Planned without the LIMIT value, the default order still walks
+        // the index instead of sorting.
+        let plan = readers
+            .run_here(|conn| {
+                let mut plan = String::new();
+                let explain = format!("EXPLAIN QUERY PLAN {sql}");
+                sqlite::for_each_row(conn, &explain, &values, |row| {
+                    plan.push_str(row.text(3)?.unwrap_or_default());
+                    Ok(())
+                })?;
+                Ok(plan)
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("ix_images_deleted_created_id"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+}
