@@ -1,55 +1,165 @@
 //! JSON shapes of the responses, key order as Glance writes them.
+//!
+//! Images, the bulk of every list, are written straight into the response
+//! buffer by `Serialize` impls instead of being built as `serde_json`
+//! values first: a page of 100 used to cost a map per image.
+
+use std::fmt;
 
 use glint_core::ImagePage;
 use glint_model::time::format_iso;
-use glint_model::{Image, Member};
+use glint_model::{Image, ImageId, Member};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
-fn opt_str(v: &Option<String>) -> Value {
-    v.as_ref()
-        .map(|s| Value::String(s.clone()))
-        .unwrap_or(Value::Null)
+/// The base attributes of an image view, in Glance's order.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Name,
+    DiskFormat,
+    ContainerFormat,
+    Visibility,
+    Size,
+    VirtualSize,
+    Status,
+    Checksum,
+    Protected,
+    MinRam,
+    MinDisk,
+    Owner,
+    OsHidden,
+    OsHashAlgo,
+    OsHashValue,
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    Tags,
+    SelfLink,
+    File,
+    Schema,
 }
 
-fn opt_u64(v: Option<u64>) -> Value {
-    v.map(Value::from).unwrap_or(Value::Null)
-}
+const FIELDS: [(&str, Field); 22] = [
+    ("name", Field::Name),
+    ("disk_format", Field::DiskFormat),
+    ("container_format", Field::ContainerFormat),
+    ("visibility", Field::Visibility),
+    ("size", Field::Size),
+    ("virtual_size", Field::VirtualSize),
+    ("status", Field::Status),
+    ("checksum", Field::Checksum),
+    ("protected", Field::Protected),
+    ("min_ram", Field::MinRam),
+    ("min_disk", Field::MinDisk),
+    ("owner", Field::Owner),
+    ("os_hidden", Field::OsHidden),
+    ("os_hash_algo", Field::OsHashAlgo),
+    ("os_hash_value", Field::OsHashValue),
+    ("id", Field::Id),
+    ("created_at", Field::CreatedAt),
+    ("updated_at", Field::UpdatedAt),
+    ("tags", Field::Tags),
+    ("self", Field::SelfLink),
+    ("file", Field::File),
+    ("schema", Field::Schema),
+];
 
 /// One image: extra properties first, then the base attributes and links.
-pub fn image(image: &Image) -> Value {
-    let mut m = Map::new();
-    for (k, v) in image.visible_properties() {
-        m.insert(k.clone(), Value::String(v.clone()));
-    }
-    let id = image.id.to_string();
-    m.insert("name".into(), opt_str(&image.name));
-    m.insert("disk_format".into(), opt_str(&image.disk_format));
-    m.insert("container_format".into(), opt_str(&image.container_format));
-    m.insert("visibility".into(), json!(image.visibility.as_str()));
-    m.insert("size".into(), opt_u64(image.size));
-    m.insert("virtual_size".into(), opt_u64(image.virtual_size));
-    m.insert("status".into(), json!(image.status.as_str()));
-    m.insert("checksum".into(), opt_str(&image.checksum));
-    m.insert("protected".into(), json!(image.protected));
-    m.insert("min_ram".into(), json!(image.min_ram));
-    m.insert("min_disk".into(), json!(image.min_disk));
-    m.insert("owner".into(), opt_str(&image.owner));
-    m.insert("os_hidden".into(), json!(image.os_hidden));
-    m.insert("os_hash_algo".into(), opt_str(&image.os_hash_algo));
-    m.insert("os_hash_value".into(), opt_str(&image.os_hash_value));
-    m.insert("id".into(), json!(id));
-    m.insert("created_at".into(), json!(format_iso(image.created_at)));
-    m.insert("updated_at".into(), json!(format_iso(image.updated_at)));
-    m.insert("tags".into(), json!(image.tags));
-    m.insert("self".into(), json!(format!("/v2/images/{id}")));
-    m.insert("file".into(), json!(format!("/v2/images/{id}/file")));
-    m.insert("schema".into(), json!("/v2/schemas/image"));
-    Value::Object(m)
+#[derive(Debug, Clone, Copy)]
+pub struct ImageView<'a>(pub &'a Image);
+
+pub fn image(image: &Image) -> ImageView<'_> {
+    ImageView(image)
 }
 
-/// A page of images with its `first` and `next` links. `params` are the
-/// request's query pairs; the links repeat them, minus the old marker.
-pub fn image_list(page: &ImagePage, params: &[(String, String)]) -> Value {
+impl Serialize for ImageView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let image = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        // An extra property named like a base attribute (none can be set
+        // through the API) takes its place and is replaced by its value,
+        // as inserting into one JSON object would do; bit i marks FIELDS[i]
+        // as written there.
+        let mut written = 0_u32;
+        for (key, value) in image.visible_properties() {
+            match FIELDS.iter().position(|(name, _)| name == key) {
+                Some(i) => {
+                    write_field(&mut map, image, FIELDS[i])?;
+                    written |= 1 << i;
+                }
+                None => map.serialize_entry(key, value)?,
+            }
+        }
+        for (i, field) in FIELDS.into_iter().enumerate() {
+            if written & (1 << i) == 0 {
+                write_field(&mut map, image, field)?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn write_field<M: SerializeMap>(
+    map: &mut M,
+    image: &Image,
+    (key, field): (&str, Field),
+) -> Result<(), M::Error> {
+    match field {
+        Field::Name => map.serialize_entry(key, &image.name),
+        Field::DiskFormat => map.serialize_entry(key, &image.disk_format),
+        Field::ContainerFormat => map.serialize_entry(key, &image.container_format),
+        Field::Visibility => map.serialize_entry(key, image.visibility.as_str()),
+        Field::Size => map.serialize_entry(key, &image.size),
+        Field::VirtualSize => map.serialize_entry(key, &image.virtual_size),
+        Field::Status => map.serialize_entry(key, image.status.as_str()),
+        Field::Checksum => map.serialize_entry(key, &image.checksum),
+        Field::Protected => map.serialize_entry(key, &image.protected),
+        Field::MinRam => map.serialize_entry(key, &image.min_ram),
+        Field::MinDisk => map.serialize_entry(key, &image.min_disk),
+        Field::Owner => map.serialize_entry(key, &image.owner),
+        Field::OsHidden => map.serialize_entry(key, &image.os_hidden),
+        Field::OsHashAlgo => map.serialize_entry(key, &image.os_hash_algo),
+        Field::OsHashValue => map.serialize_entry(key, &image.os_hash_value),
+        Field::Id => map.serialize_entry(key, &Text(image.id)),
+        Field::CreatedAt => map.serialize_entry(key, &format_iso(image.created_at)),
+        Field::UpdatedAt => map.serialize_entry(key, &format_iso(image.updated_at)),
+        Field::Tags => map.serialize_entry(key, &image.tags),
+        Field::SelfLink => map.serialize_entry(key, &Link(image.id, "")),
+        Field::File => map.serialize_entry(key, &Link(image.id, "/file")),
+        Field::Schema => map.serialize_entry(key, "/v2/schemas/image"),
+    }
+}
+
+/// A value written as a JSON string through its `Display`, without an
+/// intermediate `String`.
+struct Text<T>(T);
+
+impl<T: fmt::Display> Serialize for Text<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// `/v2/images/<id><suffix>`.
+struct Link(ImageId, &'static str);
+
+impl Serialize for Link {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("/v2/images/{}{}", self.0, self.1))
+    }
+}
+
+/// A page of images with its `first` and `next` links.
+#[derive(Debug)]
+pub struct ImageListView<'a> {
+    images: &'a [Image],
+    first: String,
+    next: Option<String>,
+}
+
+/// The view of `page`. `params` are the request's query pairs; the links
+/// repeat them, minus the old marker.
+pub fn image_list<'a>(page: &'a ImagePage, params: &[(String, String)]) -> ImageListView<'a> {
     let kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "marker").collect();
     let encode = |pairs: &[&(String, String)], marker: Option<String>| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -67,23 +177,35 @@ pub fn image_list(page: &ImagePage, params: &[(String, String)]) -> Value {
     } else {
         format!("/v2/images?{first_query}")
     };
-    let mut m = Map::new();
-    m.insert(
-        "images".into(),
-        Value::Array(page.images.iter().map(image).collect()),
-    );
-    m.insert("first".into(), json!(first));
-    m.insert("schema".into(), json!("/v2/schemas/images"));
-    if let Some(next) = page.next_marker {
-        m.insert(
-            "next".into(),
-            json!(format!(
-                "/v2/images?{}",
-                encode(&kept, Some(next.to_string()))
-            )),
-        );
+    let next = page
+        .next_marker
+        .map(|next| format!("/v2/images?{}", encode(&kept, Some(next.to_string()))));
+    ImageListView {
+        images: &page.images,
+        first,
+        next,
     }
-    Value::Object(m)
+}
+
+impl Serialize for ImageListView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("images", &Images(self.images))?;
+        map.serialize_entry("first", &self.first)?;
+        map.serialize_entry("schema", "/v2/schemas/images")?;
+        if let Some(next) = &self.next {
+            map.serialize_entry("next", next)?;
+        }
+        map.end()
+    }
+}
+
+struct Images<'a>(&'a [Image]);
+
+impl Serialize for Images<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ImageView))
+    }
 }
 
 /// One image member, keys in Glance's order.
@@ -107,4 +229,177 @@ pub fn member_list(members: &[Member]) -> Value {
     );
     m.insert("schema".into(), json!("/v2/schemas/members"));
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use glint_model::time::from_micros;
+    use glint_model::{ImageStatus, Location, Visibility};
+
+    use super::*;
+    use crate::json::to_vec;
+
+    /// The views as they were built before, one `serde_json::Map` per
+    /// image: the reference the streamed views must match byte for byte.
+    fn image_as_map(image: &Image) -> Value {
+        let opt_str = |v: &Option<String>| v.clone().map(Value::String).unwrap_or(Value::Null);
+        let opt_u64 = |v: Option<u64>| v.map(Value::from).unwrap_or(Value::Null);
+        let mut m = Map::new();
+        for (k, v) in image.visible_properties() {
+            m.insert(k.clone(), Value::String(v.clone()));
+        }
+        let id = image.id.to_string();
+        m.insert("name".into(), opt_str(&image.name));
+        m.insert("disk_format".into(), opt_str(&image.disk_format));
+        m.insert("container_format".into(), opt_str(&image.container_format));
+        m.insert("visibility".into(), json!(image.visibility.as_str()));
+        m.insert("size".into(), opt_u64(image.size));
+        m.insert("virtual_size".into(), opt_u64(image.virtual_size));
+        m.insert("status".into(), json!(image.status.as_str()));
+        m.insert("checksum".into(), opt_str(&image.checksum));
+        m.insert("protected".into(), json!(image.protected));
+        m.insert("min_ram".into(), json!(image.min_ram));
+        m.insert("min_disk".into(), json!(image.min_disk));
+        m.insert("owner".into(), opt_str(&image.owner));
+        m.insert("os_hidden".into(), json!(image.os_hidden));
+        m.insert("os_hash_algo".into(), opt_str(&image.os_hash_algo));
+        m.insert("os_hash_value".into(), opt_str(&image.os_hash_value));
+        m.insert("id".into(), json!(id));
+        m.insert("created_at".into(), json!(format_iso(image.created_at)));
+        m.insert("updated_at".into(), json!(format_iso(image.updated_at)));
+        m.insert("tags".into(), json!(image.tags));
+        m.insert("self".into(), json!(format!("/v2/images/{id}")));
+        m.insert("file".into(), json!(format!("/v2/images/{id}/file")));
+        m.insert("schema".into(), json!("/v2/schemas/image"));
+        Value::Object(m)
+    }
+
+    fn list_as_map(view: &ImageListView<'_>) -> Value {
+        let mut m = Map::new();
+        let images = view.images.iter().map(image_as_map).collect();
+        m.insert("images".into(), Value::Array(images));
+        m.insert("first".into(), json!(view.first));
+        m.insert("schema".into(), json!("/v2/schemas/images"));
+        if let Some(next) = &view.next {
+            m.insert("next".into(), json!(next));
+        }
+        Value::Object(m)
+    }
+
+    fn bare() -> Image {
+        Image {
+            id: ImageId::new_random(),
+            name: None,
+            status: ImageStatus::Queued,
+            visibility: Visibility::Private,
+            protected: false,
+            os_hidden: false,
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            owner: None,
+            size: None,
+            virtual_size: None,
+            container_format: None,
+            disk_format: None,
+            min_ram: 0,
+            min_disk: 0,
+            created_at: from_micros(0),
+            updated_at: from_micros(1_767_225_600_123_456),
+            deleted_at: None,
+            tags: Vec::new(),
+            properties: BTreeMap::new(),
+            locations: Vec::new(),
+        }
+    }
+
+    fn full() -> Image {
+        let mut image = bare();
+        image.name = Some("ünïcode \"quoted\" \\ back\tslash \u{1} ✓".into());
+        image.status = ImageStatus::Active;
+        image.visibility = Visibility::Public;
+        image.protected = true;
+        image.os_hidden = true;
+        image.checksum = Some("d41d8cd98f00b204e9800998ecf8427e".into());
+        image.os_hash_algo = Some("sha512".into());
+        image.os_hash_value = Some("ab".repeat(64));
+        image.owner = Some("project".into());
+        image.size = Some(u64::MAX);
+        image.virtual_size = Some(0);
+        image.container_format = Some("bare".into());
+        image.disk_format = Some("qcow2".into());
+        image.min_ram = -1;
+        image.min_disk = i64::MAX;
+        image.tags = vec!["z".into(), "a".into(), "é\n".into()];
+        for (k, v) in [
+            ("os_distro", "cirros"),
+            ("a", ""),
+            ("zz\"", "\u{7f}</script>"),
+        ] {
+            image.properties.insert(k.into(), v.into());
+        }
+        image
+            .properties
+            .insert("os_glance_upload_lease".into(), "hidden".into());
+        image.locations = vec![Location::new("file:///x", "fast")];
+        image
+    }
+
+    /// Properties no API call can create, but that the views must still
+    /// place as a single JSON object would.
+    fn colliding() -> Image {
+        let mut image = full();
+        for key in ["status", "self", "tags", "aaa", "name", "schema", "zzz"] {
+            image
+                .properties
+                .insert(key.into(), format!("property {key}"));
+        }
+        image
+    }
+
+    #[test]
+    fn image_views_match_the_map_built_views_byte_for_byte() {
+        for image in [bare(), full(), colliding()] {
+            let streamed = to_vec(&ImageView(&image)).unwrap();
+            let reference = to_vec(&image_as_map(&image)).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(reference).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn list_views_match_the_map_built_views_byte_for_byte() {
+        let images = vec![full(), bare(), colliding()];
+        let next_marker = Some(images[2].id);
+        let params = [
+            ("limit", "3"),
+            ("marker", "old"),
+            ("name", "a b&c=ü"),
+            ("tag", "x"),
+        ];
+        let params: Vec<(String, String)> = (params.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (images, next_marker, params) in [
+            (images.clone(), next_marker, &params[..]),
+            (images, None, &[][..]),
+            (Vec::new(), None, &params[..1]),
+        ] {
+            let page = ImagePage {
+                images,
+                next_marker,
+            };
+            let view = image_list(&page, params);
+            let streamed = to_vec(&view).unwrap();
+            let reference = to_vec(&list_as_map(&view)).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(reference).unwrap()
+            );
+        }
+    }
 }

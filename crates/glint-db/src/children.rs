@@ -1,25 +1,124 @@
 //! An image's children (extra properties, tags, locations): how they are
-//! written, and how they are read back for many images at once.
+//! written, and how they are read back.
 //!
-//! Reading is one UNION ALL over the three tables for all requested images,
-//! each row `[image_id, kind, position, a, b, c]`. On the SQLite read path
-//! those rows are read directly (rows cost next to nothing there). Through
-//! sqlx's `Any` driver rows are the expensive unit (each value is copied,
-//! servers add per-row protocol work), and a page of 100 images has
-//! hundreds of children, so there the database folds them into ONE row
-//! holding a JSON array (`json_agg`, `JSON_ARRAYAGG`, `json_group_array`).
+//! They are written twice, in one transaction: as rows of the child tables
+//! (what list filters query) and as one JSON document in the image's own
+//! row ([`crate::rows::CHILDREN`]), which is what reads use. Rows written before that
+//! column existed hold NULL there, and only for those images are the child
+//! tables read.
+//!
+//! Reading the tables is one UNION ALL over the three of them for all
+//! requested images, each row `[image_id, kind, position, a, b, c]`. On the
+//! SQLite read path those rows are read directly (rows cost next to nothing
+//! there). Through sqlx's `Any` driver rows are the expensive unit (each
+//! value is copied, servers add per-row protocol work), so there the
+//! database folds them into ONE row holding a JSON array (`json_agg`,
+//! `JSON_ARRAYAGG`, `json_group_array`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use glint_model::{Image, Location};
 use sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query, SelectStatement, UnionType};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::rows::{LOCATIONS, PROPERTIES, RowRead, TAGS};
+use crate::rows::{IMAGE_COLUMNS, LOCATIONS, PROPERTIES, RowRead, TAGS, image_from_row};
 use crate::{DbError, Dialect};
 
 fn internal(what: &str, e: impl std::fmt::Display) -> DbError {
     DbError::internal(format!("{what}: {e}"))
+}
+
+/// The children document of an image row, as written:
+/// `{"properties": {…}, "tags": […], "locations": [{"url", "metadata",
+/// "status"}, …]}`, empty members left out.
+#[derive(Serialize)]
+struct DocumentOut<'a> {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    properties: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    locations: Vec<LocationOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct LocationOut<'a> {
+    url: &'a str,
+    metadata: &'a Map<String, Value>,
+    status: &'a str,
+}
+
+/// The children document as read back.
+#[derive(Deserialize)]
+struct DocumentIn {
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    locations: Vec<LocationIn>,
+}
+
+#[derive(Deserialize)]
+struct LocationIn {
+    url: String,
+    metadata: Map<String, Value>,
+    status: String,
+}
+
+/// The copy of `image`'s children for its row.
+pub(crate) fn document(image: &Image) -> Result<String, DbError> {
+    let locations = image.locations.iter().map(|l| LocationOut {
+        url: &l.url,
+        metadata: &l.metadata,
+        status: &l.status,
+    });
+    let document = DocumentOut {
+        properties: &image.properties,
+        tags: &image.tags,
+        locations: locations.collect(),
+    };
+    serde_json::to_string(&document).map_err(|e| internal("encoding the children document", e))
+}
+
+fn read_document(image: &mut Image, json: &str) -> Result<(), DbError> {
+    let document: DocumentIn =
+        serde_json::from_str(json).map_err(|e| internal("bad children document stored", e))?;
+    image.properties = document.properties;
+    image.tags = document.tags;
+    image.locations = (document.locations.into_iter())
+        .map(|l| Location {
+            url: l.url,
+            metadata: l.metadata,
+            status: l.status,
+        })
+        .collect();
+    Ok(())
+}
+
+/// Decodes a row of [`crate::images::select_images`]: the image columns,
+/// then the children from the row's copy. `false` when the row has no copy
+/// yet (written before the column existed): the children are then left
+/// empty, for [`Children`] to fill from the child tables.
+pub(crate) fn image_with_children(row: &dyn RowRead) -> Result<(Image, bool), DbError> {
+    let mut image = image_from_row(row)?;
+    let Some(json) = row.text(IMAGE_COLUMNS.len())? else {
+        return Ok((image, false));
+    };
+    read_document(&mut image, json)?;
+    Ok((image, true))
+}
+
+/// Splits decoded rows into the images and the ids (canonical text) of
+/// those still to be completed from the child tables.
+pub(crate) fn without_copies(rows: Vec<(Image, bool)>) -> (Vec<Image>, Vec<String>) {
+    let missing = rows
+        .iter()
+        .filter(|(_, copied)| !copied)
+        .map(|(image, _)| image.id.to_string())
+        .collect();
+    (rows.into_iter().map(|(image, _)| image).collect(), missing)
 }
 
 /// Discriminates the branches of the union in [`children_rows`].

@@ -10,10 +10,10 @@ use sea_query::{
 };
 use sqlx::Row;
 
-use crate::children::{self, Children};
+use crate::children::{self, Children, image_with_children};
 use crate::exec::{self, WriteTx};
 use crate::rows::{
-    self, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, TAGS, flag, image_from_row,
+    self, CHILDREN, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, RowRead, TAGS, flag,
     int_from_row,
 };
 use crate::sqlite::{self, ReadTx};
@@ -49,31 +49,32 @@ impl Template {
 /// The statements of the hottest path (`get_image`), rendered once per
 /// database instead of once per call.
 pub(crate) struct Prepared {
-    /// Through sqlx: ONE statement returning one row, the image columns and
-    /// then its children as a JSON array (a scalar subquery), so a show
-    /// costs a single round trip.
-    get_live: Template,
-    get_any: Template,
-    /// On the SQLite readers: the image row, then its children as rows.
+    /// The image row, children copy included: a show is one statement.
     row_live: Template,
     row_any: Template,
-    children: Template,
+    /// The children from the child tables, for a row without a copy: as rows
+    /// on the SQLite readers, as one JSON array through sqlx.
+    children_rows: Template,
+    children_json: Template,
 }
 
 impl Prepared {
     pub(crate) fn new(dialect: Dialect) -> Prepared {
-        let children = children::children_json(dialect, [ID_SLOT].into_iter());
         let by_id = || select_images().and_where(img_id().eq(ID_SLOT)).take();
-        let live =
-            |mut q: SelectStatement| q.and_where(Expr::col("deleted").eq(flag(false))).take();
-        let with_children = || by_id().expr(Expr::from(children.clone())).take();
+        let live = by_id()
+            .and_where(Expr::col("deleted").eq(flag(false)))
+            .take();
+        let one = || [ID_SLOT].into_iter();
         Prepared {
-            get_live: Template::new(dialect, &live(with_children())),
-            get_any: Template::new(dialect, &with_children()),
-            row_live: Template::new(dialect, &live(by_id())),
+            row_live: Template::new(dialect, &live),
             row_any: Template::new(dialect, &by_id()),
-            children: Template::new(dialect, &children::children_rows([ID_SLOT].into_iter())),
+            children_rows: Template::new(dialect, &children::children_rows(one())),
+            children_json: Template::new(dialect, &children::children_json(dialect, one())),
         }
+    }
+
+    fn row(&self, live: bool) -> &Template {
+        if live { &self.row_live } else { &self.row_any }
     }
 
     /// One image with its children, read in one snapshot on a SQLite reader.
@@ -84,17 +85,19 @@ impl Prepared {
         id: ImageId,
     ) -> Result<Option<Image>, DbError> {
         let id = id.to_string();
-        let row = if live { &self.row_live } else { &self.row_any };
+        let row = self.row(live);
         let tx = ReadTx::begin(conn)?;
-        let mut found = sqlite::query(conn, &row.sql, &row.values(&id), image_from_row)?;
-        let Some(mut image) = found.pop() else {
+        let mut found = sqlite::query(conn, &row.sql, &row.values(&id), image_with_children)?;
+        let Some((mut image, copied)) = found.pop() else {
             tx.finish()?;
             return Ok(None);
         };
-        let mut children = Children::new(std::slice::from_mut(&mut image));
-        let values = self.children.values(&id);
-        sqlite::for_each_row(conn, &self.children.sql, &values, |r| children.add_row(r))?;
-        children.finish();
+        if !copied {
+            let mut children = Children::new(std::slice::from_mut(&mut image));
+            let (sql, values) = (&self.children_rows.sql, self.children_rows.values(&id));
+            sqlite::for_each_row(conn, sql, &values, |r| children.add_row(r))?;
+            children.finish();
+        }
         tx.finish()?;
         Ok(Some(image))
     }
@@ -104,10 +107,12 @@ fn img_id() -> Expr {
     Expr::col((IMAGES, "id"))
 }
 
-/// `SELECT <image columns> FROM images`.
+/// `SELECT <image columns>, children FROM images`, rows to decode with
+/// [`image_with_children`].
 pub(crate) fn select_images() -> SelectStatement {
     Query::select()
         .columns(IMAGE_COLUMNS.map(|c| (IMAGES, c)))
+        .column((IMAGES, CHILDREN))
         .from(IMAGES)
         .take()
 }
@@ -123,10 +128,11 @@ impl Database {
         let dialect = self.dialect();
         let mut values = rows::image_values(image)?;
         values.push(Expr::val(flag(false)));
+        values.push(Expr::val(children::document(image)?));
         let mut insert = Query::insert();
         insert
             .into_table(IMAGES)
-            .columns(IMAGE_COLUMNS.iter().copied().chain(["deleted"]))
+            .columns(IMAGE_COLUMNS.iter().copied().chain(["deleted", CHILDREN]))
             .values(values)
             .map_err(bad_build)?;
         let children = children::insert_children(image)?;
@@ -155,18 +161,21 @@ impl Database {
                 .run_here(|conn| sql.read_image(conn, live, id))
                 .await;
         }
-        let template = if live { &sql.get_live } else { &sql.get_any };
-        let args = exec::bind(template.values(&id.to_string()))?;
-        let statement = sqlx::query_with(sqlx::AssertSqlSafe(Arc::clone(&template.sql)), args);
-        let found = statement.fetch_optional(self.pool()).await?;
-        let Some(row) = found else {
+        let id = id.to_string();
+        let Some(row) = fetch_template(self.pool(), sql.row(live), &id).await? else {
             return Ok(None);
         };
-        let mut image = image_from_row(&row)?;
-        let json: Option<&str> = row.try_get(IMAGE_COLUMNS.len())?;
-        let mut children = Children::new(std::slice::from_mut(&mut image));
-        children.add_json(json)?;
-        children.finish();
+        let (mut image, copied) = image_with_children(&row)?;
+        if !copied {
+            let found = fetch_template(self.pool(), &sql.children_json, &id).await?;
+            let json = match &found {
+                Some(row) => row.text(0)?,
+                None => None,
+            };
+            let mut children = Children::new(std::slice::from_mut(&mut image));
+            children.add_json(json)?;
+            children.finish();
+        }
         Ok(Some(image))
     }
 
@@ -177,10 +186,11 @@ impl Database {
         let dialect = self.dialect();
         let id = image.id.to_string();
         let values = rows::image_values(image)?;
+        let copy = (CHILDREN, Expr::val(children::document(image)?));
         let mut update = Query::update();
         update
             .table(IMAGES)
-            .values(IMAGE_COLUMNS.into_iter().zip(values).skip(1))
+            .values(IMAGE_COLUMNS.into_iter().zip(values).skip(1).chain([copy]))
             .and_where(Expr::col("id").eq(id.as_str()))
             .and_where(Expr::col("status").eq(expected.as_str()))
             .and_where(Expr::col("deleted").eq(flag(false)));
@@ -308,6 +318,17 @@ impl Database {
         let total = found.into_iter().next().flatten().unwrap_or(0);
         u64::try_from(total).map_err(|e| DbError::internal(e.to_string()))
     }
+}
+
+/// Runs a [`Template`] through sqlx with `id` bound; its one row, if any.
+async fn fetch_template(
+    pool: &sqlx::AnyPool,
+    template: &Template,
+    id: &str,
+) -> Result<Option<sqlx::any::AnyRow>, DbError> {
+    let args = exec::bind(template.values(id))?;
+    let statement = sqlx::query_with(sqlx::AssertSqlSafe(Arc::clone(&template.sql)), args);
+    Ok(statement.fetch_optional(pool).await?)
 }
 
 /// After a compare-and-set matched nothing: was the image gone, or in

@@ -23,12 +23,15 @@
 //! lock while it runs, so two processes starting at once are safe on every
 //! dialect (sqlx's migrator takes no lock on SQLite).
 //!
-//! Through sqlx, rows are the costly unit, so an image's properties, tags
-//! and locations come back as one JSON array built by the database:
-//! `get_image` is one statement returning one row, a list page is two
-//! statements (the page, then the children of all its images). On the
-//! SQLite readers the same two reads return plain rows inside one read
-//! transaction.
+//! An image's properties, tags and locations live in child tables (which
+//! list filters query) and, copied as one JSON document, in the image row
+//! itself (column `children`, written in the same transaction), so reading
+//! images, one or a page, is one statement returning one row per image.
+//! Rows written before that column existed hold NULL; for those images
+//! alone the children are read from the child tables in a second statement:
+//! through sqlx folded by the database into one JSON array (rows are the
+//! costly unit there), on the SQLite readers as plain rows inside the same
+//! read transaction.
 //!
 //! SQLite write transactions are serialised inside the process and opened
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
@@ -108,6 +111,12 @@ impl Database {
     /// created if missing), `sqlite::memory:`, `postgres://…`,
     /// `postgresql://…`, `mysql://…`, `mariadb://…`.
     pub async fn connect(url: &str) -> Result<Database, DbError> {
+        Database::connect_up_to(url, schema::latest_version()).await
+    }
+
+    /// [`Database::connect`], with the schema migrated up to `version` only
+    /// (tests of older schemas).
+    pub(crate) async fn connect_up_to(url: &str, version: i64) -> Result<Database, DbError> {
         let (pool, dialect) = exec::open_pool(url).await?;
         let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
         let mut db = Database {
@@ -119,7 +128,7 @@ impl Database {
                 sql: images::Prepared::new(dialect),
             }),
         };
-        schema::migrate(&db).await?;
+        schema::migrate(&db, version).await?;
         if let Some(path) = exec::sqlite_file(&db).await? {
             let readers = sqlite::Readers::open(&path, SQLITE_READERS)?;
             let inner = Arc::get_mut(&mut db.inner).expect("not shared yet");

@@ -6,8 +6,8 @@ use glint_model::Image;
 use rusqlite::Connection;
 use sea_query::{QueryStatementWriter, SelectStatement, Values};
 
-use crate::children::{self, Children};
-use crate::rows::{RowRead, image_from_row};
+use crate::children::{self, Children, image_with_children};
+use crate::rows::RowRead;
 use crate::sqlite::{self, ReadTx};
 use crate::{Database, DbError, Dialect, exec};
 
@@ -32,8 +32,9 @@ impl Database {
         found.iter().map(|row| decode(row)).collect()
     }
 
-    /// Runs an image query and loads the children of every image it
-    /// returns, in two statements whatever the number of images.
+    /// Runs an image query (built on [`crate::images::select_images`]) and
+    /// completes the images whose rows hold no children copy from the child
+    /// tables: one statement, or two when some rows predate the copy.
     pub(crate) async fn fetch_images(&self, query: SelectStatement) -> Result<Vec<Image>, DbError> {
         if let Some(readers) = self.readers() {
             let (sql, values) = exec::build(Dialect::Sqlite, &query);
@@ -44,15 +45,15 @@ impl Database {
         let dialect = self.dialect();
         let mut conn = self.pool().acquire().await?;
         let found = exec::fetch_all(&mut *conn, dialect, &query).await?;
-        let mut images = found
+        let rows = found
             .iter()
-            .map(|row| image_from_row(row))
+            .map(|row| image_with_children(row))
             .collect::<Result<Vec<_>, _>>()?;
-        if images.is_empty() {
+        let (mut images, missing) = children::without_copies(rows);
+        if missing.is_empty() {
             return Ok(images);
         }
-        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
-        let query = children::children_json(dialect, ids.iter().map(String::as_str));
+        let query = children::children_json(dialect, missing.iter().map(String::as_str));
         let found = exec::fetch_all(&mut *conn, dialect, &query).await?;
         let json: Option<&str> = match found.first() {
             Some(row) => row.text(0)?,
@@ -69,10 +70,10 @@ impl Database {
 /// snapshot.
 fn read_images(conn: &Connection, sql: &str, values: &Values) -> Result<Vec<Image>, DbError> {
     let tx = ReadTx::begin(conn)?;
-    let mut images = sqlite::query(conn, sql, values, image_from_row)?;
-    if !images.is_empty() {
-        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
-        let query = children::children_rows(ids.iter().map(String::as_str));
+    let rows = sqlite::query(conn, sql, values, image_with_children)?;
+    let (mut images, missing) = children::without_copies(rows);
+    if !missing.is_empty() {
+        let query = children::children_rows(missing.iter().map(String::as_str));
         let (sql, values) = exec::build(Dialect::Sqlite, &query);
         let mut children = Children::new(&mut images);
         sqlite::for_each_row(conn, &sql, &values, |row| children.add_row(row))?;
@@ -80,4 +81,63 @@ fn read_images(conn: &Connection, sql: &str, values: &Values) -> Result<Vec<Imag
     }
     tx.finish()?;
     Ok(images)
+}
+
+#[cfg(test)]
+mod tests {
+    use glint_model::query::ImageListQuery;
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::Viewer;
+    use crate::list::list_query;
+
+    /// A list page binds new values into the cached page statement; that
+    /// must not make SQLite prepare it again (see `sqlite::open_reader`).
+    #[tokio::test]
+    async fn list_pages_keep_their_statement_prepared_on_the_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/glint.db", dir.path().display());
+        let db = Database::connect(&url).await.unwrap();
+        for _ in 0..3 {
+            db.create_image(&crate::tests::sample_image())
+                .await
+                .unwrap();
+        }
+        let admin = Viewer {
+            project_id: None,
+            is_admin: true,
+        };
+        let query = list_query(&ImageListQuery::default(), 100, None, &admin);
+        let (sql, values) = exec::build(Dialect::Sqlite, &query);
+        let readers = db.readers().expect("a SQLite file has readers");
+        let reprepared = readers
+            .run_here(|conn| {
+                for _ in 0..3 {
+                    assert_eq!(read_images(conn, &sql, &values)?.len(), 3);
+                }
+                Ok(conn
+                    .prepare_cached(&sql)?
+                    .get_status(StatementStatus::RePrepare))
+            })
+            .await
+            .unwrap();
+        assert_eq!(reprepared, 0);
+        // Planned without the LIMIT value, the default order still walks
+        // the index instead of sorting.
+        let plan = readers
+            .run_here(|conn| {
+                let mut plan = String::new();
+                let explain = format!("EXPLAIN QUERY PLAN {sql}");
+                sqlite::for_each_row(conn, &explain, &values, |row| {
+                    plan.push_str(row.text(3)?.unwrap_or_default());
+                    Ok(())
+                })?;
+                Ok(plan)
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("ix_images_deleted_created_id"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }

@@ -14,6 +14,10 @@ pub(crate) const TAGS: &str = "image_tags";
 pub(crate) const LOCATIONS: &str = "image_locations";
 pub(crate) const MEMBERS: &str = "image_members";
 
+/// The column of `images` holding the copy of an image's children (see
+/// [`crate::children`]); NULL in rows written before it existed.
+pub(crate) const CHILDREN: &str = "children";
+
 /// Every image query selects these, in this order; decoding reads by position.
 pub(crate) const IMAGE_COLUMNS: [&str; 19] = [
     "id",

@@ -6,7 +6,9 @@
 //! PostgreSQL: a transaction-scoped advisory lock; MySQL: `GET_LOCK`), so
 //! processes starting together apply each migration exactly once. The
 //! statements themselves are idempotent (`IF NOT EXISTS`), because MySQL
-//! commits DDL as it goes and a crash may leave a version half applied.
+//! commits DDL as it goes and a crash may leave a version half applied;
+//! MySQL has no `ADD COLUMN IF NOT EXISTS`, so there a "duplicate column"
+//! error counts as the column added.
 
 use sea_query::{Expr, Query};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -35,13 +37,22 @@ impl Migration {
     }
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-    mysql: include_str!("../migrations/mysql/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+        mysql: include_str!("../migrations/mysql/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "children copy in the image row",
+        sqlite: include_str!("../migrations/sqlite/0002_children_copy.sql"),
+        postgres: include_str!("../migrations/postgres/0002_children_copy.sql"),
+        mysql: include_str!("../migrations/mysql/0002_children_copy.sql"),
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
@@ -55,13 +66,13 @@ const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
 const MYSQL_LOCK_NAME: &str = "glint_schema_migrations.";
 const MYSQL_LOCK_WAIT_SECS: i64 = 60;
 
-/// Applies every pending migration.
-pub(crate) async fn migrate(db: &Database) -> Result<(), DbError> {
+/// Applies every pending migration up to version `up_to`.
+pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
     let dialect = db.dialect();
     match dialect {
         Dialect::Sqlite => {
             let mut tx = db.begin_write().await?;
-            apply_pending(tx.conn(), dialect).await?;
+            apply_pending(tx.conn(), dialect, up_to).await?;
             tx.commit().await
         }
         Dialect::Postgres => {
@@ -70,14 +81,14 @@ pub(crate) async fn migrate(db: &Database) -> Result<(), DbError> {
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
                 .await?;
-            apply_pending(&mut tx, dialect).await?;
+            apply_pending(&mut tx, dialect, up_to).await?;
             tx.commit().await?;
             Ok(())
         }
         Dialect::MySql => {
             let mut conn = db.pool().acquire().await?;
             mysql_lock(&mut conn).await?;
-            let applied = apply_pending(&mut conn, dialect).await;
+            let applied = apply_pending(&mut conn, dialect, up_to).await;
             let released = sqlx::query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))")
                 .bind(MYSQL_LOCK_NAME)
                 .execute(&mut *conn)
@@ -103,7 +114,11 @@ async fn mysql_lock(conn: &mut AnyConnection) -> Result<(), DbError> {
     }
 }
 
-async fn apply_pending(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), DbError> {
+async fn apply_pending(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    up_to: i64,
+) -> Result<(), DbError> {
     let create = format!(
         "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\
          version BIGINT NOT NULL PRIMARY KEY, \
@@ -120,11 +135,18 @@ async fn apply_pending(conn: &mut AnyConnection, dialect: Dialect) -> Result<(),
             latest_version()
         )));
     }
-    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    let pending = MIGRATIONS
+        .iter()
+        .filter(|m| m.version <= up_to && !applied.contains(&m.version));
+    for migration in pending {
         for statement in statements(migration.sql(dialect)) {
-            sqlx::raw_sql(AssertSqlSafe(statement))
+            match sqlx::raw_sql(AssertSqlSafe(statement))
                 .execute(&mut *conn)
-                .await?;
+                .await
+            {
+                Err(e) if !column_already_added(dialect, &e) => return Err(e.into()),
+                _ => {}
+            }
         }
         let mut record = Query::insert();
         record
@@ -139,6 +161,14 @@ async fn apply_pending(conn: &mut AnyConnection, dialect: Dialect) -> Result<(),
         exec::execute(&mut *conn, dialect, &record).await?;
     }
     Ok(())
+}
+
+/// Whether `e` is MySQL refusing an `ADD COLUMN` because an earlier,
+/// interrupted run of the same migration added the column already (SQLSTATE
+/// 42S21, MySQL and MariaDB alike).
+fn column_already_added(dialect: Dialect, e: &sqlx::Error) -> bool {
+    dialect == Dialect::MySql
+        && matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("42S21"))
 }
 
 async fn applied_versions(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<i64>, DbError> {
@@ -177,9 +207,19 @@ mod tests {
         for migration in MIGRATIONS {
             for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
                 let parts = statements(migration.sql(dialect));
-                assert!(parts.iter().all(|s| s.starts_with("CREATE")), "{dialect:?}");
-                assert!(parts.len() >= 5);
+                let (kind, count) = match migration.version {
+                    1 => ("CREATE", 5),
+                    _ => ("ALTER TABLE images ADD COLUMN", 1),
+                };
+                assert!(parts.iter().all(|s| s.starts_with(kind)), "{dialect:?}");
+                assert!(parts.len() >= count, "{dialect:?}");
             }
         }
+    }
+
+    #[test]
+    fn versions_follow_each_other() {
+        let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert_eq!(versions, (1..=latest_version()).collect::<Vec<_>>());
     }
 }

@@ -26,6 +26,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_query::{Value, Values};
@@ -122,6 +123,13 @@ fn open_reader(path: &Path) -> Result<Connection, DbError> {
     // A reader must never write, whatever statement reaches it.
     conn.pragma_update(None, "query_only", true)?;
     conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    // SQLite plans `LIMIT ?` with the bound value, and then treats every
+    // new binding of that parameter as a reason to prepare the statement
+    // again: each list page paid for a full re-prepare. With the query
+    // planner stability guarantee plans never depend on bound values, so a
+    // cached statement stays prepared. The list shapes checked (default
+    // order, sort keys, filters, admin and user) kept the same plans.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

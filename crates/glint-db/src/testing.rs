@@ -1,7 +1,63 @@
-//! Throw-away databases on a PostgreSQL or MySQL/MariaDB server, for test
-//! suites that run on every backend (feature `testing`).
+//! Test support (feature `testing`): throw-away databases on a PostgreSQL
+//! or MySQL/MariaDB server, for test suites that run on every backend, and
+//! databases in the state older versions of glint left them in.
 
+use glint_model::{Image, ImageId};
+use sea_query::{Expr, ExprTrait, Query};
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+
+use crate::rows::{self, CHILDREN, IMAGE_COLUMNS, IMAGES, flag};
+use crate::{Database, DbError, children, exec};
+
+/// Opens `url` with its schema migrated up to `version` only, as a glint
+/// of that schema version would have left it.
+pub async fn connect_at_version(url: &str, version: i64) -> Result<Database, DbError> {
+    Database::connect_up_to(url, version).await
+}
+
+/// Stores `image` as schema version 1 did: the image row and the rows of
+/// the child tables, no children copy. `db` must be at version 1.
+pub async fn create_image_v1(db: &Database, image: &Image) -> Result<(), DbError> {
+    let mut values = rows::image_values(image)?;
+    values.push(Expr::val(flag(false)));
+    let mut insert = Query::insert();
+    insert
+        .into_table(IMAGES)
+        .columns(IMAGE_COLUMNS.iter().copied().chain(["deleted"]))
+        .values(values)
+        .map_err(|e| DbError::internal(e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    exec::execute(tx.conn(), db.dialect(), &insert).await?;
+    for statement in children::insert_children(image)? {
+        exec::execute(tx.conn(), db.dialect(), &statement).await?;
+    }
+    tx.commit().await
+}
+
+/// Clears every image's children copy, as if all rows predated it.
+pub async fn forget_children_copies(db: &Database) -> Result<(), DbError> {
+    let update = Query::update()
+        .table(IMAGES)
+        .value(CHILDREN, Expr::val(Option::<String>::None))
+        .take();
+    let mut tx = db.begin_write().await?;
+    exec::execute(tx.conn(), db.dialect(), &update).await?;
+    tx.commit().await
+}
+
+/// The children copy stored in `id`'s row, if the row has one.
+pub async fn children_copy(db: &Database, id: ImageId) -> Result<Option<String>, DbError> {
+    let query = Query::select()
+        .column(CHILDREN)
+        .from(IMAGES)
+        .and_where(Expr::col("id").eq(id.to_string()))
+        .take();
+    let found = exec::fetch_all(db.pool(), db.dialect(), &query).await?;
+    match found.first() {
+        Some(row) => Ok(rows::RowRead::text(row, 0)?.map(str::to_owned)),
+        None => Ok(None),
+    }
+}
 
 /// Creates a database named `<prefix>_<random>` on the server of
 /// `admin_url`; returns its URL and its name (for [`drop_database`]).

@@ -80,10 +80,10 @@ pub async fn list_images(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = query_pairs(raw);
     let page = state.images.list(&ctx, &params).await?;
-    Ok(Json(views::image_list(&page, &params)))
+    Ok(Json(views::image_list(&page, &params)).into_response())
 }
 
 pub async fn create_image(
@@ -115,9 +115,9 @@ pub async fn show_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let image = state.images.get(&ctx, &id).await?;
-    Ok(Json(views::image(&image)))
+    Ok(Json(views::image(&image)).into_response())
 }
 
 pub async fn update_image(
@@ -126,7 +126,7 @@ pub async fn update_image(
     Path(id): Path<String>,
     headers: HeaderMap,
     req: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -141,7 +141,7 @@ pub async fn update_image(
     };
     let JsonBody(body) = JsonBody::from_request(req, &state).await?;
     let image = state.images.update(&ctx, &id, dialect, &body).await?;
-    Ok(Json(views::image(&image)))
+    Ok(Json(views::image(&image)).into_response())
 }
 
 const ACCEPT_PATCH: &str =

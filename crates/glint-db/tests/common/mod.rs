@@ -7,7 +7,7 @@ pub mod listing;
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use glint_db::Database;
+use glint_db::{Database, Dialect};
 use glint_model::time::{Timestamp, from_micros};
 use glint_model::{Image, ImageId, ImageStatus, Location, Visibility};
 
@@ -94,6 +94,34 @@ async fn server_target(label: &'static str, admin_url: &str, postgres: bool) -> 
             postgres,
         }),
         _dir: None,
+    }
+}
+
+/// Runs `test` with the URL of a fresh, empty database (nothing migrated
+/// yet) on every configured dialect, for tests that connect themselves.
+pub async fn on_every_empty_db<F, Fut>(test: F)
+where
+    F: Fn(String, Dialect) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = format!("sqlite://{}/glint.db", dir.path().display());
+    eprintln!("running on sqlite");
+    test(sqlite, Dialect::Sqlite).await;
+    for (var, dialect) in [
+        ("GLINT_TEST_POSTGRES_URL", Dialect::Postgres),
+        ("GLINT_TEST_MYSQL_URL", Dialect::MySql),
+    ] {
+        let Ok(admin) = std::env::var(var) else {
+            continue;
+        };
+        eprintln!("running on {dialect:?}");
+        let (url, name) = fresh_server_database(&admin).await;
+        let outcome = tokio::spawn(test(url, dialect)).await;
+        drop_database(&admin, &name, dialect == Dialect::Postgres).await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
 

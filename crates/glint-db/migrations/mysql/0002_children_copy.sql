@@ -1,0 +1,11 @@
+-- A copy of each image's children (extra properties, tags in order,
+-- locations) as one JSON document, written in the same transaction as the
+-- child rows, so that reading images needs no second query. Rows written
+-- before this version hold NULL; their children are read from the child
+-- tables, which stay the reference for list filters.
+--
+-- LONGTEXT: TEXT stops at 64 KiB, which one property value can fill alone.
+-- MySQL has no ADD COLUMN IF NOT EXISTS (MariaDB has) and commits DDL at
+-- once, so a crash may leave the column without the version record; the
+-- migrator then counts "duplicate column" as this statement done.
+ALTER TABLE images ADD COLUMN children LONGTEXT;
