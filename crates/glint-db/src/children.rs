@@ -3,9 +3,9 @@
 //!
 //! They are written twice, in one transaction: as rows of the child tables
 //! (what list filters query) and as one JSON document in the image's own
-//! row ([`crate::rows::CHILDREN`]), which is what reads use. Rows written before that
-//! column existed hold NULL there, and only for those images are the child
-//! tables read.
+//! row ([`crate::rows::CHILDREN`]), which is what reads use. Rows written
+//! before that column existed hold NULL there, and only for those images
+//! are the child tables read.
 //!
 //! Reading the tables is one UNION ALL over the three of them for all
 //! requested images, each row `[image_id, kind, position, a, b, c]`. On the
