@@ -233,7 +233,6 @@ pub fn member_list(members: &[Member]) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use glint_model::time::from_micros;
     use glint_model::{ImageStatus, Location, Visibility};
@@ -290,28 +289,9 @@ mod tests {
 
     fn bare() -> Image {
         Image {
-            id: ImageId::new_random(),
-            name: None,
-            status: ImageStatus::Queued,
             visibility: Visibility::Private,
-            protected: false,
-            os_hidden: false,
-            checksum: None,
-            os_hash_algo: None,
-            os_hash_value: None,
-            owner: None,
-            size: None,
-            virtual_size: None,
-            container_format: None,
-            disk_format: None,
-            min_ram: 0,
-            min_disk: 0,
-            created_at: from_micros(0),
             updated_at: from_micros(1_767_225_600_123_456),
-            deleted_at: None,
-            tags: Vec::new(),
-            properties: BTreeMap::new(),
-            locations: Vec::new(),
+            ..Image::queued(ImageId::new_random(), from_micros(0))
         }
     }
 

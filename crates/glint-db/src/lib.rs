@@ -166,34 +166,10 @@ impl Database {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use glint_model::{Image, ImageId, ImageStatus, Visibility};
+    use glint_model::{Image, ImageId};
 
     /// A minimal image for unit tests.
     pub(crate) fn sample_image() -> Image {
-        let now = glint_model::time::now();
-        Image {
-            id: ImageId::new_random(),
-            name: None,
-            status: ImageStatus::Queued,
-            visibility: Visibility::Shared,
-            protected: false,
-            os_hidden: false,
-            checksum: None,
-            os_hash_algo: None,
-            os_hash_value: None,
-            owner: None,
-            size: None,
-            virtual_size: None,
-            container_format: None,
-            disk_format: None,
-            min_ram: 0,
-            min_disk: 0,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-            tags: Vec::new(),
-            properties: Default::default(),
-            locations: Vec::new(),
-        }
+        Image::queued(ImageId::new_random(), glint_model::time::now())
     }
 }

@@ -68,6 +68,35 @@ pub struct Image {
 }
 
 impl Image {
+    /// A queued image with Glance's default visibility and every optional
+    /// field empty, created and updated at `now`.
+    pub fn queued(id: ImageId, now: Timestamp) -> Image {
+        Image {
+            id,
+            name: None,
+            status: ImageStatus::Queued,
+            visibility: Visibility::default(),
+            protected: false,
+            os_hidden: false,
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            owner: None,
+            size: None,
+            virtual_size: None,
+            container_format: None,
+            disk_format: None,
+            min_ram: 0,
+            min_disk: 0,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            tags: Vec::new(),
+            properties: BTreeMap::new(),
+            locations: Vec::new(),
+        }
+    }
+
     /// Moves the image to `to` if the status machine allows it, applying the
     /// side effects Glance attaches to the move.
     pub fn transition(&mut self, to: ImageStatus) -> Result<(), ModelError> {
@@ -208,30 +237,20 @@ impl NewImage {
 
     /// Builds the queued image this request describes.
     pub fn into_image(self, default_owner: Option<String>) -> Image {
-        let now = time::now();
+        let id = self.id.unwrap_or_else(ImageId::new_random);
         Image {
-            id: self.id.unwrap_or_else(ImageId::new_random),
             name: self.name,
-            status: ImageStatus::Queued,
             visibility: self.visibility.unwrap_or_default(),
             protected: self.protected,
             os_hidden: self.os_hidden,
-            checksum: None,
-            os_hash_algo: None,
-            os_hash_value: None,
             owner: self.owner.unwrap_or(default_owner),
-            size: None,
-            virtual_size: None,
             container_format: self.container_format,
             disk_format: self.disk_format,
             min_ram: self.min_ram,
             min_disk: self.min_disk,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
             tags: self.tags,
             properties: self.properties,
-            locations: Vec::new(),
+            ..Image::queued(id, time::now())
         }
     }
 }

@@ -4,7 +4,6 @@
 
 pub mod listing;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use glint_db::{Database, Dialect};
@@ -145,28 +144,9 @@ pub fn at(seconds: i64, micros: i64) -> Timestamp {
 /// A queued image with every optional field empty.
 pub fn bare_image(owner: Option<&str>, visibility: Visibility, created: Timestamp) -> Image {
     Image {
-        id: ImageId::new_random(),
-        name: None,
-        status: ImageStatus::Queued,
         visibility,
-        protected: false,
-        os_hidden: false,
-        checksum: None,
-        os_hash_algo: None,
-        os_hash_value: None,
         owner: owner.map(str::to_string),
-        size: None,
-        virtual_size: None,
-        container_format: None,
-        disk_format: None,
-        min_ram: 0,
-        min_disk: 0,
-        created_at: created,
-        updated_at: created,
-        deleted_at: None,
-        tags: Vec::new(),
-        properties: BTreeMap::new(),
-        locations: Vec::new(),
+        ..Image::queued(ImageId::new_random(), created)
     }
 }
 
