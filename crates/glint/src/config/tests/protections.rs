@@ -12,7 +12,8 @@ use crate::config::{ConfigError, GlanceConfig, load_property_protections};
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../etc");
 
-fn parse(text: &str, format: RuleFormat) -> Result<PropertyProtections, ConfigError> {
+/// Glance's defaults plus the `glance_creator` rule its protection tests use.
+fn policy_with_creator() -> Enforcer {
     let mut policy = Enforcer::with_glance_defaults();
     policy
         .load_overrides(
@@ -20,6 +21,11 @@ fn parse(text: &str, format: RuleFormat) -> Result<PropertyProtections, ConfigEr
             "policy.yaml",
         )
         .unwrap();
+    policy
+}
+
+fn parse(text: &str, format: RuleFormat) -> Result<PropertyProtections, ConfigError> {
+    let policy = policy_with_creator();
     parse_property_protections(text, Path::new("protections.conf"), format, &policy)
 }
 
@@ -229,13 +235,7 @@ fn an_ini_syntax_error_names_file_and_line() {
 fn policies_format_accepts_rules_of_the_policy_file() {
     let text = all_ops("spl_creator_policy", "glance_creator") + &all_ops(".*", "context_is_admin");
     let p = parse(&text, RuleFormat::Policies).unwrap();
-    let mut policy = Enforcer::with_glance_defaults();
-    policy
-        .load_overrides(
-            "glance_creator: role:admin or role:spl_role\n",
-            "policy.yaml",
-        )
-        .unwrap();
+    let policy = policy_with_creator();
     assert!(p.allows(
         "spl_creator_policy",
         Create,
