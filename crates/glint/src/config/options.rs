@@ -34,18 +34,10 @@ pub(super) const HASHING_ALGORITHM: Opt = opt("DEFAULT", "hashing_algorithm", "s
 pub(super) const IMAGE_PROPERTY_QUOTA: Opt = opt("DEFAULT", "image_property_quota", "128");
 pub(super) const IMAGE_TAG_QUOTA: Opt = opt("DEFAULT", "image_tag_quota", "128");
 pub(super) const IMAGE_MEMBER_QUOTA: Opt = opt("DEFAULT", "image_member_quota", "128");
-pub(super) const IMAGE_LOCATION_QUOTA: Opt = opt("DEFAULT", "image_location_quota", "10");
 pub(super) const USER_STORAGE_QUOTA: Opt = opt("DEFAULT", "user_storage_quota", "0");
-pub(super) const SHOW_IMAGE_DIRECT_URL: Opt = opt("DEFAULT", "show_image_direct_url", "false");
-pub(super) const SHOW_MULTIPLE_LOCATIONS: Opt = opt("DEFAULT", "show_multiple_locations", "false");
 pub(super) const PUBLIC_ENDPOINT: Opt = opt("DEFAULT", "public_endpoint", "");
 pub(super) const MAX_REQUEST_ID_LENGTH: Opt = opt("DEFAULT", "max_request_id_length", "64");
 pub(super) const DELAYED_DELETE: Opt = opt("DEFAULT", "delayed_delete", "false");
-pub(super) const ENABLED_IMPORT_METHODS: Opt = opt(
-    "DEFAULT",
-    "enabled_import_methods",
-    "[glance-direct,web-download,copy-image]",
-);
 pub(super) const ALLOW_ANONYMOUS_ACCESS: Opt = opt("DEFAULT", "allow_anonymous_access", "false");
 pub(super) const PROPERTY_PROTECTION_FILE: Opt = opt("DEFAULT", "property_protection_file", "");
 pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
@@ -57,9 +49,6 @@ pub(super) const DEFAULT_STORE: Opt = opt("glance_store", "default_store", "file
 pub(super) const STORES: Opt = opt("glance_store", "stores", "file,http");
 pub(super) const FILESYSTEM_STORE_DATADIR: Opt =
     opt("glance_store", "filesystem_store_datadir", "");
-pub(super) const FILESYSTEM_STORE_CHUNK_SIZE: Opt =
-    opt("glance_store", "filesystem_store_chunk_size", "65536");
-pub(super) const DEFAULT_BACKEND: Opt = opt("glance_store", "default_backend", "");
 
 pub(super) const DISK_FORMATS: Opt = opt(
     "image_format",
@@ -129,14 +118,10 @@ pub(super) const SUPPORTED: &[Opt] = &[
     IMAGE_PROPERTY_QUOTA,
     IMAGE_TAG_QUOTA,
     IMAGE_MEMBER_QUOTA,
-    IMAGE_LOCATION_QUOTA,
     USER_STORAGE_QUOTA,
-    SHOW_IMAGE_DIRECT_URL,
-    SHOW_MULTIPLE_LOCATIONS,
     PUBLIC_ENDPOINT,
     MAX_REQUEST_ID_LENGTH,
     DELAYED_DELETE,
-    ENABLED_IMPORT_METHODS,
     ALLOW_ANONYMOUS_ACCESS,
     PROPERTY_PROTECTION_FILE,
     PROPERTY_PROTECTION_RULE_FORMAT,
@@ -144,8 +129,6 @@ pub(super) const SUPPORTED: &[Opt] = &[
     DEFAULT_STORE,
     STORES,
     FILESYSTEM_STORE_DATADIR,
-    FILESYSTEM_STORE_CHUNK_SIZE,
-    DEFAULT_BACKEND,
     DISK_FORMATS,
     CONTAINER_FORMATS,
     REQUIRE_IMAGE_FORMAT_MATCH,
@@ -195,6 +178,11 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("oslo_policy", Some("remote_ssl_client_crt_file")),
     ("oslo_policy", Some("remote_ssl_client_key_file")),
     ("DEFAULT", Some("enabled_backends")),
+    ("DEFAULT", Some("enabled_import_methods")),
+    ("DEFAULT", Some("image_location_quota")),
+    ("DEFAULT", Some("show_image_direct_url")),
+    ("DEFAULT", Some("show_multiple_locations")),
+    ("glance_store", Some("default_backend")),
     ("DEFAULT", Some("use_keystone_limits")),
     ("DEFAULT", Some("image_cache_dir")),
     ("DEFAULT", Some("image_cache_max_size")),
@@ -211,6 +199,11 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
 
 /// Options that are read by Glance but deliberately have no glint meaning.
 const IGNORED: &[(&str, &str, &str)] = &[
+    (
+        "glance_store",
+        "filesystem_store_chunk_size",
+        "the file store writes in 4 MiB blocks and serves reads from a mapping of the file",
+    ),
     (
         "paste_deploy",
         "config_file",

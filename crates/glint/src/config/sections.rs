@@ -33,14 +33,8 @@ pub struct DefaultConfig {
     pub image_tag_quota: Option<u64>,
     /// Most members per image; `None` is unlimited.
     pub image_member_quota: Option<u64>,
-    /// Most locations per image; `None` is unlimited.
-    pub image_location_quota: Option<u64>,
     /// Most bytes of image data per project; `None` is unlimited.
     pub user_storage_quota: Option<u64>,
-    /// Whether image views include `direct_url`.
-    pub show_image_direct_url: bool,
-    /// Whether image views include `locations` and PATCH may change them.
-    pub show_multiple_locations: bool,
     /// Base URL advertised in the versions document instead of the request's
     /// own host.
     pub public_endpoint: Option<Url>,
@@ -49,8 +43,6 @@ pub struct DefaultConfig {
     /// Whether deleting an image leaves it `pending_delete` for a scrubber
     /// instead of removing its data at once.
     pub delayed_delete: bool,
-    /// Interoperable import methods advertised and accepted.
-    pub enabled_import_methods: Vec<String>,
     /// Whether unauthenticated requests may read public images.
     pub allow_anonymous_access: bool,
     /// INI file of property protections; `None` leaves properties
@@ -60,14 +52,6 @@ pub struct DefaultConfig {
     /// How the protections file names who may do what: roles or policies.
     pub property_protection_rule_format: RuleFormat,
 }
-
-/// Import method names Glance knows.
-const IMPORT_METHODS: &[&str] = &[
-    "glance-direct",
-    "web-download",
-    "copy-image",
-    "glance-download",
-];
 
 impl DefaultConfig {
     pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
@@ -81,17 +65,13 @@ impl DefaultConfig {
             image_property_quota: src.quota(&IMAGE_PROPERTY_QUOTA)?,
             image_tag_quota: src.quota(&IMAGE_TAG_QUOTA)?,
             image_member_quota: src.quota(&IMAGE_MEMBER_QUOTA)?,
-            image_location_quota: src.quota(&IMAGE_LOCATION_QUOTA)?,
             user_storage_quota: src.parse(&USER_STORAGE_QUOTA, values::parse_storage_quota)?,
-            show_image_direct_url: src.bool(&SHOW_IMAGE_DIRECT_URL)?,
-            show_multiple_locations: src.bool(&SHOW_MULTIPLE_LOCATIONS)?,
             public_endpoint: src.parse(&PUBLIC_ENDPOINT, parse_endpoint)?,
             max_request_id_length: src.parse(&MAX_REQUEST_ID_LENGTH, |value| {
                 let length = values::parse_u64_in(value, 0, u64::from(u32::MAX))?;
                 usize::try_from(length).map_err(|_| "out of range".to_owned())
             })?,
             delayed_delete: src.bool(&DELAYED_DELETE)?,
-            enabled_import_methods: src.parse(&ENABLED_IMPORT_METHODS, parse_import_methods)?,
             allow_anonymous_access: src.bool(&ALLOW_ANONYMOUS_ACCESS)?,
             property_protection_file: src.optional(&PROPERTY_PROTECTION_FILE)?.map(PathBuf::from),
             property_protection_rule_format: src.parse(&PROPERTY_PROTECTION_RULE_FORMAT, |v| {
@@ -122,20 +102,6 @@ fn parse_endpoint(value: &str) -> Result<Option<Url>, String> {
         return Err("must be an http or https URL".to_owned());
     }
     Ok(Some(url))
-}
-
-fn parse_import_methods(value: &str) -> Result<Vec<String>, String> {
-    let methods = values::parse_list(value)?;
-    if let Some(unknown) = methods
-        .iter()
-        .find(|m| !IMPORT_METHODS.contains(&m.as_str()))
-    {
-        return Err(format!(
-            "unknown import method '{unknown}' (known: {})",
-            IMPORT_METHODS.join(", ")
-        ));
-    }
-    Ok(methods)
 }
 
 /// Secure hash used for the image multihash (`os_hash_algo`).
@@ -192,11 +158,6 @@ pub struct GlanceStoreConfig {
     /// Directory of the file store; `None` means `<data_dir>/images`
     /// (Glance's default is `/var/lib/glance/images`).
     pub filesystem_store_datadir: Option<PathBuf>,
-    /// Chunk size, in bytes, Glance uses for file store reads and writes.
-    /// glint honours it for writes but reads in larger chunks for speed.
-    pub filesystem_store_chunk_size: usize,
-    /// Backend id for new data in multi-store mode (`enabled_backends`).
-    pub default_backend: Option<String>,
 }
 
 /// A glance_store store type glint implements.
@@ -239,11 +200,6 @@ impl GlanceStoreConfig {
             default_store,
             stores,
             filesystem_store_datadir: src.optional(&FILESYSTEM_STORE_DATADIR)?.map(PathBuf::from),
-            filesystem_store_chunk_size: src.parse(
-                &FILESYSTEM_STORE_CHUNK_SIZE,
-                values::parse_usize_at_least_one,
-            )?,
-            default_backend: src.optional(&DEFAULT_BACKEND)?,
         })
     }
 }

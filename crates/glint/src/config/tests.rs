@@ -54,16 +54,10 @@ fn no_file_gives_glance_defaults_with_glint_bind_host() {
     assert_eq!(d.image_property_quota, Some(128));
     assert_eq!(d.image_tag_quota, Some(128));
     assert_eq!(d.image_member_quota, Some(128));
-    assert_eq!(d.image_location_quota, Some(10));
     assert_eq!(d.user_storage_quota, None);
-    assert!(!d.show_image_direct_url && !d.show_multiple_locations);
     assert!(!d.delayed_delete && !d.allow_anonymous_access);
     assert_eq!(d.public_endpoint, None);
     assert_eq!(d.max_request_id_length, 64);
-    assert_eq!(
-        d.enabled_import_methods,
-        ["glance-direct", "web-download", "copy-image"]
-    );
     assert_eq!(d.property_protection_file, None);
     assert_eq!(d.property_protection_rule_format, RuleFormat::Roles);
     assert_eq!(config.database.url, None);
@@ -71,8 +65,6 @@ fn no_file_gives_glance_defaults_with_glint_bind_host() {
     assert_eq!(store.default_store, StoreType::File);
     assert_eq!(store.stores, [StoreType::File, StoreType::Http]);
     assert_eq!(store.filesystem_store_datadir, None);
-    assert_eq!(store.filesystem_store_chunk_size, 65536);
-    assert_eq!(store.default_backend, None);
     let formats = &config.image_format;
     assert_eq!(
         formats.disk_formats.join(","),
@@ -116,14 +108,10 @@ hashing_algorithm = sha256
 image_property_quota = 5
 image_tag_quota = -1
 image_member_quota = 0
-image_location_quota = 3
 user_storage_quota = 5GB
-show_image_direct_url = True
-show_multiple_locations = yes
 public_endpoint = https://images.example.com/
 max_request_id_length = 128
 delayed_delete = on
-enabled_import_methods = [glance-direct, 'glance-download']
 allow_anonymous_access = 1
 property_protection_file = /etc/glance/property-protections.conf
 property_protection_rule_format = policies
@@ -133,8 +121,6 @@ connection = mysql+pymysql://glance:secret@db.example.com/glance?charset=utf8
 default_store = filesystem
 stores = file
 filesystem_store_datadir = /srv/images
-filesystem_store_chunk_size = 1048576
-default_backend = fast
 [image_format]
 disk_formats = raw,qcow2
 container_formats = bare
@@ -180,19 +166,13 @@ fn every_option_is_read_when_set() {
     assert_eq!(d.image_property_quota, Some(5));
     assert_eq!(d.image_tag_quota, None);
     assert_eq!(d.image_member_quota, Some(0));
-    assert_eq!(d.image_location_quota, Some(3));
     assert_eq!(d.user_storage_quota, Some(5 << 30));
-    assert!(d.show_image_direct_url && d.show_multiple_locations);
     assert!(d.delayed_delete && d.allow_anonymous_access);
     assert_eq!(
         d.public_endpoint.as_ref().map(Url::as_str),
         Some("https://images.example.com/")
     );
     assert_eq!(d.max_request_id_length, 128);
-    assert_eq!(
-        d.enabled_import_methods,
-        ["glance-direct", "glance-download"]
-    );
     assert_eq!(
         d.property_protection_file.as_deref(),
         Some(Path::new("/etc/glance/property-protections.conf"))
@@ -208,8 +188,6 @@ fn every_option_is_read_when_set() {
         (StoreType::File, &[StoreType::File][..])
     );
     assert_eq!(config.filesystem_store_datadir(), Path::new("/srv/images"));
-    assert_eq!(store.filesystem_store_chunk_size, 1 << 20);
-    assert_eq!(store.default_backend.as_deref(), Some("fast"));
     let formats = &config.image_format;
     assert_eq!(
         (
@@ -461,10 +439,6 @@ fn assert_rejected(cases: &[(&str, &str)]) {
 fn bad_values_in_default_section_are_rejected() {
     assert_rejected(&[
         (
-            "[DEFAULT]\nshow_image_direct_url = maybe",
-            "[DEFAULT] show_image_direct_url: not a boolean",
-        ),
-        (
             "[DEFAULT]\nlimit_param_default = -5",
             "[DEFAULT] limit_param_default: must be at least 1",
         ),
@@ -497,10 +471,6 @@ fn bad_values_in_default_section_are_rejected() {
             "[DEFAULT] public_endpoint: must be an http or https URL",
         ),
         (
-            "[DEFAULT]\nenabled_import_methods = [glance-direct,fax]",
-            "unknown import method 'fax'",
-        ),
-        (
             "[DEFAULT]\nbind_host = ",
             "[DEFAULT] bind_host: not an IP address or host name",
         ),
@@ -529,10 +499,6 @@ fn bad_values_in_other_sections_are_rejected() {
         (
             "[glance_store]\ndefault_store = http",
             "[glance_store] default_store: the http store is read-only",
-        ),
-        (
-            "[glance_store]\nfilesystem_store_chunk_size = 0",
-            "filesystem_store_chunk_size: must be at least 1",
         ),
         (
             "[image_format]\nrequire_image_format_match = sure",
@@ -608,6 +574,33 @@ fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
             "option [glint] typo is not supported by glint and is ignored",
         ]
     );
+}
+
+/// Glance options that glint reads no meaning from yet: setting one must
+/// say so at start instead of silently doing nothing.
+#[test]
+fn options_without_effect_are_warned_about() {
+    let text = "[DEFAULT]\nimage_location_quota = 3\nshow_image_direct_url = true\n\
+                show_multiple_locations = true\nenabled_import_methods = [glance-direct]\n\
+                [glance_store]\nfilesystem_store_chunk_size = 1048576\ndefault_backend = fast\n";
+    let pending = |section: &str, name: &str| {
+        format!("option [{section}] {name} is not implemented by glint yet and is ignored")
+    };
+    assert_eq!(
+        warnings(text),
+        [
+            pending("DEFAULT", "image_location_quota"),
+            pending("DEFAULT", "show_image_direct_url"),
+            pending("DEFAULT", "show_multiple_locations"),
+            pending("DEFAULT", "enabled_import_methods"),
+            "option [glance_store] filesystem_store_chunk_size is ignored: the file store \
+             writes in 4 MiB blocks and serves reads from a mapping of the file"
+                .to_owned(),
+            pending("glance_store", "default_backend"),
+        ]
+    );
+    // A value glint would once have refused is no longer an error.
+    assert!(load_text("[DEFAULT]\nshow_image_direct_url = maybe\n").is_ok());
 }
 
 #[test]

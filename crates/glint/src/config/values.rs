@@ -38,13 +38,6 @@ pub(super) fn parse_port(value: &str) -> Result<u16, String> {
     u16::try_from(port).map_err(|_| "out of range".to_owned())
 }
 
-/// A positive size that is used as a buffer length.
-pub(super) fn parse_usize_at_least_one(value: &str) -> Result<usize, String> {
-    let max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
-    let number = parse_u64_in(value, 1, max)?;
-    usize::try_from(number).map_err(|_| "out of range".to_owned())
-}
-
 /// Glance's count quotas, where any negative value means unlimited.
 pub(super) fn parse_quota(value: &str) -> Result<Option<u64>, String> {
     let number = parse_integer(value)?;
