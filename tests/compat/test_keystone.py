@@ -257,6 +257,41 @@ def test_forged_identity_headers_are_ignored(ks_glint, keystone):
     assert resp.status_code == 401
 
 
+PATCH_JSON = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+
+
+def test_members_cannot_move_images_between_projects(ks_glint, keystone):
+    """alice (project alpha) may neither create an image owned by bob's project
+    or by nobody, nor move hers there, by any way of writing the owner;
+    bob never sees her image."""
+    alice = as_user(keystone, "alice")
+    bob = as_user(keystone, "bob")
+    beta = keystone.project_id("bob")
+    images = f"{ks_glint.url}/v2/images"
+    for owner in (beta, None):
+        resp = alice.post(images, json={"name": "planted", "owner": owner})
+        assert resp.status_code == 403, resp.text
+        assert "You are not permitted to create images owned by" in resp.text
+    image = create_with_data(ks_glint, alice, b"stays in alpha", visibility="private")
+    url = f"{images}/{image['id']}"
+    for op in ("add", "replace"):
+        for owner in (beta, None):
+            change = [{"op": op, "path": "/owner", "value": owner}]
+            resp = alice.patch(url, json=change, headers=PATCH_JSON)
+            assert resp.status_code == 403, (op, owner, resp.text)
+            assert "Owner can't be updated by non admin." in resp.text
+    assert alice.get(url).json()["owner"] == keystone.project_id("alice")
+    assert bob.get(url).status_code == 404
+    assert image["id"] not in {i["id"] for i in bob.get(images).json()["images"]}
+    # The admin may hand the image to another project.
+    admin = as_user(keystone, "admin")
+    change = [{"op": "replace", "path": "/owner", "value": beta}]
+    resp = admin.patch(url, json=change, headers=PATCH_JSON)
+    assert resp.status_code == 200, resp.text
+    assert bob.get(url).status_code == 200
+    assert alice.get(url).status_code == 404
+
+
 def test_sharing_between_projects_with_members(ks_glint, keystone):
     alice = as_user(keystone, "alice")
     image = create_with_data(ks_glint, alice, b"shared bytes", visibility="shared")
