@@ -101,6 +101,21 @@ pub trait RemoteCheck {
     fn check(&self, rule: Option<&str>, url: &str, target: &Target, creds: &Credentials) -> bool;
 }
 
+/// An `http:` check to ask: the rule being enforced (when the decision is
+/// about a named rule) and the URL with its `%(key)s` filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RemoteQuery {
+    pub rule: Option<String>,
+    pub url: String,
+}
+
+/// The answers to `http:` checks known so far, for
+/// [`Enforcer::decide`](crate::Enforcer::decide): `None` for a check not
+/// asked yet.
+pub trait KnownRemote {
+    fn verdict(&self, rule: Option<&str>, url: &str) -> Option<bool>;
+}
+
 /// A [`RemoteCheck`] for deployments without remote policy: denies every
 /// `http:` check.
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,7 +162,13 @@ pub(crate) fn remote_matches(
     creds: &Credentials,
     remote: &dyn RemoteCheck,
 ) -> bool {
-    template::render(url, target).is_some_and(|url| remote.check(rule, &url, target, creds))
+    remote_url(url, target).is_some_and(|url| remote.check(rule, &url, target, creds))
+}
+
+/// The URL of an `http:` check with the target's values filled in; `None`
+/// when the target lacks one of them (the check is then false).
+pub(crate) fn remote_url<'t>(url: &'t str, target: &'t Target) -> Option<Cow<'t, str>> {
+    template::render(url, target)
 }
 
 /// The right side: a quoted literal, or a template filled from the target.

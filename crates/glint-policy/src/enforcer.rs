@@ -1,9 +1,9 @@
 //! Named rules and their evaluation.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::check::{self, Credentials, RemoteCheck, Target};
+use crate::check::{self, Credentials, KnownRemote, RemoteCheck, RemoteQuery, Target};
 use crate::defaults::{GLANCE_DEFAULTS, RuleDefault};
 use crate::{PolicyError, Rule, overrides, parse_rule};
 
@@ -24,6 +24,16 @@ pub struct RuleEntry {
     pub scope_types: &'static [&'static str],
     /// Whether an operator file replaced the registered default.
     pub overridden: bool,
+}
+
+/// The outcome of [`Enforcer::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Denied,
+    /// The outcome depends on `http:` checks whose answers are not known
+    /// yet; ask them, then decide again.
+    Pending(Vec<RemoteQuery>),
 }
 
 /// Holds named rules and decides requests against them.
@@ -101,16 +111,52 @@ impl Enforcer {
         creds: &Credentials,
         remote: &dyn RemoteCheck,
     ) -> bool {
+        self.decide_with(rule_name, target, creds, Remotes::Ask(remote))
+            .unwrap_or(false)
+    }
+
+    /// Decides like [`Enforcer::enforce`] without calling out: `http:`
+    /// checks are answered from `known`, and when the outcome depends on one
+    /// that is not known yet, the checks to ask are returned instead. Checks
+    /// that cannot change the outcome (`role:admin or http:…` for an admin)
+    /// are never requested. The caller asks them however suits it
+    /// (asynchronously, once per request) and decides again.
+    pub fn decide(
+        &self,
+        rule_name: &str,
+        target: &Target,
+        creds: &Credentials,
+        known: &dyn KnownRemote,
+    ) -> Decision {
+        let pending = RefCell::new(Vec::new());
+        match self.decide_with(rule_name, target, creds, Remotes::Known(known, &pending)) {
+            Some(true) => Decision::Allowed,
+            Some(false) => Decision::Denied,
+            None => {
+                let mut queries = pending.into_inner();
+                queries.dedup();
+                Decision::Pending(queries)
+            }
+        }
+    }
+
+    fn decide_with(
+        &self,
+        rule_name: &str,
+        target: &Target,
+        creds: &Credentials,
+        remote: Remotes<'_>,
+    ) -> Option<bool> {
         let (name, entry) = match self.rules.get_key_value(rule_name) {
             Some(found) => found,
             None => match self.rules.get_key_value(DEFAULT_RULE) {
                 Some(found) => found,
-                None => return false,
+                None => return Some(false),
             },
         };
         let scope = creds.token_scope();
         if !entry.scope_types.is_empty() && !entry.scope_types.contains(&scope) {
-            return false;
+            return Some(false);
         }
         let frame = Frame {
             name,
@@ -129,8 +175,9 @@ impl Enforcer {
         creds: &Credentials,
         remote: &dyn RemoteCheck,
     ) -> bool {
-        self.evaluation(None, target, creds, remote)
+        self.evaluation(None, target, creds, Remotes::Ask(remote))
             .decide(rule, None)
+            .unwrap_or(false)
     }
 
     /// All rules in effect, by name.
@@ -198,7 +245,7 @@ impl Enforcer {
         enforced: Option<&'a str>,
         target: &'a Target,
         creds: &'a Credentials,
-        remote: &'a dyn RemoteCheck,
+        remote: Remotes<'a>,
     ) -> Evaluation<'a> {
         Evaluation {
             rules: &self.rules,
@@ -232,50 +279,117 @@ impl Frame<'_> {
     }
 }
 
+/// How `http:` checks are answered during one evaluation.
+#[derive(Clone, Copy)]
+enum Remotes<'a> {
+    /// Asked on the spot; every check has an answer.
+    Ask(&'a dyn RemoteCheck),
+    /// Answered from what is known; the others are noted as pending and
+    /// evaluate as unknown.
+    Known(&'a dyn KnownRemote, &'a RefCell<Vec<RemoteQuery>>),
+}
+
+/// Evaluates with three values: `Some(true)`, `Some(false)`, and `None`
+/// for "depends on a remote check not answered yet" (Kleene logic, so an
+/// unknown that cannot change the outcome is ignored). With
+/// [`Remotes::Ask`] the result is never `None`, and `and`/`or` stop at the
+/// first decisive item, as oslo.policy does.
 struct Evaluation<'a> {
     rules: &'a BTreeMap<String, RuleEntry>,
     /// The rule named in the request, passed on to remote checks.
     enforced: Option<&'a str>,
     target: &'a Target,
     creds: &'a Credentials,
-    remote: &'a dyn RemoteCheck,
+    remote: Remotes<'a>,
     /// Set on a circular or overlong reference chain; the whole decision is
     /// then a denial, whatever `not` would make of the broken branch.
     broken: Cell<bool>,
 }
 
 impl Evaluation<'_> {
-    fn decide(&self, rule: &Rule, frame: Option<&Frame<'_>>) -> bool {
+    fn decide(&self, rule: &Rule, frame: Option<&Frame<'_>>) -> Option<bool> {
         let allowed = self.eval(rule, frame);
-        allowed && !self.broken.get()
+        if self.broken.get() {
+            return Some(false);
+        }
+        allowed
     }
 
-    fn eval(&self, rule: &Rule, frame: Option<&Frame<'_>>) -> bool {
+    fn eval(&self, rule: &Rule, frame: Option<&Frame<'_>>) -> Option<bool> {
         match rule {
-            Rule::Always => true,
-            Rule::Never => false,
-            Rule::Role(name) => check::role_matches(name, self.target, self.creds),
+            Rule::Always => Some(true),
+            Rule::Never => Some(false),
+            Rule::Role(name) => Some(check::role_matches(name, self.target, self.creds)),
             Rule::Generic { left, right } => {
-                check::generic_matches(left, right, self.target, self.creds)
+                Some(check::generic_matches(left, right, self.target, self.creds))
             }
-            Rule::Http(url) => {
-                check::remote_matches(self.enforced, url, self.target, self.creds, self.remote)
-            }
-            Rule::And(items) => items.iter().all(|item| self.eval(item, frame)),
-            Rule::Or(items) => items.iter().any(|item| self.eval(item, frame)),
-            Rule::Not(inner) => !self.eval(inner, frame),
+            Rule::Http(url) => self.eval_remote(url),
+            Rule::And(items) => self.all(items, frame),
+            Rule::Or(items) => self.any(items, frame),
+            Rule::Not(inner) => self.eval(inner, frame).map(|allowed| !allowed),
             Rule::RuleRef(name) => self.eval_reference(name, frame),
         }
     }
 
-    fn eval_reference(&self, name: &str, frame: Option<&Frame<'_>>) -> bool {
+    fn all(&self, items: &[Rule], frame: Option<&Frame<'_>>) -> Option<bool> {
+        let mut unknown = false;
+        for item in items {
+            match self.eval(item, frame) {
+                Some(false) => return Some(false),
+                Some(true) => {}
+                None => unknown = true,
+            }
+        }
+        (!unknown).then_some(true)
+    }
+
+    fn any(&self, items: &[Rule], frame: Option<&Frame<'_>>) -> Option<bool> {
+        let mut unknown = false;
+        for item in items {
+            match self.eval(item, frame) {
+                Some(true) => return Some(true),
+                Some(false) => {}
+                None => unknown = true,
+            }
+        }
+        (!unknown).then_some(false)
+    }
+
+    fn eval_remote(&self, url: &str) -> Option<bool> {
+        match self.remote {
+            Remotes::Ask(remote) => Some(check::remote_matches(
+                self.enforced,
+                url,
+                self.target,
+                self.creds,
+                remote,
+            )),
+            Remotes::Known(known, pending) => {
+                // A URL whose template cannot be filled never reaches a
+                // remote service: the check is false, as when asked.
+                let Some(url) = check::remote_url(url, self.target) else {
+                    return Some(false);
+                };
+                let verdict = known.verdict(self.enforced, &url);
+                if verdict.is_none() {
+                    pending.borrow_mut().push(RemoteQuery {
+                        rule: self.enforced.map(str::to_owned),
+                        url: url.into_owned(),
+                    });
+                }
+                verdict
+            }
+        }
+    }
+
+    fn eval_reference(&self, name: &str, frame: Option<&Frame<'_>>) -> Option<bool> {
         let Some(entry) = self.rules.get(name) else {
-            return false;
+            return Some(false);
         };
         let depth = frame.map_or(1, |f| f.depth + 1);
         if depth > MAX_REFERENCE_DEPTH || frame.is_some_and(|f| f.contains(name)) {
             self.broken.set(true);
-            return false;
+            return Some(false);
         }
         let next = Frame {
             name,

@@ -283,3 +283,96 @@ fn http_check_is_told_the_enforced_rule_not_the_referenced_one() {
         ]
     );
 }
+
+/// Remote answers known so far, by URL.
+struct Known(Vec<(&'static str, bool)>);
+
+impl KnownRemote for Known {
+    fn verdict(&self, _rule: Option<&str>, url: &str) -> Option<bool> {
+        self.0.iter().find(|(u, _)| *u == url).map(|(_, v)| *v)
+    }
+}
+
+fn pending(rule: &str, urls: &[&str]) -> Decision {
+    Decision::Pending(
+        urls.iter()
+            .map(|url| RemoteQuery {
+                rule: Some(rule.to_owned()),
+                url: (*url).to_owned(),
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn decide_asks_only_the_remote_checks_that_can_change_the_outcome() {
+    let e = enforcer(&[("a", "role:admin or http://p/%(id)s")]);
+    let t = target(&[("id", "i1")]);
+    let admin = Credentials::default().with_roles(["admin"]);
+    assert_eq!(e.decide("a", &t, &admin, &Known(vec![])), Decision::Allowed);
+    assert_eq!(
+        e.decide("a", &t, &member_of("p"), &Known(vec![])),
+        pending("a", &["http://p/i1"])
+    );
+    let answered = |v| Known(vec![("http://p/i1", v)]);
+    assert_eq!(
+        e.decide("a", &t, &member_of("p"), &answered(true)),
+        Decision::Allowed
+    );
+    assert_eq!(
+        e.decide("a", &t, &member_of("p"), &answered(false)),
+        Decision::Denied
+    );
+}
+
+#[test]
+fn decide_uses_three_valued_logic_through_not_and_references() {
+    let e = enforcer(&[
+        ("remote", "http://p/x"),
+        ("a", "role:member and not rule:remote"),
+        ("b", "role:reader and rule:remote"),
+        ("c", "http://p/x and http://p/y"),
+    ]);
+    let member = member_of("p");
+    assert_eq!(
+        e.decide("a", &Target::new(), &member, &Known(vec![])),
+        pending("a", &["http://p/x"])
+    );
+    // `role:reader` is false for this caller: the remote cannot matter.
+    assert_eq!(
+        e.decide("b", &Target::new(), &Credentials::default(), &Known(vec![])),
+        Decision::Denied
+    );
+    assert_eq!(
+        e.decide("c", &Target::new(), &member, &Known(vec![])),
+        pending("c", &["http://p/x", "http://p/y"])
+    );
+    // One known false decides the conjunction without the other.
+    assert_eq!(
+        e.decide(
+            "c",
+            &Target::new(),
+            &member,
+            &Known(vec![("http://p/x", false)])
+        ),
+        Decision::Denied
+    );
+    assert_eq!(
+        e.decide(
+            "a",
+            &Target::new(),
+            &member,
+            &Known(vec![("http://p/x", false)])
+        ),
+        Decision::Allowed
+    );
+}
+
+#[test]
+fn decide_denies_an_unfillable_remote_url_without_asking() {
+    let e = enforcer(&[("a", "http://p/%(missing)s")]);
+    assert_eq!(
+        e.decide("a", &Target::new(), &member_of("p"), &Known(vec![])),
+        Decision::Denied
+    );
+}

@@ -4,7 +4,8 @@
 //!
 //! This crate is pure. It performs no I/O and must not import tokio, an HTTP
 //! client or any other glint crate; `http:` checks are delegated to a
-//! caller-supplied [`RemoteCheck`].
+//! caller-supplied [`RemoteCheck`], or, with [`Enforcer::decide`], returned to
+//! the caller to ask asynchronously and decide again.
 
 mod check;
 pub mod defaults;
@@ -15,9 +16,9 @@ mod parser;
 mod rule;
 mod template;
 
-pub use check::{Credentials, NoRemote, RemoteCheck, Target};
+pub use check::{Credentials, KnownRemote, NoRemote, RemoteCheck, RemoteQuery, Target};
 pub use defaults::{GLANCE_DEFAULTS, RuleDefault, sample_policy_yaml};
-pub use enforcer::{Enforcer, RuleEntry};
+pub use enforcer::{Decision, Enforcer, RuleEntry};
 pub use error::PolicyError;
 pub use parser::{parse_list_rule, parse_rule};
 pub use rule::Rule;
