@@ -7,9 +7,11 @@
 //! view. This crate must not talk to the database or the stores directly.
 
 pub mod auth;
+pub mod body;
 pub mod context;
 pub mod error;
 pub mod json;
+pub mod noauth_guard;
 pub mod request_id;
 pub mod server;
 pub mod state;

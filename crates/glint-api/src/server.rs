@@ -13,6 +13,7 @@ use tower::Layer;
 
 use crate::auth;
 use crate::error::render_errors;
+use crate::noauth_guard;
 use crate::request_id::assign_request_id;
 use crate::state::AppState;
 use crate::versions;
@@ -30,6 +31,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            noauth_guard::refuse_browser_attacks,
         ))
         .layer(middleware::from_fn(render_errors))
         .layer(middleware::from_fn_with_state(

@@ -28,6 +28,9 @@ pub struct ApiConfig {
     pub max_request_id_length: usize,
     /// Import methods announced in `OpenStack-image-import-methods`.
     pub import_methods: Vec<String>,
+    /// `[glint] allow_noauth_on_public_address`: the no-auth server may be
+    /// reached under names it cannot know, so it does not check `Host`.
+    pub allow_noauth_on_public_address: bool,
 }
 
 impl Default for ApiConfig {
@@ -37,6 +40,7 @@ impl Default for ApiConfig {
             public_endpoint: None,
             max_request_id_length: 64,
             import_methods: Vec::new(),
+            allow_noauth_on_public_address: false,
         }
     }
 }

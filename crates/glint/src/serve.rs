@@ -136,6 +136,7 @@ fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
         public_endpoint: conf.default.public_endpoint.as_ref().map(|u| u.to_string()),
         max_request_id_length: conf.default.max_request_id_length,
         import_methods: Vec::new(),
+        allow_noauth_on_public_address: conf.glint.allow_noauth_on_public_address,
     }
 }
 

@@ -6,11 +6,11 @@ use axum::routing::get;
 use http::StatusCode;
 use serde_json::Value;
 
+use crate::body::AnyJsonBody;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::state::AppState;
-use crate::v2::images::AnyJsonBody;
 use crate::views;
 
 pub fn routes() -> Router<AppState> {

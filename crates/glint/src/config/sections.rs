@@ -399,7 +399,10 @@ fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlintConfig {
     /// Lets no-auth mode listen on a non-loopback `bind_host`. Anyone who can
-    /// reach the port then has full admin rights.
+    /// reach the port then has full admin rights. The server then cannot
+    /// know the names it is reached under, so it no longer refuses requests
+    /// whose `Host` is not a loopback name; it still refuses foreign
+    /// `Origin`s and JSON bodies not sent as JSON.
     pub allow_noauth_on_public_address: bool,
     /// Directory holding the embedded SQLite database and, unless
     /// `filesystem_store_datadir` is set, the file store.
