@@ -2,6 +2,7 @@
 
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
+use http::StatusCode;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -37,12 +38,22 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
+/// The most bytes of a JSON request body, enforced by the router's
+/// `DefaultBodyLimit`. Glance sets none; image metadata is far smaller.
+pub const JSON_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The body parsed as JSON, whatever its media type (the caller has
-/// checked that).
+/// checked that). Over [`JSON_BODY_LIMIT`] it is 413.
 pub async fn read_json(req: Request) -> Result<Value, ApiError> {
-    let bytes = Bytes::from_request(req, &())
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
+    let bytes = Bytes::from_request(req, &()).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge {
+                limit: JSON_BODY_LIMIT,
+            }
+        } else {
+            ApiError::BadRequest(format!("Could not read the request body: {e}"))
+        }
+    })?;
     if bytes.is_empty() {
         return Err(ApiError::BadRequest("Body expected in request.".into()));
     }

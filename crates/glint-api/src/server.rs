@@ -3,15 +3,17 @@
 use std::future::Future;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::{Method, Uri};
+use axum::routing::{any, get};
+use http::{HeaderValue, Method, StatusCode, Uri, header};
 use tokio::net::TcpListener;
 use tower::Layer;
 
 use crate::auth;
+use crate::body::JSON_BODY_LIMIT;
 use crate::error::render_errors;
 use crate::noauth_guard;
 use crate::request_id::assign_request_id;
@@ -22,11 +24,15 @@ use crate::{error::ApiError, v2};
 /// All routes, with the layers every response goes through.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(versions::choose_version))
-        .route("/versions", get(versions::list_versions))
+        .route("/", any(versions::choose_version))
+        .route("/versions", any(versions::list_versions))
+        .route("/versions/", any(versions::list_versions))
+        .route("/versions/{*rest}", any(versions::list_versions))
         .route("/healthcheck", get(healthcheck))
+        .route("/v2", any(redirect_to_v2_root))
         .nest("/v2", v2::routes())
         .fallback(fallback)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(reject_unexpected_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -36,12 +42,22 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             noauth_guard::refuse_browser_attacks,
         ))
-        .layer(middleware::from_fn(render_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             assign_request_id,
         ))
+        .layer(middleware::from_fn(render_errors))
         .with_state(state)
+}
+
+/// `/v2` itself: Glance's router sends it on to `/v2/` (which then has
+/// nothing to show).
+async fn redirect_to_v2_root() -> Response {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, HeaderValue::from_static("/v2/"))],
+    )
+        .into_response()
 }
 
 async fn healthcheck() -> &'static str {
@@ -100,6 +116,16 @@ fn versions_request(req: &Request) -> Request {
     r
 }
 
+/// The `Allow` header of a 405 as Glance's routes write it. The router
+/// adds its own after every layer it applies, so this runs outside it.
+async fn glance_allow_header(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        crate::error::glance_allow_header(resp.headers_mut());
+    }
+    resp
+}
+
 /// Requests that take no body are refused one, as Glance's router does for
 /// reads, deletes, tag changes and actions.
 async fn reject_unexpected_body(req: Request, next: Next) -> Response {
@@ -132,6 +158,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let app = router(state);
+    let app = middleware::from_fn(glance_allow_header).layer(app);
     let app = middleware::from_fn(negotiate_version).layer(app);
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);

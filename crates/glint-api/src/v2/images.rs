@@ -2,7 +2,7 @@
 //! actions.
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use glint_model::patch::{MEDIA_TYPE_V20, MEDIA_TYPE_V21, PatchDialect};
@@ -12,6 +12,7 @@ use crate::body::{JsonBody, object_or_array, read_json};
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::json::Json;
+use crate::path::PathParams;
 use crate::state::AppState;
 use crate::{versions, views};
 
@@ -74,7 +75,7 @@ pub async fn create_image(
 pub async fn show_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let image = state.images.get(&ctx, &id).await?;
     Ok(Json(views::image(&image)).into_response())
@@ -83,7 +84,7 @@ pub async fn show_image(
 pub async fn update_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
@@ -110,7 +111,7 @@ const ACCEPT_PATCH: &str =
 pub async fn delete_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state.images.delete(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -119,7 +120,7 @@ pub async fn delete_image(
 pub async fn deactivate_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state.images.deactivate(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -128,7 +129,7 @@ pub async fn deactivate_image(
 pub async fn reactivate_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state.images.reactivate(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)

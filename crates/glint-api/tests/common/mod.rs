@@ -15,6 +15,7 @@
 mod data;
 mod databases;
 pub mod keystone;
+pub mod logs;
 pub mod raw;
 
 use std::future::Future;
@@ -492,8 +493,15 @@ pub fn unsupported_media_type(content_type: &str) -> String {
     format!("The request media type {content_type} is not supported by this server.")
 }
 
+/// webob's title of an error status, where it differs from the
+/// reason phrase of RFC 9110.
 fn reason(status: StatusCode) -> &'static str {
-    status.canonical_reason().unwrap_or("")
+    match status.as_u16() {
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        416 => "Request Range Not Satisfiable",
+        _ => status.canonical_reason().unwrap_or(""),
+    }
 }
 
 /// Runs `test` once per configured database backend (SQLite always;
