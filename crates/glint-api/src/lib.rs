@@ -22,4 +22,4 @@ pub mod versions;
 pub mod views;
 
 pub use server::{router, serve};
-pub use state::{ApiConfig, AppState, AuthMode};
+pub use state::{ApiConfig, AppState, AuthMode, ConnectionLimits};

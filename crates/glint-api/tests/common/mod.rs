@@ -175,6 +175,14 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Tells the server to stop: it stops accepting connections and lets
+    /// the requests in flight finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             image: ImageConfig::default(),

@@ -6,6 +6,7 @@ use glint_core::RuleFormat;
 use url::Url;
 
 use super::ConfigError;
+use super::connections::ConnectionConfig;
 use super::options::*;
 use super::source::Source;
 use super::values;
@@ -413,6 +414,8 @@ pub struct GlintConfig {
     /// Whether the file store writes uploads with direct I/O (bypassing the
     /// page cache) where the file system supports it.
     pub filesystem_store_direct_io: bool,
+    /// Limits on client connections.
+    pub connections: ConnectionConfig,
 }
 
 impl GlintConfig {
@@ -428,6 +431,7 @@ impl GlintConfig {
                 values::parse_u64_in(v, 1, 10_000_000).map(|n| n as usize)
             })?,
             filesystem_store_direct_io: src.bool(&FILESYSTEM_STORE_DIRECT_IO)?,
+            connections: ConnectionConfig::read(src)?,
         })
     }
 }

@@ -1,5 +1,10 @@
 //! The router and the server loop.
 
+mod activity;
+mod body_timeout;
+mod connection;
+mod listener;
+
 use std::future::Future;
 
 use axum::Router;
@@ -152,21 +157,15 @@ fn has_body(req: &Request) -> bool {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then lets the
-/// requests in flight finish.
+/// requests in flight finish. Connections are bounded by the state's
+/// [`ConnectionLimits`](crate::ConnectionLimits).
 pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let limits = state.config.connections.clone();
     let app = router(state);
     let app = middleware::from_fn(glance_allow_header).layer(app);
     let app = middleware::from_fn(negotiate_version).layer(app);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listener::accept_connections(listener, connection::App::new(app), limits, shutdown).await
 }
