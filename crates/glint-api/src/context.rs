@@ -20,13 +20,16 @@ pub const UNAUTHORIZED: &str = "This server could not verify that you are author
 pub struct Ctx(pub RequestContext);
 
 /// A header as the client sent it, each byte one character (ISO-8859-1),
-/// as a WSGI server hands header values to Glance; leading and trailing
+/// as a WSGI server hands header values to Glance; a repeated header is
+/// joined with commas, as a WSGI server joins it; leading and trailing
 /// blanks removed. `None` only when the header is absent.
 fn header(parts: &Parts, name: &str) -> Option<String> {
-    parts.headers.get(name).map(|v| {
-        let text: String = v.as_bytes().iter().map(|&b| char::from(b)).collect();
-        text.trim_matches([' ', '\t']).to_string()
-    })
+    let mut values = parts.headers.get_all(name).iter().peekable();
+    values.peek()?;
+    let joined: Vec<String> = values
+        .map(|v| v.as_bytes().iter().map(|&b| char::from(b)).collect())
+        .collect();
+    Some(joined.join(",").trim_matches([' ', '\t']).to_string())
 }
 
 /// An identity header that names someone: its default when absent, 400

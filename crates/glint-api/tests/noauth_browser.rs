@@ -74,6 +74,43 @@ async fn loopback_host_or_none_is_served() {
 }
 
 #[tokio::test]
+async fn repeated_or_smuggled_hosts_are_403() {
+    let app = TestApp::new().await;
+    let port = app.addr().port();
+    for head in [
+        format!("GET /v2/images HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n"),
+        format!("GET /v2/images HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1:{port}\r\n"),
+        format!("GET http://evil.example/v2/images HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"),
+        format!(
+            "GET /v2/images HTTP/1.1\r\nHost: localhost{}\r\n",
+            "x".repeat(8000)
+        ),
+    ] {
+        let resp = exchange(app.addr(), &format!("{head}Connection: close\r\n")).await;
+        assert_eq!(resp.status, 403, "{head:.80}");
+    }
+    let resp = exchange(
+        app.addr(),
+        &format!("GET http://localhost:{port}/v2/images HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n"),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+}
+
+#[tokio::test]
+async fn one_foreign_origin_among_several_is_403() {
+    let app = TestApp::new().await;
+    let resp = app
+        .get("/v2/images")
+        .header(ORIGIN, "http://localhost:3000")
+        .header(ORIGIN, "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
 async fn rebound_host_cannot_create() {
     let app = TestApp::new().await;
     let body = r#"{"name": "rebound"}"#;

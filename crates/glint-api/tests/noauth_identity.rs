@@ -190,3 +190,35 @@ async fn identity_status_other_than_confirmed_is_401_whatever_its_bytes() {
         expect_error(resp, StatusCode::UNAUTHORIZED).await;
     }
 }
+
+#[tokio::test]
+async fn repeated_identity_headers_are_joined_as_a_wsgi_server_joins_them() {
+    let app = TestApp::new().await;
+    let id = id_of(
+        &app.member_of("p1")
+            .create_image(json!({"name": "p1-only", "visibility": "private"}))
+            .await,
+    );
+    // Two projects make one unknown project "p1,p2", never p1.
+    let resp = app
+        .get(&format!("/v2/images/{id}"))
+        .header("X-Project-Id", "p1")
+        .header("X-Project-Id", "p2")
+        .header("X-Roles", "member,reader")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::NOT_FOUND).await;
+    // Roles sent in two headers add up.
+    let resp = app
+        .post("/v2/images")
+        .header("X-Project-Id", "p3")
+        .header("X-Roles", "reader")
+        .header("X-Roles", "member")
+        .json(&json!({"name": "by-two-headers"}))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_status(resp, StatusCode::CREATED).await;
+    assert!(body.contains("\"owner\": \"p3\""), "{body}");
+}
