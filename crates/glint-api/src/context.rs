@@ -19,13 +19,38 @@ pub const UNAUTHORIZED: &str = "This server could not verify that you are author
 #[derive(Debug, Clone)]
 pub struct Ctx(pub RequestContext);
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+/// A header as the client sent it, each byte one character (ISO-8859-1),
+/// as a WSGI server hands header values to Glance; a repeated header is
+/// joined with commas, as a WSGI server joins it; leading and trailing
+/// blanks removed. `None` only when the header is absent.
+fn header(parts: &Parts, name: &str) -> Option<String> {
+    let mut values = parts.headers.get_all(name).iter().peekable();
+    values.peek()?;
+    let joined: Vec<String> = values
+        .map(|v| v.as_bytes().iter().map(|&b| char::from(b)).collect())
+        .collect();
+    Some(joined.join(",").trim_matches([' ', '\t']).to_string())
+}
+
+/// An identity header that names someone: its default when absent, 400
+/// when sent empty (an empty project could own nothing and would match
+/// nothing).
+fn named(parts: &Parts, name: &str) -> Result<Option<String>, ApiError> {
+    match header(parts, name) {
+        Some(v) if v.is_empty() => Err(ApiError::BadRequest(format!(
+            "The {} header must not be empty.",
+            display_name(name)
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn display_name(name: &str) -> &'static str {
+    match name {
+        "x-user-id" => "X-User-Id",
+        "x-project-id" => "X-Project-Id",
+        _ => "X-Tenant-Id",
+    }
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -76,18 +101,20 @@ fn keystone_context(parts: &Parts, state: &AppState, request_id: String) -> Resu
 
 /// Trusts the identity headers an auth middleware would have set; each one
 /// the client leaves out defaults to the development admin, as the
-/// reference deployment without Keystone does.
+/// reference deployment without Keystone does. A header that was sent is
+/// never replaced by its default, whatever its bytes: an unknown role or
+/// project then simply matches nothing.
 fn no_auth_context(parts: &Parts, state: &AppState, request_id: String) -> Result<Ctx, ApiError> {
     if header(parts, "x-identity-status").is_some_and(|s| !s.eq_ignore_ascii_case("confirmed")) {
         return Err(ApiError::Unauthorized(UNAUTHORIZED.into()));
     }
-    let user = header(parts, "x-user-id").unwrap_or("admin").to_string();
-    let project = header(parts, "x-project-id")
-        .or_else(|| header(parts, "x-tenant-id"))
-        .unwrap_or("admin")
-        .to_string();
+    let user = named(parts, "x-user-id")?.unwrap_or_else(|| "admin".into());
+    let project = match named(parts, "x-project-id")? {
+        Some(project) => project,
+        None => named(parts, "x-tenant-id")?.unwrap_or_else(|| "admin".into()),
+    };
     let roles: Vec<String> = header(parts, "x-roles")
-        .unwrap_or("admin,member,reader")
+        .unwrap_or_else(|| "admin,member,reader".into())
         .split(',')
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())

@@ -7,9 +7,13 @@
 //! view. This crate must not talk to the database or the stores directly.
 
 pub mod auth;
+pub mod body;
 pub mod context;
 pub mod error;
 pub mod json;
+pub mod log_text;
+pub mod noauth_guard;
+pub mod path;
 pub mod request_id;
 pub mod server;
 pub mod state;
@@ -18,4 +22,4 @@ pub mod versions;
 pub mod views;
 
 pub use server::{router, serve};
-pub use state::{ApiConfig, AppState, AuthMode};
+pub use state::{ApiConfig, AppState, AuthMode, ConnectionLimits};

@@ -8,6 +8,7 @@ use http::HeaderValue;
 use tracing::Instrument;
 
 use crate::error::ApiError;
+use crate::log_text::capped;
 use crate::state::AppState;
 
 pub const HEADER: &str = "x-openstack-request-id";
@@ -16,35 +17,38 @@ pub const HEADER: &str = "x-openstack-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Honours a client-sent id of acceptable length, else makes `req-<uuid>`.
+/// Honours a client-sent id made of letters, digits, `-`, `_` and `.`
+/// (prefixed with `req-` as Glance does); any other id is replaced by a
+/// fresh `req-<uuid>`, so that what a client sends can neither forge log
+/// fields nor break the response header. An id longer than
+/// `max_request_id_length` (0: no limit) is refused with 431, as Glance's
+/// context middleware refuses it.
 pub async fn assign_request_id(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let incoming = req
-        .headers()
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    if let Some(id) = &incoming
-        && id.len() > state.config.max_request_id_length
-    {
-        let err = ApiError::BadRequest(format!(
-            "Request ID is too long: the limit is {} characters.",
-            state.config.max_request_id_length
-        ));
-        return err.into_response();
-    }
-    let id = match incoming {
-        Some(id) if id.starts_with("req-") => id,
-        Some(id) => format!("req-{id}"),
-        None => format!("req-{}", uuid::Uuid::new_v4()),
+    let limit = state.config.max_request_id_length;
+    let incoming = req.headers().get(HEADER).map(HeaderValue::as_bytes);
+    let too_long = incoming.is_some_and(|id| limit > 0 && id.len() > limit);
+    let id = match incoming.and_then(|id| std::str::from_utf8(id).ok()) {
+        Some(id) if !too_long && is_safe(id) && id.starts_with("req-") => id.to_string(),
+        Some(id) if !too_long && is_safe(id) => format!("req-{id}"),
+        _ => format!("req-{}", uuid::Uuid::new_v4()),
     };
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %capped(&id),
+        method = %req.method(),
+        path = %capped(req.uri().path()),
+    );
     let started = std::time::Instant::now();
-    let mut resp = next.run(req).instrument(span.clone()).await;
+    let mut resp = if too_long {
+        ApiError::RequestIdTooLong { limit }.into_response()
+    } else {
+        next.run(req).instrument(span.clone()).await
+    };
     span.in_scope(|| {
         tracing::debug!(
             status = resp.status().as_u16(),
@@ -56,4 +60,11 @@ pub async fn assign_request_id(
         resp.headers_mut().insert(HEADER, v);
     }
     resp
+}
+
+fn is_safe(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use glint_core::ImageService;
 
@@ -28,6 +29,42 @@ pub struct ApiConfig {
     pub max_request_id_length: usize,
     /// Import methods announced in `OpenStack-image-import-methods`.
     pub import_methods: Vec<String>,
+    /// `[glint] allow_noauth_on_public_address`: the no-auth server may be
+    /// reached under names it cannot know, so it does not check `Host`.
+    pub allow_noauth_on_public_address: bool,
+    /// How long clients may take and how many may be connected at once.
+    pub connections: ConnectionLimits,
+}
+
+/// Bounds on client connections, so that slow, stalled or numerous
+/// clients cannot hold the server's sockets, tasks and images forever. The
+/// defaults are far beyond what a working client needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time a client has to send a request's head (request line and
+    /// headers): from the opening of the connection, or from the first
+    /// byte of a following request on a kept-alive one.
+    pub header_read_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request.
+    pub keep_alive_timeout: Duration,
+    /// Time a request body (an upload included) may go without a byte
+    /// while the server waits for one; the request then fails, and an
+    /// upload returns its image to `queued`.
+    pub body_idle_timeout: Duration,
+    /// Most connections open at once; further ones are closed as soon as
+    /// they are accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(60),
+            body_idle_timeout: Duration::from_secs(120),
+            max_connections: 4096,
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -37,6 +74,8 @@ impl Default for ApiConfig {
             public_endpoint: None,
             max_request_id_length: 64,
             import_methods: Vec::new(),
+            allow_noauth_on_public_address: false,
+            connections: ConnectionLimits::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ async fn create_with_malformed_json_is_400() {
     let app = TestApp::new().await;
     let resp = app
         .post("/v2/images")
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body("not json")
         .send()
         .await
@@ -26,7 +27,13 @@ async fn create_with_malformed_json_is_400() {
 #[tokio::test]
 async fn create_with_json_scalar_body_is_400() {
     let app = TestApp::new().await;
-    let resp = app.post("/v2/images").body("42").send().await.unwrap();
+    let resp = app
+        .post("/v2/images")
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body("42")
+        .send()
+        .await
+        .unwrap();
     let message = expect_error(resp, StatusCode::BAD_REQUEST).await;
     assert_eq!(message, "Malformed JSON in request body.");
 }

@@ -105,7 +105,14 @@ async fn download_range_starting_beyond_the_size_has_webob_explanation() {
     let (app, id, _) = app_with_image().await;
     let resp = get_range(&app, &id, &format!("bytes={SIZE}-")).await;
     let message = expect_error(resp, StatusCode::RANGE_NOT_SATISFIABLE).await;
-    assert_eq!(message, "The Range requested is not available.");
+    assert_eq!(
+        message,
+        format!(
+            "The Range requested is not available. Invalid start position in Range header. \
+             Start position MUST be in the inclusive range [0, {}].",
+            SIZE - 1
+        )
+    );
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use anyhow::Context;
 use glint_api::auth::{
     KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
 };
-use glint_api::{ApiConfig, AppState, AuthMode};
+use glint_api::{ApiConfig, AppState, AuthMode, ConnectionLimits};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
 use glint_model::properties::FormatRules;
@@ -27,6 +27,7 @@ pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
+    check_open_file_limit(conf.glint.connections.max_connections);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,6 +85,30 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     Ok(())
 }
 
+/// Descriptors kept free for the database, image files and Keystone.
+const SPARE_FILES: u64 = 256;
+
+/// Raises the open-file limit, and warns when it leaves too few
+/// descriptors for `max_connections` clients.
+fn check_open_file_limit(max_connections: usize) {
+    match crate::raise_open_file_limit() {
+        Ok(files) => {
+            let needed = max_connections as u64 + SPARE_FILES;
+            if files < needed {
+                tracing::warn!(
+                    open_files = files,
+                    max_connections,
+                    "the open-file limit is below max_connections plus {SPARE_FILES}; \
+                     connections may fail before the connection limit is reached"
+                );
+            } else {
+                tracing::debug!(open_files = files, "open-file limit");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+}
+
 fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
     let d = &conf.default;
     let hashing_algorithm: HashAlgo = d
@@ -136,6 +161,17 @@ fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
         public_endpoint: conf.default.public_endpoint.as_ref().map(|u| u.to_string()),
         max_request_id_length: conf.default.max_request_id_length,
         import_methods: Vec::new(),
+        allow_noauth_on_public_address: conf.glint.allow_noauth_on_public_address,
+        connections: connection_limits(&conf.glint.connections),
+    }
+}
+
+fn connection_limits(c: &config::ConnectionConfig) -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: c.header_read_timeout,
+        keep_alive_timeout: c.keep_alive_timeout,
+        body_idle_timeout: c.body_idle_timeout,
+        max_connections: c.max_connections,
     }
 }
 

@@ -2,16 +2,17 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{StreamExt, TryStreamExt};
-use glint_core::RangeRequest;
+use glint_core::{CoreError, RangeRequest};
 use glint_store::{ByteStream, StoreError};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
+use crate::path::PathParams;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -46,7 +47,7 @@ fn announced_size(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 pub async fn upload_image_data(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -67,49 +68,69 @@ pub async fn upload_image_data(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Parses a `Range` header (or the legacy request `Content-Range`) into a
-/// single range; several ranges are refused.
-fn requested_range(headers: &HeaderMap) -> Result<Option<RangeRequest>, ApiError> {
+/// The single range asked for by `Range` (or the legacy request
+/// `Content-Range`), with the name of the header that asked. A header this
+/// server cannot use (another unit, bad syntax) is ignored, as RFC 9110
+/// allows, and the whole image is sent; several ranges are refused, as
+/// Glance refuses them.
+fn requested_range(headers: &HeaderMap) -> Result<Option<(RangeRequest, &'static str)>, ApiError> {
     if let Some(v) = header_str(headers, header::RANGE.as_str()) {
-        let spec = v.strip_prefix("bytes=").ok_or(unsatisfiable())?;
-        if spec.contains(',') {
+        if v.contains(',') {
             return Err(ApiError::BadRequest(
                 "Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.".into(),
             ));
         }
-        return parse_spec(spec).map(Some);
+        let range = v.strip_prefix("bytes=").and_then(parse_spec);
+        return Ok(range.map(|r| (r, "Range")));
     }
     if let Some(v) = header_str(headers, header::CONTENT_RANGE.as_str()) {
-        let spec = v.strip_prefix("bytes ").ok_or(unsatisfiable())?;
-        let spec = spec.split('/').next().unwrap_or("");
-        return parse_spec(spec).map(Some);
+        let range = v
+            .strip_prefix("bytes ")
+            .and_then(|spec| spec.split('/').next())
+            .and_then(parse_spec);
+        return Ok(range.map(|r| (r, "Content-Range")));
     }
     Ok(None)
 }
 
-fn unsatisfiable() -> ApiError {
-    ApiError::Core(glint_core::CoreError::RangeNotSatisfiable { size: 0 })
-}
-
-fn parse_spec(spec: &str) -> Result<RangeRequest, ApiError> {
-    let (a, b) = spec.trim().split_once('-').ok_or_else(unsatisfiable)?;
-    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| unsatisfiable());
+/// `first-last`, `first-` or `-suffix`, in decimal digits; `None` when
+/// it is not one of these or `last` comes before `first`.
+fn parse_spec(spec: &str) -> Option<RangeRequest> {
+    let (a, b) = spec.trim().split_once('-')?;
+    let num = |s: &str| {
+        let s = s.trim();
+        let digits = !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+        digits.then(|| s.parse::<u64>().ok()).flatten()
+    };
     match (a.trim().is_empty(), b.trim().is_empty()) {
-        (true, false) => Ok(RangeRequest::Suffix(num(b)?)),
-        (false, true) => Ok(RangeRequest::From(num(a)?)),
-        (false, false) => Ok(RangeRequest::FromTo(num(a)?, num(b)?)),
-        (true, true) => Err(unsatisfiable()),
+        (true, false) => Some(RangeRequest::Suffix(num(b)?)),
+        (false, true) => Some(RangeRequest::From(num(a)?)),
+        (false, false) => {
+            let (first, last) = (num(a)?, num(b)?);
+            (first <= last).then_some(RangeRequest::FromTo(first, last))
+        }
+        (true, true) => None,
     }
 }
 
 pub async fn download_image_data(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let range = requested_range(&headers)?;
-    let download = state.images.download(&ctx, &id, range).await?;
+    let asked_by = range.map(|(_, header)| header);
+    let download = state
+        .images
+        .download(&ctx, &id, range.map(|(r, _)| r))
+        .await
+        .map_err(|e| match (e, asked_by) {
+            (CoreError::RangeNotSatisfiable { size }, Some(header)) => {
+                ApiError::RangeNotSatisfiable { size, header }
+            }
+            (e, _) => ApiError::from(e),
+        })?;
     let Some(data) = download.data else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };

@@ -2,17 +2,17 @@
 //! actions.
 
 use axum::Router;
-use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
 use glint_model::patch::{MEDIA_TYPE_V20, MEDIA_TYPE_V21, PatchDialect};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::Value;
 
+use crate::body::{JsonBody, object_or_array, read_json};
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::json::Json;
+use crate::path::PathParams;
 use crate::state::AppState;
 use crate::{versions, views};
 
@@ -25,45 +25,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/images/{id}/actions/deactivate", post(deactivate_image))
         .route("/images/{id}/actions/reactivate", post(reactivate_image))
-}
-
-/// A JSON request body of any JSON type, parsed whatever its Content-Type
-/// (as Glance does). Scalars are valid bodies: Glance's per-resource
-/// parsers then reject them with their own messages.
-#[derive(Debug)]
-pub struct AnyJsonBody(pub Value);
-
-impl<S: Send + Sync> FromRequest<S> for AnyJsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
-        if bytes.is_empty() {
-            return Err(ApiError::BadRequest("Body expected in request.".into()));
-        }
-        serde_json::from_slice::<Value>(&bytes)
-            .map(AnyJsonBody)
-            .map_err(|_| ApiError::BadRequest("Malformed JSON in request body.".into()))
-    }
-}
-
-/// A JSON object or array request body.
-#[derive(Debug)]
-pub struct JsonBody(pub Value);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match AnyJsonBody::from_request(req, state).await?.0 {
-            v @ (Value::Object(_) | Value::Array(_)) => Ok(JsonBody(v)),
-            _ => Err(ApiError::BadRequest(
-                "Malformed JSON in request body.".into(),
-            )),
-        }
-    }
 }
 
 /// The query string as ordered pairs (keys may repeat).
@@ -114,7 +75,7 @@ pub async fn create_image(
 pub async fn show_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let image = state.images.get(&ctx, &id).await?;
     Ok(Json(views::image(&image)).into_response())
@@ -123,7 +84,7 @@ pub async fn show_image(
 pub async fn update_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     headers: HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
@@ -139,7 +100,7 @@ pub async fn update_image(
             accept_patch: Some(ACCEPT_PATCH),
         });
     };
-    let JsonBody(body) = JsonBody::from_request(req, &state).await?;
+    let body = object_or_array(read_json(req).await?)?;
     let image = state.images.update(&ctx, &id, dialect, &body).await?;
     Ok(Json(views::image(&image)).into_response())
 }
@@ -150,7 +111,7 @@ const ACCEPT_PATCH: &str =
 pub async fn delete_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state.images.delete(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -159,7 +120,7 @@ pub async fn delete_image(
 pub async fn deactivate_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state.images.deactivate(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -168,7 +129,7 @@ pub async fn deactivate_image(
 pub async fn reactivate_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state.images.reactivate(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)

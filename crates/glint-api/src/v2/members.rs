@@ -1,16 +1,17 @@
 //! `/v2/images/{id}/members` and `/v2/images/{id}/members/{member_id}`.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use http::StatusCode;
 use serde_json::Value;
 
+use crate::body::AnyJsonBody;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::json::Json;
+use crate::path::PathParams;
 use crate::state::AppState;
-use crate::v2::images::AnyJsonBody;
 use crate::views;
 
 pub fn routes() -> Router<AppState> {
@@ -25,7 +26,7 @@ pub fn routes() -> Router<AppState> {
 pub async fn list_members(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let members = state.images.list_members(&ctx, &id).await?;
     Ok(Json(views::member_list(&members)))
@@ -35,7 +36,7 @@ pub async fn list_members(
 pub async fn add_member(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     AnyJsonBody(body): AnyJsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let member = state.images.add_member(&ctx, &id, &body).await?;
@@ -45,7 +46,7 @@ pub async fn add_member(
 pub async fn show_member(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path((id, member_id)): Path<(String, String)>,
+    PathParams((id, member_id)): PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let member = state.images.get_member(&ctx, &id, &member_id).await?;
     Ok(Json(views::member(&member)))
@@ -54,7 +55,7 @@ pub async fn show_member(
 pub async fn update_member(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path((id, member_id)): Path<(String, String)>,
+    PathParams((id, member_id)): PathParams<(String, String)>,
     AnyJsonBody(body): AnyJsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let member = state
@@ -67,7 +68,7 @@ pub async fn update_member(
 pub async fn delete_member(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path((id, member_id)): Path<(String, String)>,
+    PathParams((id, member_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.images.delete_member(&ctx, &id, &member_id).await?;
     Ok(StatusCode::NO_CONTENT)

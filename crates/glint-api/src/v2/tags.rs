@@ -1,12 +1,13 @@
 //! `/v2/images/{id}/tags/{tag}`.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::put;
 use http::StatusCode;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
+use crate::path::PathParams;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -16,7 +17,7 @@ pub fn routes() -> Router<AppState> {
 pub async fn add_tag(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path((id, tag)): Path<(String, String)>,
+    PathParams((id, tag)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.images.add_tag(&ctx, &id, &tag).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -25,7 +26,7 @@ pub async fn add_tag(
 pub async fn delete_tag(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path((id, tag)): Path<(String, String)>,
+    PathParams((id, tag)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.images.delete_tag(&ctx, &id, &tag).await?;
     Ok(StatusCode::NO_CONTENT)

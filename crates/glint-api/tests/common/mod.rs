@@ -15,6 +15,7 @@
 mod data;
 mod databases;
 pub mod keystone;
+pub mod logs;
 pub mod raw;
 
 use std::future::Future;
@@ -174,6 +175,14 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Tells the server to stop: it stops accepting connections and lets
+    /// the requests in flight finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             image: ImageConfig::default(),
@@ -492,8 +501,15 @@ pub fn unsupported_media_type(content_type: &str) -> String {
     format!("The request media type {content_type} is not supported by this server.")
 }
 
+/// webob's title of an error status, where it differs from the
+/// reason phrase of RFC 9110.
 fn reason(status: StatusCode) -> &'static str {
-    status.canonical_reason().unwrap_or("")
+    match status.as_u16() {
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        416 => "Request Range Not Satisfiable",
+        _ => status.canonical_reason().unwrap_or(""),
+    }
 }
 
 /// Runs `test` once per configured database backend (SQLite always;

@@ -5,6 +5,7 @@
 //! `etc/glance-api.conf`. Anything else in a file is reported as a warning,
 //! never an error, so that an existing Glance configuration can be reused.
 
+mod connections;
 mod database;
 mod ini;
 mod keystone;
@@ -20,6 +21,7 @@ mod tests;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+pub use connections::ConnectionConfig;
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;

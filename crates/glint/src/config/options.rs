@@ -106,6 +106,10 @@ pub(super) const DATA_DIR: Opt = opt("glint", "data_dir", "./glint-data");
 pub(super) const TOKEN_CACHE_SIZE: Opt = opt("glint", "token_cache_size", "10000");
 pub(super) const FILESYSTEM_STORE_DIRECT_IO: Opt =
     opt("glint", "filesystem_store_direct_io", "true");
+pub(super) const CLIENT_HEADER_TIMEOUT: Opt = opt("glint", "client_header_timeout", "30");
+pub(super) const KEEPALIVE_TIMEOUT: Opt = opt("glint", "keepalive_timeout", "60");
+pub(super) const CLIENT_BODY_TIMEOUT: Opt = opt("glint", "client_body_timeout", "120");
+pub(super) const MAX_CONNECTIONS: Opt = opt("glint", "max_connections", "4096");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -159,6 +163,10 @@ pub(super) const SUPPORTED: &[Opt] = &[
     DATA_DIR,
     TOKEN_CACHE_SIZE,
     FILESYSTEM_STORE_DIRECT_IO,
+    CLIENT_HEADER_TIMEOUT,
+    KEEPALIVE_TIMEOUT,
+    CLIENT_BODY_TIMEOUT,
+    MAX_CONNECTIONS,
 ];
 
 /// Glance options that change behaviour and that glint does not implement

@@ -6,6 +6,7 @@ use glint_core::RuleFormat;
 use url::Url;
 
 use super::ConfigError;
+use super::connections::ConnectionConfig;
 use super::options::*;
 use super::source::Source;
 use super::values;
@@ -355,7 +356,10 @@ fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlintConfig {
     /// Lets no-auth mode listen on a non-loopback `bind_host`. Anyone who can
-    /// reach the port then has full admin rights.
+    /// reach the port then has full admin rights. The server then cannot
+    /// know the names it is reached under, so it no longer refuses requests
+    /// whose `Host` is not a loopback name; it still refuses foreign
+    /// `Origin`s and JSON bodies not sent as JSON.
     pub allow_noauth_on_public_address: bool,
     /// Directory holding the embedded SQLite database and, unless
     /// `filesystem_store_datadir` is set, the file store.
@@ -366,6 +370,8 @@ pub struct GlintConfig {
     /// Whether the file store writes uploads with direct I/O (bypassing the
     /// page cache) where the file system supports it.
     pub filesystem_store_direct_io: bool,
+    /// Limits on client connections.
+    pub connections: ConnectionConfig,
 }
 
 impl GlintConfig {
@@ -381,6 +387,7 @@ impl GlintConfig {
                 values::parse_u64_in(v, 1, 10_000_000).map(|n| n as usize)
             })?,
             filesystem_store_direct_io: src.bool(&FILESYSTEM_STORE_DIRECT_IO)?,
+            connections: ConnectionConfig::read(src)?,
         })
     }
 }

@@ -7,6 +7,7 @@ use url::Url;
 
 use super::*;
 
+mod connections;
 mod protections;
 mod sample;
 

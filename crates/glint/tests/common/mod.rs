@@ -154,6 +154,31 @@ impl Setup {
         Server::start(self.dir.path(), &self.config, self.port)
     }
 
+    /// Starts the server from a shell that first lowers its soft limit of
+    /// open files to `soft`.
+    pub fn start_with_open_file_limit(&self, soft: u64) -> Server {
+        let log = self.dir.path().join("glint.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -S -n {soft} && exec \"$0\" serve --config-file \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_glint"))
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start glint");
+        Server {
+            child,
+            port: self.port,
+            log,
+            config: self.config.clone(),
+        }
+    }
+
     pub fn store_files(&self) -> Vec<String> {
         let images = self.dir.path().join("data").join("images");
         let mut names: Vec<String> = std::fs::read_dir(images)

@@ -1,126 +1,13 @@
-//! The one mapping from errors to HTTP responses.
-//!
-//! Glance answers errors with webob's bodies, whose shape follows the
-//! request's `Accept` header: JSON `{"message", "code", "title"}`, an HTML
-//! page, or plain text. Handlers return [`ApiError`]; it becomes a response
-//! carrying an [`ErrorExplanation`], and [`render_errors`] (a middleware
-//! that saw the request's `Accept`) writes the body in the right shape.
+//! webob's error bodies: the three shapes chosen by `Accept`, its body
+//! templates, and the middleware that writes them.
 
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use glint_core::CoreError;
+use axum::response::Response;
+use http::StatusCode;
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, StatusCode};
 
-/// An error on its way to the client.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error(transparent)]
-    Core(#[from] CoreError),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Unauthorized(String),
-    /// An anonymous caller tried to change something.
-    #[error("Read-only access")]
-    ReadOnly,
-    /// Keystone could not be asked about the caller's token.
-    #[error("The Keystone service is temporarily unavailable.")]
-    IdentityUnavailable,
-    #[error("{message}")]
-    UnsupportedMediaType {
-        message: String,
-        accept_patch: Option<&'static str>,
-    },
-}
-
-/// The explanation of an error response, rendered by [`render_errors`].
-#[derive(Debug, Clone)]
-pub struct ErrorExplanation(pub String);
-
-/// The detail webob prints after the explanation, when an error has one.
-#[derive(Debug, Clone)]
-pub struct ErrorDetail(pub String);
-
-const FORBIDDEN_EXPLANATION: &str = "Access was denied to this resource.";
-const UNAVAILABLE_EXPLANATION: &str =
-    "The server is currently unavailable. Please try again at a later time.";
-
-impl ApiError {
-    fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Core(e) => core_status(e),
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::ReadOnly => StatusCode::FORBIDDEN,
-            ApiError::IdentityUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        }
-    }
-}
-
-fn core_status(e: &CoreError) -> StatusCode {
-    match e {
-        CoreError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
-        CoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        CoreError::Conflict(_) => StatusCode::CONFLICT,
-        CoreError::Gone(_) => StatusCode::GONE,
-        CoreError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        CoreError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-        CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let mut headers = HeaderMap::new();
-        let detail = matches!(self, ApiError::ReadOnly | ApiError::IdentityUnavailable)
-            .then(|| ErrorDetail(self.to_string()));
-        let explanation = match self {
-            ApiError::ReadOnly => FORBIDDEN_EXPLANATION.to_string(),
-            ApiError::IdentityUnavailable => UNAVAILABLE_EXPLANATION.to_string(),
-            ApiError::Core(CoreError::Internal(detail)) => {
-                tracing::error!(error = %detail, "internal error");
-                "The server has either erred or is incapable of performing the requested operation."
-                    .to_string()
-            }
-            ApiError::Core(CoreError::Unavailable(detail)) => {
-                tracing::error!(error = %detail, "dependency unavailable");
-                UNAVAILABLE_EXPLANATION.to_string()
-            }
-            ApiError::Core(CoreError::RangeNotSatisfiable { size }) => {
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                    headers.insert(header::CONTENT_RANGE, v);
-                }
-                "The Range requested is not available.".to_string()
-            }
-            ApiError::UnsupportedMediaType {
-                message,
-                accept_patch,
-            } => {
-                if let Some(v) = accept_patch {
-                    headers.insert("accept-patch", HeaderValue::from_static(v));
-                }
-                message
-            }
-            other => other.to_string(),
-        };
-        let mut resp = (status, headers).into_response();
-        resp.extensions_mut().insert(ErrorExplanation(explanation));
-        if let Some(detail) = detail {
-            resp.extensions_mut().insert(detail);
-        }
-        resp
-    }
-}
+use super::{ErrorDetail, ErrorExplanation};
 
 /// The body format webob picks for an error, from the `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,7 +129,7 @@ pub fn render_body(
     explanation: &str,
     format: ErrorFormat,
 ) -> (String, &'static str) {
-    let title = status.canonical_reason().unwrap_or("Error");
+    let title = webob_title(status);
     let status_line = format!("{} {}", status.as_u16(), title);
     match format {
         ErrorFormat::Json => {
@@ -271,6 +158,31 @@ pub fn render_body(
             ),
             "text/plain; charset=UTF-8",
         ),
+    }
+}
+
+/// Glance's routes list the methods they take in this order, and never
+/// `HEAD`, which the framework adds to every `GET` route.
+pub fn glance_allow_header(headers: &mut http::HeaderMap) {
+    const ORDER: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    let Some(allow) = headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let offered: Vec<&str> = allow.split(',').map(str::trim).collect();
+    let listed: Vec<&str> = ORDER.into_iter().filter(|m| offered.contains(m)).collect();
+    if let Ok(v) = HeaderValue::from_str(&listed.join(", ")) {
+        headers.insert(header::ALLOW, v);
+    }
+}
+
+/// webob's title of a status: RFC 9110's reason phrase, except where
+/// webob keeps the older name.
+pub fn webob_title(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        StatusCode::URI_TOO_LONG => "Request-URI Too Long",
+        StatusCode::RANGE_NOT_SATISFIABLE => "Request Range Not Satisfiable",
+        _ => status.canonical_reason().unwrap_or("Error"),
     }
 }
 
@@ -324,6 +236,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     parts
         .headers
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(body_type));
+    // The status line says what the body's title says.
+    if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(webob_title(status).as_bytes()) {
+        parts.extensions.insert(reason);
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body))
 }

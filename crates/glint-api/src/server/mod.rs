@@ -1,18 +1,26 @@
 //! The router and the server loop.
 
+mod activity;
+mod body_timeout;
+mod connection;
+mod listener;
+
 use std::future::Future;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::{Method, Uri};
+use axum::routing::{any, get};
+use http::{HeaderValue, Method, StatusCode, Uri, header};
 use tokio::net::TcpListener;
 use tower::Layer;
 
 use crate::auth;
+use crate::body::JSON_BODY_LIMIT;
 use crate::error::render_errors;
+use crate::noauth_guard;
 use crate::request_id::assign_request_id;
 use crate::state::AppState;
 use crate::versions;
@@ -21,22 +29,40 @@ use crate::{error::ApiError, v2};
 /// All routes, with the layers every response goes through.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(versions::choose_version))
-        .route("/versions", get(versions::list_versions))
+        .route("/", any(versions::choose_version))
+        .route("/versions", any(versions::list_versions))
+        .route("/versions/", any(versions::list_versions))
+        .route("/versions/{*rest}", any(versions::list_versions))
         .route("/healthcheck", get(healthcheck))
+        .route("/v2", any(redirect_to_v2_root))
         .nest("/v2", v2::routes())
         .fallback(fallback)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(reject_unexpected_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
-        .layer(middleware::from_fn(render_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            noauth_guard::refuse_browser_attacks,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             assign_request_id,
         ))
+        .layer(middleware::from_fn(render_errors))
         .with_state(state)
+}
+
+/// `/v2` itself: Glance's router sends it on to `/v2/` (which then has
+/// nothing to show).
+async fn redirect_to_v2_root() -> Response {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, HeaderValue::from_static("/v2/"))],
+    )
+        .into_response()
 }
 
 async fn healthcheck() -> &'static str {
@@ -95,6 +121,16 @@ fn versions_request(req: &Request) -> Request {
     r
 }
 
+/// The `Allow` header of a 405 as Glance's routes write it. The router
+/// adds its own after every layer it applies, so this runs outside it.
+async fn glance_allow_header(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        crate::error::glance_allow_header(resp.headers_mut());
+    }
+    resp
+}
+
 /// Requests that take no body are refused one, as Glance's router does for
 /// reads, deletes, tag changes and actions.
 async fn reject_unexpected_body(req: Request, next: Next) -> Response {
@@ -121,20 +157,15 @@ fn has_body(req: &Request) -> bool {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then lets the
-/// requests in flight finish.
+/// requests in flight finish. Connections are bounded by the state's
+/// [`ConnectionLimits`](crate::ConnectionLimits).
 pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let limits = state.config.connections.clone();
     let app = router(state);
+    let app = middleware::from_fn(glance_allow_header).layer(app);
     let app = middleware::from_fn(negotiate_version).layer(app);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listener::accept_connections(listener, connection::App::new(app), limits, shutdown).await
 }

@@ -1,0 +1,87 @@
+//! One client connection: HTTP/1.1 served by hyper, held to the deadlines
+//! of [`ConnectionLimits`].
+//!
+//! hyper's own header-read timer also runs while a kept-alive connection
+//! waits for its next request, so it cannot give a kept-alive connection
+//! longer than a request head. This task keeps its own deadlines instead:
+//! the head must arrive within `header_read_timeout` (from the opening,
+//! or from the first byte of a following request), an idle connection is
+//! closed after `keep_alive_timeout`, and while a request is handled only
+//! the body's own inactivity timeout applies.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+use super::activity::{Activity, Tracked, guarded};
+use super::body_timeout::IdleTimeout;
+use crate::state::ConnectionLimits;
+
+/// The whole application as one cloneable service.
+pub(super) type App = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// Serves `stream` until the client leaves, a deadline passes, or
+/// `stop` asks for a graceful end (requests in flight finish first).
+/// `slot` is the connection's place under the connection cap.
+pub(super) async fn serve_connection(
+    stream: TcpStream,
+    app: App,
+    limits: Arc<ConnectionLimits>,
+    mut stop: watch::Receiver<bool>,
+    slot: OwnedSemaphorePermit,
+) {
+    let activity = Activity::new();
+    let io = TokioIo::new(Tracked::new(stream, Arc::clone(&activity)));
+    let service = {
+        let activity = Arc::clone(&activity);
+        let body_timeout = limits.body_idle_timeout;
+        hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let guard = activity.request_started();
+            let req = req.map(|body| Body::new(IdleTimeout::new(body, body_timeout)));
+            let app = app.clone();
+            async move {
+                let resp = app.oneshot(req).await?;
+                Ok::<_, Infallible>(resp.map(|body| guarded(body, guard)))
+            }
+        })
+    };
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut stopping = *stop.borrow();
+    if stopping {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            () = activity.expired(&limits) => {
+                tracing::debug!("closing a connection that sent no request in time");
+                break;
+            }
+            changed = stop.changed(), if !stopping => {
+                stopping = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+    drop(slot);
+}
