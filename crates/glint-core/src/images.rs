@@ -127,7 +127,11 @@ impl ImageService {
         Ok(image)
     }
 
-    async fn visible(&self, ctx: &RequestContext, image: &Image) -> Result<bool, CoreError> {
+    pub(crate) async fn visible(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+    ) -> Result<bool, CoreError> {
         use glint_model::Visibility::*;
         if ctx.is_admin() || image.owner.is_none() {
             return Ok(true);
@@ -239,12 +243,7 @@ impl ImageService {
             .unwrap_or(self.config.limit_param_default)
             .min(self.config.api_limit_max);
         let marker = match &query.marker {
-            Some(m) => Some(
-                self.load_visible(ctx, m, || {
-                    CoreError::BadRequest(format!("No image found with ID {m}"))
-                })
-                .await?,
-            ),
+            Some(m) => Some(self.load_marker(ctx, m).await?),
             None => None,
         };
         let viewer = Viewer {

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod ids;
 pub mod image;
+pub mod limits;
 pub mod member;
 pub mod patch;
 pub mod properties;
