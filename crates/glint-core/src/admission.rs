@@ -1,14 +1,76 @@
-//! What a caller may ask of the catalogue before anything is read: which
-//! images a list may start after.
+//! What a caller may ask of an image before anything is saved: who may
+//! own it, who may change its owner and visibility, and which images a
+//! list may start after.
 
 use glint_model::limits::clip;
-use glint_model::{Image, ImageId};
+use glint_model::patch::{PatchOp, PatchOpKind};
+use glint_model::{Image, ImageId, Visibility};
+use serde_json::Value;
 
+use crate::authz;
 use crate::context::RequestContext;
 use crate::error::CoreError;
 use crate::images::ImageService;
 
+/// Glance's name for a missing owner in its messages (Python's `None`).
+fn owner_name(owner: Option<&str>) -> &str {
+    owner.unwrap_or("None")
+}
+
 impl ImageService {
+    /// `add_image` for the proposed owner: absent means the caller's
+    /// project, `Some(None)` an image without owner, which only a caller
+    /// passing `add_image` for a null project (an admin) may create.
+    pub(crate) fn authorize_create(
+        &self,
+        ctx: &RequestContext,
+        owner: Option<Option<&str>>,
+        visibility: Visibility,
+    ) -> Result<(), CoreError> {
+        let target = authz::create_target(ctx, owner, visibility);
+        if self.authz.check(ctx, "add_image", &target) {
+            return Ok(());
+        }
+        let proposed = owner.unwrap_or(ctx.project_id());
+        if proposed != ctx.project_id() {
+            return Err(CoreError::Forbidden(format!(
+                "You are not permitted to create images owned by '{}'",
+                owner_name(proposed)
+            )));
+        }
+        self.authz.enforce(ctx, "add_image", &target)
+    }
+
+    /// The policy decisions a patch needs before it is applied: only an
+    /// admin changes the owner, whichever operation names it, and making
+    /// an image public or community has its own rules.
+    pub(crate) fn authorize_patch(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+        ops: &[PatchOp],
+    ) -> Result<(), CoreError> {
+        for op in ops {
+            let sets = matches!(op.kind, PatchOpKind::Add | PatchOpKind::Replace);
+            if op.root() == "owner" && sets && !ctx.is_admin() {
+                return Err(CoreError::Forbidden(
+                    "Owner can't be updated by non admin.".into(),
+                ));
+            }
+            if op.root() == "visibility" {
+                let requested = op
+                    .value
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok());
+                if let Some(v) = requested {
+                    self.authz.enforce_visibility(ctx, image, v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The image a list page starts after. As Glance: a marker that names
     /// no image is a bad request, one the caller may not see is forbidden.
     pub(crate) async fn load_marker(

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use glint_db::{Database, DbError, Viewer};
-use glint_model::patch::{self, PatchDialect, PatchOpKind};
+use glint_model::limits::clip;
+use glint_model::patch::{self, PatchDialect};
 use glint_model::properties::{self, PropertyAccess, PropertyOperation, Unrestricted};
 use glint_model::query::ImageListQuery;
 use glint_model::{Image, ImageId, ImageStatus, NewImage, time};
@@ -38,7 +39,7 @@ pub struct ImageService {
 }
 
 fn not_found(id: &str) -> CoreError {
-    CoreError::NotFound(format!("No image found with ID {id}"))
+    CoreError::NotFound(format!("No image found with ID {}", clip(id)))
 }
 
 impl ImageService {
@@ -127,13 +128,17 @@ impl ImageService {
         Ok(image)
     }
 
+    /// Stricter than Glance's `is_image_visible` for images without an
+    /// owner, which Glance shows to everyone: they follow the rule of
+    /// Glance's list, so only admins, members, and anyone for a public or
+    /// community image see one.
     pub(crate) async fn visible(
         &self,
         ctx: &RequestContext,
         image: &Image,
     ) -> Result<bool, CoreError> {
         use glint_model::Visibility::*;
-        if ctx.is_admin() || image.owner.is_none() {
+        if ctx.is_admin() {
             return Ok(true);
         }
         if matches!(image.visibility, Public | Community) {
@@ -161,17 +166,9 @@ impl ImageService {
     /// `POST /v2/images`.
     pub async fn create(&self, ctx: &RequestContext, body: &Value) -> Result<Image, CoreError> {
         let new = NewImage::from_json(body, &self.config.formats)?;
-        let owner = new.owner.clone().flatten();
         let visibility = new.visibility.unwrap_or_default();
-        let target = authz::create_target(ctx, owner.as_deref(), visibility);
-        if !self.authz.check(ctx, "add_image", &target) {
-            if let Some(owner) = owner.as_deref().filter(|o| ctx.project_id() != Some(*o)) {
-                return Err(CoreError::Forbidden(format!(
-                    "You are not permitted to create images owned by '{owner}'"
-                )));
-            }
-            self.authz.enforce(ctx, "add_image", &target)?;
-        }
+        let owner = new.owner.as_ref().map(Option::as_deref);
+        self.authorize_create(ctx, owner, visibility)?;
         let image = new.into_image(ctx.project_id().map(str::to_string));
         self.authz.enforce_visibility(ctx, &image, visibility)?;
         self.check_create_protections(ctx, body, &image)?;
@@ -287,23 +284,7 @@ impl ImageService {
             self.authz.enforce_image(ctx, &image, "get_image")?;
             return Ok(self.readable_view(ctx, image));
         }
-        for op in &ops {
-            if op.root() == "owner" && op.kind == PatchOpKind::Replace && !ctx.is_admin() {
-                return Err(CoreError::Forbidden(
-                    "Owner can't be updated by non admin.".into(),
-                ));
-            }
-            if op.root() == "visibility" {
-                let requested = op
-                    .value
-                    .as_ref()
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok());
-                if let Some(v) = requested {
-                    self.authz.enforce_visibility(ctx, &image, v)?;
-                }
-            }
-        }
+        self.authorize_patch(ctx, &image, &ops)?;
         self.authz.enforce_image(ctx, &image, "modify_image")?;
         let expected = image.status;
         let access = self.property_access(ctx);
@@ -338,7 +319,8 @@ impl ImageService {
 
     /// `DELETE /v2/images/{id}`.
     pub async fn delete(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        let missing = || CoreError::NotFound(format!("Failed to find image {id} to delete"));
+        let missing =
+            || CoreError::NotFound(format!("Failed to find image {} to delete", clip(id)));
         let image = self.load_visible(ctx, id, missing).await?;
         self.authz.enforce_image(ctx, &image, "delete_image")?;
         if image.protected {

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::error::ModelError;
 use crate::ids::ImageId;
 use crate::properties::{self, FormatRules};
+use crate::schema::as_integer;
 use crate::status::ImageStatus;
 use crate::time::{self, Timestamp};
 use crate::visibility::Visibility;
@@ -139,6 +140,7 @@ impl Image {
         }
     }
 
+    /// Adds one tag unless the image has it already.
     pub fn add_tag(&mut self, tag: &str) {
         if !self.tags.iter().any(|t| t == tag) {
             self.tags.push(tag.to_string());
@@ -202,6 +204,7 @@ impl NewImage {
 
     fn take(&mut self, key: &str, value: &Value) -> Result<(), ModelError> {
         let opt_string = |v: &Value| v.as_str().map(str::to_string);
+        let integer = |v: &Value| as_integer(v).and_then(|n| i64::try_from(n).ok());
         match key {
             "id" => self.id = value.as_str().and_then(ImageId::parse),
             "name" => self.name = opt_string(value),
@@ -211,8 +214,8 @@ impl NewImage {
             "owner" => self.owner = Some(opt_string(value)),
             "container_format" => self.container_format = opt_string(value),
             "disk_format" => self.disk_format = opt_string(value),
-            "min_ram" => self.min_ram = value.as_i64().unwrap_or(0),
-            "min_disk" => self.min_disk = value.as_i64().unwrap_or(0),
+            "min_ram" => self.min_ram = integer(value).unwrap_or(0),
+            "min_disk" => self.min_disk = integer(value).unwrap_or(0),
             "tags" => {
                 for t in value
                     .as_array()
@@ -225,11 +228,16 @@ impl NewImage {
                     }
                 }
             }
+            // Glance's image factory refuses it once the schema accepted it.
+            "locations" => return Err(properties::reserved(key)),
             _ => {
                 properties::check_writable(key)?;
                 properties::validate_property_name(key)?;
-                let v = value.as_str().unwrap_or_default().to_string();
-                self.properties.insert(key.to_string(), v);
+                // Only `kernel_id` and `ramdisk_id` may be null: no kernel
+                // is the same as no property.
+                if let Some(v) = value.as_str() {
+                    self.properties.insert(key.to_string(), v.to_string());
+                }
             }
         }
         Ok(())
@@ -351,5 +359,24 @@ mod tests {
         img.size = Some(10);
         img.transition(ImageStatus::Queued).unwrap();
         assert_eq!(img.size, None);
+    }
+
+    #[test]
+    fn locations_in_a_create_body_are_reserved_once_well_formed() {
+        let err = parse(json!({"locations": [{"url": "file:///x", "metadata": {}}]}));
+        assert_eq!(
+            err.unwrap_err(),
+            ModelError::forbidden("Attribute 'locations' is reserved.")
+        );
+        assert!(matches!(
+            parse(json!({"locations": "file:///x"})),
+            Err(ModelError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_null_kernel_id_is_no_property() {
+        let new = parse(json!({"kernel_id": null})).unwrap();
+        assert!(new.properties.is_empty());
     }
 }

@@ -13,6 +13,7 @@ pub mod member;
 pub mod patch;
 pub mod properties;
 pub mod query;
+pub mod schema;
 pub mod status;
 pub mod time;
 pub mod visibility;

@@ -1,10 +1,18 @@
-//! Bounds on what one request may ask for.
+//! Bounds on what one request may store or ask for.
 //!
 //! Each limit sits far above what real clients (python-glanceclient,
 //! openstacksdk, Horizon, Terraform, Nova) send, and low enough that the
 //! work and memory of one request stay small whatever a client sends.
 
 use std::borrow::Cow;
+
+/// Largest value of one additional property, in bytes of UTF-8: what
+/// Glance's `image_properties.value` column holds (MySQL `TEXT`).
+pub const MAX_PROPERTY_VALUE_BYTES: usize = 65_535;
+
+/// Largest `min_ram` and `min_disk`: Glance keeps them in 32-bit signed
+/// `Integer` columns.
+pub const MAX_MIN_REQUIREMENT: i64 = i32::MAX as i64;
 
 /// Query parameters of one image list request, all kinds together. The
 /// clients above send fewer than fifteen.
