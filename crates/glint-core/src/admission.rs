@@ -1,9 +1,11 @@
 //! What a caller may ask of an image before anything is saved: who may
-//! own it, who may change its owner and visibility, and which images a
-//! list may start after.
+//! own it, who may change its owner and visibility, how many tags and
+//! properties it may carry and how large they may grow, and which images
+//! a list may start after.
 
-use glint_model::limits::clip;
+use glint_model::limits::{self, QuotaKind, Quotas, clip};
 use glint_model::patch::{PatchOp, PatchOpKind};
+use glint_model::properties::RESERVED_NAMESPACE;
 use glint_model::{Image, ImageId, Visibility};
 use serde_json::Value;
 
@@ -18,6 +20,14 @@ fn owner_name(owner: Option<&str>) -> &str {
 }
 
 impl ImageService {
+    /// The configured tag and property quotas.
+    pub(crate) fn quotas(&self) -> Quotas {
+        Quotas {
+            tags: self.config.image_tag_quota,
+            properties: self.config.image_property_quota,
+        }
+    }
+
     /// `add_image` for the proposed owner: absent means the caller's
     /// project, `Some(None)` an image without owner, which only a caller
     /// passing `add_image` for a null project (an admin) may create.
@@ -69,6 +79,61 @@ impl ImageService {
             }
         }
         Ok(())
+    }
+
+    /// The limits an image must meet once changed from `before` (`None`
+    /// for a new image). As in Glance, the property quota is enforced only
+    /// when properties were added, so an image above a quota lowered since
+    /// may still change and shrink; likewise the metadata bound only stops
+    /// metadata from growing.
+    pub(crate) fn check_limits(
+        &self,
+        before: Option<&Image>,
+        image: &Image,
+    ) -> Result<(), CoreError> {
+        let added = before.is_none_or(|b| {
+            image
+                .properties
+                .keys()
+                .any(|k| !b.properties.contains_key(k))
+        });
+        if added {
+            let attempted = image
+                .properties
+                .keys()
+                .filter(|k| !k.starts_with(RESERVED_NAMESPACE))
+                .count() as u64;
+            self.quotas()
+                .check(QuotaKind::Properties, attempted)
+                .map_err(|maximum| CoreError::QuotaExceeded {
+                    kind: QuotaKind::Properties,
+                    attempted,
+                    maximum,
+                    image: None,
+                })?;
+        }
+        let size = image.metadata_size();
+        let grew = before.is_none_or(|b| size > b.metadata_size());
+        if grew && size > limits::MAX_IMAGE_METADATA_BYTES {
+            return Err(CoreError::MetadataTooLarge {
+                size,
+                maximum: limits::MAX_IMAGE_METADATA_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    /// The tags API adds one tag: Glance counts the tags after the add.
+    pub(crate) fn check_tag_quota(&self, image: &Image) -> Result<(), CoreError> {
+        let attempted = image.tags.len() as u64;
+        self.quotas()
+            .check(QuotaKind::Tags, attempted)
+            .map_err(|maximum| CoreError::QuotaExceeded {
+                kind: QuotaKind::Tags,
+                attempted,
+                maximum,
+                image: Some(image.id),
+            })
     }
 
     /// The image a list page starts after. As Glance: a marker that names

@@ -165,14 +165,14 @@ impl ImageService {
 
     /// `POST /v2/images`.
     pub async fn create(&self, ctx: &RequestContext, body: &Value) -> Result<Image, CoreError> {
-        let new = NewImage::from_json(body, &self.config.formats)?;
+        let new = NewImage::from_json(body, &self.config.formats, self.quotas())?;
         let visibility = new.visibility.unwrap_or_default();
         let owner = new.owner.as_ref().map(Option::as_deref);
         self.authorize_create(ctx, owner, visibility)?;
         let image = new.into_image(ctx.project_id().map(str::to_string));
         self.authz.enforce_visibility(ctx, &image, visibility)?;
         self.check_create_protections(ctx, body, &image)?;
-        self.check_quotas(&image)?;
+        self.check_limits(None, &image)?;
         match self.db.create_image(&image).await {
             Err(DbError::Duplicate) => Err(CoreError::Conflict(format!(
                 "Image with identifier {} already exists!",
@@ -203,22 +203,6 @@ impl ImageService {
             Some(name) => Err(properties::reserved(name).into()),
             None => Ok(()),
         }
-    }
-
-    pub(crate) fn check_quotas(&self, image: &Image) -> Result<(), CoreError> {
-        let props = image.properties.len() as u64;
-        if let Some(max) = self.config.image_property_quota.filter(|m| props > *m) {
-            return Err(CoreError::TooLarge(format!(
-                "The limit has been exceeded on the number of allowed image properties. Attempted: {props}, Maximum: {max}"
-            )));
-        }
-        let tags = image.tags.len() as u64;
-        if let Some(max) = self.config.image_tag_quota.filter(|m| tags > *m) {
-            return Err(CoreError::TooLarge(format!(
-                "The limit has been exceeded on the number of allowed image tags. Attempted: {tags}, Maximum: {max}"
-            )));
-        }
-        Ok(())
     }
 
     /// `GET /v2/images`.
@@ -278,7 +262,7 @@ impl ImageService {
         dialect: PatchDialect,
         body: &Value,
     ) -> Result<Image, CoreError> {
-        let ops = patch::parse_patch(body, dialect, &self.config.formats)?;
+        let ops = patch::parse_patch(body, dialect, &self.config.formats, self.quotas())?;
         let mut image = self.load_visible(ctx, id, || not_found(id)).await?;
         if ops.is_empty() {
             self.authz.enforce_image(ctx, &image, "get_image")?;
@@ -286,6 +270,7 @@ impl ImageService {
         }
         self.authorize_patch(ctx, &image, &ops)?;
         self.authz.enforce_image(ctx, &image, "modify_image")?;
+        let before = image.clone();
         let expected = image.status;
         let access = self.property_access(ctx);
         let guard: &dyn PropertyAccess = match &access {
@@ -295,7 +280,7 @@ impl ImageService {
         // Properties the caller cannot read stay on the image untouched;
         // they are only left out of the view returned.
         patch::apply_patch_with(&mut image, &ops, guard)?;
-        self.check_quotas(&image)?;
+        self.check_limits(Some(&before), &image)?;
         image.updated_at = time::now();
         self.save(&image, expected).await?;
         if let Some(access) = &access {

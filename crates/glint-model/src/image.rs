@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ModelError;
 use crate::ids::ImageId;
+use crate::limits::{self, QuotaKind, Quotas};
 use crate::properties::{self, FormatRules};
 use crate::schema::as_integer;
 use crate::status::ImageStatus;
@@ -147,6 +148,30 @@ impl Image {
         }
     }
 
+    /// The size [`limits::MAX_IMAGE_METADATA_BYTES`] bounds: the names
+    /// and values of the additional properties and the tags, as JSON
+    /// strings.
+    pub fn metadata_size(&self) -> usize {
+        let props: usize = self
+            .properties
+            .iter()
+            .map(|(k, v)| json_string_len(k) + json_string_len(v))
+            .sum();
+        props + self.tags.iter().map(|t| json_string_len(t)).sum::<usize>()
+    }
+
+    /// Refuses an image whose metadata outgrew the bound.
+    pub fn check_metadata_size(&self) -> Result<(), ModelError> {
+        let size = self.metadata_size();
+        if size > limits::MAX_IMAGE_METADATA_BYTES {
+            return Err(ModelError::MetadataTooLarge {
+                size,
+                maximum: limits::MAX_IMAGE_METADATA_BYTES,
+            });
+        }
+        Ok(())
+    }
+
     /// Extra properties a user may see (internal bookkeeping hidden).
     pub fn visible_properties(&self) -> impl Iterator<Item = (&String, &String)> {
         self.properties
@@ -157,6 +182,56 @@ impl Image {
     pub fn active_locations(&self) -> impl Iterator<Item = &Location> {
         self.locations.iter().filter(|l| l.status == "active")
     }
+}
+
+/// The length of `s` written as a JSON string, quotes included.
+fn json_string_len(s: &str) -> usize {
+    let escapes: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0x00..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() + escapes + 2
+}
+
+/// The tags of a JSON array, first occurrences only, in order; linear in
+/// the number of tags.
+pub fn unique_tags(value: &Value) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| seen.insert(*t))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The quotas of a create body, counted as Glance counts them: every tag
+/// sent (duplicates too), every additional property outside `os_glance`.
+fn check_create_quotas(obj: &Map<String, Value>, quotas: Quotas) -> Result<(), ModelError> {
+    let exceeded = |kind, attempted| {
+        quotas
+            .check(kind, attempted)
+            .map_err(|maximum| ModelError::QuotaExceeded {
+                kind,
+                attempted,
+                maximum,
+            })
+    };
+    if let Some(tags) = obj.get("tags").and_then(Value::as_array) {
+        exceeded(QuotaKind::Tags, tags.len() as u64)?;
+    }
+    let properties = obj
+        .keys()
+        .filter(|k| !CREATE_BASE_KEYS.contains(&k.as_str()))
+        .filter(|k| !k.starts_with(properties::RESERVED_NAMESPACE))
+        .count();
+    exceeded(QuotaKind::Properties, properties as u64)
 }
 
 /// A validated create request (`POST /v2/images`).
@@ -176,9 +251,37 @@ pub struct NewImage {
     pub properties: BTreeMap<String, String>,
 }
 
+/// Attributes of a create body that are not additional properties
+/// (Glance's `RequestDeserializer._base_properties`).
+const CREATE_BASE_KEYS: &[&str] = &[
+    "checksum",
+    "created_at",
+    "container_format",
+    "disk_format",
+    "id",
+    "min_disk",
+    "min_ram",
+    "name",
+    "size",
+    "virtual_size",
+    "status",
+    "tags",
+    "owner",
+    "updated_at",
+    "visibility",
+    "protected",
+    "os_hidden",
+];
+
 impl NewImage {
     /// Parses and validates a create body with Glance's rules and messages.
-    pub fn from_json(body: &Value, formats: &FormatRules) -> Result<NewImage, ModelError> {
+    /// The quotas are checked first, on the counts as sent, so that a body
+    /// with thousands of tags or properties costs no per-item work.
+    pub fn from_json(
+        body: &Value,
+        formats: &FormatRules,
+        quotas: Quotas,
+    ) -> Result<NewImage, ModelError> {
         let Some(obj) = body.as_object() else {
             return Err(ModelError::invalid(format!(
                 "Provided object does not match schema 'image': {} is not of type 'object'",
@@ -192,6 +295,7 @@ impl NewImage {
                 )));
             }
         }
+        check_create_quotas(obj, quotas)?;
         for (key, value) in obj {
             properties::validate_value(key, value, formats)?;
         }
@@ -216,18 +320,7 @@ impl NewImage {
             "disk_format" => self.disk_format = opt_string(value),
             "min_ram" => self.min_ram = integer(value).unwrap_or(0),
             "min_disk" => self.min_disk = integer(value).unwrap_or(0),
-            "tags" => {
-                for t in value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    if !self.tags.iter().any(|x| x == t) {
-                        self.tags.push(t.to_string());
-                    }
-                }
-            }
+            "tags" => self.tags = unique_tags(value),
             // Glance's image factory refuses it once the schema accepted it.
             "locations" => return Err(properties::reserved(key)),
             _ => {
@@ -269,7 +362,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<NewImage, ModelError> {
-        NewImage::from_json(&v, &FormatRules::default())
+        NewImage::from_json(&v, &FormatRules::default(), Quotas::default())
     }
 
     #[test]
@@ -362,6 +455,40 @@ mod tests {
     }
 
     #[test]
+    fn quotas_count_tags_and_properties_as_sent_before_validating_them() {
+        let quotas = Quotas {
+            tags: Some(2),
+            properties: Some(1),
+        };
+        let parse = |v: Value| NewImage::from_json(&v, &FormatRules::default(), quotas);
+        assert_eq!(
+            parse(json!({"tags": ["a", "a", 5]})).unwrap_err(),
+            ModelError::QuotaExceeded {
+                kind: QuotaKind::Tags,
+                attempted: 3,
+                maximum: 2
+            }
+        );
+        assert_eq!(
+            parse(json!({"name": "n", "a": 1, "b": "2", "os_glance_x": "y"})).unwrap_err(),
+            ModelError::QuotaExceeded {
+                kind: QuotaKind::Properties,
+                attempted: 2,
+                maximum: 1
+            }
+        );
+        assert!(parse(json!({"tags": ["a", "a"], "a": "1"})).is_ok());
+    }
+
+    #[test]
+    fn many_tags_are_deduplicated_in_order() {
+        let tags: Vec<String> = (0..50_000).map(|i| format!("t{}", i % 25_000)).collect();
+        let new = parse(json!({ "tags": tags })).unwrap();
+        assert_eq!(new.tags.len(), 25_000);
+        assert_eq!(new.tags[24_999], "t24999");
+    }
+
+    #[test]
     fn locations_in_a_create_body_are_reserved_once_well_formed() {
         let err = parse(json!({"locations": [{"url": "file:///x", "metadata": {}}]}));
         assert_eq!(
@@ -378,5 +505,21 @@ mod tests {
     fn a_null_kernel_id_is_no_property() {
         let new = parse(json!({"kernel_id": null})).unwrap();
         assert!(new.properties.is_empty());
+    }
+
+    #[test]
+    fn metadata_size_counts_names_values_and_tags_as_json() {
+        let mut img = Image::queued(ImageId::new_random(), time::now());
+        img.properties.insert("k".into(), "a\"b".into());
+        img.tags.push("\u{1}".into());
+        // "k" + "a\"b" + "\u0001"
+        assert_eq!(img.metadata_size(), 3 + 6 + 8);
+        assert!(img.check_metadata_size().is_ok());
+        img.properties
+            .insert("big".into(), "x".repeat(limits::MAX_IMAGE_METADATA_BYTES));
+        assert!(matches!(
+            img.check_metadata_size(),
+            Err(ModelError::MetadataTooLarge { .. })
+        ));
     }
 }

@@ -10,6 +10,14 @@ use std::borrow::Cow;
 /// Glance's `image_properties.value` column holds (MySQL `TEXT`).
 pub const MAX_PROPERTY_VALUE_BYTES: usize = 65_535;
 
+/// Largest metadata of one image: the names and values of its additional
+/// properties and its tags, counted as the JSON strings they are stored and
+/// answered as (escapes included). Four property values of the largest size
+/// fit. A list page of 1000 images (`api_limit_max`) then holds at most
+/// 256 MiB of such metadata in its rows, and its response body at most as
+/// much again plus about 1.5 KiB of base attributes per image.
+pub const MAX_IMAGE_METADATA_BYTES: usize = 256 * 1024;
+
 /// Largest `min_ram` and `min_disk`: Glance keeps them in 32-bit signed
 /// `Integer` columns.
 pub const MAX_MIN_REQUIREMENT: i64 = i32::MAX as i64;
@@ -55,6 +63,35 @@ pub fn has_nul(s: &str) -> bool {
     s.contains('\0')
 }
 
+/// The image quotas that bound what a request may attach to an image
+/// (`image_tag_quota`, `image_property_quota`); `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quotas {
+    pub tags: Option<u64>,
+    pub properties: Option<u64>,
+}
+
+/// Which quota a request exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaKind {
+    Tags,
+    Properties,
+}
+
+impl Quotas {
+    /// `Err((kind, maximum))` when `attempted` items exceed the quota.
+    pub fn check(&self, kind: QuotaKind, attempted: u64) -> Result<(), u64> {
+        let maximum = match kind {
+            QuotaKind::Tags => self.tags,
+            QuotaKind::Properties => self.properties,
+        };
+        match maximum {
+            Some(max) if attempted > max => Err(max),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +109,16 @@ mod tests {
         let cut = clip(&long);
         assert_eq!(cut.chars().count(), MAX_ECHO_CHARS + CLIP_MARKER.len());
         assert!(cut.ends_with(CLIP_MARKER));
+    }
+
+    #[test]
+    fn quotas_compare_the_attempted_count() {
+        let q = Quotas {
+            tags: Some(2),
+            properties: None,
+        };
+        assert_eq!(q.check(QuotaKind::Tags, 2), Ok(()));
+        assert_eq!(q.check(QuotaKind::Tags, 3), Err(2));
+        assert_eq!(q.check(QuotaKind::Properties, 1_000_000), Ok(()));
     }
 }

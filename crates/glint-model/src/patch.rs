@@ -9,8 +9,8 @@
 use serde_json::Value;
 
 use crate::error::ModelError;
-use crate::image::Image;
-use crate::limits::clip;
+use crate::image::{self, Image};
+use crate::limits::{QuotaKind, Quotas, clip};
 use crate::properties::{self, FormatRules, PropertyAccess, PropertyOperation, Unrestricted};
 use crate::schema::as_integer;
 
@@ -65,11 +65,13 @@ fn bad(msg: impl Into<String>) -> ModelError {
     ModelError::invalid(msg)
 }
 
-/// Parses and validates a patch body.
+/// Parses and validates a patch body. A tag list over the tag quota is
+/// refused before its tags are looked at.
 pub fn parse_patch(
     body: &Value,
     dialect: PatchDialect,
     formats: &FormatRules,
+    quotas: Quotas,
 ) -> Result<Vec<PatchOp>, ModelError> {
     let Some(items) = body.as_array() else {
         return Err(bad(
@@ -78,7 +80,7 @@ pub fn parse_patch(
     };
     items
         .iter()
-        .map(|raw| parse_one(raw, dialect, formats))
+        .map(|raw| parse_one(raw, dialect, formats, quotas))
         .collect()
 }
 
@@ -86,6 +88,7 @@ fn parse_one(
     raw: &Value,
     dialect: PatchDialect,
     formats: &FormatRules,
+    quotas: Quotas,
 ) -> Result<PatchOp, ModelError> {
     let Some(obj) = raw.as_object() else {
         return Err(bad("Operations must be JSON objects."));
@@ -161,6 +164,7 @@ fn parse_one(
         value,
         dialect,
     };
+    check_tag_quota(&op, quotas)?;
     validate_change(&op, formats)?;
     Ok(op)
 }
@@ -172,6 +176,21 @@ fn op_kind(s: &str) -> Option<PatchOpKind> {
         "replace" => Some(PatchOpKind::Replace),
         _ => None,
     }
+}
+
+/// Glance counts the tags of a new list as sent, duplicates included.
+fn check_tag_quota(op: &PatchOp, quotas: Quotas) -> Result<(), ModelError> {
+    let tags = match (&op.value, op.root()) {
+        (Some(Value::Array(tags)), "tags") => tags.len() as u64,
+        _ => return Ok(()),
+    };
+    quotas
+        .check(QuotaKind::Tags, tags)
+        .map_err(|maximum| ModelError::QuotaExceeded {
+            kind: QuotaKind::Tags,
+            attempted: tags,
+            maximum,
+        })
 }
 
 /// Decodes a JSON pointer, accepting only the limited form Glance accepts.
@@ -378,14 +397,7 @@ fn set_base(image: &mut Image, key: &str, value: &Value) -> Result<(), ModelErro
                 image.container_format = opt_string;
             }
         }
-        "tags" => {
-            image.tags.clear();
-            for tag in value.as_array().into_iter().flatten() {
-                if let Some(t) = tag.as_str() {
-                    image.add_tag(t);
-                }
-            }
-        }
+        "tags" => image.tags = image::unique_tags(value),
         _ => return Err(missing(key)),
     }
     Ok(())

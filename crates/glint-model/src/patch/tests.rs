@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::image::NewImage;
+use crate::limits::Quotas;
 use crate::status::ImageStatus;
 use serde_json::json;
 
@@ -9,13 +10,14 @@ fn image() -> Image {
     NewImage::from_json(
         &json!({"name": "a", "disk_format": "raw", "container_format": "bare", "k": "v"}),
         &FormatRules::default(),
+        Quotas::default(),
     )
     .unwrap()
     .into_image(Some("p".into()))
 }
 
 fn ops(v: Value, d: PatchDialect) -> Result<Vec<PatchOp>, ModelError> {
-    parse_patch(&v, d, &FormatRules::default())
+    parse_patch(&v, d, &FormatRules::default(), Quotas::default())
 }
 
 fn patch(img: &mut Image, v: Value) -> Result<(), ModelError> {
@@ -151,6 +153,24 @@ fn dialect_from_content_type_ignores_parameters() {
         Some(PatchDialect::V21)
     );
     assert_eq!(PatchDialect::from_content_type("application/json"), None);
+}
+
+#[test]
+fn a_tag_list_over_the_quota_is_refused_before_its_tags_are_checked() {
+    let quotas = Quotas {
+        tags: Some(2),
+        properties: None,
+    };
+    let body = json!([{"op": "replace", "path": "/tags", "value": ["a", "a", 3]}]);
+    let err = parse_patch(&body, PatchDialect::V21, &FormatRules::default(), quotas);
+    assert_eq!(
+        err.unwrap_err(),
+        ModelError::QuotaExceeded {
+            kind: crate::limits::QuotaKind::Tags,
+            attempted: 3,
+            maximum: 2
+        }
+    );
 }
 
 #[test]
