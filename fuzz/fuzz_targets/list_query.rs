@@ -21,14 +21,12 @@ fuzz_target!(|raw: &[u8]| {
     };
     assert!(pairs.len() <= limits::MAX_QUERY_PARAMETERS);
     assert!(query.sort.len() <= 8, "{:?}", query.sort);
-    let tags = query.filters.iter().filter(|f| matches!(f, Filter::Tag(_))).count();
-    assert!(tags <= limits::MAX_TAG_FILTERS);
-    let properties = query
+    let joined = query
         .filters
         .iter()
-        .filter(|f| matches!(f, Filter::Property { .. }))
+        .filter(|f| matches!(f, Filter::Tag(_) | Filter::Property { .. }))
         .count();
-    assert!(properties <= limits::MAX_PROPERTY_FILTERS);
+    assert!(joined <= limits::MAX_TAG_AND_PROPERTY_FILTERS);
     for (k, v) in &pairs {
         assert!(!k.contains('\0') && !v.contains('\0'));
     }

@@ -69,26 +69,20 @@ async fn repeated_filters_beyond_the_parameter_limit_are_400_on_every_backend() 
 }
 
 #[tokio::test]
-async fn more_tag_or_property_filters_than_allowed_are_400() {
+async fn more_tag_and_property_filters_together_than_allowed_are_400() {
     let app = TestApp::new().await;
-    let tags = repeat("tag=a", 21);
-    let message = list_error(&app, &tags, StatusCode::BAD_REQUEST).await;
-    assert_eq!(
-        message,
-        "Too many tag filters in one request: 21; at most 20 are allowed."
-    );
-    let properties: Vec<String> = (0..21).map(|i| format!("p{i}=x")).collect();
-    let message = list_error(&app, &properties.join("&"), StatusCode::BAD_REQUEST).await;
-    assert_eq!(
-        message,
-        "Too many property filters in one request: 21; at most 20 are allowed."
-    );
-    let repeated = repeat("os_distro=x", 21);
-    let message = list_error(&app, &repeated, StatusCode::BAD_REQUEST).await;
-    assert!(
-        message.starts_with("Too many property filters"),
-        "{message}"
-    );
+    let properties: Vec<String> = (0..5).map(|i| format!("p{i}=x")).collect();
+    for query in [
+        repeat("tag=a", 11),
+        repeat("os_distro=x", 11),
+        format!("{}&{}", repeat("tag=a", 6), properties.join("&")),
+    ] {
+        let message = list_error(&app, &query, StatusCode::BAD_REQUEST).await;
+        assert_eq!(
+            message,
+            "Too many tag and property filters in one request: 11; at most 10 are allowed."
+        );
+    }
 }
 
 #[tokio::test]
@@ -114,8 +108,8 @@ async fn the_largest_allowed_filters_answer_correctly_on_every_backend() {
     on_every_backend(|app: TestApp| async move {
         let member = app.member_of("p1");
         let mut body =
-            json!({"name": "all", "tags": (0..20).map(|i| format!("t{i}")).collect::<Vec<_>>()});
-        for i in 0..20 {
+            json!({"name": "all", "tags": (0..5).map(|i| format!("t{i}")).collect::<Vec<_>>()});
+        for i in 0..5 {
             body[format!("p{i}")] = json!("v");
         }
         let all = id_of(&member.create_image(body).await);
@@ -124,13 +118,13 @@ async fn the_largest_allowed_filters_answer_correctly_on_every_backend() {
             let body = json!({"name": format!("some{n}"), "tags": ["t0", "t1"], "p0": "v"});
             wanted.push(id_of(&member.create_image(body).await));
         }
-        let tags: Vec<String> = (0..20).map(|i| format!("tag=t{i}")).collect();
-        let props: Vec<String> = (0..20).map(|i| format!("p{i}=v")).collect();
+        let tags: Vec<String> = (0..5).map(|i| format!("tag=t{i}")).collect();
+        let props: Vec<String> = (0..5).map(|i| format!("p{i}=v")).collect();
         let query = format!("{}&{}", tags.join("&"), props.join("&"));
         let started = Instant::now();
         assert_eq!(member.list_names(&query).await, ["all"]);
         eprintln!(
-            "20 tag and 20 property filters answered in {:?}",
+            "5 tag and 5 property filters answered in {:?}",
             started.elapsed()
         );
         let query = format!("id=in:{}&limit=1000", wanted.join(","));

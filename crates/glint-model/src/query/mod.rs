@@ -294,20 +294,18 @@ fn check_parameters(pairs: &[(String, String)]) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Each tag or property filter joins one more table, and each value is one
+/// Each tag or property filter is one more semi-join, and each value one
 /// more bound parameter of the statement.
 fn check_filters(filters: &[Filter]) -> Result<(), ModelError> {
-    let count = |wanted: fn(&Filter) -> bool| filters.iter().filter(|f| wanted(f)).count();
-    let tags = count(|f| matches!(f, Filter::Tag(_)));
-    if tags > limits::MAX_TAG_FILTERS {
-        return Err(too_many("tag filters", tags, limits::MAX_TAG_FILTERS));
-    }
-    let properties = count(|f| matches!(f, Filter::Property { .. }));
-    if properties > limits::MAX_PROPERTY_FILTERS {
+    let joined = filters
+        .iter()
+        .filter(|f| matches!(f, Filter::Tag(_) | Filter::Property { .. }))
+        .count();
+    if joined > limits::MAX_TAG_AND_PROPERTY_FILTERS {
         return Err(too_many(
-            "property filters",
-            properties,
-            limits::MAX_PROPERTY_FILTERS,
+            "tag and property filters",
+            joined,
+            limits::MAX_TAG_AND_PROPERTY_FILTERS,
         ));
     }
     let values: usize = filters
