@@ -333,15 +333,7 @@ fn apply_one(
             if is_base {
                 return set_base(image, root, value);
             }
-            properties::validate_property_name(root)?;
-            let operation = if exists {
-                PropertyOperation::Update
-            } else {
-                PropertyOperation::Create
-            };
-            require(access, root, operation)?;
-            set_property(image, root, value);
-            Ok(())
+            add_property(image, root, value, exists, access)
         }
         PatchOpKind::Remove if is_base => Err(ModelError::forbidden(format!(
             "Property {root} may not be removed."
@@ -355,6 +347,26 @@ fn apply_one(
             Ok(())
         }
     }
+}
+
+/// Adds (or, for a caller who can read it, overwrites) an additional
+/// property.
+fn add_property(
+    image: &mut Image,
+    key: &str,
+    value: &Value,
+    exists: bool,
+    access: &dyn PropertyAccess,
+) -> Result<(), ModelError> {
+    properties::validate_property_name(key)?;
+    let operation = if exists {
+        PropertyOperation::Update
+    } else {
+        PropertyOperation::Create
+    };
+    require(access, key, operation)?;
+    set_property(image, key, value);
+    Ok(())
 }
 
 /// Sets an additional property. Null, which the schema allows only for
