@@ -109,16 +109,17 @@ async fn create_with_read_only_status_is_403() {
 #[tokio::test]
 async fn create_with_any_read_only_attribute_is_403() {
     let app = TestApp::new().await;
-    for key in [
-        "created_at",
-        "updated_at",
-        "checksum",
-        "size",
-        "virtual_size",
-        "os_hash_algo",
-        "os_hash_value",
+    // Values the schema accepts: the schema is checked first.
+    for (key, value) in [
+        ("created_at", json!("x")),
+        ("updated_at", json!("x")),
+        ("checksum", json!("x")),
+        ("size", json!(1)),
+        ("virtual_size", json!(1)),
+        ("os_hash_algo", json!("x")),
+        ("os_hash_value", json!("x")),
     ] {
-        let message = create_error(&app, json!({key: "x"}), StatusCode::FORBIDDEN).await;
+        let message = create_error(&app, json!({key: value}), StatusCode::FORBIDDEN).await;
         assert_eq!(message, format!("Attribute '{key}' is read-only."));
     }
 }

@@ -194,7 +194,7 @@ async fn list_with_unknown_marker_is_400() {
 }
 
 #[tokio::test]
-async fn list_with_marker_of_invisible_image_is_400() {
+async fn list_with_marker_of_invisible_image_is_403() {
     let app = TestApp::new().await;
     let private = app.create_image(json!({"visibility": "private"})).await;
     let resp = app
@@ -203,7 +203,7 @@ async fn list_with_marker_of_invisible_image_is_400() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, StatusCode::BAD_REQUEST).await;
+    expect_error(resp, StatusCode::FORBIDDEN).await;
 }
 
 #[tokio::test]

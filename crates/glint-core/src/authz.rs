@@ -175,12 +175,16 @@ pub fn image_target(ctx: &RequestContext, image: &Image) -> Target {
     t
 }
 
-/// The target of a create request: the proposed owner and visibility.
-pub fn create_target(ctx: &RequestContext, owner: Option<&str>, visibility: Visibility) -> Target {
+/// The target of a create request: the proposed owner and visibility. An
+/// owner not given is the caller's project; `Some(None)` asks for none.
+pub fn create_target(
+    ctx: &RequestContext,
+    owner: Option<Option<&str>>,
+    visibility: Visibility,
+) -> Target {
     let owner = owner
-        .map(str::to_string)
-        .or_else(|| ctx.project_id().map(str::to_string))
-        .map(Value::String)
+        .unwrap_or(ctx.project_id())
+        .map(|o| Value::String(o.to_string()))
         .unwrap_or(Value::Null);
     let mut t = Target::new();
     t.insert("project_id".into(), owner.clone());

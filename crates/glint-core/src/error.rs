@@ -1,7 +1,8 @@
 //! The one error type of the use-case layer.
 
 use glint_db::DbError;
-use glint_model::ModelError;
+use glint_model::limits::QuotaKind;
+use glint_model::{ImageId, ModelError};
 use glint_store::StoreError;
 
 /// What went wrong, in terms the API layer maps to a status code. Messages
@@ -21,6 +22,20 @@ pub enum CoreError {
     Gone(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A request would give an image more tags or additional properties
+    /// than `image_tag_quota` or `image_property_quota` allow. `image` is
+    /// set when the tags API was adding one tag to it.
+    #[error("{kind:?} quota of {maximum} exceeded: {attempted} attempted")]
+    QuotaExceeded {
+        kind: QuotaKind,
+        attempted: u64,
+        maximum: u64,
+        image: Option<ImageId>,
+    },
+    /// A request would make an image's properties and tags larger than
+    /// the bound on one image's metadata.
+    #[error("image metadata of {size} bytes exceeds {maximum} bytes")]
+    MetadataTooLarge { size: usize, maximum: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// The requested range is outside the image data of `size` bytes.
@@ -39,6 +54,19 @@ impl From<ModelError> for CoreError {
             ModelError::Forbidden(m) => CoreError::Forbidden(m),
             ModelError::Conflict(m) => CoreError::Conflict(m),
             e @ ModelError::InvalidTransition { .. } => CoreError::Conflict(e.to_string()),
+            ModelError::QuotaExceeded {
+                kind,
+                attempted,
+                maximum,
+            } => CoreError::QuotaExceeded {
+                kind,
+                attempted,
+                maximum,
+                image: None,
+            },
+            ModelError::MetadataTooLarge { size, maximum } => {
+                CoreError::MetadataTooLarge { size, maximum }
+            }
         }
     }
 }

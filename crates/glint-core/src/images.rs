@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use glint_db::{Database, DbError, Viewer};
-use glint_model::patch::{self, PatchDialect, PatchOpKind};
+use glint_model::limits::clip;
+use glint_model::patch::{self, PatchDialect};
 use glint_model::properties::{self, PropertyAccess, PropertyOperation, Unrestricted};
 use glint_model::query::ImageListQuery;
 use glint_model::{Image, ImageId, ImageStatus, NewImage, time};
@@ -38,7 +39,7 @@ pub struct ImageService {
 }
 
 fn not_found(id: &str) -> CoreError {
-    CoreError::NotFound(format!("No image found with ID {id}"))
+    CoreError::NotFound(format!("No image found with ID {}", clip(id)))
 }
 
 impl ImageService {
@@ -127,9 +128,17 @@ impl ImageService {
         Ok(image)
     }
 
-    async fn visible(&self, ctx: &RequestContext, image: &Image) -> Result<bool, CoreError> {
+    /// Stricter than Glance's `is_image_visible` for images without an
+    /// owner, which Glance shows to everyone: they follow the rule of
+    /// Glance's list, so only admins, members, and anyone for a public or
+    /// community image see one.
+    pub(crate) async fn visible(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+    ) -> Result<bool, CoreError> {
         use glint_model::Visibility::*;
-        if ctx.is_admin() || image.owner.is_none() {
+        if ctx.is_admin() {
             return Ok(true);
         }
         if matches!(image.visibility, Public | Community) {
@@ -156,22 +165,14 @@ impl ImageService {
 
     /// `POST /v2/images`.
     pub async fn create(&self, ctx: &RequestContext, body: &Value) -> Result<Image, CoreError> {
-        let new = NewImage::from_json(body, &self.config.formats)?;
-        let owner = new.owner.clone().flatten();
+        let new = NewImage::from_json(body, &self.config.formats, self.quotas())?;
         let visibility = new.visibility.unwrap_or_default();
-        let target = authz::create_target(ctx, owner.as_deref(), visibility);
-        if !self.authz.check(ctx, "add_image", &target) {
-            if let Some(owner) = owner.as_deref().filter(|o| ctx.project_id() != Some(*o)) {
-                return Err(CoreError::Forbidden(format!(
-                    "You are not permitted to create images owned by '{owner}'"
-                )));
-            }
-            self.authz.enforce(ctx, "add_image", &target)?;
-        }
+        let owner = new.owner.as_ref().map(Option::as_deref);
+        self.authorize_create(ctx, owner, visibility)?;
         let image = new.into_image(ctx.project_id().map(str::to_string));
         self.authz.enforce_visibility(ctx, &image, visibility)?;
         self.check_create_protections(ctx, body, &image)?;
-        self.check_quotas(&image)?;
+        self.check_limits(None, &image)?;
         match self.db.create_image(&image).await {
             Err(DbError::Duplicate) => Err(CoreError::Conflict(format!(
                 "Image with identifier {} already exists!",
@@ -204,22 +205,6 @@ impl ImageService {
         }
     }
 
-    pub(crate) fn check_quotas(&self, image: &Image) -> Result<(), CoreError> {
-        let props = image.properties.len() as u64;
-        if let Some(max) = self.config.image_property_quota.filter(|m| props > *m) {
-            return Err(CoreError::TooLarge(format!(
-                "The limit has been exceeded on the number of allowed image properties. Attempted: {props}, Maximum: {max}"
-            )));
-        }
-        let tags = image.tags.len() as u64;
-        if let Some(max) = self.config.image_tag_quota.filter(|m| tags > *m) {
-            return Err(CoreError::TooLarge(format!(
-                "The limit has been exceeded on the number of allowed image tags. Attempted: {tags}, Maximum: {max}"
-            )));
-        }
-        Ok(())
-    }
-
     /// `GET /v2/images`.
     pub async fn list(
         &self,
@@ -239,12 +224,7 @@ impl ImageService {
             .unwrap_or(self.config.limit_param_default)
             .min(self.config.api_limit_max);
         let marker = match &query.marker {
-            Some(m) => Some(
-                self.load_visible(ctx, m, || {
-                    CoreError::BadRequest(format!("No image found with ID {m}"))
-                })
-                .await?,
-            ),
+            Some(m) => Some(self.load_marker(ctx, m).await?),
             None => None,
         };
         let viewer = Viewer {
@@ -282,30 +262,15 @@ impl ImageService {
         dialect: PatchDialect,
         body: &Value,
     ) -> Result<Image, CoreError> {
-        let ops = patch::parse_patch(body, dialect, &self.config.formats)?;
+        let ops = patch::parse_patch(body, dialect, &self.config.formats, self.quotas())?;
         let mut image = self.load_visible(ctx, id, || not_found(id)).await?;
         if ops.is_empty() {
             self.authz.enforce_image(ctx, &image, "get_image")?;
             return Ok(self.readable_view(ctx, image));
         }
-        for op in &ops {
-            if op.root() == "owner" && op.kind == PatchOpKind::Replace && !ctx.is_admin() {
-                return Err(CoreError::Forbidden(
-                    "Owner can't be updated by non admin.".into(),
-                ));
-            }
-            if op.root() == "visibility" {
-                let requested = op
-                    .value
-                    .as_ref()
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok());
-                if let Some(v) = requested {
-                    self.authz.enforce_visibility(ctx, &image, v)?;
-                }
-            }
-        }
+        self.authorize_patch(ctx, &image, &ops)?;
         self.authz.enforce_image(ctx, &image, "modify_image")?;
+        let before = image.clone();
         let expected = image.status;
         let access = self.property_access(ctx);
         let guard: &dyn PropertyAccess = match &access {
@@ -315,7 +280,7 @@ impl ImageService {
         // Properties the caller cannot read stay on the image untouched;
         // they are only left out of the view returned.
         patch::apply_patch_with(&mut image, &ops, guard)?;
-        self.check_quotas(&image)?;
+        self.check_limits(Some(&before), &image)?;
         image.updated_at = time::now();
         self.save(&image, expected).await?;
         if let Some(access) = &access {
@@ -339,7 +304,8 @@ impl ImageService {
 
     /// `DELETE /v2/images/{id}`.
     pub async fn delete(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        let missing = || CoreError::NotFound(format!("Failed to find image {id} to delete"));
+        let missing =
+            || CoreError::NotFound(format!("Failed to find image {} to delete", clip(id)));
         let image = self.load_visible(ctx, id, missing).await?;
         self.authz.enforce_image(ctx, &image, "delete_image")?;
         if image.protected {

@@ -7,6 +7,7 @@
 //! it must not import axum or hyper; the API crate turns its errors into
 //! responses.
 
+mod admission;
 pub mod authz;
 pub mod config;
 pub mod context;

@@ -9,6 +9,7 @@
 //! then the membership itself.
 
 use glint_db::DbError;
+use glint_model::limits::clip;
 use glint_model::member::{self, MemberStatus};
 use glint_model::{Image, Member, Visibility, time};
 use serde_json::Value;
@@ -21,12 +22,13 @@ use crate::images::ImageService;
 const ONLY_SHARED: &str = "Only shared images have members.";
 
 fn image_not_found(id: &str) -> CoreError {
-    CoreError::NotFound(format!("Image {id} not found."))
+    CoreError::NotFound(format!("Image {} not found.", clip(id)))
 }
 
 fn member_not_found(member_id: &str, image: &Image) -> CoreError {
     CoreError::NotFound(format!(
-        "{member_id} not found in the member list of the image {}.",
+        "{} not found in the member list of the image {}.",
+        clip(member_id),
         image.id
     ))
 }
@@ -65,7 +67,10 @@ impl ImageService {
         member_id: &str,
     ) -> Result<Member, CoreError> {
         self.authz.enforce_member_rule(ctx, image, "get_member")?;
-        let found = if sees_member(ctx, image, member_id) {
+        // An id no membership can have (NUL, too long) is not looked up:
+        // PostgreSQL would fail on the NUL instead of finding nothing.
+        let storable = member::validate_member_id(member_id).is_ok();
+        let found = if storable && sees_member(ctx, image, member_id) {
             self.db.get_member(image.id, member_id).await?
         } else {
             None

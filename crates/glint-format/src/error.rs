@@ -23,6 +23,8 @@ pub enum SafetyError {
     Ambiguous(Vec<DetectedFormat>),
     #[error("invalid image: {0}")]
     Invalid(String),
+    #[error("virtual size {0} is larger than any disk can be")]
+    VirtualSizeTooLarge(u64),
 }
 
 fn join(formats: &[DetectedFormat]) -> String {

@@ -128,6 +128,19 @@ fn head_limit(head: &[u8]) -> usize {
     }
 }
 
+/// The largest virtual size a database can record: sizes are signed 64-bit
+/// integers in every schema (Glance's too).
+const MAX_VIRTUAL_SIZE: u64 = i64::MAX as u64;
+
+/// A header claiming a disk larger than anything can record (or address)
+/// is crafted, not made by a disk tool.
+fn recordable(virtual_size: Option<u64>) -> Result<(), SafetyError> {
+    match virtual_size {
+        Some(size) if size > MAX_VIRTUAL_SIZE => Err(SafetyError::VirtualSizeTooLarge(size)),
+        _ => Ok(()),
+    }
+}
+
 fn resolve(mut findings: Vec<Finding>, actual_size: u64) -> Inspection {
     let is = |f: &Finding, format| f.format == format;
     // An isohybrid image carries an MBR so it also boots from USB sticks; it is an ISO.
@@ -149,7 +162,7 @@ fn resolve(mut findings: Vec<Finding>, actual_size: u64) -> Inspection {
             format: only.format,
             virtual_size: only.virtual_size,
             actual_size,
-            safety: only.safety,
+            safety: only.safety.and(recordable(only.virtual_size)),
         },
         (Some(first), _) => {
             let formats = std::iter::once(first.format)
@@ -219,6 +232,27 @@ mod tests {
         }
         let start = inspector.tail.len() - TAIL_LEN;
         assert_eq!(&inspector.tail[start..], &data[data.len() - TAIL_LEN..]);
+    }
+
+    #[test]
+    fn a_virtual_size_beyond_i64_is_unsafe() {
+        let finding = |size| vec![Finding::new(DetectedFormat::Qcow2, Some(size), Ok(()))];
+        let largest = resolve(finding(i64::MAX as u64), 10);
+        assert_eq!(largest.safety, Ok(()));
+        assert_eq!(largest.virtual_size, Some(i64::MAX as u64));
+        for size in [1 << 63, u64::MAX] {
+            let inspection = resolve(finding(size), 10);
+            assert_eq!(
+                inspection.safety,
+                Err(SafetyError::VirtualSizeTooLarge(size))
+            );
+        }
+        let already = vec![Finding::new(
+            DetectedFormat::Qcow2,
+            Some(u64::MAX),
+            Err(SafetyError::BackingFile),
+        )];
+        assert_eq!(resolve(already, 10).safety, Err(SafetyError::BackingFile));
     }
 
     #[test]

@@ -18,9 +18,15 @@ pub enum FormatError {
     Unsafe(SafetyError),
 }
 
-/// Decides an upload of `inspection`'s data as Glance does: only `bare` containers
-/// are checked; a format mismatch is fatal only when `require_image_format_match`
-/// is set; a safety failure always is. Returns the virtual size to record, if any.
+/// Decides an upload of `inspection`'s data as Glance does for `bare`
+/// containers: a format mismatch is fatal only when
+/// `require_image_format_match` is set. Other containers (ovf, ova, docker,
+/// compressed, ...) wrap or compress a disk, so their data is not compared
+/// with `disk_format` and gives no virtual size; unlike Glance, which skips
+/// them altogether, their safety verdict still applies, since the data is
+/// often a disk image handed to a hypervisor as it is. A safety failure is
+/// always fatal. Returns the virtual size to record: none for a size of
+/// zero, which Glance does not record either.
 pub fn check_upload(
     disk_format: Option<&str>,
     container_format: Option<&str>,
@@ -28,6 +34,7 @@ pub fn check_upload(
     require_image_format_match: bool,
 ) -> Result<Option<u64>, FormatError> {
     if container_format != Some("bare") {
+        inspection.safety.clone().map_err(FormatError::Unsafe)?;
         return Ok(None);
     }
     let virtual_size = match match_claim(disk_format.unwrap_or_default(), inspection) {
@@ -37,7 +44,7 @@ pub fn check_upload(
         Err(_) => None,
     };
     inspection.safety.clone().map_err(FormatError::Unsafe)?;
-    Ok(virtual_size)
+    Ok(virtual_size.filter(|size| *size > 0))
 }
 
 fn match_claim(claimed: &str, inspection: &Inspection) -> Result<Option<u64>, FormatError> {
@@ -178,10 +185,45 @@ mod tests {
     }
 
     #[test]
-    fn non_bare_containers_are_not_checked() {
-        let i = inspection(DetectedFormat::Qcow2, Err(SafetyError::BackingFile));
-        assert_eq!(check_upload(Some("raw"), Some("ovf"), &i, true), Ok(None));
-        assert_eq!(check_upload(Some("qcow2"), None, &i, true), Ok(None));
+    fn other_containers_are_checked_for_safety_only() {
+        let unsafe_image = inspection(DetectedFormat::Qcow2, Err(SafetyError::BackingFile));
+        for container in [
+            Some("ovf"),
+            Some("ova"),
+            Some("docker"),
+            Some("compressed"),
+            None,
+        ] {
+            assert_eq!(
+                check_upload(Some("raw"), container, &unsafe_image, true),
+                Err(FormatError::Unsafe(SafetyError::BackingFile))
+            );
+        }
+        let safe = inspection(DetectedFormat::Qcow2, Ok(()));
+        assert_eq!(
+            check_upload(Some("vmdk"), Some("ova"), &safe, true),
+            Ok(None)
+        );
+        assert_eq!(
+            check_upload(Some("qcow2"), Some("ovf"), &safe, true),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_virtual_size_of_zero_is_not_recorded() {
+        let empty = Inspection {
+            format: DetectedFormat::Raw,
+            virtual_size: Some(0),
+            actual_size: 0,
+            safety: Ok(()),
+        };
+        assert_eq!(bare("raw", &empty, true), Ok(None));
+        let i = Inspection {
+            virtual_size: Some(0),
+            ..inspection(DetectedFormat::Qcow2, Ok(()))
+        };
+        assert_eq!(bare("qcow2", &i, true), Ok(None));
     }
 
     #[test]

@@ -217,6 +217,68 @@ fn vmdk_with_parent_is_unsafe() {
     assert_eq!(inspection.safety, Err(SafetyError::BackingFile));
 }
 
+/// Every container format Glance knows: the safety verdict applies to all.
+const CONTAINERS: [&str; 8] = [
+    "bare",
+    "ovf",
+    "ova",
+    "docker",
+    "compressed",
+    "ami",
+    "aki",
+    "ari",
+];
+
+#[test]
+fn unsafe_images_are_refused_in_every_container_format() {
+    let dir = Workdir::new();
+    dir.create("base.qcow2", "qcow2", "10M", &[]);
+    let backing = dir.create(
+        "top.qcow2",
+        "qcow2",
+        "10M",
+        &["-b", "base.qcow2", "-F", "qcow2"],
+    );
+    let data_file = dir.create("data.qcow2", "qcow2", "10M", &["-o", "data_file=data.raw"]);
+    dir.create("base.vmdk", "vmdk", "10M", &[]);
+    let parent = dir.create(
+        "top.vmdk",
+        "vmdk",
+        "10M",
+        &["-b", "base.vmdk", "-F", "vmdk"],
+    );
+    for (path, claimed, error) in [
+        (backing, "qcow2", SafetyError::BackingFile),
+        (data_file, "qcow2", SafetyError::DataFile),
+        (parent, "vmdk", SafetyError::BackingFile),
+    ] {
+        let inspection = inspect_file(&path);
+        for container in CONTAINERS {
+            assert_eq!(
+                check_upload(Some(claimed), Some(container), &inspection, false),
+                Err(FormatError::Unsafe(error.clone())),
+                "{} in {container}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn safe_images_in_other_containers_record_no_virtual_size() {
+    let dir = Workdir::new();
+    let path = dir.create("disk.qcow2", "qcow2", "10M", &[]);
+    let inspection = assert_safe_like_qemu(&path, DetectedFormat::Qcow2);
+    for container in &CONTAINERS[1..] {
+        for claimed in ["qcow2", "vmdk", "raw"] {
+            assert_eq!(
+                check_upload(Some(claimed), Some(container), &inspection, true),
+                Ok(None)
+            );
+        }
+    }
+}
+
 #[test]
 fn vhd_dynamic_is_detected_with_qemu_virtual_size() {
     let dir = Workdir::new();

@@ -1,5 +1,6 @@
 //! The one error type of the domain layer.
 
+use crate::limits::QuotaKind;
 use crate::status::ImageStatus;
 
 /// A rule of the domain was broken. Each variant says which HTTP family it
@@ -19,6 +20,17 @@ pub enum ModelError {
     /// The image status machine does not allow this move.
     #[error("Image status transition from {from} to {to} is not allowed")]
     InvalidTransition { from: ImageStatus, to: ImageStatus },
+    /// More tags or additional properties than the quota allows (413).
+    #[error("{kind:?} quota exceeded: attempted {attempted}, maximum {maximum}")]
+    QuotaExceeded {
+        kind: QuotaKind,
+        attempted: u64,
+        maximum: u64,
+    },
+    /// The image's properties and tags together would exceed
+    /// [`crate::limits::MAX_IMAGE_METADATA_BYTES`] (413).
+    #[error("image metadata of {size} bytes exceeds {maximum} bytes")]
+    MetadataTooLarge { size: usize, maximum: usize },
 }
 
 impl ModelError {

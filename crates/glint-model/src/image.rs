@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use crate::error::ModelError;
 use crate::ids::ImageId;
+use crate::limits::{self, QuotaKind, Quotas};
 use crate::properties::{self, FormatRules};
+use crate::schema::as_integer;
 use crate::status::ImageStatus;
 use crate::time::{self, Timestamp};
 use crate::visibility::Visibility;
@@ -139,10 +141,35 @@ impl Image {
         }
     }
 
+    /// Adds one tag unless the image has it already.
     pub fn add_tag(&mut self, tag: &str) {
         if !self.tags.iter().any(|t| t == tag) {
             self.tags.push(tag.to_string());
         }
+    }
+
+    /// The size [`limits::MAX_IMAGE_METADATA_BYTES`] bounds: the names
+    /// and values of the additional properties and the tags, as JSON
+    /// strings.
+    pub fn metadata_size(&self) -> usize {
+        let props: usize = self
+            .properties
+            .iter()
+            .map(|(k, v)| json_string_len(k) + json_string_len(v))
+            .sum();
+        props + self.tags.iter().map(|t| json_string_len(t)).sum::<usize>()
+    }
+
+    /// Refuses an image whose metadata outgrew the bound.
+    pub fn check_metadata_size(&self) -> Result<(), ModelError> {
+        let size = self.metadata_size();
+        if size > limits::MAX_IMAGE_METADATA_BYTES {
+            return Err(ModelError::MetadataTooLarge {
+                size,
+                maximum: limits::MAX_IMAGE_METADATA_BYTES,
+            });
+        }
+        Ok(())
     }
 
     /// Extra properties a user may see (internal bookkeeping hidden).
@@ -155,6 +182,56 @@ impl Image {
     pub fn active_locations(&self) -> impl Iterator<Item = &Location> {
         self.locations.iter().filter(|l| l.status == "active")
     }
+}
+
+/// The length of `s` written as a JSON string, quotes included.
+fn json_string_len(s: &str) -> usize {
+    let escapes: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0x00..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() + escapes + 2
+}
+
+/// The tags of a JSON array, first occurrences only, in order; linear in
+/// the number of tags.
+pub fn unique_tags(value: &Value) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| seen.insert(*t))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The quotas of a create body, counted as Glance counts them: every tag
+/// sent (duplicates too), every additional property outside `os_glance`.
+fn check_create_quotas(obj: &Map<String, Value>, quotas: Quotas) -> Result<(), ModelError> {
+    let exceeded = |kind, attempted| {
+        quotas
+            .check(kind, attempted)
+            .map_err(|maximum| ModelError::QuotaExceeded {
+                kind,
+                attempted,
+                maximum,
+            })
+    };
+    if let Some(tags) = obj.get("tags").and_then(Value::as_array) {
+        exceeded(QuotaKind::Tags, tags.len() as u64)?;
+    }
+    let properties = obj
+        .keys()
+        .filter(|k| !CREATE_BASE_KEYS.contains(&k.as_str()))
+        .filter(|k| !k.starts_with(properties::RESERVED_NAMESPACE))
+        .count();
+    exceeded(QuotaKind::Properties, properties as u64)
 }
 
 /// A validated create request (`POST /v2/images`).
@@ -174,9 +251,37 @@ pub struct NewImage {
     pub properties: BTreeMap<String, String>,
 }
 
+/// Attributes of a create body that are not additional properties
+/// (Glance's `RequestDeserializer._base_properties`).
+const CREATE_BASE_KEYS: &[&str] = &[
+    "checksum",
+    "created_at",
+    "container_format",
+    "disk_format",
+    "id",
+    "min_disk",
+    "min_ram",
+    "name",
+    "size",
+    "virtual_size",
+    "status",
+    "tags",
+    "owner",
+    "updated_at",
+    "visibility",
+    "protected",
+    "os_hidden",
+];
+
 impl NewImage {
     /// Parses and validates a create body with Glance's rules and messages.
-    pub fn from_json(body: &Value, formats: &FormatRules) -> Result<NewImage, ModelError> {
+    /// The quotas are checked first, on the counts as sent, so that a body
+    /// with thousands of tags or properties costs no per-item work.
+    pub fn from_json(
+        body: &Value,
+        formats: &FormatRules,
+        quotas: Quotas,
+    ) -> Result<NewImage, ModelError> {
         let Some(obj) = body.as_object() else {
             return Err(ModelError::invalid(format!(
                 "Provided object does not match schema 'image': {} is not of type 'object'",
@@ -190,6 +295,7 @@ impl NewImage {
                 )));
             }
         }
+        check_create_quotas(obj, quotas)?;
         for (key, value) in obj {
             properties::validate_value(key, value, formats)?;
         }
@@ -202,6 +308,7 @@ impl NewImage {
 
     fn take(&mut self, key: &str, value: &Value) -> Result<(), ModelError> {
         let opt_string = |v: &Value| v.as_str().map(str::to_string);
+        let integer = |v: &Value| as_integer(v).and_then(|n| i64::try_from(n).ok());
         match key {
             "id" => self.id = value.as_str().and_then(ImageId::parse),
             "name" => self.name = opt_string(value),
@@ -211,25 +318,19 @@ impl NewImage {
             "owner" => self.owner = Some(opt_string(value)),
             "container_format" => self.container_format = opt_string(value),
             "disk_format" => self.disk_format = opt_string(value),
-            "min_ram" => self.min_ram = value.as_i64().unwrap_or(0),
-            "min_disk" => self.min_disk = value.as_i64().unwrap_or(0),
-            "tags" => {
-                for t in value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    if !self.tags.iter().any(|x| x == t) {
-                        self.tags.push(t.to_string());
-                    }
-                }
-            }
+            "min_ram" => self.min_ram = integer(value).unwrap_or(0),
+            "min_disk" => self.min_disk = integer(value).unwrap_or(0),
+            "tags" => self.tags = unique_tags(value),
+            // Glance's image factory refuses it once the schema accepted it.
+            "locations" => return Err(properties::reserved(key)),
             _ => {
                 properties::check_writable(key)?;
                 properties::validate_property_name(key)?;
-                let v = value.as_str().unwrap_or_default().to_string();
-                self.properties.insert(key.to_string(), v);
+                // Only `kernel_id` and `ramdisk_id` may be null: no kernel
+                // is the same as no property.
+                if let Some(v) = value.as_str() {
+                    self.properties.insert(key.to_string(), v.to_string());
+                }
             }
         }
         Ok(())
@@ -261,7 +362,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<NewImage, ModelError> {
-        NewImage::from_json(&v, &FormatRules::default())
+        NewImage::from_json(&v, &FormatRules::default(), Quotas::default())
     }
 
     #[test]
@@ -351,5 +452,74 @@ mod tests {
         img.size = Some(10);
         img.transition(ImageStatus::Queued).unwrap();
         assert_eq!(img.size, None);
+    }
+
+    #[test]
+    fn quotas_count_tags_and_properties_as_sent_before_validating_them() {
+        let quotas = Quotas {
+            tags: Some(2),
+            properties: Some(1),
+        };
+        let parse = |v: Value| NewImage::from_json(&v, &FormatRules::default(), quotas);
+        assert_eq!(
+            parse(json!({"tags": ["a", "a", 5]})).unwrap_err(),
+            ModelError::QuotaExceeded {
+                kind: QuotaKind::Tags,
+                attempted: 3,
+                maximum: 2
+            }
+        );
+        assert_eq!(
+            parse(json!({"name": "n", "a": 1, "b": "2", "os_glance_x": "y"})).unwrap_err(),
+            ModelError::QuotaExceeded {
+                kind: QuotaKind::Properties,
+                attempted: 2,
+                maximum: 1
+            }
+        );
+        assert!(parse(json!({"tags": ["a", "a"], "a": "1"})).is_ok());
+    }
+
+    #[test]
+    fn many_tags_are_deduplicated_in_order() {
+        let tags: Vec<String> = (0..50_000).map(|i| format!("t{}", i % 25_000)).collect();
+        let new = parse(json!({ "tags": tags })).unwrap();
+        assert_eq!(new.tags.len(), 25_000);
+        assert_eq!(new.tags[24_999], "t24999");
+    }
+
+    #[test]
+    fn locations_in_a_create_body_are_reserved_once_well_formed() {
+        let err = parse(json!({"locations": [{"url": "file:///x", "metadata": {}}]}));
+        assert_eq!(
+            err.unwrap_err(),
+            ModelError::forbidden("Attribute 'locations' is reserved.")
+        );
+        assert!(matches!(
+            parse(json!({"locations": "file:///x"})),
+            Err(ModelError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_null_kernel_id_is_no_property() {
+        let new = parse(json!({"kernel_id": null})).unwrap();
+        assert!(new.properties.is_empty());
+    }
+
+    #[test]
+    fn metadata_size_counts_names_values_and_tags_as_json() {
+        let mut img = Image::queued(ImageId::new_random(), time::now());
+        img.properties.insert("k".into(), "a\"b".into());
+        img.tags.push("\u{1}".into());
+        // "k" + "a\"b" + "\u0001"
+        assert_eq!(img.metadata_size(), 3 + 6 + 8);
+        assert!(img.check_metadata_size().is_ok());
+        img.properties
+            .insert("big".into(), "x".repeat(limits::MAX_IMAGE_METADATA_BYTES));
+        assert!(matches!(
+            img.check_metadata_size(),
+            Err(ModelError::MetadataTooLarge { .. })
+        ));
     }
 }

@@ -8,10 +8,12 @@
 pub mod error;
 pub mod ids;
 pub mod image;
+pub mod limits;
 pub mod member;
 pub mod patch;
 pub mod properties;
 pub mod query;
+pub mod schema;
 pub mod status;
 pub mod time;
 pub mod visibility;

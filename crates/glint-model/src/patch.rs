@@ -9,8 +9,10 @@
 use serde_json::Value;
 
 use crate::error::ModelError;
-use crate::image::Image;
+use crate::image::{self, Image};
+use crate::limits::{QuotaKind, Quotas, clip};
 use crate::properties::{self, FormatRules, PropertyAccess, PropertyOperation, Unrestricted};
+use crate::schema::as_integer;
 
 pub const MEDIA_TYPE_V20: &str = "application/openstack-images-v2.0-json-patch";
 pub const MEDIA_TYPE_V21: &str = "application/openstack-images-v2.1-json-patch";
@@ -63,11 +65,13 @@ fn bad(msg: impl Into<String>) -> ModelError {
     ModelError::invalid(msg)
 }
 
-/// Parses and validates a patch body.
+/// Parses and validates a patch body. A tag list over the tag quota is
+/// refused before its tags are looked at.
 pub fn parse_patch(
     body: &Value,
     dialect: PatchDialect,
     formats: &FormatRules,
+    quotas: Quotas,
 ) -> Result<Vec<PatchOp>, ModelError> {
     let Some(items) = body.as_array() else {
         return Err(bad(
@@ -76,7 +80,7 @@ pub fn parse_patch(
     };
     items
         .iter()
-        .map(|raw| parse_one(raw, dialect, formats))
+        .map(|raw| parse_one(raw, dialect, formats, quotas))
         .collect()
 }
 
@@ -84,6 +88,7 @@ fn parse_one(
     raw: &Value,
     dialect: PatchDialect,
     formats: &FormatRules,
+    quotas: Quotas,
 ) -> Result<PatchOp, ModelError> {
     let Some(obj) = raw.as_object() else {
         return Err(bad("Operations must be JSON objects."));
@@ -97,11 +102,13 @@ fn parse_one(
                 ))
             })?;
             let kind = op_kind(op.as_str().unwrap_or_default()).ok_or_else(|| {
+                let shown = op
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| op.to_string());
                 bad(format!(
                     "Invalid operation: `{}`. It must be one of the following: {}.",
-                    op.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| op.to_string()),
+                    clip(&shown),
                     OPERATIONS.join(", ")
                 ))
             })?;
@@ -130,9 +137,12 @@ fn parse_one(
             }
         }
     };
-    let pointer = pointer
-        .as_str()
-        .ok_or_else(|| bad(format!("Pointer `{pointer}` does not start with \"/\".")))?;
+    let pointer = pointer.as_str().ok_or_else(|| {
+        bad(format!(
+            "Pointer `{}` does not start with \"/\".",
+            clip(&pointer.to_string())
+        ))
+    })?;
     let path = decode_pointer(pointer)?;
     validate_depth(kind, &path)?;
     let value = if kind == PatchOpKind::Remove {
@@ -154,6 +164,7 @@ fn parse_one(
         value,
         dialect,
     };
+    check_tag_quota(&op, quotas)?;
     validate_change(&op, formats)?;
     Ok(op)
 }
@@ -167,30 +178,44 @@ fn op_kind(s: &str) -> Option<PatchOpKind> {
     }
 }
 
+/// Glance counts the tags of a new list as sent, duplicates included.
+fn check_tag_quota(op: &PatchOp, quotas: Quotas) -> Result<(), ModelError> {
+    let tags = match (&op.value, op.root()) {
+        (Some(Value::Array(tags)), "tags") => tags.len() as u64,
+        _ => return Ok(()),
+    };
+    quotas
+        .check(QuotaKind::Tags, tags)
+        .map_err(|maximum| ModelError::QuotaExceeded {
+            kind: QuotaKind::Tags,
+            attempted: tags,
+            maximum,
+        })
+}
+
 /// Decodes a JSON pointer, accepting only the limited form Glance accepts.
 pub fn decode_pointer(pointer: &str) -> Result<Vec<String>, ModelError> {
+    let shown = clip(pointer);
     let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(bad(format!(
-            "Pointer `{pointer}` does not start with \"/\"."
-        )));
+        return Err(bad(format!("Pointer `{shown}` does not start with \"/\".")));
     };
     if rest.split('/').skip(1).any(|seg| seg.trim().is_empty()) && rest.contains('/') {
         let trailing = pointer.len() > 1 && pointer.ends_with('/');
         if trailing {
-            return Err(bad(format!("Pointer `{pointer}` end with \"/\".")));
+            return Err(bad(format!("Pointer `{shown}` end with \"/\".")));
         }
-        return Err(bad(format!("Pointer `{pointer}` contains adjacent \"/\".")));
+        return Err(bad(format!("Pointer `{shown}` contains adjacent \"/\".")));
     }
     if rest.trim().is_empty() && pointer.len() > 1 {
         return Err(bad(format!(
-            "Pointer `{pointer}` does not contains valid token."
+            "Pointer `{shown}` does not contains valid token."
         )));
     }
     let bytes = pointer.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'~' && !matches!(bytes.get(i + 1), Some(b'0') | Some(b'1')) {
             return Err(bad(format!(
-                "Pointer `{pointer}` contains \"~\" not part of a recognized escape sequence."
+                "Pointer `{shown}` contains \"~\" not part of a recognized escape sequence."
             )));
         }
     }
@@ -208,7 +233,7 @@ fn validate_depth(kind: PatchOpKind, path: &[String]) -> Result<(), ModelError> 
     if path.len() != allowed {
         return Err(bad(format!(
             "Invalid JSON pointer for this resource: '/{}'",
-            path.join("/")
+            clip(&path.join("/"))
         )));
     }
     Ok(())
@@ -265,12 +290,16 @@ fn require(
     }
 }
 
+fn missing(key: &str) -> ModelError {
+    ModelError::conflict(format!("Property {} does not exist.", clip(key)))
+}
+
 fn apply_one(
     image: &mut Image,
     op: &PatchOp,
     access: &dyn PropertyAccess,
 ) -> Result<(), ModelError> {
-    let root = op.root().to_string();
+    let root = op.root();
     if root == "locations" {
         let verb = match op.kind {
             PatchOpKind::Add => "add",
@@ -281,76 +310,93 @@ fn apply_one(
             "It's not allowed to {verb} locations if locations are invisible."
         )));
     }
-    let is_base = properties::BASE_SETTABLE.contains(&root.as_str());
+    let is_base = properties::BASE_SETTABLE.contains(&root);
+    let value = op.value.as_ref().unwrap_or(&Value::Null);
     match op.kind {
+        PatchOpKind::Replace if is_base => set_base(image, root, value),
         PatchOpKind::Replace => {
-            let value = op.value.as_ref().unwrap_or(&Value::Null);
-            if is_base {
-                return set_base(image, &root, value);
+            if !readable(image, root, access) {
+                return Err(missing(root));
             }
-            if !readable(image, &root, access) {
-                return Err(ModelError::conflict(format!(
-                    "Property {root} does not exist."
-                )));
-            }
-            require(access, &root, PropertyOperation::Update)?;
-            image
-                .properties
-                .insert(root, value.as_str().unwrap_or_default().to_string());
+            require(access, root, PropertyOperation::Update)?;
+            set_property(image, root, value);
             Ok(())
         }
         PatchOpKind::Add => {
-            let value = op.value.as_ref().unwrap_or(&Value::Null);
-            let exists = is_base || readable(image, &root, access);
+            let exists = is_base || readable(image, root, access);
             if exists && op.dialect == PatchDialect::V20 {
                 return Err(ModelError::conflict(format!(
-                    "Property {root} already present."
+                    "Property {} already present.",
+                    clip(root)
                 )));
             }
             if is_base {
-                set_base(image, &root, value)
-            } else {
-                properties::validate_property_name(&root)?;
-                let operation = if exists {
-                    PropertyOperation::Update
-                } else {
-                    PropertyOperation::Create
-                };
-                require(access, &root, operation)?;
-                image
-                    .properties
-                    .insert(root, value.as_str().unwrap_or_default().to_string());
-                Ok(())
+                return set_base(image, root, value);
             }
+            add_property(image, root, value, exists, access)
         }
+        PatchOpKind::Remove if is_base => Err(ModelError::forbidden(format!(
+            "Property {root} may not be removed."
+        ))),
         PatchOpKind::Remove => {
-            if is_base {
-                Err(ModelError::forbidden(format!(
-                    "Property {root} may not be removed."
-                )))
-            } else if readable(image, &root, access) {
-                require(access, &root, PropertyOperation::Delete)?;
-                image.properties.remove(&root);
-                Ok(())
-            } else {
-                Err(ModelError::conflict(format!(
-                    "Property {root} does not exist."
-                )))
+            if !readable(image, root, access) {
+                return Err(missing(root));
             }
+            require(access, root, PropertyOperation::Delete)?;
+            image.properties.remove(root);
+            Ok(())
+        }
+    }
+}
+
+/// Adds (or, for a caller who can read it, overwrites) an additional
+/// property.
+fn add_property(
+    image: &mut Image,
+    key: &str,
+    value: &Value,
+    exists: bool,
+    access: &dyn PropertyAccess,
+) -> Result<(), ModelError> {
+    properties::validate_property_name(key)?;
+    let operation = if exists {
+        PropertyOperation::Update
+    } else {
+        PropertyOperation::Create
+    };
+    require(access, key, operation)?;
+    set_property(image, key, value);
+    Ok(())
+}
+
+/// Sets an additional property. Null, which the schema allows only for
+/// `kernel_id` and `ramdisk_id`, leaves the image without the property.
+fn set_property(image: &mut Image, key: &str, value: &Value) {
+    match value.as_str() {
+        Some(v) => {
+            image.properties.insert(key.to_string(), v.to_string());
+        }
+        None => {
+            image.properties.remove(key);
         }
     }
 }
 
 fn set_base(image: &mut Image, key: &str, value: &Value) -> Result<(), ModelError> {
     let opt_string = value.as_str().map(str::to_string);
+    let integer = || {
+        as_integer(value)
+            .and_then(|n| i64::try_from(n).ok())
+            .unwrap_or(0)
+    };
     match key {
         "name" => image.name = opt_string,
         "owner" => image.owner = opt_string,
         "visibility" => image.visibility = value.as_str().unwrap_or_default().parse()?,
         "protected" => image.protected = value.as_bool().unwrap_or(false),
         "os_hidden" => image.os_hidden = value.as_bool().unwrap_or(false),
-        "min_ram" => image.min_ram = value.as_i64().unwrap_or(0),
-        "min_disk" => image.min_disk = value.as_i64().unwrap_or(0),
+        "min_ram" => image.min_ram = integer(),
+        "min_disk" => image.min_disk = integer(),
         "container_format" | "disk_format" => {
             if !image.status.formats_mutable() {
                 return Err(ModelError::forbidden(format!(
@@ -363,19 +409,8 @@ fn set_base(image: &mut Image, key: &str, value: &Value) -> Result<(), ModelErro
                 image.container_format = opt_string;
             }
         }
-        "tags" => {
-            image.tags.clear();
-            for tag in value.as_array().into_iter().flatten() {
-                if let Some(t) = tag.as_str() {
-                    image.add_tag(t);
-                }
-            }
-        }
-        _ => {
-            return Err(ModelError::conflict(format!(
-                "Property {key} does not exist."
-            )));
-        }
+        "tags" => image.tags = image::unique_tags(value),
+        _ => return Err(missing(key)),
     }
     Ok(())
 }
@@ -384,157 +419,4 @@ fn set_base(image: &mut Image, key: &str, value: &Value) -> Result<(), ModelErro
 mod access_tests;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::image::NewImage;
-    use crate::status::ImageStatus;
-    use serde_json::json;
-
-    fn image() -> Image {
-        NewImage::from_json(
-            &json!({"name": "a", "disk_format": "raw", "container_format": "bare", "k": "v"}),
-            &FormatRules::default(),
-        )
-        .unwrap()
-        .into_image(Some("p".into()))
-    }
-
-    fn ops(v: Value, d: PatchDialect) -> Result<Vec<PatchOp>, ModelError> {
-        parse_patch(&v, d, &FormatRules::default())
-    }
-
-    fn patch(img: &mut Image, v: Value) -> Result<(), ModelError> {
-        apply_patch(img, &ops(v, PatchDialect::V21)?)
-    }
-
-    #[test]
-    fn replace_name_and_add_property() {
-        let mut img = image();
-        patch(
-            &mut img,
-            json!([{"op": "replace", "path": "/name", "value": "b"},
-                   {"op": "add", "path": "/os_distro", "value": "cirros"}]),
-        )
-        .unwrap();
-        assert_eq!(img.name.as_deref(), Some("b"));
-        assert_eq!(img.properties["os_distro"], "cirros");
-    }
-
-    #[test]
-    fn replace_missing_property_conflicts() {
-        let err = patch(
-            &mut image(),
-            json!([{"op": "replace", "path": "/nope", "value": "x"}]),
-        );
-        assert_eq!(
-            err.unwrap_err(),
-            ModelError::conflict("Property nope does not exist.")
-        );
-    }
-
-    #[test]
-    fn remove_base_attribute_is_forbidden() {
-        let err = patch(&mut image(), json!([{"op": "remove", "path": "/name"}])).unwrap_err();
-        assert_eq!(
-            err,
-            ModelError::forbidden("Property name may not be removed.")
-        );
-    }
-
-    #[test]
-    fn remove_property_then_again_conflicts() {
-        let mut img = image();
-        patch(&mut img, json!([{"op": "remove", "path": "/k"}])).unwrap();
-        assert!(matches!(
-            patch(&mut img, json!([{"op": "remove", "path": "/k"}])),
-            Err(ModelError::Conflict(_))
-        ));
-    }
-
-    #[test]
-    fn read_only_status_is_forbidden() {
-        let err = ops(
-            json!([{"op": "replace", "path": "/status", "value": "active"}]),
-            PatchDialect::V21,
-        );
-        assert_eq!(
-            err.unwrap_err(),
-            ModelError::forbidden("Attribute 'status' is read-only.")
-        );
-    }
-
-    #[test]
-    fn draft4_add_of_existing_property_conflicts() {
-        let mut img = image();
-        let o = ops(json!([{"add": "/k", "value": "x"}]), PatchDialect::V20).unwrap();
-        assert!(matches!(
-            apply_patch(&mut img, &o),
-            Err(ModelError::Conflict(_))
-        ));
-        let o = ops(json!([{"add": "/k2", "value": "x"}]), PatchDialect::V20).unwrap();
-        apply_patch(&mut img, &o).unwrap();
-        assert_eq!(img.properties["k2"], "x");
-    }
-
-    #[test]
-    fn malformed_patches_are_invalid() {
-        for body in [
-            json!({"op": "add"}),
-            json!(["x"]),
-            json!([{"op": "move", "path": "/a", "value": 1}]),
-            json!([{"op": "add", "path": "a", "value": "1"}]),
-            json!([{"op": "add", "path": "/a/b", "value": "1"}]),
-            json!([{"op": "add", "path": "/a~2", "value": "1"}]),
-            json!([{"op": "add", "path": "/a"}]),
-            json!([{"op": "add", "path": "/min_ram", "value": "1"}]),
-        ] {
-            assert!(
-                matches!(
-                    ops(body.clone(), PatchDialect::V21),
-                    Err(ModelError::Invalid(_))
-                ),
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn formats_are_frozen_once_data_exists() {
-        let mut img = image();
-        img.status = ImageStatus::Active;
-        let err = patch(
-            &mut img,
-            json!([{"op": "replace", "path": "/disk_format", "value": "qcow2"}]),
-        );
-        assert!(matches!(err, Err(ModelError::Forbidden(_))));
-    }
-
-    #[test]
-    fn tags_replace_sets_the_list() {
-        let mut img = image();
-        patch(
-            &mut img,
-            json!([{"op": "replace", "path": "/tags", "value": ["x", "y", "x"]}]),
-        )
-        .unwrap();
-        assert_eq!(img.tags, vec!["x", "y"]);
-    }
-
-    #[test]
-    fn pointer_escapes_decode() {
-        assert_eq!(decode_pointer("/a~1b~0c").unwrap(), vec!["a/b~c"]);
-        assert!(decode_pointer("/a/").is_err());
-        assert!(decode_pointer("/a//b").is_err());
-    }
-
-    #[test]
-    fn dialect_from_content_type_ignores_parameters() {
-        assert_eq!(
-            PatchDialect::from_content_type(
-                "application/openstack-images-v2.1-json-patch; charset=UTF-8"
-            ),
-            Some(PatchDialect::V21)
-        );
-        assert_eq!(PatchDialect::from_content_type("application/json"), None);
-    }
-}
+mod tests;

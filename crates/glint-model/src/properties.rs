@@ -1,11 +1,10 @@
-//! Which image attributes exist, which a user may set, and how their values
-//! are validated (the rules of Glance's image schema, checked by hand so the
-//! messages read like jsonschema's).
-
-use serde_json::Value;
+//! Which image attributes exist and which a user may set. The values
+//! themselves are checked against the image schema in [`crate::schema`].
 
 use crate::error::ModelError;
-use crate::visibility::Visibility;
+use crate::limits;
+
+pub use crate::schema::{ID_PATTERN, py_repr, validate_tag, validate_value};
 
 /// Attributes that are in the image schema but never settable.
 pub const READ_ONLY: &[&str] = &[
@@ -22,6 +21,9 @@ pub const READ_ONLY: &[&str] = &[
     "id",
     "os_hash_algo",
     "os_hash_value",
+    // Not read-only in Glance's patch checks, which then store it as an
+    // additional property that would pose as the list of stores.
+    "stores",
 ];
 
 /// Attributes that may not even appear in a create body.
@@ -55,10 +57,6 @@ pub const HIDDEN_PROPERTIES: &[&str] = &[
 ];
 
 pub const MAX_NAME_LEN: usize = 255;
-
-/// The pattern Glance's schema gives the `id` attribute, quoted in errors.
-pub const ID_PATTERN: &str =
-    "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$";
 
 /// The configured format lists that the schema's enums are built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +102,7 @@ pub fn check_writable(key: &str) -> Result<(), ModelError> {
 /// Glance's refusal of a name the caller may not touch: a reserved name, or
 /// an additional property that property protections deny to the caller.
 pub fn reserved(key: &str) -> ModelError {
-    ModelError::forbidden(format!("Attribute '{key}' is reserved."))
+    ModelError::forbidden(format!("Attribute '{}' is reserved.", limits::clip(key)))
 }
 
 /// What a caller may do with an additional property, in the terms of
@@ -159,153 +157,21 @@ impl PropertyAccess for Unrestricted {
     }
 }
 
-/// Renders a JSON value the way Python's `repr` shows it, since Glance's
-/// schema errors quote values that way.
-pub fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(xs) => {
-            let inner: Vec<String> = xs.iter().map(py_repr).collect();
-            format!("[{}]", inner.join(", "))
-        }
-        Value::Object(m) => {
-            let inner: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
-                .collect();
-            format!("{{{}}}", inner.join(", "))
-        }
-    }
-}
-
-fn schema_error(detail: String) -> ModelError {
-    ModelError::invalid(format!(
-        "Provided object does not match schema 'image': {detail}"
-    ))
-}
-
-fn type_error(v: &Value, ty: &str) -> ModelError {
-    schema_error(format!("{} is not of type {ty}", py_repr(v)))
-}
-
-fn check_enum(v: &Value, allowed: &[String]) -> Result<(), ModelError> {
-    if v.is_null() {
-        return Ok(());
-    }
-    if v.as_str().is_some_and(|s| allowed.iter().any(|a| a == s)) {
-        return Ok(());
-    }
-    let mut names = vec!["None".to_string()];
-    names.extend(allowed.iter().map(|a| format!("'{a}'")));
-    Err(schema_error(format!(
-        "{} is not one of [{}]",
-        py_repr(v),
-        names.join(", ")
-    )))
-}
-
-fn check_opt_string(v: &Value, max: usize) -> Result<(), ModelError> {
-    match v {
-        Value::Null => Ok(()),
-        Value::String(s) if s.chars().count() <= max => Ok(()),
-        Value::String(_) => Err(schema_error(format!("{} is too long", py_repr(v)))),
-        _ => Err(type_error(v, "'null', 'string'")),
-    }
-}
-
-fn check_int(v: &Value) -> Result<(), ModelError> {
-    if v.is_i64() || v.is_u64() {
-        Ok(())
-    } else {
-        Err(type_error(v, "'integer'"))
-    }
-}
-
-/// Validates one attribute's value against the image schema. Extra
-/// properties must be strings.
-pub fn validate_value(key: &str, v: &Value, formats: &FormatRules) -> Result<(), ModelError> {
-    match key {
-        "id" => match v.as_str() {
-            Some(s) if crate::ids::ImageId::parse(s).is_some() => Ok(()),
-            Some(_) => Err(schema_error(format!(
-                "{} does not match '{ID_PATTERN}'",
-                py_repr(v)
-            ))),
-            None => Err(type_error(v, "'string'")),
-        },
-        "name" | "owner" => check_opt_string(v, MAX_NAME_LEN),
-        "visibility" => {
-            let ok = v.as_str().is_some_and(|s| s.parse::<Visibility>().is_ok());
-            if ok {
-                Ok(())
-            } else {
-                Err(schema_error(format!(
-                    "{} is not one of ['community', 'public', 'private', 'shared']",
-                    py_repr(v)
-                )))
-            }
-        }
-        "protected" | "os_hidden" => {
-            if v.is_boolean() {
-                Ok(())
-            } else {
-                Err(type_error(v, "'boolean'"))
-            }
-        }
-        "min_ram" | "min_disk" => {
-            check_int(v)?;
-            if v.as_i64().is_some_and(|n| n < 0) {
-                return Err(ModelError::invalid(format!(
-                    "Invalid value '{v}' for parameter '{key}': Cannot be a negative value"
-                )));
-            }
-            Ok(())
-        }
-        "container_format" => check_enum(v, &formats.container_formats),
-        "disk_format" => check_enum(v, &formats.disk_formats),
-        "tags" => validate_tags(v),
-        _ => {
-            if v.is_string() {
-                Ok(())
-            } else {
-                Err(type_error(v, "'string'"))
-            }
-        }
-    }
-}
-
-fn validate_tags(v: &Value) -> Result<(), ModelError> {
-    let Some(items) = v.as_array() else {
-        return Err(type_error(v, "'array'"));
-    };
-    for item in items {
-        validate_tag_value(item)?;
-    }
-    Ok(())
-}
-
-fn validate_tag_value(item: &Value) -> Result<(), ModelError> {
-    match item.as_str() {
-        Some(s) if s.chars().count() <= MAX_NAME_LEN => Ok(()),
-        Some(_) => Err(schema_error(format!("{} is too long", py_repr(item)))),
-        None => Err(type_error(item, "'string'")),
-    }
-}
-
-/// Validates a tag given on its own (the tags API): same rules as in a body.
-pub fn validate_tag(tag: &str) -> Result<(), ModelError> {
-    validate_tag_value(&Value::String(tag.to_string()))
-}
-
 /// Checks the name of an extra (additional) property.
 pub fn validate_property_name(key: &str) -> Result<(), ModelError> {
-    if key.chars().count() > MAX_NAME_LEN {
+    if key.chars().nth(MAX_NAME_LEN).is_some() {
         return Err(ModelError::invalid(
             "Custom property should not be greater than 255 characters.",
+        ));
+    }
+    // Glance stores both; neither can be filtered on or shown sensibly, and
+    // PostgreSQL cannot store the second.
+    if key.is_empty() {
+        return Err(ModelError::invalid("Property names may not be empty."));
+    }
+    if limits::has_nul(key) {
+        return Err(ModelError::invalid(
+            "Property names may not contain NUL characters.",
         ));
     }
     Ok(())
@@ -314,39 +180,16 @@ pub fn validate_property_name(key: &str) -> Result<(), ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn unknown_disk_format_names_the_allowed_ones() {
-        let err = validate_value("disk_format", &json!("qcow3"), &FormatRules::default())
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with(
-            "Provided object does not match schema 'image': 'qcow3' is not one of [None, 'ami', 'ari'"
-        ));
-    }
-
-    #[test]
-    fn extra_properties_must_be_strings() {
-        let err = validate_value("hw_disk_bus", &json!(1), &FormatRules::default()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "Provided object does not match schema 'image': 1 is not of type 'string'"
-        );
-    }
-
-    #[test]
-    fn negative_min_ram_is_invalid() {
-        assert!(validate_value("min_ram", &json!(-1), &FormatRules::default()).is_err());
-        assert!(validate_value("min_ram", &json!(512), &FormatRules::default()).is_ok());
-        assert!(validate_value("min_ram", &json!("512"), &FormatRules::default()).is_err());
-    }
 
     #[test]
     fn read_only_and_reserved_names_are_refused() {
         assert_eq!(
             check_writable("status").unwrap_err().to_string(),
             "Attribute 'status' is read-only."
+        );
+        assert_eq!(
+            check_writable("stores").unwrap_err().to_string(),
+            "Attribute 'stores' is read-only."
         );
         assert_eq!(
             check_writable("os_glance_import_task")
@@ -358,8 +201,14 @@ mod tests {
     }
 
     #[test]
-    fn python_repr_quotes_like_python() {
-        assert_eq!(py_repr(&json!(null)), "None");
-        assert_eq!(py_repr(&json!([true, "a"])), "[True, 'a']");
+    fn property_names_are_non_empty_short_and_without_nul() {
+        assert!(validate_property_name("hw_disk_bus").is_ok());
+        assert!(validate_property_name(&"n".repeat(255)).is_ok());
+        assert!(validate_property_name(&"n".repeat(256)).is_err());
+        assert_eq!(
+            validate_property_name("").unwrap_err().to_string(),
+            "Property names may not be empty."
+        );
+        assert!(validate_property_name("a\0b").is_err());
     }
 }

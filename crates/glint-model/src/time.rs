@@ -37,7 +37,9 @@ pub fn from_micros(us: i64) -> Timestamp {
 pub fn parse_iso(s: &str) -> Option<Timestamp> {
     let s = s.trim();
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Some(t.to_offset(UtcOffset::UTC));
+        // `to_offset` panics when the UTC time falls outside the years the
+        // type holds (9999-12-31T23:30:00-01:00 is in year 10000).
+        return t.checked_to_offset(UtcOffset::UTC);
     }
     let naive_formats = [
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]"),
@@ -62,6 +64,12 @@ pub fn parse_iso(s: &str) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_whose_utc_is_out_of_range_is_no_time() {
+        assert_eq!(parse_iso("9999-12-31T23:30:00-01:00"), None);
+        assert!(parse_iso("9999-12-31T23:30:00+01:00").is_some());
+    }
 
     #[test]
     fn formats_like_glance() {

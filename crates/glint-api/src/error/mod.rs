@@ -8,6 +8,7 @@
 
 use axum::response::{IntoResponse, Response};
 use glint_core::CoreError;
+use glint_model::limits::QuotaKind;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, StatusCode};
 
@@ -86,7 +87,9 @@ fn core_status(e: &CoreError) -> StatusCode {
         CoreError::NotFound(_) => StatusCode::NOT_FOUND,
         CoreError::Conflict(_) => StatusCode::CONFLICT,
         CoreError::Gone(_) => StatusCode::GONE,
-        CoreError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        CoreError::TooLarge(_)
+        | CoreError::QuotaExceeded { .. }
+        | CoreError::MetadataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -105,6 +108,36 @@ impl IntoResponse for ApiError {
             resp.extensions_mut().insert(ErrorDetail(detail));
         }
         resp
+    }
+}
+
+/// Glance's words for a quota exceeded (the tags API prefixes them with
+/// the image and ends them with a colon), and glint's for the bound on an
+/// image's metadata, which Glance does not have.
+fn limit_explanation(e: &CoreError) -> String {
+    match e {
+        CoreError::QuotaExceeded {
+            kind,
+            attempted,
+            maximum,
+            image,
+        } => {
+            let what = match kind {
+                QuotaKind::Tags => "tags",
+                QuotaKind::Properties => "properties",
+            };
+            let reason = format!(
+                "The limit has been exceeded on the number of allowed image {what}. Attempted: {attempted}, Maximum: {maximum}"
+            );
+            match image {
+                Some(id) => format!("Image tag limit exceeded for image {id}: {reason}:"),
+                None => reason,
+            }
+        }
+        CoreError::MetadataTooLarge { size, maximum } => format!(
+            "The image's properties and tags would take {size} bytes; the limit is {maximum} bytes."
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -131,6 +164,9 @@ impl ApiError {
                 tracing::error!(error = %capped(&detail), "dependency unavailable");
                 (UNAVAILABLE_EXPLANATION.into(), None)
             }
+            ApiError::Core(
+                e @ (CoreError::QuotaExceeded { .. } | CoreError::MetadataTooLarge { .. }),
+            ) => (limit_explanation(&e), None),
             ApiError::Core(CoreError::RangeNotSatisfiable { size }) => {
                 unsatisfiable_range(headers, size);
                 (RANGE_EXPLANATION.into(), None)

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::image::NewImage;
+use crate::limits::Quotas;
 
 /// Allowed operations per property, as letters of "crud"; a property not
 /// listed allows nothing.
@@ -39,13 +40,13 @@ fn image() -> Image {
         "name": "a", "read_only": "1", "no_delete": "2", "hidden": "3",
         "hidden_creatable": "4", "open": "5"
     });
-    NewImage::from_json(&body, &FormatRules::default())
+    NewImage::from_json(&body, &FormatRules::default(), Quotas::default())
         .unwrap()
         .into_image(Some("p".into()))
 }
 
 fn patch(image: &mut Image, dialect: PatchDialect, body: Value) -> Result<(), ModelError> {
-    let ops = parse_patch(&body, dialect, &FormatRules::default())?;
+    let ops = parse_patch(&body, dialect, &FormatRules::default(), Quotas::default())?;
     apply_patch_with(image, &ops, &ACCESS)
 }
 
@@ -191,6 +192,7 @@ fn unrestricted_access_is_plain_apply_patch() {
         &json!([{"op": "remove", "path": "/hidden"}]),
         PatchDialect::V21,
         &FormatRules::default(),
+        Quotas::default(),
     )
     .unwrap();
     apply_patch(&mut img, &ops).unwrap();
