@@ -81,12 +81,15 @@ async fn read_response_inner(stream: &mut TcpStream) -> RawResponse {
     let chunked = response
         .header("transfer-encoding")
         .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    // A 204 or 304 response never has a body, whatever its headers say.
+    let bodiless = matches!(status, 204 | 304);
     loop {
-        let done = match length {
-            Some(n) => body.len() >= n,
-            None if chunked => find(&body, b"0\r\n\r\n").is_some(),
-            None => false,
-        };
+        let done = bodiless
+            || match length {
+                Some(n) => body.len() >= n,
+                None if chunked => find(&body, b"0\r\n\r\n").is_some(),
+                None => false,
+            };
         if done {
             break;
         }
