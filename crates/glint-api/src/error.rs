@@ -74,7 +74,16 @@ fn core_status(e: &CoreError) -> StatusCode {
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::InvalidInput(_) => StatusCode::BAD_REQUEST,
         CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The wording of the core errors that carry data rather than a message.
+fn core_explanation(e: &CoreError) -> String {
+    match e {
+        CoreError::InvalidInput(what) => format!("Invalid input: the request contains {what}."),
+        other => other.to_string(),
     }
 }
 
@@ -102,6 +111,7 @@ impl IntoResponse for ApiError {
                 }
                 "The Range requested is not available.".to_string()
             }
+            ApiError::Core(core @ CoreError::InvalidInput(_)) => core_explanation(&core),
             ApiError::UnsupportedMediaType {
                 message,
                 accept_patch,

@@ -28,6 +28,10 @@ pub enum CoreError {
     RangeNotSatisfiable { size: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The request holds a value the database cannot store (a character,
+    /// a length); says which, never the value.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -47,6 +51,7 @@ impl From<DbError> for CoreError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable(m) => CoreError::Unavailable(format!("database unavailable: {m}")),
+            DbError::InvalidValue(why) => CoreError::InvalidInput(why.to_string()),
             other => CoreError::Internal(other.to_string()),
         }
     }

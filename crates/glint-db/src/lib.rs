@@ -33,6 +33,10 @@
 //! costly unit there), on the SQLite readers as plain rows inside the same
 //! read transaction.
 //!
+//! Server connections carry a statement timeout ([`ConnectOptions`]), and
+//! errors never carry more than a few hundred bytes of driver text
+//! ([`ErrorText`]).
+//!
 //! SQLite write transactions are serialised inside the process and opened
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
 //! with "database is locked"; reads run concurrently under WAL.
@@ -55,7 +59,8 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
-pub use error::DbError;
+pub use error::{DbError, ErrorText, InvalidValue};
+pub use exec::{ConnectOptions, DEFAULT_STATEMENT_TIMEOUT};
 
 /// Read-only connections to a SQLite file. Point reads hold one for tens
 /// of microseconds; a few cover the cores with some reads on the disk.
@@ -111,13 +116,23 @@ impl Database {
     /// created if missing), `sqlite::memory:`, `postgres://…`,
     /// `postgresql://…`, `mysql://…`, `mariadb://…`.
     pub async fn connect(url: &str) -> Result<Database, DbError> {
-        Database::connect_up_to(url, schema::latest_version()).await
+        Database::connect_with(url, &ConnectOptions::default()).await
     }
 
-    /// [`Database::connect`], with the schema migrated up to `version` only
-    /// (tests of older schemas).
-    pub(crate) async fn connect_up_to(url: &str, version: i64) -> Result<Database, DbError> {
-        let (pool, dialect) = exec::open_pool(url).await?;
+    /// [`Database::connect`] with every pooled connection set up as
+    /// `options` say.
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Database, DbError> {
+        Database::connect_up_to(url, options, schema::latest_version()).await
+    }
+
+    /// [`Database::connect_with`], with the schema migrated up to `version`
+    /// only (tests of older schemas).
+    pub(crate) async fn connect_up_to(
+        url: &str,
+        options: &ConnectOptions,
+        version: i64,
+    ) -> Result<Database, DbError> {
+        let (pool, dialect) = exec::open_pool(url, options).await?;
         let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
         let mut db = Database {
             inner: Arc::new(Inner {

@@ -66,7 +66,8 @@ const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
 const MYSQL_LOCK_NAME: &str = "glint_schema_migrations.";
 const MYSQL_LOCK_WAIT_SECS: i64 = 60;
 
-/// Applies every pending migration up to version `up_to`.
+/// Applies every pending migration up to version `up_to`. Migrations run
+/// without the statement timeout: rebuilding a large table may take long.
 pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
     let dialect = db.dialect();
     match dialect {
@@ -77,6 +78,9 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
         }
         Dialect::Postgres => {
             let mut tx = db.pool().begin().await?;
+            sqlx::raw_sql("SET LOCAL statement_timeout = 0")
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
@@ -87,6 +91,15 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
         }
         Dialect::MySql => {
             let mut conn = db.pool().acquire().await?;
+            // Its session settings change below: it must not serve anyone
+            // else afterwards.
+            conn.close_on_drop();
+            let untimed = if exec::is_mariadb(&mut conn).await? {
+                "SET SESSION max_statement_time = 0"
+            } else {
+                "SET SESSION max_execution_time = 0"
+            };
+            sqlx::raw_sql(untimed).execute(&mut *conn).await?;
             mysql_lock(&mut conn).await?;
             let applied = apply_pending(&mut conn, dialect, up_to).await;
             let released = sqlx::query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))")
@@ -108,8 +121,8 @@ async fn mysql_lock(conn: &mut AnyConnection) -> Result<(), DbError> {
         .await?;
     match row.try_get::<Option<i64>, _>(0)? {
         Some(1) => Ok(()),
-        _ => Err(DbError::Unavailable(
-            "timed out waiting for another process's schema migration".into(),
+        _ => Err(DbError::unavailable(
+            "timed out waiting for another process's schema migration",
         )),
     }
 }

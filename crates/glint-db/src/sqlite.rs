@@ -113,7 +113,7 @@ impl Readers {
 }
 
 fn closed() -> DbError {
-    DbError::Unavailable("the database is closed".into())
+    DbError::unavailable("the database is closed")
 }
 
 fn open_reader(path: &Path) -> Result<Connection, DbError> {
@@ -239,7 +239,8 @@ fn param(value: &Value) -> Result<ToSqlOutput<'_>, DbError> {
             .map_err(|e| DbError::internal(format!("value out of range: {e}")))?),
         Value::String(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
         Value::String(None) => ToSqlOutput::Owned(SqlValue::Null),
-        other => return Err(DbError::internal(format!("cannot bind {other:?}"))),
+        // The kind only: the value itself may be large.
+        _ => return Err(DbError::internal("cannot bind a value of this kind")),
     })
 }
 
@@ -274,10 +275,10 @@ impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                DbError::Unavailable(e.to_string())
+                DbError::unavailable(e.to_string())
             }
-            Some(ErrorCode::CannotOpen) => DbError::Unavailable(e.to_string()),
-            _ => DbError::Internal(e.to_string()),
+            Some(ErrorCode::CannotOpen) => DbError::unavailable(e.to_string()),
+            _ => DbError::internal(e.to_string()),
         }
     }
 }

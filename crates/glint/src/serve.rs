@@ -11,7 +11,7 @@ use glint_api::auth::{
 };
 use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
-use glint_db::Database;
+use glint_db::{ConnectOptions, Database};
 use glint_model::properties::FormatRules;
 use glint_store::{FileStore, HashAlgo, StoreRegistry, WriteStrategy};
 use tokio::net::TcpListener;
@@ -38,12 +38,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     let auth = auth_mode(&conf)?;
     std::fs::create_dir_all(&conf.glint.data_dir)
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
-    let db_url = conf
-        .database_url()
-        .context("invalid [database] connection")?;
-    let db = Database::connect(&db_url)
-        .await
-        .context("cannot open the database")?;
+    let db = open_database(&conf).await?;
     let datadir = conf.filesystem_store_datadir();
     let write_strategy = if conf.glint.filesystem_store_direct_io {
         WriteStrategy::Direct
@@ -82,6 +77,19 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         .context("server failed")?;
     tracing::info!("glint stopped");
     Ok(())
+}
+
+/// Opens (and migrates) the catalogue database of `[database] connection`.
+async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
+    let db_url = conf
+        .database_url()
+        .context("invalid [database] connection")?;
+    let options = ConnectOptions {
+        statement_timeout: conf.glint.database_statement_timeout,
+    };
+    Database::connect_with(&db_url, &options)
+        .await
+        .context("cannot open the database")
 }
 
 fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use glint_api::{ApiConfig, AppState};
 use glint_core::{ImageConfig, ImageService, PropertyProtections, ProtectionSection, RuleFormat};
-use glint_db::Database;
+use glint_db::{ConnectOptions, Database};
 use glint_policy::Enforcer;
 use glint_store::{FileStore, StoreRegistry};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -47,6 +47,9 @@ pub struct TestApp {
     addr: SocketAddr,
     client: reqwest::Client,
     db: Database,
+    /// The URL `db` was opened with.
+    db_url: String,
+    backend: Backend,
     dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     server_db: Option<ServerDatabase>,
@@ -59,6 +62,7 @@ pub struct TestAppBuilder {
     backend: Backend,
     policy_overrides: Option<String>,
     protections: Option<(RuleFormat, Vec<ProtectionSection>)>,
+    db_options: ConnectOptions,
 }
 
 /// One section of a property protections file: the expression and the
@@ -83,6 +87,13 @@ impl TestAppBuilder {
 
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// How the server's database connections are set up (statement
+    /// timeout…).
+    pub fn database_options(mut self, change: impl FnOnce(&mut ConnectOptions)) -> Self {
+        change(&mut self.db_options);
         self
     }
 
@@ -121,7 +132,9 @@ impl TestAppBuilder {
                 (created.url.clone(), Some(created))
             }
         };
-        let db = Database::connect(&url).await.expect("open the database");
+        let db = Database::connect_with(&url, &self.db_options)
+            .await
+            .expect("open the database");
         let file_store = FileStore::new("file", dir.path().join("images")).expect("file store");
         let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
         let mut policy = Enforcer::with_glance_defaults();
@@ -155,6 +168,8 @@ impl TestAppBuilder {
             addr,
             client,
             db,
+            db_url: url,
+            backend: self.backend,
             dir,
             shutdown: Some(tx),
             server_db,
@@ -181,6 +196,7 @@ impl TestApp {
             backend: Backend::Sqlite,
             policy_overrides: None,
             protections: None,
+            db_options: ConnectOptions::default(),
         }
     }
 
@@ -205,6 +221,16 @@ impl TestApp {
     /// The database behind the server, for setting up what the API cannot.
     pub fn db(&self) -> &Database {
         &self.db
+    }
+
+    /// The URL of the server's database, for a connection of the test's own.
+    pub fn database_url(&self) -> &str {
+        &self.db_url
+    }
+
+    /// `sqlite`, `postgres` or `mysql`.
+    pub fn backend_label(&self) -> String {
+        format!("{:?}", self.backend)
     }
 
     /// The file store's directory.

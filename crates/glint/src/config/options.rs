@@ -117,6 +117,7 @@ pub(super) const DATA_DIR: Opt = opt("glint", "data_dir", "./glint-data");
 pub(super) const TOKEN_CACHE_SIZE: Opt = opt("glint", "token_cache_size", "10000");
 pub(super) const FILESYSTEM_STORE_DIRECT_IO: Opt =
     opt("glint", "filesystem_store_direct_io", "true");
+pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt = opt("glint", "database_statement_timeout", "30");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -176,6 +177,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     DATA_DIR,
     TOKEN_CACHE_SIZE,
     FILESYSTEM_STORE_DIRECT_IO,
+    DATABASE_STATEMENT_TIMEOUT,
 ];
 
 /// Glance options that change behaviour and that glint does not implement

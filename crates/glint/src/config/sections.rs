@@ -410,6 +410,10 @@ pub struct GlintConfig {
     /// Whether the file store writes uploads with direct I/O (bypassing the
     /// page cache) where the file system supports it.
     pub filesystem_store_direct_io: bool,
+    /// Longest a database statement may run on PostgreSQL or MySQL/MariaDB
+    /// before the server cancels it (the request then answers 503); `None`
+    /// (0 in the file) for no limit.
+    pub database_statement_timeout: Option<std::time::Duration>,
 }
 
 impl GlintConfig {
@@ -425,6 +429,9 @@ impl GlintConfig {
                 values::parse_u64_in(v, 1, 10_000_000).map(|n| n as usize)
             })?,
             filesystem_store_direct_io: src.bool(&FILESYSTEM_STORE_DIRECT_IO)?,
+            database_statement_timeout: src
+                .parse(&DATABASE_STATEMENT_TIMEOUT, parse_seconds)
+                .map(|t| Some(t).filter(|t| !t.is_zero()))?,
         })
     }
 }
