@@ -10,13 +10,12 @@ use sea_query::{
 };
 use sqlx::Row;
 
-use crate::children::{self, Children, image_with_children};
+use crate::children::{self, image_with_children};
 use crate::exec::{self, WriteTx};
 use crate::rows::{
-    self, CHILDREN, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, RowRead, TAGS, flag,
-    int_from_row,
+    self, CHILDREN, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, TAGS, flag, int_from_row,
 };
-use crate::sqlite::{self, ReadTx};
+use crate::sqlite;
 use crate::{Database, DbError, Dialect};
 
 /// Stands for the image id in [`Prepared`] statements until a call binds it.
@@ -52,10 +51,6 @@ pub(crate) struct Prepared {
     /// The image row, children copy included: a show is one statement.
     row_live: Template,
     row_any: Template,
-    /// The children from the child tables, for a row without a copy: as rows
-    /// on the SQLite readers, as one JSON array through sqlx.
-    children_rows: Template,
-    children_json: Template,
 }
 
 impl Prepared {
@@ -64,12 +59,9 @@ impl Prepared {
         let live = by_id()
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
-        let one = || [ID_SLOT].into_iter();
         Prepared {
             row_live: Template::new(dialect, &live),
             row_any: Template::new(dialect, &by_id()),
-            children_rows: Template::new(dialect, &children::children_rows(one())),
-            children_json: Template::new(dialect, &children::children_json(dialect, one())),
         }
     }
 
@@ -77,29 +69,17 @@ impl Prepared {
         if live { &self.row_live } else { &self.row_any }
     }
 
-    /// One image with its children, read in one snapshot on a SQLite reader.
+    /// One image on a SQLite reader.
     fn read_image(
         &self,
         conn: &Connection,
         live: bool,
         id: ImageId,
     ) -> Result<Option<Image>, DbError> {
-        let id = id.to_string();
         let row = self.row(live);
-        let tx = ReadTx::begin(conn)?;
-        let mut found = sqlite::query(conn, &row.sql, &row.values(&id), image_with_children)?;
-        let Some((mut image, copied)) = found.pop() else {
-            tx.finish()?;
-            return Ok(None);
-        };
-        if !copied {
-            let mut children = Children::new(std::slice::from_mut(&mut image));
-            let (sql, values) = (&self.children_rows.sql, self.children_rows.values(&id));
-            sqlite::for_each_row(conn, sql, &values, |r| children.add_row(r))?;
-            children.finish();
-        }
-        tx.finish()?;
-        Ok(Some(image))
+        let values = row.values(&id.to_string());
+        let mut found = sqlite::query(conn, &row.sql, &values, image_with_children)?;
+        Ok(found.pop())
     }
 }
 
@@ -161,22 +141,11 @@ impl Database {
                 .run_here(|conn| sql.read_image(conn, live, id))
                 .await;
         }
-        let id = id.to_string();
-        let Some(row) = fetch_template(self.pool(), sql.row(live), &id).await? else {
-            return Ok(None);
-        };
-        let (mut image, copied) = image_with_children(&row)?;
-        if !copied {
-            let found = fetch_template(self.pool(), &sql.children_json, &id).await?;
-            let json = match &found {
-                Some(row) => row.text(0)?,
-                None => None,
-            };
-            let mut children = Children::new(std::slice::from_mut(&mut image));
-            children.add_json(json)?;
-            children.finish();
-        }
-        Ok(Some(image))
+        let found = fetch_template(self.pool(), sql.row(live), &id.to_string()).await?;
+        found
+            .as_ref()
+            .map(|row| image_with_children(row))
+            .transpose()
     }
 
     /// Saves every field of `image` if its stored status is still

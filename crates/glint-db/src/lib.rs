@@ -27,11 +27,7 @@
 //! list filters query) and, copied as one JSON document, in the image row
 //! itself (column `children`, written in the same transaction), so reading
 //! images, one or a page, is one statement returning one row per image.
-//! Rows written before that column existed hold NULL; for those images
-//! alone the children are read from the child tables in a second statement:
-//! through sqlx folded by the database into one JSON array (rows are the
-//! costly unit there), on the SQLite readers as plain rows inside the same
-//! read transaction.
+//! A migration gave the rows written before that column existed their copy.
 //!
 //! Server connections carry a statement timeout ([`ConnectOptions`]), and
 //! errors never carry more than a few hundred bytes of driver text

@@ -52,6 +52,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0002_children_copy.sql"),
         mysql: include_str!("../migrations/mysql/0002_children_copy.sql"),
     },
+    Migration {
+        version: 3,
+        description: "children copy of older rows",
+        sqlite: include_str!("../migrations/sqlite/0003_children_backfill.sql"),
+        postgres: include_str!("../migrations/postgres/0003_children_backfill.sql"),
+        mysql: include_str!("../migrations/mysql/0003_children_backfill.sql"),
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -222,7 +229,8 @@ mod tests {
                 let parts = statements(migration.sql(dialect));
                 let (kind, count) = match migration.version {
                     1 => ("CREATE", 5),
-                    _ => ("ALTER TABLE images ADD COLUMN", 1),
+                    2 => ("ALTER TABLE images ADD COLUMN", 1),
+                    _ => ("UPDATE images SET children", 1),
                 };
                 assert!(parts.iter().all(|s| s.starts_with(kind)), "{dialect:?}");
                 assert!(parts.len() >= count, "{dialect:?}");

@@ -5,9 +5,8 @@
 //! sqlx's SQLite driver runs each connection on its own worker thread and
 //! hands every row across a channel, and its `Any` layer copies each value
 //! into an owned `AnyValue`; for the short reads that make up show and list
-//! that costs more than SQLite itself. Here a whole read (several
-//! statements in one read transaction) is one closure on one connection,
-//! and rows are decoded in place from SQLite's own buffers. Statements are
+//! that costs more than SQLite itself. Here a whole read is one closure on
+//! one connection, and rows are decoded in place from SQLite's own buffers. Statements are
 //! prepared once per connection and cached by their SQL text.
 //!
 //! Point reads (one image, one member, a count: tens of microseconds of
@@ -156,36 +155,6 @@ impl Drop for Lease {
             && !self.readers.permits.is_closed()
         {
             self.readers.lock().push(conn);
-        }
-    }
-}
-
-/// A read transaction: every statement run inside sees the same snapshot.
-/// Ended by [`ReadTx::finish`], or rolled back when dropped on an error path
-/// (an open read transaction would hold back WAL checkpoints).
-pub(crate) struct ReadTx<'c> {
-    conn: &'c Connection,
-    open: bool,
-}
-
-impl<'c> ReadTx<'c> {
-    pub(crate) fn begin(conn: &'c Connection) -> Result<ReadTx<'c>, DbError> {
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        Ok(ReadTx { conn, open: true })
-    }
-
-    pub(crate) fn finish(mut self) -> Result<(), DbError> {
-        self.open = false;
-        self.conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(())
-    }
-}
-
-impl Drop for ReadTx<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            // Nothing was written; failing to roll back leaves nothing to undo.
-            let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
 }

@@ -35,17 +35,6 @@ pub async fn create_image_v1(db: &Database, image: &Image) -> Result<(), DbError
     tx.commit().await
 }
 
-/// Clears every image's children copy, as if all rows predated it.
-pub async fn forget_children_copies(db: &Database) -> Result<(), DbError> {
-    let update = Query::update()
-        .table(IMAGES)
-        .value(CHILDREN, Expr::val(Option::<String>::None))
-        .take();
-    let mut tx = db.begin_write().await?;
-    exec::execute(tx.conn(), db.dialect(), &update).await?;
-    tx.commit().await
-}
-
 /// Runs `sql` (written for the dialect of `db`) with `params` bound as
 /// text, through the same driver and error mapping as every query: a way
 /// to reach database errors and slow statements on purpose.

@@ -63,6 +63,7 @@ pub struct TestAppBuilder {
     policy_overrides: Option<String>,
     protections: Option<(RuleFormat, Vec<ProtectionSection>)>,
     db_options: ConnectOptions,
+    old_images: Vec<glint_model::Image>,
 }
 
 /// One section of a property protections file: the expression and the
@@ -87,6 +88,14 @@ impl TestAppBuilder {
 
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// Starts on a database that a glint of schema version 1 left holding
+    /// `images` (rows without the children copy), which the server then
+    /// migrates.
+    pub fn images_of_schema_version_1(mut self, images: Vec<glint_model::Image>) -> Self {
+        self.old_images = images;
         self
     }
 
@@ -132,6 +141,17 @@ impl TestAppBuilder {
                 (created.url.clone(), Some(created))
             }
         };
+        if !self.old_images.is_empty() {
+            let old = glint_db::testing::connect_at_version(&url, 1)
+                .await
+                .expect("open at version 1");
+            for image in &self.old_images {
+                glint_db::testing::create_image_v1(&old, image)
+                    .await
+                    .expect("store as version 1 did");
+            }
+            old.close().await;
+        }
         let db = Database::connect_with(&url, &self.db_options)
             .await
             .expect("open the database");
@@ -197,6 +217,7 @@ impl TestApp {
             policy_overrides: None,
             protections: None,
             db_options: ConnectOptions::default(),
+            old_images: Vec::new(),
         }
     }
 
