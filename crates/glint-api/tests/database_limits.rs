@@ -1,11 +1,12 @@
-//! The database's own limits: statements that run too long answer 503, and
-//! values a database cannot store answer 400.
+//! The database's own limits: statements that run too long answer 503,
+//! values a database cannot store answer 400, and text is stored and
+//! matched exactly (no trailing-space folding) on every backend.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, expect_error, expect_status, on_every_backend};
+use common::{Backend, TestApp, expect_error, expect_status, id_of, names, on_every_backend};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
@@ -123,4 +124,58 @@ async fn check_refused_or_kept(resp: reqwest::Response, refused: bool) {
     } else {
         assert!(status.is_success(), "{status}");
     }
+}
+
+#[tokio::test]
+async fn tags_differing_only_by_trailing_spaces_are_two_tags() {
+    on_every_backend(|app: TestApp| async move {
+        let id = app.create_raw_image("spaced").await;
+        for tag in ["a", "a%20", "a%20%20"] {
+            let resp = app
+                .put(&format!("/v2/images/{id}/tags/{tag}"))
+                .send()
+                .await
+                .unwrap();
+            expect_status(resp, StatusCode::NO_CONTENT).await;
+        }
+        assert_eq!(app.image(&id).await["tags"], json!(["a", "a ", "a  "]));
+        let created = app
+            .create_image(json!({"name": "in-body", "tags": ["b", "b "]}))
+            .await;
+        assert_eq!(created["tags"], json!(["b", "b "]));
+        let id = id_of(&created);
+        expect_status(
+            app.delete(&format!("/v2/images/{id}/tags/b%20"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+        assert_eq!(app.image(&id).await["tags"], json!(["b"]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn filters_match_names_and_properties_exactly() {
+    on_every_backend(|app: TestApp| async move {
+        for (name, value) in [("a", "v"), ("a ", "v ")] {
+            app.create_image(json!({"name": name, "prop": value, "prop ": "other"}))
+                .await;
+        }
+        assert_eq!(app.admin().list_names("name=a").await, ["a"]);
+        assert_eq!(app.admin().list_names("name=a%20").await, ["a "]);
+        assert_eq!(app.admin().list_names("prop=v").await, ["a"]);
+        assert_eq!(app.admin().list_names("prop=v%20").await, ["a "]);
+        let page = app.admin().list("").await;
+        let image = &page["images"][0];
+        assert_eq!(image["prop "], "other", "{image:#}");
+        let listed = names(&page);
+        assert_eq!(listed.len(), 2);
+        let id = id_of(image);
+        let shown = app.image(&id).await;
+        assert!(shown["prop"] == "v" || shown["prop"] == "v ");
+    })
+    .await;
 }

@@ -59,7 +59,17 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0003_children_backfill.sql"),
         mysql: include_str!("../migrations/mysql/0003_children_backfill.sql"),
     },
+    Migration {
+        version: 4,
+        description: "exact text comparison",
+        sqlite: include_str!("../migrations/sqlite/0004_exact_text.sql"),
+        postgres: include_str!("../migrations/postgres/0004_exact_text.sql"),
+        mysql: include_str!("../migrations/mysql/0004_exact_text.sql"),
+    },
 ];
+
+/// Stands for the server's binary NO PAD collation in MySQL migrations.
+const NOPAD_BIN: &str = "{nopad_bin}";
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
@@ -80,7 +90,7 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
     match dialect {
         Dialect::Sqlite => {
             let mut tx = db.begin_write().await?;
-            apply_pending(tx.conn(), dialect, up_to).await?;
+            apply_pending(tx.conn(), dialect, "", up_to).await?;
             tx.commit().await
         }
         Dialect::Postgres => {
@@ -92,7 +102,7 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
                 .await?;
-            apply_pending(&mut tx, dialect, up_to).await?;
+            apply_pending(&mut tx, dialect, "", up_to).await?;
             tx.commit().await?;
             Ok(())
         }
@@ -101,14 +111,14 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
             // Its session settings change below: it must not serve anyone
             // else afterwards.
             conn.close_on_drop();
-            let untimed = if exec::is_mariadb(&mut conn).await? {
-                "SET SESSION max_statement_time = 0"
+            let (nopad, untimed) = if exec::is_mariadb(&mut conn).await? {
+                ("utf8mb4_nopad_bin", "SET SESSION max_statement_time = 0")
             } else {
-                "SET SESSION max_execution_time = 0"
+                ("utf8mb4_0900_bin", "SET SESSION max_execution_time = 0")
             };
             sqlx::raw_sql(untimed).execute(&mut *conn).await?;
             mysql_lock(&mut conn).await?;
-            let applied = apply_pending(&mut conn, dialect, up_to).await;
+            let applied = apply_pending(&mut conn, dialect, nopad, up_to).await;
             let released = sqlx::query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))")
                 .bind(MYSQL_LOCK_NAME)
                 .execute(&mut *conn)
@@ -134,9 +144,12 @@ async fn mysql_lock(conn: &mut AnyConnection) -> Result<(), DbError> {
     }
 }
 
+/// Applies the pending migrations on `conn`; `nopad` is the name of the
+/// binary NO PAD collation on a MySQL server.
 async fn apply_pending(
     conn: &mut AnyConnection,
     dialect: Dialect,
+    nopad: &str,
     up_to: i64,
 ) -> Result<(), DbError> {
     let create = format!(
@@ -160,6 +173,7 @@ async fn apply_pending(
         .filter(|m| m.version <= up_to && !applied.contains(&m.version));
     for migration in pending {
         for statement in statements(migration.sql(dialect)) {
+            let statement = statement.replace(NOPAD_BIN, nopad);
             match sqlx::raw_sql(AssertSqlSafe(statement))
                 .execute(&mut *conn)
                 .await
@@ -227,15 +241,31 @@ mod tests {
         for migration in MIGRATIONS {
             for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
                 let parts = statements(migration.sql(dialect));
-                let (kind, count) = match migration.version {
-                    1 => ("CREATE", 5),
-                    2 => ("ALTER TABLE images ADD COLUMN", 1),
-                    _ => ("UPDATE images SET children", 1),
+                let kind = match migration.version {
+                    1 => "CREATE",
+                    2 => "ALTER TABLE images ADD COLUMN",
+                    3 => "UPDATE images SET children",
+                    _ => "ALTER TABLE",
                 };
                 assert!(parts.iter().all(|s| s.starts_with(kind)), "{dialect:?}");
-                assert!(parts.len() >= count, "{dialect:?}");
+                let expected = match (migration.version, dialect) {
+                    (1, _) => parts.len().max(5),
+                    (4, Dialect::MySql) => 5,
+                    (4, _) => 0,
+                    _ => 1,
+                };
+                assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);
             }
         }
+    }
+
+    #[test]
+    fn only_mysql_migrations_name_the_nopad_collation() {
+        for migration in MIGRATIONS {
+            assert!(!migration.sqlite.contains(NOPAD_BIN));
+            assert!(!migration.postgres.contains(NOPAD_BIN));
+        }
+        assert!(MIGRATIONS[3].mysql.contains(NOPAD_BIN));
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! The database's own limits: statement timeouts, bounded error text and
-//! values a database refuses.
+//! The database's own limits: statement timeouts, bounded error text,
+//! values a database refuses, and exact text comparison.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::listing::{admin, names, set};
 use common::{at, bare_image, drop_database, fresh_server_database, on_every_db};
 use glint_db::testing::run_statement;
 use glint_db::{ConnectOptions, Database, DbError, Dialect, ErrorText, InvalidValue};
@@ -109,6 +110,31 @@ async fn values_the_database_cannot_store_are_invalid_not_internal() {
                 "{result:?}"
             ),
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn text_is_stored_and_matched_exactly() {
+    on_every_db(|db| async move {
+        let mut plain = bare_image(Some("p"), Visibility::Public, at(0, 0));
+        plain.name = Some("a".into());
+        plain.tags = vec!["t".into(), "t ".into()];
+        plain.properties.insert("k".into(), "v".into());
+        plain.properties.insert("k ".into(), "v ".into());
+        db.create_image(&plain).await.unwrap();
+        let mut spaced = bare_image(Some("p "), Visibility::Public, at(1, 0));
+        spaced.name = Some("a ".into());
+        db.create_image(&spaced).await.unwrap();
+        assert_eq!(db.get_image(plain.id).await.unwrap(), Some(plain.clone()));
+
+        let viewer = admin(None);
+        assert_eq!(names(&db, &[("name", "a")], &viewer).await, set(&["a"]));
+        assert_eq!(names(&db, &[("name", "a ")], &viewer).await, set(&["a "]));
+        assert_eq!(names(&db, &[("k", "v")], &viewer).await, set(&["a"]));
+        assert!(names(&db, &[("k", "v ")], &viewer).await.is_empty());
+        assert_eq!(names(&db, &[("owner", "p")], &viewer).await, set(&["a"]));
+        assert_eq!(db.count_images_owned("p ").await.unwrap(), 1);
     })
     .await;
 }
