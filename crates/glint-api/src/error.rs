@@ -74,6 +74,8 @@ fn core_status(e: &CoreError) -> StatusCode {
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::StorageQuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        CoreError::ChangedConcurrently { .. } => StatusCode::CONFLICT,
         CoreError::InvalidInput(_) => StatusCode::BAD_REQUEST,
         CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -82,6 +84,17 @@ fn core_status(e: &CoreError) -> StatusCode {
 /// The wording of the core errors that carry data rather than a message.
 fn core_explanation(e: &CoreError) -> String {
     match e {
+        // Glance's StorageQuotaFull, as its upload handler words it; Python
+        // prints an unknown size as None.
+        CoreError::StorageQuotaExceeded { size, remaining } => format!(
+            "Image exceeds the storage quota: The size of the data {} will exceed the limit. \
+             {remaining} bytes remaining.",
+            size.map_or_else(|| "None".to_owned(), |s| s.to_string())
+        ),
+        CoreError::ChangedConcurrently { id } => format!(
+            "Image {id} was changed by other requests each time this request tried to \
+             apply its change; retry."
+        ),
         CoreError::InvalidInput(what) => format!("Invalid input: the request contains {what}."),
         other => other.to_string(),
     }
@@ -111,7 +124,11 @@ impl IntoResponse for ApiError {
                 }
                 "The Range requested is not available.".to_string()
             }
-            ApiError::Core(core @ CoreError::InvalidInput(_)) => core_explanation(&core),
+            ApiError::Core(
+                core @ (CoreError::StorageQuotaExceeded { .. }
+                | CoreError::ChangedConcurrently { .. }
+                | CoreError::InvalidInput(_)),
+            ) => core_explanation(&core),
             ApiError::UnsupportedMediaType {
                 message,
                 accept_patch,

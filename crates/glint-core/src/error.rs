@@ -1,7 +1,7 @@
 //! The one error type of the use-case layer.
 
 use glint_db::DbError;
-use glint_model::ModelError;
+use glint_model::{ImageId, ModelError};
 use glint_store::StoreError;
 
 /// What went wrong, in terms the API layer maps to a status code. Messages
@@ -28,6 +28,15 @@ pub enum CoreError {
     RangeNotSatisfiable { size: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The data would not fit the project's storage quota
+    /// (`user_storage_quota`): `size` bytes (`None` when not known), with
+    /// `remaining` bytes left (negative when already over).
+    #[error("storage quota exceeded: {remaining} bytes remaining")]
+    StorageQuotaExceeded { size: Option<u64>, remaining: i64 },
+    /// Other requests changed the image every time this one tried to apply
+    /// its change, more times than it retries.
+    #[error("image {id} kept changing concurrently")]
+    ChangedConcurrently { id: ImageId },
     /// The request holds a value the database cannot store (a character,
     /// a length); says which, never the value.
     #[error("invalid input: {0}")]
@@ -52,6 +61,13 @@ impl From<DbError> for CoreError {
         match e {
             DbError::Unavailable(m) => CoreError::Unavailable(format!("database unavailable: {m}")),
             DbError::InvalidValue(why) => CoreError::InvalidInput(why.to_string()),
+            DbError::LeaseLost => {
+                CoreError::Gone("The upload was taken over by another process.".into())
+            }
+            DbError::StorageQuotaExceeded { remaining } => CoreError::StorageQuotaExceeded {
+                size: None,
+                remaining,
+            },
             other => CoreError::Internal(other.to_string()),
         }
     }

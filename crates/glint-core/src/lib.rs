@@ -7,7 +7,9 @@
 //! it must not import axum or hyper; the API crate turns its errors into
 //! responses.
 
+mod actions;
 pub mod authz;
+mod change;
 pub mod config;
 pub mod context;
 pub mod data;
@@ -17,6 +19,7 @@ pub mod members;
 pub mod protections;
 pub mod reconcile;
 pub mod tags;
+mod upload;
 
 pub use config::ImageConfig;
 pub use context::RequestContext;

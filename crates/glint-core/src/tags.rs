@@ -2,9 +2,10 @@
 
 use glint_model::{properties, time};
 
+use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::CoreError;
-use crate::images::ImageService;
+use crate::images::{ImageService, not_found};
 
 impl ImageService {
     pub async fn add_tag(
@@ -13,18 +14,29 @@ impl ImageService {
         id: &str,
         tag: &str,
     ) -> Result<(), CoreError> {
-        let not_found = || CoreError::NotFound(format!("No image found with ID {id}"));
-        let mut image = self.load_visible(ctx, id, not_found).await?;
-        self.authz.enforce_image(ctx, &image, "modify_image")?;
+        let stored = self
+            .load_visible_versioned(ctx, id, || not_found(id))
+            .await?;
+        self.authz
+            .enforce_image(ctx, &stored.image, "modify_image")?;
         properties::validate_tag(tag)?;
-        if image.tags.iter().any(|t| t == tag) {
-            return Ok(());
-        }
-        let expected = image.status;
-        image.add_tag(tag);
-        self.check_quotas(&image)?;
-        image.updated_at = time::now();
-        self.save(&image, expected).await
+        let reload = Reload::ForCaller {
+            ctx,
+            id,
+            rule: "modify_image",
+            missing: not_found,
+        };
+        self.change_image(stored, reload, Save::Image, |image| {
+            if image.tags.iter().any(|t| t == tag) {
+                return Ok(Step::Keep);
+            }
+            image.add_tag(tag);
+            self.check_quotas(image)?;
+            image.updated_at = time::now();
+            Ok(Step::Save)
+        })
+        .await?;
+        Ok(())
     }
 
     pub async fn delete_tag(
@@ -33,16 +45,27 @@ impl ImageService {
         id: &str,
         tag: &str,
     ) -> Result<(), CoreError> {
-        let not_found = || CoreError::NotFound(format!("No image found with ID {id}"));
-        let mut image = self.load_visible(ctx, id, not_found).await?;
-        self.authz.enforce_image(ctx, &image, "modify_image")?;
-        let before = image.tags.len();
-        image.tags.retain(|t| t != tag);
-        if image.tags.len() == before {
-            return Err(CoreError::NotFound(format!("Tag {tag} not found")));
-        }
-        let expected = image.status;
-        image.updated_at = time::now();
-        self.save(&image, expected).await
+        let stored = self
+            .load_visible_versioned(ctx, id, || not_found(id))
+            .await?;
+        self.authz
+            .enforce_image(ctx, &stored.image, "modify_image")?;
+        let reload = Reload::ForCaller {
+            ctx,
+            id,
+            rule: "modify_image",
+            missing: not_found,
+        };
+        self.change_image(stored, reload, Save::Image, |image| {
+            let before = image.tags.len();
+            image.tags.retain(|t| t != tag);
+            if image.tags.len() == before {
+                return Err(CoreError::NotFound(format!("Tag {tag} not found")));
+            }
+            image.updated_at = time::now();
+            Ok(Step::Save)
+        })
+        .await?;
+        Ok(())
     }
 }

@@ -13,9 +13,21 @@ pub enum DbError {
     /// A row with the same key already exists.
     #[error("already exists")]
     Duplicate,
-    /// A compare-and-set found the image in another status.
-    #[error("the image status changed concurrently")]
-    StatusConflict,
+    /// A compare-and-set found that the image changed (its version moved
+    /// on) since the writer read it.
+    #[error("the image changed concurrently")]
+    Conflict,
+    /// The upload lease of the image is no longer held by the caller:
+    /// another process reclaimed the upload.
+    #[error("the upload lease was lost")]
+    LeaseLost,
+    /// Adding the member would exceed the image's member quota.
+    #[error("member quota exceeded: {attempted} members")]
+    TooManyMembers { attempted: u64 },
+    /// The data would exceed the project's storage quota; `remaining` is
+    /// what the quota still allows (negative when already over it).
+    #[error("storage quota exceeded: {remaining} bytes remaining")]
+    StorageQuotaExceeded { remaining: i64 },
     /// The database refused a value as the client gave it.
     #[error("value refused by the database: {0}")]
     InvalidValue(InvalidValue),

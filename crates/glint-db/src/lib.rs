@@ -29,6 +29,10 @@
 //! images, one or a page, is one statement returning one row per image.
 //! A migration gave the rows written before that column existed their copy.
 //!
+//! Every save of an image is compare-and-set on its row's [`Version`];
+//! upload leases and the storage quota (module `uploads`, `quota`) are
+//! decided in the transactions that move an upload on.
+//!
 //! Server connections carry a statement timeout ([`ConnectOptions`]), and
 //! errors never carry more than a few hundred bytes of driver text
 //! ([`ErrorText`]).
@@ -43,12 +47,14 @@ mod exec;
 mod images;
 mod list;
 mod members;
+mod quota;
 mod read;
 mod rows;
 pub mod schema;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -57,6 +63,9 @@ use tokio::sync::Mutex;
 
 pub use error::{DbError, ErrorText, InvalidValue};
 pub use exec::{ConnectOptions, DEFAULT_STATEMENT_TIMEOUT};
+pub use images::{Version, Versioned};
+pub use quota::StorageQuota;
+pub use uploads::{UploadLease, UploadStarted};
 
 /// Read-only connections to a SQLite file. Point reads hold one for tens
 /// of microseconds; a few cover the cores with some reads on the disk.

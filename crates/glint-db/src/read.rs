@@ -10,6 +10,7 @@ use sea_query::Values;
 use sea_query::{QueryStatementWriter, SelectStatement};
 
 use crate::children::image_with_children;
+use crate::images::{Versioned, versioned};
 use crate::rows::RowRead;
 use crate::sqlite;
 use crate::{Database, DbError, Dialect, exec};
@@ -36,17 +37,34 @@ impl Database {
     }
 
     /// Runs an image query (built on [`crate::images::select_images`]):
-    /// one statement, the children coming from each row's copy. On the
-    /// SQLite readers it runs on the blocking pool.
+    /// one statement, the children coming from each row's copy.
     pub(crate) async fn fetch_images(&self, query: SelectStatement) -> Result<Vec<Image>, DbError> {
+        self.fetch_many(query, image_with_children).await
+    }
+
+    /// [`Database::fetch_images`], with each row's version.
+    pub(crate) async fn fetch_versioned(
+        &self,
+        query: SelectStatement,
+    ) -> Result<Vec<Versioned>, DbError> {
+        self.fetch_many(query, versioned).await
+    }
+
+    /// Runs a query of many rows; on the SQLite readers it runs on the
+    /// blocking pool.
+    async fn fetch_many<T: Send + 'static>(
+        &self,
+        query: SelectStatement,
+        decode: fn(&dyn RowRead) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
         if let Some(readers) = self.readers() {
             let (sql, values) = exec::build(Dialect::Sqlite, &query);
             return readers
-                .run(move |conn| sqlite::query(conn, &sql, &values, image_with_children))
+                .run(move |conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }
         let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
-        found.iter().map(|row| image_with_children(row)).collect()
+        found.iter().map(|row| decode(row)).collect()
     }
 }
 

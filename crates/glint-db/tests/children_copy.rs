@@ -8,7 +8,7 @@ use common::listing::{admin, names, set};
 use common::{at, bare_image, full_image, on_every_db, on_every_empty_db};
 use glint_db::testing::{children_copy, connect_at_version, create_image_v1};
 use glint_db::{Database, Dialect};
-use glint_model::{Image, ImageStatus, Location, Visibility};
+use glint_model::{Image, Location, Visibility};
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
 /// Images with many, few and no children, all listed by default.
@@ -99,7 +99,8 @@ async fn images_written_before_the_copy_are_saved_and_filtered_after_the_upgrade
         let mut changed = images[0].clone();
         changed.tags.push("added".into());
         changed.properties.insert("new".into(), "value".into());
-        db.save_image(&changed, ImageStatus::Active).await.unwrap();
+        let read = db.get_image_versioned(changed.id).await.unwrap().unwrap();
+        db.save_image(&changed, read.version).await.unwrap();
         reads_back(&db, &changed).await;
         for image in &images[1..] {
             reads_back(&db, image).await;
@@ -145,7 +146,8 @@ async fn a_migration_cut_short_after_adding_its_column_completes() {
         conn.close().await.unwrap();
         assert!(children_copy(&db, image.id).await.unwrap().is_some());
         reads_back(&db, &image).await;
-        db.save_image(&image, ImageStatus::Active).await.unwrap();
+        let read = db.get_image_versioned(image.id).await.unwrap().unwrap();
+        db.save_image(&image, read.version).await.unwrap();
         reads_back(&db, &image).await;
         db.close().await;
     })
@@ -185,7 +187,8 @@ async fn every_save_keeps_the_copy_and_the_child_tables_alike() {
         ];
         for step in steps {
             step(&mut image);
-            db.save_image(&image, ImageStatus::Active).await.unwrap();
+            let read = db.get_image_versioned(image.id).await.unwrap().unwrap();
+            db.save_image(&image, read.version).await.unwrap();
             reads_back(&db, &image).await;
             // The child tables, which the list filters read, agree.
             for tag in &image.tags {

@@ -118,6 +118,7 @@ pub(super) const TOKEN_CACHE_SIZE: Opt = opt("glint", "token_cache_size", "10000
 pub(super) const FILESYSTEM_STORE_DIRECT_IO: Opt =
     opt("glint", "filesystem_store_direct_io", "true");
 pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt = opt("glint", "database_statement_timeout", "30");
+pub(super) const UPLOAD_LEASE_TIME: Opt = opt("glint", "upload_lease_time", "300");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -178,6 +179,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     TOKEN_CACHE_SIZE,
     FILESYSTEM_STORE_DIRECT_IO,
     DATABASE_STATEMENT_TIMEOUT,
+    UPLOAD_LEASE_TIME,
 ];
 
 /// Glance options that change behaviour and that glint does not implement
