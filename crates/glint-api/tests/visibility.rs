@@ -19,7 +19,7 @@ async fn add_member(app: &TestApp, image: &str, project: &str, status: MemberSta
         created_at: now,
         updated_at: now,
     };
-    app.db().add_member(&member).await.unwrap();
+    app.db().add_member(&member, None).await.unwrap();
 }
 
 async fn p1_image(app: &TestApp, name: &str, visibility: &str) -> String {

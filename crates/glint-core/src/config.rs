@@ -1,6 +1,7 @@
 //! The options the use cases need, already validated by the binary.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use glint_model::properties::FormatRules;
 use glint_store::HashAlgo;
@@ -25,6 +26,13 @@ pub struct ImageConfig {
     pub image_tag_quota: Option<u64>,
     /// `None` means unlimited (`image_member_quota`).
     pub image_member_quota: Option<u64>,
+    /// Most bytes of image data a project may keep, `None` for no limit
+    /// (`user_storage_quota`).
+    pub user_storage_quota: Option<u64>,
+    /// How long an upload's lease lasts unless renewed; its holder renews
+    /// it while the upload runs, and any node may reclaim an upload whose
+    /// lease has expired.
+    pub upload_lease_time: Duration,
     /// Keep deleted images' data for the scrubber (`delayed_delete`).
     pub delayed_delete: bool,
     /// Refuse data whose detected format differs from `disk_format`.
@@ -48,6 +56,8 @@ impl Default for ImageConfig {
             image_property_quota: Some(128),
             image_tag_quota: Some(128),
             image_member_quota: Some(128),
+            user_storage_quota: None,
+            upload_lease_time: Duration::from_secs(300),
             delayed_delete: false,
             require_image_format_match: true,
             node_name: "localhost".into(),

@@ -43,6 +43,19 @@ pub enum CoreError {
     RangeNotSatisfiable { size: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The data would not fit the project's storage quota
+    /// (`user_storage_quota`): `size` bytes (`None` when not known), with
+    /// `remaining` bytes left (negative when already over).
+    #[error("storage quota exceeded: {remaining} bytes remaining")]
+    StorageQuotaExceeded { size: Option<u64>, remaining: i64 },
+    /// Other requests changed the image every time this one tried to apply
+    /// its change, more times than it retries.
+    #[error("image {id} kept changing concurrently")]
+    ChangedConcurrently { id: ImageId },
+    /// The request holds a value the database cannot store (a character,
+    /// a length); says which, never the value.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -75,6 +88,14 @@ impl From<DbError> for CoreError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable(m) => CoreError::Unavailable(format!("database unavailable: {m}")),
+            DbError::InvalidValue(why) => CoreError::InvalidInput(why.to_string()),
+            DbError::LeaseLost => {
+                CoreError::Gone("The upload was taken over by another process.".into())
+            }
+            DbError::StorageQuotaExceeded { remaining } => CoreError::StorageQuotaExceeded {
+                size: None,
+                remaining,
+            },
             other => CoreError::Internal(other.to_string()),
         }
     }

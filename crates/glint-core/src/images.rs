@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use glint_db::{Database, DbError, Viewer};
+use glint_db::{Database, DbError, Versioned, Viewer};
 use glint_model::limits::clip;
 use glint_model::patch::{self, PatchDialect};
 use glint_model::properties::{self, PropertyAccess, PropertyOperation, Unrestricted};
@@ -14,6 +14,7 @@ use glint_store::StoreRegistry;
 use serde_json::Value;
 
 use crate::authz::{self, Authz};
+use crate::change::{Reload, Save, Step, WriteTurns};
 use crate::config::ImageConfig;
 use crate::context::RequestContext;
 use crate::error::CoreError;
@@ -36,9 +37,11 @@ pub struct ImageService {
     pub(crate) config: Arc<ImageConfig>,
     /// Identifies this run of the process (upload leases).
     instance: uuid::Uuid,
+    /// Changes of one image made by this process take turns.
+    pub(crate) write_turns: Arc<WriteTurns>,
 }
 
-fn not_found(id: &str) -> CoreError {
+pub(crate) fn not_found(id: &str) -> CoreError {
     CoreError::NotFound(format!("No image found with ID {}", clip(id)))
 }
 
@@ -55,6 +58,7 @@ impl ImageService {
             authz: Authz::new(policy),
             config: Arc::new(config),
             instance: uuid::Uuid::new_v4(),
+            write_turns: Arc::new(WriteTurns::new()),
         }
     }
 
@@ -116,16 +120,27 @@ impl ImageService {
         id: &str,
         message: impl FnOnce() -> CoreError,
     ) -> Result<Image, CoreError> {
+        Ok(self.load_visible_versioned(ctx, id, message).await?.image)
+    }
+
+    /// [`ImageService::load_visible`], with the version a change of the
+    /// image is saved against.
+    pub(crate) async fn load_visible_versioned(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        message: impl FnOnce() -> CoreError,
+    ) -> Result<Versioned, CoreError> {
         let Some(image_id) = ImageId::parse(id) else {
             return Err(message());
         };
-        let Some(image) = self.db.get_image(image_id).await? else {
+        let Some(stored) = self.db.get_image_versioned(image_id).await? else {
             return Err(message());
         };
-        if !self.visible(ctx, &image).await? {
+        if !self.visible(ctx, &stored.image).await? {
             return Err(message());
         }
-        Ok(image)
+        Ok(stored)
     }
 
     /// Stricter than Glance's `is_image_visible` for images without an
@@ -263,51 +278,87 @@ impl ImageService {
         body: &Value,
     ) -> Result<Image, CoreError> {
         let ops = patch::parse_patch(body, dialect, &self.config.formats, self.quotas())?;
-        let mut image = self.load_visible(ctx, id, || not_found(id)).await?;
+        let Versioned { image, version } = self
+            .load_visible_versioned(ctx, id, || not_found(id))
+            .await?;
         if ops.is_empty() {
             self.authz.enforce_image(ctx, &image, "get_image")?;
             return Ok(self.readable_view(ctx, image));
         }
         self.authorize_patch(ctx, &image, &ops)?;
         self.authz.enforce_image(ctx, &image, "modify_image")?;
-        let before = image.clone();
-        let expected = image.status;
-        let access = self.property_access(ctx);
-        let guard: &dyn PropertyAccess = match &access {
-            Some(access) => access,
-            None => &Unrestricted,
-        };
-        // Properties the caller cannot read stay on the image untouched;
-        // they are only left out of the view returned.
-        patch::apply_patch_with(&mut image, &ops, guard)?;
-        self.check_limits(Some(&before), &image)?;
-        image.updated_at = time::now();
-        self.save(&image, expected).await?;
-        if let Some(access) = &access {
-            access.hide_unreadable(&mut image);
-        }
-        Ok(image)
+        self.apply_patch(ctx, id, Versioned { image, version }, &ops)
+            .await
     }
 
-    /// Saves with compare-and-set on the status the image was read in.
-    pub(crate) async fn save(&self, image: &Image, expected: ImageStatus) -> Result<(), CoreError> {
-        match self.db.save_image(image, expected).await {
-            Ok(()) => Ok(()),
-            Err(DbError::StatusConflict) => Err(CoreError::Conflict(format!(
-                "Image {} was changed by another request; retry.",
-                image.id
-            ))),
-            Err(DbError::NotFound) => Err(not_found(&image.id.to_string())),
-            Err(e) => Err(e.into()),
-        }
+    /// Applies a parsed PATCH to the image as read and saves it; on a lost
+    /// race the operations are applied again to a fresh read.
+    async fn apply_patch(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        stored: Versioned,
+        ops: &[patch::PatchOp],
+    ) -> Result<Image, CoreError> {
+        let reload = Reload::ForCaller {
+            ctx,
+            id,
+            rule: "modify_image",
+            missing: not_found,
+        };
+        let changed = self
+            .change_image(stored, reload, Save::Image, |image| {
+                // A retry works on a fresh read, whose owner or visibility
+                // another request may have changed.
+                self.authorize_patch(ctx, image, ops)?;
+                // Made afresh for each attempt: its cache of decisions is
+                // not shared between threads, and attempts may run on
+                // several.
+                let access = self.property_access(ctx);
+                let guard: &dyn PropertyAccess = match &access {
+                    Some(access) => access,
+                    None => &Unrestricted,
+                };
+                // Properties the caller cannot read stay on the image
+                // untouched; they are only left out of the view returned.
+                let before = image.clone();
+                patch::apply_patch_with(image, ops, guard)?;
+                self.check_limits(Some(&before), image)?;
+                image.updated_at = time::now();
+                Ok(Step::Save)
+            })
+            .await?;
+        Ok(self.readable_view(ctx, changed.image))
     }
 
     /// `DELETE /v2/images/{id}`.
     pub async fn delete(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
         let missing =
-            || CoreError::NotFound(format!("Failed to find image {} to delete", clip(id)));
-        let image = self.load_visible(ctx, id, missing).await?;
-        self.authz.enforce_image(ctx, &image, "delete_image")?;
+            |id: &str| CoreError::NotFound(format!("Failed to find image {} to delete", clip(id)));
+        let stored = self.load_visible_versioned(ctx, id, || missing(id)).await?;
+        self.authz
+            .enforce_image(ctx, &stored.image, "delete_image")?;
+        let reload = Reload::ForCaller {
+            ctx,
+            id,
+            rule: "delete_image",
+            missing,
+        };
+        let save = Save::Delete { now: time::now() };
+        let deleted = self
+            .change_image(stored, reload, save, |image| self.mark_deleted(image))
+            .await?;
+        let image = deleted.image;
+        if image.status == ImageStatus::Deleted {
+            self.delete_data(&image).await;
+        }
+        tracing::info!(image.id = %image.id, status = %image.status, "image deleted");
+        Ok(())
+    }
+
+    /// Moves an image (in memory) to the status a delete gives it, if it
+    /// may be deleted.
+    fn mark_deleted(&self, image: &mut Image) -> Result<Step, CoreError> {
         if image.protected {
             return Err(CoreError::Forbidden(format!(
                 "Image {} is protected and cannot be deleted.",
@@ -324,21 +375,8 @@ impl ImageService {
             .status
             .check_move(to)
             .map_err(|e| CoreError::BadRequest(e.to_string()))?;
-        if !self
-            .db
-            .delete_image(image.id, image.status, to, time::now())
-            .await?
-        {
-            return Err(CoreError::Conflict(format!(
-                "Image {} changed status while being deleted; retry.",
-                image.id
-            )));
-        }
-        if to == ImageStatus::Deleted {
-            self.delete_data(&image).await;
-        }
-        tracing::info!(image.id = %image.id, status = %to, "image deleted");
-        Ok(())
+        image.status = to;
+        Ok(Step::Save)
     }
 
     /// Removes every location's data, logging (not failing on) errors: the
@@ -356,58 +394,5 @@ impl ImageService {
                 }
             }
         }
-    }
-
-    /// `POST /v2/images/{id}/actions/deactivate`.
-    pub async fn deactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        self.toggle_active(
-            ctx,
-            id,
-            "deactivate",
-            ImageStatus::Active,
-            ImageStatus::Deactivated,
-        )
-        .await
-    }
-
-    /// `POST /v2/images/{id}/actions/reactivate`.
-    pub async fn reactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        self.toggle_active(
-            ctx,
-            id,
-            "reactivate",
-            ImageStatus::Deactivated,
-            ImageStatus::Active,
-        )
-        .await
-    }
-
-    async fn toggle_active(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        action: &str,
-        from: ImageStatus,
-        to: ImageStatus,
-    ) -> Result<(), CoreError> {
-        let image = self.load_visible(ctx, id, || not_found(id)).await?;
-        self.authz.enforce_image(ctx, &image, action)?;
-        if image.status == to {
-            return Ok(());
-        }
-        if image.status != from {
-            return Err(CoreError::Forbidden(format!(
-                "Not allowed to {action} image in status '{}'",
-                image.status
-            )));
-        }
-        if !self.db.set_status(image.id, from, to, time::now()).await? {
-            return Err(CoreError::Conflict(format!(
-                "Image {} changed status concurrently; retry.",
-                image.id
-            )));
-        }
-        tracing::info!(image.id = %image.id, status = %to, "image {action}d");
-        Ok(())
     }
 }

@@ -8,7 +8,9 @@
 //! responses.
 
 mod admission;
+mod actions;
 pub mod authz;
+mod change;
 pub mod config;
 pub mod context;
 pub mod data;
@@ -18,6 +20,7 @@ pub mod members;
 pub mod protections;
 pub mod reconcile;
 pub mod tags;
+mod upload;
 
 pub use config::ImageConfig;
 pub use context::RequestContext;

@@ -33,6 +33,14 @@ fn member_not_found(member_id: &str, image: &Image) -> CoreError {
     ))
 }
 
+fn member_quota_exceeded(id: &str, attempted: u64, maximum: u64) -> CoreError {
+    CoreError::TooLarge(format!(
+        "Image member limit exceeded for image {id}: The limit has been exceeded on the \
+         number of allowed image members for this image. Attempted: {attempted}, \
+         Maximum: {maximum}:"
+    ))
+}
+
 /// `Err(error())` unless the image is shared: other images have no members.
 fn require_shared(image: &Image, error: impl FnOnce() -> CoreError) -> Result<(), CoreError> {
     if image.visibility == Visibility::Shared {
@@ -149,8 +157,14 @@ impl ImageService {
             created_at: now,
             updated_at: now,
         };
-        match self.db.add_member(&member).await {
+        // Counted again with the image locked: members added at the same
+        // time must not together pass the quota.
+        let quota = self.config.image_member_quota;
+        match self.db.add_member(&member, quota).await {
             Ok(()) => {}
+            Err(DbError::TooManyMembers { attempted }) => {
+                return Err(member_quota_exceeded(id, attempted, quota.unwrap_or(0)));
+            }
             Err(DbError::Duplicate) => {
                 return Err(CoreError::Conflict(format!(
                     "Member {} is duplicated for image {id}",
@@ -171,11 +185,7 @@ impl ImageService {
         };
         let attempted = self.db.count_members(image.id).await? + 1;
         if attempted > maximum {
-            return Err(CoreError::TooLarge(format!(
-                "Image member limit exceeded for image {id}: The limit has been exceeded on the \
-                 number of allowed image members for this image. Attempted: {attempted}, \
-                 Maximum: {maximum}:"
-            )));
+            return Err(member_quota_exceeded(id, attempted, maximum));
         }
         Ok(())
     }

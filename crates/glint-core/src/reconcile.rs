@@ -1,51 +1,67 @@
-//! Start-up reconciliation: uploads that a dead process left in `saving`
-//! go back to `queued`, and their partial data is removed.
+//! Reconciliation of interrupted uploads: an image left in `saving` by a
+//! process that died (its upload lease expired, or it never had one) goes
+//! back to `queued`, and whatever partial data the stores hold for it is
+//! removed. Run at start-up and then once per lease time, by every node: a
+//! live upload renews its lease well before it expires, so it is never
+//! taken for an interrupted one, whichever node or run started it.
 
-use std::time::Duration;
+use glint_db::UploadLease;
+use glint_model::time;
 
-use glint_model::{Image, ImageStatus, time};
-
-use crate::data::UPLOAD_LEASE;
 use crate::error::CoreError;
 use crate::images::ImageService;
 
 impl ImageService {
-    /// Resets the uploads that no live process is writing: those started by
-    /// an earlier run of this node (every upload of this node is one, when
-    /// called at start-up), those without a lease, and those whose lease has
-    /// not been renewed for `stale_after` (a node that died for good).
-    /// Returns how many images were reset.
-    pub async fn reconcile_interrupted_uploads(
-        &self,
-        stale_after: Duration,
-    ) -> Result<usize, CoreError> {
-        let saving = self.db.images_with_status(ImageStatus::Saving).await?;
+    /// Resets the uploads that no live process is writing. Returns how many
+    /// images were reset.
+    pub async fn reconcile_interrupted_uploads(&self) -> Result<usize, CoreError> {
+        let now = time::now();
+        // Not the holder of this process's own uploads: should one of them
+        // have missed its renewals, it must lose its lease, not keep it.
+        let holder = format!("{}/reclaim", self.lease_holder());
         let mut reset = 0;
-        for image in saving {
-            if !self.is_abandoned(&image, stale_after) {
+        for stale in self.db.interrupted_uploads(now).await? {
+            let id = stale.image.id;
+            let lease = UploadLease {
+                holder: holder.clone(),
+                expires_at: self.lease_expiry(),
+            };
+            if !self
+                .db
+                .take_over_upload(id, stale.version, &lease, now)
+                .await?
+            {
                 continue;
             }
             for store in self.stores.ids().filter_map(|id| self.stores.get(id)) {
-                if let Err(e) = store.discard(image.id).await {
-                    tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "cannot remove partial data");
+                if let Err(e) = store.discard(id).await {
+                    tracing::error!(image.id = %id, store.id = store.id(), error = %e, "cannot remove partial data");
                 }
             }
-            self.abandon_upload(&image).await;
-            tracing::warn!(image.id = %image.id, "interrupted upload reset to queued");
+            self.abandon_upload(id, &holder).await;
+            tracing::warn!(image.id = %id, "interrupted upload reset to queued");
             reset += 1;
         }
         Ok(reset)
     }
 
-    fn is_abandoned(&self, image: &Image, stale_after: Duration) -> bool {
-        let lease = image.properties.get(UPLOAD_LEASE);
-        let Some((node, run)) = lease.and_then(|l| l.rsplit_once('/')) else {
-            return true;
-        };
-        if node == self.config.node_name && run != self.instance_id().to_string() {
-            return true;
+    /// Runs [`ImageService::reconcile_interrupted_uploads`] once per lease
+    /// time, forever: uploads of a node that died are reset without waiting
+    /// for a restart. Errors are logged and the next round tries again.
+    pub async fn reconcile_interrupted_uploads_forever(&self) {
+        let mut every = tokio::time::interval(self.config.upload_lease_time);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate; start-up reconciliation already ran.
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match self.reconcile_interrupted_uploads().await {
+                Ok(0) => {}
+                Ok(count) => tracing::warn!(count, "interrupted uploads returned to queued"),
+                Err(e) => {
+                    tracing::error!(error = %e, "reconciliation of interrupted uploads failed")
+                }
+            }
         }
-        let age = time::now() - image.updated_at;
-        age > stale_after
     }
 }

@@ -1,11 +1,11 @@
 //! Image tags: `PUT` and `DELETE /v2/images/{id}/tags/{tag}`.
 
-use glint_model::limits::clip;
 use glint_model::{properties, time};
 
+use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::CoreError;
-use crate::images::ImageService;
+use crate::images::{ImageService, not_found};
 
 impl ImageService {
     /// Adds a tag. The tag is checked before the image is looked up, as
@@ -17,19 +17,30 @@ impl ImageService {
         tag: &str,
     ) -> Result<(), CoreError> {
         properties::validate_tag(tag)?;
-        let not_found = || CoreError::NotFound(format!("No image found with ID {}", clip(id)));
-        let mut image = self.load_visible(ctx, id, not_found).await?;
-        self.authz.enforce_image(ctx, &image, "modify_image")?;
-        if image.tags.iter().any(|t| t == tag) {
-            return Ok(());
-        }
-        let before = image.clone();
-        let expected = image.status;
-        image.add_tag(tag);
-        self.check_tag_quota(&image)?;
-        self.check_limits(Some(&before), &image)?;
-        image.updated_at = time::now();
-        self.save(&image, expected).await
+        let stored = self
+            .load_visible_versioned(ctx, id, || not_found(id))
+            .await?;
+        self.authz
+            .enforce_image(ctx, &stored.image, "modify_image")?;
+        let reload = Reload::ForCaller {
+            ctx,
+            id,
+            rule: "modify_image",
+            missing: not_found,
+        };
+        self.change_image(stored, reload, Save::Image, |image| {
+            if image.tags.iter().any(|t| t == tag) {
+                return Ok(Step::Keep);
+            }
+            let before = image.clone();
+            image.add_tag(tag);
+            self.check_tag_quota(image)?;
+            self.check_limits(Some(&before), image)?;
+            image.updated_at = time::now();
+            Ok(Step::Save)
+        })
+        .await?;
+        Ok(())
     }
 
     /// Removes a tag; a tag the image does not have is Glance's bare 404.
@@ -39,18 +50,29 @@ impl ImageService {
         id: &str,
         tag: &str,
     ) -> Result<(), CoreError> {
-        let not_found = || CoreError::NotFound(format!("No image found with ID {}", clip(id)));
-        let mut image = self.load_visible(ctx, id, not_found).await?;
-        self.authz.enforce_image(ctx, &image, "modify_image")?;
-        let before = image.tags.len();
-        image.tags.retain(|t| t != tag);
-        if image.tags.len() == before {
-            return Err(CoreError::NotFound(
-                "The resource could not be found.".into(),
-            ));
-        }
-        let expected = image.status;
-        image.updated_at = time::now();
-        self.save(&image, expected).await
+        let stored = self
+            .load_visible_versioned(ctx, id, || not_found(id))
+            .await?;
+        self.authz
+            .enforce_image(ctx, &stored.image, "modify_image")?;
+        let reload = Reload::ForCaller {
+            ctx,
+            id,
+            rule: "modify_image",
+            missing: not_found,
+        };
+        self.change_image(stored, reload, Save::Image, |image| {
+            let before = image.tags.len();
+            image.tags.retain(|t| t != tag);
+            if image.tags.len() == before {
+                return Err(CoreError::NotFound(
+                    "The resource could not be found.".into(),
+                ));
+            }
+            image.updated_at = time::now();
+            Ok(Step::Save)
+        })
+        .await?;
+        Ok(())
     }
 }

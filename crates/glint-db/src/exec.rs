@@ -22,6 +22,28 @@ const SQLITE_POOL_SIZE: u32 = 2;
 const SERVER_POOL_SIZE: u32 = 10;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How every pooled connection is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Longest a single statement may run on PostgreSQL and MySQL/MariaDB
+    /// before the server cancels it (`None`: no limit). Schema migrations
+    /// are exempt. SQLite has no such limit.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
+        }
+    }
+}
+
+/// Far beyond any statement glint issues for a request (a list page of a
+/// thousand images takes milliseconds), short enough that a stuck one
+/// frees its connection.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Dialect {
     /// Tells the dialect from the URL scheme.
     pub fn from_url(url: &str) -> Result<Dialect, DbError> {
@@ -38,16 +60,20 @@ impl Dialect {
 }
 
 /// Opens a pool whose every connection is configured for glint.
-pub(crate) async fn open_pool(url: &str) -> Result<(AnyPool, Dialect), DbError> {
+pub(crate) async fn open_pool(
+    url: &str,
+    options: &ConnectOptions,
+) -> Result<(AnyPool, Dialect), DbError> {
     sqlx::any::install_default_drivers();
     let dialect = Dialect::from_url(url)?;
     let (url, in_memory) = match dialect {
         Dialect::Sqlite => sqlite_url(url),
         _ => (url.to_string(), false),
     };
+    let timeout = options.statement_timeout.filter(|t| !t.is_zero());
     let mut options = AnyPoolOptions::new()
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .after_connect(move |conn, _meta| Box::pin(configure(conn, dialect)));
+        .after_connect(move |conn, _meta| Box::pin(configure(conn, dialect, timeout)));
     options = match (dialect, in_memory) {
         // A private in-memory database lives as long as its one connection,
         // so exactly one is opened and never recycled.
@@ -73,8 +99,8 @@ pub(crate) async fn open_pool(url: &str) -> Result<(AnyPool, Dialect), DbError> 
 
 fn connect_error(e: sqlx::Error) -> DbError {
     match e {
-        sqlx::Error::Configuration(msg) => DbError::Internal(format!("bad database URL: {msg}")),
-        other => DbError::Unavailable(other.to_string()),
+        sqlx::Error::Configuration(msg) => DbError::internal(format!("bad database URL: {msg}")),
+        other => DbError::unavailable(other.to_string()),
     }
 }
 
@@ -118,7 +144,11 @@ pub(crate) async fn sqlite_file(db: &Database) -> Result<Option<PathBuf>, DbErro
 }
 
 /// Per-connection settings, applied to every pooled connection.
-async fn configure(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sqlx::Error> {
+async fn configure(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    statement_timeout: Option<Duration>,
+) -> Result<(), sqlx::Error> {
     let statements: &[&'static str] = match dialect {
         // busy_timeout (10 s, how long to wait for another process's write
         // lock) comes first, so that switching to WAL waits too.
@@ -130,8 +160,8 @@ async fn configure(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sql
         ],
         // READ COMMITTED avoids InnoDB gap locks, which would otherwise let
         // two transactions replacing different images' tags deadlock.
-        // MariaDB builds JSON_ARRAYAGG with GROUP_CONCAT, whose 1 MiB default
-        // limit would silently truncate the children of a large page.
+        // GROUP_CONCAT's 1 MiB default limit would silently truncate what
+        // it builds (the children backfill of large images).
         Dialect::MySql => &[
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             "SET SESSION group_concat_max_len = 1073741824",
@@ -141,7 +171,46 @@ async fn configure(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sql
     for statement in statements {
         sqlx::raw_sql(*statement).execute(&mut *conn).await?;
     }
+    if let Some(timeout) = statement_timeout {
+        let set = timeout_statement(conn, dialect, timeout).await?;
+        if let Some(set) = set {
+            sqlx::raw_sql(AssertSqlSafe(set))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     Ok(())
+}
+
+/// The statement that makes the server cancel statements running longer
+/// than `timeout`: PostgreSQL's `statement_timeout` (any statement, lock
+/// waits included), MariaDB's `max_statement_time` (likewise), MySQL's
+/// `max_execution_time` (read-only statements only). SQLite has none.
+async fn timeout_statement(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    timeout: Duration,
+) -> Result<Option<String>, sqlx::Error> {
+    let millis = timeout.as_millis().max(1);
+    Ok(match dialect {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some(format!("SET statement_timeout = {millis}")),
+        Dialect::MySql if is_mariadb(conn).await? => Some(format!(
+            "SET SESSION max_statement_time = {:.3}",
+            timeout.as_secs_f64().max(0.001)
+        )),
+        Dialect::MySql => Some(format!("SET SESSION max_execution_time = {millis}")),
+    })
+}
+
+/// Whether a MySQL-protocol server is MariaDB (whose version string says
+/// so) rather than MySQL.
+pub(crate) async fn is_mariadb(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT VERSION()")
+        .fetch_one(&mut *conn)
+        .await?;
+    let version: String = row.try_get(0)?;
+    Ok(version.contains("MariaDB"))
 }
 
 /// Renders a statement for `dialect`, with placeholders for its values.
@@ -179,7 +248,8 @@ pub(crate) fn bind(values: Values) -> Result<AnyArguments, DbError> {
                     .transpose()
                     .map_err(|e| DbError::internal(format!("value out of range: {e}")))?,
             ),
-            other => return Err(DbError::internal(format!("cannot bind {other:?}"))),
+            // The kind only: the value itself may be large.
+            _ => return Err(DbError::internal("cannot bind a value of this kind")),
         };
         added.map_err(|e| DbError::internal(format!("cannot bind a value: {e}")))?;
     }

@@ -1,4 +1,5 @@
-//! Image rows: create, read, compare-and-set saves, soft delete, counts.
+//! Image rows: create, read, compare-and-set saves (on the row version),
+//! soft delete, counts.
 
 use std::sync::Arc;
 
@@ -10,13 +11,13 @@ use sea_query::{
 };
 use sqlx::Row;
 
-use crate::children::{self, Children, image_with_children};
+use crate::children::{self, image_with_children};
 use crate::exec::{self, WriteTx};
 use crate::rows::{
-    self, CHILDREN, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, RowRead, TAGS, flag,
-    int_from_row,
+    self, CHILDREN, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, RowRead, TAGS, UPLOADS,
+    VERSION, flag, int_from_row,
 };
-use crate::sqlite::{self, ReadTx};
+use crate::sqlite;
 use crate::{Database, DbError, Dialect};
 
 /// Stands for the image id in [`Prepared`] statements until a call binds it.
@@ -52,10 +53,6 @@ pub(crate) struct Prepared {
     /// The image row, children copy included: a show is one statement.
     row_live: Template,
     row_any: Template,
-    /// The children from the child tables, for a row without a copy: as rows
-    /// on the SQLite readers, as one JSON array through sqlx.
-    children_rows: Template,
-    children_json: Template,
 }
 
 impl Prepared {
@@ -64,12 +61,9 @@ impl Prepared {
         let live = by_id()
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
-        let one = || [ID_SLOT].into_iter();
         Prepared {
             row_live: Template::new(dialect, &live),
             row_any: Template::new(dialect, &by_id()),
-            children_rows: Template::new(dialect, &children::children_rows(one())),
-            children_json: Template::new(dialect, &children::children_json(dialect, one())),
         }
     }
 
@@ -77,42 +71,70 @@ impl Prepared {
         if live { &self.row_live } else { &self.row_any }
     }
 
-    /// One image with its children, read in one snapshot on a SQLite reader.
+    /// One image on a SQLite reader.
     fn read_image(
         &self,
         conn: &Connection,
         live: bool,
         id: ImageId,
-    ) -> Result<Option<Image>, DbError> {
-        let id = id.to_string();
+    ) -> Result<Option<Versioned>, DbError> {
         let row = self.row(live);
-        let tx = ReadTx::begin(conn)?;
-        let mut found = sqlite::query(conn, &row.sql, &row.values(&id), image_with_children)?;
-        let Some((mut image, copied)) = found.pop() else {
-            tx.finish()?;
-            return Ok(None);
-        };
-        if !copied {
-            let mut children = Children::new(std::slice::from_mut(&mut image));
-            let (sql, values) = (&self.children_rows.sql, self.children_rows.values(&id));
-            sqlite::for_each_row(conn, sql, &values, |r| children.add_row(r))?;
-            children.finish();
-        }
-        tx.finish()?;
-        Ok(Some(image))
+        let mut found = sqlite::query(conn, &row.sql, &row.values(&id.to_string()), versioned)?;
+        Ok(found.pop())
     }
+}
+
+/// How many times an image row was saved: every save compares the version
+/// its writer read and bumps it, so a write based on a stale read fails
+/// instead of undoing another's change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(i64);
+
+/// The version read from a row.
+pub(crate) fn version_of(stored: i64) -> Version {
+    Version(stored)
+}
+
+impl Version {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    fn next(self) -> Version {
+        Version(self.0 + 1)
+    }
+}
+
+/// An image as stored, with the version of its row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    pub image: Image,
+    pub version: Version,
+}
+
+/// Decodes a row of [`select_images`] with its version.
+pub(crate) fn versioned(row: &dyn RowRead) -> Result<Versioned, DbError> {
+    let image = image_with_children(row)?;
+    let version = row
+        .int(IMAGE_COLUMNS.len() + 1)?
+        .ok_or_else(|| DbError::internal("image row without a version"))?;
+    Ok(Versioned {
+        image,
+        version: Version(version),
+    })
 }
 
 fn img_id() -> Expr {
     Expr::col((IMAGES, "id"))
 }
 
-/// `SELECT <image columns>, children FROM images`, rows to decode with
-/// [`image_with_children`].
+/// `SELECT <image columns>, children, version FROM images`, rows to
+/// decode with [`image_with_children`] or [`versioned`].
 pub(crate) fn select_images() -> SelectStatement {
     Query::select()
         .columns(IMAGE_COLUMNS.map(|c| (IMAGES, c)))
         .column((IMAGES, CHILDREN))
+        .column((IMAGES, VERSION))
         .from(IMAGES)
         .take()
 }
@@ -146,70 +168,39 @@ impl Database {
 
     /// The image, unless it is missing or (soft-)deleted.
     pub async fn get_image(&self, id: ImageId) -> Result<Option<Image>, DbError> {
-        self.get_with(true, id).await
+        Ok(self.get_with(true, id).await?.map(|v| v.image))
     }
 
     /// The image, deleted or not.
     pub async fn get_image_any(&self, id: ImageId) -> Result<Option<Image>, DbError> {
-        self.get_with(false, id).await
+        Ok(self.get_with(false, id).await?.map(|v| v.image))
     }
 
-    async fn get_with(&self, live: bool, id: ImageId) -> Result<Option<Image>, DbError> {
+    /// The image with the version of its row, for a change to save with
+    /// [`Database::save_image`]; `None` if it is missing or deleted.
+    pub async fn get_image_versioned(&self, id: ImageId) -> Result<Option<Versioned>, DbError> {
+        self.get_with(true, id).await
+    }
+
+    async fn get_with(&self, live: bool, id: ImageId) -> Result<Option<Versioned>, DbError> {
         let sql = &self.inner.sql;
         if let Some(readers) = self.readers() {
             return readers
                 .run_here(|conn| sql.read_image(conn, live, id))
                 .await;
         }
-        let id = id.to_string();
-        let Some(row) = fetch_template(self.pool(), sql.row(live), &id).await? else {
-            return Ok(None);
-        };
-        let (mut image, copied) = image_with_children(&row)?;
-        if !copied {
-            let found = fetch_template(self.pool(), &sql.children_json, &id).await?;
-            let json = match &found {
-                Some(row) => row.text(0)?,
-                None => None,
-            };
-            let mut children = Children::new(std::slice::from_mut(&mut image));
-            children.add_json(json)?;
-            children.finish();
-        }
-        Ok(Some(image))
+        let found = fetch_template(self.pool(), sql.row(live), &id.to_string()).await?;
+        found.as_ref().map(|row| versioned(row)).transpose()
     }
 
-    /// Saves every field of `image` if its stored status is still
-    /// `expected`; `StatusConflict` otherwise, `NotFound` if it is missing or
-    /// deleted.
-    pub async fn save_image(&self, image: &Image, expected: ImageStatus) -> Result<(), DbError> {
-        let dialect = self.dialect();
-        let id = image.id.to_string();
-        let values = rows::image_values(image)?;
-        let copy = (CHILDREN, Expr::val(children::document(image)?));
-        let mut update = Query::update();
-        update
-            .table(IMAGES)
-            .values(IMAGE_COLUMNS.into_iter().zip(values).skip(1).chain([copy]))
-            .and_where(Expr::col("id").eq(id.as_str()))
-            .and_where(Expr::col("status").eq(expected.as_str()))
-            .and_where(Expr::col("deleted").eq(flag(false)));
-        let children = children::insert_children(image)?;
+    /// Saves every field of `image` if its row is still at version
+    /// `expected`, and returns the new version. `Conflict` if the image
+    /// changed meanwhile, `NotFound` if it is missing or deleted.
+    pub async fn save_image(&self, image: &Image, expected: Version) -> Result<Version, DbError> {
         let mut tx = self.begin_write().await?;
-        if exec::execute(tx.conn(), dialect, &update).await? == 0 {
-            return Err(why_not_updated(&mut tx, dialect, &id).await);
-        }
-        for table in [PROPERTIES, TAGS, LOCATIONS] {
-            let delete = Query::delete()
-                .from_table(table)
-                .and_where(Expr::col("image_id").eq(id.as_str()))
-                .take();
-            exec::execute(tx.conn(), dialect, &delete).await?;
-        }
-        for statement in &children {
-            exec::execute(tx.conn(), dialect, statement).await?;
-        }
-        tx.commit().await
+        let version = save_in(&mut tx, self.dialect(), image, expected).await?;
+        tx.commit().await?;
+        Ok(version)
     }
 
     /// Moves a live image from `from` to `to` (and stamps `updated_at`) if
@@ -225,6 +216,7 @@ impl Database {
             .table(IMAGES)
             .value("status", to.as_str())
             .value("updated_at", to_micros(now))
+            .value(VERSION, bumped())
             .and_where(Expr::col("id").eq(id.to_string()))
             .and_where(Expr::col("status").eq(from.as_str()))
             .and_where(Expr::col("deleted").eq(flag(false)))
@@ -235,17 +227,19 @@ impl Database {
         Ok(moved)
     }
 
-    /// Soft-deletes an image still in `from`: its status becomes `to`
-    /// (`deleted` or `pending_delete`), it is marked deleted, and so are its
-    /// members. Returns whether it was deleted. The row stays, so the id is
-    /// never reused.
+    /// Soft-deletes an image still at version `expected`: its status
+    /// becomes `to` (`deleted` or `pending_delete`), it is marked deleted,
+    /// and so are its members; an upload lease on it is dropped (the upload
+    /// then fails at its end). `Conflict` if it changed meanwhile. The row
+    /// stays, so the id is never reused. A `pending_delete` image (already
+    /// marked deleted) is moved on to `deleted` the same way.
     pub async fn delete_image(
         &self,
         id: ImageId,
-        from: ImageStatus,
+        expected: Version,
         to: ImageStatus,
         now: Timestamp,
-    ) -> Result<bool, DbError> {
+    ) -> Result<(), DbError> {
         let dialect = self.dialect();
         let id = id.to_string();
         let now = to_micros(now);
@@ -255,8 +249,9 @@ impl Database {
             .value("deleted", flag(true))
             .value("deleted_at", now)
             .value("updated_at", now)
+            .value(VERSION, bumped())
             .and_where(Expr::col("id").eq(id.as_str()))
-            .and_where(Expr::col("status").eq(from.as_str()))
+            .and_where(Expr::col(VERSION).eq(expected.0))
             .take();
         let members = Query::update()
             .table(MEMBERS)
@@ -267,17 +262,24 @@ impl Database {
             .take();
         let mut tx = self.begin_write().await?;
         if exec::execute(tx.conn(), dialect, &update).await? == 0 {
-            return Ok(false);
+            return Err(match why_not_updated(&mut tx, dialect, &id).await {
+                DbError::NotFound if exists(&mut tx, dialect, &id).await? => DbError::Conflict,
+                other => other,
+            });
         }
         exec::execute(tx.conn(), dialect, &members).await?;
-        tx.commit().await?;
-        Ok(true)
+        let lease = Query::delete()
+            .from_table(UPLOADS)
+            .and_where(Expr::col("image_id").eq(id.as_str()))
+            .take();
+        exec::execute(tx.conn(), dialect, &lease).await?;
+        tx.commit().await
     }
 
-    /// Live images in `status`, oldest first, for start-up reconciliation.
-    /// For `PendingDelete` these are the soft-deleted images awaiting the
+    /// Live images in `status`, oldest first, with their versions. For
+    /// `PendingDelete` these are the soft-deleted images awaiting the
     /// scrubber.
-    pub async fn images_with_status(&self, status: ImageStatus) -> Result<Vec<Image>, DbError> {
+    pub async fn images_with_status(&self, status: ImageStatus) -> Result<Vec<Versioned>, DbError> {
         let mut query = select_images()
             .and_where(Expr::col("status").eq(status.as_str()))
             .order_by("created_at", Order::Asc)
@@ -286,30 +288,13 @@ impl Database {
         if status != ImageStatus::PendingDelete {
             query.and_where(Expr::col("deleted").eq(flag(false)));
         }
-        self.fetch_images(query).await
+        self.fetch_versioned(query).await
     }
 
     /// How many live images `owner` has.
     pub async fn count_images_owned(&self, owner: &str) -> Result<u64, DbError> {
-        self.owned_aggregate(owner, "COUNT(*)").await
-    }
-
-    /// The total size of `owner`'s live images (images without data count 0).
-    pub async fn sum_image_sizes_owned(&self, owner: &str) -> Result<u64, DbError> {
-        // SUM yields NUMERIC/DECIMAL on PostgreSQL and MySQL, which the Any
-        // driver cannot decode: cast it back to a 64-bit integer.
-        let int = match self.dialect() {
-            Dialect::Sqlite => "INTEGER",
-            Dialect::Postgres => "BIGINT",
-            Dialect::MySql => "SIGNED",
-        };
-        self.owned_aggregate(owner, &format!("CAST(COALESCE(SUM(size), 0) AS {int})"))
-            .await
-    }
-
-    async fn owned_aggregate(&self, owner: &str, aggregate: &str) -> Result<u64, DbError> {
         let query = Query::select()
-            .expr(Expr::cust(aggregate.to_string()))
+            .expr(Expr::cust("COUNT(*)"))
             .from(IMAGES)
             .and_where(Expr::col("owner").eq(owner))
             .and_where(Expr::col("deleted").eq(flag(false)))
@@ -318,6 +303,47 @@ impl Database {
         let total = found.into_iter().next().flatten().unwrap_or(0);
         u64::try_from(total).map_err(|e| DbError::internal(e.to_string()))
     }
+}
+
+/// `version + 1`, the new version of a row being saved.
+fn bumped() -> Expr {
+    Expr::col(VERSION).add(1)
+}
+
+/// Saves every field of `image` inside `tx` if its row is still at version
+/// `expected`: the row, its children copy and its child rows.
+pub(crate) async fn save_in(
+    tx: &mut WriteTx<'_>,
+    dialect: Dialect,
+    image: &Image,
+    expected: Version,
+) -> Result<Version, DbError> {
+    let id = image.id.to_string();
+    let values = rows::image_values(image)?;
+    let copy = (CHILDREN, Expr::val(children::document(image)?));
+    let mut update = Query::update();
+    update
+        .table(IMAGES)
+        .values(IMAGE_COLUMNS.into_iter().zip(values).skip(1).chain([copy]))
+        .value(VERSION, bumped())
+        .and_where(Expr::col("id").eq(id.as_str()))
+        .and_where(Expr::col(VERSION).eq(expected.0))
+        .and_where(Expr::col("deleted").eq(flag(false)));
+    let children = children::insert_children(image)?;
+    if exec::execute(tx.conn(), dialect, &update).await? == 0 {
+        return Err(why_not_updated(tx, dialect, &id).await);
+    }
+    for table in [PROPERTIES, TAGS, LOCATIONS] {
+        let delete = Query::delete()
+            .from_table(table)
+            .and_where(Expr::col("image_id").eq(id.as_str()))
+            .take();
+        exec::execute(tx.conn(), dialect, &delete).await?;
+    }
+    for statement in &children {
+        exec::execute(tx.conn(), dialect, statement).await?;
+    }
+    Ok(expected.next())
 }
 
 /// Runs a [`Template`] through sqlx with `id` bound; its one row, if any.
@@ -331,9 +357,20 @@ async fn fetch_template(
     Ok(statement.fetch_optional(pool).await?)
 }
 
-/// After a compare-and-set matched nothing: was the image gone, or in
-/// another status?
-async fn why_not_updated(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> DbError {
+/// Whether a row with this id exists, deleted or not.
+async fn exists(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> Result<bool, DbError> {
+    let query = Query::select()
+        .expr(Expr::cust("1"))
+        .from(IMAGES)
+        .and_where(Expr::col("id").eq(id))
+        .take();
+    Ok(!exec::fetch_all(tx.conn(), dialect, &query)
+        .await?
+        .is_empty())
+}
+
+/// After a compare-and-set matched nothing: was the image gone, or changed?
+pub(crate) async fn why_not_updated(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> DbError {
     let query = Query::select()
         .column("deleted")
         .from(IMAGES)
@@ -341,7 +378,7 @@ async fn why_not_updated(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> Db
         .take();
     match exec::fetch_all(tx.conn(), dialect, &query).await {
         Ok(found) => match found.first().map(|r| r.try_get::<i64, _>(0)) {
-            Some(Ok(0)) => DbError::StatusConflict,
+            Some(Ok(0)) => DbError::Conflict,
             Some(Err(e)) => e.into(),
             _ => DbError::NotFound,
         },

@@ -27,11 +27,15 @@
 //! list filters query) and, copied as one JSON document, in the image row
 //! itself (column `children`, written in the same transaction), so reading
 //! images, one or a page, is one statement returning one row per image.
-//! Rows written before that column existed hold NULL; for those images
-//! alone the children are read from the child tables in a second statement:
-//! through sqlx folded by the database into one JSON array (rows are the
-//! costly unit there), on the SQLite readers as plain rows inside the same
-//! read transaction.
+//! A migration gave the rows written before that column existed their copy.
+//!
+//! Every save of an image is compare-and-set on its row's [`Version`];
+//! upload leases and the storage quota (module `uploads`, `quota`) are
+//! decided in the transactions that move an upload on.
+//!
+//! Server connections carry a statement timeout ([`ConnectOptions`]), and
+//! errors never carry more than a few hundred bytes of driver text
+//! ([`ErrorText`]).
 //!
 //! SQLite write transactions are serialised inside the process and opened
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
@@ -43,19 +47,25 @@ mod exec;
 mod images;
 mod list;
 mod members;
+mod quota;
 mod read;
 mod rows;
 pub mod schema;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod uploads;
 
 use std::sync::Arc;
 
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
-pub use error::DbError;
+pub use error::{DbError, ErrorText, InvalidValue};
+pub use exec::{ConnectOptions, DEFAULT_STATEMENT_TIMEOUT};
+pub use images::{Version, Versioned};
+pub use quota::StorageQuota;
+pub use uploads::{UploadLease, UploadStarted};
 
 /// Read-only connections to a SQLite file. Point reads hold one for tens
 /// of microseconds; a few cover the cores with some reads on the disk.
@@ -111,13 +121,23 @@ impl Database {
     /// created if missing), `sqlite::memory:`, `postgres://…`,
     /// `postgresql://…`, `mysql://…`, `mariadb://…`.
     pub async fn connect(url: &str) -> Result<Database, DbError> {
-        Database::connect_up_to(url, schema::latest_version()).await
+        Database::connect_with(url, &ConnectOptions::default()).await
     }
 
-    /// [`Database::connect`], with the schema migrated up to `version` only
-    /// (tests of older schemas).
-    pub(crate) async fn connect_up_to(url: &str, version: i64) -> Result<Database, DbError> {
-        let (pool, dialect) = exec::open_pool(url).await?;
+    /// [`Database::connect`] with every pooled connection set up as
+    /// `options` say.
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Database, DbError> {
+        Database::connect_up_to(url, options, schema::latest_version()).await
+    }
+
+    /// [`Database::connect_with`], with the schema migrated up to `version`
+    /// only (tests of older schemas).
+    pub(crate) async fn connect_up_to(
+        url: &str,
+        options: &ConnectOptions,
+        version: i64,
+    ) -> Result<Database, DbError> {
+        let (pool, dialect) = exec::open_pool(url, options).await?;
         let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
         let mut db = Database {
             inner: Arc::new(Inner {

@@ -8,7 +8,17 @@ use sqlx::Row;
 
 use crate::exec;
 use crate::rows::{MEMBER_COLUMNS, MEMBERS, flag, int_from_row, member_from_row};
+use crate::uploads::lock_image;
 use crate::{Database, DbError};
+
+fn count_query(image: ImageId) -> SelectStatement {
+    Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from(MEMBERS)
+        .and_where(Expr::col("image_id").eq(image.to_string()))
+        .and_where(Expr::col("deleted").eq(flag(false)))
+        .take()
+}
 
 fn select_members(image: ImageId) -> SelectStatement {
     Query::select()
@@ -51,16 +61,34 @@ fn insert(m: &Member) -> Result<InsertStatement, DbError> {
 
 impl Database {
     /// Shares an image with a project. `Duplicate` if the project already
-    /// is a member, `NotFound` if the image does not exist.
-    pub async fn add_member(&self, m: &Member) -> Result<(), DbError> {
+    /// is a member, `NotFound` if the image does not exist,
+    /// `TooManyMembers` if the image already has `quota` members. The count
+    /// and the insert happen with the image row locked, so members added
+    /// at the same time cannot together exceed the quota.
+    pub async fn add_member(&self, m: &Member, quota: Option<u64>) -> Result<(), DbError> {
         let dialect = self.dialect();
+        let image = m.image_id.to_string();
         let existing = Query::select()
             .column("deleted")
             .from(MEMBERS)
-            .and_where(Expr::col("image_id").eq(m.image_id.to_string()))
+            .and_where(Expr::col("image_id").eq(image.as_str()))
             .and_where(Expr::col("member").eq(m.member_id.as_str()))
             .take();
         let mut tx = self.begin_write().await?;
+        if lock_image(&mut tx, dialect, &image).await?.is_none() {
+            return Err(DbError::NotFound);
+        }
+        if let Some(maximum) = quota {
+            let count = exec::fetch_all(tx.conn(), dialect, &count_query(m.image_id)).await?;
+            let count: i64 = match count.first() {
+                Some(row) => row.try_get(0)?,
+                None => 0,
+            };
+            let attempted = u64::try_from(count).unwrap_or(0) + 1;
+            if attempted > maximum {
+                return Err(DbError::TooManyMembers { attempted });
+            }
+        }
         let found = exec::fetch_all(tx.conn(), dialect, &existing).await?;
         let written = match found.first() {
             Some(row) if row.try_get::<i64, _>(0)? == 0 => return Err(DbError::Duplicate),
@@ -122,13 +150,7 @@ impl Database {
 
     /// How many (undeleted) members an image has.
     pub async fn count_members(&self, image: ImageId) -> Result<u64, DbError> {
-        let query = Query::select()
-            .expr(Expr::cust("COUNT(*)"))
-            .from(MEMBERS)
-            .and_where(Expr::col("image_id").eq(image.to_string()))
-            .and_where(Expr::col("deleted").eq(flag(false)))
-            .take();
-        let found = self.read_rows(&query, int_from_row).await?;
+        let found = self.read_rows(&count_query(image), int_from_row).await?;
         let count = found.into_iter().next().flatten().unwrap_or(0);
         u64::try_from(count).map_err(|e| DbError::internal(e.to_string()))
     }

@@ -3,12 +3,16 @@
 //! is written once, over [`RowRead`].
 
 use glint_model::Image;
+#[cfg(test)]
 use rusqlite::Connection;
-use sea_query::{QueryStatementWriter, SelectStatement, Values};
+#[cfg(test)]
+use sea_query::Values;
+use sea_query::{QueryStatementWriter, SelectStatement};
 
-use crate::children::{self, Children, image_with_children};
+use crate::children::image_with_children;
+use crate::images::{Versioned, versioned};
 use crate::rows::RowRead;
-use crate::sqlite::{self, ReadTx};
+use crate::sqlite;
 use crate::{Database, DbError, Dialect, exec};
 
 impl Database {
@@ -32,55 +36,42 @@ impl Database {
         found.iter().map(|row| decode(row)).collect()
     }
 
-    /// Runs an image query (built on [`crate::images::select_images`]) and
-    /// completes the images whose rows hold no children copy from the child
-    /// tables: one statement, or two when some rows predate the copy.
+    /// Runs an image query (built on [`crate::images::select_images`]):
+    /// one statement, the children coming from each row's copy.
     pub(crate) async fn fetch_images(&self, query: SelectStatement) -> Result<Vec<Image>, DbError> {
+        self.fetch_many(query, image_with_children).await
+    }
+
+    /// [`Database::fetch_images`], with each row's version.
+    pub(crate) async fn fetch_versioned(
+        &self,
+        query: SelectStatement,
+    ) -> Result<Vec<Versioned>, DbError> {
+        self.fetch_many(query, versioned).await
+    }
+
+    /// Runs a query of many rows; on the SQLite readers it runs on the
+    /// blocking pool.
+    async fn fetch_many<T: Send + 'static>(
+        &self,
+        query: SelectStatement,
+        decode: fn(&dyn RowRead) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
         if let Some(readers) = self.readers() {
             let (sql, values) = exec::build(Dialect::Sqlite, &query);
             return readers
-                .run(move |conn| read_images(conn, &sql, &values))
+                .run(move |conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }
-        let dialect = self.dialect();
-        let mut conn = self.pool().acquire().await?;
-        let found = exec::fetch_all(&mut *conn, dialect, &query).await?;
-        let rows = found
-            .iter()
-            .map(|row| image_with_children(row))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (mut images, missing) = children::without_copies(rows);
-        if missing.is_empty() {
-            return Ok(images);
-        }
-        let query = children::children_json(dialect, missing.iter().map(String::as_str));
-        let found = exec::fetch_all(&mut *conn, dialect, &query).await?;
-        let json: Option<&str> = match found.first() {
-            Some(row) => row.text(0)?,
-            None => None,
-        };
-        let mut children = Children::new(&mut images);
-        children.add_json(json)?;
-        children.finish();
-        Ok(images)
+        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        found.iter().map(|row| decode(row)).collect()
     }
 }
 
-/// The images of a rendered SQLite query and their children, read in one
-/// snapshot.
+/// The images of a rendered SQLite query.
+#[cfg(test)]
 fn read_images(conn: &Connection, sql: &str, values: &Values) -> Result<Vec<Image>, DbError> {
-    let tx = ReadTx::begin(conn)?;
-    let rows = sqlite::query(conn, sql, values, image_with_children)?;
-    let (mut images, missing) = children::without_copies(rows);
-    if !missing.is_empty() {
-        let query = children::children_rows(missing.iter().map(String::as_str));
-        let (sql, values) = exec::build(Dialect::Sqlite, &query);
-        let mut children = Children::new(&mut images);
-        sqlite::for_each_row(conn, &sql, &values, |row| children.add_row(row))?;
-        children.finish();
-    }
-    tx.finish()?;
-    Ok(images)
+    sqlite::query(conn, sql, values, image_with_children)
 }
 
 #[cfg(test)]

@@ -13,10 +13,14 @@ pub(crate) const PROPERTIES: &str = "image_properties";
 pub(crate) const TAGS: &str = "image_tags";
 pub(crate) const LOCATIONS: &str = "image_locations";
 pub(crate) const MEMBERS: &str = "image_members";
+pub(crate) const UPLOADS: &str = "image_uploads";
+pub(crate) const PROJECT_LOCKS: &str = "project_locks";
 
 /// The column of `images` holding the copy of an image's children (see
-/// [`crate::children`]); NULL in rows written before it existed.
+/// [`crate::children`]).
 pub(crate) const CHILDREN: &str = "children";
+/// The column of `images` counting its saves (see [`crate::Version`]).
+pub(crate) const VERSION: &str = "version";
 
 /// Every image query selects these, in this order; decoding reads by position.
 pub(crate) const IMAGE_COLUMNS: [&str; 19] = [

@@ -52,7 +52,31 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0002_children_copy.sql"),
         mysql: include_str!("../migrations/mysql/0002_children_copy.sql"),
     },
+    Migration {
+        version: 3,
+        description: "children copy of older rows",
+        sqlite: include_str!("../migrations/sqlite/0003_children_backfill.sql"),
+        postgres: include_str!("../migrations/postgres/0003_children_backfill.sql"),
+        mysql: include_str!("../migrations/mysql/0003_children_backfill.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "exact text comparison",
+        sqlite: include_str!("../migrations/sqlite/0004_exact_text.sql"),
+        postgres: include_str!("../migrations/postgres/0004_exact_text.sql"),
+        mysql: include_str!("../migrations/mysql/0004_exact_text.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "row versions and upload leases",
+        sqlite: include_str!("../migrations/sqlite/0005_versions_and_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0005_versions_and_leases.sql"),
+        mysql: include_str!("../migrations/mysql/0005_versions_and_leases.sql"),
+    },
 ];
+
+/// Stands for the server's binary NO PAD collation in MySQL migrations.
+const NOPAD_BIN: &str = "{nopad_bin}";
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
@@ -66,29 +90,42 @@ const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
 const MYSQL_LOCK_NAME: &str = "glint_schema_migrations.";
 const MYSQL_LOCK_WAIT_SECS: i64 = 60;
 
-/// Applies every pending migration up to version `up_to`.
+/// Applies every pending migration up to version `up_to`. Migrations run
+/// without the statement timeout: rebuilding a large table may take long.
 pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
     let dialect = db.dialect();
     match dialect {
         Dialect::Sqlite => {
             let mut tx = db.begin_write().await?;
-            apply_pending(tx.conn(), dialect, up_to).await?;
+            apply_pending(tx.conn(), dialect, "", up_to).await?;
             tx.commit().await
         }
         Dialect::Postgres => {
             let mut tx = db.pool().begin().await?;
+            sqlx::raw_sql("SET LOCAL statement_timeout = 0")
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
                 .await?;
-            apply_pending(&mut tx, dialect, up_to).await?;
+            apply_pending(&mut tx, dialect, "", up_to).await?;
             tx.commit().await?;
             Ok(())
         }
         Dialect::MySql => {
             let mut conn = db.pool().acquire().await?;
+            // Its session settings change below: it must not serve anyone
+            // else afterwards.
+            conn.close_on_drop();
+            let (nopad, untimed) = if exec::is_mariadb(&mut conn).await? {
+                ("utf8mb4_nopad_bin", "SET SESSION max_statement_time = 0")
+            } else {
+                ("utf8mb4_0900_bin", "SET SESSION max_execution_time = 0")
+            };
+            sqlx::raw_sql(untimed).execute(&mut *conn).await?;
             mysql_lock(&mut conn).await?;
-            let applied = apply_pending(&mut conn, dialect, up_to).await;
+            let applied = apply_pending(&mut conn, dialect, nopad, up_to).await;
             let released = sqlx::query("SELECT RELEASE_LOCK(CONCAT(?, DATABASE()))")
                 .bind(MYSQL_LOCK_NAME)
                 .execute(&mut *conn)
@@ -108,15 +145,18 @@ async fn mysql_lock(conn: &mut AnyConnection) -> Result<(), DbError> {
         .await?;
     match row.try_get::<Option<i64>, _>(0)? {
         Some(1) => Ok(()),
-        _ => Err(DbError::Unavailable(
-            "timed out waiting for another process's schema migration".into(),
+        _ => Err(DbError::unavailable(
+            "timed out waiting for another process's schema migration",
         )),
     }
 }
 
+/// Applies the pending migrations on `conn`; `nopad` is the name of the
+/// binary NO PAD collation on a MySQL server.
 async fn apply_pending(
     conn: &mut AnyConnection,
     dialect: Dialect,
+    nopad: &str,
     up_to: i64,
 ) -> Result<(), DbError> {
     let create = format!(
@@ -140,6 +180,7 @@ async fn apply_pending(
         .filter(|m| m.version <= up_to && !applied.contains(&m.version));
     for migration in pending {
         for statement in statements(migration.sql(dialect)) {
+            let statement = statement.replace(NOPAD_BIN, nopad);
             match sqlx::raw_sql(AssertSqlSafe(statement))
                 .execute(&mut *conn)
                 .await
@@ -207,14 +248,38 @@ mod tests {
         for migration in MIGRATIONS {
             for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
                 let parts = statements(migration.sql(dialect));
-                let (kind, count) = match migration.version {
-                    1 => ("CREATE", 5),
-                    _ => ("ALTER TABLE images ADD COLUMN", 1),
+                let kinds: &[&str] = match migration.version {
+                    1 => &["CREATE"],
+                    2 => &["ALTER TABLE images ADD COLUMN"],
+                    3 => &["UPDATE images SET children"],
+                    4 => &["ALTER TABLE"],
+                    _ => &["ALTER TABLE images ADD COLUMN", "CREATE"],
                 };
-                assert!(parts.iter().all(|s| s.starts_with(kind)), "{dialect:?}");
-                assert!(parts.len() >= count, "{dialect:?}");
+                assert!(
+                    parts.iter().all(|s| kinds.iter().any(|k| s.starts_with(k))),
+                    "{dialect:?} {}",
+                    migration.version
+                );
+                let expected = match (migration.version, dialect) {
+                    (1, _) => parts.len().max(5),
+                    (4, Dialect::MySql) => 5,
+                    (4, _) => 0,
+                    (5, Dialect::MySql) => 3,
+                    (5, _) => 4,
+                    _ => 1,
+                };
+                assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);
             }
         }
+    }
+
+    #[test]
+    fn only_mysql_migrations_name_the_nopad_collation() {
+        for migration in MIGRATIONS {
+            assert!(!migration.sqlite.contains(NOPAD_BIN));
+            assert!(!migration.postgres.contains(NOPAD_BIN));
+        }
+        assert!(MIGRATIONS[3].mysql.contains(NOPAD_BIN));
     }
 
     #[test]

@@ -5,9 +5,8 @@
 //! sqlx's SQLite driver runs each connection on its own worker thread and
 //! hands every row across a channel, and its `Any` layer copies each value
 //! into an owned `AnyValue`; for the short reads that make up show and list
-//! that costs more than SQLite itself. Here a whole read (several
-//! statements in one read transaction) is one closure on one connection,
-//! and rows are decoded in place from SQLite's own buffers. Statements are
+//! that costs more than SQLite itself. Here a whole read is one closure on
+//! one connection, and rows are decoded in place from SQLite's own buffers. Statements are
 //! prepared once per connection and cached by their SQL text.
 //!
 //! Point reads (one image, one member, a count: tens of microseconds of
@@ -113,7 +112,7 @@ impl Readers {
 }
 
 fn closed() -> DbError {
-    DbError::Unavailable("the database is closed".into())
+    DbError::unavailable("the database is closed")
 }
 
 fn open_reader(path: &Path) -> Result<Connection, DbError> {
@@ -156,36 +155,6 @@ impl Drop for Lease {
             && !self.readers.permits.is_closed()
         {
             self.readers.lock().push(conn);
-        }
-    }
-}
-
-/// A read transaction: every statement run inside sees the same snapshot.
-/// Ended by [`ReadTx::finish`], or rolled back when dropped on an error path
-/// (an open read transaction would hold back WAL checkpoints).
-pub(crate) struct ReadTx<'c> {
-    conn: &'c Connection,
-    open: bool,
-}
-
-impl<'c> ReadTx<'c> {
-    pub(crate) fn begin(conn: &'c Connection) -> Result<ReadTx<'c>, DbError> {
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        Ok(ReadTx { conn, open: true })
-    }
-
-    pub(crate) fn finish(mut self) -> Result<(), DbError> {
-        self.open = false;
-        self.conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(())
-    }
-}
-
-impl Drop for ReadTx<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            // Nothing was written; failing to roll back leaves nothing to undo.
-            let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
 }
@@ -239,7 +208,8 @@ fn param(value: &Value) -> Result<ToSqlOutput<'_>, DbError> {
             .map_err(|e| DbError::internal(format!("value out of range: {e}")))?),
         Value::String(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
         Value::String(None) => ToSqlOutput::Owned(SqlValue::Null),
-        other => return Err(DbError::internal(format!("cannot bind {other:?}"))),
+        // The kind only: the value itself may be large.
+        _ => return Err(DbError::internal("cannot bind a value of this kind")),
     })
 }
 
@@ -274,10 +244,10 @@ impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                DbError::Unavailable(e.to_string())
+                DbError::unavailable(e.to_string())
             }
-            Some(ErrorCode::CannotOpen) => DbError::Unavailable(e.to_string()),
-            _ => DbError::Internal(e.to_string()),
+            Some(ErrorCode::CannotOpen) => DbError::unavailable(e.to_string()),
+            _ => DbError::internal(e.to_string()),
         }
     }
 }

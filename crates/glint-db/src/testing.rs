@@ -1,6 +1,7 @@
 //! Test support (feature `testing`): throw-away databases on a PostgreSQL
-//! or MySQL/MariaDB server, for test suites that run on every backend, and
-//! databases in the state older versions of glint left them in.
+//! or MySQL/MariaDB server, for test suites that run on every backend,
+//! databases in the state older versions of glint left them in, and
+//! statements of the test's choosing.
 
 use glint_model::{Image, ImageId};
 use sea_query::{Expr, ExprTrait, Query};
@@ -12,7 +13,7 @@ use crate::{Database, DbError, children, exec};
 /// Opens `url` with its schema migrated up to `version` only, as a glint
 /// of that schema version would have left it.
 pub async fn connect_at_version(url: &str, version: i64) -> Result<Database, DbError> {
-    Database::connect_up_to(url, version).await
+    Database::connect_up_to(url, &crate::ConnectOptions::default(), version).await
 }
 
 /// Stores `image` as schema version 1 did: the image row and the rows of
@@ -34,15 +35,16 @@ pub async fn create_image_v1(db: &Database, image: &Image) -> Result<(), DbError
     tx.commit().await
 }
 
-/// Clears every image's children copy, as if all rows predated it.
-pub async fn forget_children_copies(db: &Database) -> Result<(), DbError> {
-    let update = Query::update()
-        .table(IMAGES)
-        .value(CHILDREN, Expr::val(Option::<String>::None))
-        .take();
-    let mut tx = db.begin_write().await?;
-    exec::execute(tx.conn(), db.dialect(), &update).await?;
-    tx.commit().await
+/// Runs `sql` (written for the dialect of `db`) with `params` bound as
+/// text, through the same driver and error mapping as every query: a way
+/// to reach database errors and slow statements on purpose.
+pub async fn run_statement(db: &Database, sql: &str, params: &[&str]) -> Result<(), DbError> {
+    let mut query = sqlx::query(AssertSqlSafe(sql.to_string()));
+    for param in params {
+        query = query.bind(param.to_string());
+    }
+    query.fetch_all(db.pool()).await?;
+    Ok(())
 }
 
 /// The children copy stored in `id`'s row, if the row has one.

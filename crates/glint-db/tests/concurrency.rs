@@ -10,14 +10,16 @@ async fn create_and_save(db: Database, worker: i64) {
         let mut image = full_image(&format!("p{worker}"));
         image.created_at = at(worker * 100 + round, 0);
         db.create_image(&image).await.expect("create never fails");
+        let read = db.get_image_versioned(image.id).await.unwrap().unwrap();
         image.status = ImageStatus::Deactivated;
         image.tags.push(format!("w{worker}"));
-        db.save_image(&image, ImageStatus::Active)
+        let saved = db
+            .save_image(&image, read.version)
             .await
             .expect("save never fails");
         image.status = ImageStatus::Active;
         image.properties.insert("round".into(), round.to_string());
-        db.save_image(&image, ImageStatus::Deactivated)
+        db.save_image(&image, saved)
             .await
             .expect("save never fails");
         let listed = db.get_image(image.id).await.expect("read never fails");

@@ -1,8 +1,8 @@
 mod common;
 
 use common::{at, bare_image, full_image, on_every_db};
-use glint_db::{Database, DbError, Dialect};
-use glint_model::{ImageId, ImageStatus, Visibility};
+use glint_db::{Database, DbError, Dialect, Version, Versioned};
+use glint_model::{Image, ImageId, ImageStatus, Visibility};
 
 #[tokio::test]
 async fn create_then_get_round_trips_every_field() {
@@ -66,11 +66,18 @@ async fn tags_differing_only_in_case_are_distinct() {
     .await;
 }
 
+/// The version of the stored image, for a save.
+async fn version(db: &Database, id: ImageId) -> Version {
+    let stored = db.get_image_versioned(id).await.unwrap();
+    stored.expect("a live image").version
+}
+
 #[tokio::test]
-async fn save_replaces_every_field_when_status_matches() {
+async fn save_replaces_every_field_when_the_version_matches() {
     on_every_db(|db| async move {
         let original = full_image("p1");
         db.create_image(&original).await.unwrap();
+        let first = version(&db, original.id).await;
         let mut changed = bare_image(Some("p2"), Visibility::Community, at(99, 7));
         changed.id = original.id;
         changed.status = ImageStatus::Deactivated;
@@ -78,34 +85,64 @@ async fn save_replaces_every_field_when_status_matches() {
         changed.tags = vec!["b".into(), "a".into()];
         changed.properties.insert("only".into(), "one".into());
         changed.locations = vec![glint_model::Location::new("file:///x", "other")];
-        db.save_image(&changed, ImageStatus::Active).await.unwrap();
+        let second = db.save_image(&changed, first).await.unwrap();
+        assert!(second > first);
         assert_eq!(
-            db.get_image(original.id).await.unwrap(),
-            Some(changed.clone())
+            db.get_image_versioned(original.id).await.unwrap(),
+            Some(Versioned {
+                image: changed.clone(),
+                version: second
+            })
         );
 
         changed.tags.clear();
         changed.properties.clear();
         changed.locations.clear();
-        db.save_image(&changed, ImageStatus::Deactivated)
-            .await
-            .unwrap();
+        let third = db.save_image(&changed, second).await.unwrap();
+        assert_eq!(version(&db, original.id).await, third);
         assert_eq!(db.get_image(original.id).await.unwrap(), Some(changed));
     })
     .await;
 }
 
 #[tokio::test]
-async fn save_with_a_stale_status_is_a_conflict_and_changes_nothing() {
+async fn save_based_on_a_stale_read_is_a_conflict_and_changes_nothing() {
     on_every_db(|db| async move {
         let image = full_image("p1");
         db.create_image(&image).await.unwrap();
-        let mut changed = image.clone();
-        changed.name = Some("lost update".into());
-        changed.tags.clear();
-        let result = db.save_image(&changed, ImageStatus::Queued).await;
-        assert!(matches!(result, Err(DbError::StatusConflict)), "{result:?}");
-        assert_eq!(db.get_image(image.id).await.unwrap(), Some(image));
+        let read = version(&db, image.id).await;
+        let mut first = image.clone();
+        first.properties.insert("first".into(), "kept".into());
+        db.save_image(&first, read).await.unwrap();
+        // A second writer that read the same version loses, whatever it
+        // changed.
+        let mut second = image.clone();
+        second.name = Some("lost update".into());
+        let result = db.save_image(&second, read).await;
+        assert!(matches!(result, Err(DbError::Conflict)), "{result:?}");
+        assert_eq!(db.get_image(image.id).await.unwrap(), Some(first));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn status_moves_and_deletes_move_the_version_on() {
+    on_every_db(|db| async move {
+        let image = bare_image(Some("p"), Visibility::Shared, at(0, 0));
+        db.create_image(&image).await.unwrap();
+        let read = version(&db, image.id).await;
+        db.set_status(image.id, ImageStatus::Queued, ImageStatus::Saving, at(1, 0))
+            .await
+            .unwrap();
+        let moved = version(&db, image.id).await;
+        assert!(moved > read);
+        let result = db.save_image(&image, read).await;
+        assert!(matches!(result, Err(DbError::Conflict)), "{result:?}");
+        let result = db
+            .delete_image(image.id, read, ImageStatus::Deleted, at(2, 0))
+            .await;
+        assert!(matches!(result, Err(DbError::Conflict)), "{result:?}");
+        assert!(db.get_image(image.id).await.unwrap().is_some());
     })
     .await;
 }
@@ -114,19 +151,23 @@ async fn save_with_a_stale_status_is_a_conflict_and_changes_nothing() {
 async fn save_of_a_missing_or_deleted_image_is_not_found() {
     on_every_db(|db| async move {
         let missing = full_image("p1");
-        let result = db.save_image(&missing, ImageStatus::Active).await;
+        let initial = {
+            db.create_image(&full_image("p9")).await.unwrap();
+            let all = db.images_with_status(ImageStatus::Active).await.unwrap();
+            all[0].version
+        };
+        let result = db.save_image(&missing, initial).await;
         assert!(matches!(result, Err(DbError::NotFound)), "{result:?}");
 
         db.create_image(&missing).await.unwrap();
         let now = at(50, 0);
-        assert!(
-            db.delete_image(missing.id, ImageStatus::Active, ImageStatus::Deleted, now)
-                .await
-                .unwrap()
-        );
+        let read = version(&db, missing.id).await;
+        db.delete_image(missing.id, read, ImageStatus::Deleted, now)
+            .await
+            .unwrap();
         let mut gone = missing.clone();
         gone.status = ImageStatus::Deleted;
-        let result = db.save_image(&gone, ImageStatus::Deleted).await;
+        let result = db.save_image(&gone, read).await;
         assert!(matches!(result, Err(DbError::NotFound)), "{result:?}");
     })
     .await;
@@ -196,22 +237,20 @@ async fn soft_delete_hides_the_image_but_keeps_the_id_taken() {
         let image = full_image("p1");
         db.create_image(&image).await.unwrap();
         let now = at(100, 0);
-        assert!(
-            db.delete_image(image.id, ImageStatus::Active, ImageStatus::Deleted, now)
-                .await
-                .unwrap()
-        );
+        let read = version(&db, image.id).await;
+        db.delete_image(image.id, read, ImageStatus::Deleted, now)
+            .await
+            .unwrap();
         assert_eq!(db.get_image(image.id).await.unwrap(), None);
         let kept = db.get_image_any(image.id).await.unwrap().expect("row kept");
         assert_eq!(kept.status, ImageStatus::Deleted);
         assert_eq!(kept.deleted_at, Some(now));
         assert_eq!(kept.tags, image.tags);
-        // A second delete finds nothing to delete.
-        assert!(
-            !db.delete_image(image.id, ImageStatus::Active, ImageStatus::Deleted, now)
-                .await
-                .unwrap()
-        );
+        // A second delete, based on the same read, finds it changed.
+        let again = db
+            .delete_image(image.id, read, ImageStatus::Deleted, now)
+            .await;
+        assert!(matches!(again, Err(DbError::Conflict)), "{again:?}");
         let mut reuse = bare_image(Some("p1"), Visibility::Shared, at(101, 0));
         reuse.id = image.id;
         assert!(matches!(
@@ -223,20 +262,15 @@ async fn soft_delete_hides_the_image_but_keeps_the_id_taken() {
 }
 
 #[tokio::test]
-async fn delete_with_a_stale_status_does_nothing() {
+async fn delete_of_a_missing_image_is_not_found() {
     on_every_db(|db| async move {
         let image = bare_image(Some("p"), Visibility::Shared, at(0, 0));
         db.create_image(&image).await.unwrap();
-        let deleted = db
-            .delete_image(
-                image.id,
-                ImageStatus::Active,
-                ImageStatus::Deleted,
-                at(1, 0),
-            )
-            .await
-            .unwrap();
-        assert!(!deleted);
+        let read = version(&db, image.id).await;
+        let result = db
+            .delete_image(ImageId::new_random(), read, ImageStatus::Deleted, at(1, 0))
+            .await;
+        assert!(matches!(result, Err(DbError::NotFound)), "{result:?}");
         assert_eq!(db.get_image(image.id).await.unwrap(), Some(image));
     })
     .await;
@@ -249,21 +283,21 @@ async fn delayed_delete_leaves_pending_delete_images_for_the_scrubber() {
         db.create_image(&image).await.unwrap();
         let now = at(200, 0);
         let pending = ImageStatus::PendingDelete;
-        assert!(
-            db.delete_image(image.id, ImageStatus::Active, pending, now)
-                .await
-                .unwrap()
-        );
+        let read = version(&db, image.id).await;
+        db.delete_image(image.id, read, pending, now).await.unwrap();
         assert_eq!(db.get_image(image.id).await.unwrap(), None);
         let waiting = db.images_with_status(pending).await.unwrap();
         assert_eq!(waiting.len(), 1);
-        assert_eq!(waiting[0].locations, image.locations);
+        assert_eq!(waiting[0].image.locations, image.locations);
         // The scrubber then finishes the deletion.
-        assert!(
-            db.delete_image(image.id, pending, ImageStatus::Deleted, at(300, 0))
-                .await
-                .unwrap()
-        );
+        db.delete_image(
+            image.id,
+            waiting[0].version,
+            ImageStatus::Deleted,
+            at(300, 0),
+        )
+        .await
+        .unwrap();
         assert!(db.images_with_status(pending).await.unwrap().is_empty());
     })
     .await;
@@ -284,23 +318,22 @@ async fn images_with_status_returns_live_images_oldest_first() {
             .await
             .unwrap();
         let gone = saving.remove(0);
-        db.delete_image(gone.id, ImageStatus::Saving, ImageStatus::Deleted, at(9, 0))
+        let read = version(&db, gone.id).await;
+        db.delete_image(gone.id, read, ImageStatus::Deleted, at(9, 0))
             .await
             .unwrap();
         saving.sort_by_key(|i| i.created_at);
-        assert_eq!(
-            db.images_with_status(ImageStatus::Saving).await.unwrap(),
-            saving
-        );
+        let found = db.images_with_status(ImageStatus::Saving).await.unwrap();
+        let found: Vec<Image> = found.into_iter().map(|v| v.image).collect();
+        assert_eq!(found, saving);
     })
     .await;
 }
 
 #[tokio::test]
-async fn owner_counts_and_sizes_ignore_deleted_images() {
+async fn owner_counts_ignore_deleted_images() {
     on_every_db(|db| async move {
         assert_eq!(db.count_images_owned("p").await.unwrap(), 0);
-        assert_eq!(db.sum_image_sizes_owned("p").await.unwrap(), 0);
         let mut ids = Vec::new();
         for (i, size) in [Some(10_000_000_000_u64), Some(5), None]
             .into_iter()
@@ -313,12 +346,11 @@ async fn owner_counts_and_sizes_ignore_deleted_images() {
         }
         db.create_image(&full_image("other")).await.unwrap();
         assert_eq!(db.count_images_owned("p").await.unwrap(), 3);
-        assert_eq!(db.sum_image_sizes_owned("p").await.unwrap(), 10_000_000_005);
-        db.delete_image(ids[1], ImageStatus::Queued, ImageStatus::Deleted, at(9, 0))
+        let read = version(&db, ids[1]).await;
+        db.delete_image(ids[1], read, ImageStatus::Deleted, at(9, 0))
             .await
             .unwrap();
         assert_eq!(db.count_images_owned("p").await.unwrap(), 2);
-        assert_eq!(db.sum_image_sizes_owned("p").await.unwrap(), 10_000_000_000);
     })
     .await;
 }

@@ -41,17 +41,18 @@ async fn visibility_catalogue(db: &Database) {
     hidden.os_hidden = true;
     db.create_image(&hidden).await.unwrap();
     let deleted = add(db, "deleted_pub", Some("A"), Visibility::Public).await;
-    db.delete_image(
-        deleted.id,
-        ImageStatus::Active,
-        ImageStatus::Deleted,
-        at(2, 0),
-    )
-    .await
-    .unwrap();
+    let read = db.get_image_versioned(deleted.id).await.unwrap().unwrap();
+    db.delete_image(deleted.id, read.version, ImageStatus::Deleted, at(2, 0))
+        .await
+        .unwrap();
     let pending_delete = add(db, "pending_delete_pub", Some("A"), Visibility::Public).await;
     let pd = ImageStatus::PendingDelete;
-    db.delete_image(pending_delete.id, ImageStatus::Active, pd, at(2, 0))
+    let read = db
+        .get_image_versioned(pending_delete.id)
+        .await
+        .unwrap()
+        .unwrap();
+    db.delete_image(pending_delete.id, read.version, pd, at(2, 0))
         .await
         .unwrap();
 }

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use glint_api::auth::{
@@ -11,16 +10,12 @@ use glint_api::auth::{
 };
 use glint_api::{ApiConfig, AppState, AuthMode, ConnectionLimits};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
-use glint_db::Database;
+use glint_db::{ConnectOptions, Database};
 use glint_model::properties::FormatRules;
 use glint_store::{FileStore, HashAlgo, StoreRegistry, WriteStrategy};
 use tokio::net::TcpListener;
 
 use crate::config::{self, GlanceConfig};
-
-/// How long an upload may go without progress before another node's start
-/// treats it as abandoned.
-const UPLOAD_STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
 
 pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
     let (conf, warnings) = GlanceConfig::load(config_files).context("invalid configuration")?;
@@ -39,12 +34,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     let auth = auth_mode(&conf)?;
     std::fs::create_dir_all(&conf.glint.data_dir)
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
-    let db_url = conf
-        .database_url()
-        .context("invalid [database] connection")?;
-    let db = Database::connect(&db_url)
-        .await
-        .context("cannot open the database")?;
+    let db = open_database(&conf).await?;
     let datadir = conf.filesystem_store_datadir();
     let write_strategy = if conf.glint.filesystem_store_direct_io {
         WriteStrategy::Direct
@@ -66,21 +56,22 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     let images = ImageService::new(db, stores, policy, image_conf)
         .with_remote_policy(Arc::new(remote_policy));
     let reset = images
-        .reconcile_interrupted_uploads(UPLOAD_STALE_AFTER)
+        .reconcile_interrupted_uploads()
         .await
         .context("start-up reconciliation failed")?;
     if reset > 0 {
         tracing::warn!(count = reset, "interrupted uploads returned to queued");
     }
+    let reconciler = tokio::spawn(reconcile_periodically(images.clone()));
     let state = AppState::new(images, api_config(&conf, auth));
     let addr = format!("{}:{}", conf.default.bind_host, conf.default.bind_port);
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(address = %listener.local_addr()?, "glint API listening");
-    glint_api::serve(listener, state, shutdown_signal())
-        .await
-        .context("server failed")?;
+    let served = glint_api::serve(listener, state, shutdown_signal()).await;
+    reconciler.abort();
+    served.context("server failed")?;
     tracing::info!("glint stopped");
     Ok(())
 }
@@ -109,6 +100,24 @@ fn check_open_file_limit(max_connections: usize) {
     }
 }
 
+/// Opens (and migrates) the catalogue database of `[database] connection`.
+async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
+    let db_url = conf
+        .database_url()
+        .context("invalid [database] connection")?;
+    let options = ConnectOptions {
+        statement_timeout: conf.glint.database_statement_timeout,
+    };
+    Database::connect_with(&db_url, &options)
+        .await
+        .context("cannot open the database")
+}
+
+/// Resets, once per upload lease time, the uploads of nodes that died.
+async fn reconcile_periodically(images: ImageService) {
+    images.reconcile_interrupted_uploads_forever().await
+}
+
 fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
     let d = &conf.default;
     let hashing_algorithm: HashAlgo = d
@@ -128,6 +137,8 @@ fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
         image_property_quota: d.image_property_quota,
         image_tag_quota: d.image_tag_quota,
         image_member_quota: d.image_member_quota,
+        user_storage_quota: d.user_storage_quota,
+        upload_lease_time: conf.glint.upload_lease_time,
         delayed_delete: d.delayed_delete,
         require_image_format_match: conf.image_format.require_image_format_match,
         node_name: node_name(),

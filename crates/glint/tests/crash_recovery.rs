@@ -1,5 +1,7 @@
 //! The real `glint serve` process: an upload cut short by SIGKILL is
-//! undone at the next start, and SIGTERM stops the server cleanly.
+//! undone once its lease has expired, an upload another process on the
+//! same host is running is left alone, and SIGTERM stops the server
+//! cleanly.
 
 mod common;
 
@@ -19,6 +21,47 @@ async fn show(client: &reqwest::Client, server: &Server, id: &str) -> Value {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "{}", server.logs());
     resp.json().await.unwrap()
+}
+
+/// A short upload lease, so that a dead upload is reclaimed within seconds.
+const SHORT_LEASE: &str = "upload_lease_time = 1\n";
+
+async fn create_raw_image(client: &reqwest::Client, server: &Server, name: &str) -> String {
+    let body = json!({"name": name, "disk_format": "raw", "container_format": "bare"});
+    let resp = client
+        .post(server.url("/v2/images"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Polls until the image is in `status`; panics after `within`.
+async fn wait_for_status(
+    client: &reqwest::Client,
+    server: &Server,
+    id: &str,
+    status: &str,
+    within: Duration,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let image = show(client, server, id).await;
+        if image["status"] == status {
+            return image;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "image never reached {status}: {image:#}\n{}",
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Sends the head of a chunked upload and `mib` MiB of data, then keeps
@@ -45,22 +88,11 @@ async fn start_slow_upload(port: u16, id: &str, mib: usize) -> TcpStream {
 
 #[tokio::test]
 async fn upload_interrupted_by_sigkill_is_queued_with_no_data_after_restart() {
-    let setup = Setup::new();
+    let setup = Setup::with_config(SHORT_LEASE);
     let client = reqwest::Client::new();
     let mut server = setup.start();
     server.wait_ready(&client).await;
-    let body = json!({"name": "interrupted", "disk_format": "raw", "container_format": "bare"});
-    let resp = client
-        .post(server.url("/v2/images"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let id = resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = create_raw_image(&client, &server, "interrupted").await;
 
     let upload = start_slow_upload(setup.port, &id, 8).await;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -87,8 +119,8 @@ async fn upload_interrupted_by_sigkill_is_queued_with_no_data_after_restart() {
 
     let mut server = setup.start();
     server.wait_ready(&client).await;
-    let image = show(&client, &server, &id).await;
-    assert_eq!(image["status"], "queued", "{image:#}");
+    // Reset at start-up, or by the periodic check once the lease expired.
+    let image = wait_for_status(&client, &server, &id, "queued", Duration::from_secs(15)).await;
     assert_eq!(image["size"], Value::Null);
     assert_eq!(image["checksum"], Value::Null);
     assert_eq!(
@@ -109,6 +141,33 @@ async fn upload_interrupted_by_sigkill_is_queued_with_no_data_after_restart() {
     let image = show(&client, &server, &id).await;
     assert_eq!(image["status"], "active");
     assert_eq!(image["size"], data.len());
+    assert_eq!(setup.store_files(), [id]);
+}
+
+#[tokio::test]
+async fn an_upload_running_in_another_process_survives_a_start_on_the_same_host() {
+    let setup = Setup::with_config(SHORT_LEASE);
+    let client = reqwest::Client::new();
+    let mut first = setup.start();
+    first.wait_ready(&client).await;
+    let id = create_raw_image(&client, &first, "long upload").await;
+    let mut upload = start_slow_upload(setup.port, &id, 1).await;
+    wait_for_status(&client, &first, &id, "saving", Duration::from_secs(10)).await;
+
+    let mut second = setup.start_another(SHORT_LEASE);
+    second.wait_ready(&client).await;
+    // Several lease times pass, with the second server checking for
+    // interrupted uploads each time, while the first keeps sending.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(4) {
+        let frame = [b"400\r\n".as_slice(), &[7u8; 1024], b"\r\n"].concat();
+        upload.write_all(&frame).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(show(&client, &second, &id).await["status"], "saving");
+    }
+    upload.write_all(b"0\r\n\r\n").await.unwrap();
+    let image = wait_for_status(&client, &second, &id, "active", Duration::from_secs(10)).await;
+    assert!(image["size"].as_u64().unwrap() > 1 << 20, "{image:#}");
     assert_eq!(setup.store_files(), [id]);
 }
 

@@ -93,6 +93,9 @@ fn core_status(e: &CoreError) -> StatusCode {
         CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         CoreError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::StorageQuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        CoreError::ChangedConcurrently { .. } => StatusCode::CONFLICT,
+        CoreError::InvalidInput(_) => StatusCode::BAD_REQUEST,
         CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -108,6 +111,25 @@ impl IntoResponse for ApiError {
             resp.extensions_mut().insert(ErrorDetail(detail));
         }
         resp
+    }
+}
+
+/// The wording of the core errors that carry data rather than a message.
+fn core_explanation(e: &CoreError) -> String {
+    match e {
+        // Glance's StorageQuotaFull, as its upload handler words it; Python
+        // prints an unknown size as None.
+        CoreError::StorageQuotaExceeded { size, remaining } => format!(
+            "Image exceeds the storage quota: The size of the data {} will exceed the limit. \
+             {remaining} bytes remaining.",
+            size.map_or_else(|| "None".to_owned(), |s| s.to_string())
+        ),
+        CoreError::ChangedConcurrently { id } => format!(
+            "Image {id} was changed by other requests each time this request tried to \
+             apply its change; retry."
+        ),
+        CoreError::InvalidInput(what) => format!("Invalid input: the request contains {what}."),
+        other => other.to_string(),
     }
 }
 
@@ -167,6 +189,11 @@ impl ApiError {
             ApiError::Core(
                 e @ (CoreError::QuotaExceeded { .. } | CoreError::MetadataTooLarge { .. }),
             ) => (limit_explanation(&e), None),
+            ApiError::Core(
+                core @ (CoreError::StorageQuotaExceeded { .. }
+                | CoreError::ChangedConcurrently { .. }
+                | CoreError::InvalidInput(_)),
+            ) => (core_explanation(&core), None),
             ApiError::Core(CoreError::RangeNotSatisfiable { size }) => {
                 unsatisfiable_range(headers, size);
                 (RANGE_EXPLANATION.into(), None)

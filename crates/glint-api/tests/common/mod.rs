@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use glint_api::{ApiConfig, AppState};
 use glint_core::{ImageConfig, ImageService, PropertyProtections, ProtectionSection, RuleFormat};
-use glint_db::Database;
+use glint_db::{ConnectOptions, Database};
 use glint_policy::Enforcer;
 use glint_store::{FileStore, StoreRegistry};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -48,9 +48,21 @@ pub struct TestApp {
     addr: SocketAddr,
     client: reqwest::Client,
     db: Database,
+    /// The URL `db` was opened with, for a second server on the same data.
+    db_url: String,
+    images: ImageService,
+    backend: Backend,
     dir: tempfile::TempDir,
+    store_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     server_db: Option<ServerDatabase>,
+}
+
+/// The database and file store of a running app, for a second server on
+/// the same host and data.
+struct SharedData {
+    db_url: String,
+    store_dir: PathBuf,
 }
 
 /// Configures a [`TestApp`] before it starts.
@@ -60,6 +72,9 @@ pub struct TestAppBuilder {
     backend: Backend,
     policy_overrides: Option<String>,
     protections: Option<(RuleFormat, Vec<ProtectionSection>)>,
+    db_options: ConnectOptions,
+    shared: Option<SharedData>,
+    old_images: Vec<glint_model::Image>,
 }
 
 /// One section of a property protections file: the expression and the
@@ -84,6 +99,32 @@ impl TestAppBuilder {
 
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// How the server's database connections are set up (statement
+    /// timeout…).
+    pub fn database_options(mut self, change: impl FnOnce(&mut ConnectOptions)) -> Self {
+        change(&mut self.db_options);
+        self
+    }
+
+    /// Starts on a database that a glint of schema version 1 left holding
+    /// `images` (rows without the children copy), which the server then
+    /// migrates.
+    pub fn images_of_schema_version_1(mut self, images: Vec<glint_model::Image>) -> Self {
+        self.old_images = images;
+        self
+    }
+
+    /// Serves the database and file store of `other`, as a second glint
+    /// process on the same host would (`other` must outlive this app).
+    pub fn sharing_data_with(mut self, other: &TestApp) -> Self {
+        self.shared = Some(SharedData {
+            db_url: other.db_url.clone(),
+            store_dir: other.store_dir.clone(),
+        });
+        self.backend = other.backend.clone();
         self
     }
 
@@ -112,18 +153,36 @@ impl TestAppBuilder {
 
     pub async fn start(mut self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (url, server_db) = match &self.backend {
-            Backend::Sqlite => (
+        let (url, server_db) = match (&self.shared, &self.backend) {
+            (Some(shared), _) => (shared.db_url.clone(), None),
+            (None, Backend::Sqlite) => (
                 format!("sqlite://{}/glint.sqlite?mode=rwc", dir.path().display()),
                 None,
             ),
-            server => {
+            (None, server) => {
                 let created = ServerDatabase::create(server).await;
                 (created.url.clone(), Some(created))
             }
         };
-        let db = Database::connect(&url).await.expect("open the database");
-        let file_store = FileStore::new("file", dir.path().join("images")).expect("file store");
+        if !self.old_images.is_empty() {
+            let old = glint_db::testing::connect_at_version(&url, 1)
+                .await
+                .expect("open at version 1");
+            for image in &self.old_images {
+                glint_db::testing::create_image_v1(&old, image)
+                    .await
+                    .expect("store as version 1 did");
+            }
+            old.close().await;
+        }
+        let db = Database::connect_with(&url, &self.db_options)
+            .await
+            .expect("open the database");
+        let store_dir = match &self.shared {
+            Some(shared) => shared.store_dir.clone(),
+            None => dir.path().join("images"),
+        };
+        let file_store = FileStore::new("file", store_dir.clone()).expect("file store");
         let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
         let mut policy = Enforcer::with_glance_defaults();
         if let Some(yaml) = &self.policy_overrides {
@@ -137,7 +196,12 @@ impl TestAppBuilder {
             self.image.property_protections = Some(Arc::new(protections));
         }
         let images = ImageService::new(db.clone(), stores, Arc::new(policy), self.image);
-        let state = AppState::new(images, self.api);
+        // As `glint serve` does before it listens.
+        images
+            .reconcile_interrupted_uploads()
+            .await
+            .expect("start-up reconciliation");
+        let state = AppState::new(images.clone(), self.api);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -156,7 +220,11 @@ impl TestAppBuilder {
             addr,
             client,
             db,
+            db_url: url,
+            images,
+            backend: self.backend,
             dir,
+            store_dir,
             shutdown: Some(tx),
             server_db,
         }
@@ -190,6 +258,9 @@ impl TestApp {
             backend: Backend::Sqlite,
             policy_overrides: None,
             protections: None,
+            db_options: ConnectOptions::default(),
+            shared: None,
+            old_images: Vec::new(),
         }
     }
 
@@ -216,9 +287,25 @@ impl TestApp {
         &self.db
     }
 
+    /// The URL of the server's database, for a connection of the test's own.
+    pub fn database_url(&self) -> &str {
+        &self.db_url
+    }
+
+    /// `sqlite`, `postgres` or `mysql`.
+    pub fn backend_label(&self) -> String {
+        format!("{:?}", self.backend)
+    }
+
+    /// The use cases behind the server, for what a running glint does
+    /// besides answering requests (reconciliation).
+    pub fn service(&self) -> &ImageService {
+        &self.images
+    }
+
     /// The file store's directory.
     pub fn store_dir(&self) -> PathBuf {
-        self.dir.path().join("images")
+        self.store_dir.clone()
     }
 
     /// The temporary directory of this app (for scratch files).

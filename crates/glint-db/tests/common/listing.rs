@@ -60,7 +60,7 @@ pub async fn share(db: &Database, image: &Image, project: &str, status: MemberSt
         created_at: at(0, 0),
         updated_at: at(0, 0),
     };
-    db.add_member(&member).await.unwrap();
+    db.add_member(&member, None).await.unwrap();
 }
 
 /// Walks the whole list in pages of `page`, each after the previous page's

@@ -110,6 +110,8 @@ pub(super) const CLIENT_HEADER_TIMEOUT: Opt = opt("glint", "client_header_timeou
 pub(super) const KEEPALIVE_TIMEOUT: Opt = opt("glint", "keepalive_timeout", "60");
 pub(super) const CLIENT_BODY_TIMEOUT: Opt = opt("glint", "client_body_timeout", "120");
 pub(super) const MAX_CONNECTIONS: Opt = opt("glint", "max_connections", "4096");
+pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt = opt("glint", "database_statement_timeout", "30");
+pub(super) const UPLOAD_LEASE_TIME: Opt = opt("glint", "upload_lease_time", "300");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -167,6 +169,8 @@ pub(super) const SUPPORTED: &[Opt] = &[
     KEEPALIVE_TIMEOUT,
     CLIENT_BODY_TIMEOUT,
     MAX_CONNECTIONS,
+    DATABASE_STATEMENT_TIMEOUT,
+    UPLOAD_LEASE_TIME,
 ];
 
 /// Glance options that change behaviour and that glint does not implement

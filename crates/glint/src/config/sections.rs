@@ -372,6 +372,14 @@ pub struct GlintConfig {
     pub filesystem_store_direct_io: bool,
     /// Limits on client connections.
     pub connections: ConnectionConfig,
+    /// Longest a database statement may run on PostgreSQL or MySQL/MariaDB
+    /// before the server cancels it (the request then answers 503); `None`
+    /// (0 in the file) for no limit.
+    pub database_statement_timeout: Option<std::time::Duration>,
+    /// How long an upload's lease lasts unless renewed; the upload renews
+    /// it every third of that, and an upload whose lease expired (its
+    /// process died) is reset by any node within about twice that time.
+    pub upload_lease_time: std::time::Duration,
 }
 
 impl GlintConfig {
@@ -388,6 +396,12 @@ impl GlintConfig {
             })?,
             filesystem_store_direct_io: src.bool(&FILESYSTEM_STORE_DIRECT_IO)?,
             connections: ConnectionConfig::read(src)?,
+            database_statement_timeout: src
+                .parse(&DATABASE_STATEMENT_TIMEOUT, parse_seconds)
+                .map(|t| Some(t).filter(|t| !t.is_zero()))?,
+            upload_lease_time: src.parse(&UPLOAD_LEASE_TIME, |v| {
+                values::parse_u64_in(v, 1, 7 * 24 * 3600).map(std::time::Duration::from_secs)
+            })?,
         })
     }
 }

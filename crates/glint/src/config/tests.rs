@@ -153,6 +153,8 @@ allow_noauth_on_public_address = true
 data_dir = /var/lib/glint
 token_cache_size = 50
 filesystem_store_direct_io = false
+database_statement_timeout = 2.5
+upload_lease_time = 60
 ";
 
 #[test]
@@ -213,6 +215,14 @@ fn every_option_is_read_when_set() {
     assert_eq!(config.glint.data_dir, Path::new("/var/lib/glint"));
     assert_eq!(config.glint.token_cache_size, 50);
     assert!(!config.glint.filesystem_store_direct_io);
+    assert_eq!(
+        config.glint.database_statement_timeout,
+        Some(std::time::Duration::from_millis(2500))
+    );
+    assert_eq!(
+        config.glint.upload_lease_time,
+        std::time::Duration::from_secs(60)
+    );
     let ks = &config.keystone_authtoken;
     assert_eq!(
         ks.www_authenticate_uri(),

@@ -179,6 +179,22 @@ impl Setup {
         }
     }
 
+    /// A second server on the same data directory (database and file
+    /// store), as another glint process on the same host: its own port and
+    /// configuration file, the same `extra` options, its own log.
+    pub fn start_another(&self, extra: &str) -> Server {
+        let port = free_port();
+        let dir = self.dir.path().join("another");
+        std::fs::create_dir_all(&dir).expect("dir of the second server");
+        let config = dir.join("glance-api.conf");
+        let text = format!(
+            "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\n\n[glint]\ndata_dir = {}\n",
+            self.dir.path().join("data").display()
+        ) + extra;
+        std::fs::write(&config, text).expect("write config");
+        Server::start(&dir, &config, port)
+    }
+
     pub fn store_files(&self) -> Vec<String> {
         let images = self.dir.path().join("data").join("images");
         let mut names: Vec<String> = std::fs::read_dir(images)

@@ -1,0 +1,228 @@
+//! Every read-modify-write of an image goes through one loop: apply the
+//! change to the image as read, save it compare-and-set on the version
+//! read, and when another request saved in between, read the image again
+//! and apply the change again.
+//!
+//! Re-applying is correct because a change is defined against the image it
+//! is given (JSON-patch operations are defined against the current
+//! document): a change that no longer makes sense on the fresh image (a
+//! `replace` of a property another request removed, a status that moved on)
+//! fails with its own error then. A fresh read made for a caller passes the
+//! caller's checks again (visibility, policy), since the image they were
+//! made on is gone. After [`MAX_ATTEMPTS`] lost races the request gives up
+//! with 409.
+//!
+//! Within one process, changes of the same image also take turns (see
+//! [`WriteTurns`]): optimistic saves alone degrade under contention, since
+//! writers queued behind the database's write lock (SQLite's, a row lock)
+//! all read before the one ahead of them saved, and all lose.
+//!
+//! How to reload and how to save are plain values ([`Reload`], [`Save`])
+//! rather than async closures: the loop runs inside spawned upload tasks,
+//! which must be `Send`, and the compiler cannot yet prove that of futures
+//! made by closures that borrow their arguments.
+
+use glint_db::{DbError, StorageQuota, UploadLease, Version, Versioned};
+use glint_model::time::Timestamp;
+use glint_model::{Image, ImageId};
+
+use crate::context::RequestContext;
+use crate::error::CoreError;
+use crate::images::ImageService;
+
+/// Saves tried before a request gives up on an image others keep changing.
+/// Each lost race means another save succeeded, so the image is busy, not
+/// stuck.
+pub(crate) const MAX_ATTEMPTS: usize = 16;
+
+/// Stripes of the per-image turn: a change holds its image's stripe while it
+/// applies and saves, so the changes one process makes to one image run one
+/// after the other. Striped rather than per image so that the set stays
+/// fixed; two images sharing a stripe only wait a save's time for each
+/// other.
+pub(crate) struct WriteTurns(Vec<tokio::sync::Mutex<()>>);
+
+/// Stripes: plenty for the images changed at once by one process.
+const TURN_STRIPES: usize = 256;
+
+impl WriteTurns {
+    pub(crate) fn new() -> WriteTurns {
+        WriteTurns((0..TURN_STRIPES).map(|_| Default::default()).collect())
+    }
+
+    fn of(&self, id: ImageId) -> &tokio::sync::Mutex<()> {
+        let bytes = id.as_uuid().as_bytes();
+        let stripe = usize::from(bytes[14]) << 8 | usize::from(bytes[15]);
+        &self.0[stripe % self.0.len()]
+    }
+}
+
+impl std::fmt::Debug for WriteTurns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTurns").finish_non_exhaustive()
+    }
+}
+
+/// What a change did to the image it was given.
+pub(crate) enum Step {
+    /// The image was changed and must be saved.
+    Save,
+    /// Nothing to save (the change was already there).
+    Keep,
+}
+
+/// How to read the image again after a lost race.
+pub(crate) enum Reload<'a> {
+    /// For a caller: the image must still be visible to them (else
+    /// `missing(id)`), and they must still pass `rule` on it.
+    ForCaller {
+        ctx: &'a RequestContext,
+        id: &'a str,
+        rule: &'a str,
+        missing: fn(&str) -> CoreError,
+    },
+    /// For the service's own work (an upload ending): `missing(id)` when
+    /// the image is gone.
+    ForService { missing: fn(ImageId) -> CoreError },
+}
+
+/// How to save a changed image, compare-and-set on the version read.
+pub(crate) enum Save<'a> {
+    /// Every field ([`glint_db::Database::save_image`]).
+    Image,
+    /// An upload beginning: the lease, and the quota check
+    /// ([`glint_db::Database::begin_upload`]).
+    BeginUpload {
+        lease: &'a UploadLease,
+        quota: Option<StorageQuota<'a>>,
+    },
+    /// An upload ending: activated or reset, releasing `holder`'s lease
+    /// ([`glint_db::Database::end_upload`]).
+    EndUpload {
+        holder: &'a str,
+        quota: Option<StorageQuota<'a>>,
+    },
+    /// A delete, to the status the change set
+    /// ([`glint_db::Database::delete_image`]).
+    Delete { now: Timestamp },
+}
+
+/// What a save settled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Saved {
+    /// What the storage quota still allowed (an upload beginning).
+    pub remaining: Option<u64>,
+    /// The image's version after the save.
+    pub version: Version,
+}
+
+/// The outcome of a change: the image as saved (or as read, when nothing
+/// had to be saved), and what the save settled (`None`: nothing saved).
+pub(crate) struct Changed {
+    pub image: Image,
+    pub saved: Option<Saved>,
+}
+
+impl ImageService {
+    /// Applies `change` to `current` and saves it as `save` says, applying
+    /// it again to a fresh read (from `reload`) whenever another request
+    /// saved first.
+    pub(crate) async fn change_image(
+        &self,
+        mut current: Versioned,
+        reload: Reload<'_>,
+        save: Save<'_>,
+        mut change: impl FnMut(&mut Image) -> Result<Step, CoreError>,
+    ) -> Result<Changed, CoreError> {
+        let id = current.image.id;
+        let stripe = self.write_turns.of(id);
+        let _turn = match stripe.try_lock() {
+            Ok(turn) => turn,
+            Err(_) => {
+                let turn = stripe.lock().await;
+                // Whoever went first most likely changed the image: read
+                // it again rather than try a save bound to fail.
+                current = self.reload(id, &reload).await?;
+                turn
+            }
+        };
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Step::Keep = change(&mut current.image)? {
+                return Ok(Changed {
+                    image: current.image,
+                    saved: None,
+                });
+            }
+            match self.save(&current.image, current.version, &save).await {
+                Ok(saved) => {
+                    return Ok(Changed {
+                        image: current.image,
+                        saved: Some(saved),
+                    });
+                }
+                // Gone or changed since read: the fresh read tells which.
+                Err(DbError::Conflict | DbError::NotFound) => {
+                    tracing::debug!(image.id = %id, attempt, "image changed concurrently; applying again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if attempt < MAX_ATTEMPTS {
+                current = self.reload(id, &reload).await?;
+            }
+        }
+        Err(CoreError::ChangedConcurrently { id })
+    }
+
+    async fn save(
+        &self,
+        image: &Image,
+        version: Version,
+        how: &Save<'_>,
+    ) -> Result<Saved, DbError> {
+        let plain = |version| Saved {
+            remaining: None,
+            version,
+        };
+        match how {
+            Save::Image => self.db.save_image(image, version).await.map(plain),
+            Save::BeginUpload { lease, quota } => {
+                let started = (self.db)
+                    .begin_upload(image, version, lease, quota.as_ref())
+                    .await?;
+                Ok(Saved {
+                    remaining: started.remaining,
+                    version: started.version,
+                })
+            }
+            Save::EndUpload { holder, quota } => (self.db)
+                .end_upload(image, version, holder, quota.as_ref())
+                .await
+                .map(plain),
+            Save::Delete { now } => {
+                (self.db)
+                    .delete_image(image.id, version, image.status, *now)
+                    .await?;
+                Ok(plain(version))
+            }
+        }
+    }
+
+    async fn reload(&self, image_id: ImageId, how: &Reload<'_>) -> Result<Versioned, CoreError> {
+        match how {
+            Reload::ForCaller {
+                ctx,
+                id,
+                rule,
+                missing,
+            } => {
+                let stored = self.load_visible_versioned(ctx, id, || missing(id)).await?;
+                self.authz.enforce_image(ctx, &stored.image, rule)?;
+                Ok(stored)
+            }
+            Reload::ForService { missing } => {
+                let fresh = self.db.get_image_versioned(image_id).await?;
+                fresh.ok_or_else(|| missing(image_id))
+            }
+        }
+    }
+}

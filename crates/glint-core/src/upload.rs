@@ -1,0 +1,360 @@
+//! Image data upload (`PUT /v2/images/{id}/file`).
+//!
+//! An upload moves the image `queued → saving` and takes a lease on it, in
+//! one compare-and-set save that also checks the storage quota; streams the
+//! bytes through the ingest wrapper (md5, multihash, size, format
+//! inspection) into the default store, capped at what the quota allows;
+//! then moves it `saving → active` and drops the lease, checking the quota
+//! again in the same transaction. Any failure removes the data and puts the
+//! image back to `queued`. The two saves apply their own fields to the
+//! image as it is at that moment, so changes made meanwhile (a PATCH, tags)
+//! are kept.
+//!
+//! The work runs in its own task, in the request's tracing span, so that a
+//! client that disconnects cannot leave the image half-way. While it runs
+//! the task renews its lease; a process that finds an image in `saving`
+//! whose lease has expired takes the upload over and resets it (see
+//! [`crate::reconcile`]), and the original upload then fails at its end.
+
+use std::convert::Infallible;
+
+use glint_db::{StorageQuota, UploadLease, Version, Versioned};
+use glint_model::{Image, ImageId, ImageStatus, Location, time};
+use glint_store::{ByteStream, IngestConfig, Ingested, StoreError};
+use tracing::Instrument;
+
+use crate::change::{Reload, Save, Step};
+use crate::context::RequestContext;
+use crate::error::CoreError;
+use crate::images::ImageService;
+
+/// The hidden property in which glint before schema version 5 recorded an
+/// upload's lease; dropped when such an upload is reset.
+const LEGACY_UPLOAD_LEASE: &str = "os_glance_upload_lease";
+
+/// An upload in progress, as its task knows it.
+struct Upload {
+    /// The image as saved in `saving`, and its version then.
+    image: Image,
+    version: Version,
+    holder: String,
+    /// The project whose storage quota the data counts against (the
+    /// caller's, as in Glance).
+    project: Option<String>,
+    /// What the storage quota allowed when the upload began.
+    remaining: Option<u64>,
+    announced: Option<u64>,
+}
+
+fn not_found(id: &str) -> CoreError {
+    CoreError::NotFound(format!("No image found with ID {id}"))
+}
+
+fn gone_after_upload(id: ImageId) -> CoreError {
+    CoreError::Gone(format!(
+        "Image {id} could not be found after upload. The image may have been deleted during the upload."
+    ))
+}
+
+/// Moves a queued image to `saving`.
+fn start_saving(image: &mut Image) -> Result<Step, CoreError> {
+    if image.status != ImageStatus::Queued {
+        return Err(CoreError::Conflict(format!(
+            "Image status transition from {} to saving is not allowed",
+            image.status
+        )));
+    }
+    image.transition(ImageStatus::Saving)?;
+    image.updated_at = time::now();
+    Ok(Step::Save)
+}
+
+/// Sets what the upload learnt of its data on the image.
+fn record_data(image: &mut Image, ingested: &Ingested, virtual_size: Option<u64>, at: Location) {
+    image.size = Some(ingested.size);
+    image.virtual_size = virtual_size;
+    image.checksum = Some(ingested.checksum.clone());
+    image.os_hash_algo = Some(ingested.os_hash_algo.clone());
+    image.os_hash_value = Some(ingested.os_hash_value.clone());
+    image.locations = vec![at];
+    image.properties.remove(LEGACY_UPLOAD_LEASE);
+}
+
+/// Puts the size Glance names in its quota message on a quota refusal.
+fn with_size(e: CoreError, size: Option<u64>) -> CoreError {
+    match e {
+        CoreError::StorageQuotaExceeded { remaining, .. } => {
+            CoreError::StorageQuotaExceeded { size, remaining }
+        }
+        other => other,
+    }
+}
+
+impl ImageService {
+    /// `PUT /v2/images/{id}/file`.
+    pub async fn upload(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        data: ByteStream,
+        announced_size: Option<u64>,
+    ) -> Result<(), CoreError> {
+        let stored = self
+            .load_visible_versioned(ctx, id, || not_found(id))
+            .await?;
+        self.authz
+            .enforce_image(ctx, &stored.image, "upload_image")?;
+        if let Some(size) = announced_size.filter(|s| *s > self.config.image_size_cap) {
+            return Err(CoreError::TooLarge(format!(
+                "Image exceeds the storage quota: The provided image is too large ({size} bytes; the limit is {} bytes).",
+                self.config.image_size_cap
+            )));
+        }
+        let upload = self.begin_upload(ctx, id, stored, announced_size).await?;
+        let svc = self.clone();
+        let work = async move { svc.run_upload(upload, data).await };
+        let task = tokio::spawn(work.instrument(tracing::Span::current()));
+        task.await
+            .map_err(|e| CoreError::Internal(format!("upload task failed: {e}")))?
+    }
+
+    /// Who holds the leases of this process's uploads.
+    pub(crate) fn lease_holder(&self) -> String {
+        format!("{}/{}", self.config.node_name, self.instance_id())
+    }
+
+    /// When a lease taken or renewed now expires.
+    pub(crate) fn lease_expiry(&self) -> time::Timestamp {
+        time::now() + self.config.upload_lease_time
+    }
+
+    /// Moves the image to `saving` under this process's lease, once the
+    /// storage quota allows the announced size (or, size unknown, anything).
+    async fn begin_upload(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        stored: Versioned,
+        announced: Option<u64>,
+    ) -> Result<Upload, CoreError> {
+        let holder = self.lease_holder();
+        let project = ctx.project_id().map(str::to_owned);
+        let quota = (self.config.user_storage_quota).map(|limit| StorageQuota {
+            project: project.as_deref(),
+            limit,
+            size: announced,
+        });
+        let lease = UploadLease {
+            holder: holder.clone(),
+            expires_at: self.lease_expiry(),
+        };
+        let reload = Reload::ForCaller {
+            ctx,
+            id,
+            rule: "upload_image",
+            missing: not_found,
+        };
+        let save = Save::BeginUpload {
+            lease: &lease,
+            quota,
+        };
+        let begun = self
+            .change_image(stored, reload, save, start_saving)
+            .await
+            .map_err(|e| with_size(e, announced))?;
+        let Some(started) = begun.saved else {
+            return Err(CoreError::Internal("upload began without a save".into()));
+        };
+        Ok(Upload {
+            image: begun.image,
+            version: started.version,
+            holder,
+            project,
+            remaining: started.remaining,
+            announced,
+        })
+    }
+
+    /// Writes and activates, renewing the lease until done.
+    async fn run_upload(&self, upload: Upload, data: ByteStream) -> Result<(), CoreError> {
+        let (id, holder) = (upload.image.id, upload.holder.clone());
+        tokio::select! {
+            biased;
+            outcome = self.write_data(upload, data) => outcome,
+            never = self.keep_lease(id, &holder) => match never {},
+        }
+    }
+
+    /// Renews the lease every third of its life; never returns. Once the
+    /// lease is lost (another process reclaimed the upload), it stops: the
+    /// upload fails when it tries to end.
+    async fn keep_lease(&self, id: ImageId, holder: &str) -> Infallible {
+        let every = self.config.upload_lease_time / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .db
+                .renew_upload_lease(id, holder, self.lease_expiry())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(image.id = %id, "upload lease lost: the image was deleted, or its upload reclaimed");
+                    return std::future::pending().await;
+                }
+                Err(e) => {
+                    tracing::warn!(image.id = %id, error = %e, "cannot renew the upload lease")
+                }
+            }
+        }
+    }
+
+    async fn write_data(&self, upload: Upload, data: ByteStream) -> Result<(), CoreError> {
+        let store = self.stores.default_store().clone();
+        let id = upload.image.id;
+        // The quota caps the stream when it leaves less than the size cap.
+        let quota_room = upload
+            .remaining
+            .filter(|room| *room < self.config.image_size_cap);
+        let cfg = IngestConfig {
+            hash_algo: self.config.hashing_algorithm,
+            size_cap: quota_room.unwrap_or(self.config.image_size_cap),
+            expected_size: upload.announced,
+            inspect: true,
+        };
+        let refused = |e: StoreError| match (e, quota_room) {
+            (StoreError::SizeLimitExceeded { .. }, Some(room)) => CoreError::StorageQuotaExceeded {
+                size: None,
+                remaining: i64::try_from(room).unwrap_or(i64::MAX),
+            },
+            (e, _) => e.into(),
+        };
+        let (stream, handle) = glint_store::ingest(data, cfg);
+        let stored = match store.put(id, stream).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                drop(handle);
+                self.abandon_upload(id, &upload.holder).await;
+                return Err(refused(e));
+            }
+        };
+        let outcome = match handle.finish().await {
+            Ok(ingested) => {
+                self.activate(&upload, &stored.url, store.id(), ingested)
+                    .await
+            }
+            Err(e) => Err(refused(e)),
+        };
+        if let Err(e) = outcome {
+            if let Err(del) = store.delete(&stored.url).await {
+                tracing::error!(image.id = %id, error = %del, "failed to remove rejected data");
+            }
+            self.abandon_upload(id, &upload.holder).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn activate(
+        &self,
+        upload: &Upload,
+        url: &str,
+        store_id: &str,
+        ingested: Ingested,
+    ) -> Result<(), CoreError> {
+        let id = upload.image.id;
+        let virtual_size = self.checked_virtual_size(&upload.image, &ingested)?;
+        let quota = (self.config.user_storage_quota).map(|limit| StorageQuota {
+            project: upload.project.as_deref(),
+            limit,
+            size: Some(ingested.size),
+        });
+        let current = Versioned {
+            image: upload.image.clone(),
+            version: upload.version,
+        };
+        let reload = Reload::ForService {
+            missing: gone_after_upload,
+        };
+        let save = Save::EndUpload {
+            holder: &upload.holder,
+            quota,
+        };
+        let done = self
+            .change_image(current, reload, save, |image| {
+                if image.status != ImageStatus::Saving {
+                    return Err(gone_after_upload(id));
+                }
+                record_data(image, &ingested, virtual_size, Location::new(url, store_id));
+                image.transition(ImageStatus::Active)?;
+                image.updated_at = time::now();
+                Ok(Step::Save)
+            })
+            .await;
+        match done {
+            Ok(_) => {
+                tracing::info!(image.id = %id, size_bytes = ingested.size, store.id = store_id, "image data stored");
+                Ok(())
+            }
+            Err(CoreError::Gone(_) | CoreError::NotFound(_)) => Err(gone_after_upload(id)),
+            Err(e) => Err(with_size(e, Some(ingested.size))),
+        }
+    }
+
+    /// The virtual size the format inspection found, once it accepted the
+    /// data as the image's formats.
+    fn checked_virtual_size(
+        &self,
+        image: &Image,
+        ingested: &Ingested,
+    ) -> Result<Option<u64>, CoreError> {
+        let Some(inspection) = &ingested.inspection else {
+            return Ok(None);
+        };
+        glint_format::check_upload(
+            image.disk_format.as_deref(),
+            image.container_format.as_deref(),
+            inspection,
+            self.config.require_image_format_match,
+        )
+        .map_err(|e| CoreError::UnsupportedMediaType(e.to_string()))
+    }
+
+    /// Puts an image whose upload failed (or that another process left
+    /// behind and `holder` took over) back to `queued`, unless something
+    /// else (a delete) moved it meanwhile or `holder` no longer holds it.
+    pub(crate) async fn abandon_upload(&self, id: ImageId, holder: &str) {
+        match self.reset_upload(id, holder).await {
+            Ok(()) | Err(CoreError::NotFound(_)) => {}
+            Err(CoreError::Gone(_)) => {
+                tracing::info!(image.id = %id, "upload taken over by another process; not reset here")
+            }
+            Err(e) => {
+                tracing::error!(image.id = %id, error = %e, "cannot return image to queued")
+            }
+        }
+    }
+
+    async fn reset_upload(&self, id: ImageId, holder: &str) -> Result<(), CoreError> {
+        let missing = |id: ImageId| not_found(&id.to_string());
+        let Some(current) = self.db.get_image_versioned(id).await? else {
+            return Ok(());
+        };
+        let reload = Reload::ForService { missing };
+        let save = Save::EndUpload {
+            holder,
+            quota: None,
+        };
+        self.change_image(current, reload, save, |image| {
+            if image.status != ImageStatus::Saving {
+                return Ok(Step::Keep);
+            }
+            image.properties.remove(LEGACY_UPLOAD_LEASE);
+            image.transition(ImageStatus::Queued)?;
+            image.updated_at = time::now();
+            Ok(Step::Save)
+        })
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+-- Text is compared byte for byte on PostgreSQL already ("C" collation, no
+-- padding): nothing to change. The version exists so that every dialect
+-- records the same schema versions.
