@@ -7,8 +7,8 @@
 //! it must not import axum or hyper; the API crate turns its errors into
 //! responses.
 
-mod admission;
 mod actions;
+mod admission;
 pub mod authz;
 mod change;
 pub mod config;
