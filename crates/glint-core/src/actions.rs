@@ -44,7 +44,7 @@ impl ImageService {
         let stored = self
             .load_visible_versioned(ctx, id, || not_found(id))
             .await?;
-        self.authz.enforce_image(ctx, &stored.image, action)?;
+        self.authz.enforce_image(ctx, &stored.image, action).await?;
         let reload = Reload::ForCaller {
             ctx,
             id,

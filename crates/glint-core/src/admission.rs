@@ -31,14 +31,14 @@ impl ImageService {
     /// `add_image` for the proposed owner: absent means the caller's
     /// project, `Some(None)` an image without owner, which only a caller
     /// passing `add_image` for a null project (an admin) may create.
-    pub(crate) fn authorize_create(
+    pub(crate) async fn authorize_create(
         &self,
         ctx: &RequestContext,
         owner: Option<Option<&str>>,
         visibility: Visibility,
     ) -> Result<(), CoreError> {
         let target = authz::create_target(ctx, owner, visibility);
-        if self.authz.check(ctx, "add_image", &target) {
+        if self.authz.check(ctx, "add_image", &target).await {
             return Ok(());
         }
         let proposed = owner.unwrap_or(ctx.project_id());
@@ -48,13 +48,13 @@ impl ImageService {
                 owner_name(proposed)
             )));
         }
-        self.authz.enforce(ctx, "add_image", &target)
+        self.authz.enforce(ctx, "add_image", &target).await
     }
 
     /// The policy decisions a patch needs before it is applied: only an
     /// admin changes the owner, whichever operation names it, and making
     /// an image public or community has its own rules.
-    pub(crate) fn authorize_patch(
+    pub(crate) async fn authorize_patch(
         &self,
         ctx: &RequestContext,
         image: &Image,
@@ -74,7 +74,7 @@ impl ImageService {
                     .and_then(Value::as_str)
                     .and_then(|s| s.parse().ok());
                 if let Some(v) = requested {
-                    self.authz.enforce_visibility(ctx, image, v)?;
+                    self.authz.enforce_visibility(ctx, image, v).await?;
                 }
             }
         }

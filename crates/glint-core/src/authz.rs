@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use glint_model::{Image, Visibility};
-use glint_policy::{Enforcer, NoRemote, RemoteCheck, Target};
+use glint_policy::{Enforcer, Target};
 use serde_json::Value;
 
 use crate::context::RequestContext;
 use crate::error::CoreError;
+use crate::remote::{self, AsyncRemoteCheck, DenyRemote};
 
-/// Decides `http:`/`https:` checks of the policy; shared by all requests.
-pub type SharedRemoteCheck = Arc<dyn RemoteCheck + Send + Sync>;
+/// Asks `http:`/`https:` checks of the policy; shared by all requests.
+pub type SharedRemoteCheck = Arc<dyn AsyncRemoteCheck>;
 
 /// Asks the policy engine; owns the rule-to-error conventions.
 #[derive(Clone)]
@@ -37,7 +38,7 @@ impl Authz {
     pub fn new(enforcer: Arc<Enforcer>) -> Self {
         Authz {
             enforcer,
-            remote: Arc::new(NoRemote),
+            remote: Arc::new(DenyRemote),
         }
     }
 
@@ -51,20 +52,29 @@ impl Authz {
         &self.enforcer
     }
 
-    /// Soft check of a rule against a target.
-    pub fn check(&self, ctx: &RequestContext, rule: &str, target: &Target) -> bool {
-        self.enforcer
-            .enforce(rule, target, ctx.credentials(), self.remote.as_ref())
+    /// Soft check of a rule against a target. Remote checks the decision
+    /// waits for are asked on this task, once per request (see
+    /// [`crate::remote`]); a rule without them is decided at once.
+    pub async fn check(&self, ctx: &RequestContext, rule: &str, target: &Target) -> bool {
+        remote::decide(
+            &self.enforcer,
+            self.remote.as_ref(),
+            ctx.remote_verdicts(),
+            rule,
+            target,
+            ctx.credentials(),
+        )
+        .await
     }
 
     /// Hard check: 403 with Glance's message when denied.
-    pub fn enforce(
+    pub async fn enforce(
         &self,
         ctx: &RequestContext,
         rule: &str,
         target: &Target,
     ) -> Result<(), CoreError> {
-        if self.check(ctx, rule, target) {
+        if self.check(ctx, rule, target).await {
             Ok(())
         } else {
             Err(denied(rule))
@@ -73,17 +83,17 @@ impl Authz {
 
     /// Enforces `rule` on an existing image. When the caller may not even
     /// `get_image` it, the image is reported missing instead of forbidden.
-    pub fn enforce_image(
+    pub async fn enforce_image(
         &self,
         ctx: &RequestContext,
         image: &Image,
         rule: &str,
     ) -> Result<(), CoreError> {
         let target = image_target(ctx, image);
-        if self.check(ctx, rule, &target) {
+        if self.check(ctx, rule, &target).await {
             return Ok(());
         }
-        if rule == "get_image" || !self.check(ctx, "get_image", &target) {
+        if rule == "get_image" || !self.check(ctx, "get_image", &target).await {
             return Err(CoreError::NotFound(format!(
                 "No image found with ID {}",
                 image.id
@@ -95,31 +105,32 @@ impl Authz {
     /// Enforces a member rule (`get_members`, `add_member`, …) the way
     /// Glance's member API does: the caller must first pass `get_image`,
     /// whose failure is a bare 404, then the rule itself (403).
-    pub fn enforce_member_rule(
+    pub async fn enforce_member_rule(
         &self,
         ctx: &RequestContext,
         image: &Image,
         rule: &str,
     ) -> Result<(), CoreError> {
         let target = image_target(ctx, image);
-        if !self.check(ctx, "get_image", &target) {
+        if !self.check(ctx, "get_image", &target).await {
             return Err(CoreError::NotFound(
                 "The resource could not be found.".into(),
             ));
         }
-        if self.check(ctx, rule, &target) {
+        if self.check(ctx, rule, &target).await {
             Ok(())
         } else {
             Err(denied(rule))
         }
     }
 
-    pub fn can_get_image(&self, ctx: &RequestContext, image: &Image) -> bool {
+    pub async fn can_get_image(&self, ctx: &RequestContext, image: &Image) -> bool {
         self.check(ctx, "get_image", &image_target(ctx, image))
+            .await
     }
 
     /// Making an image public or community needs its own rule.
-    pub fn enforce_visibility(
+    pub async fn enforce_visibility(
         &self,
         ctx: &RequestContext,
         image: &Image,
@@ -130,7 +141,7 @@ impl Authz {
             Visibility::Community => "communitize_image",
             _ => return Ok(()),
         };
-        self.enforce(ctx, rule, &image_target(ctx, image))
+        self.enforce(ctx, rule, &image_target(ctx, image)).await
     }
 }
 

@@ -216,7 +216,7 @@ impl ImageService {
                 missing,
             } => {
                 let stored = self.load_visible_versioned(ctx, id, || missing(id)).await?;
-                self.authz.enforce_image(ctx, &stored.image, rule)?;
+                self.authz.enforce_image(ctx, &stored.image, rule).await?;
                 Ok(stored)
             }
             Reload::ForService { missing } => {

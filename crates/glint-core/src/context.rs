@@ -2,6 +2,8 @@
 
 use glint_policy::Credentials;
 
+use crate::remote::RemoteVerdicts;
+
 /// The caller of one request, as the auth layer established it. The
 /// identity is kept once, in the form the policy engine reads, so that a
 /// list of many images does not rebuild it for every decision.
@@ -10,6 +12,8 @@ pub struct RequestContext {
     /// `req-<uuid>`, echoed in `x-openstack-request-id` and in logs.
     pub request_id: String,
     credentials: Credentials,
+    /// Answers of the remote policy checks this request has asked.
+    remote_verdicts: RemoteVerdicts,
 }
 
 impl RequestContext {
@@ -49,7 +53,12 @@ impl RequestContext {
         RequestContext {
             request_id,
             credentials,
+            remote_verdicts: RemoteVerdicts::default(),
         }
+    }
+
+    pub fn remote_verdicts(&self) -> &RemoteVerdicts {
+        &self.remote_verdicts
     }
 
     pub fn credentials(&self) -> &Credentials {

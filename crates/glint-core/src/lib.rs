@@ -19,6 +19,7 @@ pub mod images;
 pub mod members;
 pub mod protections;
 pub mod reconcile;
+pub mod remote;
 pub mod tags;
 mod upload;
 

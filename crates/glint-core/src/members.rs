@@ -74,7 +74,9 @@ impl ImageService {
         image: &Image,
         member_id: &str,
     ) -> Result<Member, CoreError> {
-        self.authz.enforce_member_rule(ctx, image, "get_member")?;
+        self.authz
+            .enforce_member_rule(ctx, image, "get_member")
+            .await?;
         // An id no membership can have (NUL, too long) is not looked up:
         // PostgreSQL would fail on the NUL instead of finding nothing.
         let storable = member::validate_member_id(member_id).is_ok();
@@ -100,12 +102,15 @@ impl ImageService {
                 image.id
             ))
         })?;
-        self.authz.enforce_member_rule(ctx, &image, "get_members")?;
+        self.authz
+            .enforce_member_rule(ctx, &image, "get_members")
+            .await?;
         // Glance checks `get_member` for every listed member, but against
         // the image's target, so it is one decision for the whole list.
         if !self
             .authz
             .check(ctx, "get_member", &image_target(ctx, &image))
+            .await
         {
             return Ok(Vec::new());
         }
@@ -146,7 +151,9 @@ impl ImageService {
         require_shared(&image, || {
             CoreError::Forbidden(format!("Not allowed to create members for image {id}."))
         })?;
-        self.authz.enforce_member_rule(ctx, &image, "add_member")?;
+        self.authz
+            .enforce_member_rule(ctx, &image, "add_member")
+            .await?;
         self.check_member_quota(&image, id).await?;
         member::validate_member_id(&member_id)?;
         let now = time::now();
@@ -207,7 +214,8 @@ impl ImageService {
         })?;
         let mut member = self.lookup_member(ctx, &image, member_id).await?;
         self.authz
-            .enforce_member_rule(ctx, &image, "modify_member")?;
+            .enforce_member_rule(ctx, &image, "modify_member")
+            .await?;
         member.status = MemberStatus::from_request(requested)?;
         member.updated_at = time::now();
         match self.db.update_member(&member).await {
@@ -237,7 +245,8 @@ impl ImageService {
         })?;
         let member = self.lookup_member(ctx, &image, member_id).await?;
         self.authz
-            .enforce_member_rule(ctx, &image, "delete_member")?;
+            .enforce_member_rule(ctx, &image, "delete_member")
+            .await?;
         match self.db.delete_member(image.id, &member.member_id).await {
             Err(DbError::NotFound) => return Err(member_not_found(member_id, &image)),
             other => other?,

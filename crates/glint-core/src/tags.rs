@@ -21,7 +21,8 @@ impl ImageService {
             .load_visible_versioned(ctx, id, || not_found(id))
             .await?;
         self.authz
-            .enforce_image(ctx, &stored.image, "modify_image")?;
+            .enforce_image(ctx, &stored.image, "modify_image")
+            .await?;
         let reload = Reload::ForCaller {
             ctx,
             id,
@@ -54,7 +55,8 @@ impl ImageService {
             .load_visible_versioned(ctx, id, || not_found(id))
             .await?;
         self.authz
-            .enforce_image(ctx, &stored.image, "modify_image")?;
+            .enforce_image(ctx, &stored.image, "modify_image")
+            .await?;
         let reload = Reload::ForCaller {
             ctx,
             id,

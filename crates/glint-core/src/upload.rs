@@ -103,7 +103,8 @@ impl ImageService {
             .load_visible_versioned(ctx, id, || not_found(id))
             .await?;
         self.authz
-            .enforce_image(ctx, &stored.image, "upload_image")?;
+            .enforce_image(ctx, &stored.image, "upload_image")
+            .await?;
         if let Some(size) = announced_size.filter(|s| *s > self.config.image_size_cap) {
             return Err(CoreError::TooLarge(format!(
                 "Image exceeds the storage quota: The provided image is too large ({size} bytes; the limit is {} bytes).",

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use glint_core::RequestContext;
-use glint_policy::{Enforcer, RemoteCheck, Target};
+use glint_core::remote::{self, AsyncRemoteCheck};
+use glint_policy::{Enforcer, Target};
 use serde_json::Value;
 
 use crate::config::GlanceConfig;
@@ -173,7 +174,7 @@ fn yaml_string(text: &str) -> String {
 fn check(
     enforcer: &Enforcer,
     args: &CheckArgs,
-    remote: &dyn RemoteCheck,
+    remote: &dyn AsyncRemoteCheck,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
     let target = target(args)?;
@@ -206,9 +207,20 @@ fn check(
         }
         args.rules.clone()
     };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let mut all_passed = true;
     for name in names {
-        let passed = enforcer.enforce(&name, &target, ctx.credentials(), remote);
+        let passed = runtime.block_on(remote::decide(
+            enforcer,
+            remote,
+            ctx.remote_verdicts(),
+            &name,
+            &target,
+            ctx.credentials(),
+        ));
         all_passed &= passed;
         writeln!(out, "{name}: {}", if passed { "passed" } else { "failed" })?;
     }
@@ -238,7 +250,7 @@ fn target(args: &CheckArgs) -> anyhow::Result<Target> {
 
 #[cfg(test)]
 mod tests {
-    use glint_policy::NoRemote;
+    use glint_core::remote::DenyRemote as NoRemote;
 
     use super::*;
 

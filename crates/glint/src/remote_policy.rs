@@ -2,46 +2,39 @@
 //! posted to the URL, and the check passes only when the answer's body is
 //! `True` (quotes allowed), as oslo.policy's external checks do.
 
-use std::sync::mpsc;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use glint_policy::{Credentials, RemoteCheck, Target};
+use glint_core::remote::AsyncRemoteCheck;
+use glint_policy::{Credentials, RemoteQuery, Target};
 use serde_json::{Map, Value};
 
 use crate::config::RemoteContentType;
 
-/// Posts remote checks from a small runtime of its own, so that a policy
-/// decision (which is synchronous) can wait for the answer without
-/// needing, or stalling, the caller's runtime.
+/// Posts remote checks with an async HTTP client, on the task of the
+/// request that needs them.
 pub struct HttpRemoteCheck {
     client: reqwest::Client,
-    runtime: Option<tokio::runtime::Runtime>,
     content_type: RemoteContentType,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for HttpRemoteCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpRemoteCheck")
             .field("content_type", &self.content_type)
-            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl HttpRemoteCheck {
+    /// `timeout` bounds each check, from connecting to the last byte of the
+    /// answer; a check that takes longer is a denial.
     pub fn new(content_type: RemoteContentType, timeout: Duration) -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("glint-remote-policy")
-            .enable_all()
-            .build()?;
         let client = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(HttpRemoteCheck {
             client,
-            runtime: Some(runtime),
             content_type,
-            timeout,
         })
     }
 
@@ -77,52 +70,31 @@ impl HttpRemoteCheck {
             }
         }
     }
-}
 
-impl Drop for HttpRemoteCheck {
-    fn drop(&mut self) {
-        // May be dropped from inside the server's runtime, where a blocking
-        // shutdown is not allowed.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+    async fn allowed(&self, query: &RemoteQuery, target: &Target, creds: &Credentials) -> bool {
+        let request = self.request(query.rule.as_deref(), &query.url, target, creds);
+        let answer = match request.send().await {
+            Ok(resp) => resp.text().await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(body) => body.trim_matches('"') == "True",
+            Err(e) => {
+                tracing::warn!(url = %query.url, error = %e, "remote policy check failed; denying");
+                false
+            }
         }
     }
 }
 
-impl RemoteCheck for HttpRemoteCheck {
-    fn check(&self, rule: Option<&str>, url: &str, target: &Target, creds: &Credentials) -> bool {
-        let Some(runtime) = &self.runtime else {
-            return false;
-        };
-        let request = self.request(rule, url, target, creds);
-        let (tx, rx) = mpsc::channel();
-        runtime.spawn(async move {
-            let answer = match request.send().await {
-                Ok(resp) => resp.text().await,
-                Err(e) => Err(e),
-            };
-            let _ = tx.send(answer);
-        });
-        // A little longer than the client's own timeout, which reports first.
-        let wait = || rx.recv_timeout(self.timeout + Duration::from_secs(1));
-        let on_server_runtime = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let answer = if on_server_runtime {
-            tokio::task::block_in_place(wait)
-        } else {
-            wait()
-        };
-        match answer {
-            Ok(Ok(body)) => body.trim_matches('"') == "True",
-            Ok(Err(e)) => {
-                tracing::warn!(url, error = %e, "remote policy check failed; denying");
-                false
-            }
-            Err(_) => {
-                tracing::warn!(url, "remote policy check timed out; denying");
-                false
-            }
-        }
+impl AsyncRemoteCheck for HttpRemoteCheck {
+    fn ask<'a>(
+        &'a self,
+        query: &'a RemoteQuery,
+        target: &'a Target,
+        creds: &'a Credentials,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(self.allowed(query, target, creds))
     }
 }
 
@@ -199,8 +171,8 @@ mod tests {
         assert_eq!(json["domain_id"], Value::Null);
     }
 
-    #[test]
-    fn unreachable_checker_denies() {
+    #[tokio::test]
+    async fn unreachable_checker_denies() {
         let check = HttpRemoteCheck::new(RemoteContentType::Form, Duration::from_secs(2)).unwrap();
         // A port nothing listens on: connection refused at once.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -208,7 +180,14 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let url = format!("http://127.0.0.1:{port}/check");
-        assert!(!check.check(Some("r"), &url, &Target::new(), &Credentials::default()));
+        let query = RemoteQuery {
+            rule: Some("r".into()),
+            url: format!("http://127.0.0.1:{port}/check"),
+        };
+        assert!(
+            !check
+                .ask(&query, &Target::new(), &Credentials::default())
+                .await
+        );
     }
 }

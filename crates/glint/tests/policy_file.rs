@@ -207,3 +207,39 @@ async fn unreachable_remote_policy_service_denies() {
     let resp = client.get(server.url("/v2/images")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+/// A remote check is asked once per request, not once per image of a list
+/// page: the answer for the first image that needed it serves the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_page_asks_a_remote_check_once() {
+    let (port, seen) = policy_service("reader").await;
+    let setup = Setup::with_config("\n[oslo_policy]\npolicy_file = policy.yaml\n");
+    std::fs::write(
+        setup.dir.path().join("policy.yaml"),
+        format!("\"get_image\": \"http://127.0.0.1:{port}/check/image\"\n"),
+    )
+    .unwrap();
+    let mut server = setup.start();
+    let client = reqwest::Client::new();
+    server.wait_ready(&client).await;
+    for i in 0..5 {
+        let resp = client
+            .post(server.url("/v2/images"))
+            .json(&json!({"name": format!("listed-{i}"), "visibility": "public"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED, "{}", server.logs());
+    }
+    let asked_before = seen.lock().unwrap().len();
+    let resp = client
+        .get(server.url("/v2/images"))
+        .header("X-Project-Id", "p1")
+        .header("X-Roles", "member,reader")
+        .send()
+        .await
+        .unwrap();
+    let page: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(page["images"].as_array().map(Vec::len), Some(5), "{page}");
+    assert_eq!(seen.lock().unwrap().len() - asked_before, 1);
+}
