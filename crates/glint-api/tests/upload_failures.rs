@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::raw::{self, read_response, send_chunk, start_chunked_upload};
-use common::{TestApp, expect_error, id_of, noise, qemu_img, unsupported_media_type};
+use common::{
+    TestApp, expect_error, id_of, noise, qcow2_with_backing_file, qemu_img, unsupported_media_type,
+};
 use futures::stream;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Body, StatusCode};
@@ -164,23 +166,7 @@ async fn upload_of_raw_bytes_as_qcow2_has_webob_415_message() {
 #[tokio::test]
 async fn upload_of_qcow2_with_backing_file_is_415_and_leaves_image_queued() {
     let app = TestApp::new().await;
-    let dir = app.scratch_dir();
-    qemu_img(dir, &["create", "-q", "-f", "qcow2", "base.qcow2", "16M"]);
-    qemu_img(
-        dir,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            "base.qcow2",
-            "-F",
-            "qcow2",
-            "over.qcow2",
-        ],
-    );
-    let data = std::fs::read(dir.join("over.qcow2")).unwrap();
+    let data = qcow2_with_backing_file(app.scratch_dir());
     let image = app
         .create_image(json!({"disk_format": "qcow2", "container_format": "bare"}))
         .await;

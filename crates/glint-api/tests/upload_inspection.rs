@@ -4,30 +4,9 @@
 
 mod common;
 
-use common::{TestApp, expect_error, id_of, on_every_backend, qemu_img};
+use common::{TestApp, expect_error, id_of, on_every_backend, qcow2_with_backing_file, qemu_img};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// A qcow2 image whose header names a backing file.
-fn qcow2_with_backing_file(app: &TestApp) -> Vec<u8> {
-    let dir = app.scratch_dir();
-    qemu_img(dir, &["create", "-q", "-f", "qcow2", "base.qcow2", "16M"]);
-    qemu_img(
-        dir,
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            "base.qcow2",
-            "-F",
-            "qcow2",
-            "over.qcow2",
-        ],
-    );
-    std::fs::read(dir.join("over.qcow2")).unwrap()
-}
 
 /// A plain qcow2 image of 16 MiB whose header is then made to claim `size`.
 fn qcow2_claiming(app: &TestApp, size: u64) -> Vec<u8> {
@@ -53,7 +32,7 @@ async fn assert_queued_without_data(app: &TestApp, id: &str) {
 #[tokio::test]
 async fn an_unsafe_image_is_refused_whatever_its_container_format() {
     let app = TestApp::new().await;
-    let data = qcow2_with_backing_file(&app);
+    let data = qcow2_with_backing_file(app.scratch_dir());
     for container in [
         "bare",
         "ovf",

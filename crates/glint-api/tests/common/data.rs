@@ -43,3 +43,11 @@ pub fn qemu_img(dir: &std::path::Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A qcow2 image whose header names a backing file (made in `dir`).
+pub fn qcow2_with_backing_file(dir: &std::path::Path) -> Vec<u8> {
+    qemu_img(dir, &["create", "-q", "-f", "qcow2", "base.qcow2", "16M"]);
+    let over = ["create", "-q", "-f", "qcow2", "-b", "base.qcow2"];
+    qemu_img(dir, &[&over[..], &["-F", "qcow2", "over.qcow2"]].concat());
+    std::fs::read(dir.join("over.qcow2")).expect("the image qemu-img made")
+}

@@ -25,6 +25,21 @@ impl CapturedLogs {
         (logs, tracing::subscriber::set_default(subscriber))
     }
 
+    /// Captures every event of the process, info and up, for a test whose
+    /// work runs on other threads (a multi-threaded runtime, spawned
+    /// tasks). A process has one global subscriber: only one test of a
+    /// test binary may call this.
+    pub fn start_global() -> CapturedLogs {
+        let logs = CapturedLogs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(logs.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        logs
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }

@@ -34,7 +34,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-pub use data::{md5_hex, noise, qemu_img, sha512_hex};
+pub use data::{md5_hex, noise, qcow2_with_backing_file, qemu_img, sha512_hex};
 pub use databases::Backend;
 use databases::ServerDatabase;
 
