@@ -109,6 +109,7 @@ pub(super) const FILESYSTEM_STORE_DIRECT_IO: Opt =
 pub(super) const CLIENT_HEADER_TIMEOUT: Opt = opt("glint", "client_header_timeout", "30");
 pub(super) const KEEPALIVE_TIMEOUT: Opt = opt("glint", "keepalive_timeout", "60");
 pub(super) const CLIENT_BODY_TIMEOUT: Opt = opt("glint", "client_body_timeout", "120");
+pub(super) const CLIENT_SEND_TIMEOUT: Opt = opt("glint", "client_send_timeout", "60");
 pub(super) const MAX_CONNECTIONS: Opt = opt("glint", "max_connections", "4096");
 
 /// Every option glint reads; anything else in a file produces a warning.
@@ -166,6 +167,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     CLIENT_HEADER_TIMEOUT,
     KEEPALIVE_TIMEOUT,
     CLIENT_BODY_TIMEOUT,
+    CLIENT_SEND_TIMEOUT,
     MAX_CONNECTIONS,
 ];
 
