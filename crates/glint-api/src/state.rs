@@ -51,6 +51,12 @@ pub struct ConnectionLimits {
     /// while the server waits for one; the request then fails, and an
     /// upload returns its image to `queued`.
     pub body_idle_timeout: Duration,
+    /// Time a response may wait for the client to take any of its bytes:
+    /// counted only while the socket's send buffer is full and the client
+    /// acknowledges nothing, never while the server is producing the
+    /// response. The connection is then reset, which stops a download's
+    /// store read.
+    pub send_timeout: Duration,
     /// Most connections open at once; further ones are closed as soon as
     /// they are accepted.
     pub max_connections: usize,
@@ -62,6 +68,7 @@ impl Default for ConnectionLimits {
             header_read_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(60),
             body_idle_timeout: Duration::from_secs(120),
+            send_timeout: Duration::from_secs(60),
             max_connections: 4096,
         }
     }

@@ -38,7 +38,6 @@ async fn unusable_range_is_ignored() {
         "bytes=1-2-3",
         "bytes=0x10-",
         "bytes=--5",
-        "bytes=99999999999999999999999-",
         "0-10",
     ] {
         let resp = download(&app, &id, ("Range", range)).await;

@@ -182,6 +182,7 @@ fn connection_limits(c: &config::ConnectionConfig) -> ConnectionLimits {
         header_read_timeout: c.header_read_timeout,
         keep_alive_timeout: c.keep_alive_timeout,
         body_idle_timeout: c.body_idle_timeout,
+        send_timeout: c.send_timeout,
         max_connections: c.max_connections,
     }
 }

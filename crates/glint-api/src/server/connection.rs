@@ -7,7 +7,10 @@
 //! the head must arrive within `header_read_timeout` (from the opening,
 //! or from the first byte of a following request), an idle connection is
 //! closed after `keep_alive_timeout`, and while a request is handled only
-//! the body's own inactivity timeout applies.
+//! the body's own inactivity timeout applies. Writing a response is held
+//! to `send_timeout` by the socket itself ([`SendTimeout`]): a write that
+//! fails ends the connection, which drops the response body and with it a
+//! download's store read.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use tower::util::BoxCloneSyncService;
 
 use super::activity::{Activity, Tracked, guarded};
 use super::body_timeout::IdleTimeout;
+use super::send_timeout::SendTimeout;
 use crate::state::ConnectionLimits;
 
 /// The whole application as one cloneable service.
@@ -41,6 +45,7 @@ pub(super) async fn serve_connection(
     slot: OwnedSemaphorePermit,
 ) {
     let activity = Activity::new();
+    let stream = SendTimeout::new(stream, limits.send_timeout);
     let io = TokioIo::new(Tracked::new(stream, Arc::clone(&activity)));
     let service = {
         let activity = Arc::clone(&activity);

@@ -4,6 +4,7 @@ mod activity;
 mod body_timeout;
 mod connection;
 mod listener;
+mod send_timeout;
 
 use std::future::Future;
 

@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{StreamExt, TryStreamExt};
-use glint_core::{CoreError, RangeRequest};
+use glint_core::CoreError;
 use glint_store::{ByteStream, StoreError};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -14,6 +14,7 @@ use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::path::PathParams;
 use crate::state::AppState;
+use crate::v2::range::{RequestedRange, SeveralRanges, parse_range_header};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(
@@ -69,48 +70,16 @@ pub async fn upload_image_data(
 }
 
 /// The single range asked for by `Range` (or the legacy request
-/// `Content-Range`), with the name of the header that asked. A header this
-/// server cannot use (another unit, bad syntax) is ignored, as RFC 9110
-/// allows, and the whole image is sent; several ranges are refused, as
-/// Glance refuses them.
-fn requested_range(headers: &HeaderMap) -> Result<Option<(RangeRequest, &'static str)>, ApiError> {
-    if let Some(v) = header_str(headers, header::RANGE.as_str()) {
-        if v.contains(',') {
-            return Err(ApiError::BadRequest(
-                "Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.".into(),
-            ));
-        }
-        let range = v.strip_prefix("bytes=").and_then(parse_spec);
-        return Ok(range.map(|r| (r, "Range")));
-    }
-    if let Some(v) = header_str(headers, header::CONTENT_RANGE.as_str()) {
-        let range = v
-            .strip_prefix("bytes ")
-            .and_then(|spec| spec.split('/').next())
-            .and_then(parse_spec);
-        return Ok(range.map(|r| (r, "Content-Range")));
-    }
-    Ok(None)
-}
-
-/// `first-last`, `first-` or `-suffix`, in decimal digits; `None` when
-/// it is not one of these or `last` comes before `first`.
-fn parse_spec(spec: &str) -> Option<RangeRequest> {
-    let (a, b) = spec.trim().split_once('-')?;
-    let num = |s: &str| {
-        let s = s.trim();
-        let digits = !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-        digits.then(|| s.parse::<u64>().ok()).flatten()
-    };
-    match (a.trim().is_empty(), b.trim().is_empty()) {
-        (true, false) => Some(RangeRequest::Suffix(num(b)?)),
-        (false, true) => Some(RangeRequest::From(num(a)?)),
-        (false, false) => {
-            let (first, last) = (num(a)?, num(b)?);
-            (first <= last).then_some(RangeRequest::FromTo(first, last))
-        }
-        (true, true) => None,
-    }
+/// `Content-Range`), with the name of the header that asked; see
+/// [`parse_range_header`].
+fn requested_range(headers: &HeaderMap) -> Result<Option<RequestedRange>, ApiError> {
+    let range = header_str(headers, header::RANGE.as_str());
+    let content_range = header_str(headers, header::CONTENT_RANGE.as_str());
+    parse_range_header(range, content_range).map_err(|SeveralRanges| {
+        ApiError::BadRequest(
+            "Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.".into(),
+        )
+    })
 }
 
 pub async fn download_image_data(
@@ -120,10 +89,10 @@ pub async fn download_image_data(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let range = requested_range(&headers)?;
-    let asked_by = range.map(|(_, header)| header);
+    let asked_by = range.map(|r| r.header);
     let download = state
         .images
-        .download(&ctx, &id, range.map(|(r, _)| r))
+        .download(&ctx, &id, range.map(|r| r.range))
         .await
         .map_err(|e| match (e, asked_by) {
             (CoreError::RangeNotSatisfiable { size }, Some(header)) => {

@@ -8,6 +8,7 @@ pub mod image_data;
 pub mod images;
 pub mod info;
 pub mod members;
+pub mod range;
 pub mod schemas;
 pub mod tags;
 

@@ -327,6 +327,46 @@ impl TestApp {
         names
     }
 
+    /// How many open files and mappings of this process lie in the store
+    /// directory: a download in progress holds its image file open, so
+    /// this falls to zero once every download has stopped reading.
+    pub fn store_files_in_use(&self) -> usize {
+        let dir = self.store_dir();
+        let fds = std::fs::read_dir("/proc/self/fd")
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| std::fs::read_link(e.path()).ok())
+                    .filter(|target| target.starts_with(&dir))
+                    .count()
+            })
+            .unwrap_or(0);
+        let dir = dir.to_string_lossy().into_owned();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        fds + maps.lines().filter(|l| l.contains(dir.as_str())).count()
+    }
+
+    /// Polls until [`TestApp::store_files_in_use`] satisfies `check`;
+    /// panics after `timeout`.
+    pub async fn wait_for_store_files_in_use(
+        &self,
+        timeout: Duration,
+        check: impl Fn(usize) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let in_use = self.store_files_in_use();
+            if check(in_use) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{in_use} store files still in use"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The caller every request defaults to: admin of project `admin`.
     pub fn admin(&self) -> Caller<'_> {
         Caller {

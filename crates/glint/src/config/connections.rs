@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use super::ConfigError;
 use super::options::{
-    CLIENT_BODY_TIMEOUT, CLIENT_HEADER_TIMEOUT, KEEPALIVE_TIMEOUT, MAX_CONNECTIONS,
+    CLIENT_BODY_TIMEOUT, CLIENT_HEADER_TIMEOUT, CLIENT_SEND_TIMEOUT, KEEPALIVE_TIMEOUT,
+    MAX_CONNECTIONS,
 };
 use super::source::Source;
 use super::values;
@@ -21,6 +22,9 @@ pub struct ConnectionConfig {
     /// `client_body_timeout`: time a request body (an upload included) may
     /// go without a byte.
     pub body_idle_timeout: Duration,
+    /// `client_send_timeout`: time a response may wait for a client that
+    /// takes none of its bytes.
+    pub send_timeout: Duration,
     /// `max_connections`: most connections open at once.
     pub max_connections: usize,
 }
@@ -33,6 +37,7 @@ impl ConnectionConfig {
             header_read_timeout: src.parse(&CLIENT_HEADER_TIMEOUT, seconds(3600))?,
             keep_alive_timeout: src.parse(&KEEPALIVE_TIMEOUT, seconds(3600))?,
             body_idle_timeout: src.parse(&CLIENT_BODY_TIMEOUT, seconds(86_400))?,
+            send_timeout: src.parse(&CLIENT_SEND_TIMEOUT, seconds(86_400))?,
             max_connections: src.parse(&MAX_CONNECTIONS, |v| {
                 values::parse_u64_in(v, 1, 1_000_000).map(|n| n as usize)
             })?,

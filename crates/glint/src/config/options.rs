@@ -109,6 +109,7 @@ pub(super) const FILESYSTEM_STORE_DIRECT_IO: Opt =
 pub(super) const CLIENT_HEADER_TIMEOUT: Opt = opt("glint", "client_header_timeout", "30");
 pub(super) const KEEPALIVE_TIMEOUT: Opt = opt("glint", "keepalive_timeout", "60");
 pub(super) const CLIENT_BODY_TIMEOUT: Opt = opt("glint", "client_body_timeout", "120");
+pub(super) const CLIENT_SEND_TIMEOUT: Opt = opt("glint", "client_send_timeout", "60");
 pub(super) const MAX_CONNECTIONS: Opt = opt("glint", "max_connections", "4096");
 pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt = opt("glint", "database_statement_timeout", "30");
 pub(super) const UPLOAD_LEASE_TIME: Opt = opt("glint", "upload_lease_time", "300");
@@ -168,6 +169,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     CLIENT_HEADER_TIMEOUT,
     KEEPALIVE_TIMEOUT,
     CLIENT_BODY_TIMEOUT,
+    CLIENT_SEND_TIMEOUT,
     MAX_CONNECTIONS,
     DATABASE_STATEMENT_TIMEOUT,
     UPLOAD_LEASE_TIME,
