@@ -9,6 +9,8 @@ use glint_store::HashAlgo;
 use crate::protections::PropertyProtections;
 
 /// Image rules and limits (Glance's `[DEFAULT]` and `[image_format]` options).
+/// Its `Default` is what a server given no options runs with: the binary
+/// documents and applies these values rather than keeping its own.
 #[derive(Debug, Clone)]
 pub struct ImageConfig {
     pub formats: FormatRules,
@@ -43,6 +45,51 @@ pub struct ImageConfig {
     /// Who may create, read, update and delete which additional properties
     /// (`property_protection_file`); `None` leaves properties unprotected.
     pub property_protections: Option<Arc<PropertyProtections>>,
+}
+
+/// Two configurations are equal when every option is, and they hold the
+/// same compiled property protections (compiled rules are compared by
+/// identity: a server shares one set among all its clones).
+impl PartialEq for ImageConfig {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured without `..`, so that a new field cannot be
+        // forgotten here.
+        let ImageConfig {
+            formats,
+            image_size_cap,
+            limit_param_default,
+            api_limit_max,
+            hashing_algorithm,
+            image_property_quota,
+            image_tag_quota,
+            image_member_quota,
+            user_storage_quota,
+            upload_lease_time,
+            delayed_delete,
+            require_image_format_match,
+            node_name,
+            property_protections,
+        } = self;
+        let same_protections = match (property_protections, &other.property_protections) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        *formats == other.formats
+            && *image_size_cap == other.image_size_cap
+            && *limit_param_default == other.limit_param_default
+            && *api_limit_max == other.api_limit_max
+            && *hashing_algorithm == other.hashing_algorithm
+            && *image_property_quota == other.image_property_quota
+            && *image_tag_quota == other.image_tag_quota
+            && *image_member_quota == other.image_member_quota
+            && *user_storage_quota == other.user_storage_quota
+            && *upload_lease_time == other.upload_lease_time
+            && *delayed_delete == other.delayed_delete
+            && *require_image_format_match == other.require_image_format_match
+            && *node_name == other.node_name
+            && same_protections
+    }
 }
 
 impl Default for ImageConfig {

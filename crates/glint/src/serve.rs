@@ -36,14 +36,9 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
     let db = open_database(&conf).await?;
     let datadir = conf.filesystem_store_datadir();
-    let write_strategy = if conf.glint.filesystem_store_direct_io {
-        WriteStrategy::Direct
-    } else {
-        WriteStrategy::Buffered
-    };
     let file_store = FileStore::new("file", datadir.clone())
         .with_context(|| format!("cannot open the file store at {}", datadir.display()))?
-        .with_write_strategy(write_strategy);
+        .with_write_strategy(write_strategy(&conf));
     let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
     let policy = Arc::new(crate::policy::load(&conf)?);
     let remote_policy = crate::remote_policy::HttpRemoteCheck::new(
@@ -52,6 +47,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     )
     .context("cannot set up remote policy checks")?;
     let mut image_conf = image_config(&conf)?;
+    image_conf.node_name = node_name();
     image_conf.property_protections = property_protections(&conf, config_files, &policy)?;
     let images = ImageService::new(db, stores, policy, image_conf)
         .with_remote_policy(Arc::new(remote_policy));
@@ -105,12 +101,23 @@ async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
     let db_url = conf
         .database_url()
         .context("invalid [database] connection")?;
-    let options = ConnectOptions {
-        statement_timeout: conf.glint.database_statement_timeout,
-    };
-    Database::connect_with(&db_url, &options)
+    Database::connect_with(&db_url, &connect_options(conf))
         .await
         .context("cannot open the database")
+}
+
+fn connect_options(conf: &GlanceConfig) -> ConnectOptions {
+    ConnectOptions {
+        statement_timeout: conf.glint.database_statement_timeout,
+    }
+}
+
+fn write_strategy(conf: &GlanceConfig) -> WriteStrategy {
+    if conf.glint.filesystem_store_direct_io {
+        WriteStrategy::Direct
+    } else {
+        WriteStrategy::Buffered
+    }
 }
 
 /// Resets, once per upload lease time, the uploads of nodes that died.
@@ -141,7 +148,9 @@ fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
         upload_lease_time: conf.glint.upload_lease_time,
         delayed_delete: d.delayed_delete,
         require_image_format_match: conf.image_format.require_image_format_match,
-        node_name: node_name(),
+        // Not options: `serve` names the node after its host and compiles
+        // the protections file.
+        node_name: ImageConfig::default().node_name,
         property_protections: None,
     })
 }
@@ -205,6 +214,25 @@ fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
              at auth_url, which should then be the public identity endpoint"
         );
     }
+    let validator = KeystoneValidator::new(keystone_config(conf)?)
+        .map_err(|e| anyhow::anyhow!("invalid [keystone_authtoken] auth_url: {e}"))?;
+    tracing::info!(
+        auth_url = %ks.auth_url.as_ref().map(|u| u.as_str()).unwrap_or_default(),
+        delay_auth_decision = ks.delay_auth_decision,
+        allow_anonymous_access = conf.default.allow_anonymous_access,
+        "Keystone token authentication on"
+    );
+    Ok(AuthMode::Keystone(KeystoneAuth {
+        validator,
+        delay_auth_decision: ks.delay_auth_decision,
+        allow_anonymous_access: conf.default.allow_anonymous_access,
+        www_authenticate_uri: ks.www_authenticate_uri(),
+    }))
+}
+
+/// What the Keystone validator needs from `[keystone_authtoken]`.
+fn keystone_config(conf: &GlanceConfig) -> anyhow::Result<KeystoneConfig> {
+    let ks = &conf.keystone_authtoken;
     let pick = |name: &Option<String>, id: &Option<String>| match (id, name) {
         (Some(id), _) => Some(NameOrId::Id(id.clone())),
         (None, Some(name)) => Some(NameOrId::Name(name.clone())),
@@ -218,7 +246,7 @@ fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
         project: pick(&ks.project_name, &ks.project_id).ok_or_else(missing)?,
         project_domain: pick(&ks.project_domain_name, &ks.project_domain_id),
     };
-    let validator = KeystoneValidator::new(KeystoneConfig {
+    Ok(KeystoneConfig {
         auth_url: ks.auth_url.clone().ok_or_else(missing)?,
         credentials,
         include_service_catalog: ks.include_service_catalog,
@@ -227,19 +255,6 @@ fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
         http_timeout: ks.http_connect_timeout,
         http_max_retries: ks.http_request_max_retries,
     })
-    .map_err(|e| anyhow::anyhow!("invalid [keystone_authtoken] auth_url: {e}"))?;
-    tracing::info!(
-        auth_url = %ks.auth_url.as_ref().map(|u| u.as_str()).unwrap_or_default(),
-        delay_auth_decision = ks.delay_auth_decision,
-        allow_anonymous_access = conf.default.allow_anonymous_access,
-        "Keystone token authentication on"
-    );
-    Ok(AuthMode::Keystone(KeystoneAuth {
-        validator,
-        delay_auth_decision: ks.delay_auth_decision,
-        allow_anonymous_access: conf.default.allow_anonymous_access,
-        www_authenticate_uri: ks.www_authenticate_uri(),
-    }))
 }
 
 /// The host name, which identifies this node's upload leases.
@@ -274,4 +289,69 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::IniFile;
+
+    fn load(text: &str) -> GlanceConfig {
+        let ini = IniFile::parse(text, Path::new("glance-api.conf")).unwrap();
+        GlanceConfig::from_ini(ini).unwrap().0
+    }
+
+    #[test]
+    fn an_empty_configuration_gives_every_layer_its_own_defaults() {
+        let conf = load("");
+        assert_eq!(image_config(&conf).unwrap(), ImageConfig::default());
+        assert_eq!(api_config(&conf, AuthMode::NoAuth), ApiConfig::default());
+        assert_eq!(
+            connection_limits(&conf.glint.connections),
+            ConnectionLimits::default()
+        );
+        assert_eq!(connect_options(&conf), ConnectOptions::default());
+        assert_eq!(write_strategy(&conf), WriteStrategy::default());
+    }
+
+    #[test]
+    fn keystone_options_left_unset_take_the_api_layer_defaults() {
+        let conf = load(
+            "[paste_deploy]\nflavor = keystone\n[keystone_authtoken]\n\
+             auth_url = http://127.0.0.1:5000\nauth_type = password\nusername = glance\n\
+             password = secret\nproject_name = service\nuser_domain_name = Default\n\
+             project_domain_name = Default\n",
+        );
+        let ks = keystone_config(&conf).unwrap();
+        assert_eq!(
+            ks.include_service_catalog,
+            KeystoneConfig::DEFAULT_INCLUDE_SERVICE_CATALOG
+        );
+        assert_eq!(
+            ks.token_cache_time,
+            KeystoneConfig::DEFAULT_TOKEN_CACHE_TIME
+        );
+        assert_eq!(
+            ks.token_cache_size,
+            KeystoneConfig::DEFAULT_TOKEN_CACHE_SIZE
+        );
+        assert_eq!(ks.http_timeout, KeystoneConfig::DEFAULT_HTTP_TIMEOUT);
+        assert_eq!(
+            ks.http_max_retries,
+            KeystoneConfig::DEFAULT_HTTP_MAX_RETRIES
+        );
+        let AuthMode::Keystone(auth) = auth_mode(&conf).unwrap() else {
+            panic!("flavor keystone gave no Keystone authentication");
+        };
+        assert_eq!(
+            auth.delay_auth_decision,
+            KeystoneAuth::DEFAULT_DELAY_AUTH_DECISION
+        );
+        assert_eq!(
+            auth.allow_anonymous_access,
+            KeystoneAuth::DEFAULT_ALLOW_ANONYMOUS_ACCESS
+        );
+    }
 }

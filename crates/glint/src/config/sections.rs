@@ -336,20 +336,9 @@ impl OsloPolicyConfig {
             policy_file: PathBuf::from(policy_file),
             policy_file_set: src.is_set(&POLICY_FILE),
             remote_content_type: src.parse(&REMOTE_CONTENT_TYPE, RemoteContentType::parse)?,
-            remote_timeout: src.parse(&REMOTE_TIMEOUT, parse_seconds)?,
+            remote_timeout: src.parse(&REMOTE_TIMEOUT, values::parse_seconds)?,
         })
     }
-}
-
-/// A non-negative number of seconds, fractions allowed.
-fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-        .map(std::time::Duration::from_secs_f64)
-        .ok_or_else(|| "must be a number of seconds, 0 or more".to_owned())
 }
 
 /// The glint-only `[glint]` section.
@@ -397,7 +386,7 @@ impl GlintConfig {
             filesystem_store_direct_io: src.bool(&FILESYSTEM_STORE_DIRECT_IO)?,
             connections: ConnectionConfig::read(src)?,
             database_statement_timeout: src
-                .parse(&DATABASE_STATEMENT_TIMEOUT, parse_seconds)
+                .parse(&DATABASE_STATEMENT_TIMEOUT, values::parse_seconds)
                 .map(|t| Some(t).filter(|t| !t.is_zero()))?,
             upload_lease_time: src.parse(&UPLOAD_LEASE_TIME, |v| {
                 values::parse_u64_in(v, 1, 7 * 24 * 3600).map(std::time::Duration::from_secs)

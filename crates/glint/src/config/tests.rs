@@ -646,6 +646,12 @@ fn substitution_reads_same_section_default_section_and_built_in_defaults() {
     let config =
         self::config("[DEFAULT]\napi_limit_max = 40\nlimit_param_default = $api_limit_max\n");
     assert_eq!(config.default.limit_param_default, 40);
+    // An unset option a layer owns stands for that layer's default.
+    let config = self::config("[DEFAULT]\nlimit_param_default = $api_limit_max\n");
+    assert_eq!(
+        config.default.limit_param_default,
+        glint_core::ImageConfig::default().api_limit_max
+    );
 }
 
 #[test]
