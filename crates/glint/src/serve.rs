@@ -8,11 +8,10 @@ use anyhow::Context;
 use glint_api::auth::{
     KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
 };
-use glint_api::{ApiConfig, AppState, AuthMode, ConnectionLimits};
+use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
-use glint_db::{ConnectOptions, Database};
-use glint_model::properties::FormatRules;
-use glint_store::{FileStore, HashAlgo, StoreRegistry, WriteStrategy};
+use glint_db::Database;
+use glint_store::{FileStore, StoreRegistry};
 use tokio::net::TcpListener;
 
 use crate::config::{self, GlanceConfig};
@@ -38,7 +37,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     let datadir = conf.filesystem_store_datadir();
     let file_store = FileStore::new("file", datadir.clone())
         .with_context(|| format!("cannot open the file store at {}", datadir.display()))?
-        .with_write_strategy(write_strategy(&conf));
+        .with_write_strategy(conf.glint.write_strategy);
     let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
     let policy = Arc::new(crate::policy::load(&conf)?);
     let remote_policy = crate::remote_policy::HttpRemoteCheck::new(
@@ -46,7 +45,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         conf.oslo_policy.remote_timeout,
     )
     .context("cannot set up remote policy checks")?;
-    let mut image_conf = image_config(&conf)?;
+    let mut image_conf = image_config(&conf);
     image_conf.node_name = node_name();
     image_conf.property_protections = property_protections(&conf, config_files, &policy)?;
     let images = ImageService::new(db, stores, policy, image_conf)
@@ -101,23 +100,9 @@ async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
     let db_url = conf
         .database_url()
         .context("invalid [database] connection")?;
-    Database::connect_with(&db_url, &connect_options(conf))
+    Database::connect_with(&db_url, &conf.glint.database)
         .await
         .context("cannot open the database")
-}
-
-fn connect_options(conf: &GlanceConfig) -> ConnectOptions {
-    ConnectOptions {
-        statement_timeout: conf.glint.database_statement_timeout,
-    }
-}
-
-fn write_strategy(conf: &GlanceConfig) -> WriteStrategy {
-    if conf.glint.filesystem_store_direct_io {
-        WriteStrategy::Direct
-    } else {
-        WriteStrategy::Buffered
-    }
 }
 
 /// Resets, once per upload lease time, the uploads of nodes that died.
@@ -125,22 +110,14 @@ async fn reconcile_periodically(images: ImageService) {
     images.reconcile_interrupted_uploads_forever().await
 }
 
-fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
+fn image_config(conf: &GlanceConfig) -> ImageConfig {
     let d = &conf.default;
-    let hashing_algorithm: HashAlgo = d
-        .hashing_algorithm
-        .as_str()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(ImageConfig {
-        formats: FormatRules {
-            disk_formats: conf.image_format.disk_formats.clone(),
-            container_formats: conf.image_format.container_formats.clone(),
-        },
+    ImageConfig {
+        formats: conf.image_format.formats.clone(),
         image_size_cap: d.image_size_cap,
         limit_param_default: d.limit_param_default,
         api_limit_max: d.api_limit_max,
-        hashing_algorithm,
+        hashing_algorithm: d.hashing_algorithm,
         image_property_quota: d.image_property_quota,
         image_tag_quota: d.image_tag_quota,
         image_member_quota: d.image_member_quota,
@@ -152,7 +129,7 @@ fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
         // the protections file.
         node_name: ImageConfig::default().node_name,
         property_protections: None,
-    })
+    }
 }
 
 fn property_protections(
@@ -178,20 +155,11 @@ fn property_protections(
 fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
     ApiConfig {
         auth,
-        public_endpoint: conf.default.public_endpoint.as_ref().map(|u| u.to_string()),
+        public_endpoint: conf.default.public_endpoint.clone(),
         max_request_id_length: conf.default.max_request_id_length,
         import_methods: Vec::new(),
         allow_noauth_on_public_address: conf.glint.allow_noauth_on_public_address,
-        connections: connection_limits(&conf.glint.connections),
-    }
-}
-
-fn connection_limits(c: &config::ConnectionConfig) -> ConnectionLimits {
-    ConnectionLimits {
-        header_read_timeout: c.header_read_timeout,
-        keep_alive_timeout: c.keep_alive_timeout,
-        body_idle_timeout: c.body_idle_timeout,
-        max_connections: c.max_connections,
+        connections: conf.glint.connections.clone(),
     }
 }
 
@@ -294,6 +262,12 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::time::Duration;
+
+    use glint_api::ConnectionLimits;
+    use glint_db::ConnectOptions;
+    use glint_model::properties::FormatRules;
+    use glint_store::{HashAlgo, WriteStrategy};
 
     use super::*;
     use crate::config::IniFile;
@@ -306,14 +280,58 @@ mod tests {
     #[test]
     fn an_empty_configuration_gives_every_layer_its_own_defaults() {
         let conf = load("");
-        assert_eq!(image_config(&conf).unwrap(), ImageConfig::default());
+        assert_eq!(image_config(&conf), ImageConfig::default());
         assert_eq!(api_config(&conf, AuthMode::NoAuth), ApiConfig::default());
-        assert_eq!(
-            connection_limits(&conf.glint.connections),
-            ConnectionLimits::default()
+        assert_eq!(conf.glint.connections, ConnectionLimits::default());
+        assert_eq!(conf.glint.database, ConnectOptions::default());
+        assert_eq!(conf.glint.write_strategy, WriteStrategy::default());
+    }
+
+    #[test]
+    fn every_layer_option_reaches_the_layer_as_read() {
+        let conf = load(
+            "[DEFAULT]\nimage_size_cap = 5000\nlimit_param_default = 7\napi_limit_max = 70\n\
+             hashing_algorithm = sha256\nimage_property_quota = 3\nimage_tag_quota = -1\n\
+             image_member_quota = 0\nuser_storage_quota = 2KB\ndelayed_delete = true\n\
+             public_endpoint = https://images.example.com\nmax_request_id_length = 10\n\
+             [image_format]\ndisk_formats = raw\ncontainer_formats = bare,ova\n\
+             require_image_format_match = false\n\
+             [glint]\nupload_lease_time = 60\nallow_noauth_on_public_address = true\n\
+             client_header_timeout = 5\nkeepalive_timeout = 6\nclient_body_timeout = 7\n\
+             max_connections = 8\n",
         );
-        assert_eq!(connect_options(&conf), ConnectOptions::default());
-        assert_eq!(write_strategy(&conf), WriteStrategy::default());
+        let expected = ImageConfig {
+            formats: FormatRules {
+                disk_formats: vec!["raw".into()],
+                container_formats: vec!["bare".into(), "ova".into()],
+            },
+            image_size_cap: 5000,
+            limit_param_default: 7,
+            api_limit_max: 70,
+            hashing_algorithm: HashAlgo::Sha256,
+            image_property_quota: Some(3),
+            image_tag_quota: None,
+            image_member_quota: Some(0),
+            user_storage_quota: Some(2048),
+            upload_lease_time: Duration::from_secs(60),
+            delayed_delete: true,
+            require_image_format_match: false,
+            ..ImageConfig::default()
+        };
+        assert_eq!(image_config(&conf), expected);
+        let expected = ApiConfig {
+            public_endpoint: Some("https://images.example.com/".into()),
+            max_request_id_length: 10,
+            allow_noauth_on_public_address: true,
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(5),
+                keep_alive_timeout: Duration::from_secs(6),
+                body_idle_timeout: Duration::from_secs(7),
+                max_connections: 8,
+            },
+            ..ApiConfig::default()
+        };
+        assert_eq!(api_config(&conf, AuthMode::NoAuth), expected);
     }
 
     #[test]

@@ -23,7 +23,6 @@ mod tests;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-pub use connections::ConnectionConfig;
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;
