@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use glint_format::UploadRules;
 use glint_model::properties::FormatRules;
 use glint_store::HashAlgo;
 
@@ -37,8 +38,10 @@ pub struct ImageConfig {
     pub upload_lease_time: Duration,
     /// Keep deleted images' data for the scrubber (`delayed_delete`).
     pub delayed_delete: bool,
-    /// Refuse data whose detected format differs from `disk_format`.
-    pub require_image_format_match: bool,
+    /// What uploaded data must be: of its `disk_format`
+    /// (`require_image_format_match`), and for a VMDK of an allowed create
+    /// type (`vmdk_allowed_types`).
+    pub upload_rules: UploadRules,
     /// A name for this node, used to recognise uploads that a previous run
     /// of this same node left unfinished.
     pub node_name: String,
@@ -66,7 +69,7 @@ impl PartialEq for ImageConfig {
             user_storage_quota,
             upload_lease_time,
             delayed_delete,
-            require_image_format_match,
+            upload_rules,
             node_name,
             property_protections,
         } = self;
@@ -86,7 +89,7 @@ impl PartialEq for ImageConfig {
             && *user_storage_quota == other.user_storage_quota
             && *upload_lease_time == other.upload_lease_time
             && *delayed_delete == other.delayed_delete
-            && *require_image_format_match == other.require_image_format_match
+            && *upload_rules == other.upload_rules
             && *node_name == other.node_name
             && same_protections
     }
@@ -106,7 +109,7 @@ impl Default for ImageConfig {
             user_storage_quota: None,
             upload_lease_time: Duration::from_secs(300),
             delayed_delete: false,
-            require_image_format_match: true,
+            upload_rules: UploadRules::default(),
             node_name: "localhost".into(),
             property_protections: None,
         }

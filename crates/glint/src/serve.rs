@@ -124,7 +124,7 @@ fn image_config(conf: &GlanceConfig) -> ImageConfig {
         user_storage_quota: d.user_storage_quota,
         upload_lease_time: conf.glint.upload_lease_time,
         delayed_delete: d.delayed_delete,
-        require_image_format_match: conf.image_format.require_image_format_match,
+        upload_rules: conf.image_format.upload_rules.clone(),
         // Not options: `serve` names the node after its host and compiles
         // the protections file.
         node_name: ImageConfig::default().node_name,
@@ -266,6 +266,7 @@ mod tests {
 
     use glint_api::ConnectionLimits;
     use glint_db::ConnectOptions;
+    use glint_format::UploadRules;
     use glint_model::properties::FormatRules;
     use glint_store::{HashAlgo, WriteStrategy};
 
@@ -295,7 +296,7 @@ mod tests {
              image_member_quota = 0\nuser_storage_quota = 2KB\ndelayed_delete = true\n\
              public_endpoint = https://images.example.com\nmax_request_id_length = 10\n\
              [image_format]\ndisk_formats = raw\ncontainer_formats = bare,ova\n\
-             require_image_format_match = false\n\
+             require_image_format_match = false\nvmdk_allowed_types = streamOptimized\n\
              [glint]\nupload_lease_time = 60\nallow_noauth_on_public_address = true\n\
              client_header_timeout = 5\nkeepalive_timeout = 6\nclient_body_timeout = 7\n\
              max_connections = 8\n",
@@ -315,7 +316,10 @@ mod tests {
             user_storage_quota: Some(2048),
             upload_lease_time: Duration::from_secs(60),
             delayed_delete: true,
-            require_image_format_match: false,
+            upload_rules: UploadRules {
+                require_image_format_match: false,
+                vmdk_allowed_types: vec!["streamOptimized".into()],
+            },
             ..ImageConfig::default()
         };
         assert_eq!(image_config(&conf), expected);

@@ -140,13 +140,11 @@ pub(super) const CONTAINER_FORMATS: Opt = layer("image_format", "container_forma
 });
 pub(super) const REQUIRE_IMAGE_FORMAT_MATCH: Opt =
     layer("image_format", "require_image_format_match", || {
-        image().require_image_format_match.to_string()
+        image().upload_rules.require_image_format_match.to_string()
     });
-pub(super) const VMDK_ALLOWED_TYPES: Opt = opt(
-    "image_format",
-    "vmdk_allowed_types",
-    "streamOptimized,monolithicSparse",
-);
+pub(super) const VMDK_ALLOWED_TYPES: Opt = layer("image_format", "vmdk_allowed_types", || {
+    render::list(&image().upload_rules.vmdk_allowed_types)
+});
 
 pub(super) const FLAVOR: Opt = opt("paste_deploy", "flavor", "");
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use glint_core::RuleFormat;
 use glint_db::ConnectOptions;
+use glint_format::UploadRules;
 use glint_model::properties::FormatRules;
 use glint_store::{HashAlgo, WriteStrategy};
 use url::Url;
@@ -193,10 +194,9 @@ fn parse_stores(value: &str) -> Result<Vec<StoreType>, String> {
 pub struct ImageFormatConfig {
     /// Values accepted for an image's `disk_format` and `container_format`.
     pub formats: FormatRules,
-    /// Whether uploaded data must be of the image's declared `disk_format`.
-    pub require_image_format_match: bool,
-    /// VMDK `createType` subformats that are accepted.
-    pub vmdk_allowed_types: Vec<String>,
+    /// Whether uploaded data must be of the image's declared `disk_format`,
+    /// and the VMDK `createType` subformats accepted.
+    pub upload_rules: UploadRules,
 }
 
 impl ImageFormatConfig {
@@ -206,8 +206,10 @@ impl ImageFormatConfig {
                 disk_formats: src.list(&DISK_FORMATS)?,
                 container_formats: src.list(&CONTAINER_FORMATS)?,
             },
-            require_image_format_match: src.bool(&REQUIRE_IMAGE_FORMAT_MATCH)?,
-            vmdk_allowed_types: src.list(&VMDK_ALLOWED_TYPES)?,
+            upload_rules: UploadRules {
+                require_image_format_match: src.bool(&REQUIRE_IMAGE_FORMAT_MATCH)?,
+                vmdk_allowed_types: src.list(&VMDK_ALLOWED_TYPES)?,
+            },
         })
     }
 }

@@ -75,9 +75,9 @@ fn no_file_gives_glance_defaults_with_glint_bind_host() {
         formats.formats.container_formats.join(","),
         "ami,ari,aki,bare,ovf,ova,docker,compressed"
     );
-    assert!(formats.require_image_format_match);
+    assert!(formats.upload_rules.require_image_format_match);
     assert_eq!(
-        formats.vmdk_allowed_types,
+        formats.upload_rules.vmdk_allowed_types,
         ["streamOptimized", "monolithicSparse"]
     );
     assert_eq!(config.paste_deploy.flavor, AuthMode::NoAuth);
@@ -202,8 +202,8 @@ fn every_option_is_read_when_set() {
             &["bare".to_owned()][..]
         )
     );
-    assert!(!formats.require_image_format_match);
-    assert_eq!(formats.vmdk_allowed_types, ["streamOptimized"]);
+    assert!(!formats.upload_rules.require_image_format_match);
+    assert_eq!(formats.upload_rules.vmdk_allowed_types, ["streamOptimized"]);
     assert_eq!(
         config.paste_deploy.flavor,
         AuthMode::Keystone {
@@ -737,6 +737,17 @@ fn named_policy_file_that_does_not_exist_is_an_error() {
 
 fn config_policy_error(text: &str) -> String {
     config(text).policy_file_path().unwrap_err().to_string()
+}
+
+#[test]
+fn an_empty_vmdk_allowed_types_allows_no_vmdk() {
+    let c = config("[image_format]\nvmdk_allowed_types =\n");
+    assert!(c.image_format.upload_rules.vmdk_allowed_types.is_empty());
+    let c = config("[image_format]\nvmdk_allowed_types = [streamOptimized]\n");
+    assert_eq!(
+        c.image_format.upload_rules.vmdk_allowed_types,
+        ["streamOptimized"]
+    );
 }
 
 #[test]
