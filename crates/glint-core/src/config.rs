@@ -102,7 +102,7 @@ impl Default for ImageConfig {
             image_size_cap: 1_099_511_627_776,
             limit_param_default: 25,
             api_limit_max: 1000,
-            hashing_algorithm: HashAlgo::Sha512,
+            hashing_algorithm: HashAlgo::default(),
             image_property_quota: Some(128),
             image_tag_quota: Some(128),
             image_member_quota: Some(128),
