@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use glint_format::{Inspector, check_upload};
+use glint_format::{Inspector, UploadRules, check_upload};
 use libfuzzer_sys::fuzz_target;
 
 const CLAIMS: [&str; 6] = ["raw", "qcow2", "vmdk", "iso", "ami", "vhdx"];
@@ -24,6 +24,10 @@ fuzz_target!(|input: &[u8]| {
     let inspection = inspector.finish();
     assert_eq!(inspection.actual_size, data.len() as u64);
     let claimed = CLAIMS[usize::from(control) % CLAIMS.len()];
-    let _ = check_upload(Some(claimed), Some("bare"), &inspection, control & 1 == 0);
+    let rules = UploadRules {
+        require_image_format_match: control & 1 == 0,
+        ..UploadRules::default()
+    };
+    let _ = check_upload(Some(claimed), Some("bare"), &inspection, &rules);
     let _ = inspection.safety.map_err(|err| err.to_string());
 });

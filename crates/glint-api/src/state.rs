@@ -8,7 +8,7 @@ use glint_core::ImageService;
 use crate::auth::KeystoneAuth;
 
 /// How callers are identified.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AuthMode {
     /// Development mode: identity comes from `X-User-Id`, `X-Project-Id`
     /// and `X-Roles` headers, defaulting to an admin of project `admin`.
@@ -18,8 +18,9 @@ pub enum AuthMode {
     Keystone(KeystoneAuth),
 }
 
-/// Options of the HTTP layer.
-#[derive(Debug, Clone)]
+/// Options of the HTTP layer. Its `Default` is the configuration of a
+/// server given no options: the binary documents and applies these values.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
     pub auth: AuthMode,
     /// Base URL put in `Location` headers and the versions document

@@ -1,6 +1,7 @@
 //! What an upload records and refuses after inspecting the data: safety
-//! checks for every container format, virtual sizes no column can hold,
-//! and the virtual size of empty data.
+//! checks for every container format, the VMDK create types the operator
+//! allows, virtual sizes no column can hold, and the virtual size of empty
+//! data.
 
 mod common;
 
@@ -16,6 +17,29 @@ fn qcow2_claiming(app: &TestApp, size: u64) -> Vec<u8> {
     data[24..32].copy_from_slice(&size.to_be_bytes());
     data
 }
+
+/// A 16 MiB VMDK of `subformat` (`qemu-img create -o subformat=…`).
+fn vmdk(app: &TestApp, subformat: &str) -> Vec<u8> {
+    let dir = app.scratch_dir();
+    let name = format!("{subformat}.vmdk");
+    let option = format!("subformat={subformat}");
+    qemu_img(
+        dir,
+        &["create", "-q", "-f", "vmdk", "-o", &option, &name, "16M"],
+    );
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+const CONTAINERS: [&str; 8] = [
+    "bare",
+    "ovf",
+    "ova",
+    "docker",
+    "compressed",
+    "ami",
+    "aki",
+    "ari",
+];
 
 async fn create(app: &TestApp, disk: &str, container: &str) -> String {
     let body = json!({"disk_format": disk, "container_format": container});
@@ -33,16 +57,7 @@ async fn assert_queued_without_data(app: &TestApp, id: &str) {
 async fn an_unsafe_image_is_refused_whatever_its_container_format() {
     let app = TestApp::new().await;
     let data = qcow2_with_backing_file(app.scratch_dir());
-    for container in [
-        "bare",
-        "ovf",
-        "ova",
-        "docker",
-        "compressed",
-        "ami",
-        "aki",
-        "ari",
-    ] {
+    for container in CONTAINERS {
         for disk in ["qcow2", "raw"] {
             let id = create(&app, disk, container).await;
             let resp = app.member_of("p1").upload(&id, data.clone()).await;
@@ -54,6 +69,49 @@ async fn an_unsafe_image_is_refused_whatever_its_container_format() {
             assert_queued_without_data(&app, &id).await;
         }
     }
+}
+
+#[tokio::test]
+async fn both_single_file_vmdk_types_are_stored_by_default() {
+    let app = TestApp::new().await;
+    for subformat in ["monolithicSparse", "streamOptimized"] {
+        let id = create(&app, "vmdk", "bare").await;
+        let resp = app.member_of("p1").upload(&id, vmdk(&app, subformat)).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{subformat}");
+        let image = app.image(&id).await;
+        assert_eq!(image["status"], "active", "{subformat}");
+        assert_eq!(image["virtual_size"], 16 << 20, "{subformat}");
+    }
+}
+
+#[tokio::test]
+async fn a_vmdk_type_left_out_of_vmdk_allowed_types_is_refused_whatever_its_container() {
+    let app = TestApp::builder()
+        .image_config(|c| c.upload_rules.vmdk_allowed_types = vec!["streamOptimized".into()])
+        .start()
+        .await;
+    let sparse = vmdk(&app, "monolithicSparse");
+    for container in CONTAINERS {
+        for disk in ["vmdk", "raw"] {
+            let id = create(&app, disk, container).await;
+            let resp = app.member_of("p1").upload(&id, sparse.clone()).await;
+            let message = expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+            assert!(
+                message.ends_with(
+                    "Image fails safety check: vmdk subformat monolithicSparse is not allowed"
+                ),
+                "{disk}/{container}: {message}"
+            );
+            assert_queued_without_data(&app, &id).await;
+        }
+    }
+    let id = create(&app, "vmdk", "bare").await;
+    let resp = app
+        .member_of("p1")
+        .upload(&id, vmdk(&app, "streamOptimized"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.image(&id).await["virtual_size"], 16 << 20);
 }
 
 #[tokio::test]

@@ -316,7 +316,7 @@ impl ImageService {
             image.disk_format.as_deref(),
             image.container_format.as_deref(),
             inspection,
-            self.config.require_image_format_match,
+            &self.config.upload_rules,
         )
         .map_err(|e| CoreError::UnsupportedMediaType(e.to_string()))
     }

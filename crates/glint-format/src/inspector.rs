@@ -157,12 +157,14 @@ fn resolve(mut findings: Vec<Finding>, actual_size: u64) -> Inspection {
             virtual_size: Some(actual_size),
             actual_size,
             safety: Ok(()),
+            vmdk_create_type: None,
         },
         (Some(only), 0) => Inspection {
             format: only.format,
             virtual_size: only.virtual_size,
             actual_size,
             safety: only.safety.and(recordable(only.virtual_size)),
+            vmdk_create_type: only.vmdk_create_type,
         },
         (Some(first), _) => {
             let formats = std::iter::once(first.format)
@@ -173,6 +175,7 @@ fn resolve(mut findings: Vec<Finding>, actual_size: u64) -> Inspection {
                 virtual_size: None,
                 actual_size,
                 safety: Err(SafetyError::Ambiguous(formats)),
+                vmdk_create_type: None,
             }
         }
     }

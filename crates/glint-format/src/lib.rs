@@ -3,7 +3,7 @@
 //! vhd, vhdx, vdi, qed, iso, gpt, luks, else raw), reads the virtual size, and applies
 //! Glance's safety rules: no backing files, no external data files, no VMDK extents
 //! pointing elsewhere, no QED. [`check_upload`] turns an [`Inspection`] into Glance's
-//! upload decision. This crate is pure computation: it must not do I/O, must not
+//! upload decision under the operator's [`UploadRules`]. This crate is pure computation: it must not do I/O, must not
 //! depend on an async runtime, and must not import other glint crates.
 
 mod bytes;
@@ -25,7 +25,7 @@ use std::fmt;
 
 pub use error::SafetyError;
 pub use inspector::{Inspector, inspect};
-pub use upload::{FormatError, check_upload};
+pub use upload::{FormatError, UploadRules, check_upload};
 
 /// A disk format the inspector can recognise, named as Glance names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,7 +95,12 @@ pub struct Inspection {
     pub virtual_size: Option<u64>,
     /// Bytes actually received.
     pub actual_size: u64,
+    /// The format's own safety rules. Which VMDK create types are
+    /// acceptable is the operator's choice, applied by [`check_upload`].
     pub safety: Result<(), SafetyError>,
+    /// The `createType` of a VMDK's descriptor (`monolithicSparse`,
+    /// `streamOptimized`, ...), as written, when it could be read.
+    pub vmdk_create_type: Option<String>,
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub(crate) struct Finding {
     pub format: DetectedFormat,
     pub virtual_size: Option<u64>,
     pub safety: Result<(), SafetyError>,
+    /// A VMDK's `createType`, when its descriptor could be read.
+    pub vmdk_create_type: Option<String>,
 }
 
 impl Finding {
@@ -30,6 +32,7 @@ impl Finding {
             format,
             virtual_size,
             safety,
+            vmdk_create_type: None,
         }
     }
 }

@@ -18,33 +18,77 @@ pub enum FormatError {
     Unsafe(SafetyError),
 }
 
+/// The operator's rules for uploads (Glance's `[image_format]` options);
+/// the default is Glance's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRules {
+    /// Refuse `bare` data whose detected format differs from its
+    /// `disk_format` (`require_image_format_match`).
+    pub require_image_format_match: bool,
+    /// The VMDK create types accepted, compared exactly
+    /// (`vmdk_allowed_types`); an empty list refuses every VMDK.
+    pub vmdk_allowed_types: Vec<String>,
+}
+
+impl Default for UploadRules {
+    fn default() -> Self {
+        UploadRules {
+            require_image_format_match: true,
+            // The variants whose data lives in the uploaded file itself.
+            vmdk_allowed_types: vec!["streamOptimized".into(), "monolithicSparse".into()],
+        }
+    }
+}
+
 /// Decides an upload of `inspection`'s data as Glance does for `bare`
-/// containers: a format mismatch is fatal only when
-/// `require_image_format_match` is set. Other containers (ovf, ova, docker,
-/// compressed, ...) wrap or compress a disk, so their data is not compared
-/// with `disk_format` and gives no virtual size; unlike Glance, which skips
-/// them altogether, their safety verdict still applies, since the data is
-/// often a disk image handed to a hypervisor as it is. A safety failure is
-/// always fatal. Returns the virtual size to record: none for a size of
-/// zero, which Glance does not record either.
+/// containers: a format mismatch is fatal only when `rules` require the
+/// format to match. Other containers (ovf, ova, docker, compressed, ...)
+/// wrap or compress a disk, so their data is not compared with
+/// `disk_format` and gives no virtual size; unlike Glance, which skips them
+/// altogether, their safety verdict still applies, since the data is often
+/// a disk image handed to a hypervisor as it is. A safety failure, or a
+/// VMDK of a create type `rules` do not allow, is always fatal. Returns the
+/// virtual size to record: none for a size of zero, which Glance does not
+/// record either.
 pub fn check_upload(
     disk_format: Option<&str>,
     container_format: Option<&str>,
     inspection: &Inspection,
-    require_image_format_match: bool,
+    rules: &UploadRules,
 ) -> Result<Option<u64>, FormatError> {
     if container_format != Some("bare") {
-        inspection.safety.clone().map_err(FormatError::Unsafe)?;
+        verdict(inspection, rules).map_err(FormatError::Unsafe)?;
         return Ok(None);
     }
     let virtual_size = match match_claim(disk_format.unwrap_or_default(), inspection) {
         Ok(size) => size,
-        Err(mismatch) if require_image_format_match => return Err(mismatch),
+        Err(mismatch) if rules.require_image_format_match => return Err(mismatch),
         // A size read by the wrong format's rules would mislead consumers.
         Err(_) => None,
     };
-    inspection.safety.clone().map_err(FormatError::Unsafe)?;
+    verdict(inspection, rules).map_err(FormatError::Unsafe)?;
     Ok(virtual_size.filter(|size| *size > 0))
+}
+
+/// The inspector's safety verdict, after the create type of a VMDK: the
+/// operator's list is the most specific reason to give, and an allowed
+/// type still has to pass every other check.
+fn verdict(inspection: &Inspection, rules: &UploadRules) -> Result<(), SafetyError> {
+    if inspection.format == DetectedFormat::Vmdk {
+        match &inspection.vmdk_create_type {
+            Some(kind) if !rules.vmdk_allowed_types.contains(kind) => {
+                return Err(SafetyError::VmdkSubformat(kind.clone()));
+            }
+            Some(_) => {}
+            // The inspector refuses every VMDK whose create type it could
+            // not read; an inspection saying otherwise was not made by it.
+            None if inspection.safety.is_ok() => {
+                return Err(SafetyError::Invalid("vmdk has no createType".into()));
+            }
+            None => {}
+        }
+    }
+    inspection.safety.clone()
 }
 
 fn match_claim(claimed: &str, inspection: &Inspection) -> Result<Option<u64>, FormatError> {
@@ -78,6 +122,28 @@ mod tests {
             virtual_size: Some(10 << 30),
             actual_size: 200 << 20,
             safety,
+            vmdk_create_type: None,
+        }
+    }
+
+    fn vmdk(create_type: &str, safety: Result<(), SafetyError>) -> Inspection {
+        Inspection {
+            vmdk_create_type: Some(create_type.to_owned()),
+            ..inspection(DetectedFormat::Vmdk, safety)
+        }
+    }
+
+    fn rules(require: bool) -> UploadRules {
+        UploadRules {
+            require_image_format_match: require,
+            ..UploadRules::default()
+        }
+    }
+
+    fn allowing(types: &[&str]) -> UploadRules {
+        UploadRules {
+            vmdk_allowed_types: types.iter().map(|t| t.to_string()).collect(),
+            ..UploadRules::default()
         }
     }
 
@@ -86,7 +152,7 @@ mod tests {
         inspection: &Inspection,
         require: bool,
     ) -> Result<Option<u64>, FormatError> {
-        check_upload(Some(claimed), Some("bare"), inspection, require)
+        check_upload(Some(claimed), Some("bare"), inspection, &rules(require))
     }
 
     const ACTUAL: u64 = 200 << 20;
@@ -108,7 +174,7 @@ mod tests {
 
     #[test]
     fn rich_format_claimed_as_raw_is_accepted_with_actual_size() {
-        let i = inspection(DetectedFormat::Vmdk, Ok(()));
+        let i = vmdk("monolithicSparse", Ok(()));
         assert_eq!(bare("raw", &i, true), Ok(Some(ACTUAL)));
     }
 
@@ -195,17 +261,17 @@ mod tests {
             None,
         ] {
             assert_eq!(
-                check_upload(Some("raw"), container, &unsafe_image, true),
+                check_upload(Some("raw"), container, &unsafe_image, &rules(true)),
                 Err(FormatError::Unsafe(SafetyError::BackingFile))
             );
         }
         let safe = inspection(DetectedFormat::Qcow2, Ok(()));
         assert_eq!(
-            check_upload(Some("vmdk"), Some("ova"), &safe, true),
+            check_upload(Some("vmdk"), Some("ova"), &safe, &rules(true)),
             Ok(None)
         );
         assert_eq!(
-            check_upload(Some("qcow2"), Some("ovf"), &safe, true),
+            check_upload(Some("qcow2"), Some("ovf"), &safe, &rules(true)),
             Ok(None)
         );
     }
@@ -217,6 +283,7 @@ mod tests {
             virtual_size: Some(0),
             actual_size: 0,
             safety: Ok(()),
+            vmdk_create_type: None,
         };
         assert_eq!(bare("raw", &empty, true), Ok(None));
         let i = Inspection {
@@ -229,6 +296,109 @@ mod tests {
     #[test]
     fn missing_disk_format_is_treated_as_uninspectable() {
         let i = inspection(DetectedFormat::Raw, Ok(()));
-        assert_eq!(check_upload(None, Some("bare"), &i, true), Ok(None));
+        assert_eq!(check_upload(None, Some("bare"), &i, &rules(true)), Ok(None));
+    }
+
+    const CONTAINERS: [Option<&str>; 4] = [Some("bare"), Some("ova"), Some("docker"), None];
+
+    #[test]
+    fn default_rules_accept_both_single_file_vmdk_types() {
+        for kind in ["monolithicSparse", "streamOptimized"] {
+            let i = vmdk(kind, Ok(()));
+            assert_eq!(bare("vmdk", &i, true), Ok(Some(VIRTUAL)), "{kind}");
+        }
+        let i = vmdk("monolithicFlat", Ok(()));
+        assert_eq!(
+            bare("vmdk", &i, true),
+            Err(FormatError::Unsafe(SafetyError::VmdkSubformat(
+                "monolithicFlat".into()
+            )))
+        );
+    }
+
+    #[test]
+    fn a_vmdk_type_left_out_of_the_list_is_refused_whatever_the_claim_and_container() {
+        let narrowed = allowing(&["streamOptimized"]);
+        let sparse = vmdk("monolithicSparse", Ok(()));
+        let refused = Err(FormatError::Unsafe(SafetyError::VmdkSubformat(
+            "monolithicSparse".into(),
+        )));
+        for container in CONTAINERS {
+            for claimed in ["vmdk", "raw", "qcow2"] {
+                let rules = UploadRules {
+                    require_image_format_match: false,
+                    ..narrowed.clone()
+                };
+                assert_eq!(
+                    check_upload(Some(claimed), container, &sparse, &rules),
+                    refused,
+                    "{claimed} in {container:?}"
+                );
+            }
+        }
+        let stream = vmdk("streamOptimized", Ok(()));
+        assert_eq!(
+            check_upload(Some("vmdk"), Some("bare"), &stream, &narrowed),
+            Ok(Some(VIRTUAL))
+        );
+    }
+
+    #[test]
+    fn create_types_compare_exactly() {
+        let i = vmdk("streamoptimized", Ok(()));
+        assert!(matches!(
+            check_upload(Some("vmdk"), Some("bare"), &i, &UploadRules::default()),
+            Err(FormatError::Unsafe(SafetyError::VmdkSubformat(_)))
+        ));
+    }
+
+    #[test]
+    fn an_empty_list_refuses_every_vmdk_and_nothing_else() {
+        let none = allowing(&[]);
+        for kind in ["monolithicSparse", "streamOptimized"] {
+            assert!(matches!(
+                check_upload(Some("vmdk"), Some("bare"), &vmdk(kind, Ok(())), &none),
+                Err(FormatError::Unsafe(SafetyError::VmdkSubformat(_)))
+            ));
+        }
+        let qcow2 = inspection(DetectedFormat::Qcow2, Ok(()));
+        assert_eq!(
+            check_upload(Some("qcow2"), Some("bare"), &qcow2, &none),
+            Ok(Some(VIRTUAL))
+        );
+    }
+
+    #[test]
+    fn an_added_vmdk_type_still_gets_every_other_safety_check() {
+        let flat = allowing(&["monolithicFlat", "streamOptimized"]);
+        for error in [
+            SafetyError::VmdkExtent("disk-flat.vmdk".into()),
+            SafetyError::BackingFile,
+        ] {
+            let i = vmdk("monolithicFlat", Err(error.clone()));
+            assert_eq!(
+                check_upload(Some("vmdk"), Some("bare"), &i, &flat),
+                Err(FormatError::Unsafe(error))
+            );
+        }
+        let i = vmdk("monolithicFlat", Ok(()));
+        assert_eq!(
+            check_upload(Some("vmdk"), Some("bare"), &i, &flat),
+            Ok(Some(VIRTUAL))
+        );
+    }
+
+    #[test]
+    fn a_vmdk_without_a_create_type_is_refused() {
+        let refused = inspection(DetectedFormat::Vmdk, Err(SafetyError::UnknownFeatures));
+        assert_eq!(
+            bare("vmdk", &refused, true),
+            Err(FormatError::Unsafe(SafetyError::UnknownFeatures))
+        );
+        let unexplained = inspection(DetectedFormat::Vmdk, Ok(()));
+        assert!(matches!(
+            bare("vmdk", &unexplained, true),
+            Err(FormatError::Unsafe(SafetyError::Invalid(_)))
+        ));
     }
 }

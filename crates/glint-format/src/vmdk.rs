@@ -69,16 +69,32 @@ impl SparseHeader {
 }
 
 fn sparse(img: &Captured<'_>) -> Finding {
-    let header = SparseHeader::parse(img.head);
-    let virtual_size = header.as_ref().and_then(|h| h.capacity.checked_mul(SECTOR));
-    let safety = match &header {
-        Some(header) => check_sparse(img, header),
-        None => Err(invalid("truncated vmdk header")),
+    let Some(header) = SparseHeader::parse(img.head) else {
+        return Finding::new(
+            DetectedFormat::Vmdk,
+            None,
+            Err(invalid("truncated vmdk header")),
+        );
     };
-    Finding::new(DetectedFormat::Vmdk, virtual_size, safety)
+    let (create_type, safety) = match embedded_descriptor(img.head, &header) {
+        Ok(descriptor) => (
+            descriptor.create_type().map(str::to_owned),
+            check_sparse(img.tail, &header, &descriptor),
+        ),
+        Err(err) => (None, Err(err)),
+    };
+    Finding {
+        vmdk_create_type: create_type,
+        ..Finding::new(
+            DetectedFormat::Vmdk,
+            header.capacity.checked_mul(SECTOR),
+            safety,
+        )
+    }
 }
 
-fn check_sparse(img: &Captured<'_>, header: &SparseHeader) -> Result<(), SafetyError> {
+/// The descriptor a sparse header points at, within the inspected head.
+fn embedded_descriptor(head: &[u8], header: &SparseHeader) -> Result<Descriptor, SafetyError> {
     if !(1..=3).contains(&header.version) {
         return Err(SafetyError::UnknownFeatures);
     }
@@ -93,11 +109,19 @@ fn check_sparse(img: &Captured<'_>, header: &SparseHeader) -> Result<(), SafetyE
     let bytes = header
         .descriptor_offset
         .checked_mul(SECTOR)
-        .and_then(|start| slice(img.head, start, len))
+        .and_then(|start| slice(head, start, len))
         .ok_or_else(|| invalid("vmdk descriptor lies outside the inspected data"))?;
-    Descriptor::parse(bytes)?.check()?;
+    Descriptor::parse(bytes)
+}
+
+fn check_sparse(
+    tail: &[u8],
+    header: &SparseHeader,
+    descriptor: &Descriptor,
+) -> Result<(), SafetyError> {
+    descriptor.check()?;
     if header.gd_offset == GD_AT_END {
-        check_footer(img.tail, header)?;
+        check_footer(tail, header)?;
     }
     Ok(())
 }
@@ -141,20 +165,22 @@ fn looks_like_descriptor_file(head: &[u8]) -> bool {
 }
 
 /// A bare descriptor's extents are separate files (CVE-2022-47951), so it is
-/// refused even when its own rules pass.
+/// refused even when its own rules pass, whatever its create type.
 fn descriptor_file(head: &[u8]) -> Finding {
-    let (virtual_size, safety) = match Descriptor::parse(head) {
-        Ok(descriptor) => (
-            descriptor.virtual_size(),
-            descriptor.check().and_then(|()| {
+    match Descriptor::parse(head) {
+        Ok(descriptor) => {
+            let safety = descriptor.check().and_then(|()| {
                 Err(SafetyError::VmdkExtent(
                     descriptor.first_extent().unwrap_or_default(),
                 ))
-            }),
-        ),
-        Err(err) => (None, Err(err)),
-    };
-    Finding::new(DetectedFormat::Vmdk, virtual_size, safety)
+            });
+            Finding {
+                vmdk_create_type: descriptor.create_type().map(str::to_owned),
+                ..Finding::new(DetectedFormat::Vmdk, descriptor.virtual_size(), safety)
+            }
+        }
+        Err(err) => Finding::new(DetectedFormat::Vmdk, None, Err(err)),
+    }
 }
 
 fn invalid(why: &str) -> SafetyError {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{inspect_every_way, pattern};
+use common::{inspect_every_way, pattern, rules};
 use glint_format::{DetectedFormat, FormatError, SafetyError, check_upload};
 
 const ISO_SECTOR: usize = 2048;
@@ -50,7 +50,7 @@ fn iso_is_detected_with_block_count_times_block_size() {
     assert_eq!(inspection.virtual_size, Some(100 * ISO_SECTOR as u64));
     assert_eq!(inspection.safety, Ok(()));
     assert_eq!(
-        check_upload(Some("iso"), Some("bare"), &inspection, true),
+        check_upload(Some("iso"), Some("bare"), &inspection, &rules(true)),
         Ok(Some(100 * ISO_SECTOR as u64))
     );
 }
@@ -70,7 +70,7 @@ fn iso_with_hybrid_mbr_is_iso() {
 fn iso_claimed_as_raw_is_stored_with_actual_size() {
     let inspection = inspect_every_way(&iso(40));
     assert_eq!(
-        check_upload(Some("raw"), Some("bare"), &inspection, true),
+        check_upload(Some("raw"), Some("bare"), &inspection, &rules(true)),
         Ok(Some(40 * ISO_SECTOR as u64))
     );
 }
@@ -83,15 +83,15 @@ fn gpt_disk_counts_as_raw() {
     assert_eq!(inspection.virtual_size, Some(1 << 20));
     assert_eq!(inspection.safety, Ok(()));
     assert_eq!(
-        check_upload(Some("raw"), Some("bare"), &inspection, true),
+        check_upload(Some("raw"), Some("bare"), &inspection, &rules(true)),
         Ok(Some(1 << 20))
     );
     assert_eq!(
-        check_upload(Some("ami"), Some("bare"), &inspection, true),
+        check_upload(Some("ami"), Some("bare"), &inspection, &rules(true)),
         Ok(None)
     );
     assert!(matches!(
-        check_upload(Some("qcow2"), Some("bare"), &inspection, true),
+        check_upload(Some("qcow2"), Some("bare"), &inspection, &rules(true)),
         Err(FormatError::Mismatch { .. })
     ));
 }
@@ -103,7 +103,7 @@ fn gpt_with_extra_mbr_partition_is_unsafe() {
     let inspection = inspect_every_way(&img);
     assert!(matches!(inspection.safety, Err(SafetyError::Gpt(_))));
     assert!(matches!(
-        check_upload(Some("raw"), Some("bare"), &inspection, true),
+        check_upload(Some("raw"), Some("bare"), &inspection, &rules(true)),
         Err(FormatError::Unsafe(SafetyError::Gpt(_)))
     ));
 }
@@ -135,7 +135,7 @@ fn qcow2_header_with_mbr_signature_is_ambiguous() {
         ]))
     );
     for require in [true, false] {
-        assert!(check_upload(Some("qcow2"), Some("bare"), &inspection, require).is_err());
+        assert!(check_upload(Some("qcow2"), Some("bare"), &inspection, &rules(require)).is_err());
     }
 }
 

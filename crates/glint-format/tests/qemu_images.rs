@@ -3,8 +3,10 @@
 
 mod common;
 
-use common::{Workdir, inspect_file, pattern, qemu_info};
-use glint_format::{DetectedFormat, FormatError, Inspection, SafetyError, check_upload};
+use common::{Workdir, inspect_file, pattern, qemu_info, rules};
+use glint_format::{
+    DetectedFormat, FormatError, Inspection, SafetyError, UploadRules, check_upload,
+};
 
 /// Asserts that `path` is detected as `format`, safely, with qemu's virtual size.
 fn assert_safe_like_qemu(path: &std::path::Path, format: DetectedFormat) -> Inspection {
@@ -33,7 +35,7 @@ fn qcow2_is_detected_with_qemu_virtual_size() {
     let inspection = assert_safe_like_qemu(&path, DetectedFormat::Qcow2);
     assert_eq!(qemu_info(&path).format, "qcow2");
     assert_eq!(
-        check_upload(Some("qcow2"), Some("bare"), &inspection, true),
+        check_upload(Some("qcow2"), Some("bare"), &inspection, &rules(true)),
         Ok(Some(10 << 20))
     );
 }
@@ -78,7 +80,7 @@ fn qcow2_with_backing_file_is_unsafe() {
     assert_eq!(inspection.safety, Err(SafetyError::BackingFile));
     for claimed in ["qcow2", "raw"] {
         assert_eq!(
-            check_upload(Some(claimed), Some("bare"), &inspection, false),
+            check_upload(Some(claimed), Some("bare"), &inspection, &rules(false)),
             Err(FormatError::Unsafe(SafetyError::BackingFile))
         );
     }
@@ -99,11 +101,11 @@ fn qcow2_claimed_as_raw_is_stored_with_its_actual_size() {
     let path = dir.create("disk.qcow2", "qcow2", "10M", &[]);
     let inspection = inspect_file(&path);
     assert_eq!(
-        check_upload(Some("raw"), Some("bare"), &inspection, true),
+        check_upload(Some("raw"), Some("bare"), &inspection, &rules(true)),
         Ok(Some(inspection.actual_size))
     );
     assert!(matches!(
-        check_upload(Some("vmdk"), Some("bare"), &inspection, true),
+        check_upload(Some("vmdk"), Some("bare"), &inspection, &rules(true)),
         Err(FormatError::Mismatch {
             detected: DetectedFormat::Qcow2,
             ..
@@ -115,7 +117,51 @@ fn qcow2_claimed_as_raw_is_stored_with_its_actual_size() {
 fn vmdk_monolithic_sparse_is_safe() {
     let dir = Workdir::new();
     let path = dir.create("disk.vmdk", "vmdk", "10M", &[]);
-    assert_safe_like_qemu(&path, DetectedFormat::Vmdk);
+    let inspection = assert_safe_like_qemu(&path, DetectedFormat::Vmdk);
+    assert_eq!(
+        inspection.vmdk_create_type.as_deref(),
+        Some("monolithicSparse")
+    );
+    assert_eq!(
+        check_upload(
+            Some("vmdk"),
+            Some("bare"),
+            &inspection,
+            &UploadRules::default()
+        ),
+        Ok(Some(10 << 20))
+    );
+}
+
+#[test]
+fn vmdk_monolithic_sparse_is_refused_when_only_stream_optimized_is_allowed() {
+    let dir = Workdir::new();
+    let rules = UploadRules {
+        vmdk_allowed_types: vec!["streamOptimized".into()],
+        ..UploadRules::default()
+    };
+    let sparse = inspect_file(&dir.create("sparse.vmdk", "vmdk", "10M", &[]));
+    for container in CONTAINERS {
+        assert_eq!(
+            check_upload(Some("vmdk"), Some(container), &sparse, &rules),
+            Err(FormatError::Unsafe(SafetyError::VmdkSubformat(
+                "monolithicSparse".into()
+            ))),
+            "{container}"
+        );
+    }
+    let stream = dir.create(
+        "stream.vmdk",
+        "vmdk",
+        "10M",
+        &["-o", "subformat=streamOptimized"],
+    );
+    let stream = inspect_file(&stream);
+    assert_eq!(stream.vmdk_create_type.as_deref(), Some("streamOptimized"));
+    assert_eq!(
+        check_upload(Some("vmdk"), Some("bare"), &stream, &rules),
+        Ok(Some(10 << 20))
+    );
 }
 
 #[test]
@@ -144,6 +190,15 @@ fn vmdk_stream_optimized_is_safe() {
     assert_safe_like_qemu(&path, DetectedFormat::Vmdk);
 }
 
+/// Rules that also accept the multi-file VMDK types.
+fn allowing_every_vmdk_type() -> UploadRules {
+    let mut rules = UploadRules::default();
+    rules
+        .vmdk_allowed_types
+        .extend(["monolithicFlat".into(), "twoGbMaxExtentSparse".into()]);
+    rules
+}
+
 #[test]
 fn vmdk_monolithic_flat_descriptor_is_rejected() {
     let dir = Workdir::new();
@@ -157,14 +212,32 @@ fn vmdk_monolithic_flat_descriptor_is_rejected() {
     assert_eq!(inspection.format, DetectedFormat::Vmdk);
     assert_eq!(inspection.virtual_size, Some(qemu_info(&path).virtual_size));
     assert_eq!(
+        inspection.vmdk_create_type.as_deref(),
+        Some("monolithicFlat")
+    );
+    assert_eq!(
         inspection.safety,
-        Err(SafetyError::VmdkSubformat("monolithicFlat".into()))
+        Err(SafetyError::VmdkExtent("disk-flat.vmdk".into()))
     );
     // Even claimed as raw, the descriptor must not reach a hypervisor.
-    assert!(matches!(
-        check_upload(Some("raw"), Some("bare"), &inspection, false),
-        Err(FormatError::Unsafe(SafetyError::VmdkSubformat(_)))
-    ));
+    assert_eq!(
+        check_upload(Some("raw"), Some("bare"), &inspection, &rules(false)),
+        Err(FormatError::Unsafe(SafetyError::VmdkSubformat(
+            "monolithicFlat".into()
+        )))
+    );
+    // An operator who allows the type still gets the extent check.
+    assert_eq!(
+        check_upload(
+            Some("vmdk"),
+            Some("bare"),
+            &inspection,
+            &allowing_every_vmdk_type()
+        ),
+        Err(FormatError::Unsafe(SafetyError::VmdkExtent(
+            "disk-flat.vmdk".into()
+        )))
+    );
 }
 
 #[test]
@@ -178,9 +251,22 @@ fn vmdk_split_sparse_descriptor_is_rejected() {
     );
     let inspection = inspect_file(&path);
     assert_eq!(inspection.format, DetectedFormat::Vmdk);
+    assert_eq!(
+        inspection.vmdk_create_type.as_deref(),
+        Some("twoGbMaxExtentSparse")
+    );
     assert!(matches!(
-        inspection.safety,
-        Err(SafetyError::VmdkSubformat(_))
+        check_upload(Some("vmdk"), Some("bare"), &inspection, &rules(true)),
+        Err(FormatError::Unsafe(SafetyError::VmdkSubformat(_)))
+    ));
+    assert!(matches!(
+        check_upload(
+            Some("vmdk"),
+            Some("bare"),
+            &inspection,
+            &allowing_every_vmdk_type()
+        ),
+        Err(FormatError::Unsafe(SafetyError::VmdkExtent(_)))
     ));
 }
 
@@ -215,6 +301,15 @@ fn vmdk_with_parent_is_unsafe() {
     let inspection = inspect_file(&path);
     assert_eq!(inspection.format, DetectedFormat::Vmdk);
     assert_eq!(inspection.safety, Err(SafetyError::BackingFile));
+    assert_eq!(
+        check_upload(
+            Some("vmdk"),
+            Some("bare"),
+            &inspection,
+            &allowing_every_vmdk_type()
+        ),
+        Err(FormatError::Unsafe(SafetyError::BackingFile))
+    );
 }
 
 /// Every container format Glance knows: the safety verdict applies to all.
@@ -255,7 +350,7 @@ fn unsafe_images_are_refused_in_every_container_format() {
         let inspection = inspect_file(&path);
         for container in CONTAINERS {
             assert_eq!(
-                check_upload(Some(claimed), Some(container), &inspection, false),
+                check_upload(Some(claimed), Some(container), &inspection, &rules(false)),
                 Err(FormatError::Unsafe(error.clone())),
                 "{} in {container}",
                 path.display()
@@ -272,7 +367,7 @@ fn safe_images_in_other_containers_record_no_virtual_size() {
     for container in &CONTAINERS[1..] {
         for claimed in ["qcow2", "vmdk", "raw"] {
             assert_eq!(
-                check_upload(Some(claimed), Some(container), &inspection, true),
+                check_upload(Some(claimed), Some(container), &inspection, &rules(true)),
                 Ok(None)
             );
         }
@@ -331,7 +426,7 @@ fn raw_is_detected_with_file_size_as_virtual_size() {
     let empty = dir.create("empty.raw", "raw", "1M", &[]);
     let inspection = assert_safe_like_qemu(&empty, DetectedFormat::Raw);
     assert_eq!(
-        check_upload(Some("raw"), Some("bare"), &inspection, true),
+        check_upload(Some("raw"), Some("bare"), &inspection, &rules(true)),
         Ok(Some(1 << 20))
     );
     assert_safe_like_qemu(&raw_source(&dir, 3 << 20), DetectedFormat::Raw);
@@ -341,7 +436,7 @@ fn raw_is_detected_with_file_size_as_virtual_size() {
 fn raw_claimed_as_qcow2_is_a_mismatch() {
     let dir = Workdir::new();
     let inspection = inspect_file(&raw_source(&dir, 1 << 20));
-    let err = check_upload(Some("qcow2"), Some("bare"), &inspection, true).unwrap_err();
+    let err = check_upload(Some("qcow2"), Some("bare"), &inspection, &rules(true)).unwrap_err();
     assert_eq!(
         err.to_string(),
         "Image disk_format qcow2 does not match stream data raw"

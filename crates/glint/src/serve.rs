@@ -8,11 +8,10 @@ use anyhow::Context;
 use glint_api::auth::{
     KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
 };
-use glint_api::{ApiConfig, AppState, AuthMode, ConnectionLimits};
+use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
-use glint_db::{ConnectOptions, Database};
-use glint_model::properties::FormatRules;
-use glint_store::{FileStore, HashAlgo, StoreRegistry, WriteStrategy};
+use glint_db::Database;
+use glint_store::{FileStore, StoreRegistry};
 use tokio::net::TcpListener;
 
 use crate::config::{self, GlanceConfig};
@@ -36,14 +35,9 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
     let db = open_database(&conf).await?;
     let datadir = conf.filesystem_store_datadir();
-    let write_strategy = if conf.glint.filesystem_store_direct_io {
-        WriteStrategy::Direct
-    } else {
-        WriteStrategy::Buffered
-    };
     let file_store = FileStore::new("file", datadir.clone())
         .with_context(|| format!("cannot open the file store at {}", datadir.display()))?
-        .with_write_strategy(write_strategy);
+        .with_write_strategy(conf.glint.write_strategy);
     let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
     let policy = Arc::new(crate::policy::load(&conf)?);
     let remote_policy = crate::remote_policy::HttpRemoteCheck::new(
@@ -51,7 +45,8 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         conf.oslo_policy.remote_timeout,
     )
     .context("cannot set up remote policy checks")?;
-    let mut image_conf = image_config(&conf)?;
+    let mut image_conf = image_config(&conf);
+    image_conf.node_name = node_name();
     image_conf.property_protections = property_protections(&conf, config_files, &policy)?;
     let images = ImageService::new(db, stores, policy, image_conf)
         .with_remote_policy(Arc::new(remote_policy));
@@ -105,10 +100,7 @@ async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
     let db_url = conf
         .database_url()
         .context("invalid [database] connection")?;
-    let options = ConnectOptions {
-        statement_timeout: conf.glint.database_statement_timeout,
-    };
-    Database::connect_with(&db_url, &options)
+    Database::connect_with(&db_url, &conf.glint.database)
         .await
         .context("cannot open the database")
 }
@@ -118,32 +110,26 @@ async fn reconcile_periodically(images: ImageService) {
     images.reconcile_interrupted_uploads_forever().await
 }
 
-fn image_config(conf: &GlanceConfig) -> anyhow::Result<ImageConfig> {
+fn image_config(conf: &GlanceConfig) -> ImageConfig {
     let d = &conf.default;
-    let hashing_algorithm: HashAlgo = d
-        .hashing_algorithm
-        .as_str()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(ImageConfig {
-        formats: FormatRules {
-            disk_formats: conf.image_format.disk_formats.clone(),
-            container_formats: conf.image_format.container_formats.clone(),
-        },
+    ImageConfig {
+        formats: conf.image_format.formats.clone(),
         image_size_cap: d.image_size_cap,
         limit_param_default: d.limit_param_default,
         api_limit_max: d.api_limit_max,
-        hashing_algorithm,
+        hashing_algorithm: d.hashing_algorithm,
         image_property_quota: d.image_property_quota,
         image_tag_quota: d.image_tag_quota,
         image_member_quota: d.image_member_quota,
         user_storage_quota: d.user_storage_quota,
         upload_lease_time: conf.glint.upload_lease_time,
         delayed_delete: d.delayed_delete,
-        require_image_format_match: conf.image_format.require_image_format_match,
-        node_name: node_name(),
+        upload_rules: conf.image_format.upload_rules.clone(),
+        // Not options: `serve` names the node after its host and compiles
+        // the protections file.
+        node_name: ImageConfig::default().node_name,
         property_protections: None,
-    })
+    }
 }
 
 fn property_protections(
@@ -169,21 +155,11 @@ fn property_protections(
 fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
     ApiConfig {
         auth,
-        public_endpoint: conf.default.public_endpoint.as_ref().map(|u| u.to_string()),
+        public_endpoint: conf.default.public_endpoint.clone(),
         max_request_id_length: conf.default.max_request_id_length,
         import_methods: Vec::new(),
         allow_noauth_on_public_address: conf.glint.allow_noauth_on_public_address,
-        connections: connection_limits(&conf.glint.connections),
-    }
-}
-
-fn connection_limits(c: &config::ConnectionConfig) -> ConnectionLimits {
-    ConnectionLimits {
-        header_read_timeout: c.header_read_timeout,
-        keep_alive_timeout: c.keep_alive_timeout,
-        body_idle_timeout: c.body_idle_timeout,
-        send_timeout: c.send_timeout,
-        max_connections: c.max_connections,
+        connections: conf.glint.connections.clone(),
     }
 }
 
@@ -206,6 +182,25 @@ fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
              at auth_url, which should then be the public identity endpoint"
         );
     }
+    let validator = KeystoneValidator::new(keystone_config(conf)?)
+        .map_err(|e| anyhow::anyhow!("invalid [keystone_authtoken] auth_url: {e}"))?;
+    tracing::info!(
+        auth_url = %ks.auth_url.as_ref().map(|u| u.as_str()).unwrap_or_default(),
+        delay_auth_decision = ks.delay_auth_decision,
+        allow_anonymous_access = conf.default.allow_anonymous_access,
+        "Keystone token authentication on"
+    );
+    Ok(AuthMode::Keystone(KeystoneAuth {
+        validator,
+        delay_auth_decision: ks.delay_auth_decision,
+        allow_anonymous_access: conf.default.allow_anonymous_access,
+        www_authenticate_uri: ks.www_authenticate_uri(),
+    }))
+}
+
+/// What the Keystone validator needs from `[keystone_authtoken]`.
+fn keystone_config(conf: &GlanceConfig) -> anyhow::Result<KeystoneConfig> {
+    let ks = &conf.keystone_authtoken;
     let pick = |name: &Option<String>, id: &Option<String>| match (id, name) {
         (Some(id), _) => Some(NameOrId::Id(id.clone())),
         (None, Some(name)) => Some(NameOrId::Name(name.clone())),
@@ -219,7 +214,7 @@ fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
         project: pick(&ks.project_name, &ks.project_id).ok_or_else(missing)?,
         project_domain: pick(&ks.project_domain_name, &ks.project_domain_id),
     };
-    let validator = KeystoneValidator::new(KeystoneConfig {
+    Ok(KeystoneConfig {
         auth_url: ks.auth_url.clone().ok_or_else(missing)?,
         credentials,
         include_service_catalog: ks.include_service_catalog,
@@ -228,19 +223,6 @@ fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
         http_timeout: ks.http_connect_timeout,
         http_max_retries: ks.http_request_max_retries,
     })
-    .map_err(|e| anyhow::anyhow!("invalid [keystone_authtoken] auth_url: {e}"))?;
-    tracing::info!(
-        auth_url = %ks.auth_url.as_ref().map(|u| u.as_str()).unwrap_or_default(),
-        delay_auth_decision = ks.delay_auth_decision,
-        allow_anonymous_access = conf.default.allow_anonymous_access,
-        "Keystone token authentication on"
-    );
-    Ok(AuthMode::Keystone(KeystoneAuth {
-        validator,
-        delay_auth_decision: ks.delay_auth_decision,
-        allow_anonymous_access: conf.default.allow_anonymous_access,
-        www_authenticate_uri: ks.www_authenticate_uri(),
-    }))
 }
 
 /// The host name, which identifies this node's upload leases.
@@ -275,4 +257,124 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use glint_api::ConnectionLimits;
+    use glint_db::ConnectOptions;
+    use glint_format::UploadRules;
+    use glint_model::properties::FormatRules;
+    use glint_store::{HashAlgo, WriteStrategy};
+
+    use super::*;
+    use crate::config::IniFile;
+
+    fn load(text: &str) -> GlanceConfig {
+        let ini = IniFile::parse(text, Path::new("glance-api.conf")).unwrap();
+        GlanceConfig::from_ini(ini).unwrap().0
+    }
+
+    #[test]
+    fn an_empty_configuration_gives_every_layer_its_own_defaults() {
+        let conf = load("");
+        assert_eq!(image_config(&conf), ImageConfig::default());
+        assert_eq!(api_config(&conf, AuthMode::NoAuth), ApiConfig::default());
+        assert_eq!(conf.glint.connections, ConnectionLimits::default());
+        assert_eq!(conf.glint.database, ConnectOptions::default());
+        assert_eq!(conf.glint.write_strategy, WriteStrategy::default());
+    }
+
+    #[test]
+    fn every_layer_option_reaches_the_layer_as_read() {
+        let conf = load(
+            "[DEFAULT]\nimage_size_cap = 5000\nlimit_param_default = 7\napi_limit_max = 70\n\
+             hashing_algorithm = sha256\nimage_property_quota = 3\nimage_tag_quota = -1\n\
+             image_member_quota = 0\nuser_storage_quota = 2KB\ndelayed_delete = true\n\
+             public_endpoint = https://images.example.com\nmax_request_id_length = 10\n\
+             [image_format]\ndisk_formats = raw\ncontainer_formats = bare,ova\n\
+             require_image_format_match = false\nvmdk_allowed_types = streamOptimized\n\
+             [glint]\nupload_lease_time = 60\nallow_noauth_on_public_address = true\n\
+             client_header_timeout = 5\nkeepalive_timeout = 6\nclient_body_timeout = 7\n\
+             max_connections = 8\nclient_send_timeout = 9\n",
+        );
+        let expected = ImageConfig {
+            formats: FormatRules {
+                disk_formats: vec!["raw".into()],
+                container_formats: vec!["bare".into(), "ova".into()],
+            },
+            image_size_cap: 5000,
+            limit_param_default: 7,
+            api_limit_max: 70,
+            hashing_algorithm: HashAlgo::Sha256,
+            image_property_quota: Some(3),
+            image_tag_quota: None,
+            image_member_quota: Some(0),
+            user_storage_quota: Some(2048),
+            upload_lease_time: Duration::from_secs(60),
+            delayed_delete: true,
+            upload_rules: UploadRules {
+                require_image_format_match: false,
+                vmdk_allowed_types: vec!["streamOptimized".into()],
+            },
+            ..ImageConfig::default()
+        };
+        assert_eq!(image_config(&conf), expected);
+        let expected = ApiConfig {
+            public_endpoint: Some("https://images.example.com/".into()),
+            max_request_id_length: 10,
+            allow_noauth_on_public_address: true,
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(5),
+                keep_alive_timeout: Duration::from_secs(6),
+                body_idle_timeout: Duration::from_secs(7),
+                send_timeout: Duration::from_secs(9),
+                max_connections: 8,
+            },
+            ..ApiConfig::default()
+        };
+        assert_eq!(api_config(&conf, AuthMode::NoAuth), expected);
+    }
+
+    #[test]
+    fn keystone_options_left_unset_take_the_api_layer_defaults() {
+        let conf = load(
+            "[paste_deploy]\nflavor = keystone\n[keystone_authtoken]\n\
+             auth_url = http://127.0.0.1:5000\nauth_type = password\nusername = glance\n\
+             password = secret\nproject_name = service\nuser_domain_name = Default\n\
+             project_domain_name = Default\n",
+        );
+        let ks = keystone_config(&conf).unwrap();
+        assert_eq!(
+            ks.include_service_catalog,
+            KeystoneConfig::DEFAULT_INCLUDE_SERVICE_CATALOG
+        );
+        assert_eq!(
+            ks.token_cache_time,
+            KeystoneConfig::DEFAULT_TOKEN_CACHE_TIME
+        );
+        assert_eq!(
+            ks.token_cache_size,
+            KeystoneConfig::DEFAULT_TOKEN_CACHE_SIZE
+        );
+        assert_eq!(ks.http_timeout, KeystoneConfig::DEFAULT_HTTP_TIMEOUT);
+        assert_eq!(
+            ks.http_max_retries,
+            KeystoneConfig::DEFAULT_HTTP_MAX_RETRIES
+        );
+        let AuthMode::Keystone(auth) = auth_mode(&conf).unwrap() else {
+            panic!("flavor keystone gave no Keystone authentication");
+        };
+        assert_eq!(
+            auth.delay_auth_decision,
+            KeystoneAuth::DEFAULT_DELAY_AUTH_DECISION
+        );
+        assert_eq!(
+            auth.allow_anonymous_access,
+            KeystoneAuth::DEFAULT_ALLOW_ANONYMOUS_ACCESS
+        );
+    }
 }

@@ -83,10 +83,28 @@ pub enum AuthError {
     Unavailable(String),
 }
 
+impl KeystoneConfig {
+    /// keystonemiddleware's defaults, which an unset option takes.
+    pub const DEFAULT_INCLUDE_SERVICE_CATALOG: bool = true;
+    pub const DEFAULT_TOKEN_CACHE_TIME: Option<Duration> = Some(Duration::from_secs(300));
+    pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_HTTP_MAX_RETRIES: u32 = 3;
+    /// glint's own option (keystonemiddleware caches in memcached).
+    pub const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
+}
+
 /// Validates user tokens; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct KeystoneValidator {
     inner: Arc<Inner>,
+}
+
+/// Validators are equal when they are the same one: clones share their
+/// service token and cache, two validators built alike do not.
+impl PartialEq for KeystoneValidator {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
 }
 
 #[derive(Debug)]

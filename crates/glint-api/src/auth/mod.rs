@@ -89,7 +89,7 @@ pub enum Caller {
 }
 
 /// Keystone authentication as configured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KeystoneAuth {
     pub validator: KeystoneValidator,
     /// Let requests without a valid token through to the context decision
@@ -99,6 +99,14 @@ pub struct KeystoneAuth {
     pub allow_anonymous_access: bool,
     /// Sent in `WWW-Authenticate: Keystone uri="…"` with every 401.
     pub www_authenticate_uri: String,
+}
+
+impl KeystoneAuth {
+    /// Glance's paste pipeline sets `delay_auth_decision` for its
+    /// `authtoken` filter, so tokens are judged by the context.
+    pub const DEFAULT_DELAY_AUTH_DECISION: bool = true;
+    /// Without a token a request is refused unless the operator opts in.
+    pub const DEFAULT_ALLOW_ANONYMOUS_ACCESS: bool = false;
 }
 
 /// Headers through which an auth middleware passes identity downstream.

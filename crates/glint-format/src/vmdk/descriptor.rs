@@ -4,8 +4,6 @@
 
 use crate::SafetyError;
 
-/// Subformats whose data lives inside the uploaded file itself.
-const ALLOWED_SUBFORMATS: [&str; 2] = ["monolithicSparse", "streamOptimized"];
 const EXTENT_ACCESS: [&[u8]; 3] = [b"RW", b"RDONLY", b"NOACCESS"];
 /// Keeps error messages short whatever the descriptor holds.
 const MAX_EXCERPT: usize = 80;
@@ -60,12 +58,17 @@ impl Descriptor {
         Ok(descriptor)
     }
 
-    /// Glance's rules for a descriptor embedded in a sparse VMDK.
+    /// The `createType` line's value, as written (cut to an excerpt).
+    pub fn create_type(&self) -> Option<&str> {
+        self.create_type.as_deref()
+    }
+
+    /// Glance's rules for a descriptor embedded in a sparse VMDK, whatever
+    /// its create type: which types are acceptable is the operator's
+    /// choice (`vmdk_allowed_types`), applied to the upload as a whole.
     pub fn check(&self) -> Result<(), SafetyError> {
-        match self.create_type.as_deref() {
-            Some(kind) if ALLOWED_SUBFORMATS.contains(&kind) => {}
-            Some(kind) => return Err(SafetyError::VmdkSubformat(kind.to_owned())),
-            None => return Err(invalid("vmdk descriptor has no createType".into())),
+        if self.create_type.is_none() {
+            return Err(invalid("vmdk descriptor has no createType".into()));
         }
         if self.extents.is_empty() {
             return Err(invalid("vmdk descriptor has no extents".into()));
@@ -173,12 +176,25 @@ mod tests {
     }
 
     #[test]
-    fn flat_subformat_is_refused() {
-        let text = SPARSE.replace("monolithicSparse", "monolithicFlat");
+    fn create_type_is_reported_as_written_and_left_to_the_upload_rules() {
+        let d = Descriptor::parse(SPARSE.as_bytes()).unwrap();
+        assert_eq!(d.create_type(), Some("monolithicSparse"));
+        let text = SPARSE.replace("monolithicSparse", "twoGbMaxExtentSparse");
+        let d = Descriptor::parse(text.as_bytes()).unwrap();
+        assert_eq!(d.create_type(), Some("twoGbMaxExtentSparse"));
+        assert_eq!(d.check(), Ok(()));
+    }
+
+    #[test]
+    fn any_create_type_still_gets_the_extent_and_parent_checks() {
+        let other = SPARSE.replace("monolithicSparse", "monolithicFlat");
+        let text = other.replace("\"disk.vmdk\"", "\"/etc/shadow\"");
         assert_eq!(
             checked(&text),
-            Err(SafetyError::VmdkSubformat("monolithicFlat".into()))
+            Err(SafetyError::VmdkExtent("/etc/shadow".into()))
         );
+        let text = other.replace("version=1", "version=1\nparentFileNameHint=\"base.vmdk\"");
+        assert_eq!(checked(&text), Err(SafetyError::BackingFile));
     }
 
     #[test]

@@ -46,6 +46,28 @@ fn sparse_image_is_safe_with_capacity_as_size() {
     let f = verdict(&image(22, DESCRIPTOR));
     assert_eq!(f.virtual_size, Some(2048 * 512));
     assert_eq!(f.safety, Ok(()));
+    assert_eq!(f.vmdk_create_type.as_deref(), Some("streamOptimized"));
+}
+
+#[test]
+fn sparse_image_of_another_create_type_reports_it_and_passes_its_own_checks() {
+    let descriptor = DESCRIPTOR.replace("streamOptimized", "vmfsSparse");
+    let f = verdict(&image(22, &descriptor));
+    assert_eq!(f.vmdk_create_type.as_deref(), Some("vmfsSparse"));
+    assert_eq!(f.safety, Ok(()));
+    let hinted = descriptor.replace("version=1", "version=1\nparentFileNameHint=\"p.vmdk\"");
+    let f = verdict(&image(22, &hinted));
+    assert_eq!(f.vmdk_create_type.as_deref(), Some("vmfsSparse"));
+    assert_eq!(f.safety, Err(SafetyError::BackingFile));
+}
+
+#[test]
+fn unreadable_descriptor_reports_no_create_type() {
+    let mut img = image(22, DESCRIPTOR);
+    img[28..36].copy_from_slice(&0u64.to_le_bytes());
+    let f = verdict(&img);
+    assert_eq!(f.vmdk_create_type, None);
+    assert!(matches!(f.safety, Err(SafetyError::Invalid(_))));
 }
 
 #[test]
@@ -97,6 +119,7 @@ fn descriptor_file_is_refused_even_for_an_allowed_subformat() {
     assert_eq!(f.format, DetectedFormat::Vmdk);
     assert_eq!(f.virtual_size, Some(2048 * 512));
     assert_eq!(f.safety, Err(SafetyError::VmdkExtent("disk.vmdk".into())));
+    assert_eq!(f.vmdk_create_type.as_deref(), Some("streamOptimized"));
 }
 
 #[test]
@@ -104,10 +127,8 @@ fn descriptor_file_without_the_usual_comment_is_detected() {
     let text =
         "\n# made by hand\n  \nversion=1\ncreateType=\"monolithicFlat\"\nRW 8 FLAT \"x\" 0\n";
     let f = verdict(text.as_bytes());
-    assert_eq!(
-        f.safety,
-        Err(SafetyError::VmdkSubformat("monolithicFlat".into()))
-    );
+    assert_eq!(f.safety, Err(SafetyError::VmdkExtent("x".into())));
+    assert_eq!(f.vmdk_create_type.as_deref(), Some("monolithicFlat"));
 }
 
 #[test]

@@ -6,7 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use glint_format::{Inspection, Inspector};
+use glint_format::{Inspection, Inspector, UploadRules};
+
+/// Glance's default rules, with `require_image_format_match` as given.
+pub fn rules(require_image_format_match: bool) -> UploadRules {
+    UploadRules {
+        require_image_format_match,
+        ..UploadRules::default()
+    }
+}
 
 /// Chunk sizes every image is fed in; results must not depend on them.
 pub const CHUNK_SIZES: [usize; 5] = [1, 7, 4095, 64 * 1024, 1024 * 1024];

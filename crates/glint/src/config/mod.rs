@@ -11,9 +11,11 @@ mod ini;
 mod keystone;
 mod options;
 mod protections;
+mod render;
 mod sections;
 mod source;
 mod values;
+mod warnings;
 
 #[cfg(test)]
 mod tests;
@@ -21,7 +23,6 @@ mod tests;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-pub use connections::ConnectionConfig;
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;
@@ -167,7 +168,7 @@ impl GlanceConfig {
             config.keystone_authtoken.check_complete(&src)?;
         }
         config.validate()?;
-        Ok((config, options::warnings(&ini)))
+        Ok((config, warnings::warnings(&ini)))
     }
 
     /// The sqlx URL of the image database, defaulting to SQLite in

@@ -1,47 +1,129 @@
-//! The one table of options glint implements, with their defaults, and the
-//! warnings for everything else found in a configuration file.
+//! The one table of options glint implements, with where their defaults
+//! come from.
 //!
 //! To support a new option: add a constant here, list it in `SUPPORTED`,
 //! read it in `sections.rs` and document it in `etc/glance-api.conf` (a test
-//! checks the sample against this table).
+//! checks the sample against this table). An option whose value a layer
+//! uses takes its default from that layer's own `Default` or constant, so
+//! that the documented default and the one a server runs with cannot
+//! drift apart.
 
-use super::ini::IniFile;
+use std::fmt;
 
-/// One supported option. `default` is written the way it would be in a
-/// configuration file and goes through the same conversion as a file value;
-/// an empty default means "unset".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use glint_api::auth::{KeystoneAuth, KeystoneConfig};
+use glint_api::{ApiConfig, ConnectionLimits};
+use glint_core::{ImageConfig, RuleFormat};
+use glint_db::ConnectOptions;
+use glint_store::WriteStrategy;
+
+use super::render;
+
+/// One supported option.
+#[derive(Clone, Copy)]
 pub(super) struct Opt {
     pub section: &'static str,
     pub name: &'static str,
-    pub default: &'static str,
+    default: DefaultSource,
+}
+
+/// Where an option's default comes from.
+#[derive(Clone, Copy)]
+enum DefaultSource {
+    /// Written here, as in a file: options that only the binary uses.
+    Text(&'static str),
+    /// Rendered from the default of the layer that uses the value.
+    Layer(fn() -> String),
+}
+
+impl Opt {
+    /// The default written the way a configuration file would write it; it
+    /// goes through the same conversion as a file value. An empty default
+    /// means "unset".
+    pub(super) fn default_text(&self) -> String {
+        match self.default {
+            DefaultSource::Text(text) => text.to_owned(),
+            DefaultSource::Layer(render) => render(),
+        }
+    }
+}
+
+impl fmt::Debug for Opt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.section, self.name)
+    }
 }
 
 const fn opt(section: &'static str, name: &'static str, default: &'static str) -> Opt {
     Opt {
         section,
         name,
-        default,
+        default: DefaultSource::Text(default),
     }
+}
+
+const fn layer(section: &'static str, name: &'static str, default: fn() -> String) -> Opt {
+    Opt {
+        section,
+        name,
+        default: DefaultSource::Layer(default),
+    }
+}
+
+fn image() -> ImageConfig {
+    ImageConfig::default()
+}
+
+fn api() -> ApiConfig {
+    ApiConfig::default()
+}
+
+fn connections() -> ConnectionLimits {
+    ConnectionLimits::default()
 }
 
 pub(super) const BIND_HOST: Opt = opt("DEFAULT", "bind_host", "127.0.0.1");
 pub(super) const BIND_PORT: Opt = opt("DEFAULT", "bind_port", "9292");
-pub(super) const IMAGE_SIZE_CAP: Opt = opt("DEFAULT", "image_size_cap", "1099511627776");
-pub(super) const LIMIT_PARAM_DEFAULT: Opt = opt("DEFAULT", "limit_param_default", "25");
-pub(super) const API_LIMIT_MAX: Opt = opt("DEFAULT", "api_limit_max", "1000");
-pub(super) const HASHING_ALGORITHM: Opt = opt("DEFAULT", "hashing_algorithm", "sha512");
-pub(super) const IMAGE_PROPERTY_QUOTA: Opt = opt("DEFAULT", "image_property_quota", "128");
-pub(super) const IMAGE_TAG_QUOTA: Opt = opt("DEFAULT", "image_tag_quota", "128");
-pub(super) const IMAGE_MEMBER_QUOTA: Opt = opt("DEFAULT", "image_member_quota", "128");
-pub(super) const USER_STORAGE_QUOTA: Opt = opt("DEFAULT", "user_storage_quota", "0");
-pub(super) const PUBLIC_ENDPOINT: Opt = opt("DEFAULT", "public_endpoint", "");
-pub(super) const MAX_REQUEST_ID_LENGTH: Opt = opt("DEFAULT", "max_request_id_length", "64");
-pub(super) const DELAYED_DELETE: Opt = opt("DEFAULT", "delayed_delete", "false");
-pub(super) const ALLOW_ANONYMOUS_ACCESS: Opt = opt("DEFAULT", "allow_anonymous_access", "false");
+pub(super) const IMAGE_SIZE_CAP: Opt = layer("DEFAULT", "image_size_cap", || {
+    image().image_size_cap.to_string()
+});
+pub(super) const LIMIT_PARAM_DEFAULT: Opt = layer("DEFAULT", "limit_param_default", || {
+    image().limit_param_default.to_string()
+});
+pub(super) const API_LIMIT_MAX: Opt = layer("DEFAULT", "api_limit_max", || {
+    image().api_limit_max.to_string()
+});
+pub(super) const HASHING_ALGORITHM: Opt = layer("DEFAULT", "hashing_algorithm", || {
+    image().hashing_algorithm.as_str().to_owned()
+});
+pub(super) const IMAGE_PROPERTY_QUOTA: Opt = layer("DEFAULT", "image_property_quota", || {
+    render::quota(image().image_property_quota)
+});
+pub(super) const IMAGE_TAG_QUOTA: Opt = layer("DEFAULT", "image_tag_quota", || {
+    render::quota(image().image_tag_quota)
+});
+pub(super) const IMAGE_MEMBER_QUOTA: Opt = layer("DEFAULT", "image_member_quota", || {
+    render::quota(image().image_member_quota)
+});
+pub(super) const USER_STORAGE_QUOTA: Opt = layer("DEFAULT", "user_storage_quota", || {
+    render::storage_quota(image().user_storage_quota)
+});
+pub(super) const PUBLIC_ENDPOINT: Opt = layer("DEFAULT", "public_endpoint", || {
+    api().public_endpoint.unwrap_or_default()
+});
+pub(super) const MAX_REQUEST_ID_LENGTH: Opt = layer("DEFAULT", "max_request_id_length", || {
+    api().max_request_id_length.to_string()
+});
+pub(super) const DELAYED_DELETE: Opt = layer("DEFAULT", "delayed_delete", || {
+    image().delayed_delete.to_string()
+});
+pub(super) const ALLOW_ANONYMOUS_ACCESS: Opt = layer("DEFAULT", "allow_anonymous_access", || {
+    KeystoneAuth::DEFAULT_ALLOW_ANONYMOUS_ACCESS.to_string()
+});
 pub(super) const PROPERTY_PROTECTION_FILE: Opt = opt("DEFAULT", "property_protection_file", "");
 pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
-    opt("DEFAULT", "property_protection_rule_format", "roles");
+    layer("DEFAULT", "property_protection_rule_format", || {
+        RuleFormat::default().as_str().to_owned()
+    });
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
 
@@ -50,23 +132,19 @@ pub(super) const STORES: Opt = opt("glance_store", "stores", "file,http");
 pub(super) const FILESYSTEM_STORE_DATADIR: Opt =
     opt("glance_store", "filesystem_store_datadir", "");
 
-pub(super) const DISK_FORMATS: Opt = opt(
-    "image_format",
-    "disk_formats",
-    "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop",
-);
-pub(super) const CONTAINER_FORMATS: Opt = opt(
-    "image_format",
-    "container_formats",
-    "ami,ari,aki,bare,ovf,ova,docker,compressed",
-);
+pub(super) const DISK_FORMATS: Opt = layer("image_format", "disk_formats", || {
+    render::list(&image().formats.disk_formats)
+});
+pub(super) const CONTAINER_FORMATS: Opt = layer("image_format", "container_formats", || {
+    render::list(&image().formats.container_formats)
+});
 pub(super) const REQUIRE_IMAGE_FORMAT_MATCH: Opt =
-    opt("image_format", "require_image_format_match", "true");
-pub(super) const VMDK_ALLOWED_TYPES: Opt = opt(
-    "image_format",
-    "vmdk_allowed_types",
-    "streamOptimized,monolithicSparse",
-);
+    layer("image_format", "require_image_format_match", || {
+        image().upload_rules.require_image_format_match.to_string()
+    });
+pub(super) const VMDK_ALLOWED_TYPES: Opt = layer("image_format", "vmdk_allowed_types", || {
+    render::list(&image().upload_rules.vmdk_allowed_types)
+});
 
 pub(super) const FLAVOR: Opt = opt("paste_deploy", "flavor", "");
 
@@ -91,28 +169,59 @@ pub(super) const PROJECT_ID: Opt = opt("keystone_authtoken", "project_id", "");
 pub(super) const PROJECT_DOMAIN_NAME: Opt = opt("keystone_authtoken", "project_domain_name", "");
 pub(super) const PROJECT_DOMAIN_ID: Opt = opt("keystone_authtoken", "project_domain_id", "");
 pub(super) const DELAY_AUTH_DECISION: Opt =
-    opt("keystone_authtoken", "delay_auth_decision", "true");
+    layer("keystone_authtoken", "delay_auth_decision", || {
+        KeystoneAuth::DEFAULT_DELAY_AUTH_DECISION.to_string()
+    });
 pub(super) const INCLUDE_SERVICE_CATALOG: Opt =
-    opt("keystone_authtoken", "include_service_catalog", "true");
-pub(super) const TOKEN_CACHE_TIME: Opt = opt("keystone_authtoken", "token_cache_time", "300");
+    layer("keystone_authtoken", "include_service_catalog", || {
+        KeystoneConfig::DEFAULT_INCLUDE_SERVICE_CATALOG.to_string()
+    });
+pub(super) const TOKEN_CACHE_TIME: Opt = layer("keystone_authtoken", "token_cache_time", || {
+    render::cache_time(KeystoneConfig::DEFAULT_TOKEN_CACHE_TIME)
+});
 pub(super) const HTTP_CONNECT_TIMEOUT: Opt =
-    opt("keystone_authtoken", "http_connect_timeout", "10");
+    layer("keystone_authtoken", "http_connect_timeout", || {
+        render::seconds(KeystoneConfig::DEFAULT_HTTP_TIMEOUT)
+    });
 pub(super) const HTTP_REQUEST_MAX_RETRIES: Opt =
-    opt("keystone_authtoken", "http_request_max_retries", "3");
+    layer("keystone_authtoken", "http_request_max_retries", || {
+        KeystoneConfig::DEFAULT_HTTP_MAX_RETRIES.to_string()
+    });
 
 pub(super) const ALLOW_NOAUTH_ON_PUBLIC_ADDRESS: Opt =
-    opt("glint", "allow_noauth_on_public_address", "false");
+    layer("glint", "allow_noauth_on_public_address", || {
+        api().allow_noauth_on_public_address.to_string()
+    });
 pub(super) const DATA_DIR: Opt = opt("glint", "data_dir", "./glint-data");
-pub(super) const TOKEN_CACHE_SIZE: Opt = opt("glint", "token_cache_size", "10000");
+pub(super) const TOKEN_CACHE_SIZE: Opt = layer("glint", "token_cache_size", || {
+    KeystoneConfig::DEFAULT_TOKEN_CACHE_SIZE.to_string()
+});
 pub(super) const FILESYSTEM_STORE_DIRECT_IO: Opt =
-    opt("glint", "filesystem_store_direct_io", "true");
-pub(super) const CLIENT_HEADER_TIMEOUT: Opt = opt("glint", "client_header_timeout", "30");
-pub(super) const KEEPALIVE_TIMEOUT: Opt = opt("glint", "keepalive_timeout", "60");
-pub(super) const CLIENT_BODY_TIMEOUT: Opt = opt("glint", "client_body_timeout", "120");
-pub(super) const CLIENT_SEND_TIMEOUT: Opt = opt("glint", "client_send_timeout", "60");
-pub(super) const MAX_CONNECTIONS: Opt = opt("glint", "max_connections", "4096");
-pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt = opt("glint", "database_statement_timeout", "30");
-pub(super) const UPLOAD_LEASE_TIME: Opt = opt("glint", "upload_lease_time", "300");
+    layer("glint", "filesystem_store_direct_io", || {
+        (WriteStrategy::default() == WriteStrategy::Direct).to_string()
+    });
+pub(super) const CLIENT_HEADER_TIMEOUT: Opt = layer("glint", "client_header_timeout", || {
+    render::seconds(connections().header_read_timeout)
+});
+pub(super) const KEEPALIVE_TIMEOUT: Opt = layer("glint", "keepalive_timeout", || {
+    render::seconds(connections().keep_alive_timeout)
+});
+pub(super) const CLIENT_BODY_TIMEOUT: Opt = layer("glint", "client_body_timeout", || {
+    render::seconds(connections().body_idle_timeout)
+});
+pub(super) const CLIENT_SEND_TIMEOUT: Opt = layer("glint", "client_send_timeout", || {
+    render::seconds(connections().send_timeout)
+});
+pub(super) const MAX_CONNECTIONS: Opt = layer("glint", "max_connections", || {
+    connections().max_connections.to_string()
+});
+pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt =
+    layer("glint", "database_statement_timeout", || {
+        render::timeout(ConnectOptions::default().statement_timeout)
+    });
+pub(super) const UPLOAD_LEASE_TIME: Opt = layer("glint", "upload_lease_time", || {
+    render::seconds(image().upload_lease_time)
+});
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -175,165 +284,9 @@ pub(super) const SUPPORTED: &[Opt] = &[
     UPLOAD_LEASE_TIME,
 ];
 
-/// Glance options that change behaviour and that glint does not implement
-/// yet; `None` covers a whole section. They get a more specific warning than
-/// options glint has no plans for.
-const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
-    ("keystone_authtoken", Some("service_token_roles")),
-    ("keystone_authtoken", Some("service_token_roles_required")),
-    ("keystone_authtoken", Some("cafile")),
-    ("keystone_authtoken", Some("certfile")),
-    ("keystone_authtoken", Some("keyfile")),
-    ("keystone_authtoken", Some("insecure")),
-    ("oslo_limit", None),
-    ("oslo_messaging_notifications", None),
-    ("oslo_policy", Some("remote_ssl_verify_server_crt")),
-    ("oslo_policy", Some("remote_ssl_ca_crt_file")),
-    ("oslo_policy", Some("remote_ssl_client_crt_file")),
-    ("oslo_policy", Some("remote_ssl_client_key_file")),
-    ("DEFAULT", Some("enabled_backends")),
-    ("DEFAULT", Some("enabled_import_methods")),
-    ("DEFAULT", Some("image_location_quota")),
-    ("DEFAULT", Some("show_image_direct_url")),
-    ("DEFAULT", Some("show_multiple_locations")),
-    ("glance_store", Some("default_backend")),
-    ("DEFAULT", Some("use_keystone_limits")),
-    ("DEFAULT", Some("image_cache_dir")),
-    ("DEFAULT", Some("image_cache_max_size")),
-    ("DEFAULT", Some("image_cache_stall_time")),
-    ("DEFAULT", Some("node_staging_uri")),
-    ("DEFAULT", Some("worker_self_reference_url")),
-    ("DEFAULT", Some("scrub_time")),
-    ("DEFAULT", Some("disabled_notifications")),
-    ("DEFAULT", Some("transport_url")),
-    ("task", Some("task_time_to_live")),
-    ("task", Some("work_dir")),
-    ("import_filtering_opts", None),
-];
-
-/// Options that are read by Glance but deliberately have no glint meaning.
-const IGNORED: &[(&str, &str, &str)] = &[
-    (
-        "glance_store",
-        "filesystem_store_chunk_size",
-        "the file store writes in 4 MiB blocks and serves reads from a mapping of the file",
-    ),
-    (
-        "paste_deploy",
-        "config_file",
-        "glint builds its request pipeline from [paste_deploy] flavor",
-    ),
-    (
-        "oslo_policy",
-        "enforce_new_defaults",
-        "glint always enforces Glance's current (secure RBAC) default rules",
-    ),
-    (
-        "oslo_policy",
-        "enforce_scope",
-        "glint always checks the token scope of rules that declare one",
-    ),
-    (
-        "oslo_policy",
-        "policy_dirs",
-        "put every rule override in the file named by [oslo_policy] policy_file",
-    ),
-    (
-        "keystone_authtoken",
-        "memcached_servers",
-        "glint caches validated tokens in its own memory ([glint] token_cache_size)",
-    ),
-    (
-        "keystone_authtoken",
-        "memcache_security_strategy",
-        "glint caches validated tokens in its own memory, keyed by their SHA-256",
-    ),
-    (
-        "keystone_authtoken",
-        "memcache_secret_key",
-        "glint caches validated tokens in its own memory, keyed by their SHA-256",
-    ),
-];
-
-/// Sections Glance (or a library it configures) reads. Unknown options in
-/// these are reported one by one; a section outside this list is reported
-/// once as a whole.
-const KNOWN_SECTIONS: &[&str] = &[
-    "DEFAULT",
-    "database",
-    "glance_store",
-    "image_format",
-    "paste_deploy",
-    "glint",
-    "keystone_authtoken",
-    "oslo_policy",
-    "oslo_limit",
-    "oslo_messaging_notifications",
-    "oslo_messaging_rabbit",
-    "oslo_concurrency",
-    "oslo_middleware",
-    "task",
-    "taskflow_executor",
-    "wsgi",
-    "image_import_opts",
-    "import_filtering_opts",
-    "image_conversion",
-    "inject_metadata_properties",
-    "backend_defaults",
-    "os_glance_staging_store",
-    "os_glance_tasks_store",
-    "cors",
-    "healthcheck",
-    "profiler",
-];
-
-/// The built-in default of a supported option.
-pub(super) fn default_of(section: &str, name: &str) -> Option<&'static str> {
+/// A supported option by section and name.
+pub(super) fn find(section: &str, name: &str) -> Option<&'static Opt> {
     SUPPORTED
         .iter()
         .find(|opt| opt.section == section && opt.name == name)
-        .map(|opt| opt.default)
-}
-
-fn is_whole_section_pending(section: &str) -> bool {
-    NOT_YET_IMPLEMENTED.contains(&(section, None))
-}
-
-/// One warning per option (or unknown section) that glint will not act on.
-pub(super) fn warnings(ini: &IniFile) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for section in ini.sections() {
-        if is_whole_section_pending(section) {
-            warnings.push(format!(
-                "section [{section}] is not implemented by glint yet and is ignored"
-            ));
-        } else if !KNOWN_SECTIONS.contains(&section) {
-            warnings.push(format!(
-                "section [{section}] is not supported by glint and is ignored"
-            ));
-        }
-    }
-    for (section, name) in ini.keys() {
-        if KNOWN_SECTIONS.contains(&section) && !is_whole_section_pending(section) {
-            warnings.extend(option_warning(section, name));
-        }
-    }
-    warnings
-}
-
-fn option_warning(section: &str, name: &str) -> Option<String> {
-    if default_of(section, name).is_some() {
-        return None;
-    }
-    if let Some((_, _, reason)) = IGNORED.iter().find(|(s, n, _)| *s == section && *n == name) {
-        return Some(format!("option [{section}] {name} is ignored: {reason}"));
-    }
-    if NOT_YET_IMPLEMENTED.contains(&(section, Some(name))) {
-        return Some(format!(
-            "option [{section}] {name} is not implemented by glint yet and is ignored"
-        ));
-    }
-    Some(format!(
-        "option [{section}] {name} is not supported by glint and is ignored"
-    ))
 }

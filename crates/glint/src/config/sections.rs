@@ -3,10 +3,14 @@
 use std::path::PathBuf;
 
 use glint_core::RuleFormat;
+use glint_db::ConnectOptions;
+use glint_format::UploadRules;
+use glint_model::properties::FormatRules;
+use glint_store::{HashAlgo, WriteStrategy};
 use url::Url;
 
 use super::ConfigError;
-use super::connections::ConnectionConfig;
+use super::connections;
 use super::options::*;
 use super::source::Source;
 use super::values;
@@ -27,7 +31,7 @@ pub struct DefaultConfig {
     /// Upper bound applied to a request's `limit`.
     pub api_limit_max: u64,
     /// Algorithm for the `os_hash_algo` / `os_hash_value` multihash.
-    pub hashing_algorithm: HashingAlgorithm,
+    pub hashing_algorithm: HashAlgo,
     /// Most additional properties per image; `None` is unlimited.
     pub image_property_quota: Option<u64>,
     /// Most tags per image; `None` is unlimited.
@@ -37,8 +41,8 @@ pub struct DefaultConfig {
     /// Most bytes of image data per project; `None` is unlimited.
     pub user_storage_quota: Option<u64>,
     /// Base URL advertised in the versions document instead of the request's
-    /// own host.
-    pub public_endpoint: Option<Url>,
+    /// own host: an http or https URL, as `Url` writes it.
+    pub public_endpoint: Option<String>,
     /// Longest `X-Openstack-Request-ID` accepted from a client.
     pub max_request_id_length: usize,
     /// Whether deleting an image leaves it `pending_delete` for a scrubber
@@ -62,7 +66,7 @@ impl DefaultConfig {
             image_size_cap: src.u64_in(&IMAGE_SIZE_CAP, 1, 1 << 63)?,
             limit_param_default: src.u64_in(&LIMIT_PARAM_DEFAULT, 1, u64::MAX)?,
             api_limit_max: src.u64_in(&API_LIMIT_MAX, 1, u64::MAX)?,
-            hashing_algorithm: src.parse(&HASHING_ALGORITHM, HashingAlgorithm::parse)?,
+            hashing_algorithm: src.parse(&HASHING_ALGORITHM, parse_hash_algo)?,
             image_property_quota: src.quota(&IMAGE_PROPERTY_QUOTA)?,
             image_tag_quota: src.quota(&IMAGE_TAG_QUOTA)?,
             image_member_quota: src.quota(&IMAGE_MEMBER_QUOTA)?,
@@ -94,7 +98,7 @@ fn parse_host(value: &str) -> Result<String, String> {
     }
 }
 
-fn parse_endpoint(value: &str) -> Result<Option<Url>, String> {
+fn parse_endpoint(value: &str) -> Result<Option<String>, String> {
     if value.is_empty() {
         return Ok(None);
     }
@@ -102,51 +106,19 @@ fn parse_endpoint(value: &str) -> Result<Option<Url>, String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must be an http or https URL".to_owned());
     }
-    Ok(Some(url))
+    Ok(Some(url.into()))
 }
 
-/// Secure hash used for the image multihash (`os_hash_algo`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashingAlgorithm {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl HashingAlgorithm {
-    const ALL: [HashingAlgorithm; 6] = [
-        Self::Md5,
-        Self::Sha1,
-        Self::Sha224,
-        Self::Sha256,
-        Self::Sha384,
-        Self::Sha512,
-    ];
-
-    /// The name Glance stores in `os_hash_algo` (Python `hashlib` naming).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Md5 => "md5",
-            Self::Sha1 => "sha1",
-            Self::Sha224 => "sha224",
-            Self::Sha256 => "sha256",
-            Self::Sha384 => "sha384",
-            Self::Sha512 => "sha512",
-        }
-    }
-
-    fn parse(value: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|algorithm| algorithm.as_str() == value)
-            .ok_or_else(|| {
-                "unsupported hashing algorithm (use md5, sha1, sha224, sha256, sha384 or sha512)"
-                    .to_owned()
-            })
-    }
+/// The names Glance stores in `os_hash_algo`, exactly: `hashlib` would
+/// also take other spellings, which would then be stored as written.
+fn parse_hash_algo(value: &str) -> Result<HashAlgo, String> {
+    HashAlgo::ALL
+        .into_iter()
+        .find(|algorithm| algorithm.as_str() == value)
+        .ok_or_else(|| {
+            "unsupported hashing algorithm (use md5, sha1, sha224, sha256, sha384 or sha512)"
+                .to_owned()
+        })
 }
 
 /// The `[glance_store]` section (single-store mode).
@@ -220,23 +192,24 @@ fn parse_stores(value: &str) -> Result<Vec<StoreType>, String> {
 /// The `[image_format]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageFormatConfig {
-    /// Values accepted for an image's `disk_format`.
-    pub disk_formats: Vec<String>,
-    /// Values accepted for an image's `container_format`.
-    pub container_formats: Vec<String>,
-    /// Whether uploaded data must be of the image's declared `disk_format`.
-    pub require_image_format_match: bool,
-    /// VMDK `createType` subformats that are accepted.
-    pub vmdk_allowed_types: Vec<String>,
+    /// Values accepted for an image's `disk_format` and `container_format`.
+    pub formats: FormatRules,
+    /// Whether uploaded data must be of the image's declared `disk_format`,
+    /// and the VMDK `createType` subformats accepted.
+    pub upload_rules: UploadRules,
 }
 
 impl ImageFormatConfig {
     pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            disk_formats: src.list(&DISK_FORMATS)?,
-            container_formats: src.list(&CONTAINER_FORMATS)?,
-            require_image_format_match: src.bool(&REQUIRE_IMAGE_FORMAT_MATCH)?,
-            vmdk_allowed_types: src.list(&VMDK_ALLOWED_TYPES)?,
+            formats: FormatRules {
+                disk_formats: src.list(&DISK_FORMATS)?,
+                container_formats: src.list(&CONTAINER_FORMATS)?,
+            },
+            upload_rules: UploadRules {
+                require_image_format_match: src.bool(&REQUIRE_IMAGE_FORMAT_MATCH)?,
+                vmdk_allowed_types: src.list(&VMDK_ALLOWED_TYPES)?,
+            },
         })
     }
 }
@@ -336,20 +309,9 @@ impl OsloPolicyConfig {
             policy_file: PathBuf::from(policy_file),
             policy_file_set: src.is_set(&POLICY_FILE),
             remote_content_type: src.parse(&REMOTE_CONTENT_TYPE, RemoteContentType::parse)?,
-            remote_timeout: src.parse(&REMOTE_TIMEOUT, parse_seconds)?,
+            remote_timeout: src.parse(&REMOTE_TIMEOUT, values::parse_seconds)?,
         })
     }
-}
-
-/// A non-negative number of seconds, fractions allowed.
-fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-        .map(std::time::Duration::from_secs_f64)
-        .ok_or_else(|| "must be a number of seconds, 0 or more".to_owned())
 }
 
 /// The glint-only `[glint]` section.
@@ -367,15 +329,17 @@ pub struct GlintConfig {
     /// Most validated Keystone tokens kept in memory; the oldest are
     /// evicted first when it is full.
     pub token_cache_size: usize,
-    /// Whether the file store writes uploads with direct I/O (bypassing the
-    /// page cache) where the file system supports it.
-    pub filesystem_store_direct_io: bool,
+    /// How the file store writes uploads: with direct I/O (bypassing the
+    /// page cache) where the file system supports it
+    /// (`filesystem_store_direct_io = true`), or through the page cache.
+    pub write_strategy: WriteStrategy,
     /// Limits on client connections.
-    pub connections: ConnectionConfig,
-    /// Longest a database statement may run on PostgreSQL or MySQL/MariaDB
+    pub connections: glint_api::ConnectionLimits,
+    /// How database connections are set up: `database_statement_timeout`,
+    /// the longest a statement may run on PostgreSQL or MySQL/MariaDB
     /// before the server cancels it (the request then answers 503); `None`
     /// (0 in the file) for no limit.
-    pub database_statement_timeout: Option<std::time::Duration>,
+    pub database: ConnectOptions,
     /// How long an upload's lease lasts unless renewed; the upload renews
     /// it every third of that, and an upload whose lease expired (its
     /// process died) is reset by any node within about twice that time.
@@ -394,11 +358,16 @@ impl GlintConfig {
             token_cache_size: src.parse(&TOKEN_CACHE_SIZE, |v| {
                 values::parse_u64_in(v, 1, 10_000_000).map(|n| n as usize)
             })?,
-            filesystem_store_direct_io: src.bool(&FILESYSTEM_STORE_DIRECT_IO)?,
-            connections: ConnectionConfig::read(src)?,
-            database_statement_timeout: src
-                .parse(&DATABASE_STATEMENT_TIMEOUT, parse_seconds)
-                .map(|t| Some(t).filter(|t| !t.is_zero()))?,
+            write_strategy: match src.bool(&FILESYSTEM_STORE_DIRECT_IO)? {
+                true => WriteStrategy::Direct,
+                false => WriteStrategy::Buffered,
+            },
+            connections: connections::read(src)?,
+            database: ConnectOptions {
+                statement_timeout: src
+                    .parse(&DATABASE_STATEMENT_TIMEOUT, values::parse_seconds)
+                    .map(|t| Some(t).filter(|t| !t.is_zero()))?,
+            },
             upload_lease_time: src.parse(&UPLOAD_LEASE_TIME, |v| {
                 values::parse_u64_in(v, 1, 7 * 24 * 3600).map(std::time::Duration::from_secs)
             })?,

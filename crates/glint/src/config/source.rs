@@ -19,7 +19,7 @@ impl<'a> Source<'a> {
     /// The option's value after substitution; its default when not set.
     pub(super) fn value(&self, opt: &Opt) -> Result<String, ConfigError> {
         let Some(raw) = self.ini.get(opt.section, opt.name) else {
-            return Ok(opt.default.to_owned());
+            return Ok(opt.default_text());
         };
         substitute(raw, |name| self.reference(opt.section, name))
             .map_err(|reason| ConfigError::invalid(opt, raw, reason))
@@ -78,9 +78,9 @@ impl<'a> Source<'a> {
     }
 
     fn raw_or_default(&self, section: &str, name: &str) -> Option<String> {
-        self.ini
-            .get(section, name)
-            .or_else(|| options::default_of(section, name))
-            .map(str::to_owned)
+        match self.ini.get(section, name) {
+            Some(raw) => Some(raw.to_owned()),
+            None => options::find(section, name).map(Opt::default_text),
+        }
     }
 }

@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use glint_core::RuleFormat;
+use glint_store::{HashAlgo, WriteStrategy};
 use url::Url;
 
 use super::*;
@@ -50,8 +51,7 @@ fn no_file_gives_glance_defaults_with_glint_bind_host() {
     assert_eq!(d.bind_port, 9292);
     assert_eq!(d.image_size_cap, 1_099_511_627_776);
     assert_eq!((d.limit_param_default, d.api_limit_max), (25, 1000));
-    assert_eq!(d.hashing_algorithm, HashingAlgorithm::Sha512);
-    assert_eq!(d.hashing_algorithm.as_str(), "sha512");
+    assert_eq!(d.hashing_algorithm, HashAlgo::Sha512);
     assert_eq!(d.image_property_quota, Some(128));
     assert_eq!(d.image_tag_quota, Some(128));
     assert_eq!(d.image_member_quota, Some(128));
@@ -68,16 +68,16 @@ fn no_file_gives_glance_defaults_with_glint_bind_host() {
     assert_eq!(store.filesystem_store_datadir, None);
     let formats = &config.image_format;
     assert_eq!(
-        formats.disk_formats.join(","),
+        formats.formats.disk_formats.join(","),
         "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop"
     );
     assert_eq!(
-        formats.container_formats.join(","),
+        formats.formats.container_formats.join(","),
         "ami,ari,aki,bare,ovf,ova,docker,compressed"
     );
-    assert!(formats.require_image_format_match);
+    assert!(formats.upload_rules.require_image_format_match);
     assert_eq!(
-        formats.vmdk_allowed_types,
+        formats.upload_rules.vmdk_allowed_types,
         ["streamOptimized", "monolithicSparse"]
     );
     assert_eq!(config.paste_deploy.flavor, AuthMode::NoAuth);
@@ -165,14 +165,14 @@ fn every_option_is_read_when_set() {
     assert_eq!((d.bind_host.as_str(), d.bind_port), ("0.0.0.0", 19292));
     assert_eq!(d.image_size_cap, 1 << 63);
     assert_eq!((d.limit_param_default, d.api_limit_max), (10, 500));
-    assert_eq!(d.hashing_algorithm, HashingAlgorithm::Sha256);
+    assert_eq!(d.hashing_algorithm, HashAlgo::Sha256);
     assert_eq!(d.image_property_quota, Some(5));
     assert_eq!(d.image_tag_quota, None);
     assert_eq!(d.image_member_quota, Some(0));
     assert_eq!(d.user_storage_quota, Some(5 << 30));
     assert!(d.delayed_delete && d.allow_anonymous_access);
     assert_eq!(
-        d.public_endpoint.as_ref().map(Url::as_str),
+        d.public_endpoint.as_deref(),
         Some("https://images.example.com/")
     );
     assert_eq!(d.max_request_id_length, 128);
@@ -194,16 +194,16 @@ fn every_option_is_read_when_set() {
     let formats = &config.image_format;
     assert_eq!(
         (
-            formats.disk_formats.as_slice(),
-            formats.container_formats.as_slice()
+            formats.formats.disk_formats.as_slice(),
+            formats.formats.container_formats.as_slice()
         ),
         (
             &["raw".to_owned(), "qcow2".to_owned()][..],
             &["bare".to_owned()][..]
         )
     );
-    assert!(!formats.require_image_format_match);
-    assert_eq!(formats.vmdk_allowed_types, ["streamOptimized"]);
+    assert!(!formats.upload_rules.require_image_format_match);
+    assert_eq!(formats.upload_rules.vmdk_allowed_types, ["streamOptimized"]);
     assert_eq!(
         config.paste_deploy.flavor,
         AuthMode::Keystone {
@@ -214,9 +214,9 @@ fn every_option_is_read_when_set() {
     assert!(config.glint.allow_noauth_on_public_address);
     assert_eq!(config.glint.data_dir, Path::new("/var/lib/glint"));
     assert_eq!(config.glint.token_cache_size, 50);
-    assert!(!config.glint.filesystem_store_direct_io);
+    assert_eq!(config.glint.write_strategy, WriteStrategy::Buffered);
     assert_eq!(
-        config.glint.database_statement_timeout,
+        config.glint.database.statement_timeout,
         Some(std::time::Duration::from_millis(2500))
     );
     assert_eq!(
@@ -280,7 +280,7 @@ fn keystone_defaults_follow_glance_pipeline_and_keystonemiddleware() {
     assert_eq!(ks.http_request_max_retries, 3);
     assert_eq!(ks.www_authenticate_uri(), "http://127.0.0.1:5000");
     assert_eq!(config.glint.token_cache_size, 10_000);
-    assert!(config.glint.filesystem_store_direct_io);
+    assert_eq!(config.glint.write_strategy, WriteStrategy::Direct);
     assert_eq!(format!("{:?}", ks.password), "\"***\"");
 }
 
@@ -466,6 +466,10 @@ fn bad_values_in_default_section_are_rejected() {
             "[DEFAULT] hashing_algorithm: unsupported hashing algorithm",
         ),
         (
+            "[DEFAULT]\nhashing_algorithm = SHA512",
+            "[DEFAULT] hashing_algorithm: unsupported hashing algorithm",
+        ),
+        (
             "[DEFAULT]\nimage_tag_quota = lots",
             "[DEFAULT] image_tag_quota: not an integer",
         ),
@@ -646,6 +650,12 @@ fn substitution_reads_same_section_default_section_and_built_in_defaults() {
     let config =
         self::config("[DEFAULT]\napi_limit_max = 40\nlimit_param_default = $api_limit_max\n");
     assert_eq!(config.default.limit_param_default, 40);
+    // An unset option a layer owns stands for that layer's default.
+    let config = self::config("[DEFAULT]\nlimit_param_default = $api_limit_max\n");
+    assert_eq!(
+        config.default.limit_param_default,
+        glint_core::ImageConfig::default().api_limit_max
+    );
 }
 
 #[test]
@@ -727,6 +737,17 @@ fn named_policy_file_that_does_not_exist_is_an_error() {
 
 fn config_policy_error(text: &str) -> String {
     config(text).policy_file_path().unwrap_err().to_string()
+}
+
+#[test]
+fn an_empty_vmdk_allowed_types_allows_no_vmdk() {
+    let c = config("[image_format]\nvmdk_allowed_types =\n");
+    assert!(c.image_format.upload_rules.vmdk_allowed_types.is_empty());
+    let c = config("[image_format]\nvmdk_allowed_types = [streamOptimized]\n");
+    assert_eq!(
+        c.image_format.upload_rules.vmdk_allowed_types,
+        ["streamOptimized"]
+    );
 }
 
 #[test]

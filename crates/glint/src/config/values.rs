@@ -32,6 +32,17 @@ pub(super) fn parse_u64_in(value: &str, min: u64, max: u64) -> Result<u64, Strin
     u64::try_from(number).map_err(|_| "out of range".to_owned())
 }
 
+/// A non-negative number of seconds, fractions allowed.
+pub(super) fn parse_seconds(value: &str) -> Result<std::time::Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| "must be a number of seconds, 0 or more".to_owned())
+}
+
 /// A TCP port, as oslo.config's `PortOpt` (0 lets the OS choose).
 pub(super) fn parse_port(value: &str) -> Result<u16, String> {
     let port = parse_u64_in(value, 0, u64::from(u16::MAX))?;

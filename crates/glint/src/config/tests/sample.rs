@@ -36,7 +36,7 @@ fn sample_option_lines() -> Vec<(String, String)> {
 fn sample_config_documents_every_supported_option_with_its_default() {
     let lines = sample_option_lines();
     for opt in options::SUPPORTED {
-        let expected = format!("{} = {}", opt.name, opt.default);
+        let expected = format!("{} = {}", opt.name, opt.default_text());
         let found = lines.iter().any(|(section, line)| {
             section == opt.section && line.trim_end() == expected.trim_end()
         });
