@@ -16,6 +16,7 @@ pub mod context;
 pub mod data;
 pub mod error;
 pub mod images;
+mod liveness;
 pub mod members;
 pub mod protections;
 pub mod reconcile;

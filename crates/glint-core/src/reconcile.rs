@@ -1,15 +1,17 @@
 //! Reconciliation of interrupted uploads: an image left in `saving` by a
-//! process that died (its upload lease expired, or it never had one) goes
-//! back to `queued`, and whatever partial data the stores hold for it is
-//! removed. Run at start-up and then once per lease time, by every node: a
-//! live upload renews its lease well before it expires, so it is never
-//! taken for an interrupted one, whichever node or run started it.
+//! process that died (its upload lease expired, or its holder ran on this
+//! machine and has ended, or it never had a lease) goes back to `queued`,
+//! and whatever partial data the stores hold for it is removed. Run at
+//! start-up and then once per lease time, by every node: a live upload
+//! renews its lease well before it expires, so it is never taken for an
+//! interrupted one, whichever node or run started it.
 
 use glint_db::UploadLease;
 use glint_model::time;
 
 use crate::error::CoreError;
 use crate::images::ImageService;
+use crate::liveness;
 
 impl ImageService {
     /// Resets the uploads that no live process is writing. Returns how many
@@ -19,8 +21,10 @@ impl ImageService {
         // Not the holder of this process's own uploads: should one of them
         // have missed its renewals, it must lose its lease, not keep it.
         let holder = format!("{}/reclaim", self.lease_holder());
+        let holders = self.db.upload_holders().await?;
+        let ended = liveness::ended_holders(&self.config.node_name, holders);
         let mut reset = 0;
-        for stale in self.db.interrupted_uploads(now).await? {
+        for stale in self.db.interrupted_uploads(now, &ended).await? {
             let id = stale.image.id;
             let lease = UploadLease {
                 holder: holder.clone(),
@@ -28,7 +32,7 @@ impl ImageService {
             };
             if !self
                 .db
-                .take_over_upload(id, stale.version, &lease, now)
+                .take_over_upload(id, stale.version, &lease, now, &ended)
                 .await?
             {
                 continue;

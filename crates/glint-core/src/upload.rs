@@ -27,6 +27,7 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::CoreError;
 use crate::images::ImageService;
+use crate::liveness;
 
 /// The hidden property in which glint before schema version 5 recorded an
 /// upload's lease; dropped when such an upload is reset.
@@ -119,9 +120,16 @@ impl ImageService {
             .map_err(|e| CoreError::Internal(format!("upload task failed: {e}")))?
     }
 
-    /// Who holds the leases of this process's uploads.
+    /// Who holds the leases of this process's uploads: the node, this run
+    /// of the service, and the process as the kernel knows it (see
+    /// [`crate::liveness`]).
     pub(crate) fn lease_holder(&self) -> String {
-        format!("{}/{}", self.config.node_name, self.instance_id())
+        format!(
+            "{}/{}/{}",
+            self.config.node_name,
+            self.instance_id(),
+            liveness::process_token()
+        )
     }
 
     /// When a lease taken or renewed now expires.

@@ -44,6 +44,21 @@ fn by_image(id: &str) -> Expr {
     Expr::col("image_id").eq(id)
 }
 
+/// A lease another process may take over: expired at `now`, or held by a
+/// process known to be dead.
+fn reclaimable(
+    expires_at: Expr,
+    holder: Expr,
+    now: Timestamp,
+    dead_holders: &[String],
+) -> sea_query::Cond {
+    let mut any = sea_query::Cond::any().add(expires_at.lt(to_micros(now)));
+    if !dead_holders.is_empty() {
+        any = any.add(holder.is_in(dead_holders.iter().map(String::as_str)));
+    }
+    any
+}
+
 impl Database {
     /// Saves `image` (moved to `saving` by the caller) if its row is still
     /// at version `expected`, and records `lease` for it, reserving the
@@ -157,37 +172,43 @@ impl Database {
     }
 
     /// Live images in `saving` that no process holds a valid lease on at
-    /// `now`: their lease expired, or they never had one (written by an
+    /// `now`: their lease expired, or is held by one of `dead_holders`
+    /// (processes known to have died), or they never had one (written by an
     /// older glint). Oldest first.
-    pub async fn interrupted_uploads(&self, now: Timestamp) -> Result<Vec<Versioned>, DbError> {
+    pub async fn interrupted_uploads(
+        &self,
+        now: Timestamp,
+        dead_holders: &[String],
+    ) -> Result<Vec<Versioned>, DbError> {
         let lease = |c: &'static str| Expr::col((UPLOADS, c));
-        let query = select_images()
-            .left_join(
-                UPLOADS,
-                Expr::col((UPLOADS, "image_id")).equals((IMAGES, "id")),
-            )
-            .and_where(Expr::col((IMAGES, "status")).eq(ImageStatus::Saving.as_str()))
-            .and_where(Expr::col((IMAGES, "deleted")).eq(flag(false)))
-            .cond_where(
-                sea_query::Cond::any()
-                    .add(lease("image_id").is_null())
-                    .add(lease("expires_at").lt(to_micros(now))),
-            )
-            .order_by((IMAGES, "created_at"), sea_query::Order::Asc)
-            .order_by((IMAGES, "id"), sea_query::Order::Asc)
-            .take();
+        let query =
+            select_images()
+                .left_join(
+                    UPLOADS,
+                    Expr::col((UPLOADS, "image_id")).equals((IMAGES, "id")),
+                )
+                .and_where(Expr::col((IMAGES, "status")).eq(ImageStatus::Saving.as_str()))
+                .and_where(Expr::col((IMAGES, "deleted")).eq(flag(false)))
+                .cond_where(sea_query::Cond::any().add(lease("image_id").is_null()).add(
+                    reclaimable(lease("expires_at"), lease("holder"), now, dead_holders),
+                ))
+                .order_by((IMAGES, "created_at"), sea_query::Order::Asc)
+                .order_by((IMAGES, "id"), sea_query::Order::Asc)
+                .take();
         self.fetch_versioned(query).await
     }
 
     /// Makes `lease` the lease of the upload of `id`, if the image is still
     /// in `saving` at version `expected` and no valid lease (at `now`) is
-    /// held on it. `false` when another process holds or took it.
+    /// held on it, a lease of one of `dead_holders` counting as invalid.
+    /// `false` when another process holds or took it.
     pub async fn take_over_upload(
         &self,
         id: ImageId,
         expected: Version,
         lease: &UploadLease,
         now: Timestamp,
+        dead_holders: &[String],
     ) -> Result<bool, DbError> {
         let dialect = self.dialect();
         let id = id.to_string();
@@ -203,7 +224,12 @@ impl Database {
             .value("project", Option::<String>::None)
             .value("reserved", Option::<i64>::None)
             .and_where(by_image(&id))
-            .and_where(Expr::col("expires_at").lt(to_micros(now)))
+            .cond_where(reclaimable(
+                Expr::col("expires_at"),
+                Expr::col("holder"),
+                now,
+                dead_holders,
+            ))
             .take();
         let taken = match exec::execute(tx.conn(), dialect, &take).await? {
             0 if lease_exists(&mut tx, dialect, &id).await? => false,
@@ -214,6 +240,20 @@ impl Database {
             tx.commit().await?;
         }
         Ok(taken)
+    }
+
+    /// Every process that holds an upload lease, once each.
+    pub async fn upload_holders(&self) -> Result<Vec<String>, DbError> {
+        let query = Query::select()
+            .distinct()
+            .column("holder")
+            .from(UPLOADS)
+            .take();
+        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        found
+            .iter()
+            .map(|row| row.try_get::<String, _>(0).map_err(DbError::from))
+            .collect()
     }
 
     /// The lease on the upload of `id`, if any.

@@ -87,6 +87,37 @@ async fn an_upload_holds_its_lease_until_it_ends() {
     .await;
 }
 
+/// A lease whose holder is known to have died is interrupted at once,
+/// however long it had to run; other holders' valid leases are not.
+#[tokio::test]
+async fn leases_of_dead_holders_are_interrupted_before_they_expire() {
+    on_every_db(|db| async move {
+        let (mut live, version) = queued(&db, "p", 0).await;
+        begin(&db, &mut live, version, &lease("a/1", in_a_while()), None)
+            .await
+            .unwrap();
+        let (mut orphan, version) = queued(&db, "p", 1).await;
+        let version = begin(&db, &mut orphan, version, &lease("a/0", in_a_while()), None)
+            .await
+            .unwrap();
+        let mut holders = db.upload_holders().await.unwrap();
+        holders.sort();
+        assert_eq!(holders, ["a/0", "a/1"]);
+        assert!(db.interrupted_uploads(now(), &[]).await.unwrap().is_empty());
+        let dead = ["a/0".to_owned()];
+        let found = db.interrupted_uploads(now(), &dead).await.unwrap();
+        let ids: Vec<_> = found.iter().map(|v| v.image.id).collect();
+        assert_eq!(ids, [orphan.id]);
+        let reclaimer = lease("a/2", in_a_while());
+        let ignored = db.take_over_upload(orphan.id, version, &reclaimer, now(), &[]);
+        assert!(!ignored.await.unwrap());
+        let taken = db.take_over_upload(orphan.id, version, &reclaimer, now(), &dead);
+        assert!(taken.await.unwrap());
+        assert_eq!(db.upload_lease(orphan.id).await.unwrap(), Some(reclaimer));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn only_expired_or_missing_leases_are_interrupted_and_taken_over() {
     on_every_db(|db| async move {
@@ -104,26 +135,26 @@ async fn only_expired_or_missing_leases_are_interrupted_and_taken_over() {
         legacy.status = ImageStatus::Saving;
         db.create_image(&legacy).await.unwrap();
 
-        let found = db.interrupted_uploads(now()).await.unwrap();
+        let found = db.interrupted_uploads(now(), &[]).await.unwrap();
         let ids: Vec<_> = found.iter().map(|v| v.image.id).collect();
         assert_eq!(ids, [dead.id, legacy.id]);
 
         let reclaimer = lease("c/1", in_a_while());
         for stale in &found {
             let taken = db
-                .take_over_upload(stale.image.id, stale.version, &reclaimer, now())
+                .take_over_upload(stale.image.id, stale.version, &reclaimer, now(), &[])
                 .await
                 .unwrap();
             assert!(taken);
             // A second reclaimer finds the lease valid again.
             let other = lease("d/1", in_a_while());
             let again = db
-                .take_over_upload(stale.image.id, stale.version, &other, now())
+                .take_over_upload(stale.image.id, stale.version, &other, now(), &[])
                 .await
                 .unwrap();
             assert!(!again);
         }
-        assert!(db.interrupted_uploads(now()).await.unwrap().is_empty());
+        assert!(db.interrupted_uploads(now(), &[]).await.unwrap().is_empty());
         // The original holder of the expired lease can no longer renew it.
         assert!(
             !db.renew_upload_lease(dead.id, "b/1", in_a_while())
@@ -143,7 +174,7 @@ async fn a_lease_renewed_in_time_is_not_taken_over() {
             .await
             .unwrap();
         let found = db
-            .interrupted_uploads(soon + Duration::from_secs(1))
+            .interrupted_uploads(soon + Duration::from_secs(1), &[])
             .await
             .unwrap();
         assert_eq!(found.len(), 1);
@@ -159,6 +190,7 @@ async fn a_lease_renewed_in_time_is_not_taken_over() {
                 found[0].version,
                 &lease("b/1", in_a_while()),
                 now(),
+                &[],
             )
             .await
             .unwrap();
@@ -183,7 +215,7 @@ async fn a_changed_image_is_not_taken_over() {
         renamed.name = Some("renamed".into());
         db.save_image(&renamed, version).await.unwrap();
         let taken = db
-            .take_over_upload(image.id, version, &lease("b/1", in_a_while()), now())
+            .take_over_upload(image.id, version, &lease("b/1", in_a_while()), now(), &[])
             .await
             .unwrap();
         assert!(!taken);
