@@ -213,3 +213,77 @@ async fn what_glance_checks_once_it_has_the_image_comes_after_the_missing_image(
         );
     }
 }
+
+#[tokio::test]
+async fn an_image_id_in_upper_case_names_the_image() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("upper").await;
+    let upper = id.to_uppercase();
+    let resp = app
+        .get(&format!("/v2/images/{upper}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let shown: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(shown["id"], id.as_str());
+    let resp = app
+        .put(&format!("/v2/images/{upper}/tags/t"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.image(&id).await["tags"], serde_json::json!(["t"]));
+    // A missing image is quoted in the form ids are read in.
+    let missing = "43FDC94A-F59F-4C48-AEC1-A3931591DA4E";
+    let resp = app
+        .get(&format!("/v2/images/{missing}"))
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(resp, StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        message,
+        format!("No image found with ID {}", missing.to_lowercase())
+    );
+}
+
+#[tokio::test]
+async fn a_long_id_is_quoted_cut_by_every_route() {
+    let app = TestApp::new().await;
+    let long = "x".repeat(1000);
+    let cut = format!("{}...(truncated)", "x".repeat(200));
+    for (method, path) in [
+        (Method::GET, format!("/v2/images/{long}")),
+        (Method::GET, format!("/v2/images/{long}/file")),
+        (
+            Method::POST,
+            format!("/v2/images/{long}/actions/deactivate"),
+        ),
+        (Method::PUT, format!("/v2/images/{long}/tags/t")),
+    ] {
+        let resp = app.request(method.clone(), &path).send().await.unwrap();
+        let message = expect_error(resp, StatusCode::NOT_FOUND).await;
+        assert_eq!(
+            message,
+            format!("No image found with ID {cut}"),
+            "{method} {path}"
+        );
+    }
+    let resp = app
+        .put(&format!("/v2/images/{long}/file"))
+        .header(CONTENT_TYPE, OCTETS)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(resp, StatusCode::NOT_FOUND).await;
+    assert_eq!(message, format!("No image found with ID {cut}"));
+    let resp = app
+        .delete(&format!("/v2/images/{long}"))
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(resp, StatusCode::NOT_FOUND).await;
+    assert_eq!(message, format!("Failed to find image {cut} to delete"));
+}

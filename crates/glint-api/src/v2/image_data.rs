@@ -6,13 +6,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{StreamExt, TryStreamExt};
-use glint_core::{CoreError, RangeRequest};
+use glint_core::{CoreError, Lookup, RangeRequest};
 use glint_store::{ByteStream, StoreError};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::path::PathParams;
+use crate::path::ImagePath;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -47,7 +47,7 @@ fn announced_size(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 pub async fn upload_image_data(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -64,7 +64,8 @@ pub async fn upload_image_data(
         .into_data_stream()
         .map_err(|e| StoreError::Source(e.to_string()))
         .boxed();
-    state.images.upload(&ctx, &id, stream, size).await?;
+    let id = path.image(Lookup::Image)?;
+    state.images.upload(&ctx, id, stream, size).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -116,14 +117,15 @@ fn parse_spec(spec: &str) -> Option<RangeRequest> {
 pub async fn download_image_data(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let range = requested_range(&headers)?;
     let asked_by = range.map(|(_, header)| header);
+    let id = path.image(Lookup::Image)?;
     let download = state
         .images
-        .download(&ctx, &id, range.map(|(r, _)| r))
+        .download(&ctx, id, range.map(|(r, _)| r))
         .await
         .map_err(|e| match (e, asked_by) {
             (CoreError::RangeNotSatisfiable { size }, Some(header)) => {
