@@ -1,9 +1,11 @@
-//! Path parameters whose refusals are Glance-shaped errors.
+//! Path parameters whose refusals are Glance-shaped errors, and the image
+//! ids they name.
 
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path};
-use glint_core::CoreError;
+use glint_core::{CoreError, Lookup};
+use glint_model::ImageId;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -38,5 +40,61 @@ where
             // A handler asking for parameters its route does not have.
             Err(e) => Err(ApiError::Core(CoreError::Internal(e.body_text()))),
         }
+    }
+}
+
+/// The `{id}` of an image route (`/images/{id}…`), as the client wrote
+/// it. It is turned into an [`ImageId`] only when the handler asks
+/// ([`ImagePath::image`]): Glance reads the request (media type, headers,
+/// body) before it looks the image up, so a malformed request is refused
+/// for that even when its image does not exist.
+#[derive(Debug)]
+pub struct ImagePath(String);
+
+impl ImagePath {
+    /// The image the path names. An id that is not an image id names no
+    /// image: it is missing, as Glance words that for the request `by`.
+    pub fn image(&self, by: Lookup) -> Result<ImageId, CoreError> {
+        ImageId::parse(&self.0).ok_or_else(|| CoreError::ImageNotFound {
+            id: self.0.clone(),
+            by,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ImagePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let PathParams(id) = PathParams::<String>::from_request_parts(parts, state).await?;
+        Ok(ImagePath(id))
+    }
+}
+
+/// The path of a route below an image that names one of its items
+/// (`/images/{id}/tags/{tag}`, `/images/{id}/members/{member_id}`).
+#[derive(Debug)]
+pub struct ImageItemPath {
+    image: ImagePath,
+    pub item: String,
+}
+
+impl ImageItemPath {
+    /// The image the path names, as [`ImagePath::image`].
+    pub fn image(&self, by: Lookup) -> Result<ImageId, CoreError> {
+        self.image.image(by)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ImageItemPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let PathParams((id, item)) =
+            PathParams::<(String, String)>::from_request_parts(parts, state).await?;
+        Ok(ImageItemPath {
+            image: ImagePath(id),
+            item,
+        })
     }
 }

@@ -1,55 +1,42 @@
 //! The image actions: `POST /v2/images/{id}/actions/deactivate` and
 //! `…/reactivate`.
 
-use glint_model::{ImageStatus, time};
+use glint_model::{ImageId, ImageStatus, time};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
-use crate::error::CoreError;
-use crate::images::{ImageService, not_found};
+use crate::error::{CoreError, ImageAction, Lookup};
+use crate::images::ImageService;
 
 impl ImageService {
     /// `POST /v2/images/{id}/actions/deactivate`.
-    pub async fn deactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        self.toggle_active(
-            ctx,
-            id,
-            "deactivate",
-            ImageStatus::Active,
-            ImageStatus::Deactivated,
-        )
-        .await
+    pub async fn deactivate(&self, ctx: &RequestContext, id: ImageId) -> Result<(), CoreError> {
+        self.toggle_active(ctx, id, ImageAction::Deactivate).await
     }
 
     /// `POST /v2/images/{id}/actions/reactivate`.
-    pub async fn reactivate(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        self.toggle_active(
-            ctx,
-            id,
-            "reactivate",
-            ImageStatus::Deactivated,
-            ImageStatus::Active,
-        )
-        .await
+    pub async fn reactivate(&self, ctx: &RequestContext, id: ImageId) -> Result<(), CoreError> {
+        self.toggle_active(ctx, id, ImageAction::Reactivate).await
     }
 
     async fn toggle_active(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        action: &str,
-        from: ImageStatus,
-        to: ImageStatus,
+        id: ImageId,
+        action: ImageAction,
     ) -> Result<(), CoreError> {
-        let stored = self
-            .load_visible_versioned(ctx, id, || not_found(id))
-            .await?;
-        self.authz.enforce_image(ctx, &stored.image, action).await?;
+        let (from, to) = match action {
+            ImageAction::Deactivate => (ImageStatus::Active, ImageStatus::Deactivated),
+            ImageAction::Reactivate => (ImageStatus::Deactivated, ImageStatus::Active),
+        };
+        // The action's name is also its policy rule.
+        let rule = action.as_str();
+        let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
+        self.authz.enforce_image(ctx, &stored.image, rule).await?;
         let reload = Reload::ForCaller {
             ctx,
-            id,
-            rule: action,
-            missing: not_found,
+            rule,
+            by: Lookup::Image,
         };
         let changed = self
             .change_image(stored, reload, Save::Image, |image| {
@@ -57,10 +44,10 @@ impl ImageService {
                     return Ok(Step::Keep);
                 }
                 if image.status != from {
-                    return Err(CoreError::Forbidden(format!(
-                        "Not allowed to {action} image in status '{}'",
-                        image.status
-                    )));
+                    return Err(CoreError::ActionNotAllowed {
+                        action,
+                        status: image.status,
+                    });
                 }
                 image.transition(to)?;
                 image.updated_at = time::now();
@@ -68,7 +55,7 @@ impl ImageService {
             })
             .await?;
         if changed.saved.is_some() {
-            tracing::info!(image.id = %changed.image.id, status = %to, "image {action}d");
+            tracing::info!(image.id = %changed.image.id, status = %to, "image {}d", action.as_str());
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! properties it may carry and how large they may grow, and which images
 //! a list may start after.
 
-use glint_model::limits::{self, QuotaKind, Quotas, clip};
+use glint_model::limits::{self, QuotaKind, Quotas};
 use glint_model::patch::{PatchOp, PatchOpKind};
 use glint_model::properties::RESERVED_NAMESPACE;
 use glint_model::{Image, ImageId, Visibility};
@@ -14,14 +14,10 @@ use crate::context::RequestContext;
 use crate::error::CoreError;
 use crate::images::ImageService;
 
-/// Glance's name for a missing owner in its messages (Python's `None`).
-fn owner_name(owner: Option<&str>) -> &str {
-    owner.unwrap_or("None")
-}
-
 impl ImageService {
-    /// The configured tag and property quotas.
-    pub(crate) fn quotas(&self) -> Quotas {
+    /// The configured tag and property quotas, which bound what a create
+    /// body or a patch may ask for.
+    pub fn quotas(&self) -> Quotas {
         Quotas {
             tags: self.config.image_tag_quota,
             properties: self.config.image_property_quota,
@@ -43,10 +39,9 @@ impl ImageService {
         }
         let proposed = owner.unwrap_or(ctx.project_id());
         if proposed != ctx.project_id() {
-            return Err(CoreError::Forbidden(format!(
-                "You are not permitted to create images owned by '{}'",
-                owner_name(proposed)
-            )));
+            return Err(CoreError::ForeignOwner {
+                owner: proposed.map(str::to_owned),
+            });
         }
         self.authz.enforce(ctx, "add_image", &target).await
     }
@@ -63,9 +58,7 @@ impl ImageService {
         for op in ops {
             let sets = matches!(op.kind, PatchOpKind::Add | PatchOpKind::Replace);
             if op.root() == "owner" && sets && !ctx.is_admin() {
-                return Err(CoreError::Forbidden(
-                    "Owner can't be updated by non admin.".into(),
-                ));
+                return Err(CoreError::OwnerChangeForbidden);
             }
             if op.root() == "visibility" {
                 let requested = op
@@ -136,20 +129,19 @@ impl ImageService {
             })
     }
 
-    /// The image a list page starts after. As Glance: a marker that names
-    /// no image is a bad request, one the caller may not see is forbidden.
+    /// The image a list page starts after: one the caller may see.
     pub(crate) async fn load_marker(
         &self,
         ctx: &RequestContext,
         marker: &str,
     ) -> Result<Image, CoreError> {
-        let missing = || CoreError::BadRequest(format!("No image found with ID {}", clip(marker)));
+        let missing = || CoreError::MarkerNotFound {
+            marker: marker.to_owned(),
+        };
         let id = ImageId::parse(marker).ok_or_else(missing)?;
         let image = self.db.get_image(id).await?.ok_or_else(missing)?;
         if !self.visible(ctx, &image).await? {
-            return Err(CoreError::Forbidden(format!(
-                "Forbidding request, image {id} not visible"
-            )));
+            return Err(CoreError::MarkerNotVisible { id });
         }
         Ok(image)
     }

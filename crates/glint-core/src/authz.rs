@@ -1,5 +1,6 @@
 //! Policy decisions about images, with Glance's conventions: a denied
-//! action on an image the caller cannot even see is reported as 404.
+//! action on an image the caller cannot even see is reported as a missing
+//! image.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use glint_policy::{Enforcer, Target};
 use serde_json::Value;
 
 use crate::context::RequestContext;
-use crate::error::CoreError;
+use crate::error::{CoreError, Lookup};
 use crate::remote::{self, AsyncRemoteCheck, DenyRemote};
 
 /// Asks `http:`/`https:` checks of the policy; shared by all requests.
@@ -27,10 +28,6 @@ impl std::fmt::Debug for Authz {
             .field("enforcer", &self.enforcer)
             .finish_non_exhaustive()
     }
-}
-
-fn denied(rule: &str) -> CoreError {
-    CoreError::Forbidden(format!("You are not authorized to complete {rule} action."))
 }
 
 impl Authz {
@@ -67,17 +64,17 @@ impl Authz {
         .await
     }
 
-    /// Hard check: 403 with Glance's message when denied.
+    /// Hard check: [`CoreError::PolicyDenied`] when denied.
     pub async fn enforce(
         &self,
         ctx: &RequestContext,
-        rule: &str,
+        rule: &'static str,
         target: &Target,
     ) -> Result<(), CoreError> {
         if self.check(ctx, rule, target).await {
             Ok(())
         } else {
-            Err(denied(rule))
+            Err(CoreError::PolicyDenied { rule })
         }
     }
 
@@ -87,41 +84,32 @@ impl Authz {
         &self,
         ctx: &RequestContext,
         image: &Image,
-        rule: &str,
+        rule: &'static str,
     ) -> Result<(), CoreError> {
         let target = image_target(ctx, image);
         if self.check(ctx, rule, &target).await {
             return Ok(());
         }
         if rule == "get_image" || !self.check(ctx, "get_image", &target).await {
-            return Err(CoreError::NotFound(format!(
-                "No image found with ID {}",
-                image.id
-            )));
+            return Err(CoreError::image_not_found(image.id, Lookup::Image));
         }
-        Err(denied(rule))
+        Err(CoreError::PolicyDenied { rule })
     }
 
     /// Enforces a member rule (`get_members`, `add_member`, …) the way
     /// Glance's member API does: the caller must first pass `get_image`,
-    /// whose failure is a bare 404, then the rule itself (403).
+    /// whose failure makes the image missing, then the rule itself.
     pub async fn enforce_member_rule(
         &self,
         ctx: &RequestContext,
         image: &Image,
-        rule: &str,
+        rule: &'static str,
     ) -> Result<(), CoreError> {
         let target = image_target(ctx, image);
         if !self.check(ctx, "get_image", &target).await {
-            return Err(CoreError::NotFound(
-                "The resource could not be found.".into(),
-            ));
+            return Err(CoreError::image_not_found(image.id, Lookup::MemberPolicy));
         }
-        if self.check(ctx, rule, &target).await {
-            Ok(())
-        } else {
-            Err(denied(rule))
-        }
+        self.enforce(ctx, rule, &target).await
     }
 
     pub async fn can_get_image(&self, ctx: &RequestContext, image: &Image) -> bool {

@@ -10,7 +10,7 @@
 //! fails with its own error then. A fresh read made for a caller passes the
 //! caller's checks again (visibility, policy), since the image they were
 //! made on is gone. After [`MAX_ATTEMPTS`] lost races the request gives up
-//! with 409.
+//! ([`CoreError::ChangedConcurrently`]).
 //!
 //! Within one process, changes of the same image also take turns (see
 //! [`WriteTurns`]): optimistic saves alone degrade under contention, since
@@ -27,7 +27,7 @@ use glint_model::time::Timestamp;
 use glint_model::{Image, ImageId};
 
 use crate::context::RequestContext;
-use crate::error::CoreError;
+use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 
 /// Saves tried before a request gives up on an image others keep changing.
@@ -73,13 +73,13 @@ pub(crate) enum Step {
 
 /// How to read the image again after a lost race.
 pub(crate) enum Reload<'a> {
-    /// For a caller: the image must still be visible to them (else
-    /// `missing(id)`), and they must still pass `rule` on it.
+    /// For a caller: the image must still be visible to them (else it is
+    /// missing for the request `by`), and they must still pass `rule` on
+    /// it.
     ForCaller {
         ctx: &'a RequestContext,
-        id: &'a str,
-        rule: &'a str,
-        missing: fn(&str) -> CoreError,
+        rule: &'static str,
+        by: Lookup,
     },
     /// For the service's own work (an upload ending): `missing(id)` when
     /// the image is gone.
@@ -209,13 +209,8 @@ impl ImageService {
 
     async fn reload(&self, image_id: ImageId, how: &Reload<'_>) -> Result<Versioned, CoreError> {
         match how {
-            Reload::ForCaller {
-                ctx,
-                id,
-                rule,
-                missing,
-            } => {
-                let stored = self.load_visible_versioned(ctx, id, || missing(id)).await?;
+            Reload::ForCaller { ctx, rule, by } => {
+                let stored = self.load_visible_versioned(ctx, image_id, *by).await?;
                 self.authz.enforce_image(ctx, &stored.image, rule).await?;
                 Ok(stored)
             }

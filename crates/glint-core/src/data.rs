@@ -1,10 +1,10 @@
 //! Image data download (`GET …/file`); uploads are in module `upload`.
 
-use glint_model::{Image, ImageStatus};
+use glint_model::{Image, ImageId, ImageStatus};
 use glint_store::{ByteRange, ObjectData, StoreError};
 
 use crate::context::RequestContext;
-use crate::error::CoreError;
+use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 
 /// A single byte range as a client asked for it.
@@ -53,19 +53,15 @@ impl ImageService {
     pub async fn download(
         &self,
         ctx: &RequestContext,
-        id: &str,
+        id: ImageId,
         range: Option<RangeRequest>,
     ) -> Result<Download, CoreError> {
-        let not_found = || CoreError::NotFound(format!("No image found with ID {id}"));
-        let image = self.load_visible(ctx, id, not_found).await?;
+        let image = self.load_visible(ctx, id, Lookup::Image).await?;
         self.authz
             .enforce_image(ctx, &image, "download_image")
             .await?;
         if image.status == ImageStatus::Deactivated && !ctx.is_admin() {
-            return Err(CoreError::Forbidden(
-                "The requested image has been deactivated. Image data download is forbidden."
-                    .into(),
-            ));
+            return Err(CoreError::ImageDeactivated { id });
         }
         let Some(location) = image.active_locations().next().cloned() else {
             return Ok(Download { image, data: None });
@@ -93,10 +89,7 @@ impl ImageService {
                 StoreError::InvalidRange => CoreError::RangeNotSatisfiable {
                     size: image.size.unwrap_or(0),
                 },
-                StoreError::NotFound(_) => CoreError::NotFound(format!(
-                    "The data of image {} is missing from its store.",
-                    image.id
-                )),
+                StoreError::NotFound(_) => CoreError::DataMissing { id },
                 other => other.into(),
             })?;
         Ok(Download {

@@ -1,27 +1,149 @@
 //! The one error type of the use-case layer.
+//!
+//! Each variant names what went wrong, in the domain's terms, and carries
+//! the data that describes it. Which HTTP status answers it, and in which
+//! of Glance's words, is the API layer's choice alone; the `Display` texts
+//! here are for logs.
 
 use glint_db::DbError;
+use glint_format::{DetectedFormat, FormatError, SafetyError};
 use glint_model::limits::QuotaKind;
-use glint_model::{ImageId, ModelError};
+use glint_model::{ImageId, ImageStatus, ModelError};
 use glint_store::StoreError;
 
-/// What went wrong, in terms the API layer maps to a status code. Messages
-/// are meant for the client; internal details stay in `Internal` and are
-/// logged, never shown.
+/// Which request found no image. Glance words the answer differently for
+/// each, and the member API's policy check words it not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Showing, changing, tagging, (de)activating, uploading, downloading.
+    Image,
+    /// Deleting the image.
+    Delete,
+    /// The member API, looking for the image whose members it serves.
+    Members,
+    /// The member API's `get_image` check failed on an image the caller
+    /// could otherwise see.
+    MemberPolicy,
+}
+
+/// What a member request was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberOp {
+    List,
+    Show,
+    Add,
+    Update,
+    Delete,
+}
+
+/// The actions of `POST /v2/images/{id}/actions/…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageAction {
+    Deactivate,
+    Reactivate,
+}
+
+impl ImageAction {
+    /// The action's name in the URL, which is also its policy rule.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageAction::Deactivate => "deactivate",
+            ImageAction::Reactivate => "reactivate",
+        }
+    }
+}
+
+/// A value the database refused (behind the model's own validation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedValue {
+    /// A character the database cannot store in text.
+    Character,
+    /// Longer than its field allows.
+    TooLong,
+}
+
+/// What went wrong in a use case.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Gone(String),
-    #[error("{0}")]
-    TooLarge(String),
+    /// A rule of the domain model refused the request: a create body, a
+    /// patch, a list query, a tag, a member or a status move. Its message
+    /// depends on the data, so the model words it; the API chooses the
+    /// status by the error's kind.
+    #[error(transparent)]
+    Model(ModelError),
+
+    /// No image with this id that the caller may see. `id` is as the
+    /// request named it (it may not even be an image id).
+    #[error("no image {id} ({by:?})")]
+    ImageNotFound { id: String, by: Lookup },
+    /// A list's `marker` names no image.
+    #[error("marker {marker} names no image")]
+    MarkerNotFound { marker: String },
+    /// A list's `marker` names an image the caller may not see.
+    #[error("marker image {id} is not visible to the caller")]
+    MarkerNotVisible { id: ImageId },
+    /// The image has no such tag.
+    #[error("image {id} has no tag {tag}")]
+    TagNotFound { id: ImageId, tag: String },
+    /// No membership of `member` in the image that the caller may see.
+    #[error("{member} is not a member of image {id}")]
+    MemberNotFound { id: ImageId, member: String },
+    /// The image's location names data its store does not have.
+    #[error("the data of image {id} is missing from its store")]
+    DataMissing { id: ImageId },
+
+    /// The policy denied `rule`.
+    #[error("policy denies {rule}")]
+    PolicyDenied { rule: &'static str },
+    /// The policy denied `rule` where Glance answers as if the thing asked
+    /// for did not exist (showing a membership).
+    #[error("policy denies {rule}; answered as missing")]
+    HiddenByPolicy { rule: &'static str },
+    /// A caller who may not create images for other projects asked for an
+    /// image owned by `owner` (`None`: by no one).
+    #[error("caller may not create images owned by {owner:?}")]
+    ForeignOwner { owner: Option<String> },
+    /// A caller other than an admin tried to set an image's owner.
+    #[error("only admins change an image's owner")]
+    OwnerChangeForbidden,
+    /// The image is protected, so it cannot be deleted.
+    #[error("image {id} is protected")]
+    ImageProtected { id: ImageId },
+    /// The image is not `shared`, so it has no members.
+    #[error("image {id} is not shared ({op:?} members)")]
+    NotShared { id: ImageId, op: MemberOp },
+    /// The image's status does not allow the action.
+    #[error("cannot {} image in status {status}", action.as_str())]
+    ActionNotAllowed {
+        action: ImageAction,
+        status: ImageStatus,
+    },
+    /// Only admins download the data of a deactivated image.
+    #[error("image {id} is deactivated")]
+    ImageDeactivated { id: ImageId },
+
+    /// An image with the requested id exists already.
+    #[error("image {id} already exists")]
+    ImageExists { id: ImageId },
+    /// The project is a member of the image already.
+    #[error("{member} is a member of image {id} already")]
+    MemberExists { id: ImageId, member: String },
+    /// The status machine does not allow the move.
+    #[error("image status cannot move from {from} to {to}")]
+    InvalidTransition { from: ImageStatus, to: ImageStatus },
+    /// Other requests changed the image every time this one tried to apply
+    /// its change, more times than it retries.
+    #[error("image {id} kept changing concurrently")]
+    ChangedConcurrently { id: ImageId },
+
+    /// The image was deleted (or its upload reset) while its data was
+    /// being uploaded.
+    #[error("image {id} went away during its upload")]
+    DeletedDuringUpload { id: ImageId },
+    /// Another process took the upload over (its lease had expired).
+    #[error("the upload was taken over by another process")]
+    UploadTakenOver,
+
     /// A request would give an image more tags or additional properties
     /// than `image_tag_quota` or `image_property_quota` allow. `image` is
     /// set when the tags API was adding one tag to it.
@@ -32,41 +154,75 @@ pub enum CoreError {
         maximum: u64,
         image: Option<ImageId>,
     },
+    /// One more member would pass `image_member_quota`.
+    #[error("member quota of {maximum} exceeded for image {id}: {attempted} attempted")]
+    MemberQuotaExceeded {
+        id: ImageId,
+        attempted: u64,
+        maximum: u64,
+    },
     /// A request would make an image's properties and tags larger than
     /// the bound on one image's metadata.
     #[error("image metadata of {size} bytes exceeds {maximum} bytes")]
     MetadataTooLarge { size: usize, maximum: usize },
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    /// The requested range is outside the image data of `size` bytes.
-    #[error("Requested range not satisfiable")]
-    RangeNotSatisfiable { size: u64 },
-    #[error("{0}")]
-    Unavailable(String),
+    /// The data is larger than `image_size_cap` (`limit`): `announced` when
+    /// the request said so beforehand, `None` when the stream passed it.
+    #[error("image data over the size cap of {limit} bytes (announced {announced:?})")]
+    ImageTooLarge { announced: Option<u64>, limit: u64 },
     /// The data would not fit the project's storage quota
     /// (`user_storage_quota`): `size` bytes (`None` when not known), with
     /// `remaining` bytes left (negative when already over).
     #[error("storage quota exceeded: {remaining} bytes remaining")]
     StorageQuotaExceeded { size: Option<u64>, remaining: i64 },
-    /// Other requests changed the image every time this one tried to apply
-    /// its change, more times than it retries.
-    #[error("image {id} kept changing concurrently")]
-    ChangedConcurrently { id: ImageId },
-    /// The request holds a value the database cannot store (a character,
-    /// a length); says which, never the value.
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
+    /// The store has no room left.
+    #[error("the store is full")]
+    StorageFull,
+
+    /// The request's data was not as long as it announced.
+    #[error("image data is {actual} bytes, {expected} announced")]
+    SizeMismatch { expected: u64, actual: u64 },
+    /// Reading the request's data failed (the client's stream broke).
+    #[error("cannot read the image data: {0}")]
+    DataUnreadable(String),
+    /// The data is not in the disk format the image claims.
+    #[error("disk format {claimed} claimed, {detected} found")]
+    FormatMismatch {
+        claimed: String,
+        detected: DetectedFormat,
+    },
+    /// The data is unsafe to hand to a hypervisor.
+    #[error("unsafe image: {0}")]
+    UnsafeImage(SafetyError),
+    /// The requested range is outside the image data of `size` bytes.
+    #[error("range outside data of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    /// The database refused a value of the request.
+    #[error("value refused by the database: {0:?}")]
+    RefusedValue(RefusedValue),
+
+    /// A service glint depends on (database, store) is unavailable; the
+    /// text says which and why, for the log.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A fault of glint or of what it depends on; the text is for the log.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl CoreError {
+    /// No image `id` that the caller may see, for the request `by`.
+    pub fn image_not_found(id: ImageId, by: Lookup) -> CoreError {
+        CoreError::ImageNotFound {
+            id: id.to_string(),
+            by,
+        }
+    }
 }
 
 impl From<ModelError> for CoreError {
     fn from(e: ModelError) -> Self {
         match e {
-            ModelError::Invalid(m) => CoreError::BadRequest(m),
-            ModelError::Forbidden(m) => CoreError::Forbidden(m),
-            ModelError::Conflict(m) => CoreError::Conflict(m),
-            e @ ModelError::InvalidTransition { .. } => CoreError::Conflict(e.to_string()),
+            ModelError::InvalidTransition { from, to } => CoreError::InvalidTransition { from, to },
             ModelError::QuotaExceeded {
                 kind,
                 attempted,
@@ -80,18 +236,23 @@ impl From<ModelError> for CoreError {
             ModelError::MetadataTooLarge { size, maximum } => {
                 CoreError::MetadataTooLarge { size, maximum }
             }
+            other => CoreError::Model(other),
         }
     }
 }
 
 impl From<DbError> for CoreError {
     fn from(e: DbError) -> Self {
+        use glint_db::InvalidValue;
         match e {
             DbError::Unavailable(m) => CoreError::Unavailable(format!("database unavailable: {m}")),
-            DbError::InvalidValue(why) => CoreError::InvalidInput(why.to_string()),
-            DbError::LeaseLost => {
-                CoreError::Gone("The upload was taken over by another process.".into())
+            DbError::InvalidValue(InvalidValue::Character) => {
+                CoreError::RefusedValue(RefusedValue::Character)
             }
+            DbError::InvalidValue(InvalidValue::TooLong) => {
+                CoreError::RefusedValue(RefusedValue::TooLong)
+            }
+            DbError::LeaseLost => CoreError::UploadTakenOver,
             DbError::StorageQuotaExceeded { remaining } => CoreError::StorageQuotaExceeded {
                 size: None,
                 remaining,
@@ -104,19 +265,28 @@ impl From<DbError> for CoreError {
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(m) => CoreError::NotFound(format!("Image data not found: {m}")),
-            StoreError::SizeLimitExceeded { .. } => CoreError::TooLarge(
-                "Image exceeds the storage quota: The provided image is too large.".into(),
-            ),
-            StoreError::SizeMismatch { expected, actual } => CoreError::BadRequest(format!(
-                "Size of the uploaded data ({actual} bytes) does not match the announced size ({expected} bytes)."
-            )),
-            StoreError::Source(m) => CoreError::BadRequest(format!(
-                "Error reading the image data from the request: {m}"
-            )),
-            StoreError::StorageFull => CoreError::TooLarge("Image storage media is full.".into()),
-            StoreError::Unavailable(m) => CoreError::Unavailable(m),
+            StoreError::SizeLimitExceeded { limit } => CoreError::ImageTooLarge {
+                announced: None,
+                limit,
+            },
+            StoreError::SizeMismatch { expected, actual } => {
+                CoreError::SizeMismatch { expected, actual }
+            }
+            StoreError::Source(m) => CoreError::DataUnreadable(m),
+            StoreError::StorageFull => CoreError::StorageFull,
+            StoreError::Unavailable(m) => CoreError::Unavailable(format!("store unavailable: {m}")),
             other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FormatError> for CoreError {
+    fn from(e: FormatError) -> Self {
+        match e {
+            FormatError::Mismatch { claimed, detected } => {
+                CoreError::FormatMismatch { claimed, detected }
+            }
+            FormatError::Unsafe(why) => CoreError::UnsafeImage(why),
         }
     }
 }

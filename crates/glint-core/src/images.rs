@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use glint_db::{Database, DbError, Versioned, Viewer};
-use glint_model::limits::clip;
-use glint_model::patch::{self, PatchDialect};
+use glint_model::patch::{self, PatchOp};
 use glint_model::properties::{self, PropertyAccess, PropertyOperation, Unrestricted};
 use glint_model::query::ImageListQuery;
-use glint_model::{Image, ImageId, ImageStatus, NewImage, time};
+use glint_model::{Image, ImageId, ImageStatus, time};
 use glint_policy::Enforcer;
 use glint_store::StoreRegistry;
 use serde_json::Value;
@@ -17,7 +16,8 @@ use crate::authz::{self, Authz};
 use crate::change::{Reload, Save, Step, WriteTurns};
 use crate::config::ImageConfig;
 use crate::context::RequestContext;
-use crate::error::CoreError;
+use crate::error::{CoreError, Lookup};
+use crate::input::NewImageRequest;
 use crate::protections::CallerAccess;
 
 /// One page of an image list.
@@ -39,10 +39,6 @@ pub struct ImageService {
     instance: uuid::Uuid,
     /// Changes of one image made by this process take turns.
     pub(crate) write_turns: Arc<WriteTurns>,
-}
-
-pub(crate) fn not_found(id: &str) -> CoreError {
-    CoreError::NotFound(format!("No image found with ID {}", clip(id)))
 }
 
 impl ImageService {
@@ -112,15 +108,15 @@ impl ImageService {
         image
     }
 
-    /// Loads an image the caller may see (Glance's `is_image_visible`),
-    /// or 404 with `message`.
+    /// Loads an image the caller may see (Glance's `is_image_visible`);
+    /// any other is missing for the request `by`.
     pub(crate) async fn load_visible(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        message: impl FnOnce() -> CoreError,
+        id: ImageId,
+        by: Lookup,
     ) -> Result<Image, CoreError> {
-        Ok(self.load_visible_versioned(ctx, id, message).await?.image)
+        Ok(self.load_visible_versioned(ctx, id, by).await?.image)
     }
 
     /// [`ImageService::load_visible`], with the version a change of the
@@ -128,17 +124,13 @@ impl ImageService {
     pub(crate) async fn load_visible_versioned(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        message: impl FnOnce() -> CoreError,
+        id: ImageId,
+        by: Lookup,
     ) -> Result<Versioned, CoreError> {
-        let Some(image_id) = ImageId::parse(id) else {
-            return Err(message());
-        };
-        let Some(stored) = self.db.get_image_versioned(image_id).await? else {
-            return Err(message());
-        };
+        let missing = || CoreError::image_not_found(id, by);
+        let stored = self.db.get_image_versioned(id).await?.ok_or_else(missing)?;
         if !self.visible(ctx, &stored.image).await? {
-            return Err(message());
+            return Err(missing());
         }
         Ok(stored)
     }
@@ -172,15 +164,22 @@ impl ImageService {
     }
 
     /// `GET /v2/images/{id}`.
-    pub async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Image, CoreError> {
-        let image = self.load_visible(ctx, id, || not_found(id)).await?;
+    pub async fn get(&self, ctx: &RequestContext, id: ImageId) -> Result<Image, CoreError> {
+        let image = self.load_visible(ctx, id, Lookup::Image).await?;
         self.authz.enforce_image(ctx, &image, "get_image").await?;
         Ok(self.readable_view(ctx, image))
     }
 
     /// `POST /v2/images`.
-    pub async fn create(&self, ctx: &RequestContext, body: &Value) -> Result<Image, CoreError> {
-        let new = NewImage::from_json(body, &self.config.formats, self.quotas())?;
+    pub async fn create(
+        &self,
+        ctx: &RequestContext,
+        request: NewImageRequest,
+    ) -> Result<Image, CoreError> {
+        let NewImageRequest {
+            image: new,
+            property_order,
+        } = request;
         let visibility = new.visibility.unwrap_or_default();
         let owner = new.owner.as_ref().map(Option::as_deref);
         self.authorize_create(ctx, owner, visibility).await?;
@@ -188,13 +187,10 @@ impl ImageService {
         self.authz
             .enforce_visibility(ctx, &image, visibility)
             .await?;
-        self.check_create_protections(ctx, body, &image)?;
+        self.check_create_protections(ctx, &property_order)?;
         self.check_limits(None, &image)?;
         match self.db.create_image(&image).await {
-            Err(DbError::Duplicate) => Err(CoreError::Conflict(format!(
-                "Image with identifier {} already exists!",
-                image.id
-            ))),
+            Err(DbError::Duplicate) => Err(CoreError::ImageExists { id: image.id }),
             other => other.map_err(CoreError::from),
         }?;
         tracing::info!(image.id = %image.id, "image created");
@@ -206,15 +202,13 @@ impl ImageService {
     fn check_create_protections(
         &self,
         ctx: &RequestContext,
-        body: &Value,
-        image: &Image,
+        names: &[String],
     ) -> Result<(), CoreError> {
         let Some(access) = self.property_access(ctx) else {
             return Ok(());
         };
-        let names = body.as_object().into_iter().flat_map(|obj| obj.keys());
         match names
-            .filter(|name| image.properties.contains_key(*name))
+            .iter()
             .find(|name| !access.allows(name, PropertyOperation::Create))
         {
             Some(name) => Err(properties::reserved(name).into()),
@@ -226,9 +220,8 @@ impl ImageService {
     pub async fn list(
         &self,
         ctx: &RequestContext,
-        params: &[(String, String)],
+        query: &ImageListQuery,
     ) -> Result<ImagePage, CoreError> {
-        let query = ImageListQuery::from_pairs(params)?;
         let mut target = glint_policy::Target::new();
         let project = ctx
             .project_id()
@@ -250,7 +243,7 @@ impl ImageService {
         };
         let rows = self
             .db
-            .list_images(&query, limit, marker.as_ref(), &viewer)
+            .list_images(query, limit, marker.as_ref(), &viewer)
             .await?;
         let full_page = limit > 0 && rows.len() as u64 == limit;
         let mut images = Vec::with_capacity(rows.len());
@@ -275,23 +268,20 @@ impl ImageService {
     pub async fn update(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        dialect: PatchDialect,
-        body: &Value,
+        id: ImageId,
+        ops: &[PatchOp],
     ) -> Result<Image, CoreError> {
-        let ops = patch::parse_patch(body, dialect, &self.config.formats, self.quotas())?;
-        let Versioned { image, version } = self
-            .load_visible_versioned(ctx, id, || not_found(id))
-            .await?;
+        let Versioned { image, version } =
+            self.load_visible_versioned(ctx, id, Lookup::Image).await?;
         if ops.is_empty() {
             self.authz.enforce_image(ctx, &image, "get_image").await?;
             return Ok(self.readable_view(ctx, image));
         }
-        self.authorize_patch(ctx, &image, &ops).await?;
+        self.authorize_patch(ctx, &image, ops).await?;
         self.authz
             .enforce_image(ctx, &image, "modify_image")
             .await?;
-        self.apply_patch(ctx, id, Versioned { image, version }, &ops)
+        self.apply_patch(ctx, Versioned { image, version }, ops)
             .await
     }
 
@@ -300,15 +290,13 @@ impl ImageService {
     async fn apply_patch(
         &self,
         ctx: &RequestContext,
-        id: &str,
         stored: Versioned,
-        ops: &[patch::PatchOp],
+        ops: &[PatchOp],
     ) -> Result<Image, CoreError> {
         let reload = Reload::ForCaller {
             ctx,
-            id,
             rule: "modify_image",
-            missing: not_found,
+            by: Lookup::Image,
         };
         let changed = self
             .change_image(stored, reload, Save::Image, |image| {
@@ -333,18 +321,15 @@ impl ImageService {
     }
 
     /// `DELETE /v2/images/{id}`.
-    pub async fn delete(&self, ctx: &RequestContext, id: &str) -> Result<(), CoreError> {
-        let missing =
-            |id: &str| CoreError::NotFound(format!("Failed to find image {} to delete", clip(id)));
-        let stored = self.load_visible_versioned(ctx, id, || missing(id)).await?;
+    pub async fn delete(&self, ctx: &RequestContext, id: ImageId) -> Result<(), CoreError> {
+        let stored = self.load_visible_versioned(ctx, id, Lookup::Delete).await?;
         self.authz
             .enforce_image(ctx, &stored.image, "delete_image")
             .await?;
         let reload = Reload::ForCaller {
             ctx,
-            id,
             rule: "delete_image",
-            missing,
+            by: Lookup::Delete,
         };
         let save = Save::Delete { now: time::now() };
         let deleted = self
@@ -362,10 +347,7 @@ impl ImageService {
     /// may be deleted.
     fn mark_deleted(&self, image: &mut Image) -> Result<Step, CoreError> {
         if image.protected {
-            return Err(CoreError::Forbidden(format!(
-                "Image {} is protected and cannot be deleted.",
-                image.id
-            )));
+            return Err(CoreError::ImageProtected { id: image.id });
         }
         let has_data = image.active_locations().next().is_some();
         let to = if self.config.delayed_delete && has_data {
@@ -373,10 +355,7 @@ impl ImageService {
         } else {
             ImageStatus::Deleted
         };
-        image
-            .status
-            .check_move(to)
-            .map_err(|e| CoreError::BadRequest(e.to_string()))?;
+        image.status.check_move(to)?;
         image.status = to;
         Ok(Step::Save)
     }

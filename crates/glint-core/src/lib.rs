@@ -4,8 +4,9 @@
 //! This is the only crate that authorizes (it asks the policy engine) and
 //! the only one that changes an image's status (always compare-and-set in
 //! the database, moves checked by `glint-model`). It knows nothing of HTTP:
-//! it must not import axum or hyper; the API crate turns its errors into
-//! responses.
+//! it must not import axum or hyper. Its errors ([`CoreError`]) say what
+//! went wrong in the domain's terms; the API crate alone chooses the status
+//! code and Glance's words for each.
 
 mod actions;
 mod admission;
@@ -16,6 +17,7 @@ pub mod context;
 pub mod data;
 pub mod error;
 pub mod images;
+pub mod input;
 mod liveness;
 pub mod members;
 pub mod protections;
@@ -27,6 +29,7 @@ mod upload;
 pub use config::ImageConfig;
 pub use context::RequestContext;
 pub use data::{Download, RangeRequest};
-pub use error::CoreError;
+pub use error::{CoreError, ImageAction, Lookup, MemberOp, RefusedValue};
 pub use images::{ImagePage, ImageService};
+pub use input::{NewImageRequest, NewTag, RequestedStatus};
 pub use protections::{PropertyProtections, ProtectionSection, ProtectionsError, RuleFormat};

@@ -2,51 +2,36 @@
 //! projects, and each of those projects accepts or rejects it
 //! (`/v2/images/{id}/members`).
 //!
-//! The checks come in Glance's order, which decides the status code a
-//! client sees when several things are wrong at once: the request body,
-//! then the image (visible to the caller, else 404), then `shared` (403),
-//! then the policy rules (a caller failing `get_image` gets a bare 404),
-//! then the membership itself.
+//! The checks come in Glance's order, which decides what a client is told
+//! when several things are wrong at once: the shape of the request body
+//! (read by the API layer), then the image (visible to the caller, else
+//! missing), then `shared`, then the policy rules (a caller failing
+//! `get_image` finds the image missing), then the membership itself, and
+//! last the member id or status the body asked for.
 
 use glint_db::DbError;
-use glint_model::limits::clip;
 use glint_model::member::{self, MemberStatus};
-use glint_model::{Image, Member, Visibility, time};
-use serde_json::Value;
+use glint_model::{Image, ImageId, Member, Visibility, time};
 
 use crate::authz::image_target;
 use crate::context::RequestContext;
-use crate::error::CoreError;
+use crate::error::{CoreError, Lookup, MemberOp};
 use crate::images::ImageService;
-
-const ONLY_SHARED: &str = "Only shared images have members.";
-
-fn image_not_found(id: &str) -> CoreError {
-    CoreError::NotFound(format!("Image {} not found.", clip(id)))
-}
+use crate::input::RequestedStatus;
 
 fn member_not_found(member_id: &str, image: &Image) -> CoreError {
-    CoreError::NotFound(format!(
-        "{} not found in the member list of the image {}.",
-        clip(member_id),
-        image.id
-    ))
+    CoreError::MemberNotFound {
+        id: image.id,
+        member: member_id.to_owned(),
+    }
 }
 
-fn member_quota_exceeded(id: &str, attempted: u64, maximum: u64) -> CoreError {
-    CoreError::TooLarge(format!(
-        "Image member limit exceeded for image {id}: The limit has been exceeded on the \
-         number of allowed image members for this image. Attempted: {attempted}, \
-         Maximum: {maximum}:"
-    ))
-}
-
-/// `Err(error())` unless the image is shared: other images have no members.
-fn require_shared(image: &Image, error: impl FnOnce() -> CoreError) -> Result<(), CoreError> {
+/// Other images than `shared` ones have no members.
+fn require_shared(image: &Image, op: MemberOp) -> Result<(), CoreError> {
     if image.visibility == Visibility::Shared {
         Ok(())
     } else {
-        Err(error())
+        Err(CoreError::NotShared { id: image.id, op })
     }
 }
 
@@ -63,8 +48,8 @@ fn sees_member(ctx: &RequestContext, image: &Image, member_id: &str) -> bool {
 impl ImageService {
     /// The image of a member request, if the caller may see it (a member
     /// sees it whatever its membership status).
-    async fn member_image(&self, ctx: &RequestContext, id: &str) -> Result<Image, CoreError> {
-        self.load_visible(ctx, id, || image_not_found(id)).await
+    async fn member_image(&self, ctx: &RequestContext, id: ImageId) -> Result<Image, CoreError> {
+        self.load_visible(ctx, id, Lookup::Members).await
     }
 
     /// One membership the caller may see, after the `get_member` rule.
@@ -93,15 +78,10 @@ impl ImageService {
     pub async fn list_members(
         &self,
         ctx: &RequestContext,
-        id: &str,
+        id: ImageId,
     ) -> Result<Vec<Member>, CoreError> {
         let image = self.member_image(ctx, id).await?;
-        require_shared(&image, || {
-            CoreError::Forbidden(format!(
-                "Not allowed to list members for image {}: {ONLY_SHARED}",
-                image.id
-            ))
-        })?;
+        require_shared(&image, MemberOp::List)?;
         self.authz
             .enforce_member_rule(ctx, &image, "get_members")
             .await?;
@@ -119,20 +99,21 @@ impl ImageService {
         Ok(members)
     }
 
-    /// `GET /v2/images/{id}/members/{member_id}`. Every refusal is a 404,
-    /// so that the answer tells nothing about images the caller cannot use.
+    /// `GET /v2/images/{id}/members/{member_id}`. Glance answers every
+    /// refusal as a missing membership, so that the answer tells nothing
+    /// about images the caller cannot use.
     pub async fn get_member(
         &self,
         ctx: &RequestContext,
-        id: &str,
+        id: ImageId,
         member_id: &str,
     ) -> Result<Member, CoreError> {
         let image = self.member_image(ctx, id).await?;
-        require_shared(&image, || CoreError::NotFound(ONLY_SHARED.into()))?;
+        require_shared(&image, MemberOp::Show)?;
         self.lookup_member(ctx, &image, member_id)
             .await
             .map_err(|e| match e {
-                CoreError::Forbidden(message) => CoreError::NotFound(message),
+                CoreError::PolicyDenied { rule } => CoreError::HiddenByPolicy { rule },
                 other => other,
             })
     }
@@ -143,18 +124,15 @@ impl ImageService {
     pub async fn add_member(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        body: &Value,
+        id: ImageId,
+        member_id: String,
     ) -> Result<Member, CoreError> {
-        let member_id = member::member_from_body(body)?;
         let image = self.member_image(ctx, id).await?;
-        require_shared(&image, || {
-            CoreError::Forbidden(format!("Not allowed to create members for image {id}."))
-        })?;
+        require_shared(&image, MemberOp::Add)?;
         self.authz
             .enforce_member_rule(ctx, &image, "add_member")
             .await?;
-        self.check_member_quota(&image, id).await?;
+        self.check_member_quota(&image).await?;
         member::validate_member_id(&member_id)?;
         let now = time::now();
         let member = Member {
@@ -170,15 +148,19 @@ impl ImageService {
         match self.db.add_member(&member, quota).await {
             Ok(()) => {}
             Err(DbError::TooManyMembers { attempted }) => {
-                return Err(member_quota_exceeded(id, attempted, quota.unwrap_or(0)));
+                return Err(CoreError::MemberQuotaExceeded {
+                    id,
+                    attempted,
+                    maximum: quota.unwrap_or(0),
+                });
             }
             Err(DbError::Duplicate) => {
-                return Err(CoreError::Conflict(format!(
-                    "Member {} is duplicated for image {id}",
-                    member.member_id
-                )));
+                return Err(CoreError::MemberExists {
+                    id,
+                    member: member.member_id,
+                });
             }
-            Err(DbError::NotFound) => return Err(image_not_found(id)),
+            Err(DbError::NotFound) => return Err(CoreError::image_not_found(id, Lookup::Members)),
             Err(e) => return Err(e.into()),
         }
         tracing::info!(image.id = %image.id, member.id = %member.member_id, "image member added");
@@ -186,13 +168,17 @@ impl ImageService {
     }
 
     /// `image_member_quota`: one more member must still fit.
-    async fn check_member_quota(&self, image: &Image, id: &str) -> Result<(), CoreError> {
+    async fn check_member_quota(&self, image: &Image) -> Result<(), CoreError> {
         let Some(maximum) = self.config.image_member_quota else {
             return Ok(());
         };
         let attempted = self.db.count_members(image.id).await? + 1;
         if attempted > maximum {
-            return Err(member_quota_exceeded(id, attempted, maximum));
+            return Err(CoreError::MemberQuotaExceeded {
+                id: image.id,
+                attempted,
+                maximum,
+            });
         }
         Ok(())
     }
@@ -203,20 +189,17 @@ impl ImageService {
     pub async fn update_member(
         &self,
         ctx: &RequestContext,
-        id: &str,
+        id: ImageId,
         member_id: &str,
-        body: &Value,
+        requested: RequestedStatus,
     ) -> Result<Member, CoreError> {
-        let requested = member::status_from_body(body)?;
         let image = self.member_image(ctx, id).await?;
-        require_shared(&image, || {
-            CoreError::Forbidden(format!("Not allowed to update members for image {id}."))
-        })?;
+        require_shared(&image, MemberOp::Update)?;
         let mut member = self.lookup_member(ctx, &image, member_id).await?;
         self.authz
             .enforce_member_rule(ctx, &image, "modify_member")
             .await?;
-        member.status = MemberStatus::from_request(requested)?;
+        member.status = requested?;
         member.updated_at = time::now();
         match self.db.update_member(&member).await {
             Err(DbError::NotFound) => return Err(member_not_found(member_id, &image)),
@@ -236,13 +219,11 @@ impl ImageService {
     pub async fn delete_member(
         &self,
         ctx: &RequestContext,
-        id: &str,
+        id: ImageId,
         member_id: &str,
     ) -> Result<(), CoreError> {
         let image = self.member_image(ctx, id).await?;
-        require_shared(&image, || {
-            CoreError::Forbidden(format!("Not allowed to delete members for image {id}."))
-        })?;
+        require_shared(&image, MemberOp::Delete)?;
         let member = self.lookup_member(ctx, &image, member_id).await?;
         self.authz
             .enforce_member_rule(ctx, &image, "delete_member")

@@ -1,33 +1,31 @@
 //! Image tags: `PUT` and `DELETE /v2/images/{id}/tags/{tag}`.
 
-use glint_model::{properties, time};
+use glint_model::{ImageId, time};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
-use crate::error::CoreError;
-use crate::images::{ImageService, not_found};
+use crate::error::{CoreError, Lookup};
+use crate::images::ImageService;
+use crate::input::NewTag;
 
 impl ImageService {
-    /// Adds a tag. The tag is checked before the image is looked up, as
+    /// Adds a tag. The tag was checked before the image is looked up, as
     /// Glance checks it while reading the request.
     pub async fn add_tag(
         &self,
         ctx: &RequestContext,
-        id: &str,
-        tag: &str,
+        id: ImageId,
+        tag: &NewTag,
     ) -> Result<(), CoreError> {
-        properties::validate_tag(tag)?;
-        let stored = self
-            .load_visible_versioned(ctx, id, || not_found(id))
-            .await?;
+        let tag = tag.as_str();
+        let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
         self.authz
             .enforce_image(ctx, &stored.image, "modify_image")
             .await?;
         let reload = Reload::ForCaller {
             ctx,
-            id,
             rule: "modify_image",
-            missing: not_found,
+            by: Lookup::Image,
         };
         self.change_image(stored, reload, Save::Image, |image| {
             if image.tags.iter().any(|t| t == tag) {
@@ -44,32 +42,30 @@ impl ImageService {
         Ok(())
     }
 
-    /// Removes a tag; a tag the image does not have is Glance's bare 404.
+    /// Removes a tag, which the image must have.
     pub async fn delete_tag(
         &self,
         ctx: &RequestContext,
-        id: &str,
+        id: ImageId,
         tag: &str,
     ) -> Result<(), CoreError> {
-        let stored = self
-            .load_visible_versioned(ctx, id, || not_found(id))
-            .await?;
+        let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
         self.authz
             .enforce_image(ctx, &stored.image, "modify_image")
             .await?;
         let reload = Reload::ForCaller {
             ctx,
-            id,
             rule: "modify_image",
-            missing: not_found,
+            by: Lookup::Image,
         };
         self.change_image(stored, reload, Save::Image, |image| {
             let before = image.tags.len();
             image.tags.retain(|t| t != tag);
             if image.tags.len() == before {
-                return Err(CoreError::NotFound(
-                    "The resource could not be found.".into(),
-                ));
+                return Err(CoreError::TagNotFound {
+                    id,
+                    tag: tag.to_owned(),
+                });
             }
             image.updated_at = time::now();
             Ok(Step::Save)

@@ -25,7 +25,7 @@ use tracing::Instrument;
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
-use crate::error::CoreError;
+use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::liveness;
 
@@ -47,23 +47,21 @@ struct Upload {
     announced: Option<u64>,
 }
 
-fn not_found(id: &str) -> CoreError {
-    CoreError::NotFound(format!("No image found with ID {id}"))
+fn gone_after_upload(id: ImageId) -> CoreError {
+    CoreError::DeletedDuringUpload { id }
 }
 
-fn gone_after_upload(id: ImageId) -> CoreError {
-    CoreError::Gone(format!(
-        "Image {id} could not be found after upload. The image may have been deleted during the upload."
-    ))
+fn missing(id: ImageId) -> CoreError {
+    CoreError::image_not_found(id, Lookup::Image)
 }
 
 /// Moves a queued image to `saving`.
 fn start_saving(image: &mut Image) -> Result<Step, CoreError> {
     if image.status != ImageStatus::Queued {
-        return Err(CoreError::Conflict(format!(
-            "Image status transition from {} to saving is not allowed",
-            image.status
-        )));
+        return Err(CoreError::InvalidTransition {
+            from: image.status,
+            to: ImageStatus::Saving,
+        });
     }
     image.transition(ImageStatus::Saving)?;
     image.updated_at = time::now();
@@ -96,23 +94,22 @@ impl ImageService {
     pub async fn upload(
         &self,
         ctx: &RequestContext,
-        id: &str,
+        id: ImageId,
         data: ByteStream,
         announced_size: Option<u64>,
     ) -> Result<(), CoreError> {
-        let stored = self
-            .load_visible_versioned(ctx, id, || not_found(id))
-            .await?;
+        let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
         self.authz
             .enforce_image(ctx, &stored.image, "upload_image")
             .await?;
-        if let Some(size) = announced_size.filter(|s| *s > self.config.image_size_cap) {
-            return Err(CoreError::TooLarge(format!(
-                "Image exceeds the storage quota: The provided image is too large ({size} bytes; the limit is {} bytes).",
-                self.config.image_size_cap
-            )));
+        let limit = self.config.image_size_cap;
+        if let Some(size) = announced_size.filter(|s| *s > limit) {
+            return Err(CoreError::ImageTooLarge {
+                announced: Some(size),
+                limit,
+            });
         }
-        let upload = self.begin_upload(ctx, id, stored, announced_size).await?;
+        let upload = self.begin_upload(ctx, stored, announced_size).await?;
         let svc = self.clone();
         let work = async move { svc.run_upload(upload, data).await };
         let task = tokio::spawn(work.instrument(tracing::Span::current()));
@@ -142,7 +139,6 @@ impl ImageService {
     async fn begin_upload(
         &self,
         ctx: &RequestContext,
-        id: &str,
         stored: Versioned,
         announced: Option<u64>,
     ) -> Result<Upload, CoreError> {
@@ -159,9 +155,8 @@ impl ImageService {
         };
         let reload = Reload::ForCaller {
             ctx,
-            id,
             rule: "upload_image",
-            missing: not_found,
+            by: Lookup::Image,
         };
         let save = Save::BeginUpload {
             lease: &lease,
@@ -305,7 +300,9 @@ impl ImageService {
                 tracing::info!(image.id = %id, size_bytes = ingested.size, store.id = store_id, "image data stored");
                 Ok(())
             }
-            Err(CoreError::Gone(_) | CoreError::NotFound(_)) => Err(gone_after_upload(id)),
+            Err(CoreError::DeletedDuringUpload { .. } | CoreError::UploadTakenOver) => {
+                Err(gone_after_upload(id))
+            }
             Err(e) => Err(with_size(e, Some(ingested.size))),
         }
     }
@@ -326,7 +323,7 @@ impl ImageService {
             inspection,
             &self.config.upload_rules,
         )
-        .map_err(|e| CoreError::UnsupportedMediaType(e.to_string()))
+        .map_err(CoreError::from)
     }
 
     /// Puts an image whose upload failed (or that another process left
@@ -334,8 +331,8 @@ impl ImageService {
     /// else (a delete) moved it meanwhile or `holder` no longer holds it.
     pub(crate) async fn abandon_upload(&self, id: ImageId, holder: &str) {
         match self.reset_upload(id, holder).await {
-            Ok(()) | Err(CoreError::NotFound(_)) => {}
-            Err(CoreError::Gone(_)) => {
+            Ok(()) | Err(CoreError::ImageNotFound { .. }) => {}
+            Err(CoreError::UploadTakenOver) => {
                 tracing::info!(image.id = %id, "upload taken over by another process; not reset here")
             }
             Err(e) => {
@@ -345,7 +342,6 @@ impl ImageService {
     }
 
     async fn reset_upload(&self, id: ImageId, holder: &str) -> Result<(), CoreError> {
-        let missing = |id: ImageId| not_found(&id.to_string());
         let Some(current) = self.db.get_image_versioned(id).await? else {
             return Ok(());
         };

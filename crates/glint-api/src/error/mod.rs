@@ -5,10 +5,12 @@
 //! page, or plain text. Handlers return [`ApiError`]; it becomes a response
 //! carrying an [`ErrorExplanation`], and [`render_errors`] (a middleware
 //! that saw the request's `Accept`) writes the body in the right shape.
+//! The status and words of each error of the use cases are chosen in
+//! `domain`.
 
 use axum::response::{IntoResponse, Response};
 use glint_core::CoreError;
-use glint_model::limits::QuotaKind;
+use glint_model::ModelError;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, StatusCode};
 
@@ -59,13 +61,11 @@ pub struct ErrorExplanation(pub String);
 pub struct ErrorDetail(pub String);
 
 const FORBIDDEN_EXPLANATION: &str = "Access was denied to this resource.";
-const UNAVAILABLE_EXPLANATION: &str =
-    "The server is currently unavailable. Please try again at a later time.";
 
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Core(e) => core_status(e),
+            ApiError::Core(e) => domain::status(e),
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -80,23 +80,11 @@ impl ApiError {
     }
 }
 
-fn core_status(e: &CoreError) -> StatusCode {
-    match e {
-        CoreError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
-        CoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        CoreError::Conflict(_) => StatusCode::CONFLICT,
-        CoreError::Gone(_) => StatusCode::GONE,
-        CoreError::TooLarge(_)
-        | CoreError::QuotaExceeded { .. }
-        | CoreError::MetadataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        CoreError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        CoreError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-        CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        CoreError::StorageQuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        CoreError::ChangedConcurrently { .. } => StatusCode::CONFLICT,
-        CoreError::InvalidInput(_) => StatusCode::BAD_REQUEST,
-        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+impl From<ModelError> for ApiError {
+    /// A request the model's parsers refused, answered as the use cases
+    /// answer the same refusal.
+    fn from(e: ModelError) -> Self {
+        ApiError::Core(e.into())
     }
 }
 
@@ -114,93 +102,24 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The wording of the core errors that carry data rather than a message.
-fn core_explanation(e: &CoreError) -> String {
-    match e {
-        // Glance's StorageQuotaFull, as its upload handler words it; Python
-        // prints an unknown size as None.
-        CoreError::StorageQuotaExceeded { size, remaining } => format!(
-            "Image exceeds the storage quota: The size of the data {} will exceed the limit. \
-             {remaining} bytes remaining.",
-            size.map_or_else(|| "None".to_owned(), |s| s.to_string())
-        ),
-        CoreError::ChangedConcurrently { id } => format!(
-            "Image {id} was changed by other requests each time this request tried to \
-             apply its change; retry."
-        ),
-        CoreError::InvalidInput(what) => format!("Invalid input: the request contains {what}."),
-        other => other.to_string(),
-    }
-}
-
-/// Glance's words for a quota exceeded (the tags API prefixes them with
-/// the image and ends them with a colon), and glint's for the bound on an
-/// image's metadata, which Glance does not have.
-fn limit_explanation(e: &CoreError) -> String {
-    match e {
-        CoreError::QuotaExceeded {
-            kind,
-            attempted,
-            maximum,
-            image,
-        } => {
-            let what = match kind {
-                QuotaKind::Tags => "tags",
-                QuotaKind::Properties => "properties",
-            };
-            let reason = format!(
-                "The limit has been exceeded on the number of allowed image {what}. Attempted: {attempted}, Maximum: {maximum}"
-            );
-            match image {
-                Some(id) => format!("Image tag limit exceeded for image {id}: {reason}:"),
-                None => reason,
-            }
-        }
-        CoreError::MetadataTooLarge { size, maximum } => format!(
-            "The image's properties and tags would take {size} bytes; the limit is {maximum} bytes."
-        ),
-        other => other.to_string(),
-    }
-}
-
-const RANGE_EXPLANATION: &str = "The Range requested is not available.";
-
 impl ApiError {
     /// webob's explanation and detail of this error, and the headers that
     /// go with it. Internal details are logged (bounded), never sent.
     fn explain(self, headers: &mut HeaderMap) -> (String, Option<String>) {
         match self {
             ApiError::ReadOnly => (FORBIDDEN_EXPLANATION.into(), Some(self.to_string())),
-            ApiError::IdentityUnavailable => {
-                (UNAVAILABLE_EXPLANATION.into(), Some(self.to_string()))
-            }
+            ApiError::IdentityUnavailable => (
+                domain::UNAVAILABLE_EXPLANATION.into(),
+                Some(self.to_string()),
+            ),
             ApiError::RequestIdTooLong { .. } => (
                 "The request header fields were too large".into(),
                 Some(self.to_string()),
             ),
-            ApiError::Core(CoreError::Internal(detail)) => {
-                tracing::error!(error = %capped(&detail), "internal error");
-                (INTERNAL_EXPLANATION.into(), None)
-            }
-            ApiError::Core(CoreError::Unavailable(detail)) => {
-                tracing::error!(error = %capped(&detail), "dependency unavailable");
-                (UNAVAILABLE_EXPLANATION.into(), None)
-            }
-            ApiError::Core(
-                e @ (CoreError::QuotaExceeded { .. } | CoreError::MetadataTooLarge { .. }),
-            ) => (limit_explanation(&e), None),
-            ApiError::Core(
-                core @ (CoreError::StorageQuotaExceeded { .. }
-                | CoreError::ChangedConcurrently { .. }
-                | CoreError::InvalidInput(_)),
-            ) => (core_explanation(&core), None),
-            ApiError::Core(CoreError::RangeNotSatisfiable { size }) => {
-                unsatisfiable_range(headers, size);
-                (RANGE_EXPLANATION.into(), None)
-            }
+            ApiError::Core(e) => (explain_core(&e, headers), None),
             ApiError::RangeNotSatisfiable { size, .. } => {
                 unsatisfiable_range(headers, size);
-                (RANGE_EXPLANATION.into(), Some(self.to_string()))
+                (domain::RANGE_EXPLANATION.into(), Some(self.to_string()))
             }
             ApiError::UnsupportedMediaType {
                 message,
@@ -216,8 +135,21 @@ impl ApiError {
     }
 }
 
-const INTERNAL_EXPLANATION: &str =
-    "The server has either erred or is incapable of performing the requested operation.";
+/// The explanation of a core error, after logging the detail of internal
+/// ones (once, here, at the boundary) and setting the headers some need.
+fn explain_core(e: &CoreError, headers: &mut HeaderMap) -> String {
+    match e {
+        CoreError::Internal(detail) => {
+            tracing::error!(error = %capped(detail), "internal error");
+        }
+        CoreError::Unavailable(detail) => {
+            tracing::error!(error = %capped(detail), "dependency unavailable");
+        }
+        CoreError::RangeNotSatisfiable { size } => unsatisfiable_range(headers, *size),
+        _ => {}
+    }
+    domain::explanation(e)
+}
 
 /// `Content-Range: bytes */size`, which RFC 9110 asks of a 416.
 fn unsatisfiable_range(headers: &mut HeaderMap, size: u64) {
@@ -226,6 +158,7 @@ fn unsatisfiable_range(headers: &mut HeaderMap, size: u64) {
     }
 }
 
+mod domain;
 mod render;
 
 pub use render::{

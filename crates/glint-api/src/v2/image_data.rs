@@ -6,13 +6,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{StreamExt, TryStreamExt};
-use glint_core::CoreError;
+use glint_core::{CoreError, Lookup};
 use glint_store::{ByteStream, StoreError};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::path::PathParams;
+use crate::path::ImagePath;
 use crate::state::AppState;
 use crate::v2::range::{RequestedRange, SeveralRanges, parse_range_header};
 
@@ -48,7 +48,7 @@ fn announced_size(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 pub async fn upload_image_data(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -65,7 +65,8 @@ pub async fn upload_image_data(
         .into_data_stream()
         .map_err(|e| StoreError::Source(e.to_string()))
         .boxed();
-    state.images.upload(&ctx, &id, stream, size).await?;
+    let id = path.image(Lookup::Image)?;
+    state.images.upload(&ctx, id, stream, size).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,14 +86,15 @@ fn requested_range(headers: &HeaderMap) -> Result<Option<RequestedRange>, ApiErr
 pub async fn download_image_data(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let range = requested_range(&headers)?;
     let asked_by = range.map(|r| r.header);
+    let id = path.image(Lookup::Image)?;
     let download = state
         .images
-        .download(&ctx, &id, range.map(|r| r.range))
+        .download(&ctx, id, range.map(|r| r.range))
         .await
         .map_err(|e| match (e, asked_by) {
             (CoreError::RangeNotSatisfiable { size }, Some(header)) => {

@@ -2,17 +2,19 @@
 //! actions.
 
 use axum::Router;
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use glint_model::patch::{MEDIA_TYPE_V20, MEDIA_TYPE_V21, PatchDialect};
+use glint_core::{Lookup, NewImageRequest};
+use glint_model::patch::{self, MEDIA_TYPE_V20, MEDIA_TYPE_V21, PatchDialect, PatchOp};
+use glint_model::query::ImageListQuery;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::body::{JsonBody, object_or_array, read_json};
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::json::Json;
-use crate::path::PathParams;
+use crate::path::ImagePath;
 use crate::state::AppState;
 use crate::{versions, views};
 
@@ -43,7 +45,8 @@ pub async fn list_images(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_pairs(raw);
-    let page = state.images.list(&ctx, &params).await?;
+    let query = ImageListQuery::from_pairs(&params)?;
+    let page = state.images.list(&ctx, &query).await?;
     Ok(Json(views::image_list(&page, &params)).into_response())
 }
 
@@ -51,9 +54,9 @@ pub async fn create_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    CreateBody(request): CreateBody,
 ) -> Result<Response, ApiError> {
-    let image = state.images.create(&ctx, &body).await?;
+    let image = state.images.create(&ctx, request).await?;
     let location = format!(
         "{}/v2/images/{}",
         versions::base_url(&state, &headers),
@@ -75,62 +78,103 @@ pub async fn create_image(
 pub async fn show_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
 ) -> Result<Response, ApiError> {
-    let image = state.images.get(&ctx, &id).await?;
+    let image = state.images.get(&ctx, path.image(Lookup::Image)?).await?;
     Ok(Json(views::image(&image)).into_response())
 }
 
 pub async fn update_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
-    headers: HeaderMap,
-    req: Request,
+    path: ImagePath,
+    PatchBody(ops): PatchBody,
 ) -> Result<Response, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let Some(dialect) = PatchDialect::from_content_type(content_type) else {
-        return Err(ApiError::UnsupportedMediaType {
-            message: format!(
-                "Image PATCH expects Content-Type one of: {MEDIA_TYPE_V20}, {MEDIA_TYPE_V21}"
-            ),
-            accept_patch: Some(ACCEPT_PATCH),
-        });
-    };
-    let body = object_or_array(read_json(req).await?)?;
-    let image = state.images.update(&ctx, &id, dialect, &body).await?;
+    let id = path.image(Lookup::Image)?;
+    let image = state.images.update(&ctx, id, &ops).await?;
     Ok(Json(views::image(&image)).into_response())
 }
-
-const ACCEPT_PATCH: &str =
-    "application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch";
 
 pub async fn delete_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
 ) -> Result<StatusCode, ApiError> {
-    state.images.delete(&ctx, &id).await?;
+    state
+        .images
+        .delete(&ctx, path.image(Lookup::Delete)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn deactivate_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
 ) -> Result<StatusCode, ApiError> {
-    state.images.deactivate(&ctx, &id).await?;
+    state
+        .images
+        .deactivate(&ctx, path.image(Lookup::Image)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn reactivate_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    PathParams(id): PathParams<String>,
+    path: ImagePath,
 ) -> Result<StatusCode, ApiError> {
-    state.images.reactivate(&ctx, &id).await?;
+    state
+        .images
+        .reactivate(&ctx, path.image(Lookup::Image)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A create body (`POST /v2/images`), parsed with the configured formats
+/// and quotas.
+#[derive(Debug)]
+pub struct CreateBody(pub NewImageRequest);
+
+impl FromRequest<AppState> for CreateBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let JsonBody(body) = JsonBody::from_request(req, state).await?;
+        let formats = &state.images.config().formats;
+        let request = NewImageRequest::from_json(&body, formats, state.images.quotas())?;
+        Ok(CreateBody(request))
+    }
+}
+
+/// The operations of a PATCH body, in the dialect its media type names,
+/// parsed with the configured formats and quotas.
+#[derive(Debug)]
+pub struct PatchBody(pub Vec<PatchOp>);
+
+const ACCEPT_PATCH: &str =
+    "application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch";
+
+impl FromRequest<AppState> for PatchBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let Some(dialect) = PatchDialect::from_content_type(content_type) else {
+            return Err(ApiError::UnsupportedMediaType {
+                message: format!(
+                    "Image PATCH expects Content-Type one of: {MEDIA_TYPE_V20}, {MEDIA_TYPE_V21}"
+                ),
+                accept_patch: Some(ACCEPT_PATCH),
+            });
+        };
+        let body = object_or_array(read_json(req).await?)?;
+        let config = state.images.config();
+        let ops = patch::parse_patch(&body, dialect, &config.formats, state.images.quotas())?;
+        Ok(PatchBody(ops))
+    }
 }
