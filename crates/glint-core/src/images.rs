@@ -4,21 +4,20 @@
 use std::sync::Arc;
 
 use glint_db::{Database, DbError, Versioned, Viewer};
-use glint_model::patch::{self, PatchOp};
-use glint_model::properties::{self, PropertyAccess, PropertyOperation, Unrestricted};
+use glint_model::properties::{self, PropertyAccess, PropertyOperation};
 use glint_model::query::ImageListQuery;
-use glint_model::{Image, ImageId, ImageStatus, time};
+use glint_model::{Image, ImageId};
 use glint_policy::Enforcer;
 use glint_store::StoreRegistry;
 use serde_json::Value;
 
 use crate::authz::{self, Authz};
-use crate::change::{Reload, Save, Step, WriteTurns};
 use crate::config::ImageConfig;
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::input::NewImageRequest;
 use crate::protections::CallerAccess;
+use crate::turns::WriteTurns;
 
 /// One page of an image list.
 #[derive(Debug)]
@@ -101,7 +100,7 @@ impl ImageService {
 
     /// The image as this caller may see it: without the additional
     /// properties protections keep from them.
-    fn readable_view(&self, ctx: &RequestContext, mut image: Image) -> Image {
+    pub(crate) fn readable_view(&self, ctx: &RequestContext, mut image: Image) -> Image {
         if let Some(access) = self.property_access(ctx) {
             access.hide_unreadable(&mut image);
         }
@@ -262,118 +261,5 @@ impl ImageService {
             images,
             next_marker,
         })
-    }
-
-    /// `PATCH /v2/images/{id}`.
-    pub async fn update(
-        &self,
-        ctx: &RequestContext,
-        id: ImageId,
-        ops: &[PatchOp],
-    ) -> Result<Image, CoreError> {
-        let Versioned { image, version } =
-            self.load_visible_versioned(ctx, id, Lookup::Image).await?;
-        if ops.is_empty() {
-            self.authz.enforce_image(ctx, &image, "get_image").await?;
-            return Ok(self.readable_view(ctx, image));
-        }
-        self.authorize_patch(ctx, &image, ops).await?;
-        self.authz
-            .enforce_image(ctx, &image, "modify_image")
-            .await?;
-        self.apply_patch(ctx, Versioned { image, version }, ops)
-            .await
-    }
-
-    /// Applies a parsed PATCH to the image as read and saves it; on a lost
-    /// race the operations are applied again to a fresh read.
-    async fn apply_patch(
-        &self,
-        ctx: &RequestContext,
-        stored: Versioned,
-        ops: &[PatchOp],
-    ) -> Result<Image, CoreError> {
-        let reload = Reload::ForCaller {
-            ctx,
-            rule: "modify_image",
-            by: Lookup::Image,
-        };
-        let changed = self
-            .change_image(stored, reload, Save::Image, |image| {
-                // Made afresh for each attempt: its cache of decisions is
-                // not shared between threads, and attempts may run on
-                // several.
-                let access = self.property_access(ctx);
-                let guard: &dyn PropertyAccess = match &access {
-                    Some(access) => access,
-                    None => &Unrestricted,
-                };
-                // Properties the caller cannot read stay on the image
-                // untouched; they are only left out of the view returned.
-                let before = image.clone();
-                patch::apply_patch_with(image, ops, guard)?;
-                self.check_limits(Some(&before), image)?;
-                image.updated_at = time::now();
-                Ok(Step::Save)
-            })
-            .await?;
-        Ok(self.readable_view(ctx, changed.image))
-    }
-
-    /// `DELETE /v2/images/{id}`.
-    pub async fn delete(&self, ctx: &RequestContext, id: ImageId) -> Result<(), CoreError> {
-        let stored = self.load_visible_versioned(ctx, id, Lookup::Delete).await?;
-        self.authz
-            .enforce_image(ctx, &stored.image, "delete_image")
-            .await?;
-        let reload = Reload::ForCaller {
-            ctx,
-            rule: "delete_image",
-            by: Lookup::Delete,
-        };
-        let save = Save::Delete { now: time::now() };
-        let deleted = self
-            .change_image(stored, reload, save, |image| self.mark_deleted(image))
-            .await?;
-        let image = deleted.image;
-        if image.status == ImageStatus::Deleted {
-            self.delete_data(&image).await;
-        }
-        tracing::info!(image.id = %image.id, status = %image.status, "image deleted");
-        Ok(())
-    }
-
-    /// Moves an image (in memory) to the status a delete gives it, if it
-    /// may be deleted.
-    fn mark_deleted(&self, image: &mut Image) -> Result<Step, CoreError> {
-        if image.protected {
-            return Err(CoreError::ImageProtected { id: image.id });
-        }
-        let has_data = image.active_locations().next().is_some();
-        let to = if self.config.delayed_delete && has_data {
-            ImageStatus::PendingDelete
-        } else {
-            ImageStatus::Deleted
-        };
-        image.status.check_move(to)?;
-        image.status = to;
-        Ok(Step::Save)
-    }
-
-    /// Removes every location's data, logging (not failing on) errors: the
-    /// record is already gone, a leftover object is an operator matter.
-    pub(crate) async fn delete_data(&self, image: &Image) {
-        for loc in &image.locations {
-            let Some(store) = self.stores.for_url(&loc.url) else {
-                tracing::warn!(image.id = %image.id, "no store for location; data left in place");
-                continue;
-            };
-            match store.delete(&loc.url).await {
-                Ok(()) | Err(glint_store::StoreError::NotFound(_)) => {}
-                Err(e) => {
-                    tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "failed to delete image data")
-                }
-            }
-        }
     }
 }

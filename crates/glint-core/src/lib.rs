@@ -15,6 +15,7 @@ mod change;
 pub mod config;
 pub mod context;
 pub mod data;
+mod delete;
 pub mod error;
 pub mod images;
 pub mod input;
@@ -24,6 +25,8 @@ pub mod protections;
 pub mod reconcile;
 pub mod remote;
 pub mod tags;
+mod turns;
+mod update;
 mod upload;
 
 pub use config::ImageConfig;

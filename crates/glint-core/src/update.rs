@@ -1,0 +1,71 @@
+//! `PATCH /v2/images/{id}`: JSON-patch operations applied to the image as
+//! read, and applied again to a fresh read when another request saved
+//! first.
+
+use glint_db::Versioned;
+use glint_model::patch::{self, PatchOp};
+use glint_model::properties::{PropertyAccess, Unrestricted};
+use glint_model::{Image, ImageId, time};
+
+use crate::change::{Reload, Save, Step};
+use crate::context::RequestContext;
+use crate::error::{CoreError, Lookup};
+use crate::images::ImageService;
+
+impl ImageService {
+    /// `PATCH /v2/images/{id}`.
+    pub async fn update(
+        &self,
+        ctx: &RequestContext,
+        id: ImageId,
+        ops: &[PatchOp],
+    ) -> Result<Image, CoreError> {
+        let Versioned { image, version } =
+            self.load_visible_versioned(ctx, id, Lookup::Image).await?;
+        if ops.is_empty() {
+            self.authz.enforce_image(ctx, &image, "get_image").await?;
+            return Ok(self.readable_view(ctx, image));
+        }
+        self.authorize_patch(ctx, &image, ops).await?;
+        self.authz
+            .enforce_image(ctx, &image, "modify_image")
+            .await?;
+        self.apply_patch(ctx, Versioned { image, version }, ops)
+            .await
+    }
+
+    /// Applies a parsed PATCH to the image as read and saves it; on a lost
+    /// race the operations are applied again to a fresh read.
+    async fn apply_patch(
+        &self,
+        ctx: &RequestContext,
+        stored: Versioned,
+        ops: &[PatchOp],
+    ) -> Result<Image, CoreError> {
+        let reload = Reload::ForCaller {
+            ctx,
+            rule: "modify_image",
+            by: Lookup::Image,
+        };
+        let changed = self
+            .change_image(stored, reload, Save::Image, |image| {
+                // Made afresh for each attempt: its cache of decisions is
+                // not shared between threads, and attempts may run on
+                // several.
+                let access = self.property_access(ctx);
+                let guard: &dyn PropertyAccess = match &access {
+                    Some(access) => access,
+                    None => &Unrestricted,
+                };
+                // Properties the caller cannot read stay on the image
+                // untouched; they are only left out of the view returned.
+                let before = image.clone();
+                patch::apply_patch_with(image, ops, guard)?;
+                self.check_limits(Some(&before), image)?;
+                image.updated_at = time::now();
+                Ok(Step::Save)
+            })
+            .await?;
+        Ok(self.readable_view(ctx, changed.image))
+    }
+}
