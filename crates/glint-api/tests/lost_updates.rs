@@ -93,36 +93,49 @@ async fn an_upload_failing_after_changes_keeps_them() {
     .await;
 }
 
+/// `WRITERS` writers, each through one of `apps` in turn, each adding its
+/// own `PROPERTIES_EACH` properties to `id` one PATCH at a time; every
+/// PATCH must succeed. Returns how many of the properties the image keeps.
+async fn patch_in_parallel(apps: &[&TestApp], id: &str) -> usize {
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let app = apps[w % apps.len()];
+        let client = app.client().clone();
+        let url = app.url(&format!("/v2/images/{id}"));
+        writers.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for p in 0..PROPERTIES_EACH {
+                let ops = json!([{"op": "add", "path": format!("/w{w}_p{p}"), "value": "v"}]);
+                statuses.push(patch(client.clone(), url.clone(), ops).await);
+            }
+            statuses
+        }));
+    }
+    for writer in writers {
+        let statuses = writer.await.expect("writer task");
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "{statuses:?}"
+        );
+    }
+    let image = apps[0].image(id).await;
+    (0..WRITERS)
+        .flat_map(|w| (0..PROPERTIES_EACH).map(move |p| format!("w{w}_p{p}")))
+        .filter(|name| image[name] == "v")
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_patches_of_different_properties_are_all_kept() {
     on_every_backend(|app: TestApp| async move {
         let id = app.create_raw_image("contended").await;
-        let mut writers = Vec::new();
-        for w in 0..WRITERS {
-            let client = app.client().clone();
-            let url = app.url(&format!("/v2/images/{id}"));
-            writers.push(tokio::spawn(async move {
-                let mut statuses = Vec::new();
-                for p in 0..PROPERTIES_EACH {
-                    let ops = json!([{"op": "add", "path": format!("/w{w}_p{p}"), "value": "v"}]);
-                    statuses.push(patch(client.clone(), url.clone(), ops).await);
-                }
-                statuses
-            }));
-        }
-        for writer in writers {
-            let statuses = writer.await.expect("writer task");
-            assert!(
-                statuses.iter().all(|s| *s == StatusCode::OK),
-                "{statuses:?}"
-            );
-        }
-        let image = app.image(&id).await;
-        let kept = (0..WRITERS)
-            .flat_map(|w| (0..PROPERTIES_EACH).map(move |p| format!("w{w}_p{p}")))
-            .filter(|name| image[name] == "v")
-            .count();
-        assert_eq!(kept, WRITERS * PROPERTIES_EACH, "{image:#}");
+        let kept = patch_in_parallel(&[&app], &id).await;
+        assert_eq!(
+            kept,
+            WRITERS * PROPERTIES_EACH,
+            "{:#}",
+            app.image(&id).await
+        );
     })
     .await;
 }
@@ -137,32 +150,7 @@ async fn parallel_patches_through_two_servers_are_all_kept() {
         let first = TestApp::builder().backend(backend).start().await;
         let second = TestApp::builder().sharing_data_with(&first).start().await;
         let id = first.create_raw_image("contended").await;
-        let mut writers = Vec::new();
-        for w in 0..WRITERS {
-            let app = if w % 2 == 0 { &first } else { &second };
-            let client = app.client().clone();
-            let url = app.url(&format!("/v2/images/{id}"));
-            writers.push(tokio::spawn(async move {
-                let mut statuses = Vec::new();
-                for p in 0..PROPERTIES_EACH {
-                    let ops = json!([{"op": "add", "path": format!("/w{w}_p{p}"), "value": "v"}]);
-                    statuses.push(patch(client.clone(), url.clone(), ops).await);
-                }
-                statuses
-            }));
-        }
-        for writer in writers {
-            let statuses = writer.await.expect("writer task");
-            assert!(
-                statuses.iter().all(|s| *s == StatusCode::OK),
-                "{statuses:?}"
-            );
-        }
-        let image = first.image(&id).await;
-        let kept = (0..WRITERS)
-            .flat_map(|w| (0..PROPERTIES_EACH).map(move |p| format!("w{w}_p{p}")))
-            .filter(|name| image[name] == "v")
-            .count();
+        let kept = patch_in_parallel(&[&first, &second], &id).await;
         assert_eq!(kept, WRITERS * PROPERTIES_EACH);
         drop(second);
     }
