@@ -28,17 +28,7 @@ const SHORT_LEASE: &str = "upload_lease_time = 1\n";
 
 async fn create_raw_image(client: &reqwest::Client, server: &Server, name: &str) -> String {
     let body = json!({"name": name, "disk_format": "raw", "container_format": "bare"});
-    let resp = client
-        .post(server.url("/v2/images"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    server.create_image(client, body).await
 }
 
 /// Polls until the image is in `status`; panics after `within`.

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::Setup;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SIZE: usize = 16 * 1024 * 1024;
 
@@ -20,16 +20,7 @@ async fn upload_and_measure(setup: &Setup) -> (u64, Vec<u8>) {
     let mut server = setup.start();
     server.wait_ready(&client).await;
     let body = json!({"name": "direct", "disk_format": "raw", "container_format": "bare"});
-    let created: Value = client
-        .post(server.url("/v2/images"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = server.create_image(&client, body).await;
     let data: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
     let resp = client
         .put(server.url(&format!("/v2/images/{id}/file")))

@@ -30,19 +30,8 @@ fn vmdk(dir: &Path, subformat: &str) -> Vec<u8> {
 async fn upload(server: &Server, data: Vec<u8>) -> (StatusCode, String, Value) {
     let client = reqwest::Client::new();
     let body = json!({"disk_format": "vmdk", "container_format": "bare"});
-    let created: Value = client
-        .post(server.url("/v2/images"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let file = server.url(&format!(
-        "/v2/images/{}/file",
-        created["id"].as_str().unwrap()
-    ));
+    let id = server.create_image(&client, body).await;
+    let file = server.url(&format!("/v2/images/{id}/file"));
     let resp = client
         .put(&file)
         .header("Content-Type", "application/octet-stream")

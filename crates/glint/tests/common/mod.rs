@@ -66,6 +66,19 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Creates an image from `body` as the default (admin) caller; its id.
+    pub async fn create_image(&self, client: &reqwest::Client, body: serde_json::Value) -> String {
+        let resp = client
+            .post(self.url("/v2/images"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED, "{}", self.logs());
+        let image: serde_json::Value = resp.json().await.unwrap();
+        image["id"].as_str().unwrap().to_owned()
+    }
+
     /// Waits until `/versions` answers; panics (with the server's log) if
     /// the process fails or does not answer within 30 seconds.
     pub async fn wait_ready(&mut self, client: &reqwest::Client) {
