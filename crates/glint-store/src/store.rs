@@ -79,6 +79,18 @@ pub enum StoreError {
     StorageFull,
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The data cannot be removed while something depends on it (an RBD
+    /// snapshot with clones); Glance answers 409 `In use`.
+    #[error("image data is in use: {0}")]
+    InUse(String),
+    /// The store only reads (the http store).
+    #[error("store {0} is read-only")]
+    ReadOnly(String),
+    /// The store refused the request: bad credentials, a missing container or
+    /// bucket it may not create, a request it does not allow. An operator
+    /// matter; the message never holds a secret.
+    #[error("store refused the request: {0}")]
+    Refused(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -113,6 +125,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Streams an object, or a range of it: `InvalidRange` if the range starts at or
     /// past the end; the end is clamped to the last byte.
     async fn get(&self, url: &str, range: Option<ByteRange>) -> Result<ObjectData, StoreError>;
+
+    /// Size in bytes of the object at a location, without reading it; used
+    /// when a location is added to an image. `NotFound` if it is not there.
+    async fn size(&self, url: &str) -> Result<u64, StoreError> {
+        Ok(self.get(url, None).await?.total_size)
+    }
 
     /// Removes an object; `NotFound` if it is not there.
     async fn delete(&self, url: &str) -> Result<(), StoreError>;

@@ -82,3 +82,20 @@ pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     }
     condition()
 }
+
+/// The value of an environment variable that points a test at a real server
+/// (the kits in `tests/` that `scripts/test` starts). When it is not set the
+/// test is skipped, unless `GLINT_REQUIRE_STORES` is set, as `scripts/test`
+/// does: then a missing server fails the test instead of hiding it.
+pub fn store_env(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ if std::env::var_os("GLINT_REQUIRE_STORES").is_some() => {
+            panic!("{name} is not set, and GLINT_REQUIRE_STORES asks for every store")
+        }
+        _ => {
+            eprintln!("skipped: {name} is not set");
+            None
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The rbd store.
+
+mod config;
+
+pub use config::*;

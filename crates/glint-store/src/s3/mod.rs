@@ -1,0 +1,5 @@
+//! The s3 store.
+
+mod config;
+
+pub use config::*;

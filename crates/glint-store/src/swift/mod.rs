@@ -1,0 +1,5 @@
+//! The swift store.
+
+mod config;
+
+pub use config::*;
