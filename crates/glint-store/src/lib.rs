@@ -10,6 +10,7 @@
 mod chunks;
 mod file;
 mod hash;
+mod http;
 mod ingest;
 mod memory;
 mod rbd;
@@ -21,10 +22,11 @@ mod swift;
 
 pub use file::{FileStore, ReadStrategy, WriteStrategy};
 pub use hash::{HashAlgo, UnknownHashAlgo};
+pub use http::HttpStore;
 pub use ingest::{IngestConfig, IngestHandle, Ingested, ingest};
 pub use memory::MemoryStore;
 pub use rbd::*;
-pub use registry::StoreRegistry;
+pub use registry::{PropertyValue, StoreEntry, StoreMeta, StoreRegistry};
 pub use s3::*;
 pub use secret::Secret;
 pub use store::{ByteRange, ByteStream, ObjectData, Store, StoreError, Stored};
