@@ -8,6 +8,7 @@ mod config;
 mod policy;
 mod remote_policy;
 mod serve;
+mod stores;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,7 +11,6 @@ use glint_api::auth::{
 use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
-use glint_store::{FileStore, StoreRegistry};
 use tokio::net::TcpListener;
 
 use crate::config::{self, GlanceConfig};
@@ -34,11 +33,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     std::fs::create_dir_all(&conf.glint.data_dir)
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
     let db = open_database(&conf).await?;
-    let datadir = conf.filesystem_store_datadir();
-    let file_store = FileStore::new("file", datadir.clone())
-        .with_context(|| format!("cannot open the file store at {}", datadir.display()))?
-        .with_write_strategy(conf.glint.write_strategy);
-    let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
+    let stores = Arc::new(crate::stores::build(&conf)?);
     let policy = Arc::new(crate::policy::load(&conf)?);
     let remote_policy = crate::remote_policy::HttpRemoteCheck::new(
         conf.oslo_policy.remote_content_type,

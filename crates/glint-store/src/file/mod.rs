@@ -32,6 +32,10 @@ pub struct FileStore {
 }
 
 impl FileStore {
+    /// Bytes handed to the file system per write (buffered writes; direct
+    /// I/O writes whole aligned blocks).
+    pub const WRITE_SIZE: usize = write::WRITE_BYTES;
+
     /// Opens the store over `datadir`, creating the directory if needed. A relative
     /// path is made absolute against the working directory; symlinks are kept as
     /// configured, so locations look the way the operator wrote the path.

@@ -36,7 +36,7 @@ pub enum WriteStrategy {
 }
 
 /// Chunks are batched to at least this size per write: small writes cost syscalls.
-const WRITE_BYTES: usize = 1024 * 1024;
+pub(super) const WRITE_BYTES: usize = 1024 * 1024;
 /// Writes queued for the writer thread; keeps memory to a few MiB per upload while
 /// letting the network side run ahead of the disk a little.
 const WRITE_QUEUE: usize = 4;

@@ -14,6 +14,7 @@ mod protections;
 mod render;
 mod sections;
 mod source;
+mod stores;
 mod values;
 mod warnings;
 
@@ -29,6 +30,7 @@ pub use keystone::*;
 pub use protections::load_property_protections;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
+pub use stores::*;
 
 use options::Opt;
 use source::Source;
@@ -104,8 +106,11 @@ pub struct GlanceConfig {
     pub default: DefaultConfig,
     /// `[database]`: where image records live.
     pub database: DatabaseConfig,
-    /// `[glance_store]`: where image data lives.
+    /// `[glance_store]`: the legacy single-store choice.
     pub glance_store: GlanceStoreConfig,
+    /// Every store, the default first: `enabled_backends` and their
+    /// sections, or the single-store choice of `[glance_store]`.
+    pub stores: StoresConfig,
     /// `[image_format]`: accepted disk and container formats.
     pub image_format: ImageFormatConfig,
     /// `[paste_deploy]`: the authentication pipeline.
@@ -142,27 +147,41 @@ impl GlanceConfig {
                 config_dirs.push(dir);
             }
         }
-        let (mut config, warnings) = Self::from_ini(ini)?;
-        config.config_dirs = config_dirs;
-        Ok((config, warnings))
+        Self::from_ini_in(ini, config_dirs)
     }
 
     /// Builds and validates the configuration from already parsed files.
+    #[cfg(test)]
     pub fn from_ini(ini: IniFile) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
+        Self::from_ini_in(ini, Vec::new())
+    }
+
+    /// As [`Self::from_ini`], for files read from `config_dirs`.
+    fn from_ini_in(
+        ini: IniFile,
+        config_dirs: Vec<PathBuf>,
+    ) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
         let ini = ini.with_oslo_group_names();
         let src = Source::new(&ini);
+        let glance_store = GlanceStoreConfig::read(&src)?;
+        let stores = StoresConfig::read(
+            &ini,
+            (glance_store.default_store, &glance_store.stores),
+            &config_dirs,
+        )?;
         let config = GlanceConfig {
             default: DefaultConfig::read(&src)?,
             database: DatabaseConfig {
                 url: src.optional(&options::CONNECTION)?,
             },
-            glance_store: GlanceStoreConfig::read(&src)?,
+            glance_store,
+            stores,
             image_format: ImageFormatConfig::read(&src)?,
             paste_deploy: PasteDeployConfig::read(&src)?,
             oslo_policy: OsloPolicyConfig::read(&src)?,
             keystone_authtoken: KeystoneAuthtokenConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
-            config_dirs: Vec::new(),
+            config_dirs,
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {
             config.keystone_authtoken.check_complete(&src)?;
@@ -177,12 +196,35 @@ impl GlanceConfig {
         self.database.sqlx_url(&self.glint.data_dir)
     }
 
-    /// The file store directory, defaulting to `<data_dir>/images`.
+    /// The directory of the default file store (or of the first file
+    /// store), defaulting to `<data_dir>/images`.
+    #[cfg(test)]
     pub fn filesystem_store_datadir(&self) -> PathBuf {
-        self.glance_store
-            .filesystem_store_datadir
-            .clone()
+        self.stores
+            .stores
+            .iter()
+            .find_map(|spec| self.file_store_datadir(spec))
             .unwrap_or_else(|| self.glint.data_dir.join("images"))
+    }
+
+    /// The directory of a file store: its `filesystem_store_datadir`, else
+    /// `<data_dir>/images` (single store) or `<data_dir>/images/<id>`
+    /// (multi-store, so that two file stores never share a directory).
+    /// `None` for other store types.
+    pub fn file_store_datadir(&self, spec: &StoreSpec) -> Option<PathBuf> {
+        let StoreSettings::File { datadir } = &spec.settings else {
+            return None;
+        };
+        let default = self.glint.data_dir.join("images");
+        Some(match datadir {
+            Some(dir) => dir.clone(),
+            None if self.stores.multi => default.join(&spec.id),
+            None => self
+                .glance_store
+                .filesystem_store_datadir
+                .clone()
+                .unwrap_or(default),
+        })
     }
 
     /// The policy override file to apply, if any: an absolute

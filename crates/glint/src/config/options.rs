@@ -127,6 +127,8 @@ pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
 
+pub(super) const ENABLED_BACKENDS: Opt = opt("DEFAULT", "enabled_backends", "");
+pub(super) const DEFAULT_BACKEND: Opt = opt("glance_store", "default_backend", "");
 pub(super) const DEFAULT_STORE: Opt = opt("glance_store", "default_store", "file");
 pub(super) const STORES: Opt = opt("glance_store", "stores", "file,http");
 pub(super) const FILESYSTEM_STORE_DATADIR: Opt =
@@ -242,6 +244,8 @@ pub(super) const SUPPORTED: &[Opt] = &[
     PROPERTY_PROTECTION_FILE,
     PROPERTY_PROTECTION_RULE_FORMAT,
     CONNECTION,
+    ENABLED_BACKENDS,
+    DEFAULT_BACKEND,
     DEFAULT_STORE,
     STORES,
     FILESYSTEM_STORE_DATADIR,

@@ -13,6 +13,7 @@ use super::ConfigError;
 use super::connections;
 use super::options::*;
 use super::source::Source;
+use super::stores::StoreType;
 use super::values;
 
 /// Options of the `[DEFAULT]` section.
@@ -133,35 +134,14 @@ pub struct GlanceStoreConfig {
     pub filesystem_store_datadir: Option<PathBuf>,
 }
 
-/// A glance_store store type glint implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreType {
-    /// Local filesystem (`file`, alias `filesystem`).
-    File,
-    /// Read-only HTTP locations (`http`, alias `https`).
-    Http,
-}
-
-impl StoreType {
-    fn parse(value: &str) -> Result<Self, String> {
-        match value {
-            "file" | "filesystem" => Ok(Self::File),
-            "http" | "https" => Ok(Self::Http),
-            _ => Err(format!(
-                "unsupported store '{value}' (glint supports file and http)"
-            )),
-        }
-    }
-}
-
 impl GlanceStoreConfig {
     pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
         let default_store = src.parse(&DEFAULT_STORE, StoreType::parse)?;
         let stores = src.parse(&STORES, parse_stores)?;
         let problem = if !stores.contains(&default_store) {
             Some("not one of [glance_store] stores")
-        } else if default_store != StoreType::File {
-            Some("the http store is read-only; glint writes image data to the file store")
+        } else if default_store == StoreType::Http {
+            Some("the http store is read-only and cannot receive uploads")
         } else {
             None
         };

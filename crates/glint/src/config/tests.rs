@@ -11,6 +11,7 @@ use super::*;
 mod connections;
 mod protections;
 mod sample;
+mod stores;
 
 fn load_text(text: &str) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
     GlanceConfig::from_ini(IniFile::parse(text, Path::new("glance-api.conf"))?)
@@ -504,8 +505,8 @@ fn bad_values_in_other_sections_are_rejected() {
             "[database] connection: unsupported database dialect",
         ),
         (
-            "[glance_store]\nstores = file,rbd",
-            "[glance_store] stores: unsupported store 'rbd'",
+            "[glance_store]\nstores = file,cinder",
+            "[glance_store] stores: unsupported store 'cinder'",
         ),
         (
             "[glance_store]\nstores = http",
@@ -569,7 +570,7 @@ fn public_bind_host_is_allowed_with_keystone_or_explicit_override() {
 
 #[test]
 fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
-    let text = "[DEFAULT]\nfoo = 1\nenabled_backends = a:file\ndebug = true\n\
+    let text = "[DEFAULT]\nfoo = 1\ndebug = true\n\
                 [keystone_authtoken]\nauth_url = http://k\nmemcached_servers = m:11211\n\
                 cafile = /etc/ca.pem\n[oslo_policy]\nenforce_scope = false\n\
                 [paste_deploy]\nconfig_file = glance-api-paste.ini\n\
@@ -579,7 +580,6 @@ fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
         [
             "section [my_backend] is not supported by glint and is ignored",
             "option [DEFAULT] foo is not supported by glint and is ignored",
-            "option [DEFAULT] enabled_backends is not implemented by glint yet and is ignored",
             "option [DEFAULT] debug is not supported by glint and is ignored",
             "option [keystone_authtoken] memcached_servers is ignored: glint caches validated \
              tokens in its own memory ([glint] token_cache_size)",
@@ -597,7 +597,7 @@ fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
 fn options_without_effect_are_warned_about() {
     let text = "[DEFAULT]\nimage_location_quota = 3\nshow_image_direct_url = true\n\
                 show_multiple_locations = true\nenabled_import_methods = [glance-direct]\n\
-                [glance_store]\nfilesystem_store_chunk_size = 1048576\ndefault_backend = fast\n";
+                [glance_store]\nfilesystem_store_chunk_size = 1048576\n";
     let pending = |section: &str, name: &str| {
         format!("option [{section}] {name} is not implemented by glint yet and is ignored")
     };
@@ -611,7 +611,6 @@ fn options_without_effect_are_warned_about() {
             "option [glance_store] filesystem_store_chunk_size is ignored: the file store \
              writes in 4 MiB blocks and serves reads from a mapping of the file"
                 .to_owned(),
-            pending("glance_store", "default_backend"),
         ]
     );
     // A value glint would once have refused is no longer an error.

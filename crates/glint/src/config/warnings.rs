@@ -3,6 +3,7 @@
 
 use super::ini::IniFile;
 use super::options;
+use super::stores;
 
 /// Glance options that change behaviour and that glint does not implement
 /// yet; `None` covers a whole section. They get a more specific warning than
@@ -20,12 +21,10 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("oslo_policy", Some("remote_ssl_ca_crt_file")),
     ("oslo_policy", Some("remote_ssl_client_crt_file")),
     ("oslo_policy", Some("remote_ssl_client_key_file")),
-    ("DEFAULT", Some("enabled_backends")),
     ("DEFAULT", Some("enabled_import_methods")),
     ("DEFAULT", Some("image_location_quota")),
     ("DEFAULT", Some("show_image_direct_url")),
     ("DEFAULT", Some("show_multiple_locations")),
-    ("glance_store", Some("default_backend")),
     ("DEFAULT", Some("use_keystone_limits")),
     ("DEFAULT", Some("image_cache_dir")),
     ("DEFAULT", Some("image_cache_max_size")),
@@ -123,7 +122,17 @@ fn is_whole_section_pending(section: &str) -> bool {
 /// One warning per option (or unknown section) that glint will not act on.
 pub(super) fn warnings(ini: &IniFile) -> Vec<String> {
     let mut warnings = Vec::new();
+    let backends = stores::enabled_backends(ini);
+    let backend = |section: &str| {
+        backends
+            .iter()
+            .find(|(id, _)| id == section)
+            .map(|(_, kind)| *kind)
+    };
     for section in ini.sections() {
+        if backend(section).is_some() {
+            continue;
+        }
         if is_whole_section_pending(section) {
             warnings.push(format!(
                 "section [{section}] is not implemented by glint yet and is ignored"
@@ -135,6 +144,19 @@ pub(super) fn warnings(ini: &IniFile) -> Vec<String> {
         }
     }
     for (section, name) in ini.keys() {
+        if let Some(kind) = backend(section) {
+            if !stores::is_backend_option(kind, name) {
+                warnings.push(format!(
+                    "option [{section}] {name} is not an option of a {} store in glint and is ignored",
+                    kind.name()
+                ));
+            }
+            continue;
+        }
+        let store_section = matches!(section, "glance_store" | "backend_defaults");
+        if store_section && stores::is_store_option(name) {
+            continue;
+        }
         if KNOWN_SECTIONS.contains(&section) && !is_whole_section_pending(section) {
             warnings.extend(option_warning(section, name));
         }

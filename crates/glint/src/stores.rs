@@ -1,0 +1,73 @@
+//! Builds the store registry from the configuration: one store per
+//! `enabled_backends` entry (or the legacy single-store choice), each with
+//! what `/v2/info/stores/detail` tells about it. No store contacts its
+//! server here: a store that is down at start-up answers 503 until it is
+//! back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use glint_store::{FileStore, HttpStore, PropertyValue, Store, StoreMeta, StoreRegistry};
+
+use crate::config::{GlanceConfig, StoreSettings, StoreSpec};
+
+/// How long the http store waits for a web server to accept a connection.
+const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn build(conf: &GlanceConfig) -> anyhow::Result<StoreRegistry> {
+    let mut specs = conf.stores.stores.iter();
+    let default = specs
+        .next()
+        .context("the configuration names no store to upload to")?;
+    let (store, meta) = open(conf, default)?;
+    let mut registry = StoreRegistry::with_meta(store, meta);
+    if conf.stores.multi {
+        registry = registry.multi_store();
+    }
+    for spec in specs {
+        let (store, meta) = open(conf, spec)?;
+        registry.add_with_meta(store, meta);
+    }
+    Ok(registry)
+}
+
+fn open(conf: &GlanceConfig, spec: &StoreSpec) -> anyhow::Result<(Arc<dyn Store>, StoreMeta)> {
+    let text = |v: &str| PropertyValue::Text(v.to_owned());
+    let int = |v: u64| PropertyValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let mut meta = StoreMeta {
+        kind: spec.kind.name().to_owned(),
+        description: spec.description.clone(),
+        weight: spec.weight,
+        read_only: false,
+        properties: Vec::new(),
+    };
+    let store: Arc<dyn Store> = match &spec.settings {
+        StoreSettings::File { .. } => {
+            let datadir = conf
+                .file_store_datadir(spec)
+                .context("a file store without a directory")?;
+            let store = FileStore::new(&spec.id, datadir.clone())
+                .with_context(|| format!("cannot open the file store at {}", datadir.display()))?
+                .with_write_strategy(conf.glint.write_strategy);
+            meta.properties = vec![
+                ("data_dir".into(), text(&datadir.display().to_string())),
+                ("chunk_size".into(), int(FileStore::WRITE_SIZE as u64)),
+                ("thin_provisioning".into(), PropertyValue::Bool(false)),
+            ];
+            Arc::new(store)
+        }
+        StoreSettings::Http => {
+            meta.read_only = true;
+            Arc::new(HttpStore::new(&spec.id, HTTP_CONNECT_TIMEOUT)?)
+        }
+        StoreSettings::Swift(_) | StoreSettings::S3(_) | StoreSettings::Rbd(_) => {
+            anyhow::bail!(
+                "the {} store {} cannot be opened by this build",
+                spec.kind.name(),
+                spec.id
+            )
+        }
+    };
+    Ok((store, meta))
+}
