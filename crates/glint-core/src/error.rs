@@ -200,6 +200,39 @@ pub enum CoreError {
     #[error("value refused by the database: {0:?}")]
     RefusedValue(RefusedValue),
 
+    /// An upload names a store (`X-Image-Meta-Store`) this node does not have.
+    #[error("unknown store {store} for upload")]
+    UnknownUploadStore { store: String },
+    /// A download prefers (`?prefer=`) a store this node does not have.
+    #[error("store {store} is not configured")]
+    StoreNotConfigured { store: String },
+    /// A download names stores, but stores have no names here (single store).
+    #[error("store selection without multi-store")]
+    StoreSelectionUnavailable,
+    /// The multi-store API was called on a single-store deployment.
+    #[error("multi-store is not enabled")]
+    MultiStoreDisabled,
+    /// `DELETE /v2/stores/{store}/…` names a store this node does not have.
+    #[error("store {store} is not available on this node")]
+    StoreNotOnNode { store: String },
+    /// The store only reads (http).
+    #[error("the store is read-only")]
+    StoreReadOnly,
+    /// The store keeps the data because something depends on it (an RBD
+    /// snapshot with clones). `one_store`: a delete of one store's copy,
+    /// not of the image.
+    #[error("data of image {id} is in use in its store")]
+    DataInUse { id: ImageId, one_store: bool },
+    /// The image has no location in the store named.
+    #[error("image {id} is not stored in store {store}")]
+    NotInStore { id: ImageId, store: String },
+    /// Removing the copy would leave an active image without data.
+    #[error("the last location of an image cannot be removed")]
+    LastLocation,
+    /// One store's copy can be removed only from an active image.
+    #[error("image data can be removed from a store only while the image is active")]
+    StoreDeleteNotActive,
+
     /// A service glint depends on (database, store) is unavailable; the
     /// text says which and why, for the log.
     #[error("unavailable: {0}")]
@@ -275,6 +308,8 @@ impl From<StoreError> for CoreError {
             StoreError::Source(m) => CoreError::DataUnreadable(m),
             StoreError::StorageFull => CoreError::StorageFull,
             StoreError::Unavailable(m) => CoreError::Unavailable(format!("store unavailable: {m}")),
+            StoreError::ReadOnly(_) => CoreError::StoreReadOnly,
+            StoreError::Refused(m) => CoreError::Unavailable(format!("store refused: {m}")),
             other => CoreError::Internal(other.to_string()),
         }
     }

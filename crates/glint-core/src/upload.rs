@@ -17,10 +17,11 @@
 //! [`crate::reconcile`]), and the original upload then fails at its end.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use glint_db::{StorageQuota, UploadLease, Version, Versioned};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
-use glint_store::{ByteStream, IngestConfig, Ingested, StoreError};
+use glint_store::{ByteStream, IngestConfig, Ingested, Store, StoreError};
 use tracing::Instrument;
 
 use crate::change::{Reload, Save, Step};
@@ -45,6 +46,8 @@ struct Upload {
     /// What the storage quota allowed when the upload began.
     remaining: Option<u64>,
     announced: Option<u64>,
+    /// Where the data goes.
+    store: Arc<dyn Store>,
 }
 
 fn gone_after_upload(id: ImageId) -> CoreError {
@@ -90,7 +93,7 @@ fn with_size(e: CoreError, size: Option<u64>) -> CoreError {
 }
 
 impl ImageService {
-    /// `PUT /v2/images/{id}/file`.
+    /// `PUT /v2/images/{id}/file` into the default store.
     pub async fn upload(
         &self,
         ctx: &RequestContext,
@@ -98,6 +101,44 @@ impl ImageService {
         data: ByteStream,
         announced_size: Option<u64>,
     ) -> Result<(), CoreError> {
+        self.upload_to(ctx, id, data, announced_size, None).await
+    }
+
+    /// The store an upload goes to: the one `X-Image-Meta-Store` names in
+    /// multi-store mode (ignored otherwise, as Glance does), else the
+    /// default.
+    fn upload_store(&self, requested: Option<&str>) -> Result<Arc<dyn Store>, CoreError> {
+        let entry = match requested {
+            Some(id) if self.stores.is_multi_store() => {
+                self.stores
+                    .entry(id)
+                    .ok_or_else(|| CoreError::UnknownUploadStore {
+                        store: id.to_owned(),
+                    })?
+            }
+            _ => self
+                .stores
+                .entries()
+                .next()
+                .ok_or_else(|| CoreError::Internal("no store configured".into()))?,
+        };
+        if entry.meta.read_only {
+            return Err(CoreError::StoreReadOnly);
+        }
+        Ok(Arc::clone(&entry.store))
+    }
+
+    /// `PUT /v2/images/{id}/file` into the store `store` names (see
+    /// [`Self::upload`] for none).
+    pub async fn upload_to(
+        &self,
+        ctx: &RequestContext,
+        id: ImageId,
+        data: ByteStream,
+        announced_size: Option<u64>,
+        store: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let target = self.upload_store(store)?;
         let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
         self.authz
             .enforce_image(ctx, &stored.image, "upload_image")
@@ -109,7 +150,9 @@ impl ImageService {
                 limit,
             });
         }
-        let upload = self.begin_upload(ctx, stored, announced_size).await?;
+        let upload = self
+            .begin_upload(ctx, stored, announced_size, target)
+            .await?;
         let svc = self.clone();
         let work = async move { svc.run_upload(upload, data).await };
         let task = tokio::spawn(work.instrument(tracing::Span::current()));
@@ -141,6 +184,7 @@ impl ImageService {
         ctx: &RequestContext,
         stored: Versioned,
         announced: Option<u64>,
+        store: Arc<dyn Store>,
     ) -> Result<Upload, CoreError> {
         let holder = self.lease_holder();
         let project = ctx.project_id().map(str::to_owned);
@@ -176,6 +220,7 @@ impl ImageService {
             project,
             remaining: started.remaining,
             announced,
+            store,
         })
     }
 
@@ -214,7 +259,7 @@ impl ImageService {
     }
 
     async fn write_data(&self, upload: Upload, data: ByteStream) -> Result<(), CoreError> {
-        let store = self.stores.default_store().clone();
+        let store = Arc::clone(&upload.store);
         let id = upload.image.id;
         // The quota caps the stream when it leaves less than the size cap.
         let quota_room = upload

@@ -47,6 +47,13 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         // Glance's `InvalidImageData` on upload.
         FormatMismatch { .. } | UnsafeImage(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+        UnknownUploadStore { .. } | StoreNotConfigured { .. } | StoreSelectionUnavailable => {
+            StatusCode::BAD_REQUEST
+        }
+        MultiStoreDisabled | NotInStore { .. } => StatusCode::NOT_FOUND,
+        StoreNotOnNode { .. } | DataInUse { .. } | StoreDeleteNotActive => StatusCode::CONFLICT,
+        LastLocation => StatusCode::FORBIDDEN,
+        StoreReadOnly => StatusCode::GONE,
         Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -114,6 +121,16 @@ pub(super) fn explanation(e: &CoreError) -> String {
         ),
         Unavailable(_) => UNAVAILABLE_EXPLANATION.into(),
         Internal(_) => INTERNAL_EXPLANATION.into(),
+        UnknownUploadStore { .. }
+        | StoreNotConfigured { .. }
+        | StoreSelectionUnavailable
+        | MultiStoreDisabled
+        | StoreNotOnNode { .. }
+        | StoreReadOnly
+        | DataInUse { .. }
+        | NotInStore { .. }
+        | LastLocation
+        | StoreDeleteNotActive => store_explanation(e),
         QuotaExceeded { .. }
         | MemberQuotaExceeded { .. }
         | MetadataTooLarge { .. }
@@ -130,6 +147,47 @@ pub(super) fn explanation(e: &CoreError) -> String {
         | DataUnreadable(_)
         | FormatMismatch { .. }
         | UnsafeImage(_) => data_explanation(e),
+    }
+}
+
+/// The words for what is wrong with a request about stores.
+fn store_explanation(e: &CoreError) -> String {
+    use CoreError::*;
+    const IN_USE: &str = "The image cannot be deleted because it is in use through the \
+                          backend store outside of Glance.";
+    match e {
+        UnknownUploadStore { store } => format!("Store for identifier {} not found", clip(store)),
+        StoreNotConfigured { store } => format!("Store '{}' is not configured.", clip(store)),
+        StoreSelectionUnavailable => "Store selection for download is not available when \
+                                      multiple backends are not enabled."
+            .into(),
+        MultiStoreDisabled => NOT_FOUND_EXPLANATION.into(),
+        StoreNotOnNode { store } => format!(
+            "The selected store {} is not available on this node.",
+            clip(store)
+        ),
+        StoreReadOnly => {
+            "Error in store configuration. Adding images to store is disabled.".into()
+        }
+        DataInUse {
+            id,
+            one_store: false,
+        } => format!("Image {id} could not be deleted because it is in use: {IN_USE}"),
+        DataInUse {
+            id,
+            one_store: true,
+        } => format!("The data for Image {id} could not be deleted because it is in use: {IN_USE}"),
+        NotInStore { id, store } => {
+            format!("Image {id} is not stored in store {}.", clip(store))
+        }
+        LastLocation => "Cannot delete image data from the only store containing it. Consider \
+                         deleting the image instead."
+            .into(),
+        StoreDeleteNotActive => "It's not allowed to remove image data from store if image \
+                                 status is not 'active'"
+            .into(),
+        // Not passed here: worded by `explanation`.
+        _ => INTERNAL_EXPLANATION.into(),
     }
 }
 
