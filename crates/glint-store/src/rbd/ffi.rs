@@ -125,9 +125,9 @@ impl Api {
     fn load(rados_name: &str, rbd_name: &str) -> Result<Api, String> {
         // SAFETY: loading runs the libraries' initialisers, which are Ceph's
         // own and have no preconditions on the loading process.
-        let rados = unsafe { Library::new(rados_name) }.map_err(|e| e.to_string())?;
+        let rados = unsafe { Library::new(rados_name) }.map_err(|e| with_source(&e))?;
         // SAFETY: as above.
-        let rbd = unsafe { Library::new(rbd_name) }.map_err(|e| e.to_string())?;
+        let rbd = unsafe { Library::new(rbd_name) }.map_err(|e| with_source(&e))?;
         Ok(Api {
             rados_create: symbol!(rados, rados_create),
             rados_conf_read_file: symbol!(rados, rados_conf_read_file),
@@ -163,6 +163,14 @@ impl Api {
             _rados: rados,
             _rbd: rbd,
         })
+    }
+}
+
+/// libloading's errors keep the loader's own words in their source.
+fn with_source(err: &libloading::Error) -> String {
+    match std::error::Error::source(err) {
+        Some(source) => format!("{err}: {source}"),
+        None => err.to_string(),
     }
 }
 
