@@ -35,6 +35,11 @@ pub struct ApiConfig {
     pub allow_noauth_on_public_address: bool,
     /// How long clients may take and how many may be connected at once.
     pub connections: ConnectionLimits,
+    /// `show_image_direct_url`: images show their best location.
+    pub show_image_direct_url: bool,
+    /// `show_multiple_locations`: images show their locations, and PATCH
+    /// may change them.
+    pub show_multiple_locations: bool,
 }
 
 /// Bounds on client connections, so that slow, stalled or numerous
@@ -84,6 +89,8 @@ impl Default for ApiConfig {
             import_methods: Vec::new(),
             allow_noauth_on_public_address: false,
             connections: ConnectionLimits::default(),
+            show_image_direct_url: false,
+            show_multiple_locations: false,
         }
     }
 }

@@ -9,11 +9,12 @@ use std::fmt;
 use glint_core::ImagePage;
 use glint_model::time::format_iso;
 use glint_model::{Image, ImageId, Member};
+use glint_store::StoreRegistry;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 /// The base attributes of an image view, in Glance's order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Name,
     DiskFormat,
@@ -64,12 +65,32 @@ const FIELDS: [(&str, Field); 22] = [
     ("schema", Field::Schema),
 ];
 
+/// What an image view tells about where the image's data is, beyond
+/// Glance's base attributes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement<'a> {
+    /// Multi-store: the image's `stores`, and the weights that order
+    /// `direct_url`.
+    pub stores: Option<&'a StoreRegistry>,
+    /// `direct_url`: the best location (`show_image_direct_url`, and the
+    /// caller may read locations).
+    pub direct_url: bool,
+    /// `locations` (`show_multiple_locations`, and the caller may read them).
+    pub locations: bool,
+}
+
 /// One image: extra properties first, then the base attributes and links.
 #[derive(Debug, Clone, Copy)]
-pub struct ImageView<'a>(pub &'a Image);
+pub struct ImageView<'a>(pub &'a Image, pub Placement<'a>);
 
+/// The view of an image with nothing about its locations.
 pub fn image(image: &Image) -> ImageView<'_> {
-    ImageView(image)
+    ImageView(image, Placement::default())
+}
+
+/// The view of an image, showing of its locations what `placement` allows.
+pub fn image_placed<'a>(image: &'a Image, placement: Placement<'a>) -> ImageView<'a> {
+    ImageView(image, placement)
 }
 
 impl Serialize for ImageView<'_> {
@@ -94,9 +115,47 @@ impl Serialize for ImageView<'_> {
             if written & (1 << i) == 0 {
                 write_field(&mut map, image, field)?;
             }
+            if field.1 == Field::UpdatedAt {
+                write_locations(&mut map, image, self.1)?;
+            }
+        }
+        if self.1.stores.is_some() {
+            let stores: Vec<&str> = image
+                .active_locations()
+                .filter_map(|l| l.store_id())
+                .collect();
+            if !stores.is_empty() {
+                map.serialize_entry("stores", &stores.join(","))?;
+            }
         }
         map.end()
     }
+}
+
+/// `locations` and `direct_url`, where Glance puts them: after
+/// `updated_at`.
+fn write_locations<M: SerializeMap>(
+    map: &mut M,
+    image: &Image,
+    placement: Placement<'_>,
+) -> Result<(), M::Error> {
+    if placement.locations {
+        let list: Vec<Value> = image
+            .active_locations()
+            .map(|l| json!({"url": l.url, "metadata": l.metadata}))
+            .collect();
+        map.serialize_entry("locations", &list)?;
+    }
+    if placement.direct_url {
+        let mut locations: Vec<_> = image.active_locations().collect();
+        if let Some(registry) = placement.stores {
+            registry.sort_by_weight(&mut locations, |l| l.store_id());
+        }
+        if let Some(best) = locations.first() {
+            map.serialize_entry("direct_url", &best.url)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_field<M: SerializeMap>(
@@ -155,6 +214,8 @@ pub struct ImageListView<'a> {
     images: &'a [Image],
     first: String,
     next: Option<String>,
+    /// What each image shows of its locations (all alike when one).
+    placements: Vec<Placement<'a>>,
 }
 
 /// The view of `page`. `params` are the request's query pairs; the links
@@ -184,13 +245,23 @@ pub fn image_list<'a>(page: &'a ImagePage, params: &[(String, String)]) -> Image
         images: &page.images,
         first,
         next,
+        placements: Vec::new(),
+    }
+}
+
+impl<'a> ImageListView<'a> {
+    /// Shows of each image's locations what its placement allows: one
+    /// placement per image, in page order.
+    pub fn placed(mut self, placements: Vec<Placement<'a>>) -> Self {
+        self.placements = placements;
+        self
     }
 }
 
 impl Serialize for ImageListView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("images", &Images(self.images))?;
+        map.serialize_entry("images", &Images(self.images, &self.placements))?;
         map.serialize_entry("first", &self.first)?;
         map.serialize_entry("schema", "/v2/schemas/images")?;
         if let Some(next) = &self.next {
@@ -200,11 +271,17 @@ impl Serialize for ImageListView<'_> {
     }
 }
 
-struct Images<'a>(&'a [Image]);
+struct Images<'a>(&'a [Image], &'a [Placement<'a>]);
 
 impl Serialize for Images<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(ImageView))
+        let placement = |i: usize| self.1.get(i).copied().unwrap_or_default();
+        serializer.collect_seq(
+            self.0
+                .iter()
+                .enumerate()
+                .map(|(i, image)| ImageView(image, placement(i))),
+        )
     }
 }
 
@@ -342,7 +419,7 @@ mod tests {
     #[test]
     fn image_views_match_the_map_built_views_byte_for_byte() {
         for image in [bare(), full(), colliding()] {
-            let streamed = to_vec(&ImageView(&image)).unwrap();
+            let streamed = to_vec(&ImageView(&image, Placement::default())).unwrap();
             let reference = to_vec(&image_as_map(&image)).unwrap();
             assert_eq!(
                 String::from_utf8(streamed).unwrap(),

@@ -1,6 +1,6 @@
 //! Image data download (`GET …/file`); uploads are in module `upload`.
 
-use glint_model::{Image, ImageId, ImageStatus};
+use glint_model::{Image, ImageId, ImageStatus, Location};
 use glint_store::{ByteRange, ObjectData, StoreError};
 
 use crate::context::RequestContext;
@@ -56,6 +56,19 @@ impl ImageService {
         id: ImageId,
         range: Option<RangeRequest>,
     ) -> Result<Download, CoreError> {
+        self.download_from(ctx, id, range, &[]).await
+    }
+
+    /// `GET /v2/images/{id}/file?prefer=a,b`: the data from the first
+    /// location that answers, trying the preferred stores first, then the
+    /// others by store weight (multi-store), as Glance does.
+    pub async fn download_from(
+        &self,
+        ctx: &RequestContext,
+        id: ImageId,
+        range: Option<RangeRequest>,
+        prefer: &[String],
+    ) -> Result<Download, CoreError> {
         let image = self.load_visible(ctx, id, Lookup::Image).await?;
         self.authz
             .enforce_image(ctx, &image, "download_image")
@@ -63,15 +76,30 @@ impl ImageService {
         if image.status == ImageStatus::Deactivated && !ctx.is_admin() {
             return Err(CoreError::ImageDeactivated { id });
         }
-        let Some(location) = image.active_locations().next().cloned() else {
+        if !prefer.is_empty() {
+            self.authz
+                .enforce_image(ctx, &image, "download_from_store")
+                .await?;
+            if !self.stores.is_multi_store() {
+                return Err(CoreError::StoreSelectionUnavailable);
+            }
+            if let Some(unknown) = prefer.iter().find(|s| self.stores.get(s).is_none()) {
+                return Err(CoreError::StoreNotConfigured {
+                    store: unknown.clone(),
+                });
+            }
+        }
+        let mut locations: Vec<Location> = image.active_locations().cloned().collect();
+        self.stores
+            .sort_by_weight(&mut locations, |l| l.store_id());
+        // Stable: the preferred stores' locations first, in weight order.
+        locations.sort_by_key(|l| {
+            !l.store_id()
+                .is_some_and(|s| prefer.iter().any(|p| p == s))
+        });
+        if locations.is_empty() {
             return Ok(Download { image, data: None });
-        };
-        let store = self.stores.for_url(&location.url).ok_or_else(|| {
-            CoreError::Internal(format!(
-                "no store serves the location of image {}",
-                image.id
-            ))
-        })?;
+        }
         let byte_range = match range {
             None => None,
             Some(r) => {
@@ -82,19 +110,33 @@ impl ImageService {
                 )
             }
         };
-        let data = store
-            .get(&location.url, byte_range)
-            .await
-            .map_err(|e| match e {
-                StoreError::InvalidRange => CoreError::RangeNotSatisfiable {
-                    size: image.size.unwrap_or(0),
-                },
-                StoreError::NotFound(_) => CoreError::DataMissing { id },
-                other => other.into(),
-            })?;
-        Ok(Download {
-            image,
-            data: Some(data),
+        let mut failure = None;
+        for location in &locations {
+            let Some(store) = self.store_for(location) else {
+                tracing::warn!(image.id = %id, "no store serves a location of the image");
+                continue;
+            };
+            match store.get(&location.url, byte_range).await {
+                Ok(data) => {
+                    return Ok(Download {
+                        image,
+                        data: Some(data),
+                    });
+                }
+                Err(StoreError::InvalidRange) => {
+                    return Err(CoreError::RangeNotSatisfiable {
+                        size: image.size.unwrap_or(0),
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(image.id = %id, store.id = store.id(), error = %e, "cannot read a location; trying the next");
+                    failure = Some(e);
+                }
+            }
+        }
+        Err(match failure {
+            Some(StoreError::NotFound(_)) | None => CoreError::DataMissing { id },
+            Some(other) => other.into(),
         })
     }
 }

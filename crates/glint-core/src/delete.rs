@@ -2,6 +2,7 @@
 //! the scrubber in `pending_delete`), then its data leaves the stores.
 
 use glint_model::{Image, ImageId, ImageStatus, time};
+use glint_store::StoreError;
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
@@ -20,12 +21,20 @@ impl ImageService {
             rule: "delete_image",
             by: Lookup::Delete,
         };
+        // As Glance, the data goes before the record: a store that must keep
+        // it (in use) or cannot be reached leaves the image as it was.
+        let mut probe = stored.image.clone();
+        let data_first =
+            self.mark_deleted(&mut probe).is_ok() && probe.status == ImageStatus::Deleted;
+        if data_first {
+            self.delete_data_first(&stored.image).await?;
+        }
         let save = Save::Delete { now: time::now() };
         let deleted = self
             .change_image(stored, reload, save, |image| self.mark_deleted(image))
             .await?;
         let image = deleted.image;
-        if image.status == ImageStatus::Deleted {
+        if image.status == ImageStatus::Deleted && !data_first {
             self.delete_data(&image).await;
         }
         tracing::info!(image.id = %image.id, status = %image.status, "image deleted");
@@ -49,16 +58,43 @@ impl ImageService {
         Ok(Step::Save)
     }
 
-    /// Removes every location's data, logging (not failing on) errors: the
-    /// record is already gone, a leftover object is an operator matter.
-    pub(crate) async fn delete_data(&self, image: &Image) {
+    /// Removes every location's data before the image is marked deleted:
+    /// data in use or a store out of reach fails the delete; other errors
+    /// are logged, as after the fact.
+    async fn delete_data_first(&self, image: &Image) -> Result<(), CoreError> {
         for loc in &image.locations {
-            let Some(store) = self.stores.for_url(&loc.url) else {
+            let Some(store) = self.store_for(loc) else {
                 tracing::warn!(image.id = %image.id, "no store for location; data left in place");
                 continue;
             };
             match store.delete(&loc.url).await {
-                Ok(()) | Err(glint_store::StoreError::NotFound(_)) => {}
+                // A read-only (http) location is not glint's to remove.
+                Ok(()) | Err(StoreError::NotFound(_) | StoreError::ReadOnly(_)) => {}
+                Err(StoreError::InUse(_)) => {
+                    return Err(CoreError::DataInUse {
+                        id: image.id,
+                        one_store: false,
+                    });
+                }
+                Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "failed to delete image data")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every location's data, logging (not failing on) errors: the
+    /// record is already gone, a leftover object is an operator matter.
+    pub(crate) async fn delete_data(&self, image: &Image) {
+        for loc in &image.locations {
+            let Some(store) = self.store_for(loc) else {
+                tracing::warn!(image.id = %image.id, "no store for location; data left in place");
+                continue;
+            };
+            match store.delete(&loc.url).await {
+                Ok(()) | Err(StoreError::NotFound(_) | StoreError::ReadOnly(_)) => {}
                 Err(e) => {
                     tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "failed to delete image data")
                 }

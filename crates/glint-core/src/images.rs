@@ -6,9 +6,9 @@ use std::sync::Arc;
 use glint_db::{Database, DbError, Versioned, Viewer};
 use glint_model::properties::{self, PropertyAccess, PropertyOperation};
 use glint_model::query::ImageListQuery;
-use glint_model::{Image, ImageId};
+use glint_model::{Image, ImageId, Location};
 use glint_policy::Enforcer;
-use glint_store::StoreRegistry;
+use glint_store::{Store, StoreRegistry};
 use serde_json::Value;
 
 use crate::authz::{self, Authz};
@@ -74,6 +74,26 @@ impl ImageService {
 
     pub fn stores(&self) -> &StoreRegistry {
         &self.stores
+    }
+
+    /// The store of a location: the one its metadata names when that store
+    /// recognises the URL, else the first that does.
+    pub(crate) fn store_for(&self, location: &Location) -> Option<&Arc<dyn Store>> {
+        location
+            .store_id()
+            .and_then(|id| self.stores.get(id))
+            .filter(|s| s.owns(&location.url))
+            .or_else(|| self.stores.for_url(&location.url))
+    }
+
+    /// Whether the caller may see an image's locations
+    /// (`get_image_location`); Glance shows no `locations` or `direct_url`
+    /// to one who may not.
+    pub async fn may_read_locations(&self, ctx: &RequestContext, image: &Image) -> bool {
+        self.authz
+            .enforce_image(ctx, image, "get_image_location")
+            .await
+            .is_ok()
     }
 
     pub fn policy(&self) -> &Enforcer {

@@ -25,6 +25,7 @@ pub mod protections;
 pub mod reconcile;
 pub mod remote;
 pub mod tags;
+mod stores;
 mod turns;
 mod update;
 mod upload;

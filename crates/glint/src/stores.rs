@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use glint_store::{FileStore, HttpStore, PropertyValue, Store, StoreMeta, StoreRegistry};
+use glint_store::{
+    FileStore, HttpStore, PropertyValue, RbdStore, Store, StoreMeta, StoreRegistry,
+};
 
 use crate::config::{GlanceConfig, StoreSettings, StoreSpec};
 
@@ -61,7 +63,18 @@ fn open(conf: &GlanceConfig, spec: &StoreSpec) -> anyhow::Result<(Arc<dyn Store>
             meta.read_only = true;
             Arc::new(HttpStore::new(&spec.id, HTTP_CONNECT_TIMEOUT)?)
         }
-        StoreSettings::Swift(_) | StoreSettings::S3(_) | StoreSettings::Rbd(_) => {
+        StoreSettings::Rbd(rbd) => {
+            meta.properties = vec![
+                ("chunk_size".into(), int(rbd.chunk_size)),
+                ("pool".into(), text(&rbd.pool)),
+                ("thin_provisioning".into(), PropertyValue::Bool(rbd.thin_provisioning)),
+            ];
+            Arc::new(
+                RbdStore::new(&spec.id, rbd.clone())
+                    .with_context(|| format!("cannot set up the rbd store {}", spec.id))?,
+            )
+        }
+        StoreSettings::Swift(_) | StoreSettings::S3(_) => {
             anyhow::bail!(
                 "the {} store {} cannot be opened by this build",
                 spec.kind.name(),

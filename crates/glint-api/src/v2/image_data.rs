@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{StreamExt, TryStreamExt};
@@ -66,7 +66,11 @@ pub async fn upload_image_data(
         .map_err(|e| StoreError::Source(e.to_string()))
         .boxed();
     let id = path.image(Lookup::Image)?;
-    state.images.upload(&ctx, id, stream, size).await?;
+    let store = header_str(&headers, "x-image-meta-store");
+    state
+        .images
+        .upload_to(&ctx, id, stream, size, store)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,18 +87,36 @@ fn requested_range(headers: &HeaderMap) -> Result<Option<RequestedRange>, ApiErr
     })
 }
 
+/// The stores `?prefer=a,b` names (repeated parameters add up), in order.
+fn preferred_stores(raw: Option<String>) -> Vec<String> {
+    let mut stores: Vec<String> = Vec::new();
+    for (key, value) in crate::v2::images::query_pairs(raw) {
+        if key != "prefer" {
+            continue;
+        }
+        for store in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !stores.iter().any(|s| s == store) {
+                stores.push(store.to_owned());
+            }
+        }
+    }
+    stores
+}
+
 pub async fn download_image_data(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     path: ImagePath,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let range = requested_range(&headers)?;
     let asked_by = range.map(|r| r.header);
     let id = path.image(Lookup::Image)?;
+    let prefer = preferred_stores(query);
     let download = state
         .images
-        .download(&ctx, id, range.map(|r| r.range))
+        .download_from(&ctx, id, range.map(|r| r.range), &prefer)
         .await
         .map_err(|e| match (e, asked_by) {
             (CoreError::RangeNotSatisfiable { size }, Some(header)) => {

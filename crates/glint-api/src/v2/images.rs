@@ -2,10 +2,11 @@
 //! actions.
 
 use axum::Router;
-use axum::extract::{FromRequest, RawQuery, Request, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use glint_core::{Lookup, NewImageRequest};
+use axum::routing::{delete, get, post};
+use glint_core::{Lookup, NewImageRequest, RequestContext};
+use glint_model::Image;
 use glint_model::patch::{self, MEDIA_TYPE_V20, MEDIA_TYPE_V21, PatchDialect, PatchOp};
 use glint_model::query::ImageListQuery;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,6 +28,42 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/images/{id}/actions/deactivate", post(deactivate_image))
         .route("/images/{id}/actions/reactivate", post(reactivate_image))
+        .route("/stores/{store}/{id}", delete(delete_from_store))
+}
+
+/// `DELETE /v2/stores/{store}/{id}`: one store's copy of the image.
+pub async fn delete_from_store(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path((store, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let Ok(id) = id.parse() else {
+        return Err(ApiError::NotFound(format!(
+            "Failed to find image {}",
+            glint_model::limits::clip(&id)
+        )));
+    };
+    state.images.delete_from_store(&ctx, &store, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the caller sees of an image's locations: `stores` in multi-store
+/// mode; `direct_url` and `locations` when configured and the caller may
+/// read locations.
+pub async fn placement<'a>(
+    state: &'a AppState,
+    ctx: &RequestContext,
+    image: &Image,
+) -> views::Placement<'a> {
+    let stores = state.images.stores();
+    let config = &state.config;
+    let wanted = config.show_image_direct_url || config.show_multiple_locations;
+    let readable = wanted && state.images.may_read_locations(ctx, image).await;
+    views::Placement {
+        stores: stores.is_multi_store().then_some(stores),
+        direct_url: readable && config.show_image_direct_url,
+        locations: readable && config.show_multiple_locations,
+    }
 }
 
 /// The query string as ordered pairs (keys may repeat).
@@ -47,7 +84,11 @@ pub async fn list_images(
     let params = query_pairs(raw);
     let query = ImageListQuery::from_pairs(&params)?;
     let page = state.images.list(&ctx, &query).await?;
-    Ok(Json(views::image_list(&page, &params)).into_response())
+    let mut placements = Vec::with_capacity(page.images.len());
+    for image in &page.images {
+        placements.push(placement(&state, &ctx, image).await);
+    }
+    Ok(Json(views::image_list(&page, &params).placed(placements)).into_response())
 }
 
 pub async fn create_image(
@@ -57,12 +98,17 @@ pub async fn create_image(
     CreateBody(request): CreateBody,
 ) -> Result<Response, ApiError> {
     let image = state.images.create(&ctx, request).await?;
+    let placed = placement(&state, &ctx, &image).await;
     let location = format!(
         "{}/v2/images/{}",
         versions::base_url(&state, &headers),
         image.id
     );
-    let mut resp = (StatusCode::CREATED, Json(views::image(&image))).into_response();
+    let mut resp = (
+        StatusCode::CREATED,
+        Json(views::image_placed(&image, placed)),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -71,6 +117,12 @@ pub async fn create_image(
     {
         resp.headers_mut()
             .insert("openstack-image-import-methods", v);
+    }
+    let stores = state.images.stores();
+    if stores.is_multi_store()
+        && let Ok(v) = HeaderValue::from_str(&stores.ids().collect::<Vec<_>>().join(","))
+    {
+        resp.headers_mut().insert("openstack-image-store-ids", v);
     }
     Ok(resp)
 }
@@ -81,7 +133,8 @@ pub async fn show_image(
     path: ImagePath,
 ) -> Result<Response, ApiError> {
     let image = state.images.get(&ctx, path.image(Lookup::Image)?).await?;
-    Ok(Json(views::image(&image)).into_response())
+    let placed = placement(&state, &ctx, &image).await;
+    Ok(Json(views::image_placed(&image, placed)).into_response())
 }
 
 pub async fn update_image(
@@ -92,7 +145,8 @@ pub async fn update_image(
 ) -> Result<Response, ApiError> {
     let id = path.image(Lookup::Image)?;
     let image = state.images.update(&ctx, id, &ops).await?;
-    Ok(Json(views::image(&image)).into_response())
+    let placed = placement(&state, &ctx, &image).await;
+    Ok(Json(views::image_placed(&image, placed)).into_response())
 }
 
 pub async fn delete_image(

@@ -3,8 +3,10 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use serde_json::{Value, json};
+use glint_store::{PropertyValue, StoreEntry};
+use serde_json::{Map, Value, json};
 
+use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::state::AppState;
@@ -13,6 +15,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/info/import", get(show_import_info))
         .route("/info/stores", get(list_stores))
+        .route("/info/stores/detail", get(list_store_details))
         .route("/info/usage", get(show_usage))
 }
 
@@ -24,11 +27,74 @@ pub async fn show_import_info(State(state): State<AppState>) -> Json<Value> {
     }}))
 }
 
+const NOT_MULTI_STORE: &str = "Multi backend is not supported at this site.";
+
+/// One store as `/v2/info/stores` shows it; Glance writes its flags as
+/// strings.
+fn store_view(entry: &StoreEntry, default: bool) -> Map<String, Value> {
+    let mut view = Map::new();
+    view.insert("id".into(), json!(entry.id()));
+    if let Some(description) = &entry.meta.description {
+        view.insert("description".into(), json!(description));
+    }
+    if default {
+        view.insert("default".into(), json!("true"));
+    }
+    if entry.meta.read_only {
+        view.insert("read-only".into(), json!("true"));
+    }
+    view
+}
+
+fn property(value: &PropertyValue) -> Value {
+    match value {
+        PropertyValue::Text(t) => json!(t),
+        PropertyValue::Int(i) => json!(i),
+        PropertyValue::Bool(b) => json!(b),
+    }
+}
+
 /// Only multi-store deployments (`enabled_backends`) list their stores.
-pub async fn list_stores() -> Result<Json<Value>, ApiError> {
-    Err(ApiError::NotFound(
-        "Multi backend is not supported at this site.".into(),
-    ))
+pub async fn list_stores(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let stores = state
+        .images
+        .list_stores()
+        .map_err(|_| ApiError::NotFound(NOT_MULTI_STORE.into()))?;
+    let views: Vec<Value> = stores
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| Value::Object(store_view(entry, i == 0)))
+        .collect();
+    Ok(Json(json!({ "stores": views })))
+}
+
+/// The stores with their type, weight and settings (`stores_info_detail`).
+pub async fn list_store_details(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+) -> Result<Json<Value>, ApiError> {
+    if !state.images.stores().is_multi_store() {
+        return Err(ApiError::NotFound(NOT_MULTI_STORE.into()));
+    }
+    let stores = state.images.list_store_details(&ctx).await?;
+    let views: Vec<Value> = stores
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let mut view = store_view(entry, i == 0);
+            view.insert("type".into(), json!(entry.meta.kind));
+            let properties: Map<String, Value> = entry
+                .meta
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), property(v)))
+                .collect();
+            view.insert("properties".into(), Value::Object(properties));
+            view.insert("weight".into(), json!(entry.meta.weight));
+            Value::Object(view)
+        })
+        .collect();
+    Ok(Json(json!({ "stores": views })))
 }
 
 /// No unified-limits quotas are configured, so there is no usage to show.
