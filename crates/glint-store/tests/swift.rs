@@ -405,6 +405,58 @@ async fn token_near_expiry_is_renewed_between_segments() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_one_login() {
+    let Some(config) = keystone() else { return };
+    let (store, container) = store_in(config);
+    let _cleanup = cleanup(&store, &[&container]);
+    let puts = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let data = random_bytes(100_000, i);
+            store
+                .put(ImageId::new_random(), stream_of(&data))
+                .await
+                .unwrap()
+        })
+    });
+    for put in futures::future::join_all(puts).await {
+        put.unwrap();
+    }
+    assert_eq!(store.login_count(), 1);
+    assert_eq!(listing(&store, &container).await.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystone_domains_by_name_and_the_internal_endpoint_work() {
+    let Some(mut config) = keystone() else { return };
+    let Some(domain) = store_env("KS_DOMAIN_NAME") else {
+        return;
+    };
+    config.user_domain_id = None;
+    config.project_domain_id = None;
+    config.user_domain_name = Some(domain.clone());
+    config.project_domain_name = Some(domain);
+    config.endpoint_type = "internalURL".to_owned();
+    let (store, container) = store_in(config.clone());
+    let _cleanup = cleanup(&store, &[&container]);
+    let stored = store
+        .put(ImageId::new_random(), stream_of(b"internal"))
+        .await
+        .unwrap();
+    let object = store.get(&stored.url, None).await.unwrap();
+    assert_eq!(collect(object.stream).await.unwrap(), b"internal");
+
+    // A region the catalog does not have is a clear refusal.
+    config.region = Some("NoSuchRegion".to_owned());
+    let (elsewhere, _) = store_in(config);
+    let err = elsewhere.get(&stored.url, None).await.unwrap_err();
+    let StoreError::Refused(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("NoSuchRegion"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_refused_mid_upload_is_renewed_and_the_segment_sent_again() {
     let Some(config) = tempauth() else { return };
     let (store, container) = store_in(small_segments(config));
