@@ -212,25 +212,22 @@ impl Store for SwiftStore {
             source: Source::new(data),
         };
         let outcome = upload.run().await;
-        guard.inner = None;
-        match outcome {
-            Ok(size) => Ok(Stored {
-                url: location_url(&config.reference, &path),
-                size,
-            }),
-            Err(err) => {
-                if may_exist.load(Ordering::Relaxed)
-                    && let Err(cleanup) = self
-                        .inner
-                        .remove_image_objects(&path.container, &path.object)
-                        .await
-                {
-                    tracing::warn!(store.id = %self.inner.id, image.id = %image_id, error = %cleanup,
-                        "could not remove the data of a failed upload");
-                }
-                Err(err)
-            }
+        if let Err(err) = &outcome
+            && may_exist.load(Ordering::Relaxed)
+            && let Err(cleanup) = self
+                .inner
+                .remove_image_objects(&path.container, &path.object)
+                .await
+        {
+            tracing::warn!(store.id = %self.inner.id, image.id = %image_id, error = %cleanup,
+                upload_error = %err, "could not remove the data of a failed upload");
         }
+        // Only now: a put dropped during the cleanup above still cleans up.
+        guard.inner = None;
+        outcome.map(|size| Stored {
+            url: location_url(&config.reference, &path),
+            size,
+        })
     }
 
     async fn get(&self, url: &str, range: Option<ByteRange>) -> Result<ObjectData, StoreError> {
