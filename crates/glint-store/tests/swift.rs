@@ -499,7 +499,9 @@ async fn unreachable_swift_is_unavailable_until_it_answers() {
     let mut config = real.clone();
     config.auth_address = format!("http://127.0.0.1:{port}/auth/v1.0");
     let (store, container) = store_in(config);
-    let _cleanup = cleanup(&store, &[&container]);
+    // Cleans up through the real address, whatever happens to the relay.
+    let direct = SwiftStore::new("swift", real.clone()).unwrap();
+    let _cleanup = cleanup(&direct, &[&container]);
     let err = store
         .put(ImageId::new_random(), stream_of(b"later"))
         .await
@@ -529,7 +531,7 @@ async fn broken_download_is_resumed_when_retries_are_allowed() {
     let port = listener.local_addr().unwrap().port();
     // Downloads go through a relay that cuts the first connection carrying
     // more than 1 MiB back to the client.
-    let _relay = forward_with(listener, &storage, Some(MIB));
+    let relay = forward_with(listener, &storage, Some(MIB));
     let path = storage.split_once("/v1/").unwrap().1;
     let mut config = real;
     config.endpoint = Some(format!("http://127.0.0.1:{port}/v1/{path}"));
@@ -549,7 +551,7 @@ async fn broken_download_is_resumed_when_retries_are_allowed() {
     config.retry_get_count = 1;
     config.container = container.clone();
     let retrying = SwiftStore::new("swift", config).unwrap();
-    let _relay = _relay.rearm();
+    relay.rearm();
     let object = retrying.get(&stored.url, None).await.unwrap();
     assert!(collect(object.stream).await.unwrap() == data);
 }
@@ -562,9 +564,8 @@ struct Relay {
 
 impl Relay {
     /// Cuts the next connection that carries too much again.
-    fn rearm(self) -> Self {
+    fn rearm(&self) {
         self.armed.store(true, Ordering::SeqCst);
-        self
     }
 }
 
