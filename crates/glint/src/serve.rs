@@ -155,6 +155,8 @@ fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
         import_methods: Vec::new(),
         allow_noauth_on_public_address: conf.glint.allow_noauth_on_public_address,
         connections: conf.glint.connections.clone(),
+        show_image_direct_url: conf.default.show_image_direct_url,
+        show_multiple_locations: conf.default.show_multiple_locations,
     }
 }
 

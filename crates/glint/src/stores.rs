@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use glint_store::{
-    FileStore, HttpStore, PropertyValue, RbdStore, Store, StoreMeta, StoreRegistry,
+    FileStore, HttpStore, PropertyValue, RbdStore, Store, SwiftStore, StoreMeta, StoreRegistry,
 };
 
 use crate::config::{GlanceConfig, StoreSettings, StoreSpec};
@@ -74,7 +74,21 @@ fn open(conf: &GlanceConfig, spec: &StoreSpec) -> anyhow::Result<(Arc<dyn Store>
                     .with_context(|| format!("cannot set up the rbd store {}", spec.id))?,
             )
         }
-        StoreSettings::Swift(_) | StoreSettings::S3(_) => {
+        StoreSettings::Swift(swift) => {
+            meta.properties = vec![
+                ("container".into(), text(&swift.container)),
+                ("large_object_size".into(), int(swift.large_object_size)),
+                (
+                    "large_object_chunk_size".into(),
+                    int(swift.large_object_chunk_size),
+                ),
+            ];
+            Arc::new(
+                SwiftStore::new(&spec.id, (**swift).clone())
+                    .with_context(|| format!("cannot set up the swift store {}", spec.id))?,
+            )
+        }
+        StoreSettings::S3(_) => {
             anyhow::bail!(
                 "the {} store {} cannot be opened by this build",
                 spec.kind.name(),

@@ -116,6 +116,12 @@ pub(super) const MAX_REQUEST_ID_LENGTH: Opt = layer("DEFAULT", "max_request_id_l
 pub(super) const DELAYED_DELETE: Opt = layer("DEFAULT", "delayed_delete", || {
     image().delayed_delete.to_string()
 });
+pub(super) const SHOW_IMAGE_DIRECT_URL: Opt = layer("DEFAULT", "show_image_direct_url", || {
+    api().show_image_direct_url.to_string()
+});
+pub(super) const SHOW_MULTIPLE_LOCATIONS: Opt = layer("DEFAULT", "show_multiple_locations", || {
+    api().show_multiple_locations.to_string()
+});
 pub(super) const ALLOW_ANONYMOUS_ACCESS: Opt = layer("DEFAULT", "allow_anonymous_access", || {
     KeystoneAuth::DEFAULT_ALLOW_ANONYMOUS_ACCESS.to_string()
 });
@@ -240,6 +246,8 @@ pub(super) const SUPPORTED: &[Opt] = &[
     PUBLIC_ENDPOINT,
     MAX_REQUEST_ID_LENGTH,
     DELAYED_DELETE,
+    SHOW_IMAGE_DIRECT_URL,
+    SHOW_MULTIPLE_LOCATIONS,
     ALLOW_ANONYMOUS_ACCESS,
     PROPERTY_PROTECTION_FILE,
     PROPERTY_PROTECTION_RULE_FORMAT,

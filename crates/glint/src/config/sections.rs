@@ -49,6 +49,10 @@ pub struct DefaultConfig {
     /// Whether deleting an image leaves it `pending_delete` for a scrubber
     /// instead of removing its data at once.
     pub delayed_delete: bool,
+    /// Whether images show `direct_url`, their best location.
+    pub show_image_direct_url: bool,
+    /// Whether images show `locations` (deprecated in Glance).
+    pub show_multiple_locations: bool,
     /// Whether unauthenticated requests may read public images.
     pub allow_anonymous_access: bool,
     /// INI file of property protections; `None` leaves properties
@@ -78,6 +82,8 @@ impl DefaultConfig {
                 usize::try_from(length).map_err(|_| "out of range".to_owned())
             })?,
             delayed_delete: src.bool(&DELAYED_DELETE)?,
+            show_image_direct_url: src.bool(&SHOW_IMAGE_DIRECT_URL)?,
+            show_multiple_locations: src.bool(&SHOW_MULTIPLE_LOCATIONS)?,
             allow_anonymous_access: src.bool(&ALLOW_ANONYMOUS_ACCESS)?,
             property_protection_file: src.optional(&PROPERTY_PROTECTION_FILE)?.map(PathBuf::from),
             property_protection_rule_format: src.parse(&PROPERTY_PROTECTION_RULE_FORMAT, |v| {

@@ -595,8 +595,7 @@ fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
 /// say so at start instead of silently doing nothing.
 #[test]
 fn options_without_effect_are_warned_about() {
-    let text = "[DEFAULT]\nimage_location_quota = 3\nshow_image_direct_url = true\n\
-                show_multiple_locations = true\nenabled_import_methods = [glance-direct]\n\
+    let text = "[DEFAULT]\nimage_location_quota = 3\nenabled_import_methods = [glance-direct]\n\
                 [glance_store]\nfilesystem_store_chunk_size = 1048576\n";
     let pending = |section: &str, name: &str| {
         format!("option [{section}] {name} is not implemented by glint yet and is ignored")
@@ -605,8 +604,6 @@ fn options_without_effect_are_warned_about() {
         warnings(text),
         [
             pending("DEFAULT", "image_location_quota"),
-            pending("DEFAULT", "show_image_direct_url"),
-            pending("DEFAULT", "show_multiple_locations"),
             pending("DEFAULT", "enabled_import_methods"),
             "option [glance_store] filesystem_store_chunk_size is ignored: the file store \
              writes in 4 MiB blocks and serves reads from a mapping of the file"
@@ -614,7 +611,7 @@ fn options_without_effect_are_warned_about() {
         ]
     );
     // A value glint would once have refused is no longer an error.
-    assert!(load_text("[DEFAULT]\nshow_image_direct_url = maybe\n").is_ok());
+    assert!(load_text("[DEFAULT]\nimage_location_quota = maybe\n").is_ok());
 }
 
 #[test]

@@ -23,8 +23,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("oslo_policy", Some("remote_ssl_client_key_file")),
     ("DEFAULT", Some("enabled_import_methods")),
     ("DEFAULT", Some("image_location_quota")),
-    ("DEFAULT", Some("show_image_direct_url")),
-    ("DEFAULT", Some("show_multiple_locations")),
     ("DEFAULT", Some("use_keystone_limits")),
     ("DEFAULT", Some("image_cache_dir")),
     ("DEFAULT", Some("image_cache_max_size")),
