@@ -90,13 +90,9 @@ impl ImageService {
             }
         }
         let mut locations: Vec<Location> = image.active_locations().cloned().collect();
-        self.stores
-            .sort_by_weight(&mut locations, |l| l.store_id());
+        self.stores.sort_by_weight(&mut locations, |l| l.store_id());
         // Stable: the preferred stores' locations first, in weight order.
-        locations.sort_by_key(|l| {
-            !l.store_id()
-                .is_some_and(|s| prefer.iter().any(|p| p == s))
-        });
+        locations.sort_by_key(|l| !l.store_id().is_some_and(|s| prefer.iter().any(|p| p == s)));
         if locations.is_empty() {
             return Ok(Download { image, data: None });
         }

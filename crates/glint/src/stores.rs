@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use glint_store::{
-    FileStore, HttpStore, PropertyValue, RbdStore, Store, SwiftStore, StoreMeta, StoreRegistry,
+    FileStore, HttpStore, PropertyValue, RbdStore, Store, StoreMeta, StoreRegistry, SwiftStore,
 };
 
 use crate::config::{GlanceConfig, StoreSettings, StoreSpec};
@@ -67,7 +67,10 @@ fn open(conf: &GlanceConfig, spec: &StoreSpec) -> anyhow::Result<(Arc<dyn Store>
             meta.properties = vec![
                 ("chunk_size".into(), int(rbd.chunk_size)),
                 ("pool".into(), text(&rbd.pool)),
-                ("thin_provisioning".into(), PropertyValue::Bool(rbd.thin_provisioning)),
+                (
+                    "thin_provisioning".into(),
+                    PropertyValue::Bool(rbd.thin_provisioning),
+                ),
             ];
             Arc::new(
                 RbdStore::new(&spec.id, rbd.clone())

@@ -166,9 +166,7 @@ fn store_explanation(e: &CoreError) -> String {
             "The selected store {} is not available on this node.",
             clip(store)
         ),
-        StoreReadOnly => {
-            "Error in store configuration. Adding images to store is disabled.".into()
-        }
+        StoreReadOnly => "Error in store configuration. Adding images to store is disabled.".into(),
         DataInUse {
             id,
             one_store: false,

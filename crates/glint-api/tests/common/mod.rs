@@ -75,13 +75,27 @@ pub struct TestAppBuilder {
     db_options: ConnectOptions,
     shared: Option<SharedData>,
     old_images: Vec<glint_model::Image>,
+    stores: Option<StoresFn>,
 }
+
+/// Builds the stores of a test server from its temporary directory.
+pub type StoresFn = Box<dyn FnOnce(&std::path::Path) -> StoreRegistry + Send>;
 
 /// One section of a property protections file: the expression and the
 /// create, read, update and delete values, in that order.
 pub type Protection<'a> = (&'a str, [&'a str; 4]);
 
 impl TestAppBuilder {
+    /// Serves the stores `make` builds (in the server's temporary
+    /// directory) instead of one file store.
+    pub fn stores(
+        mut self,
+        make: impl FnOnce(&std::path::Path) -> StoreRegistry + Send + 'static,
+    ) -> Self {
+        self.stores = Some(Box::new(make));
+        self
+    }
+
     /// Changes any [`ImageConfig`] option (quotas, size cap, limits…).
     pub fn image_config(mut self, change: impl FnOnce(&mut ImageConfig)) -> Self {
         change(&mut self.image);
@@ -182,8 +196,13 @@ impl TestAppBuilder {
             Some(shared) => shared.store_dir.clone(),
             None => dir.path().join("images"),
         };
-        let file_store = FileStore::new("file", store_dir.clone()).expect("file store");
-        let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
+        let stores = match self.stores.take() {
+            Some(make) => Arc::new(make(dir.path())),
+            None => {
+                let file_store = FileStore::new("file", store_dir.clone()).expect("file store");
+                Arc::new(StoreRegistry::new(Arc::new(file_store)))
+            }
+        };
         let mut policy = Enforcer::with_glance_defaults();
         if let Some(yaml) = &self.policy_overrides {
             policy
@@ -258,6 +277,7 @@ impl TestApp {
             backend: Backend::Sqlite,
             policy_overrides: None,
             protections: None,
+            stores: None,
             db_options: ConnectOptions::default(),
             shared: None,
             old_images: Vec::new(),
