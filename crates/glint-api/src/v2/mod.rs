@@ -7,6 +7,7 @@ use crate::state::AppState;
 pub mod image_data;
 pub mod images;
 pub mod info;
+pub mod locations;
 pub mod members;
 pub mod range;
 pub mod schemas;
@@ -20,4 +21,5 @@ pub fn routes() -> Router<AppState> {
         .merge(members::routes())
         .merge(schemas::routes())
         .merge(info::routes())
+        .merge(locations::routes())
 }
