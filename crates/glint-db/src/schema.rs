@@ -83,6 +83,65 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
+/// Where a database's schema stands against this build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaState {
+    /// The newest version applied; 0 for a database glint never migrated.
+    pub current: i64,
+    /// The newest version this build knows ([`latest_version`]).
+    pub latest: i64,
+}
+
+impl SchemaState {
+    pub fn is_current(&self) -> bool {
+        self.current == self.latest
+    }
+}
+
+impl Database {
+    /// The schema version of the database, read without changing anything.
+    pub async fn schema_state(&self) -> Result<SchemaState, DbError> {
+        let dialect = self.dialect();
+        let exists = match dialect {
+            Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            Dialect::MySql => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        };
+        let current = self
+            .on_connection(async |conn| {
+                let found: i64 = sqlx::query(exists)
+                    .bind(MIGRATIONS_TABLE)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+                if found == 0 {
+                    return Ok(0);
+                }
+                let applied = applied_versions(conn, dialect).await?;
+                Ok(applied.into_iter().max().unwrap_or(0))
+            })
+            .await?;
+        Ok(SchemaState {
+            current,
+            latest: latest_version(),
+        })
+    }
+
+    /// Applies every migration this build knows that the database lacks,
+    /// under the database-wide migration lock; the state before and after.
+    pub async fn migrate(&self) -> Result<(SchemaState, SchemaState), DbError> {
+        let before = self.schema_state().await?;
+        migrate(self, latest_version()).await?;
+        Ok((before, self.schema_state().await?))
+    }
+}
+
 /// Any value works as long as every glint process uses the same one.
 const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
 /// Prefix of the MySQL lock name; the database name follows, since MySQL

@@ -126,6 +126,9 @@ pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
     });
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
+pub(super) const POOL_TIMEOUT: Opt = layer("database", "pool_timeout", || {
+    render::seconds(ConnectOptions::default().acquire_timeout)
+});
 
 pub(super) const DEFAULT_STORE: Opt = opt("glance_store", "default_store", "file");
 pub(super) const STORES: Opt = opt("glance_store", "stores", "file,http");
@@ -242,6 +245,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     PROPERTY_PROTECTION_FILE,
     PROPERTY_PROTECTION_RULE_FORMAT,
     CONNECTION,
+    POOL_TIMEOUT,
     DEFAULT_STORE,
     STORES,
     FILESYSTEM_STORE_DATADIR,
