@@ -134,10 +134,15 @@ impl Database {
     }
 
     /// Applies every migration this build knows that the database lacks,
-    /// under the database-wide migration lock; the state before and after.
+    /// under the database-wide migration lock; the state before (as found
+    /// once the lock was held, so of concurrent runs only one sees the
+    /// older version) and after.
     pub async fn migrate(&self) -> Result<(SchemaState, SchemaState), DbError> {
-        let before = self.schema_state().await?;
-        migrate(self, latest_version()).await?;
+        let before = migrate(self, latest_version()).await?;
+        let before = SchemaState {
+            current: before,
+            latest: latest_version(),
+        };
         Ok((before, self.schema_state().await?))
     }
 }
@@ -149,15 +154,17 @@ const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
 const MYSQL_LOCK_NAME: &str = "glint_schema_migrations.";
 const MYSQL_LOCK_WAIT_SECS: i64 = 60;
 
-/// Applies every pending migration up to version `up_to`. Migrations run
-/// without the statement timeout: rebuilding a large table may take long.
-pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
+/// Applies every pending migration up to version `up_to`; returns the
+/// newest version applied before. Migrations run without the statement
+/// timeout: rebuilding a large table may take long.
+pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<i64, DbError> {
     let dialect = db.dialect();
     match dialect {
         Dialect::Sqlite => {
             let mut tx = db.begin_write().await?;
-            apply_pending(tx.conn(), dialect, "", up_to).await?;
-            tx.commit().await
+            let before = apply_pending(tx.conn(), dialect, "", up_to).await?;
+            tx.commit().await?;
+            Ok(before)
         }
         Dialect::Postgres => {
             let mut tx = db.pool().begin().await?;
@@ -168,9 +175,9 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
                 .await?;
-            apply_pending(&mut tx, dialect, "", up_to).await?;
+            let before = apply_pending(&mut tx, dialect, "", up_to).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(before)
         }
         Dialect::MySql => {
             let mut conn = db.pool().acquire().await?;
@@ -189,9 +196,9 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
                 .bind(MYSQL_LOCK_NAME)
                 .execute(&mut *conn)
                 .await;
-            applied?;
+            let before = applied?;
             released?;
-            Ok(())
+            Ok(before)
         }
     }
 }
@@ -217,7 +224,7 @@ async fn apply_pending(
     dialect: Dialect,
     nopad: &str,
     up_to: i64,
-) -> Result<(), DbError> {
+) -> Result<i64, DbError> {
     let create = format!(
         "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\
          version BIGINT NOT NULL PRIMARY KEY, \
@@ -260,7 +267,7 @@ async fn apply_pending(
             .map_err(|e| DbError::internal(e.to_string()))?;
         exec::execute(&mut *conn, dialect, &record).await?;
     }
-    Ok(())
+    Ok(applied.into_iter().max().unwrap_or(0))
 }
 
 /// Whether `e` is MySQL refusing an `ADD COLUMN` because an earlier,
