@@ -16,7 +16,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 /// `[database] pool_timeout`: how long a request waits for a connection.
-const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+const POOL_TIMEOUT: Duration = Duration::from_secs(1);
 /// `[glint] database_statement_timeout`.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The longest any request may take while the database is away: the
@@ -58,7 +58,7 @@ async fn expect_unavailable(resp: Response, what: &str) {
 /// Every kind of request, each answered 503 within [`ANSWER_WITHIN`].
 async fn every_request_is_unavailable(client: &Client, server: &Server, id: &str) {
     let image = server.url(&format!("/v2/images/{id}"));
-    let requests = [
+    let requests = vec![
         ("show", client.get(&image)),
         ("list", client.get(server.url("/v2/images"))),
         (
@@ -84,8 +84,13 @@ async fn every_request_is_unavailable(client: &Client, server: &Server, id: &str
             client.post(server.url("/v2/images")).json(&json!({"name": "n"})),
         ),
     ];
+    answered_503(server, requests).await;
+}
+
+async fn answered_503(server: &Server, requests: Vec<(&str, reqwest::RequestBuilder)>) {
     for (what, request) in requests {
         let started = Instant::now();
+        let request = request.header("Accept", "application/json");
         let resp = tokio::time::timeout(ANSWER_WITHIN, request.send())
             .await
             .unwrap_or_else(|_| panic!("{what} hung:\n{}", server.logs()))
@@ -185,7 +190,11 @@ async fn an_unreachable_database_gives_503_and_the_same_process_serves_when_it_i
 
         proxy.stop();
         every_request_is_unavailable(&client, &server, &active).await;
-        every_request_is_unavailable(&client, &server, &queued).await;
+        let upload = client
+            .put(server.url(&format!("/v2/images/{queued}/file")))
+            .header("Content-Type", "application/octet-stream")
+            .body(vec![1u8; 4096]);
+        answered_503(&server, vec![("upload of a queued image", upload)]).await;
         proxy.restart().await;
 
         let after = (
@@ -215,8 +224,55 @@ async fn a_frozen_database_gives_503_within_bounds_and_service_resumes() {
         proxy.pause();
         every_request_is_unavailable(&client, &server, &queued).await;
         proxy.resume();
+        assert_eq!(served_again(&client, &server, &queued).await, before);
+
+        // A statement already running when the database freezes: the
+        // server's own cancellation cannot arrive, glint stops waiting.
+        let mut holder = lock_row(kind, &db.url, &queued).await;
+        let url = server.url(&format!("/v2/images/{queued}"));
+        let patch = client
+            .patch(url)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/openstack-images-v2.1-json-patch")
+            .body(json!([{"op": "add", "path": "/k", "value": "v"}]).to_string());
+        let started = Instant::now();
+        let waiting = tokio::spawn(patch.send());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        proxy.pause();
+        let resp = tokio::time::timeout(ANSWER_WITHIN, waiting)
+            .await
+            .unwrap_or_else(|_| panic!("the PATCH hung:\n{}", server.logs()))
+            .unwrap()
+            .unwrap();
+        let waited = started.elapsed();
+        expect_unavailable(resp, "patch waiting on a lock").await;
+        let deadline = STATEMENT_TIMEOUT + glint_db::ANSWER_GRACE;
+        assert!(waited >= deadline, "answered after {waited:?}");
+        eprintln!("patch in flight: 503 after {waited:?}");
+        sqlx::raw_sql("ROLLBACK").execute(&mut holder).await.unwrap();
+        proxy.resume();
 
         assert_eq!(served_again(&client, &server, &queued).await, before);
         still_works(&client, &server, &active).await;
     }
+}
+
+/// A connection of the test's own, straight to the database, holding the
+/// row of image `id` locked.
+async fn lock_row(kind: ServerKind, url: &str, id: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
+    let placeholder = match kind {
+        ServerKind::Postgres => "$1",
+        ServerKind::Mysql => "?",
+    };
+    let lock = format!("SELECT id FROM images WHERE id = {placeholder} FOR UPDATE");
+    sqlx::query(sqlx::AssertSqlSafe(lock))
+        .bind(id.to_owned())
+        .fetch_all(&mut conn)
+        .await
+        .expect("lock the image row");
+    conn
 }
