@@ -367,9 +367,7 @@ async fn exists(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> Result<bool
         .from(IMAGES)
         .and_where(Expr::col("id").eq(id))
         .take();
-    Ok(!tx.fetch_all(dialect, &query)
-        .await?
-        .is_empty())
+    Ok(!tx.fetch_all(dialect, &query).await?.is_empty())
 }
 
 /// After a compare-and-set matched nothing: was the image gone, or changed?

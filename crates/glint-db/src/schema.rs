@@ -103,7 +103,9 @@ impl Database {
     pub async fn schema_state(&self) -> Result<SchemaState, DbError> {
         let dialect = self.dialect();
         let exists = match dialect {
-            Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1"
+            }
             Dialect::Postgres => {
                 "SELECT COUNT(*) FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = $1"

@@ -280,9 +280,7 @@ async fn lease_exists(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> Resul
         .from(UPLOADS)
         .and_where(by_image(id))
         .take();
-    Ok(!tx.fetch_all(dialect, &query)
-        .await?
-        .is_empty())
+    Ok(!tx.fetch_all(dialect, &query).await?.is_empty())
 }
 
 async fn insert_lease(

@@ -95,9 +95,8 @@ async fn open(args: &ConfigArgs) -> anyhow::Result<Database> {
         tracing::warn!("{w}");
     }
     if conf.database.url.is_none() {
-        std::fs::create_dir_all(&conf.glint.data_dir).with_context(|| {
-            format!("cannot create data dir {}", conf.glint.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&conf.glint.data_dir)
+            .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
     }
     let url = conf
         .database_url()
@@ -112,7 +111,11 @@ async fn sync(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (before, after) = db.migrate().await.context("migration failed")?;
     db.close().await;
     if before.current == after.current {
-        writeln!(out, "Database schema is at version {} already.", after.current)?;
+        writeln!(
+            out,
+            "Database schema is at version {} already.",
+            after.current
+        )?;
     } else {
         writeln!(
             out,
@@ -137,7 +140,11 @@ async fn version(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
 /// Checks the values as glance-manage does, in its words.
-fn purge_request(age_in_days: i64, max_rows: i64, image_rows: bool) -> anyhow::Result<PurgeRequest> {
+fn purge_request(
+    age_in_days: i64,
+    max_rows: i64,
+    image_rows: bool,
+) -> anyhow::Result<PurgeRequest> {
     if age_in_days < 0 {
         bail!("Must supply a non-negative value for age.");
     }
@@ -256,12 +263,24 @@ mod tests {
 
     #[test]
     fn schema_mismatches_say_what_to_run() {
-        let fresh = schema_mismatch(SchemaState { current: 0, latest: 5 });
+        let fresh = schema_mismatch(SchemaState {
+            current: 0,
+            latest: 5,
+        });
         assert!(fresh.contains("`glint db sync`"), "{fresh}");
-        let behind = schema_mismatch(SchemaState { current: 3, latest: 5 });
-        assert!(behind.contains("version 3, behind this glint's version 5"), "{behind}");
+        let behind = schema_mismatch(SchemaState {
+            current: 3,
+            latest: 5,
+        });
+        assert!(
+            behind.contains("version 3, behind this glint's version 5"),
+            "{behind}"
+        );
         assert!(behind.contains("`glint db sync`"), "{behind}");
-        let ahead = schema_mismatch(SchemaState { current: 7, latest: 5 });
+        let ahead = schema_mismatch(SchemaState {
+            current: 7,
+            latest: 5,
+        });
         assert!(ahead.contains("newer than this glint knows (5)"), "{ahead}");
     }
 }

@@ -52,7 +52,10 @@ async fn expect_unavailable(resp: Response, what: &str) {
     assert_eq!(body["title"], "Service Unavailable", "{what}: {body:#}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(message.starts_with(UNAVAILABLE), "{what}: {body:#}");
-    assert!(!message.contains("database"), "no internal detail: {body:#}");
+    assert!(
+        !message.contains("database"),
+        "no internal detail: {body:#}"
+    );
 }
 
 /// Every kind of request, each answered 503 within [`ANSWER_WITHIN`].
@@ -65,7 +68,10 @@ async fn every_request_is_unavailable(client: &Client, server: &Server, id: &str
             "patch",
             client
                 .patch(&image)
-                .header("Content-Type", "application/openstack-images-v2.1-json-patch")
+                .header(
+                    "Content-Type",
+                    "application/openstack-images-v2.1-json-patch",
+                )
                 .body(json!([{"op": "add", "path": "/k", "value": "v"}]).to_string()),
         ),
         ("add tag", client.put(format!("{image}/tags/t"))),
@@ -81,7 +87,9 @@ async fn every_request_is_unavailable(client: &Client, server: &Server, id: &str
         ("delete", client.delete(&image)),
         (
             "create",
-            client.post(server.url("/v2/images")).json(&json!({"name": "n"})),
+            client
+                .post(server.url("/v2/images"))
+                .json(&json!({"name": "n"})),
         ),
     ];
     answered_503(server, requests).await;
@@ -125,7 +133,10 @@ async fn served_again(client: &Client, server: &Server, id: &str) -> Value {
 async fn still_works(client: &Client, server: &Server, id: &str) {
     let resp = client
         .patch(server.url(&format!("/v2/images/{id}")))
-        .header("Content-Type", "application/openstack-images-v2.1-json-patch")
+        .header(
+            "Content-Type",
+            "application/openstack-images-v2.1-json-patch",
+        )
         .body(json!([{"op": "add", "path": "/after", "value": "yes"}]).to_string())
         .send()
         .await
@@ -144,7 +155,11 @@ async fn still_works(client: &Client, server: &Server, id: &str) {
 }
 
 /// A server on `db` through `proxy`, with an active image and a queued one.
-async fn serving(db: &ServerDatabase, proxy: &Proxy, client: &Client) -> (Setup, Server, String, String) {
+async fn serving(
+    db: &ServerDatabase,
+    proxy: &Proxy,
+    client: &Client,
+) -> (Setup, Server, String, String) {
     let direct = Setup::on_database(&db.url, "");
     direct.glint(&["db", "sync"]).ok();
     let setup = Setup::with_config(&format!(
@@ -202,9 +217,16 @@ async fn an_unreachable_database_gives_503_and_the_same_process_serves_when_it_i
             image(&client, &server, &queued).await,
         );
         assert_eq!(after, before, "the images are as they were");
-        assert_eq!(setup.store_files(), [active.clone()], "no data but the active image's");
+        assert_eq!(
+            setup.store_files(),
+            [active.clone()],
+            "no data but the active image's"
+        );
         still_works(&client, &server, &queued).await;
-        assert!(server.child.try_wait().unwrap().is_none(), "the same process");
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the same process"
+        );
         let logs = server.logs();
         assert!(logs.contains("dependency unavailable"), "{logs}");
         assert!(!logs.contains("internal error"), "{logs}");
@@ -233,7 +255,10 @@ async fn a_frozen_database_gives_503_within_bounds_and_service_resumes() {
         let patch = client
             .patch(url)
             .header("Accept", "application/json")
-            .header("Content-Type", "application/openstack-images-v2.1-json-patch")
+            .header(
+                "Content-Type",
+                "application/openstack-images-v2.1-json-patch",
+            )
             .body(json!([{"op": "add", "path": "/k", "value": "v"}]).to_string());
         let started = Instant::now();
         let waiting = tokio::spawn(patch.send());
@@ -249,7 +274,10 @@ async fn a_frozen_database_gives_503_within_bounds_and_service_resumes() {
         let deadline = STATEMENT_TIMEOUT + glint_db::ANSWER_GRACE;
         assert!(waited >= deadline, "answered after {waited:?}");
         eprintln!("patch in flight: 503 after {waited:?}");
-        sqlx::raw_sql("ROLLBACK").execute(&mut holder).await.unwrap();
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut holder)
+            .await
+            .unwrap();
         proxy.resume();
 
         assert_eq!(served_again(&client, &server, &queued).await, before);

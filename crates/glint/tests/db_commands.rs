@@ -44,7 +44,8 @@ async fn serve_refuses_a_fresh_shared_database_until_db_sync() {
         let version = setup.glint(&["db", "version"]).ok();
         assert_eq!(version_of(&version), 0);
         assert!(
-            version.stdout.contains("no glint schema yet") && version.stdout.contains("glint db sync"),
+            version.stdout.contains("no glint schema yet")
+                && version.stdout.contains("glint db sync"),
             "{version:#?}"
         );
         let log = refused_start(&setup).await;
@@ -54,7 +55,10 @@ async fn serve_refuses_a_fresh_shared_database_until_db_sync() {
         let synced = setup.glint(&["db", "sync"]).ok();
         assert_eq!(
             synced.stdout.trim(),
-            format!("Database schema migrated from version 0 to {}.", latest_version())
+            format!(
+                "Database schema migrated from version 0 to {}.",
+                latest_version()
+            )
         );
         let version = setup.glint(&["db", "version"]).ok();
         assert_eq!(version.stdout.trim(), latest_version().to_string());
@@ -62,7 +66,10 @@ async fn serve_refuses_a_fresh_shared_database_until_db_sync() {
         let again = setup.glint(&["db", "sync"]).ok();
         assert_eq!(
             again.stdout.trim(),
-            format!("Database schema is at version {} already.", latest_version())
+            format!(
+                "Database schema is at version {} already.",
+                latest_version()
+            )
         );
     }
 }
@@ -93,7 +100,10 @@ async fn serve_refuses_a_shared_database_of_an_older_schema_until_db_sync() {
         let synced = setup.glint(&["db", "sync"]).ok();
         assert_eq!(
             synced.stdout.trim(),
-            format!("Database schema migrated from version 1 to {}.", latest_version())
+            format!(
+                "Database schema migrated from version 1 to {}.",
+                latest_version()
+            )
         );
         serves(&setup).await;
     }
@@ -225,7 +235,9 @@ async fn purge_scenario(setup: &Setup, db: &glint_db::Database) {
     let forty_days = 40 * 86_400 * 1_000_000_i64;
     for statement in [
         format!("UPDATE images SET deleted_at = deleted_at - {forty_days} WHERE deleted = 1"),
-        format!("UPDATE image_members SET updated_at = updated_at - {forty_days} WHERE deleted = 1"),
+        format!(
+            "UPDATE image_members SET updated_at = updated_at - {forty_days} WHERE deleted = 1"
+        ),
     ] {
         glint_db::testing::run_statement(db, &statement, &[])
             .await
@@ -248,8 +260,13 @@ async fn purge_scenario(setup: &Setup, db: &glint_db::Database) {
     assert_eq!(rows(&rest, "image_tags"), 2, "{rest:#?}");
     assert_eq!(rows(&rest, "image_members"), 1, "{rest:#?}");
     assert_eq!(rows(&rest, "images"), 1, "{rest:#?}");
-    let nothing = setup.glint(&["db", "purge", "--age-in-days", "0", "--max-rows", "-1"]).ok();
-    assert!(purged(&nothing).iter().all(|(_, n)| *n == 0), "{nothing:#?}");
+    let nothing = setup
+        .glint(&["db", "purge", "--age-in-days", "0", "--max-rows", "-1"])
+        .ok();
+    assert!(
+        purged(&nothing).iter().all(|(_, n)| *n == 0),
+        "{nothing:#?}"
+    );
 
     // The image that was not deleted keeps everything.
     let kept: Value = client
@@ -266,23 +283,37 @@ async fn purge_scenario(setup: &Setup, db: &glint_db::Database) {
 
     // Purged image rows still hold their ids; purge-images-table frees them.
     let reuse = json!({"id": ids[0], "name": "reused"});
-    let resp = client.post(api("/v2/images")).json(&reuse).send().await.unwrap();
+    let resp = client
+        .post(api("/v2/images"))
+        .json(&reuse)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     let table = setup
-        .glint(&["db", "purge-images-table", "--age-in-days", "30", "--max-rows", "-1"])
+        .glint(&[
+            "db",
+            "purge-images-table",
+            "--age-in-days",
+            "30",
+            "--max-rows",
+            "-1",
+        ])
         .ok();
     assert_eq!(rows(&table, "images"), 2, "{table:#?}");
-    let resp = client.post(api("/v2/images")).json(&reuse).send().await.unwrap();
+    let resp = client
+        .post(api("/v2/images"))
+        .json(&reuse)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED, "{}", server.logs());
 }
 
 #[tokio::test]
 async fn db_purge_removes_what_old_deleted_images_left_on_sqlite() {
     let setup = Setup::new();
-    let url = format!(
-        "sqlite://{}/data/glint.sqlite",
-        setup.dir.path().display()
-    );
+    let url = format!("sqlite://{}/data/glint.sqlite", setup.dir.path().display());
     // Created by the server's own migration in purge_scenario: open it
     // once that has happened, through a first `db sync`.
     setup.glint(&["db", "sync"]).ok();

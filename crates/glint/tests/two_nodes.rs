@@ -77,7 +77,11 @@ async fn create_raw(client: &Client, node: &Server, name: &str) -> String {
 /// Distinct data for each racer.
 fn data_of(racer: usize) -> Vec<u8> {
     (0..256 * 1024)
-        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(racer as u32 * 7919) as u8)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(31)
+                .wrapping_add(racer as u32 * 7919) as u8
+        })
         .collect()
 }
 
@@ -145,7 +149,11 @@ async fn racing_uploads_through_two_nodes_have_one_winner_whose_data_is_stored()
             }
         }
         let files = nodes.setup.store_files();
-        assert_eq!(files.len(), ROUNDS, "one file per image, no leftovers: {files:?}");
+        assert_eq!(
+            files.len(),
+            ROUNDS,
+            "one file per image, no leftovers: {files:?}"
+        );
     }
 }
 
@@ -189,12 +197,21 @@ async fn racing_deletes_through_two_nodes_delete_once_and_leave_no_data() {
                 .iter()
                 .filter(|s| **s == StatusCode::NOT_FOUND)
                 .count();
-            assert_eq!((deleted, missing), (1, RACERS - 1), "{statuses:?}\n{}", nodes.logs());
+            assert_eq!(
+                (deleted, missing),
+                (1, RACERS - 1),
+                "{statuses:?}\n{}",
+                nodes.logs()
+            );
             for node in [&nodes.a, &nodes.b] {
                 assert_eq!(show(&client, node, &id).await.0, StatusCode::NOT_FOUND);
             }
         }
-        assert_eq!(nodes.setup.store_files(), Vec::<String>::new(), "no data left");
+        assert_eq!(
+            nodes.setup.store_files(),
+            Vec::<String>::new(),
+            "no data left"
+        );
         let logs = nodes.logs();
         assert!(
             !logs.contains("failed to delete image data") && !logs.contains("ERROR"),
@@ -212,7 +229,10 @@ async fn what_one_node_changes_the_other_shows_at_once() {
         let (a, b) = (&nodes.a, &nodes.b);
         let id = create_raw(&client, a, "seen").await;
         let (status, image) = show(&client, b, &id).await;
-        assert_eq!((status, image["name"].clone()), (StatusCode::OK, json!("seen")));
+        assert_eq!(
+            (status, image["name"].clone()),
+            (StatusCode::OK, json!("seen"))
+        );
 
         let ops = json!([
             {"op": "replace", "path": "/name", "value": "renamed"},
@@ -221,7 +241,10 @@ async fn what_one_node_changes_the_other_shows_at_once() {
         ]);
         let resp = client
             .patch(a.url(&format!("/v2/images/{id}")))
-            .header("Content-Type", "application/openstack-images-v2.1-json-patch")
+            .header(
+                "Content-Type",
+                "application/openstack-images-v2.1-json-patch",
+            )
             .body(ops.to_string())
             .send()
             .await
@@ -263,7 +286,10 @@ async fn what_one_node_changes_the_other_shows_at_once() {
             .json()
             .await
             .unwrap();
-        assert_eq!(members["members"][0]["member_id"], "project-b", "{members:#}");
+        assert_eq!(
+            members["members"][0]["member_id"], "project-b",
+            "{members:#}"
+        );
         // The member accepts through node B; node A lists the image for it.
         let resp = client
             .put(b.url(&format!("/v2/images/{id}/members/project-b")))

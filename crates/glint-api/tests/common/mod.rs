@@ -75,7 +75,11 @@ pub struct TestAppBuilder {
     db_options: ConnectOptions,
     shared: Option<SharedData>,
     old_images: Vec<glint_model::Image>,
+    wrap_store: Option<StoreWrapper>,
 }
+
+/// Puts a store of the test's own around the file store.
+pub type StoreWrapper = Box<dyn FnOnce(Arc<dyn glint_store::Store>) -> Arc<dyn glint_store::Store>>;
 
 /// One section of a property protections file: the expression and the
 /// create, read, update and delete values, in that order.
@@ -125,6 +129,13 @@ impl TestAppBuilder {
             store_dir: other.store_dir.clone(),
         });
         self.backend = other.backend.clone();
+        self
+    }
+
+    /// Serves image data through `wrap(file store)` (a store that fails on
+    /// demand…).
+    pub fn wrap_store(mut self, wrap: StoreWrapper) -> Self {
+        self.wrap_store = Some(wrap);
         self
     }
 
@@ -183,7 +194,11 @@ impl TestAppBuilder {
             None => dir.path().join("images"),
         };
         let file_store = FileStore::new("file", store_dir.clone()).expect("file store");
-        let stores = Arc::new(StoreRegistry::new(Arc::new(file_store)));
+        let mut store: Arc<dyn glint_store::Store> = Arc::new(file_store);
+        if let Some(wrap) = self.wrap_store.take() {
+            store = wrap(store);
+        }
+        let stores = Arc::new(StoreRegistry::new(store));
         let mut policy = Enforcer::with_glance_defaults();
         if let Some(yaml) = &self.policy_overrides {
             policy
@@ -261,6 +276,7 @@ impl TestApp {
             db_options: ConnectOptions::default(),
             shared: None,
             old_images: Vec::new(),
+            wrap_store: None,
         }
     }
 

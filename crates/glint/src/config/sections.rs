@@ -369,8 +369,11 @@ impl GlintConfig {
                     .parse(&DATABASE_STATEMENT_TIMEOUT, values::parse_seconds)
                     .map(|t| Some(t).filter(|t| !t.is_zero()))?,
                 acquire_timeout: src.parse(&POOL_TIMEOUT, |v| {
-                    values::parse_seconds(v)
-                        .and_then(|t| (!t.is_zero()).then_some(t).ok_or("must be more than 0".into()))
+                    values::parse_seconds(v).and_then(|t| {
+                        (!t.is_zero())
+                            .then_some(t)
+                            .ok_or("must be more than 0".into())
+                    })
                 })?,
             },
             upload_lease_time: src.parse(&UPLOAD_LEASE_TIME, |v| {
