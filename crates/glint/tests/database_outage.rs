@@ -219,7 +219,7 @@ async fn an_unreachable_database_gives_503_and_the_same_process_serves_when_it_i
         assert_eq!(after, before, "the images are as they were");
         assert_eq!(
             setup.store_files(),
-            [active.clone()],
+            std::slice::from_ref(&active),
             "no data but the active image's"
         );
         still_works(&client, &server, &queued).await;

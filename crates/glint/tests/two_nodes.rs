@@ -47,7 +47,11 @@ impl Nodes {
 
     /// Node A for even `n`, node B for odd.
     fn node(&self, n: usize) -> &Server {
-        if n % 2 == 0 { &self.a } else { &self.b }
+        if n.is_multiple_of(2) {
+            &self.a
+        } else {
+            &self.b
+        }
     }
 
     fn logs(&self) -> String {
