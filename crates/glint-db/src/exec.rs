@@ -20,24 +20,53 @@ use crate::{Database, DbError, Dialect};
 /// [`crate::sqlite::Readers`]), so a spare connection is plenty.
 const SQLITE_POOL_SIZE: u32 = 2;
 const SERVER_POOL_SIZE: u32 = 10;
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How every pooled connection is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
     /// Longest a single statement may run on PostgreSQL and MySQL/MariaDB
     /// before the server cancels it (`None`: no limit). Schema migrations
-    /// are exempt. SQLite has no such limit.
+    /// are exempt. SQLite has no such limit. glint also gives up on its
+    /// side [`ANSWER_GRACE`] later, so a server that stops answering
+    /// altogether (frozen, cut off by the network) cannot hold a request
+    /// forever.
     pub statement_timeout: Option<Duration>,
+    /// Longest a request waits for a pooled connection, connecting
+    /// included (a server that refuses connections is retried until then):
+    /// after it the request answers 503.
+    pub acquire_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
         }
     }
 }
+
+impl ConnectOptions {
+    /// How long glint waits for a server's answer to one statement: the
+    /// statement timeout (which the server enforces itself) and a grace
+    /// for the cancellation to arrive. `None` on SQLite, a local file, and
+    /// when statements have no time limit.
+    fn answer_deadline(&self, dialect: Dialect) -> Option<Duration> {
+        match dialect {
+            Dialect::Sqlite => None,
+            _ => self.statement_timeout.map(|t| t + ANSWER_GRACE),
+        }
+    }
+}
+
+/// Long enough for a busy pool to hand a connection over and for a
+/// restarting server to come back; short enough that an unreachable
+/// database answers 503 within seconds.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time allowed beyond the statement timeout for the server's own
+/// cancellation to reach glint.
+pub const ANSWER_GRACE: Duration = Duration::from_secs(5);
 
 /// Far beyond any statement glint issues for a request (a list page of a
 /// thousand images takes milliseconds), short enough that a stuck one
@@ -60,19 +89,21 @@ impl Dialect {
 }
 
 /// Opens a pool whose every connection is configured for glint.
+/// Returns the pool, its dialect and the deadline of a statement's answer.
 pub(crate) async fn open_pool(
     url: &str,
     options: &ConnectOptions,
-) -> Result<(AnyPool, Dialect), DbError> {
+) -> Result<(AnyPool, Dialect, Option<Duration>), DbError> {
     sqlx::any::install_default_drivers();
     let dialect = Dialect::from_url(url)?;
     let (url, in_memory) = match dialect {
         Dialect::Sqlite => sqlite_url(url),
         _ => (url.to_string(), false),
     };
+    let deadline = options.answer_deadline(dialect);
     let timeout = options.statement_timeout.filter(|t| !t.is_zero());
     let mut options = AnyPoolOptions::new()
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(options.acquire_timeout)
         .after_connect(move |conn, _meta| Box::pin(configure(conn, dialect, timeout)));
     options = match (dialect, in_memory) {
         // A private in-memory database lives as long as its one connection,
@@ -94,7 +125,7 @@ pub(crate) async fn open_pool(
     let probe = AnyConnection::connect(&url).await.map_err(connect_error)?;
     let _ = probe.close().await;
     let pool = options.connect(&url).await.map_err(connect_error)?;
-    Ok((pool, dialect))
+    Ok((pool, dialect, deadline))
 }
 
 fn connect_error(e: sqlx::Error) -> DbError {
@@ -296,17 +327,64 @@ pub(crate) struct WriteTx<'a> {
     // writer may begin.
     pub(crate) tx: Transaction<'static, Any>,
     _guard: Option<MutexGuard<'a, ()>>,
+    deadline: Option<Duration>,
 }
 
 impl WriteTx<'_> {
+    /// The connection, for statements that run without the answer
+    /// deadline (schema migrations).
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
-    pub(crate) async fn commit(self) -> Result<(), DbError> {
-        self.tx.commit().await?;
-        Ok(())
+    /// [`fetch_all`] in this transaction, within the answer deadline.
+    pub(crate) async fn fetch_all<S: QueryStatementWriter>(
+        &mut self,
+        dialect: Dialect,
+        statement: &S,
+    ) -> Result<Vec<AnyRow>, DbError> {
+        let deadline = self.deadline;
+        answered(deadline, fetch_all(&mut *self.tx, dialect, statement)).await
     }
+
+    /// [`execute`] in this transaction, within the answer deadline.
+    pub(crate) async fn execute<S: QueryStatementWriter>(
+        &mut self,
+        dialect: Dialect,
+        statement: &S,
+    ) -> Result<u64, DbError> {
+        let deadline = self.deadline;
+        answered(deadline, execute(&mut *self.tx, dialect, statement)).await
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), DbError> {
+        let commit = async { Ok(self.tx.commit().await?) };
+        answered(self.deadline, commit).await
+    }
+}
+
+/// Runs `work` (one exchange with the server) within `deadline`. When the
+/// server has not answered by then, the request fails as unavailable; a
+/// transaction's connection then goes back to the pool, which first waits
+/// for the server to roll it back.
+pub(crate) async fn answered<T>(
+    deadline: Option<Duration>,
+    work: impl Future<Output = Result<T, DbError>>,
+) -> Result<T, DbError> {
+    let Some(deadline) = deadline else {
+        return work.await;
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(result) => result,
+        Err(_) => Err(no_answer(deadline)),
+    }
+}
+
+fn no_answer(deadline: Duration) -> DbError {
+    DbError::unavailable(format!(
+        "the database did not answer within {} s",
+        deadline.as_secs_f64()
+    ))
 }
 
 impl Database {
@@ -321,9 +399,57 @@ impl Database {
         };
         let tx = match self.inner.dialect {
             Dialect::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
-            _ => self.pool().begin().await?,
+            _ => {
+                let begin = async { Ok(self.pool().begin().await?) };
+                answered(self.inner.deadline, begin).await?
+            }
         };
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            _guard: guard,
+            deadline: self.inner.deadline,
+        })
+    }
+
+    /// Runs `work` (statements outside a transaction) on a pooled
+    /// connection, within the answer deadline. A connection whose server
+    /// did not answer in time is closed rather than returned to the pool,
+    /// which would first wait for it to answer.
+    pub(crate) async fn on_connection<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn = self.pool().acquire().await?;
+        let Some(deadline) = self.inner.deadline else {
+            return work(&mut conn).await;
+        };
+        match tokio::time::timeout(deadline, work(&mut conn)).await {
+            Ok(result) => result,
+            Err(_) => {
+                drop(conn.detach());
+                Err(no_answer(deadline))
+            }
+        }
+    }
+
+    /// [`fetch_all`] outside a transaction, within the answer deadline.
+    pub(crate) async fn fetch_all<S: QueryStatementWriter>(
+        &self,
+        statement: &S,
+    ) -> Result<Vec<AnyRow>, DbError> {
+        let dialect = self.dialect();
+        self.on_connection(async |conn| fetch_all(conn, dialect, statement).await)
+            .await
+    }
+
+    /// [`execute`] outside a transaction, within the answer deadline.
+    pub(crate) async fn execute<S: QueryStatementWriter>(
+        &self,
+        statement: &S,
+    ) -> Result<u64, DbError> {
+        let dialect = self.dialect();
+        self.on_connection(async |conn| execute(conn, dialect, statement).await)
+            .await
     }
 }
 

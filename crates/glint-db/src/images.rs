@@ -159,9 +159,9 @@ impl Database {
             .map_err(bad_build)?;
         let children = children::insert_children(image)?;
         let mut tx = self.begin_write().await?;
-        exec::execute(tx.conn(), dialect, &insert).await?;
+        tx.execute(dialect, &insert).await?;
         for statement in &children {
-            exec::execute(tx.conn(), dialect, statement).await?;
+            tx.execute(dialect, statement).await?;
         }
         tx.commit().await
     }
@@ -189,7 +189,10 @@ impl Database {
                 .run_here(|conn| sql.read_image(conn, live, id))
                 .await;
         }
-        let found = fetch_template(self.pool(), sql.row(live), &id.to_string()).await?;
+        let id = id.to_string();
+        let found = self
+            .on_connection(async |conn| fetch_template(conn, sql.row(live), &id).await)
+            .await?;
         found.as_ref().map(|row| versioned(row)).transpose()
     }
 
@@ -222,7 +225,7 @@ impl Database {
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
         let mut tx = self.begin_write().await?;
-        let moved = exec::execute(tx.conn(), self.dialect(), &update).await? > 0;
+        let moved = tx.execute(self.dialect(), &update).await? > 0;
         tx.commit().await?;
         Ok(moved)
     }
@@ -261,18 +264,18 @@ impl Database {
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
         let mut tx = self.begin_write().await?;
-        if exec::execute(tx.conn(), dialect, &update).await? == 0 {
+        if tx.execute(dialect, &update).await? == 0 {
             return Err(match why_not_updated(&mut tx, dialect, &id).await {
                 DbError::NotFound if exists(&mut tx, dialect, &id).await? => DbError::Conflict,
                 other => other,
             });
         }
-        exec::execute(tx.conn(), dialect, &members).await?;
+        tx.execute(dialect, &members).await?;
         let lease = Query::delete()
             .from_table(UPLOADS)
             .and_where(Expr::col("image_id").eq(id.as_str()))
             .take();
-        exec::execute(tx.conn(), dialect, &lease).await?;
+        tx.execute(dialect, &lease).await?;
         tx.commit().await
     }
 
@@ -330,7 +333,7 @@ pub(crate) async fn save_in(
         .and_where(Expr::col(VERSION).eq(expected.0))
         .and_where(Expr::col("deleted").eq(flag(false)));
     let children = children::insert_children(image)?;
-    if exec::execute(tx.conn(), dialect, &update).await? == 0 {
+    if tx.execute(dialect, &update).await? == 0 {
         return Err(why_not_updated(tx, dialect, &id).await);
     }
     for table in [PROPERTIES, TAGS, LOCATIONS] {
@@ -338,23 +341,23 @@ pub(crate) async fn save_in(
             .from_table(table)
             .and_where(Expr::col("image_id").eq(id.as_str()))
             .take();
-        exec::execute(tx.conn(), dialect, &delete).await?;
+        tx.execute(dialect, &delete).await?;
     }
     for statement in &children {
-        exec::execute(tx.conn(), dialect, statement).await?;
+        tx.execute(dialect, statement).await?;
     }
     Ok(expected.next())
 }
 
 /// Runs a [`Template`] through sqlx with `id` bound; its one row, if any.
 async fn fetch_template(
-    pool: &sqlx::AnyPool,
+    conn: &mut sqlx::AnyConnection,
     template: &Template,
     id: &str,
 ) -> Result<Option<sqlx::any::AnyRow>, DbError> {
     let args = exec::bind(template.values(id))?;
     let statement = sqlx::query_with(sqlx::AssertSqlSafe(Arc::clone(&template.sql)), args);
-    Ok(statement.fetch_optional(pool).await?)
+    Ok(statement.fetch_optional(conn).await?)
 }
 
 /// Whether a row with this id exists, deleted or not.
@@ -364,9 +367,7 @@ async fn exists(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> Result<bool
         .from(IMAGES)
         .and_where(Expr::col("id").eq(id))
         .take();
-    Ok(!exec::fetch_all(tx.conn(), dialect, &query)
-        .await?
-        .is_empty())
+    Ok(!tx.fetch_all(dialect, &query).await?.is_empty())
 }
 
 /// After a compare-and-set matched nothing: was the image gone, or changed?
@@ -376,7 +377,7 @@ pub(crate) async fn why_not_updated(tx: &mut WriteTx<'_>, dialect: Dialect, id: 
         .from(IMAGES)
         .and_where(Expr::col("id").eq(id))
         .take();
-    match exec::fetch_all(tx.conn(), dialect, &query).await {
+    match tx.fetch_all(dialect, &query).await {
         Ok(found) => match found.first().map(|r| r.try_get::<i64, _>(0)) {
             Some(Ok(0)) => DbError::Conflict,
             Some(Err(e)) => e.into(),

@@ -47,6 +47,7 @@ mod exec;
 mod images;
 mod list;
 mod members;
+mod purge;
 mod quota;
 mod read;
 mod rows;
@@ -62,8 +63,9 @@ use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
 pub use error::{DbError, ErrorText, InvalidValue};
-pub use exec::{ConnectOptions, DEFAULT_STATEMENT_TIMEOUT};
+pub use exec::{ANSWER_GRACE, ConnectOptions, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 pub use images::{Version, Versioned};
+pub use purge::{PURGE_BATCH, PurgeCounts, PurgeRequest};
 pub use quota::StorageQuota;
 pub use uploads::{UploadLease, UploadStarted};
 
@@ -103,6 +105,10 @@ struct Inner {
     /// which only exist inside their one sqlx connection).
     readers: Option<Arc<sqlite::Readers>>,
     sql: images::Prepared,
+    /// How long a server may take to answer one statement
+    /// ([`ConnectOptions::statement_timeout`] plus a grace); `None` on
+    /// SQLite.
+    deadline: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Database {
@@ -137,7 +143,25 @@ impl Database {
         options: &ConnectOptions,
         version: i64,
     ) -> Result<Database, DbError> {
-        let (pool, dialect) = exec::open_pool(url, options).await?;
+        Database::open_with(url, options, Some(version)).await
+    }
+
+    /// Connects without touching the schema, which may be missing, older
+    /// or newer than this build's (see [`Database::schema_state`] and
+    /// [`Database::migrate`]). For the tools that manage a shared database
+    /// and for servers that must not migrate it themselves.
+    pub async fn open(url: &str, options: &ConnectOptions) -> Result<Database, DbError> {
+        Database::open_with(url, options, None).await
+    }
+
+    /// Opens the pool, migrates up to `migrate_to` if given, then opens the
+    /// SQLite readers.
+    async fn open_with(
+        url: &str,
+        options: &ConnectOptions,
+        migrate_to: Option<i64>,
+    ) -> Result<Database, DbError> {
+        let (pool, dialect, deadline) = exec::open_pool(url, options).await?;
         let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
         let mut db = Database {
             inner: Arc::new(Inner {
@@ -146,9 +170,12 @@ impl Database {
                 write_lock,
                 readers: None,
                 sql: images::Prepared::new(dialect),
+                deadline,
             }),
         };
-        schema::migrate(&db, version).await?;
+        if let Some(version) = migrate_to {
+            schema::migrate(&db, version).await?;
+        }
         if let Some(path) = exec::sqlite_file(&db).await? {
             let readers = sqlite::Readers::open(&path, SQLITE_READERS)?;
             let inner = Arc::get_mut(&mut db.inner).expect("not shared yet");

@@ -6,7 +6,6 @@ use glint_model::{ImageId, Member};
 use sea_query::{Expr, ExprTrait, InsertStatement, Order, Query, SelectStatement, UpdateStatement};
 use sqlx::Row;
 
-use crate::exec;
 use crate::rows::{MEMBER_COLUMNS, MEMBERS, flag, int_from_row, member_from_row};
 use crate::uploads::lock_image;
 use crate::{Database, DbError};
@@ -79,7 +78,7 @@ impl Database {
             return Err(DbError::NotFound);
         }
         if let Some(maximum) = quota {
-            let count = exec::fetch_all(tx.conn(), dialect, &count_query(m.image_id)).await?;
+            let count = tx.fetch_all(dialect, &count_query(m.image_id)).await?;
             let count: i64 = match count.first() {
                 Some(row) => row.try_get(0)?,
                 None => 0,
@@ -89,11 +88,11 @@ impl Database {
                 return Err(DbError::TooManyMembers { attempted });
             }
         }
-        let found = exec::fetch_all(tx.conn(), dialect, &existing).await?;
+        let found = tx.fetch_all(dialect, &existing).await?;
         let written = match found.first() {
             Some(row) if row.try_get::<i64, _>(0)? == 0 => return Err(DbError::Duplicate),
-            Some(_) => exec::execute(tx.conn(), dialect, &revive(m)).await?,
-            None => exec::execute(tx.conn(), dialect, &insert(m)?).await?,
+            Some(_) => tx.execute(dialect, &revive(m)).await?,
+            None => tx.execute(dialect, &insert(m)?).await?,
         };
         if written != 1 {
             return Err(DbError::internal("member row was not written"));
@@ -138,9 +137,11 @@ impl Database {
 
     /// Removes a member (soft delete). `NotFound` if missing.
     pub async fn delete_member(&self, image: ImageId, member: &str) -> Result<(), DbError> {
+        // `updated_at` dates the removal, for `glint db purge`.
         let update = Query::update()
             .table(MEMBERS)
             .value("deleted", flag(true))
+            .value("updated_at", to_micros(glint_model::time::now()))
             .and_where(Expr::col("image_id").eq(image.to_string()))
             .and_where(Expr::col("member").eq(member))
             .and_where(Expr::col("deleted").eq(flag(false)))
@@ -158,7 +159,7 @@ impl Database {
     /// Runs one UPDATE in a write transaction; `NotFound` if it matched no row.
     async fn write_one(&self, update: &UpdateStatement) -> Result<(), DbError> {
         let mut tx = self.begin_write().await?;
-        if exec::execute(tx.conn(), self.dialect(), update).await? == 0 {
+        if tx.execute(self.dialect(), update).await? == 0 {
             return Err(DbError::NotFound);
         }
         tx.commit().await

@@ -20,7 +20,7 @@
 use glint_model::time::{Timestamp, to_micros};
 use sea_query::{Expr, ExprTrait, LockType, OnConflict, Query, SelectStatement};
 
-use crate::exec::{self, WriteTx};
+use crate::exec::WriteTx;
 use crate::rows::{IMAGES, PROJECT_LOCKS, UPLOADS, flag};
 use crate::{Database, DbError, Dialect};
 
@@ -65,7 +65,7 @@ impl Database {
                     .do_nothing_on(["project"])
                     .to_owned(),
             );
-        exec::execute(self.pool(), self.dialect(), &insert).await?;
+        self.execute(&insert).await?;
         Ok(())
     }
 }
@@ -88,14 +88,14 @@ pub(crate) async fn check(
             .and_where(Expr::col("project").eq(lock_key(quota.project)))
             .lock(LockType::Update)
             .take();
-        exec::fetch_all(tx.conn(), dialect, &lock).await?;
+        tx.fetch_all(dialect, &lock).await?;
     }
     let mut used = 0_i64;
     for query in [
         stored(dialect, image_id, quota.project),
         reserved(dialect, image_id, quota.project, now),
     ] {
-        let found = exec::fetch_all(tx.conn(), dialect, &query).await?;
+        let found = tx.fetch_all(dialect, &query).await?;
         let sum: Option<i64> = match found.first() {
             Some(row) => crate::rows::RowRead::int(row, 0)?,
             None => None,

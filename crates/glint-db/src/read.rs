@@ -32,7 +32,7 @@ impl Database {
                 .run_here(|conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }
-        let found = exec::fetch_all(self.pool(), self.dialect(), statement).await?;
+        let found = self.fetch_all(statement).await?;
         found.iter().map(|row| decode(row)).collect()
     }
 
@@ -63,7 +63,7 @@ impl Database {
                 .run(move |conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }
-        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        let found = self.fetch_all(&query).await?;
         found.iter().map(|row| decode(row)).collect()
     }
 }

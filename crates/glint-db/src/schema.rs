@@ -83,6 +83,72 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
+/// Where a database's schema stands against this build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaState {
+    /// The newest version applied; 0 for a database glint never migrated.
+    pub current: i64,
+    /// The newest version this build knows ([`latest_version`]).
+    pub latest: i64,
+}
+
+impl SchemaState {
+    pub fn is_current(&self) -> bool {
+        self.current == self.latest
+    }
+}
+
+impl Database {
+    /// The schema version of the database, read without changing anything.
+    pub async fn schema_state(&self) -> Result<SchemaState, DbError> {
+        let dialect = self.dialect();
+        let exists = match dialect {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            Dialect::MySql => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        };
+        let current = self
+            .on_connection(async |conn| {
+                let found: i64 = sqlx::query(exists)
+                    .bind(MIGRATIONS_TABLE)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+                if found == 0 {
+                    return Ok(0);
+                }
+                let applied = applied_versions(conn, dialect).await?;
+                Ok(applied.into_iter().max().unwrap_or(0))
+            })
+            .await?;
+        Ok(SchemaState {
+            current,
+            latest: latest_version(),
+        })
+    }
+
+    /// Applies every migration this build knows that the database lacks,
+    /// under the database-wide migration lock; the state before (as found
+    /// once the lock was held, so of concurrent runs only one sees the
+    /// older version) and after.
+    pub async fn migrate(&self) -> Result<(SchemaState, SchemaState), DbError> {
+        let before = migrate(self, latest_version()).await?;
+        let before = SchemaState {
+            current: before,
+            latest: latest_version(),
+        };
+        Ok((before, self.schema_state().await?))
+    }
+}
+
 /// Any value works as long as every glint process uses the same one.
 const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
 /// Prefix of the MySQL lock name; the database name follows, since MySQL
@@ -90,15 +156,17 @@ const PG_LOCK_KEY: i64 = 0x676c_696e_7400;
 const MYSQL_LOCK_NAME: &str = "glint_schema_migrations.";
 const MYSQL_LOCK_WAIT_SECS: i64 = 60;
 
-/// Applies every pending migration up to version `up_to`. Migrations run
-/// without the statement timeout: rebuilding a large table may take long.
-pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
+/// Applies every pending migration up to version `up_to`; returns the
+/// newest version applied before. Migrations run without the statement
+/// timeout: rebuilding a large table may take long.
+pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<i64, DbError> {
     let dialect = db.dialect();
     match dialect {
         Dialect::Sqlite => {
             let mut tx = db.begin_write().await?;
-            apply_pending(tx.conn(), dialect, "", up_to).await?;
-            tx.commit().await
+            let before = apply_pending(tx.conn(), dialect, "", up_to).await?;
+            tx.commit().await?;
+            Ok(before)
         }
         Dialect::Postgres => {
             let mut tx = db.pool().begin().await?;
@@ -109,9 +177,9 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
                 .await?;
-            apply_pending(&mut tx, dialect, "", up_to).await?;
+            let before = apply_pending(&mut tx, dialect, "", up_to).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(before)
         }
         Dialect::MySql => {
             let mut conn = db.pool().acquire().await?;
@@ -130,9 +198,9 @@ pub(crate) async fn migrate(db: &Database, up_to: i64) -> Result<(), DbError> {
                 .bind(MYSQL_LOCK_NAME)
                 .execute(&mut *conn)
                 .await;
-            applied?;
+            let before = applied?;
             released?;
-            Ok(())
+            Ok(before)
         }
     }
 }
@@ -158,7 +226,7 @@ async fn apply_pending(
     dialect: Dialect,
     nopad: &str,
     up_to: i64,
-) -> Result<(), DbError> {
+) -> Result<i64, DbError> {
     let create = format!(
         "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\
          version BIGINT NOT NULL PRIMARY KEY, \
@@ -201,7 +269,7 @@ async fn apply_pending(
             .map_err(|e| DbError::internal(e.to_string()))?;
         exec::execute(&mut *conn, dialect, &record).await?;
     }
-    Ok(())
+    Ok(applied.into_iter().max().unwrap_or(0))
 }
 
 /// Whether `e` is MySQL refusing an `ADD COLUMN` because an earlier,

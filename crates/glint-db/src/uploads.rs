@@ -18,7 +18,7 @@ use glint_model::{Image, ImageId, ImageStatus};
 use sea_query::{Expr, ExprTrait, LockType, Query};
 use sqlx::Row;
 
-use crate::exec::{self, WriteTx};
+use crate::exec::WriteTx;
 use crate::images::{self, Version, Versioned, select_images};
 use crate::quota::{self, StorageQuota};
 use crate::rows::{IMAGES, UPLOADS, VERSION, flag};
@@ -90,7 +90,7 @@ impl Database {
             .from_table(UPLOADS)
             .and_where(by_image(&id))
             .take();
-        exec::execute(tx.conn(), dialect, &leftover).await?;
+        tx.execute(dialect, &leftover).await?;
         let reserved = quota
             .and_then(|q| q.size)
             .map(i64::try_from)
@@ -108,7 +108,7 @@ impl Database {
                 Expr::val(reserved),
             ])
             .map_err(|e| DbError::internal(e.to_string()))?;
-        exec::execute(tx.conn(), dialect, &insert).await?;
+        tx.execute(dialect, &insert).await?;
         tx.commit().await?;
         Ok(UploadStarted {
             version,
@@ -131,7 +131,7 @@ impl Database {
             .and_where(Expr::col("holder").eq(holder))
             .take();
         let mut tx = self.begin_write().await?;
-        let renewed = exec::execute(tx.conn(), self.dialect(), &update).await? > 0;
+        let renewed = tx.execute(self.dialect(), &update).await? > 0;
         tx.commit().await?;
         Ok(renewed)
     }
@@ -164,7 +164,7 @@ impl Database {
             .and_where(by_image(&id))
             .and_where(Expr::col("holder").eq(holder))
             .take();
-        if exec::execute(tx.conn(), dialect, &release).await? == 0 {
+        if tx.execute(dialect, &release).await? == 0 {
             return Err(DbError::LeaseLost);
         }
         tx.commit().await?;
@@ -231,7 +231,7 @@ impl Database {
                 dead_holders,
             ))
             .take();
-        let taken = match exec::execute(tx.conn(), dialect, &take).await? {
+        let taken = match tx.execute(dialect, &take).await? {
             0 if lease_exists(&mut tx, dialect, &id).await? => false,
             0 => insert_lease(&mut tx, dialect, &id, lease).await?,
             _ => true,
@@ -249,7 +249,7 @@ impl Database {
             .column("holder")
             .from(UPLOADS)
             .take();
-        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        let found = self.fetch_all(&query).await?;
         found
             .iter()
             .map(|row| row.try_get::<String, _>(0).map_err(DbError::from))
@@ -263,7 +263,7 @@ impl Database {
             .from(UPLOADS)
             .and_where(by_image(&id.to_string()))
             .take();
-        let found = exec::fetch_all(self.pool(), self.dialect(), &query).await?;
+        let found = self.fetch_all(&query).await?;
         let Some(row) = found.first() else {
             return Ok(None);
         };
@@ -280,9 +280,7 @@ async fn lease_exists(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> Resul
         .from(UPLOADS)
         .and_where(by_image(id))
         .take();
-    Ok(!exec::fetch_all(tx.conn(), dialect, &query)
-        .await?
-        .is_empty())
+    Ok(!tx.fetch_all(dialect, &query).await?.is_empty())
 }
 
 async fn insert_lease(
@@ -301,7 +299,7 @@ async fn insert_lease(
             Expr::val(to_micros(lease.expires_at)),
         ])
         .map_err(|e| DbError::internal(e.to_string()))?;
-    match exec::execute(tx.conn(), dialect, &insert).await {
+    match tx.execute(dialect, &insert).await {
         Ok(_) => Ok(true),
         Err(DbError::Duplicate) => Ok(false),
         Err(e) => Err(e),
@@ -323,7 +321,7 @@ pub(crate) async fn lock_image(
         .and_where(Expr::col("deleted").eq(flag(false)))
         .lock(LockType::Update)
         .take();
-    let found = exec::fetch_all(tx.conn(), dialect, &query).await?;
+    let found = tx.fetch_all(dialect, &query).await?;
     let Some(row) = found.first() else {
         return Ok(None);
     };

@@ -20,6 +20,7 @@ async fn with_timeout(timeout: Duration, test: impl AsyncFn(&Database)) {
         let (url, name) = fresh_server_database(&admin_url).await;
         let options = ConnectOptions {
             statement_timeout: Some(timeout),
+            ..ConnectOptions::default()
         };
         let db = Database::connect_with(&url, &options).await.unwrap();
         test(&db).await;

@@ -2,9 +2,12 @@
 //!
 //! `glint serve` runs the Glance v2 API. With no configuration it keeps
 //! everything under `./glint-data` (a SQLite database and a file store) and
-//! listens on 127.0.0.1:9292 without authentication.
+//! listens on 127.0.0.1:9292 without authentication. `glint db` manages
+//! the database (`sync`, `version`, `purge`), `glint policy` the
+//! authorization rules.
 
 mod config;
+mod db;
 mod policy;
 mod remote_policy;
 mod serve;
@@ -39,6 +42,10 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_files: Vec<PathBuf>,
     },
+    /// Manage the catalogue database: migrate it, show its schema version,
+    /// purge what deleted images left in it.
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Show and try the authorization rules (Glance's defaults with the
     /// configured policy file applied).
     #[command(subcommand)]
@@ -51,6 +58,9 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve { config_files } => serve::run(&config_files).map(|()| ExitCode::SUCCESS),
+        Command::Db(command) => {
+            db::run(command, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
+        }
         Command::Policy(command) => {
             policy::run(command, &mut std::io::stdout().lock()).map(|all_passed| {
                 if all_passed {

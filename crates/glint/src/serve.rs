@@ -90,14 +90,14 @@ fn check_open_file_limit(max_connections: usize) {
     }
 }
 
-/// Opens (and migrates) the catalogue database of `[database] connection`.
+/// Opens the catalogue database of `[database] connection`: migrated on
+/// the spot if it is the embedded SQLite, required at this glint's schema
+/// otherwise (see [`crate::db::open_for_serving`]).
 async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
     let db_url = conf
         .database_url()
         .context("invalid [database] connection")?;
-    Database::connect_with(&db_url, &conf.glint.database)
-        .await
-        .context("cannot open the database")
+    crate::db::open_for_serving(&db_url, &conf.glint.database).await
 }
 
 /// Resets, once per upload lease time, the uploads of nodes that died.

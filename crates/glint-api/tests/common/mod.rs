@@ -76,10 +76,14 @@ pub struct TestAppBuilder {
     shared: Option<SharedData>,
     old_images: Vec<glint_model::Image>,
     stores: Option<StoresFn>,
+    wrap_store: Option<StoreWrapper>,
 }
 
 /// Builds the stores of a test server from its temporary directory.
 pub type StoresFn = Box<dyn FnOnce(&std::path::Path) -> StoreRegistry + Send>;
+
+/// Puts a store of the test's own around the file store.
+pub type StoreWrapper = Box<dyn FnOnce(Arc<dyn glint_store::Store>) -> Arc<dyn glint_store::Store>>;
 
 /// One section of a property protections file: the expression and the
 /// create, read, update and delete values, in that order.
@@ -142,6 +146,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Serves image data through `wrap(file store)` (a store that fails on
+    /// demand…).
+    pub fn wrap_store(mut self, wrap: StoreWrapper) -> Self {
+        self.wrap_store = Some(wrap);
+        self
+    }
+
     /// Policy rules (policy.yaml text) applied over Glance's defaults.
     pub fn policy_overrides(mut self, yaml: &str) -> Self {
         self.policy_overrides = Some(yaml.to_owned());
@@ -200,7 +211,11 @@ impl TestAppBuilder {
             Some(make) => Arc::new(make(dir.path())),
             None => {
                 let file_store = FileStore::new("file", store_dir.clone()).expect("file store");
-                Arc::new(StoreRegistry::new(Arc::new(file_store)))
+                let mut store: Arc<dyn glint_store::Store> = Arc::new(file_store);
+                if let Some(wrap) = self.wrap_store.take() {
+                    store = wrap(store);
+                }
+                Arc::new(StoreRegistry::new(store))
             }
         };
         let mut policy = Enforcer::with_glance_defaults();
@@ -281,6 +296,7 @@ impl TestApp {
             db_options: ConnectOptions::default(),
             shared: None,
             old_images: Vec::new(),
+            wrap_store: None,
         }
     }
 

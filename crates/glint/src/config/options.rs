@@ -132,6 +132,9 @@ pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
     });
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
+pub(super) const POOL_TIMEOUT: Opt = layer("database", "pool_timeout", || {
+    render::seconds(ConnectOptions::default().acquire_timeout)
+});
 
 pub(super) const ENABLED_BACKENDS: Opt = opt("DEFAULT", "enabled_backends", "");
 pub(super) const DEFAULT_BACKEND: Opt = opt("glance_store", "default_backend", "");
@@ -252,6 +255,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     PROPERTY_PROTECTION_FILE,
     PROPERTY_PROTECTION_RULE_FORMAT,
     CONNECTION,
+    POOL_TIMEOUT,
     ENABLED_BACKENDS,
     DEFAULT_BACKEND,
     DEFAULT_STORE,

@@ -324,7 +324,8 @@ pub struct GlintConfig {
     /// How database connections are set up: `database_statement_timeout`,
     /// the longest a statement may run on PostgreSQL or MySQL/MariaDB
     /// before the server cancels it (the request then answers 503); `None`
-    /// (0 in the file) for no limit.
+    /// (0 in the file) for no limit. Also `[database] pool_timeout`, the
+    /// longest a request waits for a connection.
     pub database: ConnectOptions,
     /// How long an upload's lease lasts unless renewed; the upload renews
     /// it every third of that, and an upload whose lease expired (its
@@ -353,6 +354,13 @@ impl GlintConfig {
                 statement_timeout: src
                     .parse(&DATABASE_STATEMENT_TIMEOUT, values::parse_seconds)
                     .map(|t| Some(t).filter(|t| !t.is_zero()))?,
+                acquire_timeout: src.parse(&POOL_TIMEOUT, |v| {
+                    values::parse_seconds(v).and_then(|t| {
+                        (!t.is_zero())
+                            .then_some(t)
+                            .ok_or("must be more than 0".into())
+                    })
+                })?,
             },
             upload_lease_time: src.parse(&UPLOAD_LEASE_TIME, |v| {
                 values::parse_u64_in(v, 1, 7 * 24 * 3600).map(std::time::Duration::from_secs)

@@ -5,6 +5,8 @@
     reason = "each test file uses a different part of this module"
 )]
 
+pub mod proxy;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -225,4 +227,127 @@ impl Setup {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("address").port()
+}
+
+impl Setup {
+    /// Like [`Setup::with_config`], on the database at `url` (a sqlx URL,
+    /// which `[database] connection` accepts too).
+    pub fn on_database(url: &str, extra: &str) -> Setup {
+        Setup::with_config(&format!("{extra}\n[database]\nconnection = {url}\n"))
+    }
+
+    /// Runs `glint <args> --config-file <this setup's file>` to its end.
+    pub fn glint(&self, args: &[&str]) -> Output {
+        glint(args, &self.config)
+    }
+}
+
+/// Runs `glint <args> --config-file <config>` to its end.
+pub fn glint(args: &[&str], config: &Path) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_glint"))
+        .args(args)
+        .arg("--config-file")
+        .arg(config)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run glint");
+    Output {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// What a `glint` command printed.
+#[derive(Debug)]
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The output of a command that must have succeeded.
+    pub fn ok(self) -> Output {
+        assert!(self.success, "glint failed: {self:#?}");
+        self
+    }
+}
+
+/// A database server named in the environment, as the database tests of
+/// every crate find them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Postgres,
+    Mysql,
+}
+
+impl ServerKind {
+    /// The servers whose admin URL is set (`GLINT_TEST_POSTGRES_URL`,
+    /// `GLINT_TEST_MYSQL_URL`), with that URL.
+    pub fn configured() -> Vec<(ServerKind, String)> {
+        [
+            (ServerKind::Postgres, "GLINT_TEST_POSTGRES_URL"),
+            (ServerKind::Mysql, "GLINT_TEST_MYSQL_URL"),
+        ]
+        .into_iter()
+        .filter_map(|(kind, var)| std::env::var(var).ok().map(|url| (kind, url)))
+        .collect()
+    }
+}
+
+/// A fresh database of its own on a server, dropped with this value, so
+/// that tests running at once never share one.
+pub struct ServerDatabase {
+    pub kind: ServerKind,
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl ServerDatabase {
+    pub async fn create(kind: ServerKind, admin_url: &str) -> ServerDatabase {
+        let (url, name) = glint_db::testing::create_database(admin_url, "glint_bin").await;
+        ServerDatabase {
+            kind,
+            url,
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+
+    /// A handle on the database as it is (no migration), for a test's own
+    /// statements.
+    pub async fn open(&self) -> glint_db::Database {
+        glint_db::Database::open(&self.url, &glint_db::ConnectOptions::default())
+            .await
+            .expect("open the test database")
+    }
+}
+
+impl Drop for ServerDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let postgres = self.kind == ServerKind::Postgres;
+        // Drop cannot await: a thread with a runtime of its own does it.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(glint_db::testing::drop_database(
+                &admin_url, &name, postgres,
+            ));
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// The md5 of `data` in hex, as an image's `checksum`.
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
