@@ -41,8 +41,13 @@ async fn multi_store_app() -> TestApp {
             c.show_image_direct_url = true;
             c.show_multiple_locations = true;
         })
+        .image_config(|c| c.show_multiple_locations = true)
         .start()
         .await
+}
+
+async fn patch_locations(app: &TestApp, id: &str, ops: Value) -> reqwest::Response {
+    app.admin().patch(id, ops).await
 }
 
 async fn uploaded_to(app: &TestApp, store: Option<&str>, data: &[u8]) -> String {
@@ -318,4 +323,120 @@ async fn a_single_store_server_has_no_store_api() {
         .await
         .unwrap();
     expect_status(resp, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_second_location_by_patch_then_one_store_copy_removed() {
+    let app = multi_store_app().await;
+    let source = uploaded_to(&app, Some("fast"), b"the same bytes").await;
+    let url = app.url(&format!("/v2/images/{source}/file"));
+    let id = uploaded_to(&app, Some("cold"), b"the same bytes").await;
+    let resp = patch_locations(
+        &app,
+        &id,
+        json!([{"op": "add", "path": "/locations/-", "value": {"url": url, "metadata": {}}}]),
+    )
+    .await;
+    let image = expect_json(resp, StatusCode::OK).await;
+    assert_eq!(image["stores"], "cold,web");
+    assert_eq!(image["locations"][1]["url"], url);
+    // The same location twice, a position past the end, an unknown scheme.
+    for (ops, expected) in [
+        (
+            json!([{"op": "add", "path": "/locations/-", "value": {"url": url, "metadata": {"store": "web"}}}]),
+            "already exists",
+        ),
+        (
+            json!([{"op": "add", "path": "/locations/9", "value": {"url": url, "metadata": {"k": "v"}}}]),
+            "Invalid position for adding a location.",
+        ),
+        (
+            json!([{"op": "add", "path": "/locations/-", "value": {"url": "gopher://x/y", "metadata": {}}}]),
+            "Invalid location",
+        ),
+        (
+            json!([{"op": "replace", "path": "/locations", "value": [{"url": url, "metadata": {}}]}]),
+            "Original locations is not empty",
+        ),
+    ] {
+        let message = expect_error(
+            patch_locations(&app, &id, ops).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(message.contains(expected), "{message}");
+    }
+    // Now two stores hold it: one copy may go.
+    let cold_file = image["locations"][0]["url"].as_str().unwrap().to_owned();
+    let resp = app
+        .delete(&format!("/v2/stores/cold/{id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_status(resp, StatusCode::NO_CONTENT).await;
+    let path = cold_file.strip_prefix("file://").unwrap();
+    assert!(!std::path::Path::new(path).exists(), "{path} left behind");
+    let image = app.image(&id).await;
+    assert_eq!(image["stores"], "web");
+    let data = app
+        .get(&format!("/v2/images/{id}/file"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data.bytes().await.unwrap().as_ref(), b"the same bytes");
+    let message = expect_error(
+        patch_locations(&app, &id, json!([{"op": "remove", "path": "/locations/0"}])).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(message, "Cannot remove last location in the image.");
+}
+
+#[tokio::test]
+async fn a_location_with_validation_data_activates_a_queued_image() {
+    let app = multi_store_app().await;
+    let source = uploaded_to(&app, Some("fast"), b"vouched for").await;
+    let url = app.url(&format!("/v2/images/{source}/file"));
+    let checksum = app.image(&source).await["checksum"].clone();
+    let id = app.create_raw_image("by patch").await;
+    let ops = json!([{"op": "add", "path": "/locations/-",
+                      "value": {"url": url, "metadata": {},
+                                "validation_data": {"checksum": checksum}}}]);
+    let image = expect_json(patch_locations(&app, &id, ops).await, StatusCode::OK).await;
+    assert_eq!(image["status"], "active");
+    assert_eq!(image["size"], 11);
+    assert_eq!(image["checksum"], checksum);
+    // Removing a location of an image that is not active is refused.
+    let queued = app.create_raw_image("empty").await;
+    let message = expect_error(
+        patch_locations(
+            &app,
+            &queued,
+            json!([{"op": "remove", "path": "/locations/0"}]),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(
+        message,
+        "It's not allowed to remove locations if image status is queued."
+    );
+}
+
+#[tokio::test]
+async fn without_show_multiple_locations_patch_cannot_touch_locations() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("x").await;
+    let resp = app
+        .admin()
+        .patch(
+            &id,
+            json!([{"op": "add", "path": "/locations/-", "value": {"url": "http://x/y", "metadata": {}}}]),
+        )
+        .await;
+    assert_eq!(
+        expect_error(resp, StatusCode::FORBIDDEN).await,
+        "It's not allowed to add locations if locations are invisible."
+    );
 }

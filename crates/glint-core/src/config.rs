@@ -38,6 +38,9 @@ pub struct ImageConfig {
     pub upload_lease_time: Duration,
     /// Keep deleted images' data for the scrubber (`delayed_delete`).
     pub delayed_delete: bool,
+    /// `show_multiple_locations`: PATCH may add, replace and remove
+    /// locations (the API layer shows them).
+    pub show_multiple_locations: bool,
     /// What uploaded data must be: of its `disk_format`
     /// (`require_image_format_match`), and for a VMDK of an allowed create
     /// type (`vmdk_allowed_types`).
@@ -69,6 +72,7 @@ impl PartialEq for ImageConfig {
             user_storage_quota,
             upload_lease_time,
             delayed_delete,
+            show_multiple_locations,
             upload_rules,
             node_name,
             property_protections,
@@ -89,6 +93,7 @@ impl PartialEq for ImageConfig {
             && *user_storage_quota == other.user_storage_quota
             && *upload_lease_time == other.upload_lease_time
             && *delayed_delete == other.delayed_delete
+            && *show_multiple_locations == other.show_multiple_locations
             && *upload_rules == other.upload_rules
             && *node_name == other.node_name
             && same_protections
@@ -109,6 +114,7 @@ impl Default for ImageConfig {
             user_storage_quota: None,
             upload_lease_time: Duration::from_secs(300),
             delayed_delete: false,
+            show_multiple_locations: false,
             upload_rules: UploadRules::default(),
             node_name: "localhost".into(),
             property_protections: None,

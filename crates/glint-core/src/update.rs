@@ -11,6 +11,7 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::patch_locations::LocationOp;
 
 impl ImageService {
     /// `PATCH /v2/images/{id}`.
@@ -30,7 +31,12 @@ impl ImageService {
         self.authz
             .enforce_image(ctx, &image, "modify_image")
             .await?;
-        self.apply_patch(ctx, Versioned { image, version }, ops)
+        let location_ops = if self.config.show_multiple_locations {
+            self.resolve_location_ops(ctx, &image, ops).await?
+        } else {
+            Vec::new()
+        };
+        self.apply_patch(ctx, Versioned { image, version }, ops, &location_ops)
             .await
     }
 
@@ -41,7 +47,19 @@ impl ImageService {
         ctx: &RequestContext,
         stored: Versioned,
         ops: &[PatchOp],
+        location_ops: &[LocationOp],
     ) -> Result<Image, CoreError> {
+        // Location operations are applied here, the others by the model
+        // (which refuses location operations: locations are invisible).
+        let model_ops: Vec<PatchOp> = if location_ops.is_empty() {
+            ops.to_vec()
+        } else {
+            ops.iter()
+                .filter(|op| op.root() != "locations")
+                .cloned()
+                .collect()
+        };
+        let mut removed = Vec::new();
         let reload = Reload::ForCaller {
             ctx,
             rule: "modify_image",
@@ -60,12 +78,15 @@ impl ImageService {
                 // Properties the caller cannot read stay on the image
                 // untouched; they are only left out of the view returned.
                 let before = image.clone();
-                patch::apply_patch_with(image, ops, guard)?;
+                patch::apply_patch_with(image, &model_ops, guard)?;
+                removed = self.apply_location_ops(image, location_ops)?;
                 self.check_limits(Some(&before), image)?;
                 image.updated_at = time::now();
                 Ok(Step::Save)
             })
             .await?;
+        self.delete_removed_locations(&changed.image, &removed)
+            .await;
         Ok(self.readable_view(ctx, changed.image))
     }
 }
