@@ -6,8 +6,11 @@ tests/ceph/env.sh); skipped without them unless GLINT_REQUIRE_STORES is set.
 """
 
 import hashlib
+import io
 import os
+import pathlib
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -93,7 +96,7 @@ def test_upload_to_each_store_and_download(glance, store):
     data = os.urandom(3 * 1024 * 1024 + 7)
     image = glance.images.create(name=f"to-{store}", disk_format="raw", container_format="bare")
     try:
-        glance.images.upload(image["id"], data, backend=store)
+        glance.images.upload(image["id"], io.BytesIO(data), backend=store)
         shown = glance.images.get(image["id"])
         assert shown["status"] == "active"
         assert shown["stores"] == store
@@ -110,22 +113,23 @@ def test_upload_to_each_store_and_download(glance, store):
 
 def test_glance_cli_stores_info_and_create_with_store(server, tmp_path):
     env = dict(os.environ, OS_AUTH_TOKEN="any", OS_IMAGE_URL=server.url)
+    glance_cli = str(pathlib.Path(sys.executable).parent / "glance")
     out = subprocess.run(
-        ["glance", "stores-info"], capture_output=True, text=True, env=env, check=True
+        [glance_cli, "stores-info"], capture_output=True, text=True, env=env, check=True
     ).stdout
     for store in ("fast", "objects", "ceph", "web"):
         assert store in out
     payload = tmp_path / "disk.raw"
     payload.write_bytes(os.urandom(1024 * 1024))
     out = subprocess.run(
-        ["glance", "image-create", "--name", "cli", "--disk-format", "raw",
+        [glance_cli, "image-create", "--name", "cli", "--disk-format", "raw",
          "--container-format", "bare", "--file", str(payload), "--store", "ceph"],
         capture_output=True, text=True, env=env, check=True,
     ).stdout
     row = next(line for line in out.splitlines() if line.startswith("| stores"))
     assert "ceph" in row
     image_id = next(line for line in out.splitlines() if line.startswith("| id ")).split("|")[2].strip()
-    subprocess.run(["glance", "image-delete", image_id], env=env, check=True)
+    subprocess.run([glance_cli, "image-delete", image_id], env=env, check=True)
 
 
 def test_unknown_store_is_refused_and_the_image_stays_queued(glance, server):

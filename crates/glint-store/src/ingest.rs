@@ -111,7 +111,8 @@ pub fn ingest(input: ByteStream, cfg: IngestConfig) -> (ByteStream, IngestHandle
         md5,
         multihash,
     };
-    (stream::unfold(pump, Pump::step).boxed(), handle)
+    // Fused: a store may ask again once the data has ended.
+    (stream::unfold(pump, Pump::step).fuse().boxed(), handle)
 }
 
 /// The answer when the hash threads could not be started: a stream that fails at

@@ -15,6 +15,7 @@ mod upload;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures::StreamExt;
 use glint_model::ImageId;
 use reqwest::{Method, StatusCode};
 
@@ -191,6 +192,9 @@ impl Store for SwiftStore {
     }
 
     async fn put(&self, image_id: ImageId, data: ByteStream) -> Result<Stored, StoreError> {
+        // The upload reads ahead to learn whether more data follows a
+        // segment; fused, the input may be asked again once it has ended.
+        let data: ByteStream = data.fuse().boxed();
         let config = &self.inner.config;
         let path = ObjectPath {
             container: container_for(&config.container, config.multiple_containers_seed, image_id),

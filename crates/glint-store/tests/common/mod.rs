@@ -42,9 +42,14 @@ pub fn chunks_of(data: &[u8], sizes: &[usize]) -> Vec<Bytes> {
 /// Odd sizes, some tiny, some above the 1 MiB write size.
 pub const ODD_SIZES: &[usize] = &[1, 4093, 65_537, 1_500_000, 7, 300_001, 2_097_153];
 
+/// `data` in odd-sized chunks. Like the upload stream a store is given, it
+/// must not be polled again once it has ended (it panics then).
 pub fn stream_of(data: &[u8]) -> ByteStream {
-    let chunks = chunks_of(data, ODD_SIZES);
-    stream::iter(chunks.into_iter().map(Ok)).boxed()
+    let chunks = chunks_of(data, ODD_SIZES).into_iter();
+    stream::unfold(chunks, |mut chunks| async move {
+        chunks.next().map(|chunk| (Ok(chunk), chunks))
+    })
+    .boxed()
 }
 
 /// The first `good` bytes of `data`, then a failure, as when a client's connection
