@@ -1,6 +1,6 @@
 //! Image data storage for glint. This crate owns the object-safe [`Store`] trait
 //! (put a stream, get a location or a range of it as a stream, delete), its
-//! backends (`file`, and `memory` for tests), the [`ingest`] wrapper that counts,
+//! backends (`file`, `s3`, and `memory` for tests), the [`ingest`] wrapper that counts,
 //! hashes (md5 and the `os_hash_algo` multihash) and inspects every uploaded byte
 //! exactly once before any store sees it, and the [`StoreRegistry`] of named
 //! stores. It streams: memory per transfer is a few buffers whatever the image

@@ -108,6 +108,13 @@ impl S3Store {
         }
     }
 
+    fn no_length(&self, key: &str) -> StoreError {
+        StoreError::Unavailable(format!(
+            "S3 at {} answered a GET of {key} without its length",
+            self.client.host()
+        ))
+    }
+
     fn error(&self, failure: Failure, what: &str) -> StoreError {
         failure.into_store_error(self.client.host(), what)
     }
@@ -187,7 +194,7 @@ impl Store for S3Store {
         match (range, partial, content_range) {
             (None, false, _) => Ok(ObjectData {
                 stream: body,
-                total_size: length.unwrap_or(0),
+                total_size: length.ok_or_else(|| self.no_length(&key))?,
                 range: None,
             }),
             (Some(_), true, Some((start, end, total))) => Ok(ObjectData {
@@ -198,7 +205,7 @@ impl Store for S3Store {
             // The server sent the whole object although a range was asked
             // for: cut the range out of it.
             (Some(r), false, _) => {
-                let total = length.unwrap_or(0);
+                let total = length.ok_or_else(|| self.no_length(&key))?;
                 let r = r.clamp_to(total)?;
                 Ok(ObjectData {
                     stream: slice_stream(body, r),
