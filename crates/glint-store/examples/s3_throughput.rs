@@ -9,6 +9,9 @@
 //! The argument is the image size in MiB (1024). The image goes into a new
 //! bucket with glance_store's default multipart settings (100 MiB threshold,
 //! 10 MiB parts, 10 in flight); bucket and object are removed at the end.
+//! radosgw frees the data of deleted objects only when its garbage collector
+//! runs (two hours later by default), so between runs on the kit's small OSD
+//! run `radosgw-admin gc process --include-all`, or the OSD fills up.
 
 use std::time::Instant;
 
