@@ -251,8 +251,15 @@ async fn put_whole(
             cleanup.disarm();
             Ok(())
         }
-        Err(err) => {
+        // A PUT is atomic: an error answer or a body cut short stores
+        // nothing. Only an answer lost after the whole body went out may
+        // hide a stored object.
+        Err(err @ StoreError::Unavailable(_)) => {
             cleanup.now().await;
+            Err(err)
+        }
+        Err(err) => {
+            cleanup.disarm();
             Err(err)
         }
     }
