@@ -91,6 +91,9 @@ pub enum StoreError {
     /// matter; the message never holds a secret.
     #[error("store refused the request: {0}")]
     Refused(String),
+    /// A store's settings cannot work; found when the store is built.
+    #[error("invalid store configuration: {0}")]
+    Config(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use glint_store::{
-    FileStore, HttpStore, PropertyValue, RbdStore, Store, StoreMeta, StoreRegistry, SwiftStore,
+    FileStore, HttpStore, PropertyValue, RbdStore, S3Store, Store, StoreMeta, StoreRegistry,
+    SwiftStore,
 };
 
 use crate::config::{GlanceConfig, StoreSettings, StoreSpec};
@@ -91,11 +92,21 @@ fn open(conf: &GlanceConfig, spec: &StoreSpec) -> anyhow::Result<(Arc<dyn Store>
                     .with_context(|| format!("cannot set up the swift store {}", spec.id))?,
             )
         }
-        StoreSettings::S3(_) => {
-            anyhow::bail!(
-                "the {} store {} cannot be opened by this build",
-                spec.kind.name(),
-                spec.id
+        StoreSettings::S3(s3) => {
+            meta.properties = vec![
+                (
+                    "s3_store_large_object_size".into(),
+                    int(s3.large_object_size),
+                ),
+                (
+                    "s3_store_large_object_chunk_size".into(),
+                    int(s3.large_object_chunk_size),
+                ),
+                ("s3_store_thread_pools".into(), int(s3.thread_pools as u64)),
+            ];
+            Arc::new(
+                S3Store::new(&spec.id, (**s3).clone())
+                    .with_context(|| format!("cannot set up the s3 store {}", spec.id))?,
             )
         }
     };

@@ -1,5 +1,7 @@
 //! The s3 store's settings, named after glance_store's options.
 
+use std::path::PathBuf;
+
 use crate::Secret;
 
 /// `s3_store_bucket_url_format`.
@@ -41,6 +43,9 @@ pub struct S3Config {
     /// `s3_store_thread_pools` (10): parts in flight at once, which bounds
     /// the memory of one upload to about this many parts.
     pub thread_pools: usize,
+    /// `s3_store_cacert` (empty: the system's trusted roots): a PEM bundle
+    /// that replaces the trusted roots for an `https` host.
+    pub cacert: Option<PathBuf>,
 }
 
 impl S3Config {
@@ -63,6 +68,7 @@ impl S3Config {
             large_object_size: 100 * MIB,
             large_object_chunk_size: 10 * MIB,
             thread_pools: 10,
+            cacert: None,
         }
     }
 }

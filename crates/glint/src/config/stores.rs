@@ -99,6 +99,7 @@ const S3_OPTIONS: &[&str] = &[
     "s3_store_large_object_size",
     "s3_store_large_object_chunk_size",
     "s3_store_thread_pools",
+    "s3_store_cacert",
 ];
 const RBD_OPTIONS: &[&str] = &[
     "rbd_store_pool",
@@ -546,6 +547,7 @@ fn read_s3(section: &Section<'_>) -> Result<S3Config, ConfigError> {
     config.thread_pools = section.parse("s3_store_thread_pools", "10", |v| {
         values::parse_u64_in(v, 1, 64).map(|n| n as usize)
     })?;
+    config.cacert = section.text("s3_store_cacert").map(PathBuf::from);
     Ok(config)
 }
 
