@@ -18,7 +18,10 @@ import requests
 
 from glintproc import GlintServer
 
-KIT_VARS = ["SWIFT_AUTH_URL", "SWIFT_USER", "SWIFT_KEY", "CEPH_CONF", "CEPH_RBD_POOL", "CEPH_RBD_USER"]
+KIT_VARS = [
+    "SWIFT_AUTH_URL", "SWIFT_USER", "SWIFT_KEY", "CEPH_CONF", "CEPH_RBD_POOL", "CEPH_RBD_USER",
+    "CEPH_S3_ENDPOINT", "CEPH_S3_ACCESS_KEY", "CEPH_S3_SECRET_KEY",
+]
 
 
 def kit_env():
@@ -37,7 +40,7 @@ def server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("multistore")
     extra = f"""
 [DEFAULT]
-enabled_backends = fast:file, objects:swift, ceph:rbd, web:http
+enabled_backends = fast:file, objects:swift, ceph:rbd, buckets:s3, web:http
 show_image_direct_url = true
 
 [glance_store]
@@ -63,12 +66,25 @@ weight = 100
 rbd_store_ceph_conf = {env['CEPH_CONF']}
 rbd_store_user = {env['CEPH_RBD_USER']}
 rbd_store_pool = {env['CEPH_RBD_POOL']}
+
+[buckets]
+store_description = S3 on radosgw
+s3_store_host = {env['CEPH_S3_ENDPOINT']}
+s3_store_access_key = {env['CEPH_S3_ACCESS_KEY']}
+s3_store_secret_key = {env['CEPH_S3_SECRET_KEY']}
+s3_store_bucket = {container}
+s3_store_create_bucket_on_put = true
+s3_store_bucket_url_format = path
+s3_store_large_object_size = 5
+s3_store_large_object_chunk_size = 5
 """
     glint = GlintServer(workdir, extra_config=extra).start()
     yield glint
     glint.stop()
     # Secrets never reach the log.
-    assert env["SWIFT_KEY"] not in (workdir / "glint.log").read_text()
+    log = (workdir / "glint.log").read_text()
+    assert env["SWIFT_KEY"] not in log
+    assert env["CEPH_S3_SECRET_KEY"] not in log
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +97,7 @@ def glance(server):
 def test_stores_info_lists_every_store(glance):
     info = glance.images.get_stores_info()
     stores = {s["id"]: s for s in info["stores"]}
-    assert list(stores) == ["fast", "objects", "ceph", "web"]
+    assert list(stores) == ["fast", "objects", "ceph", "buckets", "web"]
     assert stores["fast"]["default"] == "true"
     assert stores["web"]["read-only"] == "true"
     detail = glance.images.get_stores_info_detail()
@@ -91,9 +107,9 @@ def test_stores_info_lists_every_store(glance):
     assert ceph["weight"] == 100
 
 
-@pytest.mark.parametrize("store", ["fast", "objects", "ceph"])
+@pytest.mark.parametrize("store", ["fast", "objects", "ceph", "buckets"])
 def test_upload_to_each_store_and_download(glance, store):
-    data = os.urandom(3 * 1024 * 1024 + 7)
+    data = os.urandom(12 * 1024 * 1024 + 7)
     image = glance.images.create(name=f"to-{store}", disk_format="raw", container_format="bare")
     try:
         glance.images.upload(image["id"], io.BytesIO(data), backend=store)
@@ -107,6 +123,10 @@ def test_upload_to_each_store_and_download(glance, store):
             assert shown["direct_url"].endswith(f"/{image['id']}/snap")
         if store == "objects":
             assert shown["direct_url"].startswith("swift+config://")
+        if store == "buckets":
+            # A multipart upload (parts of 5 MiB); no key in the location.
+            assert shown["direct_url"].startswith("s3://")
+            assert os.environ["CEPH_S3_SECRET_KEY"] not in shown["direct_url"]
     finally:
         glance.images.delete(image["id"])
 
@@ -117,7 +137,7 @@ def test_glance_cli_stores_info_and_create_with_store(server, tmp_path):
     out = subprocess.run(
         [glance_cli, "stores-info"], capture_output=True, text=True, env=env, check=True
     ).stdout
-    for store in ("fast", "objects", "ceph", "web"):
+    for store in ("fast", "objects", "ceph", "buckets", "web"):
         assert store in out
     payload = tmp_path / "disk.raw"
     payload.write_bytes(os.urandom(1024 * 1024))
@@ -155,6 +175,6 @@ def test_openstacksdk_sees_the_stores(server):
     )
     try:
         ids = [s.id for s in conn.image.stores()]
-        assert ids == ["fast", "objects", "ceph", "web"]
+        assert ids == ["fast", "objects", "ceph", "buckets", "web"]
     finally:
         conn.close()
