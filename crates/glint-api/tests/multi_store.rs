@@ -440,3 +440,46 @@ async fn without_show_multiple_locations_patch_cannot_touch_locations() {
         "It's not allowed to add locations if locations are invisible."
     );
 }
+
+#[tokio::test]
+async fn locations_past_image_location_quota_are_refused() {
+    let app = TestApp::builder()
+        .stores(|dir| {
+            let fast = FileStore::new("fast", dir.join("fast")).unwrap();
+            let web = HttpStore::new("web", Duration::from_secs(2)).unwrap();
+            let mut registry =
+                StoreRegistry::with_meta(Arc::new(fast), meta("file", "Fast disks", 0))
+                    .multi_store();
+            registry.add_with_meta(Arc::new(web), meta("http", "Web servers", 0));
+            registry
+        })
+        .api_config(|c| c.show_multiple_locations = true)
+        .image_config(|c| {
+            c.show_multiple_locations = true;
+            c.image_location_quota = Some(2);
+        })
+        .start()
+        .await;
+    let source = uploaded_to(&app, None, b"abc").await;
+    let id = uploaded_to(&app, None, b"abc").await;
+    let url = app.url(&format!("/v2/images/{source}/file"));
+    let add = |n: u32| {
+        json!([{"op": "add", "path": "/locations/-",
+                "value": {"url": url, "metadata": {"copy": n.to_string()}}}])
+    };
+    expect_status(patch_locations(&app, &id, add(1)).await, StatusCode::OK).await;
+    let message = expect_error(
+        patch_locations(&app, &id, add(2)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert_eq!(
+        message,
+        "The limit has been exceeded on the number of allowed image locations. Attempted: 3, \
+         Maximum: 2"
+    );
+    assert_eq!(
+        app.image(&id).await["locations"].as_array().unwrap().len(),
+        2
+    );
+}

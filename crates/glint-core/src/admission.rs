@@ -21,6 +21,7 @@ impl ImageService {
         Quotas {
             tags: self.config.image_tag_quota,
             properties: self.config.image_property_quota,
+            locations: self.config.image_location_quota,
         }
     }
 

@@ -41,6 +41,9 @@ pub struct ImageConfig {
     /// `show_multiple_locations`: PATCH may add, replace and remove
     /// locations (the API layer shows them).
     pub show_multiple_locations: bool,
+    /// Most locations an image may have; `None` means unlimited
+    /// (`image_location_quota`).
+    pub image_location_quota: Option<u64>,
     /// What uploaded data must be: of its `disk_format`
     /// (`require_image_format_match`), and for a VMDK of an allowed create
     /// type (`vmdk_allowed_types`).
@@ -73,6 +76,7 @@ impl PartialEq for ImageConfig {
             upload_lease_time,
             delayed_delete,
             show_multiple_locations,
+            image_location_quota,
             upload_rules,
             node_name,
             property_protections,
@@ -94,6 +98,7 @@ impl PartialEq for ImageConfig {
             && *upload_lease_time == other.upload_lease_time
             && *delayed_delete == other.delayed_delete
             && *show_multiple_locations == other.show_multiple_locations
+            && *image_location_quota == other.image_location_quota
             && *upload_rules == other.upload_rules
             && *node_name == other.node_name
             && same_protections
@@ -115,6 +120,7 @@ impl Default for ImageConfig {
             upload_lease_time: Duration::from_secs(300),
             delayed_delete: false,
             show_multiple_locations: false,
+            image_location_quota: Some(10),
             upload_rules: UploadRules::default(),
             node_name: "localhost".into(),
             property_protections: None,

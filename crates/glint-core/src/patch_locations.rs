@@ -5,6 +5,7 @@
 //! size read) before the change is applied; the data of a removed location
 //! leaves its store once the change is saved.
 
+use glint_model::limits::QuotaKind;
 use glint_model::patch::{PatchOp, PatchOpKind};
 use glint_model::{Image, ImageStatus, Location, ModelError};
 use serde_json::{Map, Value};
@@ -188,6 +189,7 @@ impl ImageService {
                         )));
                     }
                     image.locations.insert(pos, new.location.clone());
+                    self.check_location_quota(image)?;
                     self.activate_with(image, std::slice::from_ref(new))?;
                 }
                 LocationOp::Remove { position } => {
@@ -244,6 +246,7 @@ impl ImageService {
                         }
                     }
                     image.locations = news.iter().map(|n| n.location.clone()).collect();
+                    self.check_location_quota(image)?;
                     if !news.is_empty() {
                         self.activate_with(image, news)?;
                     }
@@ -251,6 +254,19 @@ impl ImageService {
             }
         }
         Ok(removed)
+    }
+
+    /// `image_location_quota`: 413 past it, as Glance.
+    fn check_location_quota(&self, image: &Image) -> Result<(), CoreError> {
+        let attempted = image.locations.len() as u64;
+        self.quotas()
+            .check(QuotaKind::Locations, attempted)
+            .map_err(|maximum| CoreError::QuotaExceeded {
+                kind: QuotaKind::Locations,
+                attempted,
+                maximum,
+                image: None,
+            })
     }
 
     /// Takes the size of new locations when the image has none, applies the

@@ -459,6 +459,7 @@ mod tests {
         let quotas = Quotas {
             tags: Some(2),
             properties: Some(1),
+            locations: None,
         };
         let parse = |v: Value| NewImage::from_json(&v, &FormatRules::default(), quotas);
         assert_eq!(

@@ -69,6 +69,8 @@ pub fn has_nul(s: &str) -> bool {
 pub struct Quotas {
     pub tags: Option<u64>,
     pub properties: Option<u64>,
+    /// `image_location_quota`.
+    pub locations: Option<u64>,
 }
 
 /// Which quota a request exceeded.
@@ -76,6 +78,7 @@ pub struct Quotas {
 pub enum QuotaKind {
     Tags,
     Properties,
+    Locations,
 }
 
 impl Quotas {
@@ -84,6 +87,7 @@ impl Quotas {
         let maximum = match kind {
             QuotaKind::Tags => self.tags,
             QuotaKind::Properties => self.properties,
+            QuotaKind::Locations => self.locations,
         };
         match maximum {
             Some(max) if attempted > max => Err(max),
@@ -114,6 +118,7 @@ mod tests {
     #[test]
     fn quotas_compare_the_attempted_count() {
         let q = Quotas {
+            locations: None,
             tags: Some(2),
             properties: None,
         };

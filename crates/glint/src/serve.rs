@@ -120,6 +120,7 @@ fn image_config(conf: &GlanceConfig) -> ImageConfig {
         upload_lease_time: conf.glint.upload_lease_time,
         delayed_delete: d.delayed_delete,
         show_multiple_locations: d.show_multiple_locations,
+        image_location_quota: d.image_location_quota,
         upload_rules: conf.image_format.upload_rules.clone(),
         // Not options: `serve` names the node after its host and compiles
         // the protections file.

@@ -337,6 +337,7 @@ fn quota_exceeded(
     let what = match kind {
         QuotaKind::Tags => "tags",
         QuotaKind::Properties => "properties",
+        QuotaKind::Locations => "locations",
     };
     let reason = format!(
         "The limit has been exceeded on the number of allowed image {what}. Attempted: \

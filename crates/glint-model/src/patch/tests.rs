@@ -160,6 +160,7 @@ fn a_tag_list_over_the_quota_is_refused_before_its_tags_are_checked() {
     let quotas = Quotas {
         tags: Some(2),
         properties: None,
+        locations: None,
     };
     let body = json!([{"op": "replace", "path": "/tags", "value": ["a", "a", 3]}]);
     let err = parse_patch(&body, PatchDialect::V21, &FormatRules::default(), quotas);

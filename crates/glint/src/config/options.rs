@@ -101,6 +101,9 @@ pub(super) const IMAGE_PROPERTY_QUOTA: Opt = layer("DEFAULT", "image_property_qu
 pub(super) const IMAGE_TAG_QUOTA: Opt = layer("DEFAULT", "image_tag_quota", || {
     render::quota(image().image_tag_quota)
 });
+pub(super) const IMAGE_LOCATION_QUOTA: Opt = layer("DEFAULT", "image_location_quota", || {
+    render::quota(image().image_location_quota)
+});
 pub(super) const IMAGE_MEMBER_QUOTA: Opt = layer("DEFAULT", "image_member_quota", || {
     render::quota(image().image_member_quota)
 });
@@ -244,6 +247,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     HASHING_ALGORITHM,
     IMAGE_PROPERTY_QUOTA,
     IMAGE_TAG_QUOTA,
+    IMAGE_LOCATION_QUOTA,
     IMAGE_MEMBER_QUOTA,
     USER_STORAGE_QUOTA,
     PUBLIC_ENDPOINT,

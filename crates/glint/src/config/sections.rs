@@ -37,6 +37,8 @@ pub struct DefaultConfig {
     pub image_property_quota: Option<u64>,
     /// Most tags per image; `None` is unlimited.
     pub image_tag_quota: Option<u64>,
+    /// Most locations an image may have; `None` is unlimited.
+    pub image_location_quota: Option<u64>,
     /// Most members per image; `None` is unlimited.
     pub image_member_quota: Option<u64>,
     /// Most bytes of image data per project; `None` is unlimited.
@@ -74,6 +76,7 @@ impl DefaultConfig {
             hashing_algorithm: src.parse(&HASHING_ALGORITHM, parse_hash_algo)?,
             image_property_quota: src.quota(&IMAGE_PROPERTY_QUOTA)?,
             image_tag_quota: src.quota(&IMAGE_TAG_QUOTA)?,
+            image_location_quota: src.quota(&IMAGE_LOCATION_QUOTA)?,
             image_member_quota: src.quota(&IMAGE_MEMBER_QUOTA)?,
             user_storage_quota: src.parse(&USER_STORAGE_QUOTA, values::parse_storage_quota)?,
             public_endpoint: src.parse(&PUBLIC_ENDPOINT, parse_endpoint)?,

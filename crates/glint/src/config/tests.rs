@@ -595,7 +595,7 @@ fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
 /// say so at start instead of silently doing nothing.
 #[test]
 fn options_without_effect_are_warned_about() {
-    let text = "[DEFAULT]\nimage_location_quota = 3\nenabled_import_methods = [glance-direct]\n\
+    let text = "[DEFAULT]\nenabled_import_methods = [glance-direct]\n\
                 [glance_store]\nfilesystem_store_chunk_size = 1048576\n";
     let pending = |section: &str, name: &str| {
         format!("option [{section}] {name} is not implemented by glint yet and is ignored")
@@ -603,7 +603,6 @@ fn options_without_effect_are_warned_about() {
     assert_eq!(
         warnings(text),
         [
-            pending("DEFAULT", "image_location_quota"),
             pending("DEFAULT", "enabled_import_methods"),
             "option [glance_store] filesystem_store_chunk_size is ignored: the file store \
              writes in 4 MiB blocks and serves reads from a mapping of the file"
@@ -611,7 +610,7 @@ fn options_without_effect_are_warned_about() {
         ]
     );
     // A value glint would once have refused is no longer an error.
-    assert!(load_text("[DEFAULT]\nimage_location_quota = maybe\n").is_ok());
+    assert!(load_text("[DEFAULT]\nimage_cache_max_size = maybe\n").is_ok());
 }
 
 #[test]

@@ -22,7 +22,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("oslo_policy", Some("remote_ssl_client_crt_file")),
     ("oslo_policy", Some("remote_ssl_client_key_file")),
     ("DEFAULT", Some("enabled_import_methods")),
-    ("DEFAULT", Some("image_location_quota")),
     ("DEFAULT", Some("use_keystone_limits")),
     ("DEFAULT", Some("image_cache_dir")),
     ("DEFAULT", Some("image_cache_max_size")),
