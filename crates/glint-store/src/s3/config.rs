@@ -40,8 +40,9 @@ pub struct S3Config {
     /// `s3_store_large_object_chunk_size` in bytes (MiB, 10; S3's minimum
     /// part is 5 MiB): the part size.
     pub large_object_chunk_size: u64,
-    /// `s3_store_thread_pools` (10): parts in flight at once, which bounds
-    /// the memory of one upload to about this many parts.
+    /// `s3_store_thread_pools` (10): parts held at once, those in flight
+    /// and the one being read, which bounds the memory of one upload to
+    /// about this many parts.
     pub thread_pools: usize,
     /// `s3_store_cacert` (empty: the system's trusted roots): a PEM bundle
     /// that replaces the trusted roots for an `https` host.

@@ -311,8 +311,10 @@ impl Multipart<'_> {
     }
 
     /// Uploads every part, at most `max_in_flight` at once, reading more
-    /// input only while there is room; returns the parts' ETags in order and
-    /// the image's size.
+    /// input only while there is room for the part being read: the parts in
+    /// flight and the one being filled are never more than `max_in_flight`
+    /// (`s3_store_thread_pools`), which bounds the memory of an upload.
+    /// Returns the parts' ETags in order and the image's size.
     async fn send_parts(
         &self,
         upload_id: &str,
@@ -322,6 +324,9 @@ impl Multipart<'_> {
         mut total: u64,
     ) -> Result<(Vec<(u32, String)>, u64), StoreError> {
         let max = self.limits.max_in_flight;
+        // Reading fills a part buffer of its own, so it waits while that
+        // buffer and those in flight would pass the bound.
+        let read_room = max.saturating_sub(1).max(1);
         let mut in_flight = FuturesUnordered::new();
         let mut etags = Vec::new();
         let mut next_number = 1u32;
@@ -338,7 +343,7 @@ impl Multipart<'_> {
                 in_flight.push(self.send_part(upload_id, next_number, part));
                 next_number += 1;
             }
-            if input_done || in_flight.len() >= max {
+            if input_done || in_flight.len() >= read_room {
                 match in_flight.next().await {
                     Some(done) => etags.push(done?),
                     None => break,
