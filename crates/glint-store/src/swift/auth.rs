@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{transport_error, unexpected_status};
+use super::answers::{transport_error, unexpected_status};
 use crate::{Secret, StoreError, SwiftAuthVersion, SwiftConfig};
 
 /// A token and the account it opens.

@@ -7,7 +7,8 @@ use futures::StreamExt;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, HeaderMap, RANGE};
 use reqwest::{Method, Response, StatusCode};
 
-use super::http::{Swift, object_url, unexpected_status};
+use super::answers::unexpected_status;
+use super::http::{Swift, object_url};
 use super::location::ObjectPath;
 use crate::{ByteRange, ByteStream, ObjectData, StoreError};
 
@@ -161,7 +162,7 @@ impl Reader {
                     self.resume().await?;
                 }
                 Some(Err(err)) => {
-                    return Err(super::http::transport_error(&self.what, &err));
+                    return Err(super::answers::transport_error(&self.what, &err));
                 }
                 None => {
                     return Err(StoreError::Unavailable(format!(

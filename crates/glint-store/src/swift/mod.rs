@@ -5,6 +5,7 @@
 //! (see `upload`). The store logs in lazily: it starts while Swift is down,
 //! answers `Unavailable` while it cannot be reached, and recovers by itself.
 
+mod answers;
 mod auth;
 mod config;
 mod download;
@@ -21,8 +22,9 @@ use reqwest::{Method, StatusCode};
 
 pub use config::*;
 
+use self::answers::unexpected_status;
 use self::auth::Auth;
-use self::http::{Swift, unexpected_status};
+use self::http::Swift;
 use self::location::{ObjectPath, container_for, location_url};
 use self::upload::{Source, Upload};
 use crate::{ByteRange, ByteStream, ObjectData, Store, StoreError, Stored};

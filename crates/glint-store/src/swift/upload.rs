@@ -32,7 +32,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::http::{Swift, object_url, refused, transport_error, unexpected_status, with_query};
+use super::answers::{refused, transport_error, unexpected_status};
+use super::http::{Swift, object_url, with_query};
 use super::location::segment_name;
 use crate::{ByteStream, StoreError, SwiftConfig};
 
