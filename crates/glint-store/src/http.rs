@@ -14,6 +14,8 @@ use crate::store::{ByteRange, ByteStream, ObjectData, Store, StoreError, Stored}
 
 /// Redirects followed before giving up, as glance_store does.
 const MAX_REDIRECTS: usize = 5;
+/// How long a web server may leave a request without a byte of answer.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct HttpStore {
@@ -25,8 +27,19 @@ impl HttpStore {
     /// A store that fetches locations with a connect timeout of
     /// `connect_timeout`; it contacts nothing until a location is read.
     pub fn new(id: impl Into<String>, connect_timeout: Duration) -> Result<Self, StoreError> {
+        Self::with_timeouts(id, connect_timeout, READ_TIMEOUT)
+    }
+
+    /// As [`HttpStore::new`], failing a request whose server sends nothing
+    /// for `read_timeout` (120 s by default).
+    pub fn with_timeouts(
+        id: impl Into<String>,
+        connect_timeout: Duration,
+        read_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
+            .read_timeout(read_timeout)
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("cannot build an HTTP client: {e}")))?;

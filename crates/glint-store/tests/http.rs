@@ -173,3 +173,21 @@ async fn writes_are_refused() {
     assert!(matches!(err, StoreError::ReadOnly(_)), "{err:?}");
     store.discard(ImageId::new_random()).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_unavailable_after_the_read_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/image", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let store = HttpStore::with_timeouts("web", Duration::from_secs(2), Duration::from_millis(300))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = store.get(&url, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -627,3 +627,38 @@ fn forward_with(listener: tokio::net::TcpListener, target: &str, cut_after: Opti
     });
     Relay { armed, task }
 }
+
+/// A server that takes connections and requests and never answers.
+async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_swift_that_never_answers_is_unavailable_after_the_read_timeout() {
+    let (port, _server) = silent_server().await;
+    let mut config = SwiftConfig::new(
+        "silent",
+        format!("http://127.0.0.1:{port}/auth/v1.0"),
+        SwiftAuthVersion::V1,
+        "test:tester",
+        Secret::new("testing"),
+    );
+    config.read_timeout = Duration::from_millis(300);
+    let store = SwiftStore::new("swift", config).unwrap();
+    let started = std::time::Instant::now();
+    let err = store
+        .put(ImageId::new_random(), stream_of(b"never stored"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(!err.to_string().contains("testing"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -53,6 +53,11 @@ impl Auth {
         }
     }
 
+    /// How long Swift may leave a request without a byte of answer.
+    pub fn read_timeout(&self) -> std::time::Duration {
+        self.config.read_timeout
+    }
+
     pub fn logins(&self) -> u64 {
         self.logins.load(Ordering::Relaxed)
     }

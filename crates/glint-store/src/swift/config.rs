@@ -65,6 +65,9 @@ pub struct SwiftConfig {
     /// `swift_store_retry_get_count` (0): times a download that breaks is
     /// resumed from where it stopped.
     pub retry_get_count: u32,
+    /// glint's own: how long Swift may leave a request without a byte of
+    /// answer before it fails as unavailable (120 s).
+    pub read_timeout: Duration,
 }
 
 impl SwiftConfig {
@@ -98,6 +101,7 @@ impl SwiftConfig {
             endpoint: None,
             expire_soon_interval: Duration::from_secs(60),
             retry_get_count: 0,
+            read_timeout: Duration::from_secs(120),
         }
     }
 }

@@ -31,6 +31,7 @@ impl Swift {
     pub fn new(auth: Auth) -> Result<Self, StoreError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            .read_timeout(auth.read_timeout())
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
