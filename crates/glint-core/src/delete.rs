@@ -1,7 +1,7 @@
 //! `DELETE /v2/images/{id}`: the image leaves the catalogue (or waits for
 //! the scrubber in `pending_delete`), then its data leaves the stores.
 
-use glint_model::{Image, ImageId, ImageStatus, time};
+use glint_model::{Image, ImageId, ImageStatus, Location, time};
 use glint_store::StoreError;
 
 use crate::change::{Reload, Save, Step};
@@ -35,7 +35,7 @@ impl ImageService {
             .await?;
         let image = deleted.image;
         if image.status == ImageStatus::Deleted && !data_first {
-            self.delete_data(&image).await;
+            self.delete_locations_data(image.id, &image.locations).await;
         }
         tracing::info!(image.id = %image.id, status = %image.status, "image deleted");
         Ok(())
@@ -63,13 +63,8 @@ impl ImageService {
     /// are logged, as after the fact.
     async fn delete_data_first(&self, image: &Image) -> Result<(), CoreError> {
         for loc in &image.locations {
-            let Some(store) = self.store_for(loc) else {
-                tracing::warn!(image.id = %image.id, "no store for location; data left in place");
-                continue;
-            };
-            match store.delete(&loc.url).await {
-                // A read-only (http) location is not glint's to remove.
-                Ok(()) | Err(StoreError::NotFound(_) | StoreError::ReadOnly(_)) => {}
+            match self.delete_location_data(image.id, loc).await {
+                Ok(()) => {}
                 Err(StoreError::InUse(_)) => {
                     return Err(CoreError::DataInUse {
                         id: image.id,
@@ -78,27 +73,35 @@ impl ImageService {
                 }
                 Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
                 Err(e) => {
-                    tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "failed to delete image data")
+                    tracing::error!(image.id = %image.id, error = %e, "failed to delete image data")
                 }
             }
         }
         Ok(())
     }
 
-    /// Removes every location's data, logging (not failing on) errors: the
-    /// record is already gone, a leftover object is an operator matter.
-    pub(crate) async fn delete_data(&self, image: &Image) {
-        for loc in &image.locations {
-            let Some(store) = self.store_for(loc) else {
-                tracing::warn!(image.id = %image.id, "no store for location; data left in place");
-                continue;
-            };
-            match store.delete(&loc.url).await {
-                Ok(()) | Err(StoreError::NotFound(_) | StoreError::ReadOnly(_)) => {}
-                Err(e) => {
-                    tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "failed to delete image data")
-                }
+    /// Removes the data of `locations`, logging (not failing on) errors:
+    /// the record no longer names them, a leftover object is an operator
+    /// matter.
+    pub(crate) async fn delete_locations_data(&self, id: ImageId, locations: &[Location]) {
+        for loc in locations {
+            if let Err(e) = self.delete_location_data(id, loc).await {
+                tracing::error!(image.id = %id, error = %e, "failed to delete image data")
             }
+        }
+    }
+
+    /// Removes one location's data. Data already gone, a read-only (http)
+    /// location, which is not glint's to remove, and a location no store
+    /// of this node serves are not errors.
+    async fn delete_location_data(&self, id: ImageId, loc: &Location) -> Result<(), StoreError> {
+        let Some(store) = self.store_for(loc) else {
+            tracing::warn!(image.id = %id, "no store for location; data left in place");
+            return Ok(());
+        };
+        match store.delete(&loc.url).await {
+            Ok(()) | Err(StoreError::NotFound(_) | StoreError::ReadOnly(_)) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }

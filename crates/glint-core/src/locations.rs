@@ -294,14 +294,8 @@ fn invalid_location(url: &str) -> CoreError {
     )))
 }
 
-/// A URL without user information, for messages.
+/// A URL without user information, clipped, for messages.
 fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            glint_model::limits::clip(parsed.as_str()).into_owned()
-        }
-        Err(_) => glint_model::limits::clip(url).into_owned(),
-    }
+    let shown = glint_store::redact_url(url).unwrap_or_else(|| url.to_owned());
+    glint_model::limits::clip(&shown).into_owned()
 }

@@ -322,22 +322,4 @@ impl ImageService {
         }
         Ok(())
     }
-
-    /// Removes the data of locations a PATCH removed, once it is saved.
-    pub(crate) async fn delete_removed_locations(&self, image: &Image, removed: &[Location]) {
-        for loc in removed {
-            let Some(store) = self.store_for(loc) else {
-                continue;
-            };
-            match store.delete(&loc.url).await {
-                Ok(())
-                | Err(
-                    glint_store::StoreError::NotFound(_) | glint_store::StoreError::ReadOnly(_),
-                ) => {}
-                Err(e) => {
-                    tracing::error!(image.id = %image.id, store.id = store.id(), error = %e, "failed to delete a removed location's data")
-                }
-            }
-        }
-    }
 }

@@ -85,8 +85,7 @@ impl ImageService {
                 Ok(Step::Save)
             })
             .await?;
-        self.delete_removed_locations(&changed.image, &removed)
-            .await;
+        self.delete_locations_data(changed.image.id, &removed).await;
         Ok(self.readable_view(ctx, changed.image))
     }
 }

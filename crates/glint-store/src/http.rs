@@ -84,16 +84,17 @@ impl HttpStore {
     }
 }
 
-/// A URL without its user information, for messages.
+/// A URL without its user information, for messages; `None` when it does
+/// not parse as a URL.
+pub fn redact_url(url: &str) -> Option<String> {
+    let mut parsed = url::Url::parse(url).ok()?;
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    Some(parsed.to_string())
+}
+
 fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        Err(_) => "an invalid URL".to_owned(),
-    }
+    redact_url(url).unwrap_or_else(|| "an invalid URL".to_owned())
 }
 
 /// The total size from `Content-Range: bytes a-b/total`.

@@ -22,7 +22,7 @@ mod swift;
 
 pub use file::{FileStore, ReadStrategy, WriteStrategy};
 pub use hash::{HashAlgo, UnknownHashAlgo};
-pub use http::HttpStore;
+pub use http::{HttpStore, redact_url};
 pub use ingest::{IngestConfig, IngestHandle, Ingested, ingest};
 pub use memory::MemoryStore;
 pub use rbd::*;
