@@ -483,3 +483,34 @@ async fn locations_past_image_location_quota_are_refused() {
         2
     );
 }
+
+#[tokio::test]
+async fn downloads_prefer_the_heavier_store_and_fall_back_to_the_next_location() {
+    let app = multi_store_app().await;
+    let source = uploaded_to(&app, Some("fast"), b"both places").await;
+    let url = app.url(&format!("/v2/images/{source}/file"));
+    let id = uploaded_to(&app, Some("cold"), b"both places").await;
+    let ops = json!([{"op": "add", "path": "/locations/0", "value": {"url": url, "metadata": {}}}]);
+    let image = expect_json(patch_locations(&app, &id, ops).await, StatusCode::OK).await;
+    // `web` comes first in the list, but `cold` weighs 50 and `web` 0.
+    assert_eq!(image["locations"][0]["url"], url);
+    let cold = image["locations"][1]["url"].as_str().unwrap().to_owned();
+    assert_eq!(image["direct_url"], cold);
+    // The cold copy disappears behind glint's back: the download moves on.
+    std::fs::remove_file(cold.strip_prefix("file://").unwrap()).unwrap();
+    let resp = app
+        .get(&format!("/v2/images/{id}/file"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"both places");
+    // Thousands of repeated preferences cost one pass.
+    let query = vec!["prefer=web"; 5000].join("&");
+    let resp = app
+        .get(&format!("/v2/images/{id}/file?{query}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}

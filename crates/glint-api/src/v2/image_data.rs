@@ -87,20 +87,23 @@ fn requested_range(headers: &HeaderMap) -> Result<Option<RequestedRange>, ApiErr
     })
 }
 
-/// The stores `?prefer=a,b` names (repeated parameters add up), in order.
+/// The stores `?prefer=a,b` names (repeated parameters add up), in order,
+/// each once.
 fn preferred_stores(raw: Option<String>) -> Vec<String> {
-    let mut stores: Vec<String> = Vec::new();
-    for (key, value) in crate::v2::images::query_pairs(raw) {
-        if key != "prefer" {
-            continue;
-        }
-        for store in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if !stores.iter().any(|s| s == store) {
-                stores.push(store.to_owned());
-            }
-        }
-    }
-    stores
+    let mut seen = std::collections::HashSet::new();
+    crate::v2::images::query_pairs(raw)
+        .into_iter()
+        .filter(|(key, _)| key == "prefer")
+        .flat_map(|(_, value)| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|store| seen.insert(store.clone()))
+        .collect()
 }
 
 pub async fn download_image_data(
