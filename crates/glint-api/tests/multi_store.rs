@@ -514,3 +514,43 @@ async fn downloads_prefer_the_heavier_store_and_fall_back_to_the_next_location()
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn validation_data_by_patch_must_be_what_an_upload_computes() {
+    let app = multi_store_app().await;
+    let source = uploaded_to(&app, Some("fast"), b"vouched for").await;
+    let url = app.url(&format!("/v2/images/{source}/file"));
+    let sha512 = "ab".repeat(64);
+    for (data, expected) in [
+        (
+            json!({"checksum": "zz"}),
+            "checksum (zz) is not a valid hexadecimal value",
+        ),
+        (
+            json!({"checksum": "00ff"}),
+            "checksum (00ff) is not the correct size for md5 (should be 16 bytes)",
+        ),
+        (
+            json!({"os_hash_algo": "sha256", "os_hash_value": sha512}),
+            "os_hash_algo must be sha512, not sha256",
+        ),
+        (
+            json!({"os_hash_algo": "sha512", "os_hash_value": "abcd"}),
+            "os_hash_value (abcd) is not the correct size for sha512 (should be 64 bytes)",
+        ),
+    ] {
+        let id = app.create_raw_image("checked").await;
+        let ops = json!([{"op": "add", "path": "/locations/-",
+                          "value": {"url": url, "metadata": {}, "validation_data": data}}]);
+        let message =
+            expect_error(patch_locations(&app, &id, ops).await, StatusCode::CONFLICT).await;
+        assert_eq!(message, expected);
+        assert_eq!(app.image(&id).await["status"], "queued");
+    }
+    let id = app.create_raw_image("good").await;
+    let ops = json!([{"op": "add", "path": "/locations/-",
+                      "value": {"url": url, "metadata": {},
+                                "validation_data": {"os_hash_algo": "sha512", "os_hash_value": sha512}}}]);
+    let image = expect_json(patch_locations(&app, &id, ops).await, StatusCode::OK).await;
+    assert_eq!(image["os_hash_value"], sha512);
+}

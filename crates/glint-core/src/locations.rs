@@ -67,7 +67,7 @@ impl ValidationData {
     }
 }
 
-fn digest_size(algo: HashAlgo) -> usize {
+pub(crate) fn digest_size(algo: HashAlgo) -> usize {
     match algo {
         HashAlgo::Md5 => 16,
         HashAlgo::Sha1 => 20,

@@ -269,6 +269,50 @@ impl ImageService {
             })
     }
 
+    /// New `validation_data` values must be what an upload would have
+    /// computed: md5 hex for `checksum`, the configured `hashing_algorithm`
+    /// and a hex digest of its size (409 otherwise, as Glance).
+    fn check_validation_values(&self, fresh: &[(String, String)]) -> Result<(), CoreError> {
+        let get = |key: &str| {
+            fresh
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let hex_of = |key: &str, value: &str, algo: &str, want: usize| {
+            let shown = glint_model::limits::clip(value);
+            if value.len() % 2 != 0 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(conflict(format!(
+                    "{key} ({shown}) is not a valid hexadecimal value"
+                )));
+            }
+            if value.len() / 2 != want {
+                return Err(conflict(format!(
+                    "{key} ({shown}) is not the correct size for {algo} (should be {want} bytes)"
+                )));
+            }
+            Ok(())
+        };
+        if let Some(checksum) = get("checksum") {
+            hex_of("checksum", checksum, "md5", 16)?;
+        }
+        let configured = self.config.hashing_algorithm;
+        if let Some(algo) = get("os_hash_algo")
+            && algo != configured.as_str()
+        {
+            return Err(conflict(format!(
+                "os_hash_algo must be {}, not {}",
+                configured.as_str(),
+                glint_model::limits::clip(algo)
+            )));
+        }
+        if let Some(value) = get("os_hash_value") {
+            let want = crate::locations::digest_size(configured);
+            hex_of("os_hash_value", value, configured.as_str(), want)?;
+        }
+        Ok(())
+    }
+
     /// Takes the size of new locations when the image has none, applies the
     /// validation data of a queued image and activates it, as Glance does.
     fn activate_with(&self, image: &mut Image, news: &[NewLocation]) -> Result<(), CoreError> {
@@ -309,6 +353,7 @@ impl ImageService {
                 names.join(", ")
             )));
         }
+        self.check_validation_values(&fresh)?;
         for (k, v) in fresh {
             match k.as_str() {
                 "checksum" => image.checksum = Some(v),
