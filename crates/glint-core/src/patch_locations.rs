@@ -281,7 +281,7 @@ impl ImageService {
         };
         let hex_of = |key: &str, value: &str, algo: &str, want: usize| {
             let shown = glint_model::limits::clip(value);
-            if value.len() % 2 != 0 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !value.len().is_multiple_of(2) || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(conflict(format!(
                     "{key} ({shown}) is not a valid hexadecimal value"
                 )));
