@@ -25,6 +25,7 @@
 use glint_db::{DbError, StorageQuota, UploadLease, Version, Versioned};
 use glint_model::time::Timestamp;
 use glint_model::{Image, ImageId};
+use glint_notify::EventType;
 
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
@@ -127,6 +128,7 @@ impl ImageService {
             }
             match self.save(&current.image, current.version, &save).await {
                 Ok(saved) => {
+                    self.notify_saved(&current.image, &save);
                     return Ok(Changed {
                         image: current.image,
                         saved: Some(saved),
@@ -176,6 +178,18 @@ impl ImageService {
                     .await?;
                 Ok(plain(version))
             }
+        }
+    }
+
+    /// The event of a save, as Glance's repository sends it: the end of an
+    /// upload sends its own events, in Glance's order.
+    fn notify_saved(&self, image: &Image, save: &Save<'_>) {
+        match save {
+            Save::Image | Save::BeginUpload { .. } => {
+                self.notify_image(EventType::ImageUpdate, image)
+            }
+            Save::Delete { now } => self.notify_deleted(image, *now),
+            Save::EndUpload { .. } => {}
         }
     }
 

@@ -113,7 +113,12 @@ impl ImageService {
                 continue;
             };
             match store.get(&location.url, byte_range).await {
-                Ok(data) => {
+                Ok(mut data) => {
+                    let expected = match data.range {
+                        Some(r) => r.end - r.start + 1,
+                        None => image.size.unwrap_or(data.total_size),
+                    };
+                    data.stream = self.counted_for_send(ctx, &image, data.stream, expected);
                     return Ok(Download {
                         image,
                         data: Some(data),

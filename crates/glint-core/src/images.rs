@@ -7,6 +7,7 @@ use glint_db::{Database, DbError, Versioned, Viewer};
 use glint_model::properties::{self, PropertyAccess, PropertyOperation};
 use glint_model::query::ImageListQuery;
 use glint_model::{Image, ImageId, Location};
+use glint_notify::{EventType, Notifier};
 use glint_policy::Enforcer;
 use glint_store::{Store, StoreRegistry};
 use serde_json::Value;
@@ -38,6 +39,8 @@ pub struct ImageService {
     instance: uuid::Uuid,
     /// Changes of one image made by this process take turns.
     pub(crate) write_turns: Arc<WriteTurns>,
+    /// Where the events of the use cases go (off by default).
+    pub(crate) notifier: Notifier,
 }
 
 impl ImageService {
@@ -54,7 +57,18 @@ impl ImageService {
             config: Arc::new(config),
             instance: uuid::Uuid::new_v4(),
             write_turns: Arc::new(WriteTurns::new()),
+            notifier: Notifier::off(),
         }
+    }
+
+    /// Sends the events of the use cases (`image.create`, …) to `notifier`.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// Sends the policy's `http:`/`https:` checks to `remote` (without it
@@ -213,6 +227,7 @@ impl ImageService {
             other => other.map_err(CoreError::from),
         }?;
         tracing::info!(image.id = %image.id, "image created");
+        self.notify_image(EventType::ImageCreate, &image);
         Ok(self.readable_view(ctx, image))
     }
 

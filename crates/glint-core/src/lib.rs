@@ -22,6 +22,7 @@ pub mod input;
 mod liveness;
 pub mod locations;
 pub mod members;
+mod notify;
 mod patch_locations;
 pub mod protections;
 pub mod reconcile;

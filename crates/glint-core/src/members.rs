@@ -12,6 +12,7 @@
 use glint_db::DbError;
 use glint_model::member::{self, MemberStatus};
 use glint_model::{Image, ImageId, Member, Visibility, time};
+use glint_notify::EventType;
 
 use crate::authz::image_target;
 use crate::context::RequestContext;
@@ -164,6 +165,7 @@ impl ImageService {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(image.id = %image.id, member.id = %member.member_id, "image member added");
+        self.notify_member(EventType::ImageMemberCreate, &member);
         Ok(member)
     }
 
@@ -211,6 +213,7 @@ impl ImageService {
             member.status = %member.status,
             "image member status changed"
         );
+        self.notify_member(EventType::ImageMemberUpdate, &member);
         Ok(member)
     }
 
@@ -233,6 +236,7 @@ impl ImageService {
             other => other?,
         }
         tracing::info!(image.id = %image.id, member.id = %member.member_id, "image member removed");
+        self.notify_member_deleted(&member, time::now());
         Ok(())
     }
 }

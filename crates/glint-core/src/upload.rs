@@ -153,6 +153,8 @@ impl ImageService {
         let upload = self
             .begin_upload(ctx, stored, announced_size, target)
             .await?;
+        let backend = self.stores.is_multi_store().then(|| upload.store.id());
+        self.notify_prepare(&upload.image, backend);
         let svc = self.clone();
         let work = async move { svc.run_upload(upload, data).await };
         let task = tokio::spawn(work.instrument(tracing::Span::current()));
@@ -283,8 +285,10 @@ impl ImageService {
             Ok(stored) => stored,
             Err(e) => {
                 drop(handle);
+                let e = refused(e);
+                self.notify_upload_failed(id, &e);
                 self.abandon_upload(id, &upload.holder).await;
-                return Err(refused(e));
+                return Err(e);
             }
         };
         let outcome = match handle.finish().await {
@@ -298,6 +302,7 @@ impl ImageService {
             if let Err(del) = store.delete(&stored.url).await {
                 tracing::error!(image.id = %id, error = %del, "failed to remove rejected data");
             }
+            self.notify_upload_failed(id, &e);
             self.abandon_upload(id, &upload.holder).await;
             return Err(e);
         }
@@ -341,8 +346,9 @@ impl ImageService {
             })
             .await;
         match done {
-            Ok(_) => {
+            Ok(done) => {
                 tracing::info!(image.id = %id, size_bytes = ingested.size, store.id = store_id, "image data stored");
+                self.notify_activated(&done.image);
                 Ok(())
             }
             Err(CoreError::DeletedDuringUpload { .. } | CoreError::UploadTakenOver) => {
@@ -395,16 +401,20 @@ impl ImageService {
             holder,
             quota: None,
         };
-        self.change_image(current, reload, save, |image| {
-            if image.status != ImageStatus::Saving {
-                return Ok(Step::Keep);
-            }
-            image.properties.remove(LEGACY_UPLOAD_LEASE);
-            image.transition(ImageStatus::Queued)?;
-            image.updated_at = time::now();
-            Ok(Step::Save)
-        })
-        .await?;
+        let reset = self
+            .change_image(current, reload, save, |image| {
+                if image.status != ImageStatus::Saving {
+                    return Ok(Step::Keep);
+                }
+                image.properties.remove(LEGACY_UPLOAD_LEASE);
+                image.transition(ImageStatus::Queued)?;
+                image.updated_at = time::now();
+                Ok(Step::Save)
+            })
+            .await?;
+        if reset.saved.is_some() {
+            self.notify_image(glint_notify::EventType::ImageUpdate, &reset.image);
+        }
         Ok(())
     }
 }

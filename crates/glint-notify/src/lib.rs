@@ -14,6 +14,8 @@ pub mod event;
 pub mod message;
 mod notifier;
 pub mod payload;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{Driver, NotifierConfig, RabbitHost, Secret, TransportUrl, TransportUrlError};
 pub use event::{DisabledEvents, EventType, Priority};
