@@ -12,7 +12,7 @@ use futures::Stream;
 use glint_model::time::Timestamp;
 use glint_model::{Image, ImageId, Member};
 use glint_notify::payload::{self, ImageSend};
-use glint_notify::{EventType, Notifier};
+use glint_notify::{EventType, Notifier, Priority};
 use glint_store::{ByteStream, StoreError};
 
 use crate::context::RequestContext;
@@ -136,27 +136,37 @@ impl Stream for SendCounter {
             Poll::Ready(Some(Ok(chunk))) => {
                 if let Some(send) = this.send.as_mut() {
                     send.bytes_sent += chunk.len() as u64;
+                    // Sent as the last chunk leaves: the server need not ask
+                    // for more once it has the length it announced.
+                    if send.bytes_sent >= this.expected {
+                        this.finish();
+                    }
                 }
             }
             // A failed read ends the download without a notification, as
             // an exception does in Glance.
             Poll::Ready(Some(Err(_))) => this.send = None,
-            Poll::Ready(None) => {
-                if let Some(send) = this.send.take() {
-                    let payload = || payload::image_send(&send);
-                    if send.bytes_sent == this.expected {
-                        this.notifier.info(EventType::ImageSend, payload);
-                    } else {
-                        (this.notifier).emit(
-                            EventType::ImageSend,
-                            glint_notify::Priority::Error,
-                            payload,
-                        );
-                    }
-                }
-            }
+            Poll::Ready(None) => this.finish(),
             Poll::Pending => {}
         }
         next
+    }
+}
+
+impl SendCounter {
+    /// `image.send`: INFO when exactly the expected bytes were sent, ERROR
+    /// otherwise. Once.
+    fn finish(&mut self) {
+        let Some(send) = self.send.take() else {
+            return;
+        };
+        let priority = if send.bytes_sent == self.expected {
+            Priority::Info
+        } else {
+            Priority::Error
+        };
+        (self.notifier).emit(EventType::ImageSend, priority, || {
+            payload::image_send(&send)
+        });
     }
 }

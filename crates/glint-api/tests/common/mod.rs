@@ -56,6 +56,8 @@ pub struct TestApp {
     store_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     server_db: Option<ServerDatabase>,
+    /// The notification publisher, when notifications are on.
+    publisher: Option<glint_notify::Publisher>,
 }
 
 /// The database and file store of a running app, for a second server on
@@ -77,6 +79,7 @@ pub struct TestAppBuilder {
     old_images: Vec<glint_model::Image>,
     stores: Option<StoresFn>,
     wrap_store: Option<StoreWrapper>,
+    notifications: Option<glint_notify::NotifierConfig>,
 }
 
 /// Builds the stores of a test server from its temporary directory.
@@ -150,6 +153,12 @@ impl TestAppBuilder {
     /// demand…).
     pub fn wrap_store(mut self, wrap: StoreWrapper) -> Self {
         self.wrap_store = Some(wrap);
+        self
+    }
+
+    /// Sends notifications as `config` says (drivers, RabbitMQ, topics…).
+    pub fn notifications(mut self, config: glint_notify::NotifierConfig) -> Self {
+        self.notifications = Some(config);
         self
     }
 
@@ -229,7 +238,10 @@ impl TestAppBuilder {
                 PropertyProtections::new(*format, sections, &policy).expect("valid protections");
             self.image.property_protections = Some(Arc::new(protections));
         }
-        let images = ImageService::new(db.clone(), stores, Arc::new(policy), self.image);
+        let (notifier, publisher) =
+            glint_notify::Notifier::start(self.notifications.take().unwrap_or_default());
+        let images = ImageService::new(db.clone(), stores, Arc::new(policy), self.image)
+            .with_notifier(notifier);
         // As `glint serve` does before it listens.
         images
             .reconcile_interrupted_uploads()
@@ -261,6 +273,7 @@ impl TestAppBuilder {
             store_dir,
             shutdown: Some(tx),
             server_db,
+            publisher: Some(publisher),
         }
     }
 }
@@ -297,12 +310,21 @@ impl TestApp {
             shared: None,
             old_images: Vec::new(),
             wrap_store: None,
+            notifications: None,
         }
     }
 
     /// A server with Glance's default configuration on SQLite.
     pub async fn new() -> TestApp {
         TestApp::builder().start().await
+    }
+
+    /// Stops the notification publisher, which first sends what is queued
+    /// (within its drain time).
+    pub async fn stop_notifications(&mut self) {
+        if let Some(publisher) = self.publisher.take() {
+            publisher.shutdown().await;
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
