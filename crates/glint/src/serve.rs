@@ -43,8 +43,10 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     let mut image_conf = image_config(&conf);
     image_conf.node_name = node_name();
     image_conf.property_protections = property_protections(&conf, config_files, &policy)?;
+    let (notifier, publisher) = start_notifications(&conf);
     let images = ImageService::new(db, stores, policy, image_conf)
-        .with_remote_policy(Arc::new(remote_policy));
+        .with_remote_policy(Arc::new(remote_policy))
+        .with_notifier(notifier);
     let reset = images
         .reconcile_interrupted_uploads()
         .await
@@ -61,9 +63,29 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     tracing::info!(address = %listener.local_addr()?, "glint API listening");
     let served = glint_api::serve(listener, state, shutdown_signal()).await;
     reconciler.abort();
+    publisher.shutdown().await;
     served.context("server failed")?;
     tracing::info!("glint stopped");
     Ok(())
+}
+
+/// Starts the notification publisher the configuration asks for; it
+/// connects to RabbitMQ in the background, so glint serves while RabbitMQ
+/// is away.
+fn start_notifications(conf: &GlanceConfig) -> (glint_notify::Notifier, glint_notify::Publisher) {
+    let n = &conf.notifications;
+    if n.drivers.is_empty() {
+        tracing::info!("notifications off ([oslo_messaging_notifications] driver is not set)");
+    } else {
+        tracing::info!(
+            drivers = ?n.drivers,
+            transport = %n.transport,
+            exchange = %n.exchange,
+            topics = ?n.topics,
+            "sending notifications"
+        );
+    }
+    glint_notify::Notifier::start(n.clone())
 }
 
 /// Descriptors kept free for the database, image files and Keystone.

@@ -9,6 +9,7 @@ mod connections;
 mod database;
 mod ini;
 mod keystone;
+mod notifications;
 mod options;
 mod protections;
 mod render;
@@ -121,6 +122,9 @@ pub struct GlanceConfig {
     pub keystone_authtoken: KeystoneAuthtokenConfig,
     /// `[glint]`: options that only glint has.
     pub glint: GlintConfig,
+    /// `[oslo_messaging_notifications]`, `[oslo_messaging_rabbit]` and the
+    /// notification options of `[DEFAULT]`.
+    pub notifications: glint_notify::NotifierConfig,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -169,6 +173,7 @@ impl GlanceConfig {
             (glance_store.default_store, &glance_store.stores),
             &config_dirs,
         )?;
+        let (notifications, notification_warnings) = notifications::read(&src)?;
         let config = GlanceConfig {
             default: DefaultConfig::read(&src)?,
             database: DatabaseConfig {
@@ -181,13 +186,16 @@ impl GlanceConfig {
             oslo_policy: OsloPolicyConfig::read(&src)?,
             keystone_authtoken: KeystoneAuthtokenConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
+            notifications,
             config_dirs,
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {
             config.keystone_authtoken.check_complete(&src)?;
         }
         config.validate()?;
-        Ok((config, warnings::warnings(&ini)))
+        let mut warnings = warnings::warnings(&ini);
+        warnings.extend(notification_warnings);
+        Ok((config, warnings))
     }
 
     /// The sqlx URL of the image database, defaulting to SQLite in

@@ -14,6 +14,7 @@ use glint_api::auth::{KeystoneAuth, KeystoneConfig};
 use glint_api::{ApiConfig, ConnectionLimits};
 use glint_core::{ImageConfig, RuleFormat};
 use glint_db::ConnectOptions;
+use glint_notify::NotifierConfig;
 use glint_store::WriteStrategy;
 
 use super::render;
@@ -237,6 +238,50 @@ pub(super) const UPLOAD_LEASE_TIME: Opt = layer("glint", "upload_lease_time", ||
     render::seconds(image().upload_lease_time)
 });
 
+fn notifier() -> NotifierConfig {
+    NotifierConfig::default()
+}
+
+pub(super) const NOTIFICATION_DRIVER: Opt = opt("oslo_messaging_notifications", "driver", "");
+pub(super) const NOTIFICATION_TRANSPORT_URL: Opt =
+    opt("oslo_messaging_notifications", "transport_url", "");
+pub(super) const NOTIFICATION_TOPICS: Opt = layer("oslo_messaging_notifications", "topics", || {
+    render::list(&notifier().topics)
+});
+pub(super) const TRANSPORT_URL: Opt = opt("DEFAULT", "transport_url", "rabbit://");
+pub(super) const CONTROL_EXCHANGE: Opt =
+    layer("DEFAULT", "control_exchange", || notifier().exchange);
+pub(super) const DEFAULT_PUBLISHER_ID: Opt = layer("DEFAULT", "default_publisher_id", || {
+    notifier().publisher_id
+});
+pub(super) const DISABLED_NOTIFICATIONS: Opt = opt("DEFAULT", "disabled_notifications", "");
+pub(super) const AMQP_DURABLE_QUEUES: Opt =
+    layer("oslo_messaging_rabbit", "amqp_durable_queues", || {
+        notifier().durable.to_string()
+    });
+pub(super) const AMQP_AUTO_DELETE: Opt = layer("oslo_messaging_rabbit", "amqp_auto_delete", || {
+    notifier().auto_delete.to_string()
+});
+pub(super) const RABBIT_QUORUM_QUEUE: Opt =
+    layer("oslo_messaging_rabbit", "rabbit_quorum_queue", || {
+        notifier().quorum_queues.to_string()
+    });
+pub(super) const RABBIT_HA_QUEUES: Opt = layer("oslo_messaging_rabbit", "rabbit_ha_queues", || {
+    notifier().ha_queues.to_string()
+});
+pub(super) const RABBIT_RETRY_INTERVAL: Opt =
+    layer("oslo_messaging_rabbit", "rabbit_retry_interval", || {
+        render::seconds(notifier().retry_interval)
+    });
+pub(super) const RABBIT_INTERVAL_MAX: Opt =
+    layer("oslo_messaging_rabbit", "rabbit_interval_max", || {
+        render::seconds(notifier().retry_interval_max)
+    });
+pub(super) const RABBIT_SSL: Opt = opt("oslo_messaging_rabbit", "ssl", "false");
+pub(super) const NOTIFICATION_QUEUE_SIZE: Opt = layer("glint", "notification_queue_size", || {
+    notifier().queue_size.to_string()
+});
+
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
     BIND_HOST,
@@ -302,6 +347,21 @@ pub(super) const SUPPORTED: &[Opt] = &[
     MAX_CONNECTIONS,
     DATABASE_STATEMENT_TIMEOUT,
     UPLOAD_LEASE_TIME,
+    NOTIFICATION_DRIVER,
+    NOTIFICATION_TRANSPORT_URL,
+    NOTIFICATION_TOPICS,
+    TRANSPORT_URL,
+    CONTROL_EXCHANGE,
+    DEFAULT_PUBLISHER_ID,
+    DISABLED_NOTIFICATIONS,
+    AMQP_DURABLE_QUEUES,
+    AMQP_AUTO_DELETE,
+    RABBIT_QUORUM_QUEUE,
+    RABBIT_HA_QUEUES,
+    RABBIT_RETRY_INTERVAL,
+    RABBIT_INTERVAL_MAX,
+    RABBIT_SSL,
+    NOTIFICATION_QUEUE_SIZE,
 ];
 
 /// A supported option by section and name.

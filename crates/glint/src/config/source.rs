@@ -40,6 +40,26 @@ impl<'a> Source<'a> {
         self.ini.get(opt.section, opt.name).is_some()
     }
 
+    /// Every value of a multi-valued option (repeated in the files), after
+    /// substitution; its default when not set.
+    pub(super) fn all(&self, opt: &Opt) -> Result<Vec<String>, ConfigError> {
+        let raw = self.ini.get_all(opt.section, opt.name);
+        if raw.is_empty() {
+            let default = opt.default_text();
+            return Ok(if default.is_empty() {
+                Vec::new()
+            } else {
+                vec![default]
+            });
+        }
+        raw.iter()
+            .map(|value| {
+                substitute(value, |name| self.reference(opt.section, name))
+                    .map_err(|reason| ConfigError::invalid(opt, value, reason))
+            })
+            .collect()
+    }
+
     pub(super) fn string(&self, opt: &Opt) -> Result<String, ConfigError> {
         self.value(opt)
     }

@@ -16,7 +16,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("keystone_authtoken", Some("keyfile")),
     ("keystone_authtoken", Some("insecure")),
     ("oslo_limit", None),
-    ("oslo_messaging_notifications", None),
     ("oslo_policy", Some("remote_ssl_verify_server_crt")),
     ("oslo_policy", Some("remote_ssl_ca_crt_file")),
     ("oslo_policy", Some("remote_ssl_client_crt_file")),
@@ -29,8 +28,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("DEFAULT", Some("node_staging_uri")),
     ("DEFAULT", Some("worker_self_reference_url")),
     ("DEFAULT", Some("scrub_time")),
-    ("DEFAULT", Some("disabled_notifications")),
-    ("DEFAULT", Some("transport_url")),
     ("task", Some("task_time_to_live")),
     ("task", Some("work_dir")),
     ("import_filtering_opts", None),
@@ -62,6 +59,12 @@ const IGNORED: &[(&str, &str, &str)] = &[
         "oslo_policy",
         "policy_dirs",
         "put every rule override in the file named by [oslo_policy] policy_file",
+    ),
+    (
+        "oslo_messaging_notifications",
+        "retry",
+        "glint retries until a notification is sent; new ones are dropped while its queue \
+         ([glint] notification_queue_size) is full",
     ),
     (
         "keystone_authtoken",
