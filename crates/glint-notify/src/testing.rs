@@ -36,6 +36,22 @@ pub fn transport_url(port: Option<u16>, vhost: &str) -> crate::TransportUrl {
     }
 }
 
+/// The same broker as `glance-api.conf` writes it, with its password:
+/// `rabbit://user:password@host:port/` (the virtual host `/`), on `port`
+/// when given.
+pub fn transport_url_text(port: Option<u16>) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let t = transport_url(port, "/");
+    let h = &t.hosts[0];
+    format!(
+        "rabbit://{}:{}@{}:{}/",
+        utf8_percent_encode(&h.username, NON_ALPHANUMERIC),
+        utf8_percent_encode(h.password.expose(), NON_ALPHANUMERIC),
+        h.host,
+        h.port
+    )
+}
+
 /// One message as a consumer receives it.
 #[derive(Debug, Clone)]
 pub struct Received {
