@@ -94,9 +94,54 @@ impl Notification {
         }
     }
 
-    /// The message as the `log` driver writes it (no `_unique_id`).
+    /// The message as the `log` driver writes it (no `_unique_id`), with
+    /// the values of keys that name a secret masked, as oslo.messaging's
+    /// log driver masks them.
     pub fn log_text(&self) -> String {
-        String::from_utf8_lossy(&python_json(&self.oslo_message(None))).into_owned()
+        let mut masked = self.clone();
+        mask_secrets(&mut masked.payload);
+        String::from_utf8_lossy(&python_json(&masked.oslo_message(None))).into_owned()
+    }
+}
+
+/// Parts of key names that oslo.utils' `mask_dict_password` takes for a
+/// secret (its list, folded: `pass` covers `password`, `admin_pass`,
+/// `passphrase`…).
+const SECRET_KEY_PARTS: &[&str] = &[
+    "pass",
+    "secret",
+    "token",
+    "pswd",
+    "configdrive",
+    "encrypted_key",
+    "private_key",
+    "fernetkey",
+    "sslkey",
+    "cookie",
+    "authkey",
+    "rndckey",
+    "clientkey",
+    "adminkey",
+    "encryptionkey",
+    "heartbeatkey",
+    "credential",
+    "fsid",
+];
+
+fn mask_secrets(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                let key = key.to_lowercase();
+                if !v.is_object() && SECRET_KEY_PARTS.iter().any(|part| key.contains(part)) {
+                    *v = Value::String("***".to_owned());
+                } else {
+                    mask_secrets(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
     }
 }
 
@@ -258,6 +303,20 @@ mod tests {
         assert_eq!(a["message_id"], b["message_id"]);
         assert_ne!(a["_unique_id"], b["_unique_id"]);
         assert!(a.get("oslo.version").is_none());
+    }
+
+    #[test]
+    fn log_text_masks_values_of_keys_that_name_secrets() {
+        let payload = json!({"id": "x", "properties": {"admin_password": "hunter2",
+            "os_secret_uuid": "s", "hw_disk_bus": "scsi", "ssh_passphrase": "p"}});
+        let text = sample(payload).log_text();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["payload"]["properties"],
+            json!({"admin_password": "***", "os_secret_uuid": "***", "hw_disk_bus": "scsi",
+                   "ssh_passphrase": "***"})
+        );
+        assert!(!text.contains("hunter2"));
     }
 
     #[test]

@@ -382,3 +382,57 @@ async fn no_driver_starts_nothing_and_sends_nothing() {
     assert!(notifier.stats().is_none());
     publisher.shutdown().await;
 }
+
+/// Collects what a `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_log_driver_logs_each_message_at_its_priority_with_secrets_masked() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let cfg = NotifierConfig {
+        drivers: vec![Driver::Log],
+        ..NotifierConfig::default()
+    };
+    let (notifier, publisher) = Notifier::start(cfg);
+    notifier.info(
+        EventType::ImageCreate,
+        || json!({"id": "x", "properties": {"admin_password": "hunter2"}}),
+    );
+    notifier.error(EventType::ImageUpload, || "upload failed".to_owned());
+    publisher.shutdown().await;
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("oslo.messaging.notification"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains(" INFO ") && lines[0].contains(r#""event_type": "image.create""#),
+        "{text}"
+    );
+    assert!(lines[0].contains(r#""admin_password": "***""#), "{text}");
+    assert!(
+        lines[1].contains(" ERROR ") && lines[1].contains(r#""payload": "upload failed""#),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    assert_eq!(notifier.stats().unwrap().published(), 2);
+}
