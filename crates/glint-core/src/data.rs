@@ -61,7 +61,10 @@ impl ImageService {
 
     /// `GET /v2/images/{id}/file?prefer=a,b`: the data from the first
     /// location that answers, trying the preferred stores first, then the
-    /// others by store weight (multi-store), as Glance does.
+    /// others by store weight (multi-store), as Glance does. With the
+    /// image cache serving downloads, an active image comes from this
+    /// node's cache when it holds the image's current data (after the same
+    /// checks), and a whole download of it otherwise fills the cache.
     pub async fn download_from(
         &self,
         ctx: &RequestContext,
@@ -106,6 +109,18 @@ impl ImageService {
                 )
             }
         };
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|c| c.config().serve_downloads && c.may_hold(&image));
+        if let Some(cache) = cache
+            && let Some(data) = cache.serve(&image, byte_range).await
+        {
+            return Ok(Download {
+                image,
+                data: Some(data),
+            });
+        }
         let mut failure = None;
         for location in &locations {
             let Some(store) = self.store_for(location) else {
@@ -114,6 +129,12 @@ impl ImageService {
             };
             match store.get(&location.url, byte_range).await {
                 Ok(data) => {
+                    let data = match cache {
+                        Some(cache) if byte_range.is_none() => {
+                            cache.fill(&image, data).unwrap_or_else(|data| data)
+                        }
+                        _ => data,
+                    };
                     return Ok(Download {
                         image,
                         data: Some(data),

@@ -38,6 +38,8 @@ pub struct ImageService {
     instance: uuid::Uuid,
     /// Changes of one image made by this process take turns.
     pub(crate) write_turns: Arc<WriteTurns>,
+    /// This node's image cache, when `image_cache_dir` is set.
+    pub(crate) cache: Option<Arc<crate::cache::CacheService>>,
 }
 
 impl ImageService {
@@ -54,6 +56,7 @@ impl ImageService {
             config: Arc::new(config),
             instance: uuid::Uuid::new_v4(),
             write_turns: Arc::new(WriteTurns::new()),
+            cache: None,
         }
     }
 

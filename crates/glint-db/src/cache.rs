@@ -69,6 +69,21 @@ fn same_data(data: CachedData<'_>) -> Result<Cond, DbError> {
         .add(checksum))
 }
 
+fn select_cached() -> sea_query::SelectStatement {
+    Query::select()
+        .columns([
+            "id",
+            "image_id",
+            "last_accessed",
+            "last_modified",
+            "size",
+            "hits",
+            "checksum",
+        ])
+        .from(CACHED)
+        .take()
+}
+
 impl Database {
     /// The node registered under `url`, registered now if it is new.
     pub async fn register_cache_node(&self, url: &str) -> Result<CacheNode, DbError> {
@@ -98,22 +113,31 @@ impl Database {
 
     /// The images cached on `node`, least recently served first.
     pub async fn cached_images(&self, node: CacheNode) -> Result<Vec<CachedImage>, DbError> {
-        let query = Query::select()
-            .columns([
-                "id",
-                "image_id",
-                "last_accessed",
-                "last_modified",
-                "size",
-                "hits",
-                "checksum",
-            ])
-            .from(CACHED)
+        let query = select_cached()
             .and_where(Expr::col(NODE).eq(node.0))
             .order_by("last_accessed", Order::Asc)
             .order_by("id", Order::Asc)
             .take();
-        let rows = self.fetch_all(&query).await?;
+        self.fetch_cached(&query).await
+    }
+
+    /// `node`'s record of `image`, if it has one.
+    pub async fn cached_image(
+        &self,
+        node: CacheNode,
+        image: ImageId,
+    ) -> Result<Option<CachedImage>, DbError> {
+        let query = select_cached()
+            .cond_where(node_and_image(node, image))
+            .take();
+        Ok(self.fetch_cached(&query).await?.pop())
+    }
+
+    async fn fetch_cached(
+        &self,
+        query: &sea_query::SelectStatement,
+    ) -> Result<Vec<CachedImage>, DbError> {
+        let rows = self.fetch_all(query).await?;
         rows.iter()
             .map(|row| {
                 let image_id: String = row.try_get(1)?;
@@ -247,10 +271,7 @@ impl Database {
         let query = Query::select()
             .column((NODES, "node_reference_url"))
             .from(CACHED)
-            .inner_join(
-                NODES,
-                Expr::col((NODES, NODE)).equals((CACHED, NODE)),
-            )
+            .inner_join(NODES, Expr::col((NODES, NODE)).equals((CACHED, NODE)))
             .and_where(Expr::col((CACHED, "image_id")).eq(image.to_string()))
             .order_by((NODES, "node_reference_url"), Order::Asc)
             .take();

@@ -42,8 +42,12 @@ async fn cached_images_list_least_recently_served_first_with_their_hits() {
     on_every_db(|db: Database| async move {
         let node = db.register_cache_node(&node_url()).await.unwrap();
         let (a, b) = (ImageId::new_random(), ImageId::new_random());
-        db.record_cached_image(node, a, data(10), at(1, 0)).await.unwrap();
-        db.record_cached_image(node, b, data(20), at(2, 0)).await.unwrap();
+        db.record_cached_image(node, a, data(10), at(1, 0))
+            .await
+            .unwrap();
+        db.record_cached_image(node, b, data(20), at(2, 0))
+            .await
+            .unwrap();
         let listed: Vec<ImageId> = db
             .cached_images(node)
             .await
@@ -53,8 +57,16 @@ async fn cached_images_list_least_recently_served_first_with_their_hits() {
             .collect();
         assert_eq!(listed, [a, b]);
 
-        assert!(db.touch_cached_image(node, a, data(10), at(3, 5)).await.unwrap());
-        assert!(db.touch_cached_image(node, a, data(10), at(4, 5)).await.unwrap());
+        assert!(
+            db.touch_cached_image(node, a, data(10), at(3, 5))
+                .await
+                .unwrap()
+        );
+        assert!(
+            db.touch_cached_image(node, a, data(10), at(4, 5))
+                .await
+                .unwrap()
+        );
         let cached = db.cached_images(node).await.unwrap();
         assert_eq!(cached[0].image_id, b);
         let a_row = &cached[1];
@@ -74,7 +86,9 @@ async fn a_hit_counts_only_while_the_record_matches_the_data() {
         let node = db.register_cache_node(&node_url()).await.unwrap();
         let other_node = db.register_cache_node(&node_url()).await.unwrap();
         let image = ImageId::new_random();
-        db.record_cached_image(node, image, data(10), at(1, 0)).await.unwrap();
+        db.record_cached_image(node, image, data(10), at(1, 0))
+            .await
+            .unwrap();
         let other_sum = CachedData {
             size: 10,
             checksum: Some("0123456789abcdef0123456789abcdef"),
@@ -84,16 +98,38 @@ async fn a_hit_counts_only_while_the_record_matches_the_data() {
             checksum: None,
         };
         for stale in [data(11), other_sum, no_sum] {
-            assert!(!db.touch_cached_image(node, image, stale, at(2, 0)).await.unwrap());
+            assert!(
+                !db.touch_cached_image(node, image, stale, at(2, 0))
+                    .await
+                    .unwrap()
+            );
         }
-        assert!(!db.touch_cached_image(other_node, image, data(10), at(2, 0)).await.unwrap());
-        assert!(!db.touch_cached_image(node, ImageId::new_random(), data(10), at(2, 0)).await.unwrap());
+        assert!(
+            !db.touch_cached_image(other_node, image, data(10), at(2, 0))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.touch_cached_image(node, ImageId::new_random(), data(10), at(2, 0))
+                .await
+                .unwrap()
+        );
         assert_eq!(db.cached_images(node).await.unwrap()[0].hits, 0);
 
         let unsummed = ImageId::new_random();
-        db.record_cached_image(node, unsummed, no_sum, at(1, 0)).await.unwrap();
-        assert!(db.touch_cached_image(node, unsummed, no_sum, at(2, 0)).await.unwrap());
-        assert!(!db.touch_cached_image(node, unsummed, data(10), at(2, 0)).await.unwrap());
+        db.record_cached_image(node, unsummed, no_sum, at(1, 0))
+            .await
+            .unwrap();
+        assert!(
+            db.touch_cached_image(node, unsummed, no_sum, at(2, 0))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.touch_cached_image(node, unsummed, data(10), at(2, 0))
+                .await
+                .unwrap()
+        );
     })
     .await;
 }
@@ -104,9 +140,15 @@ async fn recording_an_image_again_replaces_its_record_and_pops_the_queue() {
         let node = db.register_cache_node(&node_url()).await.unwrap();
         let image = ImageId::new_random();
         db.queue_prefetch(node, image, at(0, 0)).await.unwrap();
-        db.record_cached_image(node, image, data(10), at(1, 0)).await.unwrap();
-        db.touch_cached_image(node, image, data(10), at(2, 0)).await.unwrap();
-        db.record_cached_image(node, image, data(12), at(3, 0)).await.unwrap();
+        db.record_cached_image(node, image, data(10), at(1, 0))
+            .await
+            .unwrap();
+        db.touch_cached_image(node, image, data(10), at(2, 0))
+            .await
+            .unwrap();
+        db.record_cached_image(node, image, data(12), at(3, 0))
+            .await
+            .unwrap();
         let cached = db.cached_images(node).await.unwrap();
         assert_eq!(cached.len(), 1);
         assert_eq!((cached[0].size, cached[0].hits), (12, 0));
@@ -122,22 +164,35 @@ async fn records_are_per_node_and_an_image_is_forgotten_everywhere() {
         let a = db.register_cache_node(&url_a).await.unwrap();
         let b = db.register_cache_node(&url_b).await.unwrap();
         let (image, kept) = (ImageId::new_random(), ImageId::new_random());
-        db.record_cached_image(a, image, data(1), at(1, 0)).await.unwrap();
-        db.record_cached_image(b, image, data(1), at(1, 0)).await.unwrap();
-        db.record_cached_image(b, kept, data(1), at(1, 0)).await.unwrap();
+        db.record_cached_image(a, image, data(1), at(1, 0))
+            .await
+            .unwrap();
+        db.record_cached_image(b, image, data(1), at(1, 0))
+            .await
+            .unwrap();
+        db.record_cached_image(b, kept, data(1), at(1, 0))
+            .await
+            .unwrap();
         db.queue_prefetch(a, image, at(1, 0)).await.unwrap();
 
         let mut expected = vec![url_a.clone(), url_b.clone()];
         expected.sort();
         assert_eq!(db.cached_image_nodes(image).await.unwrap(), expected);
         assert_eq!(db.cached_image_nodes(kept).await.unwrap(), [url_b.clone()]);
-        assert!(db.cached_image_nodes(ImageId::new_random()).await.unwrap().is_empty());
+        assert!(
+            db.cached_image_nodes(ImageId::new_random())
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         assert!(db.forget_cached_image(a, image).await.unwrap());
         assert!(!db.forget_cached_image(a, image).await.unwrap());
         assert_eq!(db.cached_image_nodes(image).await.unwrap(), [url_b.clone()]);
 
-        db.record_cached_image(a, image, data(1), at(1, 0)).await.unwrap();
+        db.record_cached_image(a, image, data(1), at(1, 0))
+            .await
+            .unwrap();
         db.forget_image_in_caches(image).await.unwrap();
         assert!(db.cached_image_nodes(image).await.unwrap().is_empty());
         assert!(db.queued_prefetches(a).await.unwrap().is_empty());
@@ -181,14 +236,26 @@ async fn a_prefetch_is_claimed_by_one_holder_until_its_lease_expires() {
 
         let claim = |holder: &'static str, now, until| {
             let db = db.clone();
-            async move { db.claim_prefetch(node, holder, at(now, 0), at(until, 0)).await.unwrap() }
+            async move {
+                db.claim_prefetch(node, holder, at(now, 0), at(until, 0))
+                    .await
+                    .unwrap()
+            }
         };
         assert_eq!(claim("p1", 10, 70).await, Some(first));
         assert_eq!(claim("p2", 11, 71).await, Some(second));
         assert_eq!(claim("p3", 12, 72).await, None);
 
-        assert!(db.renew_prefetch(node, first, "p1", at(100, 0)).await.unwrap());
-        assert!(!db.renew_prefetch(node, first, "p2", at(100, 0)).await.unwrap());
+        assert!(
+            db.renew_prefetch(node, first, "p1", at(100, 0))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.renew_prefetch(node, first, "p2", at(100, 0))
+                .await
+                .unwrap()
+        );
         // p2 died: its lease runs out, and another holder takes the image.
         assert_eq!(claim("p3", 80, 140).await, Some(second));
         assert!(!db.end_prefetch(node, second, "p2").await.unwrap());

@@ -77,23 +77,23 @@ pub trait FillCommit: Send + Sync + std::fmt::Debug {
 
 impl ImageCache {
     /// Wraps a download of the whole of `image` so that it also fills the
-    /// cache. `source` comes back as it was when the image is being filled
-    /// already, is empty, or cannot be hashed.
+    /// cache. `Err` gives `source` back as it was when the image is being
+    /// filled already or is empty.
     pub fn fill(
         self: &Arc<Self>,
         image: ImageId,
         expected: Expected,
         source: ByteStream,
         commit: Arc<dyn FillCommit>,
-    ) -> ByteStream {
+    ) -> Result<ByteStream, ByteStream> {
         if expected.size == 0 {
-            return source;
+            return Err(source);
         }
         let cancel = Arc::new(AtomicBool::new(false));
         {
             let mut filling = self.filling_map();
             if filling.contains_key(&image) {
-                return source;
+                return Err(source);
             }
             filling.insert(image, Arc::clone(&cancel));
         }
@@ -126,7 +126,7 @@ impl ImageCache {
             ready: VecDeque::new(),
             done: false,
         };
-        stream::unfold(fill, Fill::step).boxed()
+        Ok(stream::unfold(fill, Fill::step).boxed())
     }
 }
 
