@@ -76,6 +76,14 @@ async fn cached_images_list_least_recently_served_first_with_their_hits() {
         assert_eq!(a_row.checksum.as_deref(), Some(MD5));
         assert_eq!(a_row.last_accessed, at(4, 5));
         assert_eq!(a_row.last_modified, at(1, 0));
+        assert_eq!(
+            db.cached_image(node, a).await.unwrap().as_ref(),
+            Some(a_row)
+        );
+        assert_eq!(
+            db.cached_image(node, ImageId::new_random()).await.unwrap(),
+            None
+        );
     })
     .await;
 }

@@ -132,7 +132,11 @@ async fn keep_up(cache: &CacheService) {
     }
     match cache.prune().await {
         Ok(pruned) if pruned.files > 0 => {
-            tracing::info!(files = pruned.files, size_bytes = pruned.bytes, "image cache pruned");
+            tracing::info!(
+                files = pruned.files,
+                size_bytes = pruned.bytes,
+                "image cache pruned"
+            );
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot prune the image cache"),

@@ -142,8 +142,7 @@ pub(super) const IMAGE_CACHE_STALL_TIME: Opt = layer("DEFAULT", "image_cache_sta
     render::seconds(CacheConfig::DEFAULT_STALL_TIME)
 });
 pub(super) const IMAGE_CACHE_DRIVER: Opt = opt("DEFAULT", "image_cache_driver", "centralized_db");
-pub(super) const WORKER_SELF_REFERENCE_URL: Opt =
-    opt("DEFAULT", "worker_self_reference_url", "");
+pub(super) const WORKER_SELF_REFERENCE_URL: Opt = opt("DEFAULT", "worker_self_reference_url", "");
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
 pub(super) const POOL_TIMEOUT: Opt = layer("database", "pool_timeout", || {

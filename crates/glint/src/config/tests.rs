@@ -395,9 +395,15 @@ fn caching_flavors_turn_the_cache_middleware_on_and_need_a_cache_dir() {
     };
     assert_eq!(cache(""), (AuthMode::NoAuth, CacheFlavor::Off));
     assert_eq!(cache("caching"), (AuthMode::NoAuth, CacheFlavor::Caching));
-    assert_eq!(cache("cachemanagement"), (AuthMode::NoAuth, CacheFlavor::Management));
+    assert_eq!(
+        cache("cachemanagement"),
+        (AuthMode::NoAuth, CacheFlavor::Management)
+    );
     assert_eq!(cache("keystone"), (AuthMode::Keystone, CacheFlavor::Off));
-    assert_eq!(cache("keystone+caching"), (AuthMode::Keystone, CacheFlavor::Caching));
+    assert_eq!(
+        cache("keystone+caching"),
+        (AuthMode::Keystone, CacheFlavor::Caching)
+    );
     assert_eq!(
         cache("keystone+cachemanagement"),
         (AuthMode::Keystone, CacheFlavor::Management)
@@ -443,11 +449,20 @@ fn image_cache_options_take_glances_defaults_and_refuse_bad_values() {
 
 #[test]
 fn other_cache_drivers_are_served_as_centralized_db_with_a_warning() {
-    let (_, warnings) = load_text("[DEFAULT]\nimage_cache_driver = xattr\nimage_cache_sqlite_db = c.db\n").unwrap();
-    assert!(warnings.iter().any(|w| w.starts_with(
-        "option [DEFAULT] image_cache_driver = xattr is served as centralized_db"
-    )), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.starts_with("option [DEFAULT] image_cache_sqlite_db is ignored")), "{warnings:?}");
+    let (_, warnings) =
+        load_text("[DEFAULT]\nimage_cache_driver = xattr\nimage_cache_sqlite_db = c.db\n").unwrap();
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "option [DEFAULT] image_cache_driver = xattr is served as centralized_db"
+        )),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("option [DEFAULT] image_cache_sqlite_db is ignored")),
+        "{warnings:?}"
+    );
     let (_, warnings) = load_text("[DEFAULT]\nimage_cache_driver = centralized_db\n").unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
 }
