@@ -60,6 +60,13 @@ impl ImagePath {
             by,
         })
     }
+
+    /// The id as the client wrote it, for the use cases that decide when
+    /// to look it up (the cache API looks the image up after or before its
+    /// policy check, depending on the call, as Glance does).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ImagePath {

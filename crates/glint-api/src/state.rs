@@ -40,6 +40,9 @@ pub struct ApiConfig {
     /// `show_multiple_locations`: images show their locations, and PATCH
     /// may change them.
     pub show_multiple_locations: bool,
+    /// A `+cachemanagement` flavor: the legacy cache management paths
+    /// (`/v2/cached_images`, `/v2/queued_images`) are served.
+    pub cache_management: bool,
 }
 
 /// Bounds on client connections, so that slow, stalled or numerous
@@ -91,6 +94,7 @@ impl Default for ApiConfig {
             connections: ConnectionLimits::default(),
             show_image_direct_url: false,
             show_multiple_locations: false,
+            cache_management: false,
         }
     }
 }

@@ -7,47 +7,50 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
-/// Minor versions served, in the order Glance lists them when neither
-/// multiple stores nor the image cache are configured.
-const VERSIONS: [(&str, &str); 11] = [
-    ("2.15", "SUPPORTED"),
-    ("2.9", "SUPPORTED"),
-    ("2.17", "CURRENT"),
-    ("2.7", "SUPPORTED"),
-    ("2.6", "SUPPORTED"),
-    ("2.5", "SUPPORTED"),
-    ("2.4", "SUPPORTED"),
-    ("2.3", "SUPPORTED"),
-    ("2.2", "SUPPORTED"),
-    ("2.1", "SUPPORTED"),
-    ("2.0", "SUPPORTED"),
-];
+/// Minor versions every configuration serves, after the ones that depend
+/// on it.
+const BASE_VERSIONS: [&str; 8] = ["2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0"];
 
-/// The versions multi-store adds (`enabled_backends`), listed where Glance
-/// lists them: after 2.15, before 2.9, and 2.8 after 2.9.
+/// The versions multi-store adds (`enabled_backends`): 2.8 and 2.10–2.13,
+/// listed around 2.9 as Glance lists them.
 const MULTI_STORE_VERSIONS: [&str; 5] = ["2.13", "2.12", "2.11", "2.10", "2.8"];
 
-/// Whether `v2.N` names a version this server speaks.
-pub fn is_known_minor(minor: &str) -> bool {
-    VERSIONS
-        .iter()
-        .map(|(v, _)| *v)
-        .chain(MULTI_STORE_VERSIONS)
-        .any(|v| v.strip_prefix("2.") == Some(minor))
+/// The versions the image cache adds (`image_cache_dir`): the cache API
+/// (2.14), 2.16 and its clean and prune calls (2.18), which is then the
+/// current version.
+const CACHE_VERSIONS: [&str; 3] = ["2.18", "2.16", "2.14"];
+
+/// Whether `v2.N` names a version this server speaks: as Glance's version
+/// negotiation, the cache's versions only with the cache on.
+pub fn is_known_minor(minor: &str, cache: bool) -> bool {
+    let known = |v: &str| v.strip_prefix("2.") == Some(minor);
+    ["2.9", "2.15", "2.17"].into_iter().any(known)
+        || BASE_VERSIONS.into_iter().any(known)
+        || MULTI_STORE_VERSIONS.into_iter().any(known)
+        || (cache && CACHE_VERSIONS.into_iter().any(known))
 }
 
-/// The versions listed, in Glance's order.
-fn listed(multi_store: bool) -> Vec<(&'static str, &'static str)> {
-    let mut out = Vec::with_capacity(VERSIONS.len() + MULTI_STORE_VERSIONS.len());
-    for (v, status) in VERSIONS {
-        if multi_store && v == "2.9" {
-            out.extend(MULTI_STORE_VERSIONS[..4].iter().map(|m| (*m, "SUPPORTED")));
-        }
-        out.push((v, status));
-        if multi_store && v == "2.9" {
-            out.push((MULTI_STORE_VERSIONS[4], "SUPPORTED"));
-        }
+/// The versions listed, in Glance's order (`glance/api/versions.py`).
+fn listed(multi_store: bool, cache: bool) -> Vec<(&'static str, &'static str)> {
+    const SUPPORTED: &str = "SUPPORTED";
+    let mut out = Vec::with_capacity(20);
+    if cache {
+        out.push(("2.18", "CURRENT"));
+        out.extend(["2.17", "2.16", "2.15", "2.14"].map(|v| (v, SUPPORTED)));
+    } else {
+        out.push(("2.15", SUPPORTED));
     }
+    if multi_store {
+        out.extend(MULTI_STORE_VERSIONS[..4].iter().map(|v| (*v, SUPPORTED)));
+        out.push(("2.9", SUPPORTED));
+        out.push((MULTI_STORE_VERSIONS[4], SUPPORTED));
+    } else {
+        out.push(("2.9", SUPPORTED));
+    }
+    if !cache {
+        out.push(("2.17", "CURRENT"));
+    }
+    out.extend(BASE_VERSIONS.map(|v| (v, SUPPORTED)));
     out
 }
 
@@ -63,8 +66,8 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-pub fn document(base: &str, multi_store: bool) -> Value {
-    let versions: Vec<Value> = listed(multi_store)
+pub fn document(base: &str, multi_store: bool, cache: bool) -> Value {
+    let versions: Vec<Value> = listed(multi_store, cache)
         .iter()
         .map(|(v, status)| {
             json!({"id": format!("v{v}"), "status": status,
@@ -79,6 +82,7 @@ pub async fn list_versions(State(state): State<AppState>, headers: HeaderMap) ->
     crate::json::Json(document(
         &base_url(&state, &headers),
         state.images.stores().is_multi_store(),
+        state.images.cache().is_some(),
     ))
     .into_response()
 }
@@ -90,7 +94,66 @@ pub async fn choose_version(State(state): State<AppState>, headers: HeaderMap) -
         crate::json::Json(document(
             &base_url(&state, &headers),
             state.images.stores().is_multi_store(),
+            state.images.cache().is_some(),
         )),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(multi_store: bool, cache: bool) -> Vec<String> {
+        listed(multi_store, cache)
+            .iter()
+            .map(|(v, s)| format!("{v} {s}"))
+            .collect()
+    }
+
+    #[test]
+    fn the_cache_adds_its_versions_first_and_makes_2_18_current() {
+        let listed = ids(false, true);
+        assert_eq!(
+            listed[..7],
+            [
+                "2.18 CURRENT",
+                "2.17 SUPPORTED",
+                "2.16 SUPPORTED",
+                "2.15 SUPPORTED",
+                "2.14 SUPPORTED",
+                "2.9 SUPPORTED",
+                "2.7 SUPPORTED"
+            ]
+        );
+        assert_eq!(listed.len(), 14);
+        let both = ids(true, true);
+        assert_eq!(
+            both[5..11],
+            [
+                "2.13 SUPPORTED",
+                "2.12 SUPPORTED",
+                "2.11 SUPPORTED",
+                "2.10 SUPPORTED",
+                "2.9 SUPPORTED",
+                "2.8 SUPPORTED"
+            ]
+        );
+        assert_eq!(both.len(), 19);
+    }
+
+    #[test]
+    fn without_the_cache_2_17_is_current_and_the_cache_versions_are_unknown() {
+        let listed = ids(false, false);
+        assert_eq!(
+            listed[..3],
+            ["2.15 SUPPORTED", "2.9 SUPPORTED", "2.17 CURRENT"]
+        );
+        for minor in ["14", "16", "18"] {
+            assert!(!is_known_minor(minor, false));
+            assert!(is_known_minor(minor, true));
+        }
+        assert!(is_known_minor("17", false) && is_known_minor("8", false));
+        assert!(!is_known_minor("19", true));
+    }
 }

@@ -61,7 +61,10 @@ impl ImageService {
 
     /// `GET /v2/images/{id}/file?prefer=a,b`: the data from the first
     /// location that answers, trying the preferred stores first, then the
-    /// others by store weight (multi-store), as Glance does.
+    /// others by store weight (multi-store), as Glance does. With the
+    /// image cache serving downloads, an active image comes from this
+    /// node's cache when it holds the image's current data (after the same
+    /// checks), and a whole download of it otherwise fills the cache.
     pub async fn download_from(
         &self,
         ctx: &RequestContext,
@@ -106,6 +109,19 @@ impl ImageService {
                 )
             }
         };
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|c| c.config().serve_downloads && c.may_hold(&image));
+        if let Some(cache) = cache
+            && let Some(data) = cache.serve(&image, byte_range).await
+        {
+            let data = self.counted(ctx, &image, data);
+            return Ok(Download {
+                image,
+                data: Some(data),
+            });
+        }
         let mut failure = None;
         for location in &locations {
             let Some(store) = self.store_for(location) else {
@@ -113,12 +129,14 @@ impl ImageService {
                 continue;
             };
             match store.get(&location.url, byte_range).await {
-                Ok(mut data) => {
-                    let expected = match data.range {
-                        Some(r) => r.end - r.start + 1,
-                        None => image.size.unwrap_or(data.total_size),
+                Ok(data) => {
+                    let data = match cache {
+                        Some(cache) if byte_range.is_none() => {
+                            cache.fill(&image, data).unwrap_or_else(|data| data)
+                        }
+                        _ => data,
                     };
-                    data.stream = self.counted_for_send(ctx, &image, data.stream, expected);
+                    let data = self.counted(ctx, &image, data);
                     return Ok(Download {
                         image,
                         data: Some(data),

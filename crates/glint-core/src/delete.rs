@@ -37,6 +37,9 @@ impl ImageService {
         if image.status == ImageStatus::Deleted && !data_first {
             self.delete_locations_data(image.id, &image.locations).await;
         }
+        if let Some(cache) = &self.cache {
+            cache.forget_image(image.id).await;
+        }
         tracing::info!(image.id = %image.id, status = %image.status, "image deleted");
         Ok(())
     }

@@ -24,6 +24,8 @@ pub enum Lookup {
     /// The member API's `get_image` check failed on an image the caller
     /// could otherwise see.
     MemberPolicy,
+    /// The cache API, looking for the image it caches.
+    Cache,
 }
 
 /// What a member request was doing.
@@ -232,6 +234,20 @@ pub enum CoreError {
     /// One store's copy can be removed only from an active image.
     #[error("image data can be removed from a store only while the image is active")]
     StoreDeleteNotActive,
+
+    /// The image cache is off on this node (`image_cache_dir` is not set).
+    #[error("the image cache is not enabled")]
+    CacheDisabled,
+    /// The policy denied a rule of the cache API, which Glance answers
+    /// with a bare 403.
+    #[error("policy denies {rule} (cache API)")]
+    CacheDenied { rule: &'static str },
+    /// Only active images can be queued for caching.
+    #[error("image {id} is not active; not queued for caching")]
+    NotCacheable { id: ImageId },
+    /// `x-image-cache-clear-target` is neither `cache`, `queue` nor empty.
+    #[error("invalid x-image-cache-clear-target")]
+    InvalidCacheTarget,
 
     /// A service glint depends on (database, store) is unavailable; the
     /// text says which and why, for the log.

@@ -41,6 +41,8 @@ pub struct ImageService {
     pub(crate) write_turns: Arc<WriteTurns>,
     /// Where the events of the use cases go (off by default).
     pub(crate) notifier: Notifier,
+    /// This node's image cache, when `image_cache_dir` is set.
+    pub(crate) cache: Option<Arc<crate::cache::CacheService>>,
 }
 
 impl ImageService {
@@ -58,6 +60,7 @@ impl ImageService {
             instance: uuid::Uuid::new_v4(),
             write_turns: Arc::new(WriteTurns::new()),
             notifier: Notifier::off(),
+            cache: None,
         }
     }
 

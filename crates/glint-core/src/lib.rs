@@ -11,6 +11,7 @@
 mod actions;
 mod admission;
 pub mod authz;
+pub mod cache;
 mod change;
 pub mod config;
 pub mod context;
@@ -33,6 +34,7 @@ mod turns;
 mod update;
 mod upload;
 
+pub use cache::{CacheConfig, CacheService};
 pub use config::ImageConfig;
 pub use context::RequestContext;
 pub use data::{Download, RangeRequest};

@@ -13,7 +13,7 @@ use glint_model::time::Timestamp;
 use glint_model::{Image, ImageId, Member};
 use glint_notify::payload::{self, ImageSend};
 use glint_notify::{EventType, Notifier, Priority};
-use glint_store::{ByteStream, StoreError};
+use glint_store::{ByteStream, ObjectData, StoreError};
 
 use crate::context::RequestContext;
 use crate::error::CoreError;
@@ -68,7 +68,22 @@ impl ImageService {
     /// has all been sent (INFO, or ERROR when the store gave fewer or more
     /// bytes than expected). A download the client abandons sends nothing,
     /// as in Glance.
-    pub(crate) fn counted_for_send(
+    /// `data` as it will be sent, counted for `image.send`.
+    pub(crate) fn counted(
+        &self,
+        ctx: &RequestContext,
+        image: &Image,
+        mut data: ObjectData,
+    ) -> ObjectData {
+        let expected = match data.range {
+            Some(r) => r.end - r.start + 1,
+            None => image.size.unwrap_or(data.total_size),
+        };
+        data.stream = self.counted_for_send(ctx, image, data.stream, expected);
+        data
+    }
+
+    fn counted_for_send(
         &self,
         ctx: &RequestContext,
         image: &Image,

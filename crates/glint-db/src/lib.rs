@@ -33,6 +33,9 @@
 //! upload leases and the storage quota (module `uploads`, `quota`) are
 //! decided in the transactions that move an upload on.
 //!
+//! The image cache's records (module `cache`) live here too: which node
+//! caches which image, and each node's prefetch queue, claimed with leases.
+//!
 //! Server connections carry a statement timeout ([`ConnectOptions`]), and
 //! errors never carry more than a few hundred bytes of driver text
 //! ([`ErrorText`]).
@@ -41,6 +44,7 @@
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
 //! with "database is locked"; reads run concurrently under WAL.
 
+mod cache;
 mod children;
 mod error;
 mod exec;
@@ -62,6 +66,7 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
+pub use cache::{CacheNode, CachedData, CachedImage};
 pub use error::{DbError, ErrorText, InvalidValue};
 pub use exec::{ANSWER_GRACE, ConnectOptions, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 pub use images::{Version, Versioned};

@@ -2,11 +2,14 @@
 //! (put a stream, get a location or a range of it as a stream, delete), its
 //! backends (`file`, `swift`, `s3`, `rbd`, `http`, and `memory` for tests), the [`ingest`] wrapper that counts,
 //! hashes (md5 and the `os_hash_algo` multihash) and inspects every uploaded byte
-//! exactly once before any store sees it, and the [`StoreRegistry`] of named
-//! stores. It streams: memory per transfer is a few buffers whatever the image
+//! exactly once before any store sees it, the [`StoreRegistry`] of named
+//! stores, and the files of the node-local image cache ([`ImageCache`]: serving
+//! cached data, and the write-through fill that caches a download only once it
+//! has been read whole and verified). It streams: memory per transfer is a few buffers whatever the image
 //! size. It depends on the domain model and the format inspector only, and must not
 //! import the database, the HTTP layer (axum) or the core use cases.
 
+mod cache;
 mod chunks;
 mod file;
 mod hash;
@@ -20,6 +23,7 @@ mod secret;
 mod store;
 mod swift;
 
+pub use cache::{CacheFile, CacheStats, Cleaned, Expected, FillCommit, ImageCache};
 pub use file::{FileStore, ReadStrategy, WriteStrategy};
 pub use hash::{HashAlgo, UnknownHashAlgo};
 pub use http::{HttpStore, redact_url};

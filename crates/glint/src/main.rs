@@ -6,6 +6,7 @@
 //! the database (`sync`, `version`, `purge`), `glint policy` the
 //! authorization rules.
 
+mod cache;
 mod config;
 mod db;
 mod policy;

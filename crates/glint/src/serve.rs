@@ -13,7 +13,8 @@ use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
 use tokio::net::TcpListener;
 
-use crate::config::{self, GlanceConfig};
+use crate::cache::CacheTasks;
+use crate::config::{self, CacheFlavor, GlanceConfig};
 
 pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
     let (conf, warnings) = GlanceConfig::load(config_files).context("invalid configuration")?;
@@ -44,7 +45,8 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     image_conf.node_name = node_name();
     image_conf.property_protections = property_protections(&conf, config_files, &policy)?;
     let (notifier, publisher) = start_notifications(&conf);
-    let images = ImageService::new(db, stores, policy, image_conf)
+    let node = image_conf.node_name.clone();
+    let mut images = ImageService::new(db.clone(), stores, policy, image_conf)
         .with_remote_policy(Arc::new(remote_policy))
         .with_notifier(notifier);
     let reset = images
@@ -54,15 +56,24 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     if reset > 0 {
         tracing::warn!(count = reset, "interrupted uploads returned to queued");
     }
-    let reconciler = tokio::spawn(reconcile_periodically(images.clone()));
-    let state = AppState::new(images, api_config(&conf, auth));
     let addr = format!("{}:{}", conf.default.bind_host, conf.default.bind_port);
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let cache = crate::cache::open(&conf, &db, &node, port).await?;
+    if let Some(cache) = &cache {
+        images = images.with_cache(Arc::clone(cache));
+    }
+    let reconciler = tokio::spawn(reconcile_periodically(images.clone()));
+    let cache_tasks = cache.map(|cache| CacheTasks::start(images.clone(), cache));
+    let state = AppState::new(images, api_config(&conf, auth));
     tracing::info!(address = %listener.local_addr()?, "glint API listening");
     let served = glint_api::serve(listener, state, shutdown_signal()).await;
     reconciler.abort();
+    if let Some(tasks) = cache_tasks {
+        tasks.stop().await;
+    }
     publisher.shutdown().await;
     served.context("server failed")?;
     tracing::info!("glint stopped");
@@ -181,20 +192,15 @@ fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
         connections: conf.glint.connections.clone(),
         show_image_direct_url: conf.default.show_image_direct_url,
         show_multiple_locations: conf.default.show_multiple_locations,
+        cache_management: conf.paste_deploy.cache == CacheFlavor::Management,
     }
 }
 
 /// The authentication of `[paste_deploy] flavor`, with the Keystone
 /// validator built from `[keystone_authtoken]` (checked complete at load).
 fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
-    let config::AuthMode::Keystone { cache, .. } = conf.paste_deploy.flavor else {
+    if conf.paste_deploy.flavor == config::AuthMode::NoAuth {
         return Ok(AuthMode::NoAuth);
-    };
-    if cache {
-        tracing::info!(
-            "glint has no image cache yet: flavor keystone+caching and \
-             keystone+cachemanagement serve as flavor keystone"
-        );
     }
     let ks = &conf.keystone_authtoken;
     if ks.www_authenticate_uri.is_none() {

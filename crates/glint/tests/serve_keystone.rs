@@ -91,12 +91,14 @@ async fn keystone_flavor_serves_versions_and_requires_tokens() {
     let port = free_port();
     let keystone = format!("http://127.0.0.1:{}", free_port());
     let config = format!(
-        "[DEFAULT]\nbind_port = {port}\n[paste_deploy]\nflavor = keystone+caching\n\
+        "[DEFAULT]\nbind_port = {port}\nimage_cache_dir = {cache}\n\
+         [paste_deploy]\nflavor = keystone+caching\n\
          [keystone_authtoken]\nwww_authenticate_uri = http://keystone.example.com:5000\n\
          auth_url = {keystone}\nauth_type = password\nusername = glance\npassword = secret\n\
          project_name = service\nuser_domain_name = Default\nproject_domain_name = Default\n\
          http_request_max_retries = 0\nmemcached_servers = 127.0.0.1:11211\n{}",
-        data_dir_lines(dir.path())
+        data_dir_lines(dir.path()),
+        cache = dir.path().join("cache").display(),
     );
     let server = Server::start(dir.path(), &config);
     let client = reqwest::Client::new();
@@ -138,7 +140,7 @@ async fn keystone_flavor_serves_versions_and_requires_tokens() {
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     let logs = server.logs();
-    assert!(logs.contains("glint has no image cache yet"), "{logs}");
+    assert!(logs.contains("image cache on"), "{logs}");
     assert!(
         logs.contains("option [keystone_authtoken] memcached_servers is ignored"),
         "{logs}"

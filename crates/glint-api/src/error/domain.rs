@@ -50,7 +50,9 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         UnknownUploadStore { .. } | StoreNotConfigured { .. } | StoreSelectionUnavailable => {
             StatusCode::BAD_REQUEST
         }
-        MultiStoreDisabled | NotInStore { .. } => StatusCode::NOT_FOUND,
+        MultiStoreDisabled | NotInStore { .. } | CacheDisabled => StatusCode::NOT_FOUND,
+        CacheDenied { .. } => StatusCode::FORBIDDEN,
+        NotCacheable { .. } | InvalidCacheTarget => StatusCode::BAD_REQUEST,
         StoreNotOnNode { .. } | DataInUse { .. } | StoreDeleteNotActive => StatusCode::CONFLICT,
         LastLocation => StatusCode::FORBIDDEN,
         StoreReadOnly => StatusCode::GONE,
@@ -121,6 +123,13 @@ pub(super) fn explanation(e: &CoreError) -> String {
         ),
         Unavailable(_) => UNAVAILABLE_EXPLANATION.into(),
         Internal(_) => INTERNAL_EXPLANATION.into(),
+        CacheDisabled => "Caching via API is not supported at this site.".into(),
+        // Glance's cache controller raises a bare `HTTPForbidden`.
+        CacheDenied { .. } => "Access was denied to this resource.".into(),
+        NotCacheable { .. } => "Only images with status active can be targeted for queueing".into(),
+        InvalidCacheTarget => "If provided 'x-image-cache-clear-target' must be 'cache', 'queue' \
+                               or empty string."
+            .into(),
         UnknownUploadStore { .. }
         | StoreNotConfigured { .. }
         | StoreSelectionUnavailable
@@ -226,7 +235,7 @@ fn image_not_found(id: &str, by: Lookup) -> String {
     match by {
         Lookup::Image => format!("No image found with ID {id}"),
         Lookup::Delete => format!("Failed to find image {id} to delete"),
-        Lookup::Members => format!("Image {id} not found."),
+        Lookup::Members | Lookup::Cache => format!("Image {id} not found."),
         Lookup::MemberPolicy => NOT_FOUND_EXPLANATION.into(),
     }
 }

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/versions/{*rest}", any(versions::list_versions))
         .route("/healthcheck", get(healthcheck))
         .route("/v2", any(redirect_to_v2_root))
-        .nest("/v2", v2::routes())
+        .nest("/v2", v2::routes(state.config.cache_management))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(reject_unexpected_body))
@@ -78,17 +78,21 @@ async fn fallback() -> Response {
 /// by the v2 routes, an unversioned path with an
 /// `application/vnd.openstack.images-v2[.N]` Accept header too, and any
 /// other path outside a known version gets the versions document.
-async fn negotiate_version(mut req: Request, next: Next) -> Response {
+async fn negotiate_version(
+    State(cache): State<CacheVersions>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let new_path = if let Some(minor) = first.strip_prefix("v2.") {
-        if !versions::is_known_minor(minor) {
+        if !versions::is_known_minor(minor, cache.0) {
             return next.run(versions_request(&req)).await;
         }
         format!("/v2{}", &path[1 + first.len()..])
     } else if matches!(first, "" | "versions" | "healthcheck" | "v2") {
         return next.run(req).await;
-    } else if accepts_v2_media_type(&req) {
+    } else if accepts_v2_media_type(&req, cache.0) {
         format!("/v2{path}")
     } else {
         return next.run(versions_request(&req)).await;
@@ -103,13 +107,20 @@ async fn negotiate_version(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn accepts_v2_media_type(req: &Request) -> bool {
+/// Whether the image cache is on, which makes its versions known.
+#[derive(Debug, Clone, Copy)]
+struct CacheVersions(bool);
+
+fn accepts_v2_media_type(req: &Request, cache: bool) -> bool {
     req.headers()
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().strip_prefix("application/vnd.openstack.images-v2"))
         .is_some_and(|rest| {
-            rest.is_empty() || rest.strip_prefix('.').is_some_and(versions::is_known_minor)
+            rest.is_empty()
+                || rest
+                    .strip_prefix('.')
+                    .is_some_and(|minor| versions::is_known_minor(minor, cache))
         })
 }
 
@@ -165,8 +176,9 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let limits = state.config.connections.clone();
+    let cache = CacheVersions(state.images.cache().is_some());
     let app = router(state);
     let app = middleware::from_fn(glance_allow_header).layer(app);
-    let app = middleware::from_fn(negotiate_version).layer(app);
+    let app = middleware::from_fn_with_state(cache, negotiate_version).layer(app);
     listener::accept_connections(listener, connection::App::new(app), limits, shutdown).await
 }

@@ -4,17 +4,21 @@ use axum::Router;
 
 use crate::state::AppState;
 
+pub mod cache;
+pub mod cached_images;
 pub mod image_data;
 pub mod images;
 pub mod info;
 pub mod locations;
 pub mod members;
+pub mod queued_images;
 pub mod range;
 pub mod schemas;
 pub mod tags;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// The v2 routes; `cache_management` adds the legacy cache paths.
+pub fn routes(cache_management: bool) -> Router<AppState> {
+    let routes = Router::new()
         .merge(images::routes())
         .merge(image_data::routes())
         .merge(tags::routes())
@@ -22,4 +26,12 @@ pub fn routes() -> Router<AppState> {
         .merge(schemas::routes())
         .merge(info::routes())
         .merge(locations::routes())
+        .merge(cache::routes());
+    if cache_management {
+        routes
+            .merge(cached_images::routes())
+            .merge(queued_images::routes())
+    } else {
+        routes
+    }
 }

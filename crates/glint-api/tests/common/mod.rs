@@ -25,7 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use glint_api::{ApiConfig, AppState};
-use glint_core::{ImageConfig, ImageService, PropertyProtections, ProtectionSection, RuleFormat};
+use glint_core::{
+    CacheConfig, CacheService, ImageConfig, ImageService, PropertyProtections, ProtectionSection,
+    RuleFormat,
+};
 use glint_db::{ConnectOptions, Database};
 use glint_policy::Enforcer;
 use glint_store::{FileStore, StoreRegistry};
@@ -58,6 +61,10 @@ pub struct TestApp {
     server_db: Option<ServerDatabase>,
     /// The notification publisher, when notifications are on.
     publisher: Option<glint_notify::Publisher>,
+    /// The image cache's directory, when the cache is on.
+    cache_dir: Option<PathBuf>,
+    /// Runs the prefetcher as `glint serve` does; stopped on drop.
+    prefetcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The database and file store of a running app, for a second server on
@@ -80,6 +87,8 @@ pub struct TestAppBuilder {
     stores: Option<StoresFn>,
     wrap_store: Option<StoreWrapper>,
     notifications: Option<glint_notify::NotifierConfig>,
+    cache: Option<CacheConfig>,
+    prefetcher: bool,
 }
 
 /// Builds the stores of a test server from its temporary directory.
@@ -159,6 +168,26 @@ impl TestAppBuilder {
     /// Sends notifications as `config` says (drivers, RabbitMQ, topics…).
     pub fn notifications(mut self, config: glint_notify::NotifierConfig) -> Self {
         self.notifications = Some(config);
+    /// Turns the image cache on (in the app's temporary directory), serving
+    /// downloads, with Glance's default sizes and times, then `change`.
+    /// The prefetcher runs, as in `glint serve`, unless
+    /// [`TestAppBuilder::without_prefetcher`] is used.
+    pub fn image_cache(mut self, change: impl FnOnce(&mut CacheConfig)) -> Self {
+        let mut config = CacheConfig {
+            max_size: CacheConfig::DEFAULT_MAX_SIZE,
+            stall_time: CacheConfig::DEFAULT_STALL_TIME,
+            node_reference: format!("http://node-{}:9292", uuid_like()),
+            serve_downloads: true,
+        };
+        change(&mut config);
+        self.cache = Some(config);
+        self.prefetcher = true;
+        self
+    }
+
+    /// Leaves queued images in the queue: no prefetcher runs.
+    pub fn without_prefetcher(mut self) -> Self {
+        self.prefetcher = false;
         self
     }
 
@@ -240,8 +269,22 @@ impl TestAppBuilder {
         }
         let (notifier, publisher) =
             glint_notify::Notifier::start(self.notifications.take().unwrap_or_default());
-        let images = ImageService::new(db.clone(), stores, Arc::new(policy), self.image)
+        let mut images = ImageService::new(db.clone(), stores, Arc::new(policy), self.image)
             .with_notifier(notifier);
+        let cache_dir = self.cache.as_ref().map(|_| dir.path().join("cache"));
+        if let (Some(config), Some(cache_dir)) = (self.cache.take(), &cache_dir) {
+            let files =
+                glint_store::ImageCache::open(cache_dir, glint_store::WriteStrategy::Buffered)
+                    .expect("cache directory");
+            let cache = CacheService::open(db.clone(), files, config)
+                .await
+                .expect("open the image cache");
+            images = images.with_cache(cache);
+        }
+        let prefetcher = (self.prefetcher && cache_dir.is_some()).then(|| {
+            let images = images.clone();
+            tokio::spawn(async move { run_prefetcher(images).await })
+        });
         // As `glint serve` does before it listens.
         images
             .reconcile_interrupted_uploads()
@@ -274,8 +317,32 @@ impl TestAppBuilder {
             shutdown: Some(tx),
             server_db,
             publisher: Some(publisher),
+            cache_dir,
+            prefetcher,
         }
     }
+}
+
+/// Prefetches whenever an image is queued, and every 200 ms, as the loop
+/// of `glint serve` does.
+async fn run_prefetcher(images: ImageService) {
+    let Some(cache) = images.cache().cloned() else {
+        return;
+    };
+    loop {
+        if let Err(e) = images.prefetch_pending().await {
+            eprintln!("prefetch failed: {e}");
+        }
+        tokio::select! {
+            () = cache.prefetch_requested() => {}
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+}
+
+/// Eight hex digits, unique enough to name a test's node.
+pub fn uuid_like() -> String {
+    glint_model::ImageId::new_random().to_string()[..8].to_owned()
 }
 
 impl Drop for TestApp {
@@ -285,6 +352,9 @@ impl Drop for TestApp {
         }
         if let Some(server_db) = self.server_db.take() {
             server_db.drop_now();
+        }
+        if let Some(prefetcher) = self.prefetcher.take() {
+            prefetcher.abort();
         }
     }
 }
@@ -311,6 +381,8 @@ impl TestApp {
             old_images: Vec::new(),
             wrap_store: None,
             notifications: None,
+            cache: None,
+            prefetcher: false,
         }
     }
 
@@ -359,6 +431,24 @@ impl TestApp {
     /// besides answering requests (reconciliation).
     pub fn service(&self) -> &ImageService {
         &self.images
+    }
+
+    /// The image cache's directory; panics when the cache is off.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().expect("the image cache is on")
+    }
+
+    /// The names of the files directly in the cache directory (complete
+    /// entries), sorted.
+    pub fn cached_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.cache_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 
     /// The file store's directory.

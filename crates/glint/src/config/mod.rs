@@ -195,6 +195,7 @@ impl GlanceConfig {
         config.validate()?;
         let mut warnings = warnings::warnings(&ini);
         warnings.extend(notification_warnings);
+        warnings.extend(config.value_warnings());
         Ok((config, warnings))
     }
 
@@ -269,9 +270,29 @@ impl GlanceConfig {
         ))
     }
 
+    /// Values glint reads but serves otherwise than Glance would.
+    fn value_warnings(&self) -> Vec<String> {
+        let driver = self.default.image_cache.driver;
+        if driver == CacheDriver::CentralizedDb {
+            return Vec::new();
+        }
+        vec![format!(
+            "option [DEFAULT] image_cache_driver = {} is served as centralized_db: glint keeps \
+             the image cache's records in its database, and GET /v2/cache/nodes/{{id}} answers",
+            driver.as_str()
+        )]
+    }
+
     /// Checks that involve more than one option.
     fn validate(&self) -> Result<(), ConfigError> {
         self.database_url()?;
+        if self.paste_deploy.cache != CacheFlavor::Off && self.default.image_cache.dir.is_none() {
+            return Err(ConfigError::MissingOptions {
+                reason: "[paste_deploy] flavor caches images".to_owned(),
+                section: "DEFAULT".to_owned(),
+                options: "image_cache_dir".to_owned(),
+            });
+        }
         let bind_host = &self.default.bind_host;
         if self.paste_deploy.flavor == AuthMode::NoAuth
             && !self.glint.allow_noauth_on_public_address

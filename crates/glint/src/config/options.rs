@@ -12,7 +12,7 @@ use std::fmt;
 
 use glint_api::auth::{KeystoneAuth, KeystoneConfig};
 use glint_api::{ApiConfig, ConnectionLimits};
-use glint_core::{ImageConfig, RuleFormat};
+use glint_core::{CacheConfig, ImageConfig, RuleFormat};
 use glint_db::ConnectOptions;
 use glint_notify::NotifierConfig;
 use glint_store::WriteStrategy;
@@ -134,6 +134,16 @@ pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
     layer("DEFAULT", "property_protection_rule_format", || {
         RuleFormat::default().as_str().to_owned()
     });
+
+pub(super) const IMAGE_CACHE_DIR: Opt = opt("DEFAULT", "image_cache_dir", "");
+pub(super) const IMAGE_CACHE_MAX_SIZE: Opt = layer("DEFAULT", "image_cache_max_size", || {
+    CacheConfig::DEFAULT_MAX_SIZE.to_string()
+});
+pub(super) const IMAGE_CACHE_STALL_TIME: Opt = layer("DEFAULT", "image_cache_stall_time", || {
+    render::seconds(CacheConfig::DEFAULT_STALL_TIME)
+});
+pub(super) const IMAGE_CACHE_DRIVER: Opt = opt("DEFAULT", "image_cache_driver", "centralized_db");
+pub(super) const WORKER_SELF_REFERENCE_URL: Opt = opt("DEFAULT", "worker_self_reference_url", "");
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
 pub(super) const POOL_TIMEOUT: Opt = layer("database", "pool_timeout", || {
@@ -303,6 +313,11 @@ pub(super) const SUPPORTED: &[Opt] = &[
     ALLOW_ANONYMOUS_ACCESS,
     PROPERTY_PROTECTION_FILE,
     PROPERTY_PROTECTION_RULE_FORMAT,
+    IMAGE_CACHE_DIR,
+    IMAGE_CACHE_MAX_SIZE,
+    IMAGE_CACHE_STALL_TIME,
+    IMAGE_CACHE_DRIVER,
+    WORKER_SELF_REFERENCE_URL,
     CONNECTION,
     POOL_TIMEOUT,
     ENABLED_BACKENDS,

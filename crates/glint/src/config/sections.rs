@@ -63,6 +63,85 @@ pub struct DefaultConfig {
     pub property_protection_file: Option<PathBuf>,
     /// How the protections file names who may do what: roles or policies.
     pub property_protection_rule_format: RuleFormat,
+    /// The image cache: `image_cache_*` and `worker_self_reference_url`.
+    pub image_cache: ImageCacheConfig,
+}
+
+/// The image cache options of `[DEFAULT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageCacheConfig {
+    /// Directory of this node's cache; the cache is off when unset.
+    pub dir: Option<PathBuf>,
+    /// Bytes the cache is pruned down to after each image it caches.
+    pub max_size: u64,
+    /// Age at which a file of `incomplete/` counts as stalled and is
+    /// removed by cleaning.
+    pub stall_time: std::time::Duration,
+    /// The driver Glance would use; glint always keeps the records in its
+    /// database (`centralized_db`).
+    pub driver: CacheDriver,
+    /// This node's name in the cache records (`GET /v2/cache/nodes/{id}`);
+    /// `None` lets `serve` name it after the host and port.
+    pub worker_self_reference_url: Option<String>,
+}
+
+/// `image_cache_driver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheDriver {
+    CentralizedDb,
+    /// Glance's deprecated per-node SQLite file, served as `centralized_db`.
+    Sqlite,
+    /// Glance's extended-attribute driver, served as `centralized_db`.
+    Xattr,
+}
+
+impl CacheDriver {
+    fn parse(value: &str) -> Result<Self, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "centralized_db" => Ok(Self::CentralizedDb),
+            "sqlite" => Ok(Self::Sqlite),
+            "xattr" => Ok(Self::Xattr),
+            _ => Err("must be centralized_db, sqlite or xattr".to_owned()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CentralizedDb => "centralized_db",
+            Self::Sqlite => "sqlite",
+            Self::Xattr => "xattr",
+        }
+    }
+}
+
+impl ImageCacheConfig {
+    fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dir: src.optional(&IMAGE_CACHE_DIR)?.map(PathBuf::from),
+            max_size: src.u64_in(&IMAGE_CACHE_MAX_SIZE, 0, i64::MAX as u64)?,
+            stall_time: src.parse(&IMAGE_CACHE_STALL_TIME, |v| {
+                values::parse_u64_in(v, 0, u64::from(u32::MAX)).map(std::time::Duration::from_secs)
+            })?,
+            driver: src.parse(&IMAGE_CACHE_DRIVER, CacheDriver::parse)?,
+            worker_self_reference_url: src.parse(&WORKER_SELF_REFERENCE_URL, parse_node_url)?,
+        })
+    }
+}
+
+/// An http or https URL, kept as written (it names the node in records
+/// other nodes read), at most as long as its database column.
+fn parse_node_url(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let url = Url::parse(value).map_err(|error| format!("not a valid URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".to_owned());
+    }
+    if value.len() > 255 {
+        return Err("longer than 255 characters".to_owned());
+    }
+    Ok(Some(value.to_owned()))
 }
 
 impl DefaultConfig {
@@ -92,6 +171,7 @@ impl DefaultConfig {
             property_protection_rule_format: src.parse(&PROPERTY_PROTECTION_RULE_FORMAT, |v| {
                 RuleFormat::from_name(v).ok_or_else(|| "must be roles or policies".to_owned())
             })?,
+            image_cache: ImageCacheConfig::read(src)?,
         })
     }
 }
@@ -206,51 +286,59 @@ impl ImageFormatConfig {
 /// The `[paste_deploy]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasteDeployConfig {
-    /// The request pipeline chosen by `flavor`.
+    /// How the pipeline chosen by `flavor` authenticates.
     pub flavor: AuthMode,
+    /// What the pipeline chosen by `flavor` does with the image cache.
+    pub cache: CacheFlavor,
 }
 
 /// How requests are authenticated, from `[paste_deploy] flavor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
-    /// Empty flavor: no authentication; callers act as an admin. Only
-    /// allowed on a loopback address unless explicitly overridden.
+    /// No `keystone` in the flavor: no authentication; callers act as an
+    /// admin. Only allowed on a loopback address unless explicitly
+    /// overridden.
     NoAuth,
     /// Keystone tokens (`keystone`, `keystone+caching`,
     /// `keystone+cachemanagement`).
-    Keystone {
-        /// Whether the image cache serves downloads.
-        cache: bool,
-        /// Whether the cache management API is exposed too.
-        cache_management: bool,
-    },
+    Keystone,
 }
 
-impl AuthMode {
-    fn parse(value: &str) -> Result<Self, String> {
-        let keystone = |cache, cache_management| Self::Keystone {
-            cache,
-            cache_management,
-        };
+/// The image cache middleware a flavor's pipeline holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheFlavor {
+    /// No cache middleware (`keystone`, empty).
+    Off,
+    /// Downloads are served from and fill the cache (`caching`,
+    /// `keystone+caching`).
+    Caching,
+    /// As `Caching`, with the legacy management paths
+    /// (`cachemanagement`, `keystone+cachemanagement`).
+    Management,
+}
+
+impl PasteDeployConfig {
+    fn parse(value: &str) -> Result<(AuthMode, CacheFlavor), String> {
+        use AuthMode::*;
+        use CacheFlavor::*;
         match value {
-            "" => Ok(Self::NoAuth),
-            "keystone" => Ok(keystone(false, false)),
-            "keystone+caching" => Ok(keystone(true, false)),
-            "keystone+cachemanagement" => Ok(keystone(true, true)),
+            "" => Ok((NoAuth, Off)),
+            "caching" => Ok((NoAuth, Caching)),
+            "cachemanagement" => Ok((NoAuth, Management)),
+            "keystone" => Ok((Keystone, Off)),
+            "keystone+caching" => Ok((Keystone, Caching)),
+            "keystone+cachemanagement" => Ok((Keystone, Management)),
             _ => Err(
-                "unsupported flavor (use an empty value for no authentication, \
-                 keystone, keystone+caching or keystone+cachemanagement)"
+                "unsupported flavor (use an empty value, caching or cachemanagement for no \
+                 authentication, or keystone, keystone+caching or keystone+cachemanagement)"
                     .to_owned(),
             ),
         }
     }
-}
 
-impl PasteDeployConfig {
     pub(super) fn read(src: &Source<'_>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            flavor: src.parse(&FLAVOR, AuthMode::parse)?,
-        })
+        let (flavor, cache) = src.parse(&FLAVOR, Self::parse)?;
+        Ok(Self { flavor, cache })
     }
 }
 

@@ -118,6 +118,11 @@ delayed_delete = on
 allow_anonymous_access = 1
 property_protection_file = /etc/glance/property-protections.conf
 property_protection_rule_format = policies
+image_cache_dir = /var/cache/glint
+image_cache_max_size = 1000
+image_cache_stall_time = 60
+image_cache_driver = sqlite
+worker_self_reference_url = http://node-1:9292
 [database]
 connection = mysql+pymysql://glance:secret@db.example.com/glance?charset=utf8
 [glance_store]
@@ -162,7 +167,8 @@ upload_lease_time = 60
 #[test]
 fn every_option_is_read_when_set() {
     let (config, warnings) = load_text(NON_DEFAULTS).unwrap();
-    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("option [DEFAULT] image_cache_driver = sqlite is served as"));
     let d = &config.default;
     assert_eq!((d.bind_host.as_str(), d.bind_port), ("0.0.0.0", 19292));
     assert_eq!(d.image_size_cap, 1 << 63);
@@ -206,11 +212,16 @@ fn every_option_is_read_when_set() {
     );
     assert!(!formats.upload_rules.require_image_format_match);
     assert_eq!(formats.upload_rules.vmdk_allowed_types, ["streamOptimized"]);
+    assert_eq!(config.paste_deploy.flavor, AuthMode::Keystone);
+    assert_eq!(config.paste_deploy.cache, CacheFlavor::Management);
     assert_eq!(
-        config.paste_deploy.flavor,
-        AuthMode::Keystone {
-            cache: true,
-            cache_management: true
+        config.default.image_cache,
+        ImageCacheConfig {
+            dir: Some("/var/cache/glint".into()),
+            max_size: 1000,
+            stall_time: std::time::Duration::from_secs(60),
+            driver: CacheDriver::Sqlite,
+            worker_self_reference_url: Some("http://node-1:9292".into()),
         }
     );
     assert!(config.glint.allow_noauth_on_public_address);
@@ -373,20 +384,88 @@ fn www_authenticate_uri_falls_back_to_auth_uri_then_auth_url() {
 fn flavors_map_to_auth_modes() {
     let flavor = |f: &str| config(&keystone(f)).paste_deploy.flavor;
     assert_eq!(flavor(""), AuthMode::NoAuth);
+    assert_eq!(flavor("keystone"), AuthMode::Keystone);
+}
+
+#[test]
+fn caching_flavors_turn_the_cache_middleware_on_and_need_a_cache_dir() {
+    let cache = |f: &str| {
+        let text = format!("{}[DEFAULT]\nimage_cache_dir = /tmp/c\n", keystone(f));
+        let config = config(&text);
+        (config.paste_deploy.flavor, config.paste_deploy.cache)
+    };
+    assert_eq!(cache(""), (AuthMode::NoAuth, CacheFlavor::Off));
+    assert_eq!(cache("caching"), (AuthMode::NoAuth, CacheFlavor::Caching));
     assert_eq!(
-        flavor("keystone"),
-        AuthMode::Keystone {
-            cache: false,
-            cache_management: false
-        }
+        cache("cachemanagement"),
+        (AuthMode::NoAuth, CacheFlavor::Management)
+    );
+    assert_eq!(cache("keystone"), (AuthMode::Keystone, CacheFlavor::Off));
+    assert_eq!(
+        cache("keystone+caching"),
+        (AuthMode::Keystone, CacheFlavor::Caching)
     );
     assert_eq!(
-        flavor("keystone+caching"),
-        AuthMode::Keystone {
-            cache: true,
-            cache_management: false
-        }
+        cache("keystone+cachemanagement"),
+        (AuthMode::Keystone, CacheFlavor::Management)
     );
+    for flavor in ["caching", "keystone+cachemanagement"] {
+        assert_eq!(
+            error(&keystone(flavor)),
+            "missing options in [DEFAULT]: image_cache_dir ([paste_deploy] flavor caches images)"
+        );
+    }
+}
+
+#[test]
+fn image_cache_options_take_glances_defaults_and_refuse_bad_values() {
+    let cache = config("").default.image_cache;
+    assert_eq!(cache.dir, None);
+    assert_eq!(cache.max_size, 10 * 1024 * 1024 * 1024);
+    assert_eq!(cache.stall_time, std::time::Duration::from_secs(86_400));
+    assert_eq!(cache.driver, CacheDriver::CentralizedDb);
+    assert_eq!(cache.worker_self_reference_url, None);
+    for (text, message) in [
+        (
+            "image_cache_max_size = -1",
+            "invalid value '-1' for option [DEFAULT] image_cache_max_size",
+        ),
+        (
+            "image_cache_driver = memcached",
+            "invalid value 'memcached' for option [DEFAULT] image_cache_driver: must be centralized_db, sqlite or xattr",
+        ),
+        (
+            "worker_self_reference_url = ftp://node",
+            "invalid value 'ftp://node' for option [DEFAULT] worker_self_reference_url: must be an http or https URL",
+        ),
+        (
+            "image_cache_stall_time = soon",
+            "invalid value 'soon' for option [DEFAULT] image_cache_stall_time",
+        ),
+    ] {
+        let got = error(&format!("[DEFAULT]\n{text}\n"));
+        assert!(got.starts_with(message), "{got}");
+    }
+}
+
+#[test]
+fn other_cache_drivers_are_served_as_centralized_db_with_a_warning() {
+    let (_, warnings) =
+        load_text("[DEFAULT]\nimage_cache_driver = xattr\nimage_cache_sqlite_db = c.db\n").unwrap();
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "option [DEFAULT] image_cache_driver = xattr is served as centralized_db"
+        )),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("option [DEFAULT] image_cache_sqlite_db is ignored")),
+        "{warnings:?}"
+    );
+    let (_, warnings) = load_text("[DEFAULT]\nimage_cache_driver = centralized_db\n").unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
 }
 
 #[test]
@@ -611,7 +690,7 @@ fn options_without_effect_are_warned_about() {
         ]
     );
     // A value glint would once have refused is no longer an error.
-    assert!(load_text("[DEFAULT]\nimage_cache_max_size = maybe\n").is_ok());
+    assert!(load_text("[DEFAULT]\nuse_keystone_limits = maybe\n").is_ok());
 }
 
 #[test]

@@ -22,11 +22,7 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("oslo_policy", Some("remote_ssl_client_key_file")),
     ("DEFAULT", Some("enabled_import_methods")),
     ("DEFAULT", Some("use_keystone_limits")),
-    ("DEFAULT", Some("image_cache_dir")),
-    ("DEFAULT", Some("image_cache_max_size")),
-    ("DEFAULT", Some("image_cache_stall_time")),
     ("DEFAULT", Some("node_staging_uri")),
-    ("DEFAULT", Some("worker_self_reference_url")),
     ("DEFAULT", Some("scrub_time")),
     ("task", Some("task_time_to_live")),
     ("task", Some("work_dir")),
@@ -35,6 +31,12 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
 
 /// Options that are read by Glance but deliberately have no glint meaning.
 const IGNORED: &[(&str, &str, &str)] = &[
+    (
+        "DEFAULT",
+        "image_cache_sqlite_db",
+        "glint keeps the image cache's records in its database (image_cache_driver = \
+         centralized_db)",
+    ),
     (
         "glance_store",
         "filesystem_store_chunk_size",

@@ -1,0 +1,40 @@
+-- The image cache's records, as Glance's centralized_db driver keeps them
+-- in the main database. Each node that caches images registers its
+-- reference (worker_self_reference_url) once.
+CREATE TABLE IF NOT EXISTS node_reference (
+    node_reference_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    node_reference_url VARCHAR(255) NOT NULL,
+    UNIQUE KEY uq_node_reference_node_reference_url (node_reference_url)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = {nopad_bin};
+
+-- One row per image file in a node's cache directory. The data file
+-- itself lives on the node; the row carries what the cache API lists and
+-- what pruning orders by (last_accessed), and the size and md5 of the data
+-- cached, so that a node never serves a file whose image changed.
+CREATE TABLE IF NOT EXISTS cached_images (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    image_id CHAR(36) NOT NULL,
+    last_accessed BIGINT NOT NULL,
+    last_modified BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    hits BIGINT NOT NULL DEFAULT 0,
+    checksum VARCHAR(32),
+    node_reference_id BIGINT NOT NULL,
+    UNIQUE KEY ix_cached_images_image_id_node_reference_id (image_id, node_reference_id),
+    INDEX ix_cached_images_node_accessed (node_reference_id, last_accessed),
+    CONSTRAINT fk_cached_images_node FOREIGN KEY (node_reference_id) REFERENCES node_reference (node_reference_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = {nopad_bin};
+
+-- Images queued for caching on a node (PUT /v2/cache/{id}), until its
+-- prefetcher has cached them. A prefetcher claims a row with a lease
+-- (holder, lease_expires), so that a row whose prefetcher died is taken
+-- up again once the lease has expired.
+CREATE TABLE IF NOT EXISTS cache_queue (
+    node_reference_id BIGINT NOT NULL,
+    image_id CHAR(36) NOT NULL,
+    queued_at BIGINT NOT NULL,
+    holder VARCHAR(255),
+    lease_expires BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (node_reference_id, image_id),
+    CONSTRAINT fk_cache_queue_node FOREIGN KEY (node_reference_id) REFERENCES node_reference (node_reference_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = {nopad_bin};
