@@ -6,6 +6,7 @@ use glint_store::{ByteRange, ObjectData, StoreError};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::transfers::counted;
 
 /// A single byte range as a client asked for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +114,8 @@ impl ImageService {
                 continue;
             };
             match store.get(&location.url, byte_range).await {
-                Ok(data) => {
+                Ok(mut data) => {
+                    data.stream = counted(data.stream, &self.transfers.downloads_in_flight);
                     return Ok(Download {
                         image,
                         data: Some(data),

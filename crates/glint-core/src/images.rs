@@ -17,6 +17,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::input::NewImageRequest;
 use crate::protections::CallerAccess;
+use crate::transfers::TransferStats;
 use crate::turns::WriteTurns;
 
 /// One page of an image list.
@@ -38,6 +39,8 @@ pub struct ImageService {
     instance: uuid::Uuid,
     /// Changes of one image made by this process take turns.
     pub(crate) write_turns: Arc<WriteTurns>,
+    /// Uploads and downloads in progress.
+    pub(crate) transfers: Arc<TransferStats>,
 }
 
 impl ImageService {
@@ -54,6 +57,7 @@ impl ImageService {
             config: Arc::new(config),
             instance: uuid::Uuid::new_v4(),
             write_turns: Arc::new(WriteTurns::new()),
+            transfers: Arc::default(),
         }
     }
 

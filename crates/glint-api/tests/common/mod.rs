@@ -56,6 +56,7 @@ pub struct TestApp {
     store_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     server_db: Option<ServerDatabase>,
+    metrics: glint_api::metrics::Metrics,
 }
 
 /// The database and file store of a running app, for a second server on
@@ -236,6 +237,7 @@ impl TestAppBuilder {
             .await
             .expect("start-up reconciliation");
         let state = AppState::new(images.clone(), self.api);
+        let metrics = state.metrics.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -261,6 +263,7 @@ impl TestAppBuilder {
             store_dir,
             shutdown: Some(tx),
             server_db,
+            metrics,
         }
     }
 }
@@ -337,6 +340,11 @@ impl TestApp {
     /// besides answering requests (reconciliation).
     pub fn service(&self) -> &ImageService {
         &self.images
+    }
+
+    /// The server's metrics registry.
+    pub fn metrics(&self) -> &glint_api::metrics::Metrics {
+        &self.metrics
     }
 
     /// The file store's directory.
