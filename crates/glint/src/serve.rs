@@ -17,6 +17,7 @@ use crate::config::{self, GlanceConfig};
 
 pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
     let (conf, warnings) = GlanceConfig::load(config_files).context("invalid configuration")?;
+    crate::logging::init(conf.glint.log_format);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -54,13 +55,21 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     }
     let reconciler = tokio::spawn(reconcile_periodically(images.clone()));
     let state = AppState::new(images, api_config(&conf, auth));
+    crate::metrics::register_process(&state.metrics);
     let addr = format!("{}:{}", conf.default.bind_host, conf.default.bind_port);
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let metrics_server = match conf.glint.metrics_bind {
+        Some(at) => Some(crate::metrics::listen(at, state.metrics.clone()).await?),
+        None => None,
+    };
     tracing::info!(address = %listener.local_addr()?, "glint API listening");
     let served = glint_api::serve(listener, state, shutdown_signal()).await;
     reconciler.abort();
+    if let Some(server) = metrics_server {
+        server.stop().await;
+    }
     served.context("server failed")?;
     tracing::info!("glint stopped");
     Ok(())
@@ -159,6 +168,8 @@ fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
         connections: conf.glint.connections.clone(),
         show_image_direct_url: conf.default.show_image_direct_url,
         show_multiple_locations: conf.default.show_multiple_locations,
+        health: conf.healthcheck.health_config(),
+        health_detailed: conf.healthcheck.detailed,
     }
 }
 

@@ -9,6 +9,7 @@ mod connections;
 mod database;
 mod ini;
 mod keystone;
+mod observability;
 mod options;
 mod protections;
 mod render;
@@ -27,6 +28,7 @@ use std::path::PathBuf;
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;
+pub use observability::{HealthcheckConfig, LogFormat};
 pub use protections::load_property_protections;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
@@ -121,6 +123,8 @@ pub struct GlanceConfig {
     pub keystone_authtoken: KeystoneAuthtokenConfig,
     /// `[glint]`: options that only glint has.
     pub glint: GlintConfig,
+    /// `[healthcheck]`: what `/healthcheck` checks and shows.
+    pub healthcheck: HealthcheckConfig,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -169,8 +173,10 @@ impl GlanceConfig {
             (glance_store.default_store, &glance_store.stores),
             &config_dirs,
         )?;
+        let default = DefaultConfig::read(&src)?;
         let config = GlanceConfig {
-            default: DefaultConfig::read(&src)?,
+            healthcheck: HealthcheckConfig::read(&src, default.bind_port)?,
+            default,
             database: DatabaseConfig {
                 url: src.optional(&options::CONNECTION)?,
             },

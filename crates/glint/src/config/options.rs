@@ -12,7 +12,7 @@ use std::fmt;
 
 use glint_api::auth::{KeystoneAuth, KeystoneConfig};
 use glint_api::{ApiConfig, ConnectionLimits};
-use glint_core::{ImageConfig, RuleFormat};
+use glint_core::{HealthConfig, ImageConfig, RuleFormat};
 use glint_db::ConnectOptions;
 use glint_store::WriteStrategy;
 
@@ -236,6 +236,27 @@ pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt =
 pub(super) const UPLOAD_LEASE_TIME: Opt = layer("glint", "upload_lease_time", || {
     render::seconds(image().upload_lease_time)
 });
+pub(super) const METRICS_BIND: Opt = opt("glint", "metrics_bind", "");
+pub(super) const LOG_FORMAT: Opt = opt("glint", "log_format", "text");
+
+pub(super) const HEALTHCHECK_DETAILED: Opt = layer("healthcheck", "detailed", || {
+    api().health_detailed.to_string()
+});
+pub(super) const HEALTHCHECK_BACKENDS: Opt = layer("healthcheck", "backends", || {
+    let checks = HealthConfig::default().checks;
+    let names: Vec<String> = checks
+        .iter()
+        .map(|c| super::observability::backend_name(c).to_owned())
+        .collect();
+    render::list(&names)
+});
+pub(super) const DISABLE_BY_FILE_PATH: Opt = opt(
+    "healthcheck",
+    "disable_by_file_path",
+    HealthConfig::DEFAULT_DISABLE_BY_FILE_PATH,
+);
+pub(super) const DISABLE_BY_FILE_PATHS: Opt = opt("healthcheck", "disable_by_file_paths", "");
+pub(super) const ENABLE_BY_FILE_PATHS: Opt = opt("healthcheck", "enable_by_file_paths", "");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -302,6 +323,13 @@ pub(super) const SUPPORTED: &[Opt] = &[
     MAX_CONNECTIONS,
     DATABASE_STATEMENT_TIMEOUT,
     UPLOAD_LEASE_TIME,
+    METRICS_BIND,
+    LOG_FORMAT,
+    HEALTHCHECK_DETAILED,
+    HEALTHCHECK_BACKENDS,
+    DISABLE_BY_FILE_PATH,
+    DISABLE_BY_FILE_PATHS,
+    ENABLE_BY_FILE_PATHS,
 ];
 
 /// A supported option by section and name.

@@ -9,6 +9,7 @@ use url::Url;
 use super::*;
 
 mod connections;
+mod observability;
 mod protections;
 mod sample;
 mod stores;

@@ -34,6 +34,8 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("task", Some("task_time_to_live")),
     ("task", Some("work_dir")),
     ("import_filtering_opts", None),
+    ("healthcheck", Some("allowed_source_ranges")),
+    ("healthcheck", Some("ignore_proxied_requests")),
 ];
 
 /// Options that are read by Glance but deliberately have no glint meaning.
@@ -62,6 +64,11 @@ const IGNORED: &[(&str, &str, &str)] = &[
         "oslo_policy",
         "policy_dirs",
         "put every rule override in the file named by [oslo_policy] policy_file",
+    ),
+    (
+        "healthcheck",
+        "path",
+        "glint answers health checks at /healthcheck, where Glance's paste pipeline mounts them",
     ),
     (
         "keystone_authtoken",
