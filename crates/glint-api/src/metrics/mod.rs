@@ -58,6 +58,19 @@ pub(crate) async fn scrape(State(metrics): State<Metrics>) -> Response {
     exposition(&metrics)
 }
 
+/// `router` with the request metrics of `metrics`: route templates taken
+/// on every route it has so far, requests timed and counted around it.
+/// [`crate::serve`] applies the same two layers to the API; this is for
+/// benchmarks and other routers.
+pub fn instrument<S>(router: axum::Router<S>, metrics: &Metrics) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router.route_layer(RouteLayer::new(metrics.clone())).layer(
+        axum::middleware::from_fn_with_state(metrics.clone(), observe_requests),
+    )
+}
+
 fn exposition(metrics: &Metrics) -> Response {
     let content_type = [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))];
     (content_type, metrics.render()).into_response()
