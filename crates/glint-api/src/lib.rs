@@ -10,8 +10,10 @@ pub mod auth;
 pub mod body;
 pub mod context;
 pub mod error;
+pub mod health;
 pub mod json;
 pub mod log_text;
+pub mod metrics;
 pub mod noauth_guard;
 pub mod path;
 pub mod request_id;
@@ -21,5 +23,5 @@ pub mod v2;
 pub mod versions;
 pub mod views;
 
-pub use server::{router, serve};
+pub use server::{router, serve, serve_metrics};
 pub use state::{ApiConfig, AppState, AuthMode, ConnectionLimits};

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use glint_core::ImageService;
+use glint_core::{HealthConfig, HealthService, ImageService};
 
 use crate::auth::KeystoneAuth;
+use crate::metrics::Metrics;
 
 /// How callers are identified.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +44,11 @@ pub struct ApiConfig {
     /// A `+cachemanagement` flavor: the legacy cache management paths
     /// (`/v2/cached_images`, `/v2/queued_images`) are served.
     pub cache_management: bool,
+    /// The checks of `/healthcheck` (`[healthcheck] backends`…).
+    pub health: HealthConfig,
+    /// `[healthcheck] detailed`: `/healthcheck` shows each check's details,
+    /// the time and the platform.
+    pub health_detailed: bool,
 }
 
 /// Bounds on client connections, so that slow, stalled or numerous
@@ -95,6 +101,8 @@ impl Default for ApiConfig {
             show_image_direct_url: false,
             show_multiple_locations: false,
             cache_management: false,
+            health: HealthConfig::default(),
+            health_detailed: false,
         }
     }
 }
@@ -103,13 +111,48 @@ impl Default for ApiConfig {
 pub struct AppState {
     pub images: ImageService,
     pub config: Arc<ApiConfig>,
+    pub health: HealthService,
+    /// What `/metrics` shows; more can be registered before serving.
+    pub metrics: Metrics,
 }
 
 impl AppState {
+    /// The state of a server: the health checks of `config` over the
+    /// service's database and stores, and a metrics registry holding the
+    /// HTTP metrics and the service's transfers in flight.
     pub fn new(images: ImageService, config: ApiConfig) -> Self {
+        let health = HealthService::new(
+            images.database().clone(),
+            images.stores().clone(),
+            config.health.clone(),
+        );
+        let metrics = Metrics::new();
+        register_transfers(&metrics, &images);
         AppState {
             images,
             config: Arc::new(config),
+            health,
+            metrics,
         }
+    }
+}
+
+fn register_transfers(metrics: &Metrics, images: &ImageService) {
+    let transfers = images.transfers();
+    let gauges = [
+        (
+            "glint_uploads_in_flight",
+            "Image uploads in progress (from the move to saving to their end).",
+            &transfers.uploads_in_flight,
+        ),
+        (
+            "glint_downloads_in_flight",
+            "Image downloads whose data is still being sent.",
+            &transfers.downloads_in_flight,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        // Fresh registry, fixed valid names: cannot fail.
+        let _ = metrics.register_gauge(name, help, Arc::clone(value));
     }
 }

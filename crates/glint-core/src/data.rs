@@ -6,6 +6,7 @@ use glint_store::{ByteRange, ObjectData, StoreError};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::transfers::counted;
 
 /// A single byte range as a client asked for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +117,8 @@ impl ImageService {
         if let Some(cache) = cache
             && let Some(data) = cache.serve(&image, byte_range).await
         {
-            let data = self.counted(ctx, &image, data);
+            let mut data = self.counted(ctx, &image, data);
+            data.stream = counted(data.stream, &self.transfers.downloads_in_flight);
             return Ok(Download {
                 image,
                 data: Some(data),
@@ -136,7 +138,8 @@ impl ImageService {
                         }
                         _ => data,
                     };
-                    let data = self.counted(ctx, &image, data);
+                    let mut data = self.counted(ctx, &image, data);
+                    data.stream = counted(data.stream, &self.transfers.downloads_in_flight);
                     return Ok(Download {
                         image,
                         data: Some(data),

@@ -18,6 +18,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::input::NewImageRequest;
 use crate::protections::CallerAccess;
+use crate::transfers::TransferStats;
 use crate::turns::WriteTurns;
 
 /// One page of an image list.
@@ -43,6 +44,8 @@ pub struct ImageService {
     pub(crate) notifier: Notifier,
     /// This node's image cache, when `image_cache_dir` is set.
     pub(crate) cache: Option<Arc<crate::cache::CacheService>>,
+    /// Uploads and downloads in progress.
+    pub(crate) transfers: Arc<TransferStats>,
 }
 
 impl ImageService {
@@ -61,6 +64,7 @@ impl ImageService {
             write_turns: Arc::new(WriteTurns::new()),
             notifier: Notifier::off(),
             cache: None,
+            transfers: Arc::default(),
         }
     }
 

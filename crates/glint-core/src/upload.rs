@@ -29,6 +29,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::liveness;
+use crate::transfers::InFlight;
 
 /// The hidden property in which glint before schema version 5 recorded an
 /// upload's lease; dropped when such an upload is reset.
@@ -228,6 +229,7 @@ impl ImageService {
 
     /// Writes and activates, renewing the lease until done.
     async fn run_upload(&self, upload: Upload, data: ByteStream) -> Result<(), CoreError> {
+        let _counted = InFlight::start(&self.transfers.uploads_in_flight);
         let (id, holder) = (upload.image.id, upload.holder.clone());
         tokio::select! {
             biased;

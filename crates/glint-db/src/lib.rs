@@ -199,6 +199,30 @@ impl Database {
         Ok(())
     }
 
+    /// [`Database::ping`] within `deadline`, waiting for a pooled
+    /// connection included: for health checks, which must answer quickly
+    /// whatever the database does. A connection whose server did not answer
+    /// in time is closed rather than returned to the pool.
+    pub async fn ping_within(&self, deadline: std::time::Duration) -> Result<(), DbError> {
+        let until = tokio::time::Instant::now() + deadline;
+        let late = || {
+            DbError::unavailable(format!(
+                "the database did not answer within {} s",
+                deadline.as_secs_f64()
+            ))
+        };
+        let mut conn = tokio::time::timeout_at(until, self.inner.pool.acquire())
+            .await
+            .map_err(|_| late())??;
+        match tokio::time::timeout_at(until, sqlx::query("SELECT 1").execute(&mut *conn)).await {
+            Ok(done) => done.map(drop).map_err(DbError::from),
+            Err(_) => {
+                drop(conn.detach());
+                Err(late())
+            }
+        }
+    }
+
     /// Closes every pooled connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
         if let Some(readers) = self.readers() {

@@ -361,6 +361,20 @@ async fn ping_answers() {
 }
 
 #[tokio::test]
+async fn a_bounded_ping_answers_and_a_closed_database_is_unavailable() {
+    on_every_db(|db| async move {
+        let bound = std::time::Duration::from_secs(2);
+        db.ping_within(bound).await.unwrap();
+        db.close().await;
+        let started = std::time::Instant::now();
+        let err = db.ping_within(bound).await.unwrap_err();
+        assert!(matches!(err, DbError::Unavailable(_)), "{err:?}");
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn in_memory_sqlite_keeps_data_across_calls() {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     assert_eq!(db.dialect(), Dialect::Sqlite);

@@ -1,5 +1,6 @@
 //! Glance's default rules (secure RBAC, project scope), from
-//! `glance/policies/{base,image,tasks,discovery,cache,metadef}.py`.
+//! `glance/policies/{base,image,tasks,discovery,cache,metadef}.py`, and
+//! glint's own rules (named `glint:…`), which Glance does not have.
 
 use std::fmt::Write as _;
 
@@ -166,6 +167,8 @@ pub const GLANCE_DEFAULTS: &[RuleDefault] = &[
     rule("add_metadef_tags", METADEF_ADMIN, "Create several tags."),
     rule("delete_metadef_tag", METADEF_ADMIN, "Delete a tag."),
     rule("delete_metadef_tags", METADEF_ADMIN, "Delete all tags of a namespace."),
+    // glint's own.
+    base("glint:metrics", ADMIN, "Read the Prometheus metrics (GET /metrics); glint only."),
 ];
 
 /// A sample policy file listing every default, commented out, in the style

@@ -109,6 +109,8 @@ const MATRIX: &[(&str, [&str; 6])] = &[
     ("get_tasks",             ["YYYY", "YYYY", "YYYY", "YYYY", "YYYY", "YYYY"]),
     ("add_task",              ["YYYY", "YYYY", "YYYY", "YYYY", "YYYY", "YYYY"]),
     ("stores_info_detail",    ["YYYY", "nnnn", "nnnn", "nnnn", "nnnn", "nnnn"]),
+    // glint's own: the Prometheus metrics.
+    ("glint:metrics",         ["YYYY", "nnnn", "nnnn", "nnnn", "nnnn", "nnnn"]),
 ];
 
 #[test]

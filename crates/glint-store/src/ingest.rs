@@ -161,9 +161,11 @@ where
 {
     let (tx, rx) = mpsc::channel(BATCH_QUEUE);
     let (result_tx, result_rx) = oneshot::channel();
+    let span = tracing::Span::current();
     thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            let _span = span.entered();
             // Nobody waiting for the result means the upload failed; nothing to do.
             let _ = result_tx.send(work(rx));
         })?;

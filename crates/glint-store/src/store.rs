@@ -141,6 +141,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Removes whatever this store holds for an image, complete or partial. Used to
     /// reconcile uploads a dead process left behind; `Ok` when there is nothing.
     async fn discard(&self, image_id: ImageId) -> Result<(), StoreError>;
+
+    /// Whether the store can be reached and used, found without moving any
+    /// image data: one small request (the data directory's metadata, a
+    /// `HEAD` of the container or bucket). The health check asks it. The
+    /// default answers yes, for stores with nothing of their own to reach
+    /// (memory; http, whose locations may be anywhere).
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -351,3 +351,17 @@ async fn data_outside_the_page_cache_is_read_intact() {
         assert!(collect(whole.stream).await.unwrap() == data, "{strategy:?}");
     }
 }
+
+#[tokio::test]
+async fn the_check_fails_once_the_data_directory_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let datadir = dir.path().join("images");
+    let store = FileStore::new("file", datadir.clone()).unwrap();
+    store.check().await.unwrap();
+    std::fs::remove_dir(&datadir).unwrap();
+    let err = store.check().await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    std::fs::write(&datadir, b"not a directory").unwrap();
+    let err = store.check().await.unwrap_err();
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+}

@@ -406,11 +406,14 @@ async fn an_unreachable_cluster_is_unavailable_at_once_and_the_store_recovers() 
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(!err.to_string().contains("AQ"), "no key in errors: {err}");
+    let err = store.check().await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 
     // The cluster "comes back": the same store connects without a restart.
     std::fs::write(&conf, real).unwrap();
     let fsid = store.fsid().await.unwrap();
     assert_eq!(fsid.len(), 36, "{fsid}");
+    store.check().await.unwrap();
 }
 
 #[tokio::test]
@@ -424,6 +427,11 @@ async fn a_missing_pool_is_refused_with_its_name() {
         .put(ImageId::new_random(), stream_of(b"x"))
         .await
         .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Refused(m) if m.contains("glint-no-such-pool")),
+        "{err:?}"
+    );
+    let err = store.check().await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Refused(m) if m.contains("glint-no-such-pool")),
         "{err:?}"

@@ -375,6 +375,7 @@ async fn wrong_secret_is_refused_without_showing_it() {
     for err in [
         store.get(&location, None).await.unwrap_err(),
         store.size(&location).await.unwrap_err(),
+        store.check().await.unwrap_err(),
     ] {
         assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
         assert!(!err.to_string().contains(wrong));
@@ -389,6 +390,9 @@ async fn missing_bucket_without_create_bucket_on_put_is_a_clear_error() {
     let bucket = config.bucket.clone();
     let location = location_in(&kit, &bucket, ImageId::new_random());
     let (_backend, store) = backend_with(config);
+    let err = store.check().await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
     let err = store
         .put(ImageId::new_random(), stream_of(b"x"))
         .await
@@ -456,6 +460,7 @@ async fn unreachable_server_is_unavailable_until_it_is_back() {
         store.size(&location).await.unwrap_err(),
         store.delete(&location).await.unwrap_err(),
         store.discard(ImageId::new_random()).await.unwrap_err(),
+        store.check().await.unwrap_err(),
     ] {
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }

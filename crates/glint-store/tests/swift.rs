@@ -360,6 +360,9 @@ async fn check_wrong_key_is_refused(mut config: SwiftConfig) {
     assert!(!format!("{err:?}").contains(wrong), "{err:?}");
     let err = store.get(&url, None).await.unwrap_err();
     assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
+    let err = store.check().await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
+    assert!(!err.to_string().contains(wrong), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,9 +515,12 @@ async fn unreachable_swift_is_unavailable_until_it_answers() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     let err = store.delete(&url).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let err = store.check().await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 
     // The auth service comes up on that port: the same store now works.
     let _forwarder = forward(port, &real.auth_address, None).await;
+    store.check().await.unwrap();
     let stored = store
         .put(ImageId::new_random(), stream_of(b"later"))
         .await

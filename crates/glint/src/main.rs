@@ -9,6 +9,8 @@
 mod cache;
 mod config;
 mod db;
+mod logging;
+mod metrics;
 mod policy;
 mod remote_policy;
 mod serve;
@@ -56,13 +58,15 @@ enum Command {
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = Cli::parse();
-    init_logging();
     let result = match cli.command {
+        // `serve` sets up logging once it has read `log_format`.
         Command::Serve { config_files } => serve::run(&config_files).map(|()| ExitCode::SUCCESS),
         Command::Db(command) => {
+            logging::init(config::LogFormat::Text);
             db::run(command, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
         }
         Command::Policy(command) => {
+            logging::init(config::LogFormat::Text);
             policy::run(command, &mut std::io::stdout().lock()).map(|all_passed| {
                 if all_passed {
                     ExitCode::SUCCESS
@@ -129,14 +133,4 @@ pub(crate) fn raise_open_file_limit() -> std::io::Result<u64> {
         limit = raised;
     }
     Ok(limit.rlim_cur)
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }

@@ -18,6 +18,7 @@ use crate::config::{self, CacheFlavor, GlanceConfig};
 
 pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
     let (conf, warnings) = GlanceConfig::load(config_files).context("invalid configuration")?;
+    crate::logging::init(conf.glint.log_format);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -68,9 +69,21 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     let reconciler = tokio::spawn(reconcile_periodically(images.clone()));
     let cache_tasks = cache.map(|cache| CacheTasks::start(images.clone(), cache));
     let state = AppState::new(images, api_config(&conf, auth));
+    crate::metrics::register_process(&state.metrics);
+    crate::metrics::register_notifications(&state.metrics, publisher.stats());
+    if let Some(cache) = state.images.cache() {
+        crate::metrics::register_cache(&state.metrics, cache.stats());
+    }
+    let metrics_server = match conf.glint.metrics_bind {
+        Some(at) => Some(crate::metrics::listen(at, state.metrics.clone()).await?),
+        None => None,
+    };
     tracing::info!(address = %listener.local_addr()?, "glint API listening");
     let served = glint_api::serve(listener, state, shutdown_signal()).await;
     reconciler.abort();
+    if let Some(server) = metrics_server {
+        server.stop().await;
+    }
     if let Some(tasks) = cache_tasks {
         tasks.stop().await;
     }
@@ -193,6 +206,8 @@ fn api_config(conf: &GlanceConfig, auth: AuthMode) -> ApiConfig {
         show_image_direct_url: conf.default.show_image_direct_url,
         show_multiple_locations: conf.default.show_multiple_locations,
         cache_management: conf.paste_deploy.cache == CacheFlavor::Management,
+        health: conf.healthcheck.health_config(),
+        health_detailed: conf.healthcheck.detailed,
     }
 }
 

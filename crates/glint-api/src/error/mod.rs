@@ -164,6 +164,7 @@ mod render;
 pub use render::{
     BodyTemplate, ErrorFormat, choose_format, glance_allow_header, render_body, render_errors,
 };
+pub(crate) use render::{html_escape, quality};
 
 #[cfg(test)]
 mod tests {

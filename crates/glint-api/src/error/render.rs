@@ -35,7 +35,9 @@ pub fn choose_format(accept: Option<&str>) -> ErrorFormat {
     }
 }
 
-fn quality(accept: &str, ty: &str, sub: &str) -> f32 {
+/// The quality the client gives `ty/sub` in `accept` (its most specific
+/// matching range); 0 when none matches.
+pub(crate) fn quality(accept: &str, ty: &str, sub: &str) -> f32 {
     let mut best: Option<(u8, f32)> = None;
     for range in accept.split(',') {
         let mut parts = range.split(';');
@@ -58,7 +60,7 @@ fn quality(accept: &str, ty: &str, sub: &str) -> f32 {
     best.map(|(_, q)| q).unwrap_or(0.0)
 }
 
-fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

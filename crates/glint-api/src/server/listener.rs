@@ -11,15 +11,17 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::connection::{App, serve_connection};
+use crate::metrics::ConnectionGauge;
 use crate::state::ConnectionLimits;
 
 /// Accepts connections on `listener` until `shutdown` completes, then
 /// waits for every open connection to end: idle ones close at once,
-/// requests in flight finish.
+/// requests in flight finish. `gauge` counts the connections open.
 pub(super) async fn accept_connections<F>(
     listener: TcpListener,
     app: App,
     limits: ConnectionLimits,
+    gauge: Option<ConnectionGauge>,
     shutdown: F,
 ) -> io::Result<()>
 where
@@ -50,13 +52,18 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
+        let open = gauge.as_ref().map(ConnectionGauge::open);
+        let served = serve_connection(
             stream,
             app.clone(),
             Arc::clone(&limits),
             stop_rx.clone(),
             slot,
-        ));
+        );
+        tokio::spawn(async move {
+            served.await;
+            drop(open);
+        });
     }
     drop(listener);
     let _ = stop_tx.send(true);

@@ -21,9 +21,11 @@ use tower::Layer;
 use crate::auth;
 use crate::body::JSON_BODY_LIMIT;
 use crate::error::render_errors;
+use crate::health;
+use crate::metrics::{self, Metrics, RouteLayer, observe_requests};
 use crate::noauth_guard;
 use crate::request_id::assign_request_id;
-use crate::state::AppState;
+use crate::state::{AppState, ConnectionLimits};
 use crate::versions;
 use crate::{error::ApiError, v2};
 
@@ -34,9 +36,11 @@ pub fn router(state: AppState) -> Router {
         .route("/versions", any(versions::list_versions))
         .route("/versions/", any(versions::list_versions))
         .route("/versions/{*rest}", any(versions::list_versions))
-        .route("/healthcheck", get(healthcheck))
+        .route("/healthcheck", get(health::healthcheck))
+        .route("/metrics", get(metrics::show_metrics))
         .route("/v2", any(redirect_to_v2_root))
         .nest("/v2", v2::routes(state.config.cache_management))
+        .route_layer(RouteLayer::new(state.metrics.clone()))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(reject_unexpected_body))
@@ -66,10 +70,6 @@ async fn redirect_to_v2_root() -> Response {
         .into_response()
 }
 
-async fn healthcheck() -> &'static str {
-    "OK"
-}
-
 async fn fallback() -> Response {
     ApiError::NotFound("The resource could not be found.".into()).into_response()
 }
@@ -90,7 +90,7 @@ async fn negotiate_version(
             return next.run(versions_request(&req)).await;
         }
         format!("/v2{}", &path[1 + first.len()..])
-    } else if matches!(first, "" | "versions" | "healthcheck" | "v2") {
+    } else if matches!(first, "" | "versions" | "healthcheck" | "metrics" | "v2") {
         return next.run(req).await;
     } else if accepts_v2_media_type(&req, cache.0) {
         format!("/v2{path}")
@@ -158,7 +158,7 @@ async fn reject_unexpected_body(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn has_body(req: &Request) -> bool {
+pub(crate) fn has_body(req: &Request) -> bool {
     let headers = req.headers();
     let length = headers
         .get(http::header::CONTENT_LENGTH)
@@ -177,8 +177,38 @@ where
 {
     let limits = state.config.connections.clone();
     let cache = CacheVersions(state.images.cache().is_some());
+    let metrics = state.metrics.clone();
+    let gauge = metrics.http().connections();
     let app = router(state);
     let app = middleware::from_fn(glance_allow_header).layer(app);
     let app = middleware::from_fn_with_state(cache, negotiate_version).layer(app);
-    listener::accept_connections(listener, connection::App::new(app), limits, shutdown).await
+    let app = middleware::from_fn_with_state(metrics, observe_requests).layer(app);
+    let app = connection::App::new(app);
+    listener::accept_connections(listener, app, limits, Some(gauge), shutdown).await
+}
+
+/// Most connections the metrics listener keeps open: a few scrapers.
+const METRICS_CONNECTIONS: usize = 16;
+
+/// Serves `GET /metrics` of `metrics`, and nothing else, without
+/// authentication, on a listener of its own (`[glint] metrics_bind`),
+/// until `shutdown` completes.
+pub async fn serve_metrics<F>(
+    listener: TcpListener,
+    metrics: Metrics,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let limits = ConnectionLimits {
+        max_connections: METRICS_CONNECTIONS,
+        ..ConnectionLimits::default()
+    };
+    let app = Router::new()
+        .route("/metrics", get(metrics::scrape))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(metrics);
+    let app = connection::App::new(app);
+    listener::accept_connections(listener, app, limits, None, shutdown).await
 }

@@ -65,6 +65,7 @@ pub struct TestApp {
     cache_dir: Option<PathBuf>,
     /// Runs the prefetcher as `glint serve` does; stopped on drop.
     prefetcher: Option<tokio::task::JoinHandle<()>>,
+    metrics: glint_api::metrics::Metrics,
 }
 
 /// The database and file store of a running app, for a second server on
@@ -291,6 +292,7 @@ impl TestAppBuilder {
             .await
             .expect("start-up reconciliation");
         let state = AppState::new(images.clone(), self.api);
+        let metrics = state.metrics.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -319,6 +321,7 @@ impl TestAppBuilder {
             publisher: Some(publisher),
             cache_dir,
             prefetcher,
+            metrics,
         }
     }
 }
@@ -449,6 +452,11 @@ impl TestApp {
             .collect();
         names.sort();
         names
+    }
+
+    /// The server's metrics registry.
+    pub fn metrics(&self) -> &glint_api::metrics::Metrics {
+        &self.metrics
     }
 
     /// The file store's directory.

@@ -114,10 +114,14 @@ pub(super) fn write(
 ) -> Result<u64, StoreError> {
     let (to_disk, filled) = sync_channel::<(Block, u64)>(BLOCKS - 1);
     let (to_filler, free) = channel::<Block>();
+    let span = tracing::Span::current();
     thread::scope(|scope| {
         let disk = thread::Builder::new()
             .name("glint-direct-io".to_owned())
-            .spawn_scoped(scope, move || write_blocks(file, path, &filled, &to_filler))?;
+            .spawn_scoped(scope, move || {
+                let _span = span.entered();
+                write_blocks(file, path, &filled, &to_filler)
+            })?;
         let result = fill(&mut next, &to_disk, &free);
         drop(to_disk);
         let written = disk

@@ -114,7 +114,8 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, StoreError> + Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
 }
@@ -170,6 +171,24 @@ impl Store for FileStore {
     async fn discard(&self, image_id: ImageId) -> Result<(), StoreError> {
         let dir = self.datadir.clone();
         blocking(move || discard_files(&dir, image_id)).await
+    }
+
+    /// The data directory is there and is a directory (an unmounted
+    /// volume, a removed directory are not).
+    async fn check(&self) -> Result<(), StoreError> {
+        let dir = self.datadir.clone();
+        blocking(move || match std::fs::metadata(&dir) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(StoreError::Unavailable(format!(
+                "{} is not a directory",
+                dir.display()
+            ))),
+            Err(err) => Err(StoreError::Unavailable(format!(
+                "data directory {}: {err}",
+                dir.display()
+            ))),
+        })
+        .await
     }
 }
 

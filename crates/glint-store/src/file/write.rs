@@ -67,9 +67,12 @@ pub(super) async fn write_object(
     // A thread of its own rather than one from tokio's blocking pool: it lives as long
     // as the upload, mostly waiting on the client, and slow clients must not be able
     // to exhaust the pool that downloads and metadata calls need.
+    // The thread logs in the upload's span (its request id).
+    let span = tracing::Span::current();
     std::thread::Builder::new()
         .name("glint-file-writer".to_owned())
         .spawn(move || {
+            let _span = span.entered();
             let result = run_writer(&target, rx, strategy);
             if let Err(Ok(_)) = done_tx.send(result) {
                 // The upload was abandoned after the commit started: its caller never
@@ -134,6 +137,7 @@ fn run_writer(
     mut rx: mpsc::Receiver<Message>,
     strategy: WriteStrategy,
 ) -> Result<u64, StoreError> {
+    let started = std::time::Instant::now();
     let mut partial =
         PartialFile::create(&target.partial, strategy).map_err(StoreError::from_io)?;
     let next = || match rx.blocking_recv() {
@@ -155,6 +159,13 @@ fn run_writer(
         remove_quietly(&target.object);
         return Err(StoreError::from_io(err));
     }
+    tracing::debug!(
+        path = %target.object.display(),
+        size_bytes = size,
+        direct_io = partial.direct,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "image file written and synced"
+    );
     Ok(size)
 }
 

@@ -95,7 +95,8 @@ impl RbdStore {
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let conn = Arc::clone(&connection);
-        let result = tokio::task::spawn_blocking(move || work(&conn))
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || span.in_scope(|| work(&conn)))
             .await
             .unwrap_or_else(|e| Err(StoreError::Io(std::io::Error::other(e.to_string()))));
         self.after(&connection, result).await
@@ -264,7 +265,30 @@ impl Store for RbdStore {
         })
         .await
     }
+
+    /// Connects (if need be), opens the pool, and looks up an image name
+    /// no image has: one read of an OSD, answered "no such image" by a
+    /// working cluster.
+    async fn check(&self) -> Result<(), StoreError> {
+        let connection = self.cluster.connection().await?;
+        let pool = self.config.pool.clone();
+        self.blocking(connection, move |c| {
+            let io = c.ioctx(&pool).map_err(|e| pool_error(e, &pool))?;
+            match io.open(HEALTH_PROBE, None, true) {
+                Ok(_) => Ok(()),
+                Err(e) => match op_error(e, &format!("pool {pool}")) {
+                    StoreError::NotFound(_) => Ok(()),
+                    other => Err(other),
+                },
+            }
+        })
+        .await
+    }
 }
+
+/// The image name the health check looks up; image ids are UUIDs, so no
+/// image has it.
+const HEALTH_PROBE: &str = "glint-health-check";
 
 #[cfg(test)]
 mod tests {

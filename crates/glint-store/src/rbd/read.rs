@@ -36,7 +36,9 @@ pub(crate) async fn get(
 ) -> Result<ObjectData, StoreError> {
     let (opened_tx, opened) = oneshot::channel::<Opened>();
     let (pieces_tx, pieces) = mpsc::channel(1);
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _span = span.entered();
         read(&connection, &source, range, opened_tx, &pieces_tx);
     });
     let (total_size, range) = opened

@@ -55,8 +55,10 @@ pub(crate) async fn put(
         target.pool.clone(),
         target.image.clone(),
     );
-    let writer =
-        tokio::task::spawn_blocking(move || write(&connection, &target, pieces_rx, free_tx));
+    let span = tracing::Span::current();
+    let writer = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| write(&connection, &target, pieces_rx, free_tx))
+    });
     let mut writer = WriterGuard {
         handle: Some(writer),
         cleanup: Some(cleanup),
@@ -167,7 +169,7 @@ impl Drop for WriterGuard {
             tracing::warn!(rbd.image = %image, "upload dropped outside a runtime; image left in place");
             return;
         };
-        runtime.spawn(async move {
+        let cleanup = async move {
             if let Ok(Ok(_)) = handle.await {
                 let removed = tokio::task::spawn_blocking(move || {
                     let io = connection.ioctx(&pool).map_err(|e| pool_error(e, &pool))?;
@@ -178,7 +180,8 @@ impl Drop for WriterGuard {
                     tracing::error!(error = %err, "cannot remove the image of a dropped upload");
                 }
             }
-        });
+        };
+        runtime.spawn(tracing::Instrument::in_current_span(cleanup));
     }
 }
 

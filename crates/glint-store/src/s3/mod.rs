@@ -263,6 +263,25 @@ impl Store for S3Store {
         }
         Ok(())
     }
+
+    /// A `HEAD` of the bucket. A missing bucket is fine when the first
+    /// upload creates it (`s3_store_create_bucket_on_put`).
+    async fn check(&self) -> Result<(), StoreError> {
+        let bucket = &self.client.endpoint.bucket;
+        match self
+            .client
+            .send(Method::HEAD, None, &[], &[], Payload::Empty)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(f) if f.is_not_found() && self.limits.create_bucket => Ok(()),
+            Err(f) if f.is_not_found() => Err(StoreError::Refused(format!(
+                "bucket {bucket} does not exist on S3 at {}",
+                self.client.host()
+            ))),
+            Err(f) => Err(self.error(f, &format!("HEAD of bucket {bucket}"))),
+        }
+    }
 }
 
 /// `bytes <start>-<end>/<total>`.

@@ -129,7 +129,7 @@ impl Drop for Cleanup {
             self.object_may_exist,
         );
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(job)),
+            Ok(runtime) => drop(runtime.spawn(tracing::Instrument::in_current_span(job))),
             Err(_) => tracing::warn!(
                 s3.key = %self.key,
                 "upload dropped outside a runtime; its multipart upload stays until discarded"

@@ -174,12 +174,13 @@ impl Drop for CleanupOnDrop {
             std::mem::take(&mut self.container),
             std::mem::take(&mut self.object),
         );
-        runtime.spawn(async move {
+        let cleanup = async move {
             if let Err(err) = inner.remove_image_objects(&container, &object).await {
                 tracing::warn!(store.id = %inner.id, %container, %object, error = %err,
                     "could not remove the data of an abandoned upload");
             }
-        });
+        };
+        runtime.spawn(tracing::Instrument::in_current_span(cleanup));
     }
 }
 
@@ -296,6 +297,20 @@ impl Store for SwiftStore {
         self.inner
             .remove_image_objects(&container, &image_id.to_string())
             .await
+    }
+
+    /// A `HEAD` of the account (logging in first if need be): the
+    /// containers may not exist before the first upload.
+    async fn check(&self) -> Result<(), StoreError> {
+        let what = "checking the account";
+        let swift = &self.inner.swift;
+        let response = swift
+            .send(what, |client, session| client.head(&session.storage_url))
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(unexpected_status(what, response).await)
     }
 }
 

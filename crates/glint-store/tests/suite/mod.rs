@@ -251,6 +251,15 @@ pub async fn discard_of_an_unknown_image_succeeds(b: Backend) {
     assert_eq!(collect(object.stream).await.unwrap(), b"kept");
 }
 
+pub async fn a_working_store_passes_its_check(b: Backend) {
+    b.store.check().await.unwrap();
+    assert_eq!(
+        b.residue().await,
+        Vec::<String>::new(),
+        "a check writes nothing"
+    );
+}
+
 macro_rules! behaviour_suite {
     ($backend:ident: $($behaviour:ident),* $(,)?) => {
         mod $backend {
@@ -283,6 +292,7 @@ macro_rules! every_backend {
                 dropped_put_leaves_nothing_behind,
                 discard_removes_a_complete_object,
                 discard_of_an_unknown_image_succeeds,
+                a_working_store_passes_its_check,
             );
         )*
     };

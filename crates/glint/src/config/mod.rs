@@ -10,6 +10,7 @@ mod database;
 mod ini;
 mod keystone;
 mod notifications;
+mod observability;
 mod options;
 mod protections;
 mod render;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;
+pub use observability::{HealthcheckConfig, LogFormat};
 pub use protections::load_property_protections;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
@@ -125,6 +127,8 @@ pub struct GlanceConfig {
     /// `[oslo_messaging_notifications]`, `[oslo_messaging_rabbit]` and the
     /// notification options of `[DEFAULT]`.
     pub notifications: glint_notify::NotifierConfig,
+    /// `[healthcheck]`: what `/healthcheck` checks and shows.
+    pub healthcheck: HealthcheckConfig,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -174,8 +178,10 @@ impl GlanceConfig {
             &config_dirs,
         )?;
         let (notifications, notification_warnings) = notifications::read(&src)?;
+        let default = DefaultConfig::read(&src)?;
         let config = GlanceConfig {
-            default: DefaultConfig::read(&src)?,
+            healthcheck: HealthcheckConfig::read(&src, default.bind_port)?,
+            default,
             database: DatabaseConfig {
                 url: src.optional(&options::CONNECTION)?,
             },

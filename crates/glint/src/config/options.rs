@@ -13,6 +13,7 @@ use std::fmt;
 use glint_api::auth::{KeystoneAuth, KeystoneConfig};
 use glint_api::{ApiConfig, ConnectionLimits};
 use glint_core::{CacheConfig, ImageConfig, RuleFormat};
+use glint_core::{HealthConfig, ImageConfig, RuleFormat};
 use glint_db::ConnectOptions;
 use glint_notify::NotifierConfig;
 use glint_store::WriteStrategy;
@@ -247,6 +248,27 @@ pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt =
 pub(super) const UPLOAD_LEASE_TIME: Opt = layer("glint", "upload_lease_time", || {
     render::seconds(image().upload_lease_time)
 });
+pub(super) const METRICS_BIND: Opt = opt("glint", "metrics_bind", "");
+pub(super) const LOG_FORMAT: Opt = opt("glint", "log_format", "text");
+
+pub(super) const HEALTHCHECK_DETAILED: Opt = layer("healthcheck", "detailed", || {
+    api().health_detailed.to_string()
+});
+pub(super) const HEALTHCHECK_BACKENDS: Opt = layer("healthcheck", "backends", || {
+    let checks = HealthConfig::default().checks;
+    let names: Vec<String> = checks
+        .iter()
+        .map(|c| super::observability::backend_name(c).to_owned())
+        .collect();
+    render::list(&names)
+});
+pub(super) const DISABLE_BY_FILE_PATH: Opt = opt(
+    "healthcheck",
+    "disable_by_file_path",
+    HealthConfig::DEFAULT_DISABLE_BY_FILE_PATH,
+);
+pub(super) const DISABLE_BY_FILE_PATHS: Opt = opt("healthcheck", "disable_by_file_paths", "");
+pub(super) const ENABLE_BY_FILE_PATHS: Opt = opt("healthcheck", "enable_by_file_paths", "");
 
 fn notifier() -> NotifierConfig {
     NotifierConfig::default()
@@ -377,6 +399,13 @@ pub(super) const SUPPORTED: &[Opt] = &[
     RABBIT_INTERVAL_MAX,
     RABBIT_SSL,
     NOTIFICATION_QUEUE_SIZE,
+    METRICS_BIND,
+    LOG_FORMAT,
+    HEALTHCHECK_DETAILED,
+    HEALTHCHECK_BACKENDS,
+    DISABLE_BY_FILE_PATH,
+    DISABLE_BY_FILE_PATHS,
+    ENABLE_BY_FILE_PATHS,
 ];
 
 /// A supported option by section and name.

@@ -422,6 +422,11 @@ pub struct GlintConfig {
     /// it every third of that, and an upload whose lease expired (its
     /// process died) is reset by any node within about twice that time.
     pub upload_lease_time: std::time::Duration,
+    /// `metrics_bind`: the address of a second listener serving
+    /// `/metrics` only, without authentication; `None` for none.
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    /// `log_format`: text (the default) or one JSON object per line.
+    pub log_format: super::LogFormat,
 }
 
 impl GlintConfig {
@@ -456,6 +461,8 @@ impl GlintConfig {
             upload_lease_time: src.parse(&UPLOAD_LEASE_TIME, |v| {
                 values::parse_u64_in(v, 1, 7 * 24 * 3600).map(std::time::Duration::from_secs)
             })?,
+            metrics_bind: super::observability::read_metrics_bind(src)?,
+            log_format: super::observability::read_log_format(src)?,
         })
     }
 }

@@ -10,6 +10,7 @@ use super::*;
 
 mod connections;
 mod notifications;
+mod observability;
 mod protections;
 mod sample;
 mod stores;

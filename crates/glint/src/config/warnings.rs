@@ -27,6 +27,8 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("task", Some("task_time_to_live")),
     ("task", Some("work_dir")),
     ("import_filtering_opts", None),
+    ("healthcheck", Some("allowed_source_ranges")),
+    ("healthcheck", Some("ignore_proxied_requests")),
 ];
 
 /// Options that are read by Glance but deliberately have no glint meaning.
@@ -67,6 +69,9 @@ const IGNORED: &[(&str, &str, &str)] = &[
         "retry",
         "glint retries until a notification is sent; new ones are dropped while its queue \
          ([glint] notification_queue_size) is full",
+        "healthcheck",
+        "path",
+        "glint answers health checks at /healthcheck, where Glance's paste pipeline mounts them",
     ),
     (
         "keystone_authtoken",

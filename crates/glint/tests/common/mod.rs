@@ -24,12 +24,17 @@ pub struct Server {
 }
 
 fn spawn(config: &Path, log: &Path) -> Child {
+    spawn_with_env(config, log, &[])
+}
+
+fn spawn_with_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> Child {
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("log file");
     Command::new(env!("CARGO_BIN_EXE_glint"))
+        .envs(env.iter().copied())
         .arg("serve")
         .arg("--config-file")
         .arg(config)
@@ -167,6 +172,19 @@ impl Setup {
 
     pub fn start(&self) -> Server {
         Server::start(self.dir.path(), &self.config, self.port)
+    }
+
+    /// Like [`Setup::start`], with `env` added to the server's environment
+    /// (`RUST_LOG`…).
+    pub fn start_with_env(&self, env: &[(&str, &str)]) -> Server {
+        let log = self.dir.path().join("glint.log");
+        let child = spawn_with_env(&self.config, &log, env);
+        Server {
+            child,
+            port: self.port,
+            log,
+            config: self.config.clone(),
+        }
     }
 
     /// Starts the server from a shell that first lowers its soft limit of

@@ -1,0 +1,67 @@
+//! What the data path is doing right now, as plain counters that anyone
+//! (the metrics endpoint) may read, and who may read the service's
+//! metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use glint_policy::Target;
+use glint_store::ByteStream;
+
+use crate::context::RequestContext;
+use crate::error::CoreError;
+use crate::images::ImageService;
+
+/// Transfers of image data in progress in this process.
+#[derive(Debug, Default)]
+pub struct TransferStats {
+    /// Uploads between their move to `saving` and their end, including
+    /// those whose client has gone (the upload task still runs).
+    pub uploads_in_flight: Arc<AtomicU64>,
+    /// Downloads whose data stream is still open.
+    pub downloads_in_flight: Arc<AtomicU64>,
+}
+
+/// Counts one transfer while it lives.
+pub(crate) struct InFlight(Arc<AtomicU64>);
+
+impl InFlight {
+    pub(crate) fn start(counter: &Arc<AtomicU64>) -> InFlight {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `stream`, counted in `counter` until it is dropped (hyper drops a
+/// response body once it has sent it, or when the client has gone).
+pub(crate) fn counted(stream: ByteStream, counter: &Arc<AtomicU64>) -> ByteStream {
+    let guard = InFlight::start(counter);
+    stream
+        .map(move |item| {
+            let _held = &guard;
+            item
+        })
+        .boxed()
+}
+
+impl ImageService {
+    /// The transfers in progress, for metrics.
+    pub fn transfers(&self) -> &TransferStats {
+        &self.transfers
+    }
+
+    /// Whether the caller may read the service's metrics (`GET /metrics`),
+    /// by the glint rule `glint:metrics`.
+    pub async fn authorize_metrics(&self, ctx: &RequestContext) -> Result<(), CoreError> {
+        self.authz
+            .enforce(ctx, "glint:metrics", &Target::new())
+            .await
+    }
+}
