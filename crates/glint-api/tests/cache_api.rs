@@ -166,7 +166,9 @@ async fn the_versions_document_lists_the_cache_versions() {
     );
     assert_eq!(listed.len(), 14);
     let base = format!("http://{}", app.addr());
-    let doc = serde_json::to_string(&versions).unwrap().replace(&base, "http://HOST");
+    let doc = serde_json::to_string(&versions)
+        .unwrap()
+        .replace(&base, "http://HOST");
     let doc: Value = serde_json::from_str(&doc).unwrap();
     insta::assert_json_snapshot!("versions_with_cache", doc);
     let resp = app.get("/v2.14/cache").send().await.unwrap();

@@ -169,6 +169,9 @@ impl TestAppBuilder {
     /// Sends notifications as `config` says (drivers, RabbitMQ, topics…).
     pub fn notifications(mut self, config: glint_notify::NotifierConfig) -> Self {
         self.notifications = Some(config);
+        self
+    }
+
     /// Turns the image cache on (in the app's temporary directory), serving
     /// downloads, with Glance's default sizes and times, then `change`.
     /// The prefetcher runs, as in `glint serve`, unless
