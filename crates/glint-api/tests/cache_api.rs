@@ -199,7 +199,7 @@ async fn queueing_an_image_is_idempotent_and_the_prefetcher_caches_it() {
         assert_eq!(resp.status(), StatusCode::ACCEPTED);
         assert!(resp.text().await.unwrap().is_empty());
     }
-    assert_eq!(queued_ids(&state(&app).await), [id.clone()]);
+    assert_eq!(queued_ids(&state(&app).await), std::slice::from_ref(&id));
 
     let cached = app.service().prefetch_pending().await.unwrap();
     assert_eq!(cached, 1);
@@ -229,7 +229,7 @@ async fn queueing_an_image_is_idempotent_and_the_prefetcher_caches_it() {
         (&json!(id), &json!(0), &json!(20_000))
     );
     assert!(entry["last_modified"].as_f64().unwrap() > 1.7e9);
-    assert_eq!(app.cached_files(), [id.clone()]);
+    assert_eq!(app.cached_files(), std::slice::from_ref(&id));
 
     // Cached already: queueing again leaves the queue empty.
     let resp = app.put(&format!("/v2/cache/{id}")).send().await.unwrap();
@@ -328,7 +328,7 @@ async fn an_image_gone_from_the_catalogue_can_still_be_removed_from_the_cache() 
         )
         .await
         .unwrap();
-    assert_eq!(cached_ids(&state(&app).await), [id.clone()]);
+    assert_eq!(cached_ids(&state(&app).await), std::slice::from_ref(&id));
     let resp = app.delete(&format!("/v2/cache/{id}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert!(app.cached_files().is_empty());
@@ -503,7 +503,7 @@ async fn cleaning_removes_invalid_stalled_and_stale_files() {
     assert!(!dir.join("invalid").join("invalid-image-id").exists());
     assert!(!dir.join("incomplete").join("stalled-image-id").exists());
     assert!(dir.join("incomplete").join("recent-image-id").exists());
-    assert_eq!(app.cached_files(), [kept.clone()]);
+    assert_eq!(app.cached_files(), std::slice::from_ref(&kept));
     assert_eq!(cached_ids(&state(&app).await), [kept]);
 }
 
@@ -560,7 +560,7 @@ async fn the_legacy_paths_answer_with_a_cachemanagement_flavor() {
         .await
         .unwrap();
     assert_eq!(expect_json(resp, StatusCode::OK).await, Value::Null);
-    download(&app, &a).await;
+    download(app, &a).await;
     let resp = app.delete("/v2/cached_images").send().await.unwrap();
     assert_eq!(
         expect_json(resp, StatusCode::OK).await,

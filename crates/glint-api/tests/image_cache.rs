@@ -164,7 +164,7 @@ async fn the_first_download_fills_the_cache_and_the_next_comes_from_it() {
     let (headers, body) = download_ok(&app, &id).await;
     assert_eq!(body, data);
     assert_eq!(headers["content-md5"], md5_hex(&data));
-    assert_eq!(app.cached_files(), [id.clone()]);
+    assert_eq!(app.cached_files(), std::slice::from_ref(&id));
     assert_eq!(probe.reads(), 1);
     assert_eq!(cache_stats(&app), (0, 1, 0));
 
@@ -308,7 +308,7 @@ async fn deleting_an_image_drops_its_entry() {
     let app = cached_app(wrap).await;
     let id = image_with(&app, &noise(100_000, 5)).await;
     download_ok(&app, &id).await;
-    assert_eq!(app.cached_files(), [id.clone()]);
+    assert_eq!(app.cached_files(), std::slice::from_ref(&id));
 
     let resp = app
         .delete(&format!("/v2/images/{id}"))
@@ -429,7 +429,7 @@ async fn without_a_caching_flavor_downloads_bypass_the_cache_but_prefetch_works(
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(app.cached_files(), [id.clone()]);
+    assert_eq!(app.cached_files(), std::slice::from_ref(&id));
     let reads = probe.reads();
     download_ok(&app, &id).await;
     assert_eq!(probe.reads(), reads + 1, "downloads still read the store");

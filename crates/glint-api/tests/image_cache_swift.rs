@@ -136,7 +136,7 @@ async fn images_of_an_object_store_are_served_from_the_cache_once_cached() {
     let resp = download().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.bytes().await.unwrap(), data);
-    assert_eq!(app.cached_files(), [id.clone()]);
+    assert_eq!(app.cached_files(), std::slice::from_ref(&id));
 
     // The object is gone from Swift: the cache still serves the image.
     let location = app

@@ -111,7 +111,7 @@ async fn a_whole_verified_download_is_cached_and_served_with_ranges() {
     let commit = Arc::new(Recorder::default());
     let stream = cache
         .fill(image, expected(&data), stream_of(&data), commit.clone())
-        .unwrap();
+        .unwrap_or_else(|_| panic!("the cache refused the fill"));
     let (sent, error) = collect(stream).await;
     assert!(error.is_none(), "{error:?}");
     assert_eq!(sent, data);
@@ -164,7 +164,7 @@ async fn data_that_does_not_match_its_checksums_is_never_cached() {
         let commit = Arc::new(Recorder::default());
         let stream = cache
             .fill(image, expect, stream_of(&corrupt), commit.clone())
-            .unwrap();
+            .unwrap_or_else(|_| panic!("the cache refused the fill"));
         let (sent, error) = collect(stream).await;
         let error = error.expect("the download fails instead of ending well");
         assert!(error.to_string().contains("does not match"), "{error}");
@@ -190,7 +190,7 @@ async fn a_download_dropped_half_way_leaves_nothing() {
     let commit = Arc::new(Recorder::default());
     let mut stream = cache
         .fill(image, expected(&data), stream_of(&data), commit.clone())
-        .unwrap();
+        .unwrap_or_else(|_| panic!("the cache refused the fill"));
     let mut got = 0;
     while got < 2_000_000 {
         got += stream.next().await.unwrap().unwrap().len();
@@ -223,7 +223,7 @@ async fn short_failed_or_long_data_is_passed_on_but_not_cached() {
         let (_, error) = collect(
             cache
                 .fill(ImageId::new_random(), expect, source, commit.clone())
-                .unwrap(),
+                .unwrap_or_else(|_| panic!("the cache refused the fill")),
         )
         .await;
         assert!(error.is_some());
@@ -247,7 +247,7 @@ async fn one_fill_per_image_at_a_time() {
             stream_of(&data),
             first_commit.clone(),
         )
-        .unwrap();
+        .unwrap_or_else(|_| panic!("the cache refused the fill"));
     first.next().await.unwrap().unwrap();
     let second_commit = Arc::new(Recorder::default());
     let second = cache.fill(
@@ -275,7 +275,7 @@ async fn an_entry_removed_or_refused_while_filling_is_not_put_in_place() {
     let commit = Arc::new(Recorder::default());
     let mut stream = cache
         .fill(image, expected(&data), stream_of(&data), commit.clone())
-        .unwrap();
+        .unwrap_or_else(|_| panic!("the cache refused the fill"));
     stream.next().await.unwrap().unwrap();
     assert!(!cache.remove(image).await.unwrap());
     let (_, error) = collect(stream).await;
@@ -290,7 +290,7 @@ async fn an_entry_removed_or_refused_while_filling_is_not_put_in_place() {
     let (sent, error) = collect(
         cache
             .fill(image, expected(&data), stream_of(&data), refused.clone())
-            .unwrap(),
+            .unwrap_or_else(|_| panic!("the cache refused the fill")),
     )
     .await;
     assert!(error.is_none());

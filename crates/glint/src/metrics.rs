@@ -82,25 +82,6 @@ impl MetricsServer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_process_metrics_are_read_from_proc() {
-        let metrics = Metrics::new();
-        register_process(&metrics);
-        let text = metrics.render();
-        let rss = text
-            .lines()
-            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
-            .and_then(|v| v.parse::<f64>().ok())
-            .expect("a value");
-        assert!(rss > 1e6, "{rss}");
-        assert!(text.contains("\nprocess_open_fds "), "{text}");
-    }
-}
-
 /// Registers the image cache's counters, read from `stats` when scraped.
 pub fn register_cache(metrics: &Metrics, stats: &Arc<glint_store::CacheStats>) {
     type Read = fn(&glint_store::CacheStats) -> u64;
@@ -162,5 +143,24 @@ pub fn register_notifications(metrics: &Metrics, stats: &Arc<glint_notify::Notif
         if let Err(e) = metrics.register_counter_fn(name, help, &[], move || read(&stats)) {
             tracing::warn!(error = %e, "cannot register a notification metric");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_process_metrics_are_read_from_proc() {
+        let metrics = Metrics::new();
+        register_process(&metrics);
+        let text = metrics.render();
+        let rss = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("a value");
+        assert!(rss > 1e6, "{rss}");
+        assert!(text.contains("\nprocess_open_fds "), "{text}");
     }
 }

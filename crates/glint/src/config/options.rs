@@ -12,8 +12,7 @@ use std::fmt;
 
 use glint_api::auth::{KeystoneAuth, KeystoneConfig};
 use glint_api::{ApiConfig, ConnectionLimits};
-use glint_core::{CacheConfig, ImageConfig, RuleFormat};
-use glint_core::{HealthConfig, ImageConfig, RuleFormat};
+use glint_core::{CacheConfig, HealthConfig, ImageConfig, RuleFormat};
 use glint_db::ConnectOptions;
 use glint_notify::NotifierConfig;
 use glint_store::WriteStrategy;

@@ -69,6 +69,8 @@ const IGNORED: &[(&str, &str, &str)] = &[
         "retry",
         "glint retries until a notification is sent; new ones are dropped while its queue \
          ([glint] notification_queue_size) is full",
+    ),
+    (
         "healthcheck",
         "path",
         "glint answers health checks at /healthcheck, where Glance's paste pipeline mounts them",
