@@ -73,6 +73,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0005_versions_and_leases.sql"),
         mysql: include_str!("../migrations/mysql/0005_versions_and_leases.sql"),
     },
+    Migration {
+        version: 6,
+        description: "job leases",
+        sqlite: include_str!("../migrations/sqlite/0006_job_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0006_job_leases.sql"),
+        mysql: include_str!("../migrations/mysql/0006_job_leases.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -321,7 +328,8 @@ mod tests {
                     2 => &["ALTER TABLE images ADD COLUMN"],
                     3 => &["UPDATE images SET children"],
                     4 => &["ALTER TABLE"],
-                    _ => &["ALTER TABLE images ADD COLUMN", "CREATE"],
+                    5 => &["ALTER TABLE images ADD COLUMN", "CREATE"],
+                    _ => &["CREATE TABLE IF NOT EXISTS job_leases"],
                 };
                 assert!(
                     parts.iter().all(|s| kinds.iter().any(|k| s.starts_with(k))),
