@@ -166,7 +166,15 @@ impl Database {
         dead_holders: &[String],
     ) -> Result<bool, DbError> {
         let mut tx = self.begin_write().await?;
-        let claimed = claim_in(&mut tx, self.dialect(), (kind, key), lease, now, dead_holders).await?;
+        let claimed = claim_in(
+            &mut tx,
+            self.dialect(),
+            (kind, key),
+            lease,
+            now,
+            dead_holders,
+        )
+        .await?;
         tx.commit().await?;
         Ok(claimed)
     }

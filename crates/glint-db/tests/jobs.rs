@@ -22,13 +22,21 @@ async fn a_job_has_one_holder_who_alone_renews_and_finishes_it() {
         let b = lease("b", 300);
         assert!(!db.claim_job(kind, key, &b, at(50, 0), &[]).await.unwrap());
         // The same key of another kind is another job.
-        assert!(db.claim_job("import", key, &b, at(50, 0), &[]).await.unwrap());
+        assert!(
+            db.claim_job("import", key, &b, at(50, 0), &[])
+                .await
+                .unwrap()
+        );
         assert!(!db.renew_job(kind, key, "b", at(400, 0)).await.unwrap());
         assert!(db.renew_job(kind, key, "a", at(200, 0)).await.unwrap());
         // Renewed: still held past its first expiry.
         assert!(!db.claim_job(kind, key, &b, at(150, 0), &[]).await.unwrap());
         let dead = vec!["a".to_owned()];
-        assert!(db.claim_job(kind, key, &b, at(150, 0), &dead).await.unwrap());
+        assert!(
+            db.claim_job(kind, key, &b, at(150, 0), &dead)
+                .await
+                .unwrap()
+        );
         let state = db.job(kind, key).await.unwrap().unwrap();
         assert_eq!((state.holder.as_str(), state.attempts), ("b", 0));
         assert_eq!(state.expires_at, at(300, 0));

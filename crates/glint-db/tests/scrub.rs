@@ -6,9 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{at, full_image, on_every_db};
-use glint_db::{
-    Database, DbError, JobLease, RestoreOutcome, SCRUB_JOB, ScrubCursor, Versioned,
-};
+use glint_db::{Database, DbError, JobLease, RestoreOutcome, SCRUB_JOB, ScrubCursor, Versioned};
 use glint_model::{Image, ImageId, ImageStatus, Member, MemberStatus};
 use tokio::sync::Barrier;
 
@@ -30,7 +28,10 @@ async fn pending(db: &Database, deleted: i64) -> Image {
 }
 
 async fn stored(db: &Database, id: ImageId) -> Versioned {
-    db.get_image_any_versioned(id).await.unwrap().expect("a row")
+    db.get_image_any_versioned(id)
+        .await
+        .unwrap()
+        .expect("a row")
 }
 
 fn lease(holder: &str, until: i64) -> JobLease {
@@ -164,7 +165,10 @@ async fn a_scrub_saves_progress_and_ends_only_while_its_holder_holds_the_lease()
         let after = stored(&db, image.id).await;
         assert_eq!(after.image.status, ImageStatus::Deleted);
         assert!(after.image.locations.iter().all(|l| l.status == "deleted"));
-        assert_eq!(db.job(SCRUB_JOB, &image.id.to_string()).await.unwrap(), None);
+        assert_eq!(
+            db.job(SCRUB_JOB, &image.id.to_string()).await.unwrap(),
+            None
+        );
         assert_eq!(db.count_pending_deletes().await.unwrap(), 0);
         let due = db.scrub_candidates(at(1000, 0), None, at(1000, 0), &[], 10);
         assert!(due.await.unwrap().is_empty());
@@ -181,9 +185,17 @@ async fn a_failed_scrub_counts_its_attempts_and_waits_for_the_next_run() {
             .await
             .unwrap()
             .unwrap();
-        assert!(!db.fail_job(SCRUB_JOB, &key, "b", "x", at(30, 0)).await.unwrap());
+        assert!(
+            !db.fail_job(SCRUB_JOB, &key, "b", "x", at(30, 0))
+                .await
+                .unwrap()
+        );
         let long = "store unavailable ".repeat(50);
-        assert!(db.fail_job(SCRUB_JOB, &key, "a", &long, at(30, 0)).await.unwrap());
+        assert!(
+            db.fail_job(SCRUB_JOB, &key, "a", &long, at(30, 0))
+                .await
+                .unwrap()
+        );
         let job = db.job(SCRUB_JOB, &key).await.unwrap().unwrap();
         assert_eq!(job.attempts, 1);
         let error = job.last_error.unwrap();
@@ -194,9 +206,16 @@ async fn a_failed_scrub_counts_its_attempts_and_waits_for_the_next_run() {
         assert_eq!(ids(&due.await.unwrap()), [image.id]);
         let again = claim(&db, image.id, "b", 200, at(31, 0), &[]);
         assert!(again.await.unwrap().is_some());
-        assert!(db.fail_job(SCRUB_JOB, &key, "b", "again", at(40, 0)).await.unwrap());
+        assert!(
+            db.fail_job(SCRUB_JOB, &key, "b", "again", at(40, 0))
+                .await
+                .unwrap()
+        );
         let job = db.job(SCRUB_JOB, &key).await.unwrap().unwrap();
-        assert_eq!((job.attempts, job.last_error.as_deref()), (2, Some("again")));
+        assert_eq!(
+            (job.attempts, job.last_error.as_deref()),
+            (2, Some("again"))
+        );
     })
     .await;
 }
