@@ -4,12 +4,14 @@
 //! everything under `./glint-data` (a SQLite database and a file store) and
 //! listens on 127.0.0.1:9292 without authentication. `glint db` manages
 //! the database (`sync`, `version`, `purge`), `glint policy` the
-//! authorization rules.
+//! authorization rules, `glint scrub` removes the data of images deleted
+//! with `delayed_delete` (or restores one).
 
 mod config;
 mod db;
 mod policy;
 mod remote_policy;
+mod scrub;
 mod serve;
 mod stores;
 
@@ -42,6 +44,10 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_files: Vec<PathBuf>,
     },
+    /// Remove the data of images deleted with `delayed_delete` once they
+    /// have waited `scrub_time` (glance-scrubber): once, or every
+    /// `wakeup_time` as a daemon; or restore one to active.
+    Scrub(scrub::ScrubArgs),
     /// Manage the catalogue database: migrate it, show its schema version,
     /// purge what deleted images left in it.
     #[command(subcommand)]
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve { config_files } => serve::run(&config_files).map(|()| ExitCode::SUCCESS),
+        Command::Scrub(args) => scrub::run(args).map(|()| ExitCode::SUCCESS),
         Command::Db(command) => {
             db::run(command, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
         }

@@ -12,6 +12,7 @@ mod keystone;
 mod options;
 mod protections;
 mod render;
+mod scrubber;
 mod sections;
 mod source;
 mod stores;
@@ -28,6 +29,7 @@ pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;
 pub use protections::load_property_protections;
+pub use scrubber::ScrubberOptions;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
 pub use stores::*;
@@ -121,6 +123,8 @@ pub struct GlanceConfig {
     pub keystone_authtoken: KeystoneAuthtokenConfig,
     /// `[glint]`: options that only glint has.
     pub glint: GlintConfig,
+    /// Delayed delete's scrubber (`[DEFAULT]`, as glance-scrubber.conf).
+    pub scrubber: ScrubberOptions,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -129,16 +133,21 @@ pub struct GlanceConfig {
 impl GlanceConfig {
     /// Reads `paths` in order (a later file overrides an earlier one per
     /// option) and validates the result. With no paths every option takes
-    /// its default. Returns one warning per option that glint ignores.
+    /// its default. Returns one warning per option that glint ignores. Of
+    /// a `glance-registry.conf` only the `[database]` section is read.
     pub fn load(paths: &[PathBuf]) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
         let mut ini = IniFile::default();
         let mut config_dirs = Vec::new();
+        let mut file_warnings = Vec::new();
         for path in paths {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
                 source,
             })?;
-            ini.merge(IniFile::parse(&text, path)?);
+            let (file, warning) =
+                scrubber::registry_database_only(path, IniFile::parse(&text, path)?);
+            file_warnings.extend(warning);
+            ini.merge(file);
             let dir = match path.parent() {
                 Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
                 _ => PathBuf::from("."),
@@ -147,7 +156,9 @@ impl GlanceConfig {
                 config_dirs.push(dir);
             }
         }
-        Self::from_ini_in(ini, config_dirs)
+        let (config, warnings) = Self::from_ini_in(ini, config_dirs)?;
+        file_warnings.extend(warnings);
+        Ok((config, file_warnings))
     }
 
     /// Builds and validates the configuration from already parsed files.
@@ -181,6 +192,7 @@ impl GlanceConfig {
             oslo_policy: OsloPolicyConfig::read(&src)?,
             keystone_authtoken: KeystoneAuthtokenConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
+            scrubber: ScrubberOptions::read(&src)?,
             config_dirs,
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {

@@ -15,6 +15,7 @@ use glint_api::{ApiConfig, ConnectionLimits};
 use glint_core::{ImageConfig, RuleFormat};
 use glint_db::ConnectOptions;
 use glint_store::WriteStrategy;
+use glint_workers::ScrubberConfig;
 
 use super::render;
 
@@ -81,6 +82,10 @@ fn connections() -> ConnectionLimits {
     ConnectionLimits::default()
 }
 
+fn scrubber() -> ScrubberConfig {
+    ScrubberConfig::default()
+}
+
 pub(super) const BIND_HOST: Opt = opt("DEFAULT", "bind_host", "127.0.0.1");
 pub(super) const BIND_PORT: Opt = opt("DEFAULT", "bind_port", "9292");
 pub(super) const IMAGE_SIZE_CAP: Opt = layer("DEFAULT", "image_size_cap", || {
@@ -133,6 +138,18 @@ pub(super) const PROPERTY_PROTECTION_RULE_FORMAT: Opt =
     layer("DEFAULT", "property_protection_rule_format", || {
         RuleFormat::default().as_str().to_owned()
     });
+
+pub(super) const SCRUB_TIME: Opt = layer("DEFAULT", "scrub_time", || {
+    scrubber().scrub_time.as_secs().to_string()
+});
+pub(super) const SCRUB_POOL_SIZE: Opt = layer("DEFAULT", "scrub_pool_size", || {
+    scrubber().pool_size.to_string()
+});
+pub(super) const WAKEUP_TIME: Opt = layer("DEFAULT", "wakeup_time", || {
+    ScrubberConfig::DEFAULT_WAKEUP_TIME.as_secs().to_string()
+});
+pub(super) const DAEMON: Opt = opt("DEFAULT", "daemon", "false");
+pub(super) const RESTORE: Opt = opt("DEFAULT", "restore", "");
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
 pub(super) const POOL_TIMEOUT: Opt = layer("database", "pool_timeout", || {
@@ -236,6 +253,9 @@ pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt =
 pub(super) const UPLOAD_LEASE_TIME: Opt = layer("glint", "upload_lease_time", || {
     render::seconds(image().upload_lease_time)
 });
+/// Follows `delayed_delete` unless set: a server that leaves images
+/// pending scrubs them too.
+pub(super) const SCRUBBER_IN_SERVE: Opt = opt("glint", "scrubber_in_serve", "$delayed_delete");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -258,6 +278,11 @@ pub(super) const SUPPORTED: &[Opt] = &[
     ALLOW_ANONYMOUS_ACCESS,
     PROPERTY_PROTECTION_FILE,
     PROPERTY_PROTECTION_RULE_FORMAT,
+    SCRUB_TIME,
+    SCRUB_POOL_SIZE,
+    WAKEUP_TIME,
+    DAEMON,
+    RESTORE,
     CONNECTION,
     POOL_TIMEOUT,
     ENABLED_BACKENDS,
@@ -302,6 +327,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     MAX_CONNECTIONS,
     DATABASE_STATEMENT_TIMEOUT,
     UPLOAD_LEASE_TIME,
+    SCRUBBER_IN_SERVE,
 ];
 
 /// A supported option by section and name.

@@ -334,6 +334,10 @@ pub struct GlintConfig {
     /// it every third of that, and an upload whose lease expired (its
     /// process died) is reset by any node within about twice that time.
     pub upload_lease_time: std::time::Duration,
+    /// Whether `glint serve` runs delayed delete's scrubber beside the API
+    /// (with `scrub_time`, `scrub_pool_size` and `wakeup_time`); by default
+    /// it does when `delayed_delete` is on.
+    pub scrubber_in_serve: bool,
 }
 
 impl GlintConfig {
@@ -368,6 +372,7 @@ impl GlintConfig {
             upload_lease_time: src.parse(&UPLOAD_LEASE_TIME, |v| {
                 values::parse_u64_in(v, 1, 7 * 24 * 3600).map(std::time::Duration::from_secs)
             })?,
+            scrubber_in_serve: src.bool(&SCRUBBER_IN_SERVE)?,
         })
     }
 }

@@ -11,6 +11,7 @@ use super::*;
 mod connections;
 mod protections;
 mod sample;
+mod scrubber;
 mod stores;
 
 fn load_text(text: &str) -> Result<(GlanceConfig, Vec<String>), ConfigError> {

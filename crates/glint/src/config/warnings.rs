@@ -28,7 +28,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("DEFAULT", Some("image_cache_stall_time")),
     ("DEFAULT", Some("node_staging_uri")),
     ("DEFAULT", Some("worker_self_reference_url")),
-    ("DEFAULT", Some("scrub_time")),
     ("DEFAULT", Some("disabled_notifications")),
     ("DEFAULT", Some("transport_url")),
     ("task", Some("task_time_to_live")),
