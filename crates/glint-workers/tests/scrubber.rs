@@ -76,7 +76,7 @@ async fn pending_deletes_are_scrubbed_from_every_store_once_scrub_time_has_passe
 async fn data_already_gone_counts_as_scrubbed() {
     on_every_db(|url| async move {
         let store = ProbeStore::new("file");
-        let images = service(&url, &[store.clone()]).await;
+        let images = service(&url, std::slice::from_ref(&store)).await;
         let image = pending_image(&images, &[&store]).await;
         glint_store::Store::delete(&*store, &image.locations[0].url)
             .await
@@ -131,7 +131,7 @@ async fn a_location_no_store_serves_is_never_marked_scrubbed() {
         let everywhere = service(&url, &[kept.clone(), gone.clone()]).await;
         let image = pending_image(&everywhere, &[&gone]).await;
         // A node that lacks the store: the data must not be forgotten.
-        let partial = service(&url, &[kept.clone()]).await;
+        let partial = service(&url, std::slice::from_ref(&kept)).await;
         let outcome = partial.scrub_pending_delete(image.id, Duration::from_secs(60));
         let ScrubOutcome::Failed { error } = outcome.await.unwrap() else {
             panic!("scrubbed without its store");
@@ -197,7 +197,7 @@ async fn two_scrubbers_on_one_database_scrub_each_image_once() {
 async fn scrub_pool_size_images_are_scrubbed_at_once() {
     on_every_db(|url| async move {
         let store = ProbeStore::new("file");
-        let images = service(&url, &[store.clone()]).await;
+        let images = service(&url, std::slice::from_ref(&store)).await;
         for _ in 0..6 {
             pending_image(&images, &[&store]).await;
         }
@@ -223,7 +223,7 @@ async fn scrub_pool_size_images_are_scrubbed_at_once() {
 async fn a_scrub_whose_holder_died_or_expired_is_taken_over_and_a_live_one_is_not() {
     on_every_db(|url| async move {
         let store = ProbeStore::new("file");
-        let images = service(&url, &[store.clone()]).await;
+        let images = service(&url, std::slice::from_ref(&store)).await;
         let image = pending_image(&images, &[&store]).await;
         let db = images.database();
         let now = time::now();
@@ -290,8 +290,8 @@ fn dead_holder(mut child: std::process::Child) -> String {
 async fn a_lease_is_renewed_while_the_stores_work() {
     on_every_db(|url| async move {
         let store = ProbeStore::new("file");
-        let images = service(&url, &[store.clone()]).await;
-        let other = service(&url, &[store.clone()]).await;
+        let images = service(&url, std::slice::from_ref(&store)).await;
+        let other = service(&url, std::slice::from_ref(&store)).await;
         let image = pending_image(&images, &[&store]).await;
         store.hold();
         let lease_time = Duration::from_millis(600);
@@ -318,7 +318,7 @@ async fn a_lease_is_renewed_while_the_stores_work() {
 async fn a_restore_before_the_scrub_wins_and_one_after_it_began_is_refused() {
     on_every_db(|url| async move {
         let store = ProbeStore::new("file");
-        let images = service(&url, &[store.clone()]).await;
+        let images = service(&url, std::slice::from_ref(&store)).await;
         // Restored first: the scrubber finds nothing to do.
         let saved = pending_image(&images, &[&store]).await;
         let back = images.restore_pending_delete(saved.id).await.unwrap();
@@ -389,7 +389,7 @@ async fn a_restore_before_the_scrub_wins_and_one_after_it_began_is_refused() {
 async fn a_restore_after_a_failed_scrub_is_refused_and_the_next_sweep_finishes() {
     on_every_db(|url| async move {
         let store = ProbeStore::new("file");
-        let images: ImageService = service(&url, &[store.clone()]).await;
+        let images: ImageService = service(&url, std::slice::from_ref(&store)).await;
         let image = pending_image(&images, &[&store]).await;
         store.fail_next_deletes(1);
         let outcome = images.scrub_pending_delete(image.id, Duration::from_secs(60));
@@ -412,7 +412,7 @@ async fn a_restore_after_a_failed_scrub_is_refused_and_the_next_sweep_finishes()
 async fn a_stopped_scrubber_starts_no_new_image() {
     on_every_db(|url| async move {
         let store = ProbeStore::new("file");
-        let images = service(&url, &[store.clone()]).await;
+        let images = service(&url, std::slice::from_ref(&store)).await;
         for _ in 0..3 {
             pending_image(&images, &[&store]).await;
         }
