@@ -67,7 +67,7 @@ impl ImageService {
     async fn delete_data_first(&self, image: &Image) -> Result<(), CoreError> {
         for loc in &image.locations {
             match self.delete_location_data(image.id, loc).await {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(StoreError::InUse(_)) => {
                     return Err(CoreError::DataInUse {
                         id: image.id,
@@ -96,15 +96,33 @@ impl ImageService {
 
     /// Removes one location's data. Data already gone, a read-only (http)
     /// location, which is not glint's to remove, and a location no store
-    /// of this node serves are not errors.
-    async fn delete_location_data(&self, id: ImageId, loc: &Location) -> Result<(), StoreError> {
+    /// of this node serves are not errors; the outcome tells which it was.
+    pub(crate) async fn delete_location_data(
+        &self,
+        id: ImageId,
+        loc: &Location,
+    ) -> Result<DataRemoval, StoreError> {
         let Some(store) = self.store_for(loc) else {
             tracing::warn!(image.id = %id, "no store for location; data left in place");
-            return Ok(());
+            return Ok(DataRemoval::NoStore);
         };
         match store.delete(&loc.url).await {
-            Ok(()) | Err(StoreError::NotFound(_) | StoreError::ReadOnly(_)) => Ok(()),
+            Ok(()) => Ok(DataRemoval::Removed),
+            Err(StoreError::NotFound(_)) => Ok(DataRemoval::AlreadyGone),
+            Err(StoreError::ReadOnly(_)) => Ok(DataRemoval::NotOurs),
             Err(e) => Err(e),
         }
     }
+}
+
+/// What became of one location's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataRemoval {
+    Removed,
+    /// The store had no data there.
+    AlreadyGone,
+    /// A read-only store's location (http): not glint's data to remove.
+    NotOurs,
+    /// No store of this node serves the location: the data stays.
+    NoStore,
 }

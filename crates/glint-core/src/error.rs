@@ -145,6 +145,13 @@ pub enum CoreError {
     /// Another process took the upload over (its lease had expired).
     #[error("the upload was taken over by another process")]
     UploadTakenOver,
+    /// Only a `pending_delete` image can be restored.
+    #[error("image {id} is {status}, not pending_delete")]
+    NotPendingDelete { id: ImageId, status: ImageStatus },
+    /// The scrub of a pending delete has begun, so its data may be partly
+    /// gone: it can no longer be restored.
+    #[error("the scrub of image {id} has begun")]
+    ScrubStarted { id: ImageId },
 
     /// A request would give an image more tags or additional properties
     /// than `image_tag_quota` or `image_property_quota` allow. `image` is

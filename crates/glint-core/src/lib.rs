@@ -1,5 +1,7 @@
 //! The use cases of glint: creating, listing, changing, uploading,
-//! downloading, sharing and deleting images, for one caller at a time.
+//! downloading, sharing and deleting images, for one caller at a time;
+//! and the service's own work on them: resetting interrupted uploads,
+//! scrubbing pending deletes, restoring them.
 //!
 //! This is the only crate that authorizes (it asks the policy engine) and
 //! the only one that changes an image's status (always compare-and-set in
@@ -29,6 +31,7 @@ mod patch_locations;
 pub mod protections;
 pub mod reconcile;
 pub mod remote;
+pub mod scrub;
 mod stores;
 pub mod tags;
 pub mod transfers;
@@ -46,4 +49,5 @@ pub use images::{ImagePage, ImageService};
 pub use input::{NewImageRequest, NewTag, RequestedStatus};
 pub use locations::ValidationData;
 pub use protections::{PropertyProtections, ProtectionSection, ProtectionsError, RuleFormat};
+pub use scrub::{PendingDelete, ScrubOutcome};
 pub use transfers::TransferStats;

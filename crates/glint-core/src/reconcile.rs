@@ -2,9 +2,10 @@
 //! process that died (its upload lease expired, or its holder ran on this
 //! machine and has ended, or it never had a lease) goes back to `queued`,
 //! and whatever partial data the stores hold for it is removed. Run at
-//! start-up and then once per lease time, by every node: a live upload
-//! renews its lease well before it expires, so it is never taken for an
-//! interrupted one, whichever node or run started it.
+//! start-up and then once per lease time, by every node (a worker of
+//! `glint serve`): a live upload renews its lease well before it expires,
+//! so it is never taken for an interrupted one, whichever node or run
+//! started it.
 
 use glint_db::UploadLease;
 use glint_model::time;
@@ -47,25 +48,5 @@ impl ImageService {
             reset += 1;
         }
         Ok(reset)
-    }
-
-    /// Runs [`ImageService::reconcile_interrupted_uploads`] once per lease
-    /// time, forever: uploads of a node that died are reset without waiting
-    /// for a restart. Errors are logged and the next round tries again.
-    pub async fn reconcile_interrupted_uploads_forever(&self) {
-        let mut every = tokio::time::interval(self.config.upload_lease_time);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The first tick is immediate; start-up reconciliation already ran.
-        every.tick().await;
-        loop {
-            every.tick().await;
-            match self.reconcile_interrupted_uploads().await {
-                Ok(0) => {}
-                Ok(count) => tracing::warn!(count, "interrupted uploads returned to queued"),
-                Err(e) => {
-                    tracing::error!(error = %e, "reconciliation of interrupted uploads failed")
-                }
-            }
-        }
     }
 }

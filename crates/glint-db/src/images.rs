@@ -7,7 +7,8 @@ use glint_model::time::{Timestamp, to_micros};
 use glint_model::{Image, ImageId, ImageStatus};
 use rusqlite::Connection;
 use sea_query::{
-    Expr, ExprTrait, Order, Query, QueryStatementWriter, SelectStatement, Value, Values,
+    Expr, ExprTrait, Order, Query, QueryStatementWriter, SelectStatement, UpdateStatement, Value,
+    Values,
 };
 use sqlx::Row;
 
@@ -182,6 +183,11 @@ impl Database {
         self.get_with(true, id).await
     }
 
+    /// The image with the version of its row, deleted or not.
+    pub async fn get_image_any_versioned(&self, id: ImageId) -> Result<Option<Versioned>, DbError> {
+        self.get_with(false, id).await
+    }
+
     async fn get_with(&self, live: bool, id: ImageId) -> Result<Option<Versioned>, DbError> {
         let sql = &self.inner.sql;
         if let Some(readers) = self.readers() {
@@ -321,21 +327,61 @@ pub(crate) async fn save_in(
     image: &Image,
     expected: Version,
 ) -> Result<Version, DbError> {
-    let id = image.id.to_string();
+    let mut update = update_row(image, expected)?;
+    update.and_where(Expr::col("deleted").eq(flag(false)));
+    if tx.execute(dialect, &update).await? == 0 {
+        return Err(why_not_updated(tx, dialect, &image.id.to_string()).await);
+    }
+    replace_children(tx, dialect, image).await?;
+    Ok(expected.next())
+}
+
+/// Saves every field of a soft-deleted image (or of one being restored)
+/// inside `tx` if its row is still at version `expected`, leaving its
+/// `deleted` flag at `deleted`. `Conflict` if the row moved on,
+/// `NotFound` if there is none.
+pub(crate) async fn save_any_in(
+    tx: &mut WriteTx<'_>,
+    dialect: Dialect,
+    image: &Image,
+    expected: Version,
+    deleted: bool,
+) -> Result<Version, DbError> {
+    let mut update = update_row(image, expected)?;
+    update.value("deleted", flag(deleted));
+    if tx.execute(dialect, &update).await? == 0 {
+        let id = image.id.to_string();
+        return Err(match exists(tx, dialect, &id).await? {
+            true => DbError::Conflict,
+            false => DbError::NotFound,
+        });
+    }
+    replace_children(tx, dialect, image).await?;
+    Ok(expected.next())
+}
+
+/// `UPDATE images SET <every field>, children, version + 1 WHERE id AND
+/// version` for `image` read at `expected`.
+fn update_row(image: &Image, expected: Version) -> Result<UpdateStatement, DbError> {
     let values = rows::image_values(image)?;
     let copy = (CHILDREN, Expr::val(children::document(image)?));
-    let mut update = Query::update();
-    update
+    Ok(Query::update()
         .table(IMAGES)
         .values(IMAGE_COLUMNS.into_iter().zip(values).skip(1).chain([copy]))
         .value(VERSION, bumped())
-        .and_where(Expr::col("id").eq(id.as_str()))
+        .and_where(Expr::col("id").eq(image.id.to_string()))
         .and_where(Expr::col(VERSION).eq(expected.0))
-        .and_where(Expr::col("deleted").eq(flag(false)));
+        .take())
+}
+
+/// Rewrites the child rows of `image` (properties, tags, locations).
+async fn replace_children(
+    tx: &mut WriteTx<'_>,
+    dialect: Dialect,
+    image: &Image,
+) -> Result<(), DbError> {
+    let id = image.id.to_string();
     let children = children::insert_children(image)?;
-    if tx.execute(dialect, &update).await? == 0 {
-        return Err(why_not_updated(tx, dialect, &id).await);
-    }
     for table in [PROPERTIES, TAGS, LOCATIONS] {
         let delete = Query::delete()
             .from_table(table)
@@ -346,7 +392,7 @@ pub(crate) async fn save_in(
     for statement in &children {
         tx.execute(dialect, statement).await?;
     }
-    Ok(expected.next())
+    Ok(())
 }
 
 /// Runs a [`Template`] through sqlx with `id` bound; its one row, if any.

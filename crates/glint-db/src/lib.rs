@@ -31,7 +31,10 @@
 //!
 //! Every save of an image is compare-and-set on its row's [`Version`];
 //! upload leases and the storage quota (module `uploads`, `quota`) are
-//! decided in the transactions that move an upload on.
+//! decided in the transactions that move an upload on. Background jobs
+//! (module `jobs`) are claimed with leases of their own; the scrub of a
+//! pending delete and its restore (module `scrub`) are decided with the
+//! image row locked.
 //!
 //! The image cache's records (module `cache`) live here too: which node
 //! caches which image, and each node's prefetch queue, claimed with leases.
@@ -49,6 +52,7 @@ mod children;
 mod error;
 mod exec;
 mod images;
+mod jobs;
 mod list;
 mod members;
 mod purge;
@@ -56,6 +60,7 @@ mod quota;
 mod read;
 mod rows;
 pub mod schema;
+mod scrub;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -70,8 +75,10 @@ pub use cache::{CacheNode, CachedData, CachedImage};
 pub use error::{DbError, ErrorText, InvalidValue};
 pub use exec::{ANSWER_GRACE, ConnectOptions, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 pub use images::{Version, Versioned};
+pub use jobs::{JobLease, JobState};
 pub use purge::{PURGE_BATCH, PurgeCounts, PurgeRequest};
 pub use quota::StorageQuota;
+pub use scrub::{RestoreOutcome, SCRUB_JOB, ScrubCursor};
 pub use uploads::{UploadLease, UploadStarted};
 
 /// Read-only connections to a SQLite file. Point reads hold one for tens

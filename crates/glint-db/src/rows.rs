@@ -15,6 +15,7 @@ pub(crate) const LOCATIONS: &str = "image_locations";
 pub(crate) const MEMBERS: &str = "image_members";
 pub(crate) const UPLOADS: &str = "image_uploads";
 pub(crate) const PROJECT_LOCKS: &str = "project_locks";
+pub(crate) const JOBS: &str = "job_leases";
 
 /// The column of `images` holding the copy of an image's children (see
 /// [`crate::children`]).

@@ -74,6 +74,13 @@ const MIGRATIONS: &[Migration] = &[
         mysql: include_str!("../migrations/mysql/0005_versions_and_leases.sql"),
     },
     Migration {
+        version: 6,
+        description: "job leases",
+        sqlite: include_str!("../migrations/sqlite/0006_job_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0006_job_leases.sql"),
+        mysql: include_str!("../migrations/mysql/0006_job_leases.sql"),
+    },
+    Migration {
         version: 7,
         description: "image cache records and prefetch queue",
         sqlite: include_str!("../migrations/sqlite/0007_image_cache.sql"),
@@ -329,6 +336,7 @@ mod tests {
                     3 => &["UPDATE images SET children"],
                     4 => &["ALTER TABLE"],
                     5 => &["ALTER TABLE images ADD COLUMN", "CREATE"],
+                    6 => &["CREATE TABLE IF NOT EXISTS job_leases"],
                     _ => &["CREATE"],
                 };
                 assert!(

@@ -4,7 +4,8 @@
 //! everything under `./glint-data` (a SQLite database and a file store) and
 //! listens on 127.0.0.1:9292 without authentication. `glint db` manages
 //! the database (`sync`, `version`, `purge`), `glint policy` the
-//! authorization rules.
+//! authorization rules, `glint scrub` removes the data of images deleted
+//! with `delayed_delete` (or restores one).
 
 mod cache;
 mod config;
@@ -13,6 +14,7 @@ mod logging;
 mod metrics;
 mod policy;
 mod remote_policy;
+mod scrub;
 mod serve;
 mod stores;
 
@@ -45,6 +47,10 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_files: Vec<PathBuf>,
     },
+    /// Remove the data of images deleted with `delayed_delete` once they
+    /// have waited `scrub_time` (glance-scrubber): once, or every
+    /// `wakeup_time` as a daemon; or restore one to active.
+    Scrub(scrub::ScrubArgs),
     /// Manage the catalogue database: migrate it, show its schema version,
     /// purge what deleted images left in it.
     #[command(subcommand)]
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // `serve` sets up logging once it has read `log_format`.
         Command::Serve { config_files } => serve::run(&config_files).map(|()| ExitCode::SUCCESS),
+        Command::Scrub(args) => scrub::run(args).map(|()| ExitCode::SUCCESS),
         Command::Db(command) => {
             logging::init(config::LogFormat::Text);
             db::run(command, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)

@@ -146,6 +146,29 @@ pub fn register_notifications(metrics: &Metrics, stats: &Arc<glint_notify::Notif
     }
 }
 
+/// Registers the scrubber's counters, read from `stats` when scraped.
+pub fn register_scrubber(metrics: &Metrics, stats: &Arc<glint_workers::ScrubberStats>) {
+    type Read = fn(&glint_workers::ScrubberStats) -> u64;
+    let counters: [(&str, &str, Read); 2] = [
+        (
+            "glint_scrubber_scrubbed_total",
+            "Pending deletes whose data the scrubber removed.",
+            |s| s.scrubbed(),
+        ),
+        (
+            "glint_scrubber_failed_total",
+            "Scrubs that failed and wait for a retry.",
+            |s| s.failed(),
+        ),
+    ];
+    for (name, help, read) in counters {
+        let stats = Arc::clone(stats);
+        if let Err(e) = metrics.register_counter_fn(name, help, &[], move || read(&stats)) {
+            tracing::warn!(error = %e, "cannot register a scrubber metric");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! `glint serve`: wires the configuration into the layers and runs the
-//! server until SIGTERM or SIGINT.
+//! server, with its background workers, until SIGTERM or SIGINT.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use glint_api::auth::{
@@ -11,6 +12,7 @@ use glint_api::auth::{
 use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
+use glint_workers::{Runner, ScrubberConfig, ScrubberStats, ScrubberWorker, UploadReconciler};
 use tokio::net::TcpListener;
 
 use crate::cache::CacheTasks;
@@ -66,11 +68,14 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     if let Some(cache) = &cache {
         images = images.with_cache(Arc::clone(cache));
     }
-    let reconciler = tokio::spawn(reconcile_periodically(images.clone()));
+    let (workers, scrubber) = start_workers(&conf, &images);
     let cache_tasks = cache.map(|cache| CacheTasks::start(images.clone(), cache));
     let state = AppState::new(images, api_config(&conf, auth));
     crate::metrics::register_process(&state.metrics);
     crate::metrics::register_notifications(&state.metrics, publisher.stats());
+    if let Some(stats) = &scrubber {
+        crate::metrics::register_scrubber(&state.metrics, stats);
+    }
     if let Some(cache) = state.images.cache() {
         crate::metrics::register_cache(&state.metrics, cache.stats());
     }
@@ -80,7 +85,14 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     };
     tracing::info!(address = %listener.local_addr()?, "glint API listening");
     let served = glint_api::serve(listener, state, shutdown_signal()).await;
-    reconciler.abort();
+    workers.shutdown(WORKER_SHUTDOWN_GRACE).await;
+    if let Some(stats) = &scrubber {
+        tracing::info!(
+            scrubbed = stats.scrubbed(),
+            failed = stats.failed(),
+            "scrubber stopped"
+        );
+    }
     if let Some(server) = metrics_server {
         server.stop().await;
     }
@@ -146,12 +158,51 @@ async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
     crate::db::open_for_serving(&db_url, &conf.glint.database).await
 }
 
-/// Resets, once per upload lease time, the uploads of nodes that died.
-async fn reconcile_periodically(images: ImageService) {
-    images.reconcile_interrupted_uploads_forever().await
+/// How long background work in flight may take to end once the server
+/// has stopped; what is still running then is left to its leases.
+const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Starts the server's background work: the reset of uploads of nodes
+/// that died, once per upload lease time, and the scrubber when
+/// `[glint] scrubber_in_serve` (by default `delayed_delete`) asks for it.
+fn start_workers(
+    conf: &GlanceConfig,
+    images: &ImageService,
+) -> (Runner, Option<Arc<ScrubberStats>>) {
+    let mut workers = Runner::new();
+    let reconciler = UploadReconciler::new(images.clone());
+    workers.spawn(reconciler, conf.glint.upload_lease_time);
+    for (set, option) in [
+        (conf.scrubber.daemon, "daemon"),
+        (conf.scrubber.restore.is_some(), "restore"),
+    ] {
+        if set {
+            tracing::warn!(
+                "option [DEFAULT] {option} is read by glint scrub; glint serve ignores it"
+            );
+        }
+    }
+    if !conf.glint.scrubber_in_serve {
+        if conf.default.delayed_delete {
+            tracing::info!(
+                "delayed_delete is on and this server runs no scrubber \
+                 ([glint] scrubber_in_serve = false): run `glint scrub` to remove deleted data"
+            );
+        }
+        return (workers, None);
+    }
+    let config = ScrubberConfig {
+        scrub_time: conf.scrubber.scrub_time,
+        pool_size: conf.scrubber.scrub_pool_size,
+        ..ScrubberConfig::default()
+    };
+    let scrubber = ScrubberWorker::new(images.clone(), config);
+    let stats = scrubber.stats();
+    workers.spawn(scrubber, conf.scrubber.sweep_interval());
+    (workers, Some(stats))
 }
 
-fn image_config(conf: &GlanceConfig) -> ImageConfig {
+pub(crate) fn image_config(conf: &GlanceConfig) -> ImageConfig {
     let d = &conf.default;
     ImageConfig {
         formats: conf.image_format.formats.clone(),
@@ -267,8 +318,8 @@ fn keystone_config(conf: &GlanceConfig) -> anyhow::Result<KeystoneConfig> {
     })
 }
 
-/// The host name, which identifies this node's upload leases.
-fn node_name() -> String {
+/// The host name, which identifies this node's leases.
+pub(crate) fn node_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .ok()
@@ -276,7 +327,8 @@ fn node_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for SIGINT");
@@ -298,7 +350,7 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: finishing the work in flight");
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         ImageExists { .. } | MemberExists { .. } | ChangedConcurrently { .. } => {
             StatusCode::CONFLICT
         }
+        // Operator commands (`glint scrub --restore`); no request meets them.
+        NotPendingDelete { .. } | ScrubStarted { .. } => StatusCode::CONFLICT,
         DeletedDuringUpload { .. } | UploadTakenOver => StatusCode::GONE,
         QuotaExceeded { .. }
         | MemberQuotaExceeded { .. }
@@ -121,6 +123,10 @@ pub(super) fn explanation(e: &CoreError) -> String {
             "Image {id} was changed by other requests each time this request tried to \
              apply its change; retry."
         ),
+        NotPendingDelete { status, .. } => format!(
+            "cannot restore the image from {status} to active (wanted from_state=pending_delete)"
+        ),
+        ScrubStarted { id } => format!("The data of image {id} is being scrubbed."),
         Unavailable(_) => UNAVAILABLE_EXPLANATION.into(),
         Internal(_) => INTERNAL_EXPLANATION.into(),
         CacheDisabled => "Caching via API is not supported at this site.".into(),

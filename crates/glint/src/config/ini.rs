@@ -87,6 +87,18 @@ impl IniFile {
         }
     }
 
+    /// This file with only the section `name` (matched as oslo.config
+    /// matches group names: case-insensitively).
+    pub fn only_section(self, name: &str) -> IniFile {
+        IniFile {
+            sections: self
+                .sections
+                .into_iter()
+                .filter(|s| s.name.eq_ignore_ascii_case(name))
+                .collect(),
+        }
+    }
+
     /// Renames sections the way oslo.config looks them up: group names are
     /// case-insensitive, except `DEFAULT` which must be written in capitals.
     pub fn with_oslo_group_names(self) -> IniFile {

@@ -14,6 +14,7 @@ mod observability;
 mod options;
 mod protections;
 mod render;
+mod scrubber;
 mod sections;
 mod source;
 mod stores;
@@ -31,6 +32,7 @@ pub use ini::IniFile;
 pub use keystone::*;
 pub use observability::{HealthcheckConfig, LogFormat};
 pub use protections::load_property_protections;
+pub use scrubber::ScrubberOptions;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
 pub use stores::*;
@@ -129,6 +131,8 @@ pub struct GlanceConfig {
     pub notifications: glint_notify::NotifierConfig,
     /// `[healthcheck]`: what `/healthcheck` checks and shows.
     pub healthcheck: HealthcheckConfig,
+    /// Delayed delete's scrubber (`[DEFAULT]`, as glance-scrubber.conf).
+    pub scrubber: ScrubberOptions,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -137,16 +141,21 @@ pub struct GlanceConfig {
 impl GlanceConfig {
     /// Reads `paths` in order (a later file overrides an earlier one per
     /// option) and validates the result. With no paths every option takes
-    /// its default. Returns one warning per option that glint ignores.
+    /// its default. Returns one warning per option that glint ignores. Of
+    /// a `glance-registry.conf` only the `[database]` section is read.
     pub fn load(paths: &[PathBuf]) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
         let mut ini = IniFile::default();
         let mut config_dirs = Vec::new();
+        let mut file_warnings = Vec::new();
         for path in paths {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
                 source,
             })?;
-            ini.merge(IniFile::parse(&text, path)?);
+            let (file, warning) =
+                scrubber::registry_database_only(path, IniFile::parse(&text, path)?);
+            file_warnings.extend(warning);
+            ini.merge(file);
             let dir = match path.parent() {
                 Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
                 _ => PathBuf::from("."),
@@ -155,7 +164,9 @@ impl GlanceConfig {
                 config_dirs.push(dir);
             }
         }
-        Self::from_ini_in(ini, config_dirs)
+        let (config, warnings) = Self::from_ini_in(ini, config_dirs)?;
+        file_warnings.extend(warnings);
+        Ok((config, file_warnings))
     }
 
     /// Builds and validates the configuration from already parsed files.
@@ -193,6 +204,7 @@ impl GlanceConfig {
             keystone_authtoken: KeystoneAuthtokenConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
             notifications,
+            scrubber: ScrubberOptions::read(&src)?,
             config_dirs,
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {

@@ -16,6 +16,7 @@ use glint_core::{CacheConfig, HealthConfig, ImageConfig, RuleFormat};
 use glint_db::ConnectOptions;
 use glint_notify::NotifierConfig;
 use glint_store::WriteStrategy;
+use glint_workers::ScrubberConfig;
 
 use super::render;
 
@@ -82,6 +83,10 @@ fn connections() -> ConnectionLimits {
     ConnectionLimits::default()
 }
 
+fn scrubber() -> ScrubberConfig {
+    ScrubberConfig::default()
+}
+
 pub(super) const BIND_HOST: Opt = opt("DEFAULT", "bind_host", "127.0.0.1");
 pub(super) const BIND_PORT: Opt = opt("DEFAULT", "bind_port", "9292");
 pub(super) const IMAGE_SIZE_CAP: Opt = layer("DEFAULT", "image_size_cap", || {
@@ -144,6 +149,17 @@ pub(super) const IMAGE_CACHE_STALL_TIME: Opt = layer("DEFAULT", "image_cache_sta
 });
 pub(super) const IMAGE_CACHE_DRIVER: Opt = opt("DEFAULT", "image_cache_driver", "centralized_db");
 pub(super) const WORKER_SELF_REFERENCE_URL: Opt = opt("DEFAULT", "worker_self_reference_url", "");
+pub(super) const SCRUB_TIME: Opt = layer("DEFAULT", "scrub_time", || {
+    scrubber().scrub_time.as_secs().to_string()
+});
+pub(super) const SCRUB_POOL_SIZE: Opt = layer("DEFAULT", "scrub_pool_size", || {
+    scrubber().pool_size.to_string()
+});
+pub(super) const WAKEUP_TIME: Opt = layer("DEFAULT", "wakeup_time", || {
+    ScrubberConfig::DEFAULT_WAKEUP_TIME.as_secs().to_string()
+});
+pub(super) const DAEMON: Opt = opt("DEFAULT", "daemon", "false");
+pub(super) const RESTORE: Opt = opt("DEFAULT", "restore", "");
 
 pub(super) const CONNECTION: Opt = opt("database", "connection", "");
 pub(super) const POOL_TIMEOUT: Opt = layer("database", "pool_timeout", || {
@@ -312,6 +328,9 @@ pub(super) const RABBIT_SSL: Opt = opt("oslo_messaging_rabbit", "ssl", "false");
 pub(super) const NOTIFICATION_QUEUE_SIZE: Opt = layer("glint", "notification_queue_size", || {
     notifier().queue_size.to_string()
 });
+/// Follows `delayed_delete` unless set: a server that leaves images
+/// pending scrubs them too.
+pub(super) const SCRUBBER_IN_SERVE: Opt = opt("glint", "scrubber_in_serve", "$delayed_delete");
 
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
@@ -339,6 +358,11 @@ pub(super) const SUPPORTED: &[Opt] = &[
     IMAGE_CACHE_STALL_TIME,
     IMAGE_CACHE_DRIVER,
     WORKER_SELF_REFERENCE_URL,
+    SCRUB_TIME,
+    SCRUB_POOL_SIZE,
+    WAKEUP_TIME,
+    DAEMON,
+    RESTORE,
     CONNECTION,
     POOL_TIMEOUT,
     ENABLED_BACKENDS,
@@ -405,6 +429,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     DISABLE_BY_FILE_PATH,
     DISABLE_BY_FILE_PATHS,
     ENABLE_BY_FILE_PATHS,
+    SCRUBBER_IN_SERVE,
 ];
 
 /// A supported option by section and name.

@@ -427,6 +427,10 @@ pub struct GlintConfig {
     pub metrics_bind: Option<std::net::SocketAddr>,
     /// `log_format`: text (the default) or one JSON object per line.
     pub log_format: super::LogFormat,
+    /// Whether `glint serve` runs delayed delete's scrubber beside the API
+    /// (with `scrub_time`, `scrub_pool_size` and `wakeup_time`); by default
+    /// it does when `delayed_delete` is on.
+    pub scrubber_in_serve: bool,
 }
 
 impl GlintConfig {
@@ -463,6 +467,7 @@ impl GlintConfig {
             })?,
             metrics_bind: super::observability::read_metrics_bind(src)?,
             log_format: super::observability::read_log_format(src)?,
+            scrubber_in_serve: src.bool(&SCRUBBER_IN_SERVE)?,
         })
     }
 }

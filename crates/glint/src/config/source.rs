@@ -16,13 +16,15 @@ impl<'a> Source<'a> {
         Self { ini }
     }
 
-    /// The option's value after substitution; its default when not set.
+    /// The option's value, or its default when not set, after
+    /// substitution (as oslo.config substitutes defaults too).
     pub(super) fn value(&self, opt: &Opt) -> Result<String, ConfigError> {
-        let Some(raw) = self.ini.get(opt.section, opt.name) else {
-            return Ok(opt.default_text());
+        let raw = match self.ini.get(opt.section, opt.name) {
+            Some(raw) => raw.to_owned(),
+            None => opt.default_text(),
         };
-        substitute(raw, |name| self.reference(opt.section, name))
-            .map_err(|reason| ConfigError::invalid(opt, raw, reason))
+        substitute(&raw, |name| self.reference(opt.section, name))
+            .map_err(|reason| ConfigError::invalid(opt, &raw, reason))
     }
 
     /// Converts the option's value with `convert`, which explains rejections.

@@ -13,6 +13,7 @@ mod notifications;
 mod observability;
 mod protections;
 mod sample;
+mod scrubber;
 mod stores;
 
 fn load_text(text: &str) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
