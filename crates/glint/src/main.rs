@@ -47,9 +47,12 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_files: Vec<PathBuf>,
     },
-    /// Remove the data of images deleted with `delayed_delete` once they
-    /// have waited `scrub_time` (glance-scrubber): once, or every
-    /// `wakeup_time` as a daemon; or restore one to active.
+    /// Scrub images deleted with `delayed_delete`, or restore one
+    /// (glance-scrubber).
+    ///
+    /// Removes the data of images left `pending_delete` once they have
+    /// waited `scrub_time`: in one sweep, or every `wakeup_time` with
+    /// --daemon. --restore brings one back to active instead.
     Scrub(scrub::ScrubArgs),
     /// Manage the catalogue database: migrate it, show its schema version,
     /// purge what deleted images left in it.
