@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = Cli::parse();
     let result = match cli.command {
-        // `serve` sets up logging once it has read `log_format`.
+        // `serve` and `scrub` set up logging once they have read `log_format`.
         Command::Serve { config_files } => serve::run(&config_files).map(|()| ExitCode::SUCCESS),
         Command::Scrub(args) => scrub::run(args).map(|()| ExitCode::SUCCESS),
         Command::Db(command) => {

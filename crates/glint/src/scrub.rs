@@ -51,6 +51,7 @@ enum Task {
 pub fn run(args: ScrubArgs) -> anyhow::Result<()> {
     let (conf, warnings) =
         GlanceConfig::load(&args.config_files).context("invalid configuration")?;
+    crate::logging::init(conf.glint.log_format);
     for w in &warnings {
         tracing::warn!("{w}");
     }
