@@ -176,9 +176,9 @@ impl Database {
     /// Brings a pending delete back: saves `image` (moved back to a live
     /// status by the caller) as a live row if it is still at version
     /// `expected` and no scrub of it has begun, and revives the members
-    /// its deletion removed (those removed at its `deleted_at`,
-    /// `deleted_at`). `Conflict` if the row moved on, `NotFound` if there
-    /// is none.
+    /// its deletion removed: those removed at the moment it was deleted,
+    /// `deleted_at` (a delete stamps both alike). `Conflict` if the row
+    /// moved on, `NotFound` if there is none.
     pub async fn restore_pending_delete(
         &self,
         image: &Image,

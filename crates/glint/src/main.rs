@@ -47,9 +47,12 @@ enum Command {
         #[arg(long = "config-file", value_name = "PATH")]
         config_files: Vec<PathBuf>,
     },
-    /// Remove the data of images deleted with `delayed_delete` once they
-    /// have waited `scrub_time` (glance-scrubber): once, or every
-    /// `wakeup_time` as a daemon; or restore one to active.
+    /// Scrub images deleted with `delayed_delete`, or restore one
+    /// (glance-scrubber).
+    ///
+    /// Removes the data of images left `pending_delete` once they have
+    /// waited `scrub_time`: in one sweep, or every `wakeup_time` with
+    /// --daemon. --restore brings one back to active instead.
     Scrub(scrub::ScrubArgs),
     /// Manage the catalogue database: migrate it, show its schema version,
     /// purge what deleted images left in it.
@@ -65,7 +68,7 @@ fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = Cli::parse();
     let result = match cli.command {
-        // `serve` sets up logging once it has read `log_format`.
+        // `serve` and `scrub` set up logging once they have read `log_format`.
         Command::Serve { config_files } => serve::run(&config_files).map(|()| ExitCode::SUCCESS),
         Command::Scrub(args) => scrub::run(args).map(|()| ExitCode::SUCCESS),
         Command::Db(command) => {

@@ -51,6 +51,7 @@ enum Task {
 pub fn run(args: ScrubArgs) -> anyhow::Result<()> {
     let (conf, warnings) =
         GlanceConfig::load(&args.config_files).context("invalid configuration")?;
+    crate::logging::init(conf.glint.log_format);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -132,8 +133,9 @@ async fn restore(images: &ImageService, id: &str) -> anyhow::Result<()> {
     }
 }
 
-/// One sweep over the due pending deletes; SIGTERM or SIGINT ends it
-/// after the images in flight.
+/// One sweep over the due pending deletes. SIGTERM or SIGINT ends it once
+/// the images in flight are done, or after a grace period: the images
+/// still claimed then go to the next run.
 async fn sweep_once(images: &ImageService, conf: &GlanceConfig) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let on_signal = {
@@ -144,8 +146,18 @@ async fn sweep_once(images: &ImageService, conf: &GlanceConfig) -> anyhow::Resul
         })
     };
     let mut worker = ScrubberWorker::new(images.clone(), scrubber_config(conf));
-    let run = run_until_idle(&mut worker, &stop).await;
+    let run = tokio::select! {
+        run = run_until_idle(&mut worker, &stop) => Some(run),
+        () = async {
+            stop.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => None,
+    };
     on_signal.abort();
+    let Some(run) = run else {
+        tracing::warn!("stopped with images in flight; the next run finishes them");
+        return Ok(());
+    };
     let pass = run.context("scrub run failed")?;
     tracing::info!(
         scrubbed = pass.done,

@@ -57,9 +57,17 @@ async fn a_deleted_image_is_hidden_and_keeps_its_data_until_scrub_time_then_glin
     assert!(setup.store_files().contains(&kept));
     assert_eq!(status(&db, &doomed).await, ImageStatus::Deleted);
     assert_eq!(status(&db, &kept).await, ImageStatus::Active);
-    // Nothing left to do.
-    let again = scrub(&[&setup.config, &now], &[]).ok();
+    // Nothing left to do; the log in the format [glint] log_format asks.
+    let json = conf(&setup, "json.conf", "[glint]\nlog_format = json\n");
+    let again = scrub(&[&setup.config, &now, &json], &[]).ok();
     assert!(!again.stderr.contains("image scrubbed"), "{}", again.stderr);
+    let finished = again
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        .find(|line| line["message"] == "scrub run finished")
+        .unwrap_or_else(|| panic!("no summary: {}", again.stderr));
+    assert_eq!(finished["fields"]["scrubbed"], 0, "{finished}");
     db.close().await;
 }
 
