@@ -8,7 +8,7 @@ use glint_model::properties::{self, PropertyAccess, PropertyOperation};
 use glint_model::query::ImageListQuery;
 use glint_model::{Image, ImageId, Location};
 use glint_notify::{EventType, Notifier};
-use glint_policy::Enforcer;
+use glint_policy::{Enforcer, Target};
 use glint_store::{Store, StoreRegistry};
 use serde_json::Value;
 
@@ -303,5 +303,20 @@ impl ImageService {
             images,
             next_marker,
         })
+    }
+}
+
+impl ImageService {
+    /// The transfers in progress, for metrics.
+    pub fn transfers(&self) -> &TransferStats {
+        &self.transfers
+    }
+
+    /// Whether the caller may read the service's metrics (`GET /metrics`),
+    /// by the glint rule `glint:metrics`.
+    pub async fn authorize_metrics(&self, ctx: &RequestContext) -> Result<(), CoreError> {
+        self.authz
+            .enforce(ctx, "glint:metrics", &Target::new())
+            .await
     }
 }

@@ -1,17 +1,11 @@
 //! What the data path is doing right now, as plain counters that anyone
-//! (the metrics endpoint) may read, and who may read the service's
-//! metrics.
+//! (the metrics endpoint) may read.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
-use glint_policy::Target;
 use glint_store::ByteStream;
-
-use crate::context::RequestContext;
-use crate::error::CoreError;
-use crate::images::ImageService;
 
 /// Transfers of image data in progress in this process.
 #[derive(Debug, Default)]
@@ -49,19 +43,4 @@ pub(crate) fn counted(stream: ByteStream, counter: &Arc<AtomicU64>) -> ByteStrea
             item
         })
         .boxed()
-}
-
-impl ImageService {
-    /// The transfers in progress, for metrics.
-    pub fn transfers(&self) -> &TransferStats {
-        &self.transfers
-    }
-
-    /// Whether the caller may read the service's metrics (`GET /metrics`),
-    /// by the glint rule `glint:metrics`.
-    pub async fn authorize_metrics(&self, ctx: &RequestContext) -> Result<(), CoreError> {
-        self.authz
-            .enforce(ctx, "glint:metrics", &Target::new())
-            .await
-    }
 }

@@ -27,7 +27,7 @@ use lapin::{
 
 use crate::config::{NotifierConfig, RabbitHost};
 use crate::message::{MessageFormat, Notification};
-use crate::notifier::NotifierStats;
+use crate::stats::NotifierStats;
 
 /// AMQP's persistent delivery mode, kombu's default.
 const PERSISTENT: u8 = 2;

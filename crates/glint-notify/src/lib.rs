@@ -14,10 +14,12 @@ pub mod event;
 pub mod message;
 mod notifier;
 pub mod payload;
+mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use config::{Driver, NotifierConfig, RabbitHost, Secret, TransportUrl, TransportUrlError};
 pub use event::{DisabledEvents, EventType, Priority};
 pub use message::{MessageFormat, Notification};
-pub use notifier::{Notifier, NotifierStats, Publisher};
+pub use notifier::{Notifier, Publisher};
+pub use stats::NotifierStats;
