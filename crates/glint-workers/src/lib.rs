@@ -16,14 +16,18 @@
 //! every status change) live in `glint-core`; this crate schedules them.
 //! It must not import the HTTP layer (`glint-api`).
 //!
-//! Workers: [`ScrubberWorker`] (delayed delete's scrubber) and
-//! [`UploadReconciler`] (the reset of uploads whose process died).
+//! Workers: [`ScrubberWorker`] (delayed delete's scrubber),
+//! [`UploadReconciler`] (the reset of uploads whose process died),
+//! [`CachePrefetcher`] and [`CacheUpkeep`] (the image cache's prefetching,
+//! cleaning and pruning).
 
+mod cache;
 mod reconcile;
 mod runner;
 mod scrubber;
 mod worker;
 
+pub use cache::{CachePrefetcher, CacheUpkeep};
 pub use reconcile::UploadReconciler;
 pub use runner::{Runner, Wake, run_until_idle};
 pub use scrubber::{ScrubberConfig, ScrubberStats, ScrubberWorker};

@@ -46,8 +46,9 @@ impl Runner {
     }
 
     /// Runs `worker`: a pass at once, another at once while a pass reports
-    /// more work, else after `every` or when woken through the returned
-    /// [`Wake`]. A pass that fails or panics is logged; the next follows
+    /// more work, else after `every`, when woken through the returned
+    /// [`Wake`], or when the worker says work has arrived
+    /// ([`Worker::wait_for_work`]). A pass that fails or panics is logged; the next follows
     /// after `every`.
     pub fn spawn(&mut self, mut worker: impl Worker, every: Duration) -> Wake {
         let notify = Arc::new(Notify::new());
@@ -69,6 +70,7 @@ impl Runner {
                     () = stop.cancelled() => {}
                     () = tokio::time::sleep(every) => {}
                     () = notify.notified() => {}
+                    () = worker.wait_for_work() => {}
                 }
             }
             name

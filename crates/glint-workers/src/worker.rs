@@ -43,4 +43,11 @@ pub trait Worker: Send + 'static {
     /// worker should then start no new item and return once the items in
     /// flight end.
     async fn work(&mut self, stop: &CancellationToken) -> anyhow::Result<Pass>;
+
+    /// Returns when work has arrived that the worker learns of by itself
+    /// (an image queued for prefetching), so the runner calls it before
+    /// its interval has passed. By default, never.
+    async fn wait_for_work(&self) {
+        std::future::pending::<()>().await
+    }
 }

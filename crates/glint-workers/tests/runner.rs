@@ -169,3 +169,46 @@ async fn a_one_shot_run_sums_its_passes_and_ends_on_the_first_error() {
     assert_eq!(error.unwrap_err().to_string(), "pass 2 failed");
     assert_eq!(passes.load(Ordering::SeqCst), 2);
 }
+
+/// A worker told of its work by someone else (as the prefetcher is by an
+/// image queued): a signal it waits on between passes.
+struct Signalled {
+    passes: Arc<AtomicU64>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait]
+impl Worker for Signalled {
+    fn name(&self) -> &'static str {
+        "signalled"
+    }
+
+    async fn work(&mut self, _stop: &CancellationToken) -> anyhow::Result<Pass> {
+        self.passes.fetch_add(1, Ordering::SeqCst);
+        Ok(Pass::default())
+    }
+
+    async fn wait_for_work(&self) {
+        self.arrived.notified().await
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_learns_of_work_itself_runs_when_it_arrives() {
+    let passes = Arc::new(AtomicU64::new(0));
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let worker = Signalled {
+        passes: passes.clone(),
+        arrived: arrived.clone(),
+    };
+    let mut runner = Runner::new();
+    runner.spawn(worker, LONG);
+    wait_for(&passes, 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(passes.load(Ordering::SeqCst), 1);
+    arrived.notify_one();
+    wait_for(&passes, 2).await;
+    arrived.notify_one();
+    wait_for(&passes, 3).await;
+    runner.shutdown(Duration::from_secs(5)).await;
+}

@@ -146,7 +146,8 @@ pub fn register_notifications(metrics: &Metrics, stats: &Arc<glint_notify::Notif
     }
 }
 
-/// Registers the scrubber's counters, read from `stats` when scraped.
+/// Registers the scrubber's counters and its queue depth, read from
+/// `stats` when scraped.
 pub fn register_scrubber(metrics: &Metrics, stats: &Arc<glint_workers::ScrubberStats>) {
     type Read = fn(&glint_workers::ScrubberStats) -> u64;
     let counters: [(&str, &str, Read); 2] = [
@@ -166,6 +167,16 @@ pub fn register_scrubber(metrics: &Metrics, stats: &Arc<glint_workers::ScrubberS
         if let Err(e) = metrics.register_counter_fn(name, help, &[], move || read(&stats)) {
             tracing::warn!(error = %e, "cannot register a scrubber metric");
         }
+    }
+    let stats = Arc::clone(stats);
+    let pending = metrics.register_gauge_fn(
+        "glint_scrubber_pending_deletes",
+        "Images in pending_delete, due or not, as counted after the last sweep.",
+        &[],
+        move || stats.pending() as f64,
+    );
+    if let Err(e) = pending {
+        tracing::warn!(error = %e, "cannot register a scrubber metric");
     }
 }
 

@@ -10,12 +10,14 @@ use glint_api::auth::{
     KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
 };
 use glint_api::{ApiConfig, AppState, AuthMode};
-use glint_core::{ImageConfig, ImageService, PropertyProtections};
+use glint_core::{CacheService, ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
-use glint_workers::{Runner, ScrubberConfig, ScrubberStats, ScrubberWorker, UploadReconciler};
+use glint_workers::{
+    CachePrefetcher, CacheUpkeep, Runner, ScrubberConfig, ScrubberStats, ScrubberWorker,
+    UploadReconciler,
+};
 use tokio::net::TcpListener;
 
-use crate::cache::CacheTasks;
 use crate::config::{self, CacheFlavor, GlanceConfig};
 
 pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
@@ -68,8 +70,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     if let Some(cache) = &cache {
         images = images.with_cache(Arc::clone(cache));
     }
-    let (workers, scrubber) = start_workers(&conf, &images);
-    let cache_tasks = cache.map(|cache| CacheTasks::start(images.clone(), cache));
+    let (workers, scrubber) = start_workers(&conf, &images, cache);
     let state = AppState::new(images, api_config(&conf, auth));
     crate::metrics::register_process(&state.metrics);
     crate::metrics::register_notifications(&state.metrics, publisher.stats());
@@ -95,9 +96,6 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     }
     if let Some(server) = metrics_server {
         server.stop().await;
-    }
-    if let Some(tasks) = cache_tasks {
-        tasks.stop().await;
     }
     publisher.shutdown().await;
     served.context("server failed")?;
@@ -163,15 +161,24 @@ async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
 const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Starts the server's background work: the reset of uploads of nodes
-/// that died, once per upload lease time, and the scrubber when
-/// `[glint] scrubber_in_serve` (by default `delayed_delete`) asks for it.
+/// that died, once per upload lease time; with an image cache, its
+/// prefetcher (woken by every image queued, and every minute for retries)
+/// and its cleaning and pruning (at once, then every ten minutes); and
+/// the scrubber when `[glint] scrubber_in_serve` (by default
+/// `delayed_delete`) asks for it.
 fn start_workers(
     conf: &GlanceConfig,
     images: &ImageService,
+    cache: Option<Arc<CacheService>>,
 ) -> (Runner, Option<Arc<ScrubberStats>>) {
     let mut workers = Runner::new();
     let reconciler = UploadReconciler::new(images.clone());
     workers.spawn(reconciler, conf.glint.upload_lease_time);
+    if let Some(cache) = cache {
+        let prefetcher = CachePrefetcher::new(images.clone(), Arc::clone(&cache));
+        workers.spawn(prefetcher, crate::cache::PREFETCH_RETRY);
+        workers.spawn(CacheUpkeep::new(cache), crate::cache::UPKEEP_INTERVAL);
+    }
     for (set, option) in [
         (conf.scrubber.daemon, "daemon"),
         (conf.scrubber.restore.is_some(), "restore"),

@@ -73,8 +73,11 @@ async fn a_deleted_image_is_hidden_and_keeps_its_data_until_scrub_time_then_glin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scrubber_in_serve_removes_data_after_scrub_time_and_stops_with_the_server() {
-    let setup =
-        Setup::with_config("[DEFAULT]\ndelayed_delete = true\nscrub_time = 2\nwakeup_time = 1\n");
+    let metrics_port = common::free_port();
+    let setup = Setup::with_config(&format!(
+        "metrics_bind = 127.0.0.1:{metrics_port}\n\
+         [DEFAULT]\ndelayed_delete = true\nscrub_time = 2\nwakeup_time = 1\n"
+    ));
     let client = Client::new();
     let mut server = setup.start();
     server.wait_ready(&client).await;
@@ -88,6 +91,34 @@ async fn the_scrubber_in_serve_removes_data_after_scrub_time_and_stops_with_the_
     let db = sqlite(&setup).await;
     assert_eq!(status(&db, &id).await, ImageStatus::Deleted);
     db.close().await;
+    // The scrubber's work shows in the metrics once its sweep has ended.
+    let metrics = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = client
+            .get(&metrics)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("\nglint_scrubber_scrubbed_total 1\n")
+            && text.contains("\nglint_scrubber_pending_deletes 0\n")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text.contains("\nglint_scrubber_scrubbed_total 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nglint_scrubber_failed_total 0\n"), "{text}");
+    assert!(
+        text.contains("\nglint_scrubber_pending_deletes 0\n"),
+        "{text}"
+    );
     server.signal("TERM");
     assert!(server.wait_exit().await.success(), "{}", server.logs());
     let logs = server.logs();
