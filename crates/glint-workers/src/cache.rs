@@ -45,7 +45,7 @@ impl Worker for CachePrefetcher {
         })
     }
 
-    async fn wait_for_work(&self) {
+    async fn wait_for_work(&mut self) {
         self.cache.prefetch_requested().await
     }
 }

@@ -48,8 +48,8 @@ impl Runner {
     /// Runs `worker`: a pass at once, another at once while a pass reports
     /// more work, else after `every`, when woken through the returned
     /// [`Wake`], or when the worker says work has arrived
-    /// ([`Worker::wait_for_work`]). A pass that fails or panics is logged; the next follows
-    /// after `every`.
+    /// ([`Worker::wait_for_work`]). A pass that fails or panics is
+    /// logged; the next follows after `every`.
     pub fn spawn(&mut self, mut worker: impl Worker, every: Duration) -> Wake {
         let notify = Arc::new(Notify::new());
         let wake = Wake(notify.clone());

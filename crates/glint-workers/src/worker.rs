@@ -47,7 +47,7 @@ pub trait Worker: Send + 'static {
     /// Returns when work has arrived that the worker learns of by itself
     /// (an image queued for prefetching), so the runner calls it before
     /// its interval has passed. By default, never.
-    async fn wait_for_work(&self) {
+    async fn wait_for_work(&mut self) {
         std::future::pending::<()>().await
     }
 }

@@ -188,7 +188,7 @@ impl Worker for Signalled {
         Ok(Pass::default())
     }
 
-    async fn wait_for_work(&self) {
+    async fn wait_for_work(&mut self) {
         self.arrived.notified().await
     }
 }

@@ -1,0 +1,59 @@
+//! The HTTP API through a real server on an ephemeral port: one test binary,
+//! one module per area (linking one binary instead of fifty saves minutes and
+//! gigabytes in CI).
+
+mod common;
+
+mod backends;
+mod bad_input;
+mod body_limits;
+mod cache_api;
+mod concurrency;
+mod connections;
+mod create_errors;
+mod database_limits;
+mod download;
+mod errors;
+mod field_access;
+mod healthcheck;
+mod image_cache;
+mod image_cache_swift;
+mod image_children;
+mod image_data;
+mod image_ids;
+mod images;
+mod keystone;
+mod keystone_real;
+mod list;
+mod list_limits;
+mod list_paging;
+mod locations;
+mod lost_updates;
+mod member_quota;
+mod members;
+mod members_access;
+mod metadata_limits;
+mod metrics;
+mod multi_store;
+mod noauth_browser;
+mod noauth_identity;
+mod notifications;
+mod nova_rbd;
+mod odd_paths;
+mod ownerless_images;
+mod patch;
+mod path_params;
+mod property_protections;
+mod range_numbers;
+mod range_requests;
+mod request_ids_and_logs;
+mod send_timeout;
+mod storage_quota;
+mod store_outage;
+mod tags_and_actions;
+mod upload_failures;
+mod upload_inspection;
+mod upload_leases;
+mod upload_logging;
+mod versions_and_schemas;
+mod visibility;

@@ -1,0 +1,141 @@
+//! The database's own limits: statement timeouts, bounded error text,
+//! values a database refuses, and exact text comparison.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::listing::{admin, names, set};
+use common::{at, bare_image, drop_database, fresh_server_database, on_every_db};
+use glint_db::testing::run_statement;
+use glint_db::{ConnectOptions, Database, DbError, Dialect, ErrorText, InvalidValue};
+use glint_model::Visibility;
+
+/// Every configured server database, opened with a short statement timeout.
+async fn with_timeout(timeout: Duration, test: impl AsyncFn(&Database)) {
+    for var in ["GLINT_TEST_POSTGRES_URL", "GLINT_TEST_MYSQL_URL"] {
+        let Ok(admin_url) = std::env::var(var) else {
+            continue;
+        };
+        let (url, name) = fresh_server_database(&admin_url).await;
+        let options = ConnectOptions {
+            statement_timeout: Some(timeout),
+            ..ConnectOptions::default()
+        };
+        let db = Database::connect_with(&url, &options).await.unwrap();
+        test(&db).await;
+        db.close().await;
+        drop_database(&admin_url, &name, var.contains("POSTGRES")).await;
+    }
+}
+
+fn sleep_sql(db: &Database, seconds: u32) -> String {
+    match db.dialect() {
+        Dialect::Postgres => format!("SELECT pg_sleep({seconds})"),
+        _ => format!("SELECT SLEEP({seconds})"),
+    }
+}
+
+#[tokio::test]
+async fn a_statement_over_the_timeout_is_cancelled_as_unavailable() {
+    let timeout = Duration::from_millis(300);
+    with_timeout(timeout, async |db: &Database| {
+        let started = Instant::now();
+        let result = run_statement(db, &sleep_sql(db, 20), &[]).await;
+        let took = started.elapsed();
+        assert!(matches!(result, Err(DbError::Unavailable(_))), "{result:?}");
+        assert!(
+            took >= timeout && took < Duration::from_secs(10),
+            "{took:?}"
+        );
+        // The connection goes on serving, under the same limit.
+        db.ping().await.unwrap();
+        let again = run_statement(db, &sleep_sql(db, 20), &[]).await;
+        assert!(matches!(again, Err(DbError::Unavailable(_))), "{again:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migrations_are_not_bound_by_the_statement_timeout() {
+    // A timeout shorter than any migration: connecting (which migrates a
+    // fresh database) still succeeds.
+    with_timeout(Duration::from_millis(1), async |db: &Database| {
+        let image = bare_image(Some("p"), Visibility::Public, at(0, 0));
+        match db.create_image(&image).await {
+            Ok(()) | Err(DbError::Unavailable(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn error_text_never_carries_a_whole_value() {
+    on_every_db(|db| async move {
+        let huge = "x".repeat(8 * 1024 * 1024);
+        // PostgreSQL quotes the value in its message.
+        let sql = match db.dialect() {
+            Dialect::Postgres => "SELECT CAST($1 AS BIGINT)",
+            Dialect::MySql => "SELECT * FROM no_such_table WHERE x = ?",
+            Dialect::Sqlite => "SELECT * FROM no_such_table WHERE x = ?",
+        };
+        let err = run_statement(&db, sql, &[&huge]).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.len() < ErrorText::MAX + 100, "{} bytes", text.len());
+        assert!(matches!(err, DbError::Internal(_)), "{err:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn values_the_database_cannot_store_are_invalid_not_internal() {
+    on_every_db(|db| async move {
+        let mut nul = bare_image(Some("p"), Visibility::Public, at(0, 0));
+        nul.properties.insert("k".into(), "a\u{0}b".into());
+        let result = db.create_image(&nul).await;
+        match db.dialect() {
+            Dialect::Postgres => assert!(
+                matches!(result, Err(DbError::InvalidValue(InvalidValue::Character))),
+                "{result:?}"
+            ),
+            _ => assert_eq!(db.get_image(nul.id).await.unwrap(), Some(nul)),
+        }
+        let mut long = bare_image(Some("p"), Visibility::Public, at(1, 0));
+        long.disk_format = Some("f".repeat(40));
+        let result = db.create_image(&long).await;
+        match db.dialect() {
+            Dialect::Sqlite => result.unwrap(),
+            _ => assert!(
+                matches!(result, Err(DbError::InvalidValue(InvalidValue::TooLong))),
+                "{result:?}"
+            ),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn text_is_stored_and_matched_exactly() {
+    on_every_db(|db| async move {
+        let mut plain = bare_image(Some("p"), Visibility::Public, at(0, 0));
+        plain.name = Some("a".into());
+        plain.tags = vec!["t".into(), "t ".into()];
+        plain.properties.insert("k".into(), "v".into());
+        plain.properties.insert("k ".into(), "v ".into());
+        db.create_image(&plain).await.unwrap();
+        let mut spaced = bare_image(Some("p "), Visibility::Public, at(1, 0));
+        spaced.name = Some("a ".into());
+        db.create_image(&spaced).await.unwrap();
+        assert_eq!(db.get_image(plain.id).await.unwrap(), Some(plain.clone()));
+
+        let viewer = admin(None);
+        assert_eq!(names(&db, &[("name", "a")], &viewer).await, set(&["a"]));
+        assert_eq!(names(&db, &[("name", "a ")], &viewer).await, set(&["a "]));
+        assert_eq!(names(&db, &[("k", "v")], &viewer).await, set(&["a"]));
+        assert!(names(&db, &[("k", "v ")], &viewer).await.is_empty());
+        assert_eq!(names(&db, &[("owner", "p")], &viewer).await, set(&["a"]));
+        assert_eq!(db.count_images_owned("p ").await.unwrap(), 1);
+    })
+    .await;
+}
