@@ -394,3 +394,117 @@ def test_expired_token_is_refused_even_while_cached(ks_glint, keystone):
     time.sleep(max(wait, 0) + 1.5)
     resp = session.get(f"{ks_glint.url}/v2/images")
     assert resp.status_code == 401, resp.text
+
+
+def _system_admin_session(keystone):
+    """Keystone's API as the admin, system-scoped (limits need it)."""
+    user, password, _ = keystone.account("admin")
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": user, "domain": {"name": keystone.user_domain},
+                             "password": password}
+                },
+            },
+            "scope": {"system": {"all": True}},
+        }
+    }  # fmt: skip
+    resp = requests.post(f"{keystone.url}/v3/auth/tokens?nocatalog", json=body, timeout=30)
+    assert resp.status_code == 201, resp.text
+    session = requests.Session()
+    session.headers["X-Auth-Token"] = resp.headers["X-Subject-Token"]
+    return session
+
+
+def test_glance_usage_and_quotas_from_keystone_limits(keystone, tmp_path):
+    """Limits registered in Keystone for an endpoint of this test's own:
+    `glance usage` shows them, and `glance image-create` past
+    image_count_total fails with Glance's 413."""
+    admin = _system_admin_session(keystone)
+    v3 = f"{keystone.url}/v3"
+    run = uuid.uuid4().hex[:10]
+    made = []
+    server = None
+    try:
+        resp = admin.post(f"{v3}/services", json={"service": {
+            "type": "image", "name": f"glint-compat-limits-{run}"}})  # fmt: skip
+        assert resp.status_code == 201, resp.text
+        service = resp.json()["service"]["id"]
+        made.append(f"services/{service}")
+        resp = admin.post(f"{v3}/endpoints", json={"endpoint": {
+            "service_id": service, "interface": "public", "region_id": "RegionOne",
+            "url": f"http://glint-compat-limits-{run}.invalid"}})  # fmt: skip
+        assert resp.status_code == 201, resp.text
+        endpoint = resp.json()["endpoint"]["id"]
+        made.append(f"endpoints/{endpoint}")
+        limits = [("image_size_total", 100), ("image_stage_total", 10),
+                  ("image_count_total", 1), ("image_count_uploading", -1)]  # fmt: skip
+        resp = admin.post(f"{v3}/registered_limits", json={"registered_limits": [
+            {"service_id": service, "region_id": "RegionOne", "resource_name": name,
+             "default_limit": limit} for name, limit in limits]})  # fmt: skip
+        assert resp.status_code == 201, resp.text
+        made += [f"registered_limits/{r['id']}" for r in resp.json()["registered_limits"]]
+
+        user, password, project = keystone.account("service")
+        admin_user, admin_password, _ = keystone.account("admin")
+        extra = f"""
+[paste_deploy]
+flavor = keystone
+
+[keystone_authtoken]
+auth_url = {keystone.url}
+auth_type = password
+username = {user}
+password = {password}
+project_name = {project}
+user_domain_name = {keystone.user_domain}
+project_domain_name = {keystone.project_domain}
+
+[oslo_limit]
+auth_url = {keystone.url}
+auth_type = password
+username = {admin_user}
+password = {admin_password}
+user_domain_name = {keystone.user_domain}
+system_scope = all
+endpoint_id = {endpoint}
+"""
+        server = GlintServer(tmp_path / "glint", extra_config=extra)
+        config = server.config_file.read_text().replace(
+            "[DEFAULT]\n", "[DEFAULT]\nuse_keystone_limits = true\n", 1
+        )
+        server.config_file.write_text(config)
+        server.start()
+        glance = ["glance", *keystone.cli_auth("bob"), "--os-image-url", server.url]
+        out = run_cli([*glance, "usage"]).stdout
+        rows = {
+            cells[0]: (int(cells[1]), int(cells[2]))
+            for cells in (
+                [c.strip() for c in line.strip("|").split("|")]
+                for line in out.splitlines()
+                if line.startswith("| image_")
+            )
+        }
+        assert rows == {
+            "image_size_total": (100, 0),
+            "image_stage_total": (10, 0),
+            "image_count_total": (1, 0),
+            "image_count_uploading": (-1, 0),
+        }, out
+        create = [*glance, "image-create", "--disk-format", "raw", "--container-format", "bare"]
+        run_cli(create)
+        refused = run_cli(create, check=False)
+        assert refused.returncode != 0
+        assert "Resource image_count_total is over limit of 1" in refused.stderr, refused.stderr
+        out = run_cli([*glance, "usage"]).stdout
+        assert any(
+            line.startswith("| image_count_total") and line.split("|")[3].strip() == "1"
+            for line in out.splitlines()
+        ), out
+    finally:
+        if server is not None:
+            server.stop()
+        for path in reversed(made):
+            admin.delete(f"{v3}/{path}", timeout=30)

@@ -22,7 +22,7 @@
 //! which must be `Send`, and the compiler cannot yet prove that of futures
 //! made by closures that borrow their arguments.
 
-use glint_db::{DbError, StorageQuota, UploadLease, Version, Versioned};
+use glint_db::{CountLimit, DbError, StorageQuota, UploadLease, Version, Versioned};
 use glint_model::time::Timestamp;
 use glint_model::{Image, ImageId};
 use glint_notify::EventType;
@@ -30,6 +30,7 @@ use glint_notify::EventType;
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::quota::LocationGrowth;
 
 /// Saves tried before a request gives up on an image others keep changing.
 /// Each lost race means another save succeeded, so the image is busy, not
@@ -68,12 +69,21 @@ pub(crate) enum Save<'a> {
     BeginUpload {
         lease: &'a UploadLease,
         quota: Option<StorageQuota<'a>>,
+        uploads: Option<CountLimit<'a>>,
     },
     /// An upload ending: activated or reset, releasing `holder`'s lease
     /// ([`glint_db::Database::end_upload`]).
     EndUpload {
         holder: &'a str,
         quota: Option<StorageQuota<'a>>,
+    },
+    /// Every field, within `user_storage_quota` (`limit` bytes for the
+    /// caller's `project`) when the change added locations
+    /// ([`glint_db::Database::save_image_within`]).
+    WithinStorage {
+        project: Option<&'a str>,
+        limit: u64,
+        growth: &'a LocationGrowth,
     },
     /// A delete, to the status the change set
     /// ([`glint_db::Database::delete_image`]).
@@ -159,9 +169,31 @@ impl ImageService {
         };
         match how {
             Save::Image => self.db.save_image(image, version).await.map(plain),
-            Save::BeginUpload { lease, quota } => {
+            Save::WithinStorage {
+                project,
+                limit,
+                growth,
+            } => match growth.required() {
+                Some(size) => {
+                    let quota = StorageQuota {
+                        project: *project,
+                        limit: *limit,
+                        size: Some(size),
+                    };
+                    (self.db)
+                        .save_image_within(image, version, &quota)
+                        .await
+                        .map(plain)
+                }
+                None => self.db.save_image(image, version).await.map(plain),
+            },
+            Save::BeginUpload {
+                lease,
+                quota,
+                uploads,
+            } => {
                 let started = (self.db)
-                    .begin_upload(image, version, lease, quota.as_ref())
+                    .begin_upload_limited(image, version, lease, quota.as_ref(), uploads.as_ref())
                     .await?;
                 Ok(Saved {
                     remaining: started.remaining,
@@ -185,7 +217,7 @@ impl ImageService {
     /// upload sends its own events, in Glance's order.
     fn notify_saved(&self, image: &Image, save: &Save<'_>) {
         match save {
-            Save::Image | Save::BeginUpload { .. } => {
+            Save::Image | Save::WithinStorage { .. } | Save::BeginUpload { .. } => {
                 self.notify_image(EventType::ImageUpdate, image)
             }
             Save::Delete { now } => self.notify_deleted(image, *now),

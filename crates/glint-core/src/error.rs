@@ -183,6 +183,24 @@ pub enum CoreError {
     /// `remaining` bytes left (negative when already over).
     #[error("storage quota exceeded: {remaining} bytes remaining")]
     StorageQuotaExceeded { size: Option<u64>, remaining: i64 },
+    /// Locations added by a request would take the project past
+    /// `user_storage_quota`: `size` bytes added, `remaining` left before.
+    #[error("storage quota exceeded by new locations: {size} bytes, {remaining} remaining")]
+    LocationsOverStorageQuota { size: u64, remaining: i64 },
+    /// A count limit (`image_count_uploading`) was reached; the use case
+    /// turns it into [`CoreError::LimitExceeded`] with the limit's name.
+    #[error("count limit reached: {usage} counted")]
+    CountLimitReached { usage: u64 },
+    /// A Keystone limit of the caller's project (oslo.limit's
+    /// `ProjectOverLimit`), in the resource's units.
+    #[error("project {project:?} over its {} limit of {limit}: usage {usage}, delta {delta}", resource.as_str())]
+    LimitExceeded {
+        project: Option<String>,
+        resource: crate::limits::Resource,
+        limit: u64,
+        usage: u64,
+        delta: u64,
+    },
     /// The store has no room left.
     #[error("the store is full")]
     StorageFull,
@@ -313,6 +331,7 @@ impl From<DbError> for CoreError {
                 size: None,
                 remaining,
             },
+            DbError::CountLimitExceeded { usage } => CoreError::CountLimitReached { usage },
             other => CoreError::Internal(other.to_string()),
         }
     }

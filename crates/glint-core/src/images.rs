@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use glint_db::{Database, DbError, Versioned, Viewer};
+use glint_db::{CountLimit, Database, DbError, Versioned, Viewer};
 use glint_model::properties::{self, PropertyAccess, PropertyOperation};
 use glint_model::query::ImageListQuery;
 use glint_model::{Image, ImageId, Location};
@@ -17,6 +17,7 @@ use crate::config::ImageConfig;
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::input::NewImageRequest;
+use crate::limits::Resource;
 use crate::protections::CallerAccess;
 use crate::transfers::TransferStats;
 use crate::turns::WriteTurns;
@@ -46,6 +47,8 @@ pub struct ImageService {
     pub(crate) cache: Option<Arc<crate::cache::CacheService>>,
     /// Uploads and downloads in progress.
     pub(crate) transfers: Arc<TransferStats>,
+    /// Keystone's per-project limits, when `use_keystone_limits` is on.
+    pub(crate) limits: Option<Arc<crate::limits::UnifiedLimits>>,
 }
 
 impl ImageService {
@@ -65,6 +68,7 @@ impl ImageService {
             notifier: Notifier::off(),
             cache: None,
             transfers: Arc::default(),
+            limits: None,
         }
     }
 
@@ -229,13 +233,31 @@ impl ImageService {
             .await?;
         self.check_create_protections(ctx, &property_order)?;
         self.check_limits(None, &image)?;
-        match self.db.create_image(&image).await {
-            Err(DbError::Duplicate) => Err(CoreError::ImageExists { id: image.id }),
-            other => other.map_err(CoreError::from),
-        }?;
+        self.save_new_image(ctx, &image).await?;
         tracing::info!(image.id = %image.id, "image created");
         self.notify_image(EventType::ImageCreate, &image);
         Ok(self.readable_view(ctx, image))
+    }
+
+    /// Stores a new image; with Keystone limits, only if the caller's
+    /// project may have one more (`image_count_total`, counted as Glance
+    /// does: the caller's project, whoever owns the image).
+    async fn save_new_image(&self, ctx: &RequestContext, image: &Image) -> Result<(), CoreError> {
+        let project = ctx.project_id();
+        let limits = self.project_limits(project).await?;
+        let limit = limits.and_then(|l| l.bound(Resource::ImageCountTotal));
+        let count = limit.map(|limit| CountLimit { project, limit });
+        match self.db.create_image_counted(image, count.as_ref()).await {
+            Err(DbError::Duplicate) => Err(CoreError::ImageExists { id: image.id }),
+            Err(DbError::CountLimitExceeded { usage }) => Err(CoreError::LimitExceeded {
+                project: project.map(str::to_owned),
+                resource: Resource::ImageCountTotal,
+                limit: limit.unwrap_or(0),
+                usage,
+                delta: 1,
+            }),
+            other => other.map_err(CoreError::from),
+        }
     }
 
     /// Refuses the first additional property of the request body (in body

@@ -18,6 +18,7 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::quota::LocationGrowth;
 
 /// The hash a service vouches for (`validation_data`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,8 +131,17 @@ impl ImageService {
             rule: "add_image_location",
             by: Lookup::Image,
         };
+        let growth = LocationGrowth::default();
+        let save = match self.location_storage_quota() {
+            Some(limit) => Save::WithinStorage {
+                project: ctx.project_id(),
+                limit,
+                growth: &growth,
+            },
+            None => Save::Image,
+        };
         let changed = self
-            .change_image(stored, reload, Save::Image, |image| {
+            .change_image(stored, reload, save, |image| {
                 if image.status != ImageStatus::Queued {
                     return Err(CoreError::Model(glint_model::ModelError::conflict(
                         format!(
@@ -141,13 +151,19 @@ impl ImageService {
                     )));
                 }
                 image.status.check_move(target)?;
+                let before = image.clone();
                 image.status = target;
                 image.size = Some(size);
                 image.locations.push(location.clone());
+                growth.record(ctx.project_id(), &before, image);
                 image.updated_at = time::now();
                 Ok(Step::Save)
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                CoreError::StorageQuotaExceeded { remaining, .. } => growth.refusal(remaining),
+                other => other,
+            })?;
         tracing::info!(image.id = %id, store.id = store.id(), "location added");
         let svc = self.clone();
         let image = changed.image;

@@ -12,6 +12,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::patch_locations::LocationOp;
+use crate::quota::LocationGrowth;
 
 impl ImageService {
     /// `PATCH /v2/images/{id}`.
@@ -65,8 +66,17 @@ impl ImageService {
             rule: "modify_image",
             by: Lookup::Image,
         };
+        let growth = LocationGrowth::default();
+        let save = match self.location_storage_quota() {
+            Some(limit) if !location_ops.is_empty() => Save::WithinStorage {
+                project: ctx.project_id(),
+                limit,
+                growth: &growth,
+            },
+            _ => Save::Image,
+        };
         let changed = self
-            .change_image(stored, reload, Save::Image, |image| {
+            .change_image(stored, reload, save, |image| {
                 // Made afresh for each attempt: its cache of decisions is
                 // not shared between threads, and attempts may run on
                 // several.
@@ -81,10 +91,15 @@ impl ImageService {
                 patch::apply_patch_with(image, &model_ops, guard)?;
                 removed = self.apply_location_ops(image, location_ops)?;
                 self.check_limits(Some(&before), image)?;
+                growth.record(ctx.project_id(), &before, image);
                 image.updated_at = time::now();
                 Ok(Step::Save)
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                CoreError::StorageQuotaExceeded { remaining, .. } => growth.refusal(remaining),
+                other => other,
+            })?;
         self.delete_locations_data(changed.image.id, &removed).await;
         Ok(self.readable_view(ctx, changed.image))
     }

@@ -1,11 +1,13 @@
 //! Image data upload (`PUT /v2/images/{id}/file`).
 //!
 //! An upload moves the image `queued → saving` and takes a lease on it, in
-//! one compare-and-set save that also checks the storage quota; streams the
-//! bytes through the ingest wrapper (md5, multihash, size, format
-//! inspection) into the default store, capped at what the quota allows;
-//! then moves it `saving → active` and drops the lease, checking the quota
-//! again in the same transaction. Any failure removes the data and puts the
+//! one compare-and-set save that also checks the project's quotas (the
+//! storage bound, `user_storage_quota` or Keystone's `image_size_total`, and
+//! Keystone's `image_count_uploading`); streams the bytes through the
+//! ingest wrapper (md5, multihash, size, format inspection) into the
+//! default store, capped at what the storage bound allows; then moves it
+//! `saving → active` and drops the lease, checking the bound again in the
+//! same transaction. Any failure removes the data and puts the
 //! image back to `queued`. The two saves apply their own fields to the
 //! image as it is at that moment, so changes made meanwhile (a PATCH, tags)
 //! are kept.
@@ -19,7 +21,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use glint_db::{StorageQuota, UploadLease, Version, Versioned};
+use glint_db::{CountLimit, StorageQuota, UploadLease, Version, Versioned};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
 use glint_store::{ByteStream, IngestConfig, Ingested, Store, StoreError};
 use tracing::Instrument;
@@ -28,7 +30,9 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::limits::Resource;
 use crate::liveness;
+use crate::quota::StorageBound;
 use crate::transfers::InFlight;
 
 /// The hidden property in which glint before schema version 5 recorded an
@@ -41,10 +45,13 @@ struct Upload {
     image: Image,
     version: Version,
     holder: String,
-    /// The project whose storage quota the data counts against (the
-    /// caller's, as in Glance).
+    /// The project whose quotas the data counts against (the caller's, as
+    /// in Glance).
     project: Option<String>,
-    /// What the storage quota allowed when the upload began.
+    /// What bounds the project's data (`user_storage_quota` or Keystone's
+    /// `image_size_total`), read when the upload began.
+    bound: Option<StorageBound>,
+    /// What that bound allowed when the upload began.
     remaining: Option<u64>,
     announced: Option<u64>,
     /// Where the data goes.
@@ -83,13 +90,27 @@ fn record_data(image: &mut Image, ingested: &Ingested, virtual_size: Option<u64>
     image.properties.remove(LEGACY_UPLOAD_LEASE);
 }
 
-/// Puts the size Glance names in its quota message on a quota refusal.
-fn with_size(e: CoreError, size: Option<u64>) -> CoreError {
-    match e {
-        CoreError::StorageQuotaExceeded { remaining, .. } => {
-            CoreError::StorageQuotaExceeded { size, remaining }
+/// Words a refusal of the database by the bound it checked: the data of
+/// `size` bytes (`None`: unknown) did not fit, or `uploads` was reached.
+fn refused(
+    e: CoreError,
+    bound: Option<StorageBound>,
+    uploads: Option<u64>,
+    project: Option<&str>,
+    size: Option<u64>,
+) -> CoreError {
+    match (e, bound) {
+        (CoreError::StorageQuotaExceeded { remaining, .. }, Some(bound)) => {
+            bound.refusal(project, size, remaining)
         }
-        other => other,
+        (CoreError::CountLimitReached { usage }, _) => CoreError::LimitExceeded {
+            project: project.map(str::to_owned),
+            resource: Resource::ImageCountUploading,
+            limit: uploads.unwrap_or(0),
+            usage,
+            delta: 0,
+        },
+        (other, _) => other,
     }
 }
 
@@ -191,10 +212,17 @@ impl ImageService {
     ) -> Result<Upload, CoreError> {
         let holder = self.lease_holder();
         let project = ctx.project_id().map(str::to_owned);
-        let quota = (self.config.user_storage_quota).map(|limit| StorageQuota {
+        let limits = self.project_limits(project.as_deref()).await?;
+        let bound = self.storage_bound(limits.as_ref());
+        let quota = bound.map(|bound| StorageQuota {
+            project: project.as_deref(),
+            limit: bound.bytes(),
+            size: announced,
+        });
+        let uploads = limits.and_then(|l| l.bound(Resource::ImageCountUploading));
+        let uploading = uploads.map(|limit| CountLimit {
             project: project.as_deref(),
             limit,
-            size: announced,
         });
         let lease = UploadLease {
             holder: holder.clone(),
@@ -208,11 +236,12 @@ impl ImageService {
         let save = Save::BeginUpload {
             lease: &lease,
             quota,
+            uploads: uploading,
         };
         let begun = self
             .change_image(stored, reload, save, start_saving)
             .await
-            .map_err(|e| with_size(e, announced))?;
+            .map_err(|e| refused(e, bound, uploads, project.as_deref(), announced))?;
         let Some(started) = begun.saved else {
             return Err(CoreError::Internal("upload began without a save".into()));
         };
@@ -221,6 +250,7 @@ impl ImageService {
             version: started.version,
             holder,
             project,
+            bound,
             remaining: started.remaining,
             announced,
             store,
@@ -275,19 +305,26 @@ impl ImageService {
             expected_size: upload.announced,
             inspect: true,
         };
-        let refused = |e: StoreError| match (e, quota_room) {
-            (StoreError::SizeLimitExceeded { .. }, Some(room)) => CoreError::StorageQuotaExceeded {
-                size: None,
-                remaining: i64::try_from(room).unwrap_or(i64::MAX),
-            },
-            (e, _) => e.into(),
+        let cut_off = |e: StoreError| match (e, quota_room, upload.bound) {
+            (StoreError::SizeLimitExceeded { .. }, Some(room), Some(bound)) => {
+                // As Glance, the size is unknown in a refusal of
+                // `user_storage_quota` on the way; Keystone's is counted
+                // with the byte that did not fit.
+                let size = match bound {
+                    StorageBound::Bytes(_) => None,
+                    StorageBound::SizeTotal { .. } => Some(room.saturating_add(1)),
+                };
+                let remaining = i64::try_from(room).unwrap_or(i64::MAX);
+                bound.refusal(upload.project.as_deref(), size, remaining)
+            }
+            (e, _, _) => e.into(),
         };
         let (stream, handle) = glint_store::ingest(data, cfg);
         let stored = match store.put(id, stream).await {
             Ok(stored) => stored,
             Err(e) => {
                 drop(handle);
-                let e = refused(e);
+                let e = cut_off(e);
                 self.notify_upload_failed(id, &e);
                 self.abandon_upload(id, &upload.holder).await;
                 return Err(e);
@@ -298,7 +335,7 @@ impl ImageService {
                 self.activate(&upload, &stored.url, store.id(), ingested)
                     .await
             }
-            Err(e) => Err(refused(e)),
+            Err(e) => Err(cut_off(e)),
         };
         if let Err(e) = outcome {
             if let Err(del) = store.delete(&stored.url).await {
@@ -320,9 +357,9 @@ impl ImageService {
     ) -> Result<(), CoreError> {
         let id = upload.image.id;
         let virtual_size = self.checked_virtual_size(&upload.image, &ingested)?;
-        let quota = (self.config.user_storage_quota).map(|limit| StorageQuota {
+        let quota = upload.bound.map(|bound| StorageQuota {
             project: upload.project.as_deref(),
-            limit,
+            limit: bound.bytes(),
             size: Some(ingested.size),
         });
         let current = Versioned {
@@ -356,7 +393,13 @@ impl ImageService {
             Err(CoreError::DeletedDuringUpload { .. } | CoreError::UploadTakenOver) => {
                 Err(gone_after_upload(id))
             }
-            Err(e) => Err(with_size(e, Some(ingested.size))),
+            Err(e) => Err(refused(
+                e,
+                upload.bound,
+                None,
+                upload.project.as_deref(),
+                Some(ingested.size),
+            )),
         }
     }
 

@@ -28,6 +28,11 @@ pub enum DbError {
     /// what the quota still allows (negative when already over it).
     #[error("storage quota exceeded: {remaining} bytes remaining")]
     StorageQuotaExceeded { remaining: i64 },
+    /// One more image would exceed a count limit of the project
+    /// (`image_count_total`, `image_count_uploading`); `usage` is what it
+    /// already counts.
+    #[error("count limit exceeded: {usage} counted")]
+    CountLimitExceeded { usage: u64 },
     /// The database refused a value as the client gave it.
     #[error("value refused by the database: {0}")]
     InvalidValue(InvalidValue),

@@ -14,6 +14,7 @@ use sqlx::Row;
 
 use crate::children::{self, image_with_children};
 use crate::exec::{self, WriteTx};
+use crate::quota::{self, CountLimit, StorageQuota};
 use crate::rows::{
     self, CHILDREN, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, RowRead, TAGS, UPLOADS,
     VERSION, flag, int_from_row,
@@ -148,6 +149,18 @@ impl Database {
     /// Stores a new image with its properties, tags and locations.
     /// `Duplicate` if the id was ever used, even by a deleted image.
     pub async fn create_image(&self, image: &Image) -> Result<(), DbError> {
+        self.create_image_counted(image, None).await
+    }
+
+    /// [`Database::create_image`], refusing with `CountLimitExceeded` when
+    /// `limit` does not allow its project one more image; the count and the
+    /// insert happen under the project's quota lock, so images created at
+    /// the same time cannot together exceed it.
+    pub async fn create_image_counted(
+        &self,
+        image: &Image,
+        limit: Option<&CountLimit<'_>>,
+    ) -> Result<(), DbError> {
         let dialect = self.dialect();
         let mut values = rows::image_values(image)?;
         values.push(Expr::val(flag(false)));
@@ -159,7 +172,14 @@ impl Database {
             .values(values)
             .map_err(bad_build)?;
         let children = children::insert_children(image)?;
+        if let Some(limit) = limit {
+            self.prepare_quota_lock(limit.project).await?;
+        }
         let mut tx = self.begin_write().await?;
+        if let Some(limit) = limit {
+            quota::lock(&mut tx, dialect, limit.project).await?;
+            quota::check_image_count(&mut tx, dialect, limit).await?;
+        }
         tx.execute(dialect, &insert).await?;
         for statement in &children {
             tx.execute(dialect, statement).await?;
@@ -208,6 +228,27 @@ impl Database {
     pub async fn save_image(&self, image: &Image, expected: Version) -> Result<Version, DbError> {
         let mut tx = self.begin_write().await?;
         let version = save_in(&mut tx, self.dialect(), image, expected).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// [`Database::save_image`] for a change that adds to the data the
+    /// image holds (locations): under the project's quota lock, the image's
+    /// data once saved (`quota.size`) must fit what the quota leaves beside
+    /// the project's other images, else `StorageQuotaExceeded`.
+    pub async fn save_image_within(
+        &self,
+        image: &Image,
+        expected: Version,
+        quota: &StorageQuota<'_>,
+    ) -> Result<Version, DbError> {
+        let dialect = self.dialect();
+        let id = image.id.to_string();
+        self.prepare_quota_lock(quota.project).await?;
+        let mut tx = self.begin_write().await?;
+        quota::lock(&mut tx, dialect, quota.project).await?;
+        quota::check(&mut tx, dialect, &id, quota, glint_model::time::now()).await?;
+        let version = save_in(&mut tx, dialect, image, expected).await?;
         tx.commit().await?;
         Ok(version)
     }

@@ -20,7 +20,7 @@ use sqlx::Row;
 
 use crate::exec::WriteTx;
 use crate::images::{self, Version, Versioned, select_images};
-use crate::quota::{self, StorageQuota};
+use crate::quota::{self, CountLimit, StorageQuota};
 use crate::rows::{IMAGES, UPLOADS, VERSION, flag};
 use crate::{Database, DbError, Dialect};
 
@@ -72,12 +72,35 @@ impl Database {
         lease: &UploadLease,
         quota: Option<&StorageQuota<'_>>,
     ) -> Result<UploadStarted, DbError> {
+        self.begin_upload_limited(image, expected, lease, quota, None)
+            .await
+    }
+
+    /// [`Database::begin_upload`], also refusing with `CountLimitExceeded`
+    /// when `uploads` does not allow the project one more upload. Both
+    /// quotas are of the caller's project and are decided under its lock.
+    pub async fn begin_upload_limited(
+        &self,
+        image: &Image,
+        expected: Version,
+        lease: &UploadLease,
+        quota: Option<&StorageQuota<'_>>,
+        uploads: Option<&CountLimit<'_>>,
+    ) -> Result<UploadStarted, DbError> {
         let dialect = self.dialect();
         let id = image.id.to_string();
-        if let Some(quota) = quota {
-            self.prepare_quota_lock(quota.project).await?;
+        let project = match (quota, uploads) {
+            (Some(q), _) => Some(q.project),
+            (None, Some(u)) => Some(u.project),
+            (None, None) => None,
+        };
+        if let Some(project) = project {
+            self.prepare_quota_lock(project).await?;
         }
         let mut tx = self.begin_write().await?;
+        if let Some(project) = project {
+            quota::lock(&mut tx, dialect, project).await?;
+        }
         let remaining = match quota {
             Some(quota) => {
                 let now = glint_model::time::now();
@@ -85,6 +108,9 @@ impl Database {
             }
             None => None,
         };
+        if let Some(uploads) = uploads {
+            quota::check_uploads(&mut tx, dialect, image, uploads).await?;
+        }
         let version = images::save_in(&mut tx, dialect, image, expected).await?;
         let leftover = Query::delete()
             .from_table(UPLOADS)
@@ -156,6 +182,7 @@ impl Database {
         let mut tx = self.begin_write().await?;
         if let Some(quota) = quota {
             let now = glint_model::time::now();
+            quota::lock(&mut tx, dialect, quota.project).await?;
             quota::check(&mut tx, dialect, &id, quota, now).await?;
         }
         let version = images::save_in(&mut tx, dialect, image, expected).await?;

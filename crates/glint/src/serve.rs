@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use glint_api::auth::{
-    KeystoneAuth, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials,
+    KeystoneAuth, KeystoneConfig, KeystoneLimits, KeystoneValidator, NameOrId, ServiceCredentials,
 };
 use glint_api::{ApiConfig, AppState, AuthMode};
-use glint_core::{CacheService, ImageConfig, ImageService, PropertyProtections};
+use glint_core::{CacheService, ImageConfig, ImageService, PropertyProtections, UnifiedLimits};
 use glint_db::Database;
 use glint_workers::{
     CachePrefetcher, CacheUpkeep, Runner, ScrubberConfig, ScrubberStats, ScrubberWorker,
@@ -54,6 +54,9 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     let mut images = ImageService::new(db.clone(), stores, policy, image_conf)
         .with_remote_policy(Arc::new(remote_policy))
         .with_notifier(notifier);
+    if let Some(limits) = unified_limits(&conf)? {
+        images = images.with_unified_limits(limits);
+    }
     let reset = images
         .reconcile_interrupted_uploads()
         .await
@@ -296,6 +299,27 @@ fn auth_mode(conf: &GlanceConfig) -> anyhow::Result<AuthMode> {
         allow_anonymous_access: conf.default.allow_anonymous_access,
         www_authenticate_uri: ks.www_authenticate_uri(),
     }))
+}
+
+/// The reader of Keystone's unified limits, when `use_keystone_limits` is
+/// on; it contacts Keystone only when a request needs a limit.
+fn unified_limits(conf: &GlanceConfig) -> anyhow::Result<Option<Arc<UnifiedLimits>>> {
+    let Some(config) = conf.keystone_limits.limits_config() else {
+        return Ok(None);
+    };
+    tracing::info!(
+        auth_url = %config.auth_url,
+        endpoint = ?config.endpoint,
+        cache_time_s = conf.keystone_limits.cache_time.as_secs(),
+        "per-project quotas from Keystone unified limits on"
+    );
+    let reader = KeystoneLimits::new(config)
+        .map_err(|e| anyhow::anyhow!("invalid [oslo_limit] auth_url: {e}"))?;
+    let cache_time = conf.keystone_limits.cache_time;
+    Ok(Some(Arc::new(UnifiedLimits::new(
+        Arc::new(reader),
+        cache_time,
+    ))))
 }
 
 /// What the Keystone validator needs from `[keystone_authtoken]`.

@@ -10,6 +10,8 @@
 
 pub mod cache;
 pub mod keystone;
+pub mod limits;
+mod session;
 mod token;
 
 use std::sync::Arc;
@@ -23,6 +25,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use time::OffsetDateTime;
 
 pub use keystone::{AuthError, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials};
+pub use limits::{EndpointChoice, KeystoneLimits, LimitsConfig};
+pub use session::Scope;
 
 use crate::error::ApiError;
 use crate::state::{AppState, AuthMode};

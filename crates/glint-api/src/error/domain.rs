@@ -45,6 +45,9 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         | MetadataTooLarge { .. }
         | ImageTooLarge { .. }
         | StorageQuotaExceeded { .. }
+        | LocationsOverStorageQuota { .. }
+        | CountLimitReached { .. }
+        | LimitExceeded { .. }
         | StorageFull => StatusCode::PAYLOAD_TOO_LARGE,
         // Glance's `InvalidImageData` on upload.
         FormatMismatch { .. } | UnsafeImage(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -150,6 +153,9 @@ pub(super) fn explanation(e: &CoreError) -> String {
         | MemberQuotaExceeded { .. }
         | MetadataTooLarge { .. }
         | StorageQuotaExceeded { .. }
+        | LocationsOverStorageQuota { .. }
+        | CountLimitReached { .. }
+        | LimitExceeded { .. }
         | RefusedValue(_) => limit_explanation(e),
         DataMissing { .. }
         | ImageDeactivated { .. }
@@ -203,6 +209,11 @@ fn store_explanation(e: &CoreError) -> String {
         _ => INTERNAL_EXPLANATION.into(),
     }
 }
+
+/// The text of Glance's `LimitExceeded`, before the body it quotes.
+const LIMIT_EXCEEDED: &str = "The request returned a 413 Request Entity Too Large. This \
+                              generally means that rate limiting or a quota threshold was \
+                              breached.\n\nThe response body:\n";
 
 pub(super) const RANGE_EXPLANATION: &str = "The Range requested is not available.";
 
@@ -292,6 +303,26 @@ fn limit_explanation(e: &CoreError) -> String {
              {remaining} bytes remaining.",
             size.map_or_else(|| "None".to_owned(), |s| s.to_string())
         ),
+        // Glance's update handler words StorageQuotaFull so.
+        LocationsOverStorageQuota { size, remaining } => format!(
+            "Denying attempt to upload image because it exceeds the quota: The size of the \
+             data {size} will exceed the limit. {remaining} bytes remaining."
+        ),
+        // Glance's LimitExceeded around oslo.limit's ProjectOverLimit.
+        LimitExceeded {
+            project,
+            resource,
+            limit,
+            usage,
+            delta,
+        } => format!(
+            "{LIMIT_EXCEEDED}Project {} is over a limit for [Resource {} is over limit of \
+             {limit} due to current usage {usage} and delta {delta}]",
+            project.as_deref().unwrap_or("None"),
+            resource.as_str()
+        ),
+        // Converted by the use cases; worded alike should one arrive as is.
+        CountLimitReached { .. } => LIMIT_EXCEEDED.trim_end().into(),
         RefusedValue(value) => format!(
             "Invalid input: the request contains {}.",
             refused_value(*value)
@@ -316,16 +347,11 @@ fn data_explanation(e: &CoreError) -> String {
              during the upload."
         ),
         UploadTakenOver => "The upload was taken over by another process.".into(),
-        ImageTooLarge {
-            announced: Some(size),
-            limit,
-        } => format!(
-            "Image exceeds the storage quota: The provided image is too large ({size} bytes; \
-             the limit is {limit} bytes)."
-        ),
-        ImageTooLarge {
-            announced: None, ..
-        } => "Image exceeds the storage quota: The provided image is too large.".into(),
+        // Glance's upload handler around ImageSizeLimitExceeded, whether
+        // the size was announced (glint refuses before reading) or not.
+        ImageTooLarge { .. } => {
+            "The incoming image is too large: The provided image is too large.".into()
+        }
         StorageFull => "Image storage media is full.".into(),
         SizeMismatch { expected, actual } => format!(
             "Size of the uploaded data ({actual} bytes) does not match the announced size \

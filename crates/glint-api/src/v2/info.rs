@@ -97,7 +97,21 @@ pub async fn list_store_details(
     Ok(Json(json!({ "stores": views })))
 }
 
-/// No unified-limits quotas are configured, so there is no usage to show.
-pub async fn show_usage() -> Json<Value> {
-    Json(json!({"usage": {}}))
+/// The caller's project's Keystone limits and usage, each resource as
+/// `{"usage": …, "limit": …}` (Glance's order); `{"usage": {}}` when
+/// `use_keystone_limits` is off, as Glance answers then.
+pub async fn show_usage(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+) -> Result<Json<Value>, ApiError> {
+    let usage = state.images.usage(&ctx).await?;
+    let view: Map<String, Value> = usage
+        .unwrap_or_default()
+        .iter()
+        .map(|u| {
+            let entry = json!({"usage": u.usage, "limit": u.limit});
+            (u.resource.as_str().to_owned(), entry)
+        })
+        .collect();
+    Ok(Json(json!({ "usage": view })))
 }

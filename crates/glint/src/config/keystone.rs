@@ -148,7 +148,7 @@ impl KeystoneAuthtokenConfig {
     }
 }
 
-fn parse_auth_url(value: &str) -> Result<Option<Url>, String> {
+pub(super) fn parse_auth_url(value: &str) -> Result<Option<Url>, String> {
     if value.is_empty() {
         return Ok(None);
     }

@@ -9,6 +9,7 @@ mod connections;
 mod database;
 mod ini;
 mod keystone;
+mod limits;
 mod notifications;
 mod observability;
 mod options;
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 pub use database::DatabaseConfig;
 pub use ini::IniFile;
 pub use keystone::*;
+pub use limits::KeystoneLimitsConfig;
 pub use observability::{HealthcheckConfig, LogFormat};
 pub use protections::load_property_protections;
 pub use scrubber::ScrubberOptions;
@@ -124,6 +126,9 @@ pub struct GlanceConfig {
     pub oslo_policy: OsloPolicyConfig,
     /// `[keystone_authtoken]`: how Keystone tokens are validated.
     pub keystone_authtoken: KeystoneAuthtokenConfig,
+    /// `use_keystone_limits` and `[oslo_limit]`: per-project quotas from
+    /// Keystone's unified limits.
+    pub keystone_limits: KeystoneLimitsConfig,
     /// `[glint]`: options that only glint has.
     pub glint: GlintConfig,
     /// `[oslo_messaging_notifications]`, `[oslo_messaging_rabbit]` and the
@@ -202,6 +207,7 @@ impl GlanceConfig {
             paste_deploy: PasteDeployConfig::read(&src)?,
             oslo_policy: OsloPolicyConfig::read(&src)?,
             keystone_authtoken: KeystoneAuthtokenConfig::read(&src)?,
+            keystone_limits: KeystoneLimitsConfig::read(&src)?,
             glint: GlintConfig::read(&src)?,
             notifications,
             scrubber: ScrubberOptions::read(&src)?,
@@ -209,6 +215,9 @@ impl GlanceConfig {
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {
             config.keystone_authtoken.check_complete(&src)?;
+        }
+        if config.keystone_limits.use_keystone_limits {
+            config.keystone_limits.check_complete(&src)?;
         }
         config.validate()?;
         let mut warnings = warnings::warnings(&ini);
@@ -290,15 +299,24 @@ impl GlanceConfig {
 
     /// Values glint reads but serves otherwise than Glance would.
     fn value_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
         let driver = self.default.image_cache.driver;
-        if driver == CacheDriver::CentralizedDb {
-            return Vec::new();
+        if driver != CacheDriver::CentralizedDb {
+            warnings.push(format!(
+                "option [DEFAULT] image_cache_driver = {} is served as centralized_db: glint \
+                 keeps the image cache's records in its database, and GET \
+                 /v2/cache/nodes/{{id}} answers",
+                driver.as_str()
+            ));
         }
-        vec![format!(
-            "option [DEFAULT] image_cache_driver = {} is served as centralized_db: glint keeps \
-             the image cache's records in its database, and GET /v2/cache/nodes/{{id}} answers",
-            driver.as_str()
-        )]
+        if self.keystone_limits.use_keystone_limits && self.default.user_storage_quota.is_some() {
+            warnings.push(
+                "option [DEFAULT] user_storage_quota is ignored: use_keystone_limits is on, so \
+                 the image_size_total limit in Keystone applies instead (as in Glance)"
+                    .to_owned(),
+            );
+        }
+        warnings
     }
 
     /// Checks that involve more than one option.

@@ -10,9 +10,9 @@
 
 use std::fmt;
 
-use glint_api::auth::{KeystoneAuth, KeystoneConfig};
+use glint_api::auth::{KeystoneAuth, KeystoneConfig, LimitsConfig};
 use glint_api::{ApiConfig, ConnectionLimits};
-use glint_core::{CacheConfig, HealthConfig, ImageConfig, RuleFormat};
+use glint_core::{CacheConfig, HealthConfig, ImageConfig, RuleFormat, UnifiedLimits};
 use glint_db::ConnectOptions;
 use glint_notify::NotifierConfig;
 use glint_store::WriteStrategy;
@@ -116,6 +116,7 @@ pub(super) const IMAGE_MEMBER_QUOTA: Opt = layer("DEFAULT", "image_member_quota"
 pub(super) const USER_STORAGE_QUOTA: Opt = layer("DEFAULT", "user_storage_quota", || {
     render::storage_quota(image().user_storage_quota)
 });
+pub(super) const USE_KEYSTONE_LIMITS: Opt = opt("DEFAULT", "use_keystone_limits", "false");
 pub(super) const PUBLIC_ENDPOINT: Opt = layer("DEFAULT", "public_endpoint", || {
     api().public_endpoint.unwrap_or_default()
 });
@@ -229,6 +230,34 @@ pub(super) const HTTP_REQUEST_MAX_RETRIES: Opt =
         KeystoneConfig::DEFAULT_HTTP_MAX_RETRIES.to_string()
     });
 
+pub(super) const LIMIT_AUTH_URL: Opt = opt("oslo_limit", "auth_url", "");
+pub(super) const LIMIT_AUTH_TYPE: Opt = opt("oslo_limit", "auth_type", "");
+pub(super) const LIMIT_USERNAME: Opt = opt("oslo_limit", "username", "");
+pub(super) const LIMIT_USER_ID: Opt = opt("oslo_limit", "user_id", "");
+pub(super) const LIMIT_PASSWORD: Opt = opt("oslo_limit", "password", "");
+pub(super) const LIMIT_USER_DOMAIN_NAME: Opt = opt("oslo_limit", "user_domain_name", "");
+pub(super) const LIMIT_USER_DOMAIN_ID: Opt = opt("oslo_limit", "user_domain_id", "");
+pub(super) const LIMIT_PROJECT_NAME: Opt = opt("oslo_limit", "project_name", "");
+pub(super) const LIMIT_PROJECT_ID: Opt = opt("oslo_limit", "project_id", "");
+pub(super) const LIMIT_PROJECT_DOMAIN_NAME: Opt = opt("oslo_limit", "project_domain_name", "");
+pub(super) const LIMIT_PROJECT_DOMAIN_ID: Opt = opt("oslo_limit", "project_domain_id", "");
+pub(super) const LIMIT_DOMAIN_NAME: Opt = opt("oslo_limit", "domain_name", "");
+pub(super) const LIMIT_DOMAIN_ID: Opt = opt("oslo_limit", "domain_id", "");
+pub(super) const LIMIT_SYSTEM_SCOPE: Opt = opt("oslo_limit", "system_scope", "");
+pub(super) const LIMIT_ENDPOINT_ID: Opt = opt("oslo_limit", "endpoint_id", "");
+pub(super) const LIMIT_ENDPOINT_SERVICE_NAME: Opt = opt("oslo_limit", "endpoint_service_name", "");
+pub(super) const LIMIT_ENDPOINT_SERVICE_TYPE: Opt = opt("oslo_limit", "endpoint_service_type", "");
+pub(super) const LIMIT_ENDPOINT_REGION_NAME: Opt = opt("oslo_limit", "endpoint_region_name", "");
+pub(super) const LIMIT_ENDPOINT_INTERFACE: Opt = opt(
+    "oslo_limit",
+    "endpoint_interface",
+    LimitsConfig::DEFAULT_INTERFACE,
+);
+pub(super) const LIMIT_TIMEOUT: Opt = layer("oslo_limit", "timeout", || {
+    render::seconds(LimitsConfig::DEFAULT_HTTP_TIMEOUT)
+});
+pub(super) const LIMIT_CONNECT_RETRIES: Opt = opt("oslo_limit", "connect_retries", "0");
+
 pub(super) const ALLOW_NOAUTH_ON_PUBLIC_ADDRESS: Opt =
     layer("glint", "allow_noauth_on_public_address", || {
         api().allow_noauth_on_public_address.to_string()
@@ -263,6 +292,10 @@ pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt =
 pub(super) const UPLOAD_LEASE_TIME: Opt = layer("glint", "upload_lease_time", || {
     render::seconds(image().upload_lease_time)
 });
+pub(super) const KEYSTONE_LIMITS_CACHE_TIME: Opt =
+    layer("glint", "keystone_limits_cache_time", || {
+        render::seconds(UnifiedLimits::DEFAULT_CACHE_TIME)
+    });
 pub(super) const METRICS_BIND: Opt = opt("glint", "metrics_bind", "");
 pub(super) const LOG_FORMAT: Opt = opt("glint", "log_format", "text");
 
@@ -345,6 +378,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     IMAGE_LOCATION_QUOTA,
     IMAGE_MEMBER_QUOTA,
     USER_STORAGE_QUOTA,
+    USE_KEYSTONE_LIMITS,
     PUBLIC_ENDPOINT,
     MAX_REQUEST_ID_LENGTH,
     DELAYED_DELETE,
@@ -396,6 +430,28 @@ pub(super) const SUPPORTED: &[Opt] = &[
     TOKEN_CACHE_TIME,
     HTTP_CONNECT_TIMEOUT,
     HTTP_REQUEST_MAX_RETRIES,
+    LIMIT_AUTH_URL,
+    LIMIT_AUTH_TYPE,
+    LIMIT_USERNAME,
+    LIMIT_USER_ID,
+    LIMIT_PASSWORD,
+    LIMIT_USER_DOMAIN_NAME,
+    LIMIT_USER_DOMAIN_ID,
+    LIMIT_PROJECT_NAME,
+    LIMIT_PROJECT_ID,
+    LIMIT_PROJECT_DOMAIN_NAME,
+    LIMIT_PROJECT_DOMAIN_ID,
+    LIMIT_DOMAIN_NAME,
+    LIMIT_DOMAIN_ID,
+    LIMIT_SYSTEM_SCOPE,
+    LIMIT_ENDPOINT_ID,
+    LIMIT_ENDPOINT_SERVICE_NAME,
+    LIMIT_ENDPOINT_SERVICE_TYPE,
+    LIMIT_ENDPOINT_REGION_NAME,
+    LIMIT_ENDPOINT_INTERFACE,
+    LIMIT_TIMEOUT,
+    LIMIT_CONNECT_RETRIES,
+    KEYSTONE_LIMITS_CACHE_TIME,
     ALLOW_NOAUTH_ON_PUBLIC_ADDRESS,
     DATA_DIR,
     TOKEN_CACHE_SIZE,

@@ -9,6 +9,7 @@ use url::Url;
 use super::*;
 
 mod connections;
+mod limits;
 mod notifications;
 mod observability;
 mod protections;
@@ -691,8 +692,6 @@ fn options_without_effect_are_warned_about() {
                 .to_owned(),
         ]
     );
-    // A value glint would once have refused is no longer an error.
-    assert!(load_text("[DEFAULT]\nuse_keystone_limits = maybe\n").is_ok());
 }
 
 #[test]

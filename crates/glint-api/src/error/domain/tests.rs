@@ -201,16 +201,37 @@ fn limits_are_413_with_the_numbers_that_were_passed() {
                 announced: Some(10),
                 limit: 5,
             },
-            "Image exceeds the storage quota: The provided image is too large (10 bytes; the \
-             limit is 5 bytes)."
-                .into(),
+            "The incoming image is too large: The provided image is too large.".into(),
         ),
         (
             CoreError::ImageTooLarge {
                 announced: None,
                 limit: 5,
             },
-            "Image exceeds the storage quota: The provided image is too large.".into(),
+            "The incoming image is too large: The provided image is too large.".into(),
+        ),
+        (
+            CoreError::LocationsOverStorageQuota {
+                size: 10,
+                remaining: 4,
+            },
+            "Denying attempt to upload image because it exceeds the quota: The size of the \
+             data 10 will exceed the limit. 4 bytes remaining."
+                .into(),
+        ),
+        (
+            CoreError::LimitExceeded {
+                project: Some("p1".into()),
+                resource: glint_core::Resource::ImageCountTotal,
+                limit: 2,
+                usage: 2,
+                delta: 1,
+            },
+            "The request returned a 413 Request Entity Too Large. This generally means that \
+             rate limiting or a quota threshold was breached.\n\nThe response body:\nProject \
+             p1 is over a limit for [Resource image_count_total is over limit of 2 due to \
+             current usage 2 and delta 1]"
+                .into(),
         ),
         (
             CoreError::StorageQuotaExceeded {

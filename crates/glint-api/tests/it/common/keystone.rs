@@ -53,7 +53,43 @@ struct Inner {
     queries: Mutex<Vec<Option<String>>>,
     password_auths: AtomicUsize,
     validations: AtomicUsize,
+    limits: Mutex<Limits>,
 }
+
+/// The unified limits of this Keystone: one image service (`svc-image`)
+/// with a public and an internal endpoint in `RegionOne`, and a compute
+/// service; registered and project limits as the test sets them.
+#[derive(Debug, Default)]
+struct Limits {
+    /// The enforcement model, `flat` unless set.
+    model: Option<String>,
+    /// (service id, region id, resource, default limit).
+    registered: Vec<(String, String, String, i64)>,
+    /// (service id, region id, project, resource, limit).
+    projects: Vec<(String, String, String, String, i64)>,
+    /// Answer reads of limits and endpoints with 403.
+    forbidden: bool,
+    /// Reads of registered and project limits.
+    reads: usize,
+}
+
+/// The image service's public endpoint in the fake's catalog.
+pub const IMAGE_ENDPOINT_ID: &str = "ep-image-public";
+pub const IMAGE_SERVICE_ID: &str = "svc-image";
+pub const REGION: &str = "RegionOne";
+
+/// (endpoint id, service id, region id, interface).
+const ENDPOINTS: [(&str, &str, &str, &str); 3] = [
+    (IMAGE_ENDPOINT_ID, IMAGE_SERVICE_ID, REGION, "public"),
+    ("ep-image-internal", IMAGE_SERVICE_ID, REGION, "internal"),
+    ("ep-compute-public", "svc-compute", REGION, "public"),
+];
+
+/// (service id, type, name).
+const SERVICES: [(&str, &str, &str); 2] = [
+    (IMAGE_SERVICE_ID, "image", "glance"),
+    ("svc-compute", "compute", "nova"),
+];
 
 /// A running fake Keystone; stops when dropped.
 pub struct FakeKeystone {
@@ -68,6 +104,13 @@ impl FakeKeystone {
         let inner = Arc::new(Inner::default());
         let app = Router::new()
             .route("/v3/auth/tokens", get(validate).post(authenticate))
+            .route("/v3/limits/model", get(limit_model))
+            .route("/v3/endpoints", get(list_endpoints))
+            .route("/v3/endpoints/{id}", get(show_endpoint))
+            .route("/v3/services", get(list_services))
+            .route("/v3/regions/{id}", get(show_region))
+            .route("/v3/registered_limits", get(registered_limits))
+            .route("/v3/limits", get(project_limits))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -160,6 +203,47 @@ impl FakeKeystone {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+    }
+
+    /// Registers `resource`'s default limit for `service` in `region`.
+    pub fn register_limit(&self, service: &str, region: &str, resource: &str, limit: i64) {
+        let mut limits = self.inner.limits.lock().unwrap();
+        limits
+            .registered
+            .retain(|(s, r, n, _)| !(s == service && r == region && n == resource));
+        limits
+            .registered
+            .push((service.into(), region.into(), resource.into(), limit));
+    }
+
+    /// Sets `project`'s limit of `resource` for the image service.
+    pub fn set_project_limit(&self, project: &str, resource: &str, limit: i64) {
+        let mut limits = self.inner.limits.lock().unwrap();
+        limits
+            .projects
+            .retain(|(_, _, p, n, _)| !(p == project && n == resource));
+        limits.projects.push((
+            IMAGE_SERVICE_ID.into(),
+            REGION.into(),
+            project.into(),
+            resource.into(),
+            limit,
+        ));
+    }
+
+    /// Sets the enforcement model `GET /v3/limits/model` names.
+    pub fn set_limit_model(&self, model: &str) {
+        self.inner.limits.lock().unwrap().model = Some(model.into());
+    }
+
+    /// Answers reads of limits and endpoints with 403.
+    pub fn forbid_limit_reads(&self) {
+        self.inner.limits.lock().unwrap().forbidden = true;
+    }
+
+    /// Reads of registered and project limits so far.
+    pub fn limit_reads(&self) -> usize {
+        self.inner.limits.lock().unwrap().reads
     }
 
     /// Password authentications (service tokens issued or refused).
@@ -284,6 +368,154 @@ async fn validate(
         Some(info) => axum::Json(token_body(&info)).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Refuses a read of the catalog or of limits unless it carries a service
+/// token, and allowed.
+fn check_reader(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
+    let token = headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !inner.service_tokens.lock().unwrap().contains(token) {
+        return Some(StatusCode::UNAUTHORIZED.into_response());
+    }
+    if inner.limits.lock().unwrap().forbidden {
+        return Some(StatusCode::FORBIDDEN.into_response());
+    }
+    None
+}
+
+/// Whether `value` passes the filter `name` of `query` (absent: any).
+fn passes(query: &HashMap<String, String>, name: &str, value: &str) -> bool {
+    query.get(name).is_none_or(|wanted| wanted == value)
+}
+
+async fn limit_model(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = check_reader(&inner, &headers) {
+        return refused;
+    }
+    let model = inner.limits.lock().unwrap().model.clone();
+    let name = model.unwrap_or_else(|| "flat".into());
+    axum::Json(json!({"model": {"name": name, "description": "test"}})).into_response()
+}
+
+fn endpoint_doc(e: &(&str, &str, &str, &str)) -> Value {
+    json!({"id": e.0, "service_id": e.1, "region_id": e.2, "region": e.2,
+           "interface": e.3, "url": "http://image.example.com", "enabled": true})
+}
+
+async fn list_endpoints(
+    State(inner): State<Arc<Inner>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = check_reader(&inner, &headers) {
+        return refused;
+    }
+    let found: Vec<Value> = ENDPOINTS
+        .iter()
+        .filter(|e| {
+            passes(&query, "service_id", e.1)
+                && passes(&query, "region_id", e.2)
+                && passes(&query, "interface", e.3)
+        })
+        .map(endpoint_doc)
+        .collect();
+    axum::Json(json!({ "endpoints": found })).into_response()
+}
+
+async fn show_endpoint(
+    State(inner): State<Arc<Inner>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = check_reader(&inner, &headers) {
+        return refused;
+    }
+    match ENDPOINTS.iter().find(|e| e.0 == id) {
+        Some(e) => axum::Json(json!({ "endpoint": endpoint_doc(e) })).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn list_services(
+    State(inner): State<Arc<Inner>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = check_reader(&inner, &headers) {
+        return refused;
+    }
+    let found: Vec<Value> = SERVICES
+        .iter()
+        .filter(|s| passes(&query, "type", s.1) && passes(&query, "name", s.2))
+        .map(|s| json!({"id": s.0, "type": s.1, "name": s.2, "enabled": true}))
+        .collect();
+    axum::Json(json!({ "services": found })).into_response()
+}
+
+async fn show_region(
+    State(inner): State<Arc<Inner>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = check_reader(&inner, &headers) {
+        return refused;
+    }
+    if id != REGION {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    axum::Json(json!({"region": {"id": REGION, "description": ""}})).into_response()
+}
+
+async fn registered_limits(
+    State(inner): State<Arc<Inner>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = check_reader(&inner, &headers) {
+        return refused;
+    }
+    let mut limits = inner.limits.lock().unwrap();
+    limits.reads += 1;
+    let found: Vec<Value> = limits
+        .registered
+        .iter()
+        .filter(|(s, r, _, _)| passes(&query, "service_id", s) && passes(&query, "region_id", r))
+        .map(|(s, r, n, l)| {
+            json!({"id": format!("rl-{n}"), "service_id": s, "region_id": r,
+                   "resource_name": n, "default_limit": l, "description": null})
+        })
+        .collect();
+    axum::Json(json!({ "registered_limits": found })).into_response()
+}
+
+async fn project_limits(
+    State(inner): State<Arc<Inner>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = check_reader(&inner, &headers) {
+        return refused;
+    }
+    let mut limits = inner.limits.lock().unwrap();
+    limits.reads += 1;
+    let found: Vec<Value> = limits
+        .projects
+        .iter()
+        .filter(|(s, r, p, _, _)| {
+            passes(&query, "service_id", s)
+                && passes(&query, "region_id", r)
+                && passes(&query, "project_id", p)
+        })
+        .map(|(s, r, p, n, l)| {
+            json!({"id": format!("l-{p}-{n}"), "service_id": s, "region_id": r,
+                   "project_id": p, "domain_id": null, "resource_name": n,
+                   "resource_limit": l, "description": null})
+        })
+        .collect();
+    axum::Json(json!({ "limits": found })).into_response()
 }
 
 /// Keystone settings of a test server, with short timeouts and no retries.

@@ -27,7 +27,7 @@ use std::time::Duration;
 use glint_api::{ApiConfig, AppState};
 use glint_core::{
     CacheConfig, CacheService, ImageConfig, ImageService, PropertyProtections, ProtectionSection,
-    RuleFormat,
+    RuleFormat, UnifiedLimits,
 };
 use glint_db::{ConnectOptions, Database};
 use glint_policy::Enforcer;
@@ -90,6 +90,7 @@ pub struct TestAppBuilder {
     notifications: Option<glint_notify::NotifierConfig>,
     cache: Option<CacheConfig>,
     prefetcher: bool,
+    limits: Option<Arc<UnifiedLimits>>,
 }
 
 /// Builds the stores of a test server from its temporary directory.
@@ -189,6 +190,17 @@ impl TestAppBuilder {
         self
     }
 
+    /// Enforces per-project limits read from `source` (as with
+    /// `use_keystone_limits`), each kept for `cache_time`.
+    pub fn unified_limits(
+        mut self,
+        source: Arc<dyn glint_core::LimitsSource>,
+        cache_time: Duration,
+    ) -> Self {
+        self.limits = Some(Arc::new(UnifiedLimits::new(source, cache_time)));
+        self
+    }
+
     /// Leaves queued images in the queue: no prefetcher runs.
     pub fn without_prefetcher(mut self) -> Self {
         self.prefetcher = false;
@@ -275,6 +287,9 @@ impl TestAppBuilder {
             glint_notify::Notifier::start(self.notifications.take().unwrap_or_default());
         let mut images = ImageService::new(db.clone(), stores, Arc::new(policy), self.image)
             .with_notifier(notifier);
+        if let Some(limits) = self.limits.take() {
+            images = images.with_unified_limits(limits);
+        }
         let cache_dir = self.cache.as_ref().map(|_| dir.path().join("cache"));
         if let (Some(config), Some(cache_dir)) = (self.cache.take(), &cache_dir) {
             let files =
@@ -389,6 +404,7 @@ impl TestApp {
             notifications: None,
             cache: None,
             prefetcher: false,
+            limits: None,
         }
     }
 
