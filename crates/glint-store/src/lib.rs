@@ -5,12 +5,14 @@
 //! exactly once before any store sees it, the [`StoreRegistry`] of named
 //! stores, and the files of the node-local image cache ([`ImageCache`]: serving
 //! cached data, and the write-through fill that caches a download only once it
-//! has been read whole and verified). It streams: memory per transfer is a few buffers whatever the image
+//! has been read whole and verified), and the [`WebFetcher`] that downloads
+//! an image for an import from a URL [`ImportFilter`] lets through. It streams: memory per transfer is a few buffers whatever the image
 //! size. It depends on the domain model and the format inspector only, and must not
 //! import the database, the HTTP layer (axum) or the core use cases.
 
 mod cache;
 mod chunks;
+mod fetch;
 mod file;
 mod hash;
 mod http;
@@ -24,6 +26,10 @@ mod store;
 mod swift;
 
 pub use cache::{CacheFile, CacheStats, Cleaned, Expected, FillCommit, ImageCache};
+pub use fetch::{
+    Download, FetchError, ImportFilter, ImportFilterLists, InvalidFilter, WebFetcher,
+    special_purpose,
+};
 pub use file::{FileStore, ReadStrategy, WriteStrategy};
 pub use hash::{HashAlgo, UnknownHashAlgo};
 pub use http::{HttpStore, redact_url};

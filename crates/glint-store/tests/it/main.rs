@@ -7,6 +7,7 @@ mod suite;
 
 mod behaviour;
 mod cache;
+mod fetch;
 mod file_store;
 mod http;
 mod ingest;

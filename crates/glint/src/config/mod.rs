@@ -7,6 +7,7 @@
 
 mod connections;
 mod database;
+mod import;
 mod ini;
 mod keystone;
 mod limits;
@@ -138,6 +139,8 @@ pub struct GlanceConfig {
     pub healthcheck: HealthcheckConfig,
     /// Delayed delete's scrubber (`[DEFAULT]`, as glance-scrubber.conf).
     pub scrubber: ScrubberOptions,
+    /// `[import_filtering_opts]`: the URLs imports may download from.
+    pub import_filtering: glint_store::ImportFilter,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -211,6 +214,7 @@ impl GlanceConfig {
             glint: GlintConfig::read(&src)?,
             notifications,
             scrubber: ScrubberOptions::read(&src)?,
+            import_filtering: import::read(&src)?,
             config_dirs,
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {
@@ -299,7 +303,7 @@ impl GlanceConfig {
 
     /// Values glint reads but serves otherwise than Glance would.
     fn value_warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
+        let mut warnings = import::warnings(&self.import_filtering);
         let driver = self.default.image_cache.driver;
         if driver != CacheDriver::CentralizedDb {
             warnings.push(format!(

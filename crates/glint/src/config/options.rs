@@ -15,7 +15,7 @@ use glint_api::{ApiConfig, ConnectionLimits};
 use glint_core::{CacheConfig, HealthConfig, ImageConfig, RuleFormat, UnifiedLimits};
 use glint_db::ConnectOptions;
 use glint_notify::NotifierConfig;
-use glint_store::WriteStrategy;
+use glint_store::{ImportFilterLists, WriteStrategy};
 use glint_workers::ScrubberConfig;
 
 use super::render;
@@ -365,6 +365,26 @@ pub(super) const NOTIFICATION_QUEUE_SIZE: Opt = layer("glint", "notification_que
 /// pending scrubs them too.
 pub(super) const SCRUBBER_IN_SERVE: Opt = opt("glint", "scrubber_in_serve", "$delayed_delete");
 
+fn import_filter() -> ImportFilterLists {
+    ImportFilterLists::default()
+}
+
+pub(super) const ALLOWED_SCHEMES: Opt = layer("import_filtering_opts", "allowed_schemes", || {
+    render::list(&import_filter().allowed_schemes)
+});
+pub(super) const DISALLOWED_SCHEMES: Opt = opt("import_filtering_opts", "disallowed_schemes", "");
+pub(super) const ALLOWED_HOSTS: Opt = opt("import_filtering_opts", "allowed_hosts", "");
+pub(super) const DISALLOWED_HOSTS: Opt = opt("import_filtering_opts", "disallowed_hosts", "");
+pub(super) const ALLOWED_PORTS: Opt = layer("import_filtering_opts", "allowed_ports", || {
+    let ports: Vec<String> = import_filter()
+        .allowed_ports
+        .iter()
+        .map(u16::to_string)
+        .collect();
+    render::list(&ports)
+});
+pub(super) const DISALLOWED_PORTS: Opt = opt("import_filtering_opts", "disallowed_ports", "");
+
 /// Every option glint reads; anything else in a file produces a warning.
 pub(super) const SUPPORTED: &[Opt] = &[
     BIND_HOST,
@@ -486,6 +506,12 @@ pub(super) const SUPPORTED: &[Opt] = &[
     DISABLE_BY_FILE_PATHS,
     ENABLE_BY_FILE_PATHS,
     SCRUBBER_IN_SERVE,
+    ALLOWED_SCHEMES,
+    DISALLOWED_SCHEMES,
+    ALLOWED_HOSTS,
+    DISALLOWED_HOSTS,
+    ALLOWED_PORTS,
+    DISALLOWED_PORTS,
 ];
 
 /// A supported option by section and name.

@@ -9,6 +9,7 @@ use url::Url;
 use super::*;
 
 mod connections;
+mod import;
 mod limits;
 mod notifications;
 mod observability;

@@ -23,7 +23,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("DEFAULT", Some("node_staging_uri")),
     ("task", Some("task_time_to_live")),
     ("task", Some("work_dir")),
-    ("import_filtering_opts", None),
     ("healthcheck", Some("allowed_source_ranges")),
     ("healthcheck", Some("ignore_proxied_requests")),
 ];
