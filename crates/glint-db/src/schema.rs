@@ -87,6 +87,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0007_image_cache.sql"),
         mysql: include_str!("../migrations/mysql/0007_image_cache.sql"),
     },
+    Migration {
+        version: 9,
+        description: "tasks",
+        sqlite: include_str!("../migrations/sqlite/0009_tasks.sql"),
+        postgres: include_str!("../migrations/postgres/0009_tasks.sql"),
+        mysql: include_str!("../migrations/mysql/0009_tasks.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -352,6 +359,8 @@ mod tests {
                     (5, _) => 4,
                     (7, Dialect::MySql) => 3,
                     (7, _) => 4,
+                    (9, Dialect::MySql) => 1,
+                    (9, _) => 4,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

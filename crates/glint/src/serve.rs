@@ -218,6 +218,7 @@ pub(crate) fn image_config(conf: &GlanceConfig) -> ImageConfig {
         delayed_delete: d.delayed_delete,
         show_multiple_locations: d.show_multiple_locations,
         image_location_quota: d.image_location_quota,
+        task_time_to_live: d.task_time_to_live,
         upload_rules: conf.image_format.upload_rules.clone(),
         // Not options: `serve` names the node after its host and compiles
         // the protections file.

@@ -263,6 +263,9 @@ pub(super) const DATABASE_STATEMENT_TIMEOUT: Opt =
 pub(super) const UPLOAD_LEASE_TIME: Opt = layer("glint", "upload_lease_time", || {
     render::seconds(image().upload_lease_time)
 });
+pub(super) const TASK_TIME_TO_LIVE: Opt = layer("task", "task_time_to_live", || {
+    (image().task_time_to_live.as_secs() / 3600).to_string()
+});
 pub(super) const METRICS_BIND: Opt = opt("glint", "metrics_bind", "");
 pub(super) const LOG_FORMAT: Opt = opt("glint", "log_format", "text");
 
@@ -344,6 +347,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     IMAGE_TAG_QUOTA,
     IMAGE_LOCATION_QUOTA,
     IMAGE_MEMBER_QUOTA,
+    TASK_TIME_TO_LIVE,
     USER_STORAGE_QUOTA,
     PUBLIC_ENDPOINT,
     MAX_REQUEST_ID_LENGTH,

@@ -23,7 +23,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("DEFAULT", Some("enabled_import_methods")),
     ("DEFAULT", Some("use_keystone_limits")),
     ("DEFAULT", Some("node_staging_uri")),
-    ("task", Some("task_time_to_live")),
     ("task", Some("work_dir")),
     ("import_filtering_opts", None),
     ("healthcheck", Some("allowed_source_ranges")),
