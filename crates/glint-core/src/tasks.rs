@@ -152,6 +152,11 @@ impl ImageService {
         Ok(task)
     }
 
+    /// Deletes up to `batch` tasks that have expired; how many went.
+    pub async fn purge_expired_tasks(&self, batch: u64) -> Result<u64, CoreError> {
+        Ok(self.db.purge_expired_tasks(time::now(), batch).await?)
+    }
+
     /// `DELETE /v2/tasks/{id}`: refused to whoever may use the task API.
     pub async fn delete_task(&self, ctx: &RequestContext) -> Result<(), CoreError> {
         let target = task_target(ctx);

@@ -17,15 +17,18 @@
 //! It must not import the HTTP layer (`glint-api`).
 //!
 //! Workers: [`ScrubberWorker`] (delayed delete's scrubber) and
-//! [`UploadReconciler`] (the reset of uploads whose process died).
+//! [`UploadReconciler`] (the reset of uploads whose process died) and
+//! [`TaskPurger`] (the deletion of expired tasks).
 
 mod reconcile;
 mod runner;
 mod scrubber;
+mod task_purge;
 mod worker;
 
 pub use reconcile::UploadReconciler;
 pub use runner::{Runner, Wake, run_until_idle};
 pub use scrubber::{ScrubberConfig, ScrubberStats, ScrubberWorker};
+pub use task_purge::TaskPurger;
 pub use tokio_util::sync::CancellationToken;
 pub use worker::{Pass, Worker};

@@ -12,7 +12,9 @@ use glint_api::auth::{
 use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{ImageConfig, ImageService, PropertyProtections};
 use glint_db::Database;
-use glint_workers::{Runner, ScrubberConfig, ScrubberStats, ScrubberWorker, UploadReconciler};
+use glint_workers::{
+    Runner, ScrubberConfig, ScrubberStats, ScrubberWorker, TaskPurger, UploadReconciler,
+};
 use tokio::net::TcpListener;
 
 use crate::cache::CacheTasks;
@@ -172,6 +174,8 @@ fn start_workers(
     let mut workers = Runner::new();
     let reconciler = UploadReconciler::new(images.clone());
     workers.spawn(reconciler, conf.glint.upload_lease_time);
+    // Expired tasks are hidden at once; their rows go within the hour.
+    workers.spawn(TaskPurger::new(images.clone()), Duration::from_secs(3600));
     for (set, option) in [
         (conf.scrubber.daemon, "daemon"),
         (conf.scrubber.restore.is_some(), "restore"),
