@@ -19,6 +19,7 @@ pub mod path;
 pub mod request_id;
 pub mod server;
 pub mod state;
+pub mod task_views;
 pub mod v2;
 pub mod versions;
 pub mod views;

@@ -54,6 +54,8 @@ pub struct ImageConfig {
     /// Who may create, read, update and delete which additional properties
     /// (`property_protection_file`); `None` leaves properties unprotected.
     pub property_protections: Option<Arc<PropertyProtections>>,
+    /// How long a finished task is kept (`[task] task_time_to_live`).
+    pub task_time_to_live: Duration,
 }
 
 /// Two configurations are equal when every option is, and they hold the
@@ -80,6 +82,7 @@ impl PartialEq for ImageConfig {
             upload_rules,
             node_name,
             property_protections,
+            task_time_to_live,
         } = self;
         let same_protections = match (property_protections, &other.property_protections) {
             (None, None) => true,
@@ -101,6 +104,7 @@ impl PartialEq for ImageConfig {
             && *image_location_quota == other.image_location_quota
             && *upload_rules == other.upload_rules
             && *node_name == other.node_name
+            && *task_time_to_live == other.task_time_to_live
             && same_protections
     }
 }
@@ -124,6 +128,7 @@ impl Default for ImageConfig {
             upload_rules: UploadRules::default(),
             node_name: "localhost".into(),
             property_protections: None,
+            task_time_to_live: Duration::from_secs(48 * 3600),
         }
     }
 }

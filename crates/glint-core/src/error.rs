@@ -278,6 +278,12 @@ pub enum CoreError {
     /// text says which and why, for the log.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// No task with this id that has not expired.
+    #[error("task {id} not found")]
+    TaskNotFound { id: String },
+    /// Tasks are not deleted by request; they expire.
+    #[error("tasks cannot be deleted")]
+    TaskDeleteNotAllowed,
     /// A fault of glint or of what it depends on; the text is for the log.
     #[error("internal error: {0}")]
     Internal(String),

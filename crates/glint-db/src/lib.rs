@@ -36,6 +36,9 @@
 //! pending delete and its restore (module `scrub`) are decided with the
 //! image row locked.
 //!
+//! Tasks (module `tasks`) record imports and legacy tasks; workers claim
+//! the unfinished ones with job leases.
+//!
 //! The image cache's records (module `cache`) live here too: which node
 //! caches which image, and each node's prefetch queue, claimed with leases.
 //!
@@ -62,6 +65,7 @@ mod rows;
 pub mod schema;
 mod scrub;
 mod sqlite;
+mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod uploads;
@@ -79,6 +83,7 @@ pub use jobs::{JobLease, JobState};
 pub use purge::{PURGE_BATCH, PurgeCounts, PurgeRequest};
 pub use quota::{CountLimit, ProjectUsage, StorageQuota};
 pub use scrub::{RestoreOutcome, SCRUB_JOB, ScrubCursor};
+pub use tasks::{TASK_SORT_KEYS, TaskListQuery};
 pub use uploads::{UploadLease, UploadStarted};
 
 /// Read-only connections to a SQLite file. Point reads hold one for tens

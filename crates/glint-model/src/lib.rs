@@ -15,6 +15,7 @@ pub mod properties;
 pub mod query;
 pub mod schema;
 pub mod status;
+pub mod task;
 pub mod time;
 pub mod visibility;
 
@@ -23,4 +24,5 @@ pub use ids::ImageId;
 pub use image::{Image, Location, NewImage};
 pub use member::{Member, MemberStatus};
 pub use status::ImageStatus;
+pub use task::{Task, TaskId, TaskStatus};
 pub use visibility::Visibility;

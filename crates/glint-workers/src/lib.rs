@@ -19,17 +19,19 @@
 //! Workers: [`ScrubberWorker`] (delayed delete's scrubber),
 //! [`UploadReconciler`] (the reset of uploads whose process died),
 //! [`CachePrefetcher`] and [`CacheUpkeep`] (the image cache's prefetching,
-//! cleaning and pruning).
+//! cleaning and pruning) and [`TaskPurger`] (the deletion of expired tasks).
 
 mod cache;
 mod reconcile;
 mod runner;
 mod scrubber;
+mod task_purge;
 mod worker;
 
 pub use cache::{CachePrefetcher, CacheUpkeep};
 pub use reconcile::UploadReconciler;
 pub use runner::{Runner, Wake, run_until_idle};
 pub use scrubber::{ScrubberConfig, ScrubberStats, ScrubberWorker};
+pub use task_purge::TaskPurger;
 pub use tokio_util::sync::CancellationToken;
 pub use worker::{Pass, Worker};

@@ -14,7 +14,7 @@ use glint_core::{CacheService, ImageConfig, ImageService, PropertyProtections, U
 use glint_db::Database;
 use glint_workers::{
     CachePrefetcher, CacheUpkeep, Runner, ScrubberConfig, ScrubberStats, ScrubberWorker,
-    UploadReconciler,
+    TaskPurger, UploadReconciler,
 };
 use tokio::net::TcpListener;
 
@@ -182,6 +182,8 @@ fn start_workers(
         workers.spawn(prefetcher, crate::cache::PREFETCH_RETRY);
         workers.spawn(CacheUpkeep::new(cache), crate::cache::UPKEEP_INTERVAL);
     }
+    // Expired tasks are hidden at once; their rows go within the hour.
+    workers.spawn(TaskPurger::new(images.clone()), Duration::from_secs(3600));
     for (set, option) in [
         (conf.scrubber.daemon, "daemon"),
         (conf.scrubber.restore.is_some(), "restore"),
@@ -228,6 +230,7 @@ pub(crate) fn image_config(conf: &GlanceConfig) -> ImageConfig {
         delayed_delete: d.delayed_delete,
         show_multiple_locations: d.show_multiple_locations,
         image_location_quota: d.image_location_quota,
+        task_time_to_live: d.task_time_to_live,
         upload_rules: conf.image_format.upload_rules.clone(),
         // Not options: `serve` names the node after its host and compiles
         // the protections file.

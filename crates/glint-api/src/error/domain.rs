@@ -18,6 +18,7 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         | TagNotFound { .. }
         | MemberNotFound { .. }
         | DataMissing { .. }
+        | TaskNotFound { .. }
         | HiddenByPolicy { .. } => StatusCode::NOT_FOUND,
         NotShared {
             op: MemberOp::Show, ..
@@ -61,6 +62,7 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         StoreNotOnNode { .. } | DataInUse { .. } | StoreDeleteNotActive => StatusCode::CONFLICT,
         LastLocation => StatusCode::FORBIDDEN,
         StoreReadOnly => StatusCode::GONE,
+        TaskDeleteNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -98,6 +100,10 @@ pub(super) fn explanation(e: &CoreError) -> String {
         Model(model) => model_explanation(model),
         ImageNotFound { id, by } => image_not_found(id, *by),
         MarkerNotFound { marker } => format!("No image found with ID {}", clip(marker)),
+        TaskNotFound { id } => format!("Task with the given id {} was not found", clip(id)),
+        TaskDeleteNotAllowed => "This operation is currently not permitted on Glance Tasks. \
+            They are auto deleted after reaching the time based on their expires_at property."
+            .into(),
         MarkerNotVisible { id } => format!("Forbidding request, image {id} not visible"),
         TagNotFound { .. } => NOT_FOUND_EXPLANATION.into(),
         MemberNotFound { id, member } => format!(

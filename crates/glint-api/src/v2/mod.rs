@@ -15,6 +15,7 @@ pub mod queued_images;
 pub mod range;
 pub mod schemas;
 pub mod tags;
+pub mod tasks;
 
 /// The v2 routes; `cache_management` adds the legacy cache paths.
 pub fn routes(cache_management: bool) -> Router<AppState> {
@@ -26,6 +27,7 @@ pub fn routes(cache_management: bool) -> Router<AppState> {
         .merge(schemas::routes())
         .merge(info::routes())
         .merge(locations::routes())
+        .merge(tasks::routes())
         .merge(cache::routes());
     if cache_management {
         routes

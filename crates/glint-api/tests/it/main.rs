@@ -54,6 +54,7 @@ mod send_timeout;
 mod storage_quota;
 mod store_outage;
 mod tags_and_actions;
+mod tasks;
 mod unified_limits;
 mod upload_failures;
 mod upload_inspection;

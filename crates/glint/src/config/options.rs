@@ -296,6 +296,9 @@ pub(super) const KEYSTONE_LIMITS_CACHE_TIME: Opt =
     layer("glint", "keystone_limits_cache_time", || {
         render::seconds(UnifiedLimits::DEFAULT_CACHE_TIME)
     });
+pub(super) const TASK_TIME_TO_LIVE: Opt = layer("task", "task_time_to_live", || {
+    (image().task_time_to_live.as_secs() / 3600).to_string()
+});
 pub(super) const METRICS_BIND: Opt = opt("glint", "metrics_bind", "");
 pub(super) const LOG_FORMAT: Opt = opt("glint", "log_format", "text");
 
@@ -397,6 +400,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     IMAGE_TAG_QUOTA,
     IMAGE_LOCATION_QUOTA,
     IMAGE_MEMBER_QUOTA,
+    TASK_TIME_TO_LIVE,
     USER_STORAGE_QUOTA,
     USE_KEYSTONE_LIMITS,
     PUBLIC_ENDPOINT,

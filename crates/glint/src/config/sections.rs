@@ -39,6 +39,8 @@ pub struct DefaultConfig {
     pub image_tag_quota: Option<u64>,
     /// Most locations an image may have; `None` is unlimited.
     pub image_location_quota: Option<u64>,
+    /// How long a finished task is kept (`[task] task_time_to_live`, hours).
+    pub task_time_to_live: std::time::Duration,
     /// Most members per image; `None` is unlimited.
     pub image_member_quota: Option<u64>,
     /// Most bytes of image data per project; `None` is unlimited.
@@ -156,6 +158,10 @@ impl DefaultConfig {
             image_property_quota: src.quota(&IMAGE_PROPERTY_QUOTA)?,
             image_tag_quota: src.quota(&IMAGE_TAG_QUOTA)?,
             image_location_quota: src.quota(&IMAGE_LOCATION_QUOTA)?,
+            task_time_to_live: src.parse(&TASK_TIME_TO_LIVE, |v| {
+                values::parse_u64_in(v, 0, 100 * 365 * 24)
+                    .map(|h| std::time::Duration::from_secs(h * 3600))
+            })?,
             image_member_quota: src.quota(&IMAGE_MEMBER_QUOTA)?,
             user_storage_quota: src.parse(&USER_STORAGE_QUOTA, values::parse_storage_quota)?,
             public_endpoint: src.parse(&PUBLIC_ENDPOINT, parse_endpoint)?,

@@ -844,3 +844,13 @@ fn remote_check_options_are_validated() {
     );
     assert!(error("[oslo_policy]\nremote_timeout = -1\n").contains("remote_timeout"));
 }
+
+#[test]
+fn task_time_to_live_is_read_in_hours() {
+    let d = defaults();
+    assert_eq!(d.default.task_time_to_live.as_secs(), 48 * 3600);
+    let conf = config("[task]\ntask_time_to_live = 2\n");
+    assert_eq!(conf.default.task_time_to_live.as_secs(), 7200);
+    assert!(warnings("[task]\ntask_time_to_live = 2\n").is_empty());
+    assert!(error("[task]\ntask_time_to_live = soon\n").contains("task_time_to_live"));
+}
