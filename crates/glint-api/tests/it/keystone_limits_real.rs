@@ -9,7 +9,6 @@
 //! (whose account variables it reads); `GLINT_REQUIRE_KEYSTONE=1` turns the
 //! skip into a failure.
 
-use crate::common;
 
 use std::time::Duration;
 
