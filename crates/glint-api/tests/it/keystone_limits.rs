@@ -4,7 +4,6 @@
 //! one, limits are kept for the cache time, and a Keystone that cannot be
 //! read answers 503 (unreachable) or 500 (refusing the configuration).
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

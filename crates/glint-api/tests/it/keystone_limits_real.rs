@@ -9,7 +9,6 @@
 //! (whose account variables it reads); `GLINT_REQUIRE_KEYSTONE=1` turns the
 //! skip into a failure.
 
-
 use std::time::Duration;
 
 use crate::common::keystone::{AuthSettings, keystone_mode_as};

@@ -4,7 +4,6 @@
 //! against `user_storage_quota` (the image's size once per new location,
 //! as Glance counts it).
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -4,7 +4,6 @@
 //! `image_size_total` and `image_count_uploading` on upload, with Glance's
 //! 413 message, holding when many uploads run at once; `GET /v2/info/usage`.
 
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
