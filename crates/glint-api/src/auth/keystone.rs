@@ -12,15 +12,8 @@ use url::Url;
 
 use super::Identity;
 use super::cache::{TokenCache, token_key};
-use super::session::{Scope, Session, password_auth_body, remaining};
+use super::session::{NameOrId, Scope, Session, SessionError, password_auth_body, remaining};
 use super::token::parse_token;
-
-/// A name or an id, as keystoneauth's password plugin accepts either.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NameOrId {
-    Name(String),
-    Id(String),
-}
 
 /// The service user's password credentials (`auth_type = password`).
 #[derive(Clone, PartialEq, Eq)]
@@ -74,6 +67,12 @@ pub enum AuthError {
     /// Keystone could not give an answer: 503.
     #[error("identity service unavailable: {0}")]
     Unavailable(String),
+}
+
+impl From<SessionError> for AuthError {
+    fn from(e: SessionError) -> Self {
+        AuthError::Unavailable(e.to_string())
+    }
 }
 
 impl KeystoneConfig {

@@ -20,8 +20,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::keystone::NameOrId;
-use super::session::{Scope, Session, SessionError, password_auth_body};
+use super::session::{NameOrId, Scope, Session, SessionError, password_auth_body};
 
 /// How the image service's endpoint is found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,9 +24,9 @@ use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use time::OffsetDateTime;
 
-pub use keystone::{AuthError, KeystoneConfig, KeystoneValidator, NameOrId, ServiceCredentials};
+pub use keystone::{AuthError, KeystoneConfig, KeystoneValidator, ServiceCredentials};
 pub use limits::{EndpointChoice, KeystoneLimits, LimitsConfig};
-pub use session::Scope;
+pub use session::{NameOrId, Scope};
 
 use crate::error::ApiError;
 use crate::state::{AppState, AuthMode};

@@ -12,8 +12,14 @@ use time::OffsetDateTime;
 use tokio::sync::{Mutex, RwLock};
 use url::Url;
 
-use super::keystone::{AuthError, NameOrId};
 use super::token::parse_token;
+
+/// A name or an id, as keystoneauth's password plugin accepts either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameOrId {
+    Name(String),
+    Id(String),
+}
 
 /// Service tokens are renewed this long before they expire, as keystoneauth
 /// does, so that a request never goes out with a token about to die.
@@ -30,12 +36,6 @@ pub(crate) enum SessionError {
     /// The identity service refused the user's credentials.
     #[error("{0}")]
     Refused(String),
-}
-
-impl From<SessionError> for AuthError {
-    fn from(e: SessionError) -> Self {
-        AuthError::Unavailable(e.to_string())
-    }
 }
 
 #[derive(Debug)]
