@@ -8,7 +8,6 @@
 //! with `delayed_delete` (or restores one).
 
 mod cache;
-mod config;
 mod db;
 mod logging;
 mod metrics;
@@ -22,6 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use glint::config;
 
 /// Request handling allocates many small, short-lived buffers (rows, JSON
 /// views); mimalloc serves them markedly faster than the system allocator.

@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 pub use keystone::{AuthError, KeystoneConfig, KeystoneValidator, ServiceCredentials};
 pub use limits::{EndpointChoice, KeystoneLimits, LimitsConfig};
 pub use session::{NameOrId, Scope};
+pub use token::parse_token;
 
 use crate::error::ApiError;
 use crate::state::{AppState, AuthMode};

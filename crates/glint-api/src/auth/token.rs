@@ -37,7 +37,7 @@ struct Role {
 }
 
 /// Reads the `{"token": {...}}` answer of Keystone v3.
-pub(crate) fn parse_token(body: &[u8]) -> Result<Identity, String> {
+pub fn parse_token(body: &[u8]) -> Result<Identity, String> {
     let TokenBody { token } = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let expires_at = OffsetDateTime::parse(&token.expires_at, &Rfc3339)
         .map_err(|e| format!("bad expires_at '{}': {e}", token.expires_at))?;

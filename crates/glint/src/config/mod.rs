@@ -34,7 +34,7 @@ pub use ini::IniFile;
 pub use keystone::*;
 pub use limits::KeystoneLimitsConfig;
 pub use observability::{HealthcheckConfig, LogFormat};
-pub use protections::load_property_protections;
+pub use protections::{load_property_protections, parse_property_protections};
 pub use scrubber::ScrubberOptions;
 // A glob, so that types the binary does not name yet raise no warning.
 pub use sections::*;
@@ -178,7 +178,6 @@ impl GlanceConfig {
     }
 
     /// Builds and validates the configuration from already parsed files.
-    #[cfg(test)]
     pub fn from_ini(ini: IniFile) -> Result<(GlanceConfig, Vec<String>), ConfigError> {
         Self::from_ini_in(ini, Vec::new())
     }

@@ -48,7 +48,7 @@ pub fn load_property_protections(
 }
 
 /// Checks and compiles the text of a protections file; `path` labels errors.
-pub(super) fn parse_property_protections(
+pub fn parse_property_protections(
     text: &str,
     path: &Path,
     format: RuleFormat,
