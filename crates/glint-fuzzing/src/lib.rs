@@ -12,6 +12,7 @@ mod image;
 mod import_url;
 mod inspect;
 mod keystone_token;
+mod location_url;
 mod policy;
 mod range_header;
 
@@ -20,6 +21,7 @@ pub use image::{image_request, list_query, patch};
 pub use import_url::import_url;
 pub use inspect::inspect;
 pub use keystone_token::keystone_token;
+pub use location_url::location_url;
 pub use policy::{policy_file, policy_rule};
 pub use range_header::range_header;
 
@@ -35,6 +37,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("inspect", inspect),
     ("keystone_token", keystone_token),
     ("list_query", list_query),
+    ("location_url", location_url),
     ("patch", patch),
     ("policy_file", policy_file),
     ("policy_rule", policy_rule),

@@ -62,6 +62,7 @@ replay_tests!(
     inspect,
     keystone_token,
     list_query,
+    location_url,
     patch,
     policy_file,
     policy_rule,
