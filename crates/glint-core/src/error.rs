@@ -227,6 +227,9 @@ pub enum CoreError {
     #[error("value refused by the database: {0:?}")]
     RefusedValue(RefusedValue),
 
+    /// An import method (or the staging it needs) is not enabled here.
+    #[error("import method {method} is not available")]
+    MethodUnavailable { method: String },
     /// An upload names a store (`X-Image-Meta-Store`) this node does not have.
     #[error("unknown store {store} for upload")]
     UnknownUploadStore { store: String },

@@ -49,6 +49,8 @@ pub struct ImageService {
     pub(crate) transfers: Arc<TransferStats>,
     /// Keystone's per-project limits, when `use_keystone_limits` is on.
     pub(crate) limits: Option<Arc<crate::limits::UnifiedLimits>>,
+    /// Where `PUT /v2/images/{id}/stage` puts data, when staging is on.
+    pub(crate) staging: Option<Arc<crate::stage::Staging>>,
 }
 
 impl ImageService {
@@ -69,6 +71,7 @@ impl ImageService {
             cache: None,
             transfers: Arc::default(),
             limits: None,
+            staging: None,
         }
     }
 

@@ -57,6 +57,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     if let Some(limits) = unified_limits(&conf)? {
         images = images.with_unified_limits(limits);
     }
+    images = images.with_staging(staging(&conf)?);
     let reset = images
         .reconcile_interrupted_uploads()
         .await
@@ -212,6 +213,24 @@ fn start_workers(
     let stats = scrubber.stats();
     workers.spawn(scrubber, conf.scrubber.sweep_interval());
     (workers, Some(stats))
+}
+
+/// The staging area of `PUT /v2/images/{id}/stage`: a file store in
+/// [`GlanceConfig::staging_dir`].
+fn staging(conf: &GlanceConfig) -> anyhow::Result<glint_core::Staging> {
+    let dir = conf.staging_dir();
+    let store = glint_store::FileStore::new("os_glance_staging_store", dir.clone())
+        .with_context(|| format!("cannot open the staging area {}", dir.display()))?;
+    let self_url = conf
+        .default
+        .image_cache
+        .worker_self_reference_url
+        .clone()
+        .or_else(|| conf.default.public_endpoint.clone());
+    Ok(glint_core::Staging {
+        store: Arc::new(store),
+        self_url,
+    })
 }
 
 pub(crate) fn image_config(conf: &GlanceConfig) -> ImageConfig {

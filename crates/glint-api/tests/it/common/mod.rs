@@ -91,6 +91,7 @@ pub struct TestAppBuilder {
     cache: Option<CacheConfig>,
     prefetcher: bool,
     limits: Option<Arc<UnifiedLimits>>,
+    stage_host: Option<String>,
 }
 
 /// Builds the stores of a test server from its temporary directory.
@@ -202,6 +203,13 @@ impl TestAppBuilder {
     }
 
     /// Leaves queued images in the queue: no prefetcher runs.
+    /// Names this node `url` to the others (`worker_self_reference_url`),
+    /// as recorded on staged images.
+    pub fn stage_host(mut self, url: &str) -> Self {
+        self.stage_host = Some(url.to_owned());
+        self
+    }
+
     pub fn without_prefetcher(mut self) -> Self {
         self.prefetcher = false;
         self
@@ -290,6 +298,13 @@ impl TestAppBuilder {
         if let Some(limits) = self.limits.take() {
             images = images.with_unified_limits(limits);
         }
+        // As `glint serve` does: a staging area in the data directory.
+        let staging_store =
+            FileStore::new("os_glance_staging_store", dir.path().join("staging")).expect("staging");
+        images = images.with_staging(glint_core::Staging {
+            store: Arc::new(staging_store),
+            self_url: self.stage_host.take(),
+        });
         let cache_dir = self.cache.as_ref().map(|_| dir.path().join("cache"));
         if let (Some(config), Some(cache_dir)) = (self.cache.take(), &cache_dir) {
             let files =
@@ -405,6 +420,7 @@ impl TestApp {
             cache: None,
             prefetcher: false,
             limits: None,
+            stage_host: None,
         }
     }
 
@@ -481,6 +497,20 @@ impl TestApp {
     /// The file store's directory.
     pub fn store_dir(&self) -> PathBuf {
         self.store_dir.clone()
+    }
+
+    /// The names of the files in the staging area, sorted.
+    pub fn staged_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("staging"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// The temporary directory of this app (for scratch files).

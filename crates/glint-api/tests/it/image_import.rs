@@ -1,0 +1,213 @@
+//! Interoperable import: `PUT /v2/images/{id}/stage`.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::{TestApp, expect_error, expect_status, noise};
+use futures::stream;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Body, StatusCode};
+use serde_json::Value;
+
+const OCTETS: &str = "application/octet-stream";
+
+async fn stage(app: &TestApp, id: &str, data: impl Into<Body>) -> reqwest::Response {
+    app.admin()
+        .put(&format!("/v2/images/{id}/stage"))
+        .header(CONTENT_TYPE, OCTETS)
+        .body(data)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The image went back to `queued` with no size and no staged file.
+async fn assert_unstaged(app: &TestApp, id: &str) {
+    let image = app
+        .wait_for_image(id, Duration::from_secs(5), |i| i["status"] == "queued")
+        .await;
+    assert_eq!(image["size"], Value::Null);
+    assert!(image.get("os_glance_stage_host").is_none(), "{image:#}");
+    assert_eq!(app.staged_files(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn stage_moves_a_queued_image_to_uploading_with_its_size() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("staged").await;
+    let data = noise(300_000, 7);
+    expect_status(stage(&app, &id, data).await, StatusCode::NO_CONTENT).await;
+    let image = app.image(&id).await;
+    assert_eq!(image["status"], "uploading");
+    assert_eq!(image["size"], 300_000);
+    // Staged data is not image data yet.
+    assert_eq!(image["checksum"], Value::Null);
+    assert_eq!(image["os_hash_value"], Value::Null);
+    // The stage host is hidden, and unset without a self reference URL.
+    assert!(image.get("os_glance_stage_host").is_none(), "{image:#}");
+    assert_eq!(app.staged_files(), vec![id.clone()]);
+    assert_eq!(app.store_files(), Vec::<String>::new());
+    let staged = std::fs::read(app.scratch_dir().join("staging").join(&id)).unwrap();
+    assert_eq!(staged.len(), 300_000);
+}
+
+#[tokio::test]
+async fn stage_records_this_nodes_self_reference_url() {
+    let app = TestApp::builder()
+        .stage_host("http://node-a:9292")
+        .start()
+        .await;
+    let id = app.create_raw_image("staged").await;
+    expect_status(stage(&app, &id, noise(10, 1)).await, StatusCode::NO_CONTENT).await;
+    let row = app
+        .db()
+        .get_image(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.properties
+            .get("os_glance_stage_host")
+            .map(String::as_str),
+        Some("http://node-a:9292")
+    );
+    // Hidden from the API, as Glance hides it.
+    assert!(app.image(&id).await.get("os_glance_stage_host").is_none());
+}
+
+#[tokio::test]
+async fn stage_of_an_image_not_queued_is_409() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("twice").await;
+    expect_status(stage(&app, &id, noise(10, 1)).await, StatusCode::NO_CONTENT).await;
+    let msg = expect_error(stage(&app, &id, noise(10, 2)).await, StatusCode::CONFLICT).await;
+    assert!(msg.contains("uploading"), "{msg}");
+    // The first stage's data is kept.
+    assert_eq!(app.image(&id).await["status"], "uploading");
+    assert_eq!(app.staged_files(), vec![id.clone()]);
+
+    let active = app.create_raw_image("active").await;
+    app.upload_ok(&active, noise(10, 3)).await;
+    expect_error(
+        stage(&app, &active, noise(10, 1)).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(app.image(&active).await["status"], "active");
+}
+
+#[tokio::test]
+async fn stage_needs_no_formats_as_in_glance() {
+    // Glance asks for the formats only when the image leaves `uploading`.
+    let app = TestApp::new().await;
+    let image = app.create_image(serde_json::json!({"name": "bare"})).await;
+    let id = common::id_of(&image);
+    expect_status(stage(&app, &id, noise(10, 1)).await, StatusCode::NO_CONTENT).await;
+    assert_eq!(app.image(&id).await["status"], "uploading");
+}
+
+#[tokio::test]
+async fn stage_needs_octet_stream_else_415() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("typed").await;
+    for content_type in [Some("application/json"), None] {
+        let mut req = app.admin().put(&format!("/v2/images/{id}/stage"));
+        if let Some(t) = content_type {
+            req = req.header(CONTENT_TYPE, t);
+        }
+        let resp = req.body("x").send().await.unwrap();
+        expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    }
+    assert_unstaged(&app, &id).await;
+}
+
+#[tokio::test]
+async fn stage_over_the_size_cap_is_413_and_removes_the_staged_data() {
+    let app = TestApp::builder().image_size_cap(1024).start().await;
+    let id = app.create_raw_image("big").await;
+    // Announced too large: refused before anything is read.
+    let resp = stage(&app, &id, vec![0u8; 2048]).await;
+    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_unstaged(&app, &id).await;
+    // Size unknown (chunked): cut off on the way, data removed.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..4).map(|_| Ok(vec![1u8; 512])).collect();
+    let resp = stage(&app, &id, Body::wrap_stream(stream::iter(chunks))).await;
+    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_unstaged(&app, &id).await;
+    // The image can be staged again afterwards.
+    expect_status(
+        stage(&app, &id, vec![0u8; 1024]).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_eq!(app.image(&id).await["size"], 1024);
+}
+
+#[tokio::test]
+async fn stage_cut_short_by_the_client_returns_the_image_to_queued() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("short").await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(vec![1u8; 4096]),
+        Err(std::io::Error::other("client went away")),
+    ];
+    let resp = app
+        .admin()
+        .put(&format!("/v2/images/{id}/stage"))
+        .header(CONTENT_TYPE, OCTETS)
+        .body(Body::wrap_stream(stream::iter(chunks)))
+        .send()
+        .await;
+    // The connection may break before an answer; either way nothing stays.
+    if let Ok(resp) = resp {
+        assert!(!resp.status().is_success(), "{}", resp.status());
+    }
+    assert_unstaged(&app, &id).await;
+}
+
+#[tokio::test]
+async fn stage_of_an_image_of_another_project_is_404_or_403() {
+    let app = TestApp::new().await;
+    let image = app
+        .member_of("p1")
+        .create_image(serde_json::json!({
+            "name": "theirs", "disk_format": "raw", "container_format": "bare"
+        }))
+        .await;
+    let id = common::id_of(&image);
+    let resp = app
+        .member_of("p2")
+        .put(&format!("/v2/images/{id}/stage"))
+        .header(CONTENT_TYPE, OCTETS)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::NOT_FOUND).await;
+    let resp = app
+        .put("/v2/images/00000000-0000-0000-0000-000000000000/stage")
+        .header(CONTENT_TYPE, OCTETS)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::NOT_FOUND).await;
+    assert_unstaged(&app, &id).await;
+}
+
+#[tokio::test]
+async fn deleting_a_staged_image_removes_its_staged_data() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("gone").await;
+    expect_status(stage(&app, &id, noise(10, 1)).await, StatusCode::NO_CONTENT).await;
+    assert_eq!(app.staged_files(), vec![id.clone()]);
+    let resp = app
+        .admin()
+        .delete(&format!("/v2/images/{id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_status(resp, StatusCode::NO_CONTENT).await;
+    assert_eq!(app.staged_files(), Vec::<String>::new());
+}
