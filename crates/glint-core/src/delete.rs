@@ -2,7 +2,7 @@
 //! the scrubber in `pending_delete`), then its data leaves the stores.
 
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
-use glint_store::StoreError;
+use glint_store::{Store, StoreError};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;

@@ -51,6 +51,10 @@ pub struct ImageService {
     pub(crate) limits: Option<Arc<crate::limits::UnifiedLimits>>,
     /// Where `PUT /v2/images/{id}/stage` puts data, when staging is on.
     pub(crate) staging: Option<Arc<crate::stage::Staging>>,
+    /// The import methods served, and the downloader of `web-download`.
+    pub(crate) imports: Option<Arc<crate::import::ImportSettings>>,
+    /// Wakes the import worker when an import is queued.
+    pub(crate) import_wake: Arc<tokio::sync::Notify>,
 }
 
 impl ImageService {
@@ -72,6 +76,8 @@ impl ImageService {
             transfers: Arc::default(),
             limits: None,
             staging: None,
+            imports: None,
+            import_wake: Arc::default(),
         }
     }
 

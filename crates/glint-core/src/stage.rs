@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use glint_db::Versioned;
 use glint_model::{ImageId, ImageStatus, time};
-use glint_store::{ByteStream, IngestConfig, Store, StoreError};
+use glint_store::{ByteStream, FileStore, IngestConfig, Store, StoreError};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
@@ -29,7 +29,7 @@ pub const STAGE_HOST: &str = "os_glance_stage_host";
 pub struct Staging {
     /// The staging store (a file store, Glance's `os_glance_staging_store`
     /// or `node_staging_uri`).
-    pub store: Arc<dyn Store>,
+    pub store: Arc<FileStore>,
     /// `worker_self_reference_url` (else `public_endpoint`), recorded on a
     /// staged image as `os_glance_stage_host`.
     pub self_url: Option<String>,
@@ -68,7 +68,8 @@ impl ImageService {
         data: ByteStream,
         announced_size: Option<u64>,
     ) -> Result<(), CoreError> {
-        let Some(staging) = self.staging.clone() else {
+        let enabled = self.import_methods().iter().any(|m| m == "glance-direct");
+        let Some(staging) = self.staging.clone().filter(|_| enabled) else {
             return Err(CoreError::MethodUnavailable {
                 method: "glance-direct".into(),
             });

@@ -56,6 +56,8 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         UnknownUploadStore { .. } | StoreNotConfigured { .. } | StoreSelectionUnavailable => {
             StatusCode::BAD_REQUEST
         }
+        ImportRequest(_) => StatusCode::BAD_REQUEST,
+        ImportConflict(_) => StatusCode::CONFLICT,
         MultiStoreDisabled | NotInStore { .. } | CacheDisabled | MethodUnavailable { .. } => {
             StatusCode::NOT_FOUND
         }
@@ -141,6 +143,7 @@ pub(super) fn explanation(e: &CoreError) -> String {
         Unavailable(_) => UNAVAILABLE_EXPLANATION.into(),
         Internal(_) => INTERNAL_EXPLANATION.into(),
         CacheDisabled => "Caching via API is not supported at this site.".into(),
+        ImportRequest(m) | ImportConflict(m) => m.clone(),
         MethodUnavailable { method } => {
             format!("'{}' method is not available at this site.", clip(method))
         }

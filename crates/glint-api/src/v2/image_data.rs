@@ -94,7 +94,13 @@ pub async fn stage_image_data(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    if state.images.staging().is_none() {
+    if state.images.staging().is_none()
+        || !state
+            .images
+            .import_methods()
+            .iter()
+            .any(|m| m == "glance-direct")
+    {
         return Err(CoreError::MethodUnavailable {
             method: "glance-direct".into(),
         }

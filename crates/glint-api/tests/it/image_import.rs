@@ -211,3 +211,212 @@ async fn deleting_a_staged_image_removes_its_staged_data() {
     expect_status(resp, StatusCode::NO_CONTENT).await;
     assert_eq!(app.staged_files(), Vec::<String>::new());
 }
+
+// ---- POST /v2/images/{id}/import ----
+
+async fn import(app: &TestApp, id: &str, body: serde_json::Value) -> reqwest::Response {
+    app.admin()
+        .post(&format!("/v2/images/{id}/import"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The image's import tasks, newest first.
+async fn tasks_of(app: &TestApp, id: &str) -> Vec<Value> {
+    let resp = app
+        .admin()
+        .get(&format!("/v2/images/{id}/tasks"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(&expect_status(resp, StatusCode::OK).await).unwrap();
+    body["tasks"].as_array().cloned().unwrap_or_default()
+}
+
+async fn wait_for_task(app: &TestApp, id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let tasks = tasks_of(app, id).await;
+        if let Some(task) = tasks.iter().find(|t| t["status"] == status) {
+            return task.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {status} task for {id}: {tasks:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn glance_direct() -> Value {
+    serde_json::json!({"method": {"name": "glance-direct"}})
+}
+
+#[tokio::test]
+async fn import_info_lists_the_methods_served() {
+    let app = TestApp::new().await;
+    let resp = app.get("/v2/info/import").send().await.unwrap();
+    let body: Value = serde_json::from_str(&expect_status(resp, StatusCode::OK).await).unwrap();
+    assert_eq!(
+        body["import-methods"]["value"],
+        serde_json::json!(["glance-direct", "web-download"])
+    );
+}
+
+#[tokio::test]
+async fn stage_then_glance_direct_import_activates_the_image() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("direct").await;
+    let data = noise(1 << 20, 11);
+    expect_status(stage(&app, &id, data.clone()).await, StatusCode::NO_CONTENT).await;
+    expect_status(
+        import(&app, &id, glance_direct()).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let image = app
+        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .await;
+    assert_eq!(image["size"], 1 << 20);
+    assert_eq!(image["checksum"], common::md5_hex(&data));
+    assert_eq!(image["os_hash_algo"], "sha512");
+    assert_eq!(image["os_hash_value"], common::sha512_hex(&data));
+    assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
+    // The data moved from the staging area into the store.
+    assert_eq!(app.staged_files(), Vec::<String>::new());
+    assert_eq!(app.store_files(), vec![id.clone()]);
+    let resp = app
+        .get(&format!("/v2/images/{id}/file"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), data.as_slice());
+    let task = wait_for_task(&app, &id, "success").await;
+    assert_eq!(task["type"], "api_image_import");
+    assert_eq!(task["image_id"], id);
+}
+
+#[tokio::test]
+async fn import_validation_errors_are_glances() {
+    let app = TestApp::builder()
+        .import_methods(&["glance-direct"])
+        .start()
+        .await;
+    let id = app.create_raw_image("checked").await;
+    let cases = [
+        (
+            serde_json::json!({}),
+            StatusCode::BAD_REQUEST,
+            "requires a 'method' field",
+        ),
+        (
+            serde_json::json!({"method": {}}),
+            StatusCode::BAD_REQUEST,
+            "requires a 'name' field",
+        ),
+        (
+            serde_json::json!({"method": {"name": "copy-image"}}),
+            StatusCode::BAD_REQUEST,
+            "Unknown import method name 'copy-image'.",
+        ),
+        (
+            serde_json::json!({"method": {"name": "glance-direct"}, "all_stores": "yes"}),
+            StatusCode::BAD_REQUEST,
+            "all_stores",
+        ),
+        (
+            glance_direct(),
+            StatusCode::CONFLICT,
+            "Image needs to be staged before 'glance-direct' method can be used",
+        ),
+    ];
+    for (body, status, words) in cases {
+        let msg = expect_error(import(&app, &id, body.clone()).await, status).await;
+        assert!(msg.contains(words), "{body}: {msg}");
+    }
+    assert_eq!(app.image(&id).await["status"], "queued");
+    // No formats: 409 once staged.
+    let bare = common::id_of(&app.create_image(serde_json::json!({"name": "bare"})).await);
+    expect_status(
+        stage(&app, &bare, noise(10, 1)).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let msg = expect_error(
+        import(&app, &bare, glance_direct()).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        msg.contains("'container_format' needs to be set before import"),
+        "{msg}"
+    );
+    // Active images are no import target.
+    let active = app.create_raw_image("active").await;
+    app.upload_ok(&active, noise(10, 3)).await;
+    let msg = expect_error(
+        import(&app, &active, glance_direct()).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        msg.contains("Image with status active cannot be target for import"),
+        "{msg}"
+    );
+    // Unknown image.
+    let resp = import(
+        &app,
+        "00000000-0000-0000-0000-000000000000",
+        glance_direct(),
+    )
+    .await;
+    expect_error(resp, StatusCode::NOT_FOUND).await;
+    // No task was left behind by a refusal.
+    assert_eq!(tasks_of(&app, &id).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn stage_is_404_when_glance_direct_is_not_enabled() {
+    let app = TestApp::builder()
+        .import_methods(&["web-download"])
+        .start()
+        .await;
+    let id = app.create_raw_image("nodirect").await;
+    let msg = expect_error(stage(&app, &id, noise(10, 1)).await, StatusCode::NOT_FOUND).await;
+    assert!(
+        msg.contains("'glance-direct' method is not available at this site."),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_glance_direct_import_returns_the_image_to_queued() {
+    let app = TestApp::new().await;
+    let image = app
+        .create_image(serde_json::json!({
+            "name": "unsafe", "disk_format": "qcow2", "container_format": "bare"
+        }))
+        .await;
+    let id = common::id_of(&image);
+    // A qcow2 with a backing file: refused by the inspection on import.
+    let dir = tempfile::tempdir().unwrap();
+    let qcow2 = common::qcow2_with_backing_file(dir.path());
+    expect_status(stage(&app, &id, qcow2).await, StatusCode::NO_CONTENT).await;
+    expect_status(
+        import(&app, &id, glance_direct()).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let task = wait_for_task(&app, &id, "failure").await;
+    assert!(
+        !task["message"].as_str().unwrap_or("").is_empty(),
+        "{task:#}"
+    );
+    let image = app.image(&id).await;
+    assert_eq!(image["status"], "queued", "{image:#}");
+    assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
+    assert_eq!(app.staged_files(), Vec::<String>::new());
+    assert_eq!(app.store_files(), Vec::<String>::new());
+}
