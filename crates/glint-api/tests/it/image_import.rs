@@ -420,3 +420,215 @@ async fn a_failed_glance_direct_import_returns_the_image_to_queued() {
     assert_eq!(app.staged_files(), Vec::<String>::new());
     assert_eq!(app.store_files(), Vec::<String>::new());
 }
+
+// ---- an import whose worker died ----
+
+/// Sets up what a worker that died mid-import leaves: the image staged
+/// and `importing` under the lock of a `processing` task whose job lease
+/// is held by a dead process until `lease_until`.
+async fn interrupted_import(
+    app: &TestApp,
+    id: &str,
+    lease_until: glint_model::time::Timestamp,
+) -> String {
+    use glint_model::task::{API_IMAGE_IMPORT, Task, TaskStatus};
+    let db = app.db();
+    let image_id: glint_model::ImageId = id.parse().unwrap();
+    let now = glint_model::time::now();
+    let input = serde_json::json!({"image_id": id, "import_req": glance_direct(), "backend": []});
+    let mut task = Task::pending(API_IMAGE_IMPORT, input, now);
+    task.image_id = Some(image_id);
+    task.owner = Some("admin".into());
+    task.transition(TaskStatus::Processing, now, Duration::from_secs(3600))
+        .unwrap();
+    db.insert_task(&task).await.unwrap();
+    let task_id = task.id.to_string();
+    let lease = glint_db::JobLease {
+        holder: "dead-node/0/1".into(),
+        expires_at: lease_until,
+    };
+    assert!(
+        db.claim_job("import", &task_id, &lease, now, &[])
+            .await
+            .unwrap()
+    );
+    let mut current = db.get_image_versioned(image_id).await.unwrap().unwrap();
+    current.image.status = glint_model::ImageStatus::Importing;
+    current
+        .image
+        .properties
+        .insert("os_glance_import_task".into(), task_id.clone());
+    db.save_image(&current.image, current.version)
+        .await
+        .unwrap();
+    task_id
+}
+
+#[tokio::test]
+async fn an_import_whose_worker_died_is_resumed_once_its_lease_expires() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("resumed").await;
+    let data = noise(200_000, 5);
+    expect_status(stage(&app, &id, data.clone()).await, StatusCode::NO_CONTENT).await;
+    let later = glint_model::time::now() + Duration::from_secs(3600);
+    let task_id = interrupted_import(&app, &id, later).await;
+    // While the dead holder's lease runs, nobody takes the task over.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.image(&id).await["status"], "importing");
+    // Its lease expires: the worker takes the import up again.
+    let now = glint_model::time::now();
+    assert!(
+        app.db()
+            .fail_job("import", &task_id, "dead-node/0/1", "killed", now)
+            .await
+            .unwrap()
+    );
+    let image = app
+        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .await;
+    assert_eq!(image["checksum"], common::md5_hex(&data));
+    assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
+    let task = wait_for_task(&app, &id, "success").await;
+    assert_eq!(task["id"], task_id);
+    assert_eq!(app.staged_files(), Vec::<String>::new());
+    assert!(app.db().job("import", &task_id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_interrupted_import_that_cannot_resume_fails_cleanly() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("lost").await;
+    expect_status(
+        stage(&app, &id, noise(1000, 5)).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    // The staged data went with the dead node.
+    for name in app.staged_files() {
+        std::fs::remove_file(app.scratch_dir().join("staging").join(name)).unwrap();
+    }
+    let expired = glint_model::time::now();
+    let task_id = interrupted_import(&app, &id, expired).await;
+    let task = wait_for_task(&app, &id, "failure").await;
+    assert_eq!(task["id"], task_id);
+    let image = app.image(&id).await;
+    assert_eq!(image["status"], "queued", "{image:#}");
+    assert_eq!(image["size"], Value::Null);
+    assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
+}
+
+// ---- web-download ----
+
+/// Serves `data` at `http://127.0.0.1:<port>/image`.
+async fn serve_bytes(data: Vec<u8>) -> std::net::SocketAddr {
+    let app = axum::Router::new().route(
+        "/image",
+        axum::routing::get(move || {
+            let data = data.clone();
+            async move { data }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn web_download(uri: &str) -> Value {
+    serde_json::json!({"method": {"name": "web-download", "uri": uri}})
+}
+
+#[tokio::test]
+async fn web_download_from_an_allowed_local_server_activates_the_image() {
+    let data = noise(500_000, 9);
+    let addr = serve_bytes(data.clone()).await;
+    let lists = glint_store::ImportFilterLists {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        allowed_ports: Vec::new(),
+        ..Default::default()
+    };
+    let filter = glint_store::ImportFilter::new(&lists).unwrap();
+    let app = TestApp::builder().import_filter(filter).start().await;
+    let id = app.create_raw_image("downloaded").await;
+    let uri = format!("http://{addr}/image");
+    expect_status(
+        import(&app, &id, web_download(&uri)).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let image = app
+        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .await;
+    assert_eq!(image["size"], 500_000);
+    assert_eq!(image["checksum"], common::md5_hex(&data));
+    assert_eq!(image["os_hash_value"], common::sha512_hex(&data));
+    wait_for_task(&app, &id, "success").await;
+    assert_eq!(app.store_files(), vec![id.clone()]);
+}
+
+#[tokio::test]
+async fn web_download_over_the_size_cap_fails_and_the_image_returns_to_queued() {
+    let addr = serve_bytes(noise(4096, 9)).await;
+    let lists = glint_store::ImportFilterLists {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        allowed_ports: Vec::new(),
+        ..Default::default()
+    };
+    let filter = glint_store::ImportFilter::new(&lists).unwrap();
+    let app = TestApp::builder()
+        .import_filter(filter)
+        .image_size_cap(1024)
+        .start()
+        .await;
+    let id = app.create_raw_image("big").await;
+    let uri = format!("http://{addr}/image");
+    expect_status(
+        import(&app, &id, web_download(&uri)).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    wait_for_task(&app, &id, "failure").await;
+    let image = app.image(&id).await;
+    assert_eq!(image["status"], "queued", "{image:#}");
+    assert_eq!(app.store_files(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_default_filter_refuses_local_servers() {
+    let addr = serve_bytes(noise(100, 9)).await;
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("refused").await;
+    // A port outside the default list: 400 at once, as Glance.
+    let uri = format!("http://{addr}/image");
+    let msg = expect_error(
+        import(&app, &id, web_download(&uri)).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(msg.contains("does not pass filtering"), "{msg}");
+    assert_eq!(app.image(&id).await["status"], "queued");
+    // A name that passes the lists but resolves to a loopback address:
+    // refused when the worker resolves it; the task fails, the image is
+    // back to queued.
+    let resp = import(&app, &id, web_download("http://localhost/image")).await;
+    expect_status(resp, StatusCode::ACCEPTED).await;
+    let task = wait_for_task(&app, &id, "failure").await;
+    assert!(
+        task["message"].as_str().unwrap_or("").contains("loopback"),
+        "{task:#}"
+    );
+    let image = app.image(&id).await;
+    assert_eq!(image["status"], "queued", "{image:#}");
+    assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
+    // A web-download needs a queued image.
+    expect_status(stage(&app, &id, noise(10, 1)).await, StatusCode::NO_CONTENT).await;
+    let msg = expect_error(
+        import(&app, &id, web_download("http://example.com/x")).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        msg.contains("Image needs to be in 'queued' state to use 'web-download' method"),
+        "{msg}"
+    );
+}
