@@ -632,3 +632,37 @@ async fn the_default_filter_refuses_local_servers() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn glance_direct_and_a_resumed_import_on_every_database() {
+    for backend in common::Backend::configured() {
+        let label = format!("{backend:?}");
+        let app = TestApp::builder().backend(backend).start().await;
+        let id = app.create_raw_image("everywhere").await;
+        let data = noise(70_000, 3);
+        expect_status(stage(&app, &id, data.clone()).await, StatusCode::NO_CONTENT).await;
+        expect_status(
+            import(&app, &id, glance_direct()).await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
+        let image = app
+            .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+            .await;
+        assert_eq!(image["checksum"], common::md5_hex(&data), "{label}");
+        wait_for_task(&app, &id, "success").await;
+
+        let id = app.create_raw_image("resumed").await;
+        expect_status(stage(&app, &id, data.clone()).await, StatusCode::NO_CONTENT).await;
+        let task_id = interrupted_import(&app, &id, glint_model::time::now()).await;
+        let image = app
+            .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+            .await;
+        assert_eq!(image["os_hash_value"], common::sha512_hex(&data), "{label}");
+        assert_eq!(
+            wait_for_task(&app, &id, "success").await["id"],
+            task_id,
+            "{label}"
+        );
+    }
+}
