@@ -34,6 +34,10 @@ pub const IMPORTING_TO_STORES: &str = "os_glance_importing_to_stores";
 /// The stores an import failed to write to (multi-store).
 pub const FAILED_IMPORT: &str = "os_glance_failed_import";
 
+/// How long a pending import task may wait for its request to take the
+/// image's lock before a worker runs it anyway.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The kind of the job leases of import tasks.
 pub const IMPORT_JOB: &str = "import";
 
@@ -497,6 +501,10 @@ impl ImageService {
         {
             return Ok(false);
         }
+        if self.lock_not_yet_taken(&task).await? {
+            self.db.finish_job(IMPORT_JOB, &key, &holder).await?;
+            return Ok(false);
+        }
         let ran = tokio::select! {
             biased;
             ran = self.run_import(task) => ran,
@@ -515,6 +523,25 @@ impl ImageService {
                 Err(e)
             }
         }
+    }
+
+    /// A pending task whose request has not yet taken the image's import
+    /// lock (the task row is written first): left alone for
+    /// [`LOCK_GRACE`], after which it runs and fails as not holding it.
+    async fn lock_not_yet_taken(&self, task: &Task) -> Result<bool, CoreError> {
+        if task.status != TaskStatus::Pending || task.created_at + LOCK_GRACE < time::now() {
+            return Ok(false);
+        }
+        let Some(id) = task.image_id else {
+            return Ok(false);
+        };
+        let Some(image) = self.db.get_image(id).await? else {
+            return Ok(false);
+        };
+        let task_id = task.id.to_string();
+        Ok(image.properties.get(IMPORT_TASK) != Some(&task_id)
+            && !image.status.is_gone()
+            && image.status != ImageStatus::Active)
     }
 
     async fn keep_import_lease(&self, key: &str, holder: &str) -> std::convert::Infallible {
