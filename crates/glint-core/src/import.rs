@@ -253,6 +253,11 @@ impl ImageService {
                 None => vec![self.upload_store(None)?.id().to_owned()],
             },
         };
+        if named.len() > 1 {
+            return Err(bad(
+                "glint imports into one store at a time; name a single store",
+            ));
+        }
         for id in &named {
             let entry = self
                 .stores

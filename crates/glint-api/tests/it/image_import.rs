@@ -666,3 +666,41 @@ async fn glance_direct_and_a_resumed_import_on_every_database() {
         );
     }
 }
+
+#[tokio::test]
+async fn import_into_a_named_store_of_several() {
+    use std::sync::Arc;
+    let app = TestApp::builder()
+        .stores(|dir| {
+            let fast = glint_store::FileStore::new("fast", dir.join("fast")).unwrap();
+            let cold = glint_store::FileStore::new("cold", dir.join("cold")).unwrap();
+            let mut registry = glint_store::StoreRegistry::new(Arc::new(fast)).multi_store();
+            registry.add(Arc::new(cold));
+            registry
+        })
+        .start()
+        .await;
+    let id = app.create_raw_image("cold").await;
+    let data = noise(5000, 2);
+    expect_status(stage(&app, &id, data.clone()).await, StatusCode::NO_CONTENT).await;
+    let unknown = serde_json::json!({"method": {"name": "glance-direct"}, "stores": ["warm"]});
+    let msg = expect_error(import(&app, &id, unknown).await, StatusCode::CONFLICT).await;
+    assert!(msg.contains("warm"), "{msg}");
+    let both = serde_json::json!({"method": {"name": "glance-direct"}, "all_stores": true});
+    expect_error(import(&app, &id, both).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(app.image(&id).await["status"], "uploading");
+    let cold = serde_json::json!({"method": {"name": "glance-direct"}, "stores": ["cold"]});
+    expect_status(import(&app, &id, cold).await, StatusCode::ACCEPTED).await;
+    let image = app
+        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .await;
+    assert_eq!(image["stores"], "cold", "{image:#}");
+    assert!(
+        image.get("os_glance_importing_to_stores").is_none(),
+        "{image:#}"
+    );
+    assert!(
+        app.scratch_dir().join("cold").join(&id).exists(),
+        "the data is in the cold store"
+    );
+}
