@@ -164,6 +164,9 @@ impl ImageService {
             .await?;
         check_importable(&stored.image, &method)?;
         let stores = self.import_stores(body, store_header)?;
+        if method == Method::GlanceDirect {
+            self.check_import_quota(ctx, stored.image.size).await?;
+        }
         let now = time::now();
         let mut input = json!({
             "image_id": id.to_string(),
@@ -223,6 +226,29 @@ impl ImageService {
         tracing::info!(image.id = %id, task.id = %task.id, method = method.name(), "import queued");
         self.import_wake.notify_one();
         Ok(task)
+    }
+
+    /// As Glance before a `glance-direct` import: the staged size must fit
+    /// the project's storage bound (`image_size_total`, or
+    /// `user_storage_quota`), else 413.
+    async fn check_import_quota(
+        &self,
+        ctx: &RequestContext,
+        size: Option<u64>,
+    ) -> Result<(), CoreError> {
+        let project = ctx.project_id();
+        let limits = self.project_limits(project).await?;
+        let Some(bound) = self.storage_bound(limits.as_ref()) else {
+            return Ok(());
+        };
+        let used = self.db.project_usage(project).await?.stored;
+        let remaining = i64::try_from(bound.bytes()).unwrap_or(i64::MAX)
+            - i64::try_from(used).unwrap_or(i64::MAX);
+        let wanted = i64::try_from(size.unwrap_or(0)).unwrap_or(i64::MAX);
+        if wanted > remaining {
+            return Err(bound.refusal(project, size, remaining));
+        }
+        Ok(())
     }
 
     /// The stores an import writes to: `stores`, else `all_stores`, else

@@ -704,3 +704,38 @@ async fn import_into_a_named_store_of_several() {
         "the data is in the cold store"
     );
 }
+
+#[tokio::test]
+async fn a_glance_direct_import_over_the_storage_quota_is_413() {
+    let app = TestApp::builder()
+        .image_config(|c| c.user_storage_quota = Some(1000))
+        .start()
+        .await;
+    let id = app.create_raw_image("over").await;
+    expect_status(
+        stage(&app, &id, noise(2000, 1)).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    expect_error(
+        import(&app, &id, glance_direct()).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    // Nothing changed: the image is still staged, no task was recorded.
+    assert_eq!(app.image(&id).await["status"], "uploading");
+    assert_eq!(tasks_of(&app, &id).await, Vec::<Value>::new());
+    let fits = app.create_raw_image("fits").await;
+    expect_status(
+        stage(&app, &fits, noise(900, 1)).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    expect_status(
+        import(&app, &fits, glance_direct()).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    app.wait_for_image(&fits, Duration::from_secs(10), |i| i["status"] == "active")
+        .await;
+}
