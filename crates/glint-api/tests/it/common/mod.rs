@@ -347,7 +347,7 @@ impl TestAppBuilder {
         let mut workers = glint_workers::Runner::new();
         workers.spawn(
             glint_workers::ImportWorker::new(images.clone()),
-            Duration::from_millis(200),
+            Duration::from_secs(1),
         );
         // As `glint serve` does before it listens.
         images
