@@ -2,7 +2,7 @@
 //! the scrubber in `pending_delete`), then its data leaves the stores.
 
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
-use glint_store::StoreError;
+use glint_store::{Store, StoreError};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
@@ -29,6 +29,10 @@ impl ImageService {
         if data_first {
             self.delete_data_first(&stored.image).await?;
         }
+        let staged = matches!(
+            stored.image.status,
+            ImageStatus::Uploading | ImageStatus::Importing
+        );
         let save = Save::Delete { now: time::now() };
         let deleted = self
             .change_image(stored, reload, save, |image| self.mark_deleted(image))
@@ -39,6 +43,12 @@ impl ImageService {
         }
         if let Some(cache) = &self.cache {
             cache.forget_image(image.id).await;
+        }
+        // As Glance, the data staged for an import goes with the image.
+        if let (true, Some(staging)) = (staged, &self.staging)
+            && let Err(e) = staging.store.discard(image.id).await
+        {
+            tracing::error!(image.id = %image.id, error = %e, "cannot remove staged image data");
         }
         tracing::info!(image.id = %image.id, status = %image.status, "image deleted");
         Ok(())

@@ -227,6 +227,15 @@ pub enum CoreError {
     #[error("value refused by the database: {0:?}")]
     RefusedValue(RefusedValue),
 
+    /// An import request that Glance refuses with 400, in its words.
+    #[error("bad import request: {0}")]
+    ImportRequest(String),
+    /// An import the image's state does not allow (409), in Glance's words.
+    #[error("import conflict: {0}")]
+    ImportConflict(String),
+    /// An import method (or the staging it needs) is not enabled here.
+    #[error("import method {method} is not available")]
+    MethodUnavailable { method: String },
     /// An upload names a store (`X-Image-Meta-Store`) this node does not have.
     #[error("unknown store {store} for upload")]
     UnknownUploadStore { store: String },

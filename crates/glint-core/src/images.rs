@@ -49,6 +49,12 @@ pub struct ImageService {
     pub(crate) transfers: Arc<TransferStats>,
     /// Keystone's per-project limits, when `use_keystone_limits` is on.
     pub(crate) limits: Option<Arc<crate::limits::UnifiedLimits>>,
+    /// Where `PUT /v2/images/{id}/stage` puts data, when staging is on.
+    pub(crate) staging: Option<Arc<crate::stage::Staging>>,
+    /// The import methods served, and the downloader of `web-download`.
+    pub(crate) imports: Option<Arc<crate::import::ImportSettings>>,
+    /// Wakes the import worker when an import is queued.
+    pub(crate) import_wake: Arc<tokio::sync::Notify>,
 }
 
 impl ImageService {
@@ -69,6 +75,9 @@ impl ImageService {
             cache: None,
             transfers: Arc::default(),
             limits: None,
+            staging: None,
+            imports: None,
+            import_wake: Arc::default(),
         }
     }
 

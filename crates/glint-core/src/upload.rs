@@ -80,7 +80,12 @@ fn start_saving(image: &mut Image) -> Result<Step, CoreError> {
 }
 
 /// Sets what the upload learnt of its data on the image.
-fn record_data(image: &mut Image, ingested: &Ingested, virtual_size: Option<u64>, at: Location) {
+pub(crate) fn record_data(
+    image: &mut Image,
+    ingested: &Ingested,
+    virtual_size: Option<u64>,
+    at: Location,
+) {
     image.size = Some(ingested.size);
     image.virtual_size = virtual_size;
     image.checksum = Some(ingested.checksum.clone());
@@ -129,7 +134,10 @@ impl ImageService {
     /// The store an upload goes to: the one `X-Image-Meta-Store` names in
     /// multi-store mode (ignored otherwise, as Glance does), else the
     /// default.
-    fn upload_store(&self, requested: Option<&str>) -> Result<Arc<dyn Store>, CoreError> {
+    pub(crate) fn upload_store(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<Arc<dyn Store>, CoreError> {
         let entry = match requested {
             Some(id) if self.stores.is_multi_store() => {
                 self.stores
@@ -405,7 +413,7 @@ impl ImageService {
 
     /// The virtual size the format inspection found, once it accepted the
     /// data as the image's formats.
-    fn checked_virtual_size(
+    pub(crate) fn checked_virtual_size(
         &self,
         image: &Image,
         ingested: &Ingested,

@@ -22,6 +22,7 @@
 //! cleaning and pruning) and [`TaskPurger`] (the deletion of expired tasks).
 
 mod cache;
+mod import;
 mod reconcile;
 mod runner;
 mod scrubber;
@@ -29,6 +30,7 @@ mod task_purge;
 mod worker;
 
 pub use cache::{CachePrefetcher, CacheUpkeep};
+pub use import::ImportWorker;
 pub use reconcile::UploadReconciler;
 pub use runner::{Runner, Wake, run_until_idle};
 pub use scrubber::{ScrubberConfig, ScrubberStats, ScrubberWorker};

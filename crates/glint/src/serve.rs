@@ -13,8 +13,8 @@ use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{CacheService, ImageConfig, ImageService, PropertyProtections, UnifiedLimits};
 use glint_db::Database;
 use glint_workers::{
-    CachePrefetcher, CacheUpkeep, Runner, ScrubberConfig, ScrubberStats, ScrubberWorker,
-    TaskPurger, UploadReconciler,
+    CachePrefetcher, CacheUpkeep, ImportWorker, Runner, ScrubberConfig, ScrubberStats,
+    ScrubberWorker, TaskPurger, UploadReconciler,
 };
 use tokio::net::TcpListener;
 
@@ -57,6 +57,9 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     if let Some(limits) = unified_limits(&conf)? {
         images = images.with_unified_limits(limits);
     }
+    images = images
+        .with_staging(staging(&conf)?)
+        .with_imports(import_settings(&conf));
     let reset = images
         .reconcile_interrupted_uploads()
         .await
@@ -74,7 +77,9 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         images = images.with_cache(Arc::clone(cache));
     }
     let (workers, scrubber) = start_workers(&conf, &images, cache);
-    let state = AppState::new(images, api_config(&conf, auth));
+    let mut api = api_config(&conf, auth);
+    api.import_methods = images.import_methods();
+    let state = AppState::new(images, api);
     crate::metrics::register_process(&state.metrics);
     crate::metrics::register_notifications(&state.metrics, publisher.stats());
     if let Some(stats) = &scrubber {
@@ -184,6 +189,12 @@ fn start_workers(
     }
     // Expired tasks are hidden at once; their rows go within the hour.
     workers.spawn(TaskPurger::new(images.clone()), Duration::from_secs(3600));
+    // Woken when an import is queued; the interval takes up the tasks
+    // whose holder died, once their lease has expired.
+    workers.spawn(
+        ImportWorker::new(images.clone()),
+        conf.glint.upload_lease_time / 2,
+    );
     for (set, option) in [
         (conf.scrubber.daemon, "daemon"),
         (conf.scrubber.restore.is_some(), "restore"),
@@ -212,6 +223,44 @@ fn start_workers(
     let stats = scrubber.stats();
     workers.spawn(scrubber, conf.scrubber.sweep_interval());
     (workers, Some(stats))
+}
+
+/// The import methods of `enabled_import_methods` that glint implements;
+/// the others are warned about.
+fn import_settings(conf: &GlanceConfig) -> glint_core::ImportSettings {
+    let enabled = &conf.default.enabled_import_methods;
+    for method in enabled {
+        if !glint_core::import::IMPLEMENTED_METHODS.contains(&method.as_str()) {
+            tracing::warn!(method = %method, "import method not implemented by glint; not offered");
+        }
+    }
+    let methods = glint_core::import::IMPLEMENTED_METHODS
+        .iter()
+        .filter(|m| enabled.iter().any(|e| e == *m))
+        .map(|m| (*m).to_owned())
+        .collect();
+    glint_core::ImportSettings {
+        methods,
+        fetcher: glint_store::WebFetcher::new(conf.import_filtering.clone()),
+    }
+}
+
+/// The staging area of `PUT /v2/images/{id}/stage`: a file store in
+/// [`GlanceConfig::staging_dir`].
+fn staging(conf: &GlanceConfig) -> anyhow::Result<glint_core::Staging> {
+    let dir = conf.staging_dir();
+    let store = glint_store::FileStore::new("os_glance_staging_store", dir.clone())
+        .with_context(|| format!("cannot open the staging area {}", dir.display()))?;
+    let self_url = conf
+        .default
+        .image_cache
+        .worker_self_reference_url
+        .clone()
+        .or_else(|| conf.default.public_endpoint.clone());
+    Ok(glint_core::Staging {
+        store: Arc::new(store),
+        self_url,
+    })
 }
 
 pub(crate) fn image_config(conf: &GlanceConfig) -> ImageConfig {

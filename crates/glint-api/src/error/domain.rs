@@ -56,7 +56,11 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         UnknownUploadStore { .. } | StoreNotConfigured { .. } | StoreSelectionUnavailable => {
             StatusCode::BAD_REQUEST
         }
-        MultiStoreDisabled | NotInStore { .. } | CacheDisabled => StatusCode::NOT_FOUND,
+        ImportRequest(_) => StatusCode::BAD_REQUEST,
+        ImportConflict(_) => StatusCode::CONFLICT,
+        MultiStoreDisabled | NotInStore { .. } | CacheDisabled | MethodUnavailable { .. } => {
+            StatusCode::NOT_FOUND
+        }
         CacheDenied { .. } => StatusCode::FORBIDDEN,
         NotCacheable { .. } | InvalidCacheTarget => StatusCode::BAD_REQUEST,
         StoreNotOnNode { .. } | DataInUse { .. } | StoreDeleteNotActive => StatusCode::CONFLICT,
@@ -139,6 +143,10 @@ pub(super) fn explanation(e: &CoreError) -> String {
         Unavailable(_) => UNAVAILABLE_EXPLANATION.into(),
         Internal(_) => INTERNAL_EXPLANATION.into(),
         CacheDisabled => "Caching via API is not supported at this site.".into(),
+        ImportRequest(m) | ImportConflict(m) => m.clone(),
+        MethodUnavailable { method } => {
+            format!("'{}' method is not available at this site.", clip(method))
+        }
         // Glance's cache controller raises a bare `HTTPForbidden`.
         CacheDenied { .. } => "Access was denied to this resource.".into(),
         NotCacheable { .. } => "Only images with status active can be targeted for queueing".into(),

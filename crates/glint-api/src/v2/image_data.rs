@@ -4,7 +4,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use futures::{StreamExt, TryStreamExt};
 use glint_core::{CoreError, Lookup};
 use glint_store::{ByteStream, StoreError};
@@ -17,12 +17,17 @@ use crate::state::AppState;
 use crate::v2::range::{RequestedRange, SeveralRanges, parse_range_header};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/images/{id}/file",
-        get(download_image_data)
-            .put(upload_image_data)
-            .layer(DefaultBodyLimit::disable()),
-    )
+    Router::new()
+        .route(
+            "/images/{id}/file",
+            get(download_image_data)
+                .put(upload_image_data)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/images/{id}/stage",
+            put(stage_image_data).layer(DefaultBodyLimit::disable()),
+        )
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -45,14 +50,10 @@ fn announced_size(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     Ok(header_str(headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok()))
 }
 
-pub async fn upload_image_data(
-    State(state): State<AppState>,
-    Ctx(ctx): Ctx,
-    path: ImagePath,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    let content_type = header_str(&headers, header::CONTENT_TYPE.as_str()).unwrap_or("None");
+/// The body of an upload or a stage: `application/octet-stream` (else
+/// 415, as Glance), with the size the client announced.
+fn octet_stream(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Option<u64>), ApiError> {
+    let content_type = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or("None");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case("application/octet-stream") {
         return Err(ApiError::UnsupportedMediaType {
@@ -60,17 +61,54 @@ pub async fn upload_image_data(
             accept_patch: None,
         });
     }
-    let size = announced_size(&headers)?;
+    let size = announced_size(headers)?;
     let stream: ByteStream = body
         .into_data_stream()
         .map_err(|e| StoreError::Source(e.to_string()))
         .boxed();
+    Ok((stream, size))
+}
+
+pub async fn upload_image_data(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    path: ImagePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let (stream, size) = octet_stream(&headers, body)?;
     let id = path.image(Lookup::Image)?;
     let store = header_str(&headers, "x-image-meta-store");
     state
         .images
         .upload_to(&ctx, id, stream, size, store)
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /v2/images/{id}/stage`: data for a later `glance-direct` import.
+pub async fn stage_image_data(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    path: ImagePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    if state.images.staging().is_none()
+        || !state
+            .images
+            .import_methods()
+            .iter()
+            .any(|m| m == "glance-direct")
+    {
+        return Err(CoreError::MethodUnavailable {
+            method: "glance-direct".into(),
+        }
+        .into());
+    }
+    let (stream, size) = octet_stream(&headers, body)?;
+    let id = path.image(Lookup::Image)?;
+    state.images.stage(&ctx, id, stream, size).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
             "/images/{id}",
             get(show_image).patch(update_image).delete(delete_image),
         )
+        .route("/images/{id}/import", post(import_image))
         .route("/images/{id}/actions/deactivate", post(deactivate_image))
         .route("/images/{id}/actions/reactivate", post(reactivate_image))
         .route("/stores/{store}/{id}", delete(delete_from_store))
@@ -231,4 +232,21 @@ impl FromRequest<AppState> for PatchBody {
         let ops = patch::parse_patch(&body, dialect, &config.formats, state.images.quotas())?;
         Ok(PatchBody(ops))
     }
+}
+
+/// `POST /v2/images/{id}/import`: 202 once the import task is queued.
+pub async fn import_image(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    path: ImagePath,
+    headers: HeaderMap,
+    crate::body::AnyJsonBody(body): crate::body::AnyJsonBody,
+) -> Result<StatusCode, ApiError> {
+    let id = path.image(glint_core::Lookup::Image)?;
+    let store = headers
+        .get("x-image-meta-store")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    state.images.import_image(&ctx, id, &body, store).await?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -21,6 +21,7 @@ mod image_cache_swift;
 mod image_children;
 mod image_data;
 mod image_ids;
+mod image_import;
 mod images;
 mod keystone;
 mod keystone_limits;

@@ -89,7 +89,7 @@ impl FileStore {
         Ok(self.datadir.join(name))
     }
 
-    pub(crate) fn url_for(&self, image_id: ImageId) -> String {
+    pub fn url_for(&self, image_id: ImageId) -> String {
         format!("{}{image_id}", self.url_prefix)
     }
 }

@@ -266,6 +266,17 @@ impl GlanceConfig {
         })
     }
 
+    /// Where staged image data goes: `[os_glance_staging_store]
+    /// filesystem_store_datadir`, else `node_staging_uri`, else
+    /// `<data_dir>/staging`.
+    pub fn staging_dir(&self) -> PathBuf {
+        let d = &self.default;
+        d.staging_store_datadir
+            .clone()
+            .or_else(|| d.node_staging_uri.clone())
+            .unwrap_or_else(|| self.glint.data_dir.join("staging"))
+    }
+
     /// The policy override file to apply, if any: an absolute
     /// `policy_file`, or a relative one found in the directory of a
     /// configuration file (the last file read wins). A file named in the

@@ -150,6 +150,14 @@ pub(super) const IMAGE_CACHE_STALL_TIME: Opt = layer("DEFAULT", "image_cache_sta
 });
 pub(super) const IMAGE_CACHE_DRIVER: Opt = opt("DEFAULT", "image_cache_driver", "centralized_db");
 pub(super) const WORKER_SELF_REFERENCE_URL: Opt = opt("DEFAULT", "worker_self_reference_url", "");
+pub(super) const ENABLED_IMPORT_METHODS: Opt = opt(
+    "DEFAULT",
+    "enabled_import_methods",
+    "glance-direct,web-download,copy-image",
+);
+pub(super) const NODE_STAGING_URI: Opt = opt("DEFAULT", "node_staging_uri", "");
+pub(super) const STAGING_STORE_DATADIR: Opt =
+    opt("os_glance_staging_store", "filesystem_store_datadir", "");
 pub(super) const SCRUB_TIME: Opt = layer("DEFAULT", "scrub_time", || {
     scrubber().scrub_time.as_secs().to_string()
 });
@@ -416,6 +424,9 @@ pub(super) const SUPPORTED: &[Opt] = &[
     IMAGE_CACHE_STALL_TIME,
     IMAGE_CACHE_DRIVER,
     WORKER_SELF_REFERENCE_URL,
+    ENABLED_IMPORT_METHODS,
+    NODE_STAGING_URI,
+    STAGING_STORE_DATADIR,
     SCRUB_TIME,
     SCRUB_POOL_SIZE,
     WAKEUP_TIME,

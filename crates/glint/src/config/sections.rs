@@ -67,6 +67,13 @@ pub struct DefaultConfig {
     pub property_protection_rule_format: RuleFormat,
     /// The image cache: `image_cache_*` and `worker_self_reference_url`.
     pub image_cache: ImageCacheConfig,
+    /// `enabled_import_methods`, as written.
+    pub enabled_import_methods: Vec<String>,
+    /// The directory of `node_staging_uri` (a `file://` URI).
+    pub node_staging_uri: Option<PathBuf>,
+    /// `[os_glance_staging_store] filesystem_store_datadir`, which Glance
+    /// prefers to `node_staging_uri`.
+    pub staging_store_datadir: Option<PathBuf>,
 }
 
 /// The image cache options of `[DEFAULT]`.
@@ -178,7 +185,21 @@ impl DefaultConfig {
                 RuleFormat::from_name(v).ok_or_else(|| "must be roles or policies".to_owned())
             })?,
             image_cache: ImageCacheConfig::read(src)?,
+            enabled_import_methods: src.list(&ENABLED_IMPORT_METHODS)?,
+            node_staging_uri: src.parse(&NODE_STAGING_URI, parse_staging_uri)?,
+            staging_store_datadir: src.optional(&STAGING_STORE_DATADIR)?.map(PathBuf::from),
         })
+    }
+}
+
+/// `node_staging_uri`: a `file://` URI naming a directory.
+fn parse_staging_uri(value: &str) -> Result<Option<PathBuf>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.strip_prefix("file://") {
+        Some(path) if path.starts_with('/') => Ok(Some(PathBuf::from(path))),
+        _ => Err("must be a file:// URI with an absolute path".to_owned()),
     }
 }
 

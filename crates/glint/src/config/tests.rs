@@ -679,7 +679,7 @@ fn unknown_and_unimplemented_options_warn_but_do_not_fail() {
 /// say so at start instead of silently doing nothing.
 #[test]
 fn options_without_effect_are_warned_about() {
-    let text = "[DEFAULT]\nenabled_import_methods = [glance-direct]\n\
+    let text = "[task]\nwork_dir = /tmp/work\n\
                 [glance_store]\nfilesystem_store_chunk_size = 1048576\n";
     let pending = |section: &str, name: &str| {
         format!("option [{section}] {name} is not implemented by glint yet and is ignored")
@@ -687,7 +687,7 @@ fn options_without_effect_are_warned_about() {
     assert_eq!(
         warnings(text),
         [
-            pending("DEFAULT", "enabled_import_methods"),
+            pending("task", "work_dir"),
             "option [glance_store] filesystem_store_chunk_size is ignored: the file store \
              writes in 4 MiB blocks and serves reads from a mapping of the file"
                 .to_owned(),

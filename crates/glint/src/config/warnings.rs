@@ -19,8 +19,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, Option<&str>)] = &[
     ("oslo_policy", Some("remote_ssl_ca_crt_file")),
     ("oslo_policy", Some("remote_ssl_client_crt_file")),
     ("oslo_policy", Some("remote_ssl_client_key_file")),
-    ("DEFAULT", Some("enabled_import_methods")),
-    ("DEFAULT", Some("node_staging_uri")),
     ("task", Some("work_dir")),
     ("healthcheck", Some("allowed_source_ranges")),
     ("healthcheck", Some("ignore_proxied_requests")),

@@ -66,6 +66,8 @@ pub struct TestApp {
     /// Runs the prefetcher as `glint serve` does; stopped on drop.
     prefetcher: Option<tokio::task::JoinHandle<()>>,
     metrics: glint_api::metrics::Metrics,
+    /// The background workers `glint serve` runs (the import worker).
+    _workers: glint_workers::Runner,
 }
 
 /// The database and file store of a running app, for a second server on
@@ -91,6 +93,9 @@ pub struct TestAppBuilder {
     cache: Option<CacheConfig>,
     prefetcher: bool,
     limits: Option<Arc<UnifiedLimits>>,
+    stage_host: Option<String>,
+    import_methods: Vec<String>,
+    import_filter: glint_store::ImportFilter,
 }
 
 /// Builds the stores of a test server from its temporary directory.
@@ -202,6 +207,25 @@ impl TestAppBuilder {
     }
 
     /// Leaves queued images in the queue: no prefetcher runs.
+    /// Names this node `url` to the others (`worker_self_reference_url`),
+    /// as recorded on staged images.
+    pub fn stage_host(mut self, url: &str) -> Self {
+        self.stage_host = Some(url.to_owned());
+        self
+    }
+
+    /// The import methods served (`enabled_import_methods`).
+    pub fn import_methods(mut self, methods: &[&str]) -> Self {
+        self.import_methods = methods.iter().map(|m| (*m).to_owned()).collect();
+        self
+    }
+
+    /// `[import_filtering_opts]` of web-download.
+    pub fn import_filter(mut self, filter: glint_store::ImportFilter) -> Self {
+        self.import_filter = filter;
+        self
+    }
+
     pub fn without_prefetcher(mut self) -> Self {
         self.prefetcher = false;
         self
@@ -290,6 +314,21 @@ impl TestAppBuilder {
         if let Some(limits) = self.limits.take() {
             images = images.with_unified_limits(limits);
         }
+        // As `glint serve` does: a staging area in the data directory.
+        let staging_store =
+            FileStore::new("os_glance_staging_store", dir.path().join("staging")).expect("staging");
+        images = images
+            .with_staging(glint_core::Staging {
+                store: Arc::new(staging_store),
+                self_url: self.stage_host.take(),
+            })
+            .with_imports(glint_core::ImportSettings {
+                methods: self.import_methods.clone(),
+                fetcher: glint_store::WebFetcher::new(self.import_filter.clone()),
+            });
+        if self.api.import_methods.is_empty() {
+            self.api.import_methods = images.import_methods();
+        }
         let cache_dir = self.cache.as_ref().map(|_| dir.path().join("cache"));
         if let (Some(config), Some(cache_dir)) = (self.cache.take(), &cache_dir) {
             let files =
@@ -304,6 +343,12 @@ impl TestAppBuilder {
             let images = images.clone();
             tokio::spawn(async move { run_prefetcher(images).await })
         });
+        // As `glint serve` does: imports run by the import worker.
+        let mut workers = glint_workers::Runner::new();
+        workers.spawn(
+            glint_workers::ImportWorker::new(images.clone()),
+            Duration::from_secs(1),
+        );
         // As `glint serve` does before it listens.
         images
             .reconcile_interrupted_uploads()
@@ -340,6 +385,7 @@ impl TestAppBuilder {
             cache_dir,
             prefetcher,
             metrics,
+            _workers: workers,
         }
     }
 }
@@ -405,6 +451,9 @@ impl TestApp {
             cache: None,
             prefetcher: false,
             limits: None,
+            stage_host: None,
+            import_methods: vec!["glance-direct".into(), "web-download".into()],
+            import_filter: glint_store::ImportFilter::default(),
         }
     }
 
@@ -481,6 +530,20 @@ impl TestApp {
     /// The file store's directory.
     pub fn store_dir(&self) -> PathBuf {
         self.store_dir.clone()
+    }
+
+    /// The names of the files in the staging area, sorted.
+    pub fn staged_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("staging"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// The temporary directory of this app (for scratch files).
