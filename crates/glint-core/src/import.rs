@@ -18,6 +18,7 @@ use std::sync::Arc;
 use glint_db::Versioned;
 use glint_model::task::{API_IMAGE_IMPORT, Task, TaskStatus};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
+use glint_notify::EventType;
 use glint_store::{ByteStream, IngestConfig, Store, WebFetcher};
 use serde_json::{Value, json};
 
@@ -182,6 +183,7 @@ impl ImageService {
         task.request_id = Some(ctx.request_id.clone());
         task.user_id = ctx.user_id().map(str::to_owned);
         self.db.insert_task(&task).await?;
+        self.notify_task(EventType::TaskCreate, &task);
         let task_id = task.id.to_string();
         let multi = self.stores.is_multi_store();
         let reload = Reload::ForCaller {
@@ -223,6 +225,7 @@ impl ImageService {
             }
             return Err(e);
         }
+        self.notify_task(EventType::TaskRun, &task);
         tracing::info!(image.id = %id, task.id = %task.id, method = method.name(), "import queued");
         self.import_wake.notify_one();
         Ok(task)
@@ -305,13 +308,16 @@ impl ImageService {
         let mut task = task;
         if task.status == TaskStatus::Pending {
             let read = task.status;
+            let before = task.clone();
             task.transition(TaskStatus::Processing, time::now(), ttl)?;
             if !self.db.save_task(&task, read).await? {
                 return Ok(());
             }
+            self.notify_task(EventType::TaskProcessing, &before);
         }
         let outcome = self.import_data(&task).await;
         let read = task.status;
+        let before = task.clone();
         let Some(image_id) = task.image_id else {
             return Err(CoreError::Internal("import task without an image".into()));
         };
@@ -329,7 +335,13 @@ impl ImageService {
                 task.message = import_failure_message(&e);
             }
         }
-        self.db.save_task(&task, read).await?;
+        if self.db.save_task(&task, read).await? {
+            let event = match task.status {
+                TaskStatus::Success => EventType::TaskSuccess,
+                _ => EventType::TaskFailure,
+            };
+            self.notify_task(event, &before);
+        }
         Ok(())
     }
 
@@ -587,6 +599,11 @@ impl ImageService {
                 tracing::warn!(task.id = key, error = %e, "cannot renew the import lease");
             }
         }
+    }
+
+    /// How many import tasks wait or run, on every node.
+    pub async fn unfinished_import_count(&self) -> Result<u64, CoreError> {
+        Ok(self.db.count_unfinished_tasks(API_IMAGE_IMPORT).await?)
     }
 
     /// Unfinished import tasks, oldest first, at most `limit`.

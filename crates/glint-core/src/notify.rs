@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 use glint_model::time::Timestamp;
-use glint_model::{Image, ImageId, Member};
+use glint_model::{Image, ImageId, Member, Task};
 use glint_notify::payload::{self, ImageSend};
 use glint_notify::{EventType, Notifier, Priority};
 use glint_store::{ByteStream, ObjectData, StoreError};
@@ -52,6 +52,13 @@ impl ImageService {
     pub(crate) fn notify_upload_failed(&self, id: ImageId, error: &CoreError) {
         self.notifier
             .error(EventType::ImageUpload, || upload_failure_text(id, error));
+    }
+
+    /// A `task.*` event. Glance sends each before the change it announces,
+    /// so the payload shows the task as it was (`task.processing` with the
+    /// status `pending`, `task.success` with `processing`).
+    pub(crate) fn notify_task(&self, event: EventType, task: &Task) {
+        (self.notifier).info(event, || payload::task(task, glint_model::time::now()));
     }
 
     pub(crate) fn notify_member(&self, event: EventType, member: &Member) {

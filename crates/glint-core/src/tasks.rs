@@ -11,6 +11,7 @@ use glint_db::{DbError, TASK_SORT_KEYS, TaskListQuery};
 use glint_model::task::TASK_TYPES;
 use glint_model::time;
 use glint_model::{ImageId, ModelError, Task, TaskId, TaskStatus};
+use glint_notify::EventType;
 use glint_policy::Target;
 use serde_json::Value;
 
@@ -219,9 +220,12 @@ impl ImageService {
             .get("image_id")
             .and_then(Value::as_str)
             .and_then(ImageId::parse);
+        let pending = task.clone();
         task.transition(TaskStatus::Failure, now, self.config.task_time_to_live)?;
         task.message = "This server does not run the legacy task import flow; use the interoperable image import (POST /v2/images/{image_id}/import) instead.".into();
         self.db.insert_task(&task).await?;
+        self.notify_task(EventType::TaskCreate, &pending);
+        self.notify_task(EventType::TaskFailure, &pending);
         Ok(task)
     }
 }

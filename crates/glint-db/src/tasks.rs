@@ -9,7 +9,7 @@ use glint_model::time::{Timestamp, from_micros, to_micros};
 use glint_model::{ImageId, Task, TaskId, TaskStatus};
 use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement};
 
-use crate::rows::RowRead;
+use crate::rows::{RowRead, int_from_row};
 use crate::{Database, DbError};
 
 pub(crate) const TASKS: &str = "tasks";
@@ -269,6 +269,23 @@ impl Database {
             .limit(limit)
             .take();
         self.read_rows(&query, task_from_row).await
+    }
+
+    /// How many tasks of `kind` are unfinished (pending or processing).
+    pub async fn count_unfinished_tasks(&self, kind: &str) -> Result<u64, DbError> {
+        let statuses = [
+            TaskStatus::Pending.as_str(),
+            TaskStatus::Processing.as_str(),
+        ];
+        let query = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from(TASKS)
+            .and_where(Expr::col((TASKS, "type")).eq(kind))
+            .and_where(Expr::col((TASKS, "status")).is_in(statuses))
+            .take();
+        let found = self.read_rows(&query, int_from_row).await?;
+        let total = found.into_iter().next().flatten().unwrap_or(0);
+        u64::try_from(total).map_err(|e| DbError::internal(e.to_string()))
     }
 
     /// Deletes tasks expired at `now`, at most `batch`; how many went.

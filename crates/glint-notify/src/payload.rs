@@ -5,7 +5,7 @@
 //! credentials. Times are Glance's `isotime` (`2026-01-02T03:04:05Z`).
 
 use glint_model::time::{Timestamp, format_iso};
-use glint_model::{Image, ImageId, Member};
+use glint_model::{Image, ImageId, Member, Task};
 use serde_json::{Map, Value, json};
 
 /// The properties in which an import records its stores; Glance adds them
@@ -303,4 +303,23 @@ mod tests {
         send.destination_ip = Some("127.0.0.1".into());
         assert_eq!(image_send(&send)["destination_ip"], "127.0.0.1");
     }
+}
+
+/// `format_task_notification`: the task without its input (it may hold
+/// credentials), result or message, as Glance sends it. `now` stands in
+/// for an expiry not set yet, as Glance's `isotime(None)` does.
+pub fn task(task: &Task, now: Timestamp) -> Value {
+    json!({
+        "id": task.id.to_string(),
+        "type": task.kind,
+        "status": task.status.as_str(),
+        "result": null,
+        "owner": task.owner,
+        "message": null,
+        "expires_at": format_iso(task.expires_at.unwrap_or(now)),
+        "created_at": format_iso(task.created_at),
+        "updated_at": format_iso(task.updated_at),
+        "deleted": false,
+        "deleted_at": null,
+    })
 }

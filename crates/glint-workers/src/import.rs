@@ -3,6 +3,9 @@
 //! lease, so that one process runs it, and one whose holder died is taken
 //! up again once its lease has expired.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use glint_core::ImageService;
 use tokio_util::sync::CancellationToken;
@@ -12,15 +15,44 @@ use crate::worker::{Pass, Worker};
 /// Tasks looked at per pass.
 const BATCH: u64 = 20;
 
+/// Counters of an import worker, cheap to read from anywhere (metrics).
+#[derive(Debug, Default)]
+pub struct ImportStats {
+    queued: AtomicU64,
+}
+
+impl ImportStats {
+    /// Import tasks waiting or running on every node, as counted after
+    /// the last pass of this worker.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
 /// Imports images, woken when an import is queued.
 #[derive(Debug, Clone)]
 pub struct ImportWorker {
     images: ImageService,
+    stats: Arc<ImportStats>,
 }
 
 impl ImportWorker {
     pub fn new(images: ImageService) -> ImportWorker {
-        ImportWorker { images }
+        ImportWorker {
+            images,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Arc<ImportStats> {
+        Arc::clone(&self.stats)
+    }
+
+    async fn count_queued(&self) {
+        match self.images.unfinished_import_count().await {
+            Ok(count) => self.stats.queued.store(count, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "cannot count import tasks"),
+        }
     }
 }
 
@@ -47,6 +79,7 @@ impl Worker for ImportWorker {
                 }
             }
         }
+        self.count_queued().await;
         Ok(pass)
     }
 

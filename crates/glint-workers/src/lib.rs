@@ -30,7 +30,7 @@ mod task_purge;
 mod worker;
 
 pub use cache::{CachePrefetcher, CacheUpkeep};
-pub use import::ImportWorker;
+pub use import::{ImportStats, ImportWorker};
 pub use reconcile::UploadReconciler;
 pub use runner::{Runner, Wake, run_until_idle};
 pub use scrubber::{ScrubberConfig, ScrubberStats, ScrubberWorker};

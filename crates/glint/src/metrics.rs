@@ -146,6 +146,20 @@ pub fn register_notifications(metrics: &Metrics, stats: &Arc<glint_notify::Notif
     }
 }
 
+/// Registers the depth of the import task queue, read from `stats` when
+/// scraped.
+pub fn register_imports(metrics: &Metrics, stats: Arc<glint_workers::ImportStats>) {
+    let queued = metrics.register_gauge_fn(
+        "glint_import_tasks_queued",
+        "Import tasks pending or processing, on every node, as counted after the importer's last pass.",
+        &[],
+        move || stats.queued() as f64,
+    );
+    if let Err(e) = queued {
+        tracing::warn!(error = %e, "cannot register the import metric");
+    }
+}
+
 /// Registers the scrubber's counters and its queue depth, read from
 /// `stats` when scraped.
 pub fn register_scrubber(metrics: &Metrics, stats: &Arc<glint_workers::ScrubberStats>) {

@@ -13,7 +13,7 @@ use glint_api::{ApiConfig, AppState, AuthMode};
 use glint_core::{CacheService, ImageConfig, ImageService, PropertyProtections, UnifiedLimits};
 use glint_db::Database;
 use glint_workers::{
-    CachePrefetcher, CacheUpkeep, ImportWorker, Runner, ScrubberConfig, ScrubberStats,
+    CachePrefetcher, CacheUpkeep, ImportStats, ImportWorker, Runner, ScrubberConfig, ScrubberStats,
     ScrubberWorker, TaskPurger, UploadReconciler,
 };
 use tokio::net::TcpListener;
@@ -76,12 +76,13 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     if let Some(cache) = &cache {
         images = images.with_cache(Arc::clone(cache));
     }
-    let (workers, scrubber) = start_workers(&conf, &images, cache);
+    let (workers, scrubber, imports) = start_workers(&conf, &images, cache);
     let mut api = api_config(&conf, auth);
     api.import_methods = images.import_methods();
     let state = AppState::new(images, api);
     crate::metrics::register_process(&state.metrics);
     crate::metrics::register_notifications(&state.metrics, publisher.stats());
+    crate::metrics::register_imports(&state.metrics, imports);
     if let Some(stats) = &scrubber {
         crate::metrics::register_scrubber(&state.metrics, stats);
     }
@@ -178,7 +179,7 @@ fn start_workers(
     conf: &GlanceConfig,
     images: &ImageService,
     cache: Option<Arc<CacheService>>,
-) -> (Runner, Option<Arc<ScrubberStats>>) {
+) -> (Runner, Option<Arc<ScrubberStats>>, Arc<ImportStats>) {
     let mut workers = Runner::new();
     let reconciler = UploadReconciler::new(images.clone());
     workers.spawn(reconciler, conf.glint.upload_lease_time);
@@ -191,10 +192,9 @@ fn start_workers(
     workers.spawn(TaskPurger::new(images.clone()), Duration::from_secs(3600));
     // Woken when an import is queued; the interval takes up the tasks
     // whose holder died, once their lease has expired.
-    workers.spawn(
-        ImportWorker::new(images.clone()),
-        conf.glint.upload_lease_time / 2,
-    );
+    let importer = ImportWorker::new(images.clone());
+    let imports = importer.stats();
+    workers.spawn(importer, conf.glint.upload_lease_time / 2);
     for (set, option) in [
         (conf.scrubber.daemon, "daemon"),
         (conf.scrubber.restore.is_some(), "restore"),
@@ -212,7 +212,7 @@ fn start_workers(
                  ([glint] scrubber_in_serve = false): run `glint scrub` to remove deleted data"
             );
         }
-        return (workers, None);
+        return (workers, None, imports);
     }
     let config = ScrubberConfig {
         scrub_time: conf.scrubber.scrub_time,
@@ -222,7 +222,7 @@ fn start_workers(
     let scrubber = ScrubberWorker::new(images.clone(), config);
     let stats = scrubber.stats();
     workers.spawn(scrubber, conf.scrubber.sweep_interval());
-    (workers, Some(stats))
+    (workers, Some(stats), imports)
 }
 
 /// The import methods of `enabled_import_methods` that glint implements;

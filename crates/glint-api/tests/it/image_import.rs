@@ -475,6 +475,7 @@ async fn an_import_whose_worker_died_is_resumed_once_its_lease_expires() {
     // While the dead holder's lease runs, nobody takes the task over.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(app.image(&id).await["status"], "importing");
+    assert_eq!(app.service().unfinished_import_count().await.unwrap(), 1);
     // Its lease expires: the worker takes the import up again.
     let now = glint_model::time::now();
     assert!(
@@ -492,6 +493,7 @@ async fn an_import_whose_worker_died_is_resumed_once_its_lease_expires() {
     assert_eq!(task["id"], task_id);
     assert_eq!(app.staged_files(), Vec::<String>::new());
     assert!(app.db().job("import", &task_id).await.unwrap().is_none());
+    assert_eq!(app.service().unfinished_import_count().await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -371,3 +371,67 @@ async fn an_unreachable_rabbitmq_neither_slows_nor_fails_the_api_and_drops_are_c
     app.stop_notifications().await;
     assert_eq!(app.service().notifier().stats().unwrap().dropped(), 120);
 }
+
+#[tokio::test]
+async fn an_import_sends_the_task_events_in_glances_order_with_its_payload() {
+    let mut topic = Topic::new().await;
+    let app = TestApp::builder()
+        .notifications(topic.config())
+        .start()
+        .await;
+    let id = app.create_raw_image("imported").await;
+    let staged = app
+        .admin()
+        .put(&format!("/v2/images/{id}/stage"))
+        .header("content-type", "application/octet-stream")
+        .body(vec![7u8; 4096])
+        .send()
+        .await
+        .unwrap();
+    expect_status(staged, StatusCode::NO_CONTENT).await;
+    let imported = app
+        .admin()
+        .post(&format!("/v2/images/{id}/import"))
+        .json(&json!({"method": {"name": "glance-direct"}}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(imported, StatusCode::ACCEPTED).await;
+
+    // Image events come in between; the task's own come in this order,
+    // each showing the task as it was before the change it announces.
+    let mut tasks = Vec::new();
+    while tasks.len() < 4 {
+        let (priority, msg) = topic.next().await;
+        let event = msg["event_type"].as_str().unwrap().to_owned();
+        if event.starts_with("task.") {
+            assert_eq!(priority, "info", "{msg}");
+            tasks.push((event, msg["payload"].clone()));
+        }
+    }
+    let order: Vec<&str> = tasks.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        order,
+        ["task.create", "task.run", "task.processing", "task.success"]
+    );
+    let statuses: Vec<&str> = tasks
+        .iter()
+        .map(|(_, p)| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pending", "pending", "pending", "processing"]);
+    let task_id = tasks[0].1["id"].as_str().unwrap().to_owned();
+    for (_, payload) in &tasks {
+        assert_eq!(payload["id"], task_id.as_str());
+        assert_eq!(payload["type"], "api_image_import");
+        assert_eq!(payload["result"], Value::Null);
+        assert_eq!(payload["message"], Value::Null);
+        assert_eq!(payload["deleted"], false);
+        assert!(payload.get("input").is_none(), "{payload}");
+        for time in ["created_at", "updated_at", "expires_at"] {
+            let t = payload[time].as_str().unwrap();
+            assert!(t.ends_with('Z') && t.len() == 20, "{time}: {t}");
+        }
+    }
+    app.wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .await;
+}

@@ -145,6 +145,7 @@ async fn the_metrics_listener_serves_metrics_to_anyone_and_the_api_to_admins_onl
     assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
     assert!(text.contains("\nprocess_open_fds "), "{text}");
     assert!(text.contains("\nglint_uploads_in_flight 0\n"), "{text}");
+    assert!(text.contains("\nglint_import_tasks_queued 0\n"), "{text}");
 
     let as_member = client
         .get(server.url("/metrics"))
