@@ -131,6 +131,25 @@ pub fn image_send(send: &ImageSend) -> Value {
     payload
 }
 
+/// `format_task_notification`: the task without its input (it may hold
+/// credentials), result or message, as Glance sends it. `now` stands in
+/// for an expiry not set yet, as Glance's `isotime(None)` does.
+pub fn task(task: &Task, now: Timestamp) -> Value {
+    json!({
+        "id": task.id.to_string(),
+        "type": task.kind,
+        "status": task.status.as_str(),
+        "result": null,
+        "owner": task.owner,
+        "message": null,
+        "expires_at": format_iso(task.expires_at.unwrap_or(now)),
+        "created_at": format_iso(task.created_at),
+        "updated_at": format_iso(task.updated_at),
+        "deleted": false,
+        "deleted_at": null,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,23 +322,4 @@ mod tests {
         send.destination_ip = Some("127.0.0.1".into());
         assert_eq!(image_send(&send)["destination_ip"], "127.0.0.1");
     }
-}
-
-/// `format_task_notification`: the task without its input (it may hold
-/// credentials), result or message, as Glance sends it. `now` stands in
-/// for an expiry not set yet, as Glance's `isotime(None)` does.
-pub fn task(task: &Task, now: Timestamp) -> Value {
-    json!({
-        "id": task.id.to_string(),
-        "type": task.kind,
-        "status": task.status.as_str(),
-        "result": null,
-        "owner": task.owner,
-        "message": null,
-        "expires_at": format_iso(task.expires_at.unwrap_or(now)),
-        "created_at": format_iso(task.created_at),
-        "updated_at": format_iso(task.updated_at),
-        "deleted": false,
-        "deleted_at": null,
-    })
 }
