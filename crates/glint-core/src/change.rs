@@ -30,7 +30,7 @@ use glint_notify::EventType;
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
-use crate::quota::LocationGrowth;
+use crate::location_growth::LocationGrowth;
 
 /// Saves tried before a request gives up on an image others keep changing.
 /// Each lost race means another save succeeded, so the image is busy, not

@@ -50,9 +50,9 @@ pub struct ImageService {
     /// Keystone's per-project limits, when `use_keystone_limits` is on.
     pub(crate) limits: Option<Arc<crate::limits::UnifiedLimits>>,
     /// Where `PUT /v2/images/{id}/stage` puts data, when staging is on.
-    pub(crate) staging: Option<Arc<crate::stage::Staging>>,
+    pub(crate) staging: Option<Arc<crate::intake::Staging>>,
     /// The import methods served, and the downloader of `web-download`.
-    pub(crate) imports: Option<Arc<crate::import::ImportSettings>>,
+    pub(crate) imports: Option<Arc<crate::intake::ImportSettings>>,
     /// Wakes the import worker when an import is queued.
     pub(crate) import_wake: Arc<tokio::sync::Notify>,
 }

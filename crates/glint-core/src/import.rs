@@ -19,14 +19,14 @@ use glint_db::Versioned;
 use glint_model::task::{API_IMAGE_IMPORT, Task, TaskStatus};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
 use glint_notify::EventType;
-use glint_store::{ByteStream, IngestConfig, Store, WebFetcher};
+use glint_store::{ByteStream, IngestConfig, Store};
 use serde_json::{Value, json};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
-use crate::stage::STAGE_HOST;
+use crate::intake::{ImportSettings, STAGE_HOST};
 
 /// The import lock: the id of the task that imports the image.
 pub const IMPORT_TASK: &str = "os_glance_import_task";
@@ -59,15 +59,6 @@ impl Method {
             Method::WebDownload { .. } => "web-download",
         }
     }
-}
-
-/// What imports need besides the stores: the methods enabled here and
-/// the downloader of `web-download`.
-#[derive(Debug, Clone)]
-pub struct ImportSettings {
-    /// `enabled_import_methods` that glint implements, in their order.
-    pub methods: Vec<String>,
-    pub fetcher: WebFetcher,
 }
 
 fn bad(message: impl Into<String>) -> CoreError {

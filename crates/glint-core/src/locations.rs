@@ -18,7 +18,7 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
-use crate::quota::LocationGrowth;
+use crate::location_growth::LocationGrowth;
 
 /// The hash a service vouches for (`validation_data`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,37 +12,15 @@ use std::sync::Arc;
 
 use glint_db::Versioned;
 use glint_model::{ImageId, ImageStatus, time};
-use glint_store::{ByteStream, FileStore, IngestConfig, Store, StoreError};
+use glint_store::{ByteStream, IngestConfig, Store, StoreError};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::intake::{STAGE_HOST, Staging};
 use crate::limits::Resource;
 use crate::quota::MIB;
-
-/// The hidden property naming the node that holds an image's staged data.
-pub const STAGE_HOST: &str = "os_glance_stage_host";
-
-/// Where staged data goes, and how this node names itself to the others.
-#[derive(Clone)]
-pub struct Staging {
-    /// The staging store (a file store, Glance's `os_glance_staging_store`
-    /// or `node_staging_uri`).
-    pub store: Arc<FileStore>,
-    /// `worker_self_reference_url` (else `public_endpoint`), recorded on a
-    /// staged image as `os_glance_stage_host`.
-    pub self_url: Option<String>,
-}
-
-impl std::fmt::Debug for Staging {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Staging")
-            .field("store", &self.store.id())
-            .field("self_url", &self.self_url)
-            .finish()
-    }
-}
 
 fn missing(id: ImageId) -> CoreError {
     CoreError::image_not_found(id, Lookup::Image)

@@ -11,8 +11,8 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::location_growth::LocationGrowth;
 use crate::patch_locations::LocationOp;
-use crate::quota::LocationGrowth;
 
 impl ImageService {
     /// `PATCH /v2/images/{id}`.

@@ -1,0 +1,39 @@
+//! What the use cases of staging and import are given at start: the
+//! import methods served, the downloader of `web-download`, and where
+//! staged data goes.
+
+use std::sync::Arc;
+
+use glint_store::{FileStore, Store, WebFetcher};
+
+/// What imports need besides the stores: the methods enabled here and
+/// the downloader of `web-download`.
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    /// `enabled_import_methods` that glint implements, in their order.
+    pub methods: Vec<String>,
+    pub fetcher: WebFetcher,
+}
+
+/// The hidden property naming the node that holds an image's staged data.
+pub const STAGE_HOST: &str = "os_glance_stage_host";
+
+/// Where staged data goes, and how this node names itself to the others.
+#[derive(Clone)]
+pub struct Staging {
+    /// The staging store (a file store, Glance's `os_glance_staging_store`
+    /// or `node_staging_uri`).
+    pub store: Arc<FileStore>,
+    /// `worker_self_reference_url` (else `public_endpoint`), recorded on a
+    /// staged image as `os_glance_stage_host`.
+    pub self_url: Option<String>,
+}
+
+impl std::fmt::Debug for Staging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staging")
+            .field("store", &self.store.id())
+            .field("self_url", &self.self_url)
+            .finish()
+    }
+}
