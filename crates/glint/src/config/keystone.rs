@@ -92,24 +92,17 @@ impl KeystoneAuthtokenConfig {
         if self.auth_url.is_none() {
             missing.push("auth_url");
         }
-        if self.auth_type.is_none() {
-            missing.push("auth_type");
+        PasswordUser {
+            auth_type: &self.auth_type,
+            username: &self.username,
+            user_id: &self.user_id,
+            password: &self.password,
+            user_domain_name: &self.user_domain_name,
+            user_domain_id: &self.user_domain_id,
         }
-        if self.username.is_none() && self.user_id.is_none() {
-            missing.push("username (or user_id)");
-        }
-        if self.password.0.is_empty() {
-            missing.push("password");
-        }
+        .add_missing(&mut missing);
         if self.project_name.is_none() && self.project_id.is_none() {
             missing.push("project_name (or project_id)");
-        }
-        if self.user_id.is_none()
-            && self.username.is_some()
-            && self.user_domain_name.is_none()
-            && self.user_domain_id.is_none()
-        {
-            missing.push("user_domain_name (or user_domain_id)");
         }
         if self.project_id.is_none()
             && self.project_name.is_some()
@@ -125,17 +118,7 @@ impl KeystoneAuthtokenConfig {
                 options: missing.join(", "),
             });
         }
-        if let Some(auth_type) = &self.auth_type
-            && !matches!(auth_type.as_str(), "password" | "v3password")
-        {
-            let value = src.value(&AUTH_TYPE)?;
-            return Err(ConfigError::invalid(
-                &AUTH_TYPE,
-                &value,
-                "glint supports only the password authentication plugin (password, v3password)",
-            ));
-        }
-        Ok(())
+        check_password_plugin(&self.auth_type, src, &AUTH_TYPE)
     }
 
     /// The URI announced in `WWW-Authenticate`.
@@ -146,6 +129,58 @@ impl KeystoneAuthtokenConfig {
             (None, None) => String::new(),
         }
     }
+}
+
+/// The service user of keystoneauth's password plugin, as both
+/// `[keystone_authtoken]` and `[oslo_limit]` give it.
+pub(super) struct PasswordUser<'a> {
+    pub auth_type: &'a Option<String>,
+    pub username: &'a Option<String>,
+    pub user_id: &'a Option<String>,
+    pub password: &'a Secret,
+    pub user_domain_name: &'a Option<String>,
+    pub user_domain_id: &'a Option<String>,
+}
+
+impl PasswordUser<'_> {
+    /// Adds to `missing` the options the user lacks.
+    pub(super) fn add_missing(&self, missing: &mut Vec<&'static str>) {
+        if self.auth_type.is_none() {
+            missing.push("auth_type");
+        }
+        if self.username.is_none() && self.user_id.is_none() {
+            missing.push("username (or user_id)");
+        }
+        if self.password.0.is_empty() {
+            missing.push("password");
+        }
+        if self.user_id.is_none()
+            && self.username.is_some()
+            && self.user_domain_name.is_none()
+            && self.user_domain_id.is_none()
+        {
+            missing.push("user_domain_name (or user_domain_id)");
+        }
+    }
+}
+
+/// `auth_type` (option `opt`) names a plugin glint implements.
+pub(super) fn check_password_plugin(
+    auth_type: &Option<String>,
+    src: &Source<'_>,
+    opt: &Opt,
+) -> Result<(), ConfigError> {
+    if let Some(auth_type) = auth_type
+        && !matches!(auth_type.as_str(), "password" | "v3password")
+    {
+        let value = src.value(opt)?;
+        return Err(ConfigError::invalid(
+            opt,
+            &value,
+            "glint supports only the password authentication plugin (password, v3password)",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn parse_auth_url(value: &str) -> Result<Option<Url>, String> {

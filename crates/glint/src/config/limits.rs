@@ -7,7 +7,7 @@ use std::time::Duration;
 use glint_api::auth::{EndpointChoice, LimitsConfig, NameOrId, Scope};
 use url::Url;
 
-use super::keystone::{Secret, parse_auth_url};
+use super::keystone::{PasswordUser, Secret, check_password_plugin, parse_auth_url};
 use super::options::*;
 use super::source::Source;
 use super::{ConfigError, values};
@@ -120,22 +120,15 @@ impl KeystoneLimitsConfig {
         if self.auth_url.is_none() {
             missing.push("auth_url");
         }
-        if self.auth_type.is_none() {
-            missing.push("auth_type");
+        PasswordUser {
+            auth_type: &self.auth_type,
+            username: &self.username,
+            user_id: &self.user_id,
+            password: &self.password,
+            user_domain_name: &self.user_domain_name,
+            user_domain_id: &self.user_domain_id,
         }
-        if self.username.is_none() && self.user_id.is_none() {
-            missing.push("username (or user_id)");
-        }
-        if self.password.0.is_empty() {
-            missing.push("password");
-        }
-        if self.user_id.is_none()
-            && self.username.is_some()
-            && self.user_domain_name.is_none()
-            && self.user_domain_id.is_none()
-        {
-            missing.push("user_domain_name (or user_domain_id)");
-        }
+        .add_missing(&mut missing);
         let project = self.project_id.is_some() || self.project_name.is_some();
         let domain = self.domain_id.is_some() || self.domain_name.is_some();
         if self.system_scope.is_none() && !project && !domain {
@@ -162,17 +155,7 @@ impl KeystoneLimitsConfig {
                 options: missing.join(", "),
             });
         }
-        if let Some(auth_type) = &self.auth_type
-            && !matches!(auth_type.as_str(), "password" | "v3password")
-        {
-            let value = src.value(&LIMIT_AUTH_TYPE)?;
-            return Err(ConfigError::invalid(
-                &LIMIT_AUTH_TYPE,
-                &value,
-                "glint supports only the password authentication plugin (password, v3password)",
-            ));
-        }
-        Ok(())
+        check_password_plugin(&self.auth_type, src, &LIMIT_AUTH_TYPE)
     }
 
     /// What the reader of limits needs, when `use_keystone_limits` is on
