@@ -22,7 +22,7 @@
 //! which must be `Send`, and the compiler cannot yet prove that of futures
 //! made by closures that borrow their arguments.
 
-use glint_db::{CountLimit, DbError, StorageQuota, UploadLease, Version, Versioned};
+use glint_db::{CountLimit, DataKind, DbError, StorageQuota, UploadLease, Version, Versioned};
 use glint_model::time::Timestamp;
 use glint_model::{Image, ImageId};
 use glint_notify::EventType;
@@ -177,6 +177,7 @@ impl ImageService {
                 Some(size) => {
                     let quota = StorageQuota {
                         project: *project,
+                        kind: DataKind::Stored,
                         limit: *limit,
                         size: Some(size),
                     };

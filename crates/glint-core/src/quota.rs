@@ -5,14 +5,15 @@
 //! [`UnifiedLimits`] given to the service), `user_storage_quota` is
 //! ignored, as in Glance, and the project's limits in Keystone apply:
 //! `image_size_total` (MiB) to its image data, `image_count_total` to image
-//! creation, `image_count_uploading` to uploads. Every decision is made in
+//! creation, `image_count_uploading` to uploads and stagings,
+//! `image_stage_total` to the data staged for imports. Every decision is made in
 //! the database, under the project's quota lock, in the transaction that
 //! saves what it allows, so concurrent requests cannot together exceed a
 //! limit (Glance checks before and writes after, so they can).
 
 use std::sync::Arc;
 
-use glint_db::ProjectUsage;
+use glint_db::{DataKind, ProjectUsage, StorageQuota};
 
 use crate::context::RequestContext;
 use crate::error::CoreError;
@@ -29,6 +30,8 @@ pub(crate) enum StorageBound {
     Bytes(u64),
     /// Keystone's `image_size_total`, in MiB.
     SizeTotal { mib: u64 },
+    /// Keystone's `image_stage_total`, in MiB: the data staged for imports.
+    StageTotal { mib: u64 },
 }
 
 impl StorageBound {
@@ -36,7 +39,27 @@ impl StorageBound {
     pub(crate) fn bytes(self) -> u64 {
         match self {
             StorageBound::Bytes(b) => b,
-            StorageBound::SizeTotal { mib } => mib.saturating_mul(MIB),
+            StorageBound::SizeTotal { mib } | StorageBound::StageTotal { mib } => {
+                mib.saturating_mul(MIB)
+            }
+        }
+    }
+
+    /// The data the bound counts.
+    pub(crate) fn kind(self) -> DataKind {
+        match self {
+            StorageBound::Bytes(_) | StorageBound::SizeTotal { .. } => DataKind::Stored,
+            StorageBound::StageTotal { .. } => DataKind::Staged,
+        }
+    }
+
+    /// The quota of this bound for `project`'s data of `size` bytes.
+    pub(crate) fn quota<'a>(self, project: Option<&'a str>, size: Option<u64>) -> StorageQuota<'a> {
+        StorageQuota {
+            project,
+            kind: self.kind(),
+            limit: self.bytes(),
+            size,
         }
     }
 
@@ -50,7 +73,11 @@ impl StorageBound {
     ) -> CoreError {
         match self {
             StorageBound::Bytes(_) => CoreError::StorageQuotaExceeded { size, remaining },
-            StorageBound::SizeTotal { mib } => {
+            StorageBound::SizeTotal { mib } | StorageBound::StageTotal { mib } => {
+                let resource = match self {
+                    StorageBound::StageTotal { .. } => Resource::ImageStageTotal,
+                    _ => Resource::ImageSizeTotal,
+                };
                 let limit = i128::from(self.bytes());
                 let used = u64::try_from((limit - i128::from(remaining)).max(0)).unwrap_or(0);
                 let usage = used / MIB;
@@ -60,7 +87,7 @@ impl StorageBound {
                 let delta = total.div_ceil(MIB).saturating_sub(usage).max(1);
                 CoreError::LimitExceeded {
                     project: project.map(str::to_owned),
-                    resource: Resource::ImageSizeTotal,
+                    resource,
                     limit: mib,
                     usage,
                     delta,

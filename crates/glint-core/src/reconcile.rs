@@ -1,14 +1,16 @@
 //! Reconciliation of interrupted uploads: an image left in `saving` by a
 //! process that died (its upload lease expired, or its holder ran on this
 //! machine and has ended, or it never had a lease) goes back to `queued`,
-//! and whatever partial data the stores hold for it is removed. Run at
+//! and whatever partial data the stores hold for it is removed; so does an
+//! image left in `uploading` by a staging whose lease is so, its partial
+//! staged data removed. Run at
 //! start-up and then once per lease time, by every node (a worker of
 //! `glint serve`): a live upload renews its lease well before it expires,
 //! so it is never taken for an interrupted one, whichever node or run
 //! started it.
 
 use glint_db::UploadLease;
-use glint_model::time;
+use glint_model::{ImageStatus, time};
 
 use crate::error::CoreError;
 use crate::images::ImageService;
@@ -38,13 +40,19 @@ impl ImageService {
             {
                 continue;
             }
-            for store in self.stores.ids().filter_map(|id| self.stores.get(id)) {
-                if let Err(e) = store.discard(id).await {
-                    tracing::error!(image.id = %id, store.id = store.id(), error = %e, "cannot remove partial data");
+            if stale.image.status == ImageStatus::Uploading {
+                if let Some(staging) = &self.staging {
+                    self.discard_staged(staging, id).await;
+                }
+            } else {
+                for store in self.stores.ids().filter_map(|id| self.stores.get(id)) {
+                    if let Err(e) = store.discard(id).await {
+                        tracing::error!(image.id = %id, store.id = store.id(), error = %e, "cannot remove partial data");
+                    }
                 }
             }
             self.abandon_upload(id, &holder).await;
-            tracing::warn!(image.id = %id, "interrupted upload reset to queued");
+            tracing::warn!(image.id = %id, status = %stale.image.status, "interrupted upload reset to queued");
             reset += 1;
         }
         Ok(reset)

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use glint_db::Versioned;
+use glint_db::{CountLimit, UploadLease, Versioned};
 use glint_model::{ImageId, ImageStatus, time};
 use glint_store::{ByteStream, IngestConfig, Store, StoreError};
 
@@ -20,10 +20,23 @@ use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::intake::{STAGE_HOST, Staging};
 use crate::limits::Resource;
-use crate::quota::MIB;
+use crate::quota::StorageBound;
+use crate::upload::refused;
 
 fn missing(id: ImageId) -> CoreError {
     CoreError::image_not_found(id, Lookup::Image)
+}
+
+/// A staging under way: the image as moved to `uploading`, this process's
+/// lease on it and what the project's stage limit left.
+struct Stage {
+    current: Versioned,
+    holder: String,
+    project: Option<String>,
+    bound: Option<StorageBound>,
+    /// Bytes the stage limit still allowed when the staging began.
+    remaining: Option<u64>,
+    announced: Option<u64>,
 }
 
 impl ImageService {
@@ -52,7 +65,6 @@ impl ImageService {
                 method: "glance-direct".into(),
             });
         };
-        self.check_stage_quota(ctx, announced_size).await?;
         let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
         self.authz
             .enforce_image(ctx, &stored.image, "modify_image")
@@ -64,31 +76,17 @@ impl ImageService {
                 limit,
             });
         }
-        let reload = Reload::ForCaller {
-            ctx,
-            rule: "modify_image",
-            by: Lookup::Image,
-        };
-        let begun = self
-            .change_image(stored, reload, Save::Image, |image| {
-                image.transition(ImageStatus::Uploading)?;
-                image.updated_at = time::now();
-                Ok(Step::Save)
-            })
-            .await?;
-        let Some(saved) = begun.saved else {
-            return Err(CoreError::Internal("stage began without a save".into()));
-        };
-        let current = Versioned {
-            image: begun.image,
-            version: saved.version,
-        };
+        let staged = self.begin_stage(ctx, stored, announced_size).await?;
         let svc = self.clone();
         // In its own task, so that a client that goes away cannot leave
         // the image in `uploading` with half its data.
         let work = async move {
-            svc.write_staged(staging, current, data, announced_size)
-                .await
+            let (id, holder) = (staged.current.image.id, staged.holder.clone());
+            tokio::select! {
+                biased;
+                outcome = svc.write_staged(staging, staged, data) => outcome,
+                never = svc.keep_lease(id, &holder) => match never {},
+            }
         };
         tokio::spawn(tracing::Instrument::instrument(
             work,
@@ -98,77 +96,135 @@ impl ImageService {
         .map_err(|e| CoreError::Internal(format!("stage task failed: {e}")))?
     }
 
-    /// Keystone's `image_stage_total`, checked with the announced size as
-    /// Glance does (in whole MiB, before anything is written).
-    async fn check_stage_quota(
+    /// Moves the image to `uploading` under this process's lease, once the
+    /// project's `image_stage_total` allows the announced size (reserved
+    /// until the staging ends) and its `image_count_uploading` one more
+    /// upload, both decided under the project's quota lock. Glance checks
+    /// the announced size before it writes, so parallel stagings can
+    /// together pass the limit; here they cannot.
+    async fn begin_stage(
         &self,
         ctx: &RequestContext,
+        stored: Versioned,
         announced: Option<u64>,
-    ) -> Result<(), CoreError> {
-        let project = ctx.project_id();
-        let Some(limits) = self.project_limits(project).await? else {
-            return Ok(());
+    ) -> Result<Stage, CoreError> {
+        let project = ctx.project_id().map(str::to_owned);
+        let limits = self.project_limits(project.as_deref()).await?;
+        let bound = limits
+            .as_ref()
+            .and_then(|l| l.bound(Resource::ImageStageTotal))
+            .map(|mib| StorageBound::StageTotal { mib });
+        let uploads = limits.and_then(|l| l.bound(Resource::ImageCountUploading));
+        let holder = self.lease_holder();
+        let lease = UploadLease {
+            holder: holder.clone(),
+            expires_at: self.lease_expiry(),
         };
-        let Some(limit) = limits.bound(Resource::ImageStageTotal) else {
-            return Ok(());
+        let reload = Reload::ForCaller {
+            ctx,
+            rule: "modify_image",
+            by: Lookup::Image,
         };
-        let usage = self.db.project_usage(project).await?.staging / MIB;
-        let delta = announced.unwrap_or(0) / MIB;
-        if usage.saturating_add(delta) > limit {
-            return Err(CoreError::LimitExceeded {
-                project: project.map(str::to_owned),
-                resource: Resource::ImageStageTotal,
+        let save = Save::BeginUpload {
+            lease: &lease,
+            quota: bound.map(|b| b.quota(project.as_deref(), announced)),
+            uploads: uploads.map(|limit| CountLimit {
+                project: project.as_deref(),
                 limit,
-                usage,
-                delta,
-            });
-        }
-        Ok(())
+            }),
+        };
+        let begun = self
+            .change_image(stored, reload, save, |image| {
+                image.transition(ImageStatus::Uploading)?;
+                image.updated_at = time::now();
+                Ok(Step::Save)
+            })
+            .await
+            .map_err(|e| refused(e, bound, uploads, project.as_deref(), announced))?;
+        let Some(saved) = begun.saved else {
+            return Err(CoreError::Internal("stage began without a save".into()));
+        };
+        Ok(Stage {
+            current: Versioned {
+                image: begun.image,
+                version: saved.version,
+            },
+            holder,
+            project,
+            bound,
+            remaining: saved.remaining,
+            announced,
+        })
     }
 
     async fn write_staged(
         &self,
         staging: Arc<Staging>,
-        current: Versioned,
+        stage: Stage,
         data: ByteStream,
-        announced: Option<u64>,
     ) -> Result<(), CoreError> {
-        let id = current.image.id;
+        let id = stage.current.image.id;
+        // The stage limit caps the stream when it leaves less than the
+        // size cap.
+        let room = stage
+            .remaining
+            .filter(|room| *room < self.config.image_size_cap);
         let cfg = IngestConfig {
             hash_algo: self.config.hashing_algorithm,
-            size_cap: self.config.image_size_cap,
-            expected_size: announced,
+            size_cap: room.unwrap_or(self.config.image_size_cap),
+            expected_size: stage.announced,
             inspect: false,
+        };
+        let cut_off = |e: StoreError| match (e, room, stage.bound) {
+            (StoreError::SizeLimitExceeded { .. }, Some(room), Some(bound)) => {
+                let remaining = i64::try_from(room).unwrap_or(i64::MAX);
+                bound.refusal(
+                    stage.project.as_deref(),
+                    Some(room.saturating_add(1)),
+                    remaining,
+                )
+            }
+            (e, _, _) => e.into(),
         };
         let (stream, handle) = glint_store::ingest(data, cfg);
         let outcome = match staging.store.put(id, stream).await {
             Ok(_) => match handle.finish().await {
-                Ok(ingested) => self.record_staged(&staging, current, ingested.size).await,
-                Err(e) => Err(e.into()),
+                Ok(ingested) => self.record_staged(&staging, &stage, ingested.size).await,
+                Err(e) => Err(cut_off(e)),
             },
             Err(e) => {
                 drop(handle);
-                Err(e.into())
+                Err(cut_off(e))
             }
         };
         if let Err(e) = outcome {
             tracing::info!(image.id = %id, error = %e, "staging failed; image returned to queued");
-            self.unstage(&staging, id).await;
+            self.discard_staged(&staging, id).await;
+            self.abandon_upload(id, &stage.holder).await;
             return Err(e);
         }
         tracing::info!(image.id = %id, "image data staged");
         Ok(())
     }
 
+    /// Records the staged size (and this node as the stage host) and ends
+    /// the lease, the staged data counted against `image_stage_total`
+    /// again, exactly, under the project's lock.
     async fn record_staged(
         &self,
         staging: &Staging,
-        current: Versioned,
+        stage: &Stage,
         size: u64,
     ) -> Result<(), CoreError> {
-        let id = current.image.id;
+        let id = stage.current.image.id;
         let reload = Reload::ForService { missing };
-        self.change_image(current, reload, Save::Image, |image| {
+        let save = Save::EndUpload {
+            holder: &stage.holder,
+            quota: stage
+                .bound
+                .map(|b| b.quota(stage.project.as_deref(), Some(size))),
+        };
+        self.change_image(stage.current.clone(), reload, save, |image| {
             if image.status != ImageStatus::Uploading {
                 return Err(CoreError::InvalidTransition {
                     from: image.status,
@@ -186,44 +242,16 @@ impl ImageService {
         .map(|_| ())
         .map_err(|e| match e {
             CoreError::ImageNotFound { .. } => CoreError::DeletedDuringUpload { id },
-            e => e,
+            e => refused(e, stage.bound, None, stage.project.as_deref(), Some(size)),
         })
     }
 
-    /// Removes the staged data of `id` and puts the image back to `queued`
-    /// if it is still `uploading` (Glance's `_unstage`).
-    pub(crate) async fn unstage(&self, staging: &Staging, id: ImageId) {
+    /// Removes the staged data of `id`, if any.
+    pub(crate) async fn discard_staged(&self, staging: &Staging, id: ImageId) {
         match staging.store.discard(id).await {
             Ok(()) | Err(StoreError::NotFound(_)) => {}
             Err(e) => {
                 tracing::error!(image.id = %id, error = %e, "cannot remove staged image data")
-            }
-        }
-        let current = match self.db.get_image_versioned(id).await {
-            Ok(Some(current)) => current,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(image.id = %id, error = %e, "cannot return image to queued");
-                return;
-            }
-        };
-        let reload = Reload::ForService { missing };
-        let reset = self
-            .change_image(current, reload, Save::Image, |image| {
-                if image.status != ImageStatus::Uploading {
-                    return Ok(Step::Keep);
-                }
-                image.transition(ImageStatus::Queued)?;
-                image.size = None;
-                image.properties.remove(STAGE_HOST);
-                image.updated_at = time::now();
-                Ok(Step::Save)
-            })
-            .await;
-        match reset {
-            Ok(_) | Err(CoreError::ImageNotFound { .. }) => {}
-            Err(e) => {
-                tracing::error!(image.id = %id, error = %e, "cannot return image to queued")
             }
         }
     }

@@ -21,7 +21,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use glint_db::{CountLimit, StorageQuota, UploadLease, Version, Versioned};
+use glint_db::{CountLimit, DataKind, StorageQuota, UploadLease, Version, Versioned};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
 use glint_store::{ByteStream, IngestConfig, Ingested, Store, StoreError};
 use tracing::Instrument;
@@ -30,6 +30,7 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
+use crate::intake::STAGE_HOST;
 use crate::limits::Resource;
 use crate::liveness;
 use crate::quota::StorageBound;
@@ -97,7 +98,7 @@ pub(crate) fn record_data(
 
 /// Words a refusal of the database by the bound it checked: the data of
 /// `size` bytes (`None`: unknown) did not fit, or `uploads` was reached.
-fn refused(
+pub(crate) fn refused(
     e: CoreError,
     bound: Option<StorageBound>,
     uploads: Option<u64>,
@@ -224,6 +225,7 @@ impl ImageService {
         let bound = self.storage_bound(limits.as_ref());
         let quota = bound.map(|bound| StorageQuota {
             project: project.as_deref(),
+            kind: DataKind::Stored,
             limit: bound.bytes(),
             size: announced,
         });
@@ -279,7 +281,7 @@ impl ImageService {
     /// Renews the lease every third of its life; never returns. Once the
     /// lease is lost (another process reclaimed the upload), it stops: the
     /// upload fails when it tries to end.
-    async fn keep_lease(&self, id: ImageId, holder: &str) -> Infallible {
+    pub(crate) async fn keep_lease(&self, id: ImageId, holder: &str) -> Infallible {
         let every = self.config.upload_lease_time / 3;
         loop {
             tokio::time::sleep(every).await;
@@ -320,7 +322,9 @@ impl ImageService {
                 // with the byte that did not fit.
                 let size = match bound {
                     StorageBound::Bytes(_) => None,
-                    StorageBound::SizeTotal { .. } => Some(room.saturating_add(1)),
+                    StorageBound::SizeTotal { .. } | StorageBound::StageTotal { .. } => {
+                        Some(room.saturating_add(1))
+                    }
                 };
                 let remaining = i64::try_from(room).unwrap_or(i64::MAX);
                 bound.refusal(upload.project.as_deref(), size, remaining)
@@ -367,6 +371,7 @@ impl ImageService {
         let virtual_size = self.checked_virtual_size(&upload.image, &ingested)?;
         let quota = upload.bound.map(|bound| StorageQuota {
             project: upload.project.as_deref(),
+            kind: DataKind::Stored,
             limit: bound.bytes(),
             size: Some(ingested.size),
         });
@@ -456,10 +461,17 @@ impl ImageService {
         };
         let reset = self
             .change_image(current, reload, save, |image| {
-                if image.status != ImageStatus::Saving {
-                    return Ok(Step::Keep);
+                match image.status {
+                    ImageStatus::Saving => {
+                        image.properties.remove(LEGACY_UPLOAD_LEASE);
+                    }
+                    // A staging: its staged size and host go with the data.
+                    ImageStatus::Uploading => {
+                        image.size = None;
+                        image.properties.remove(STAGE_HOST);
+                    }
+                    _ => return Ok(Step::Keep),
                 }
-                image.properties.remove(LEGACY_UPLOAD_LEASE);
                 image.transition(ImageStatus::Queued)?;
                 image.updated_at = time::now();
                 Ok(Step::Save)

@@ -81,7 +81,7 @@ pub use exec::{ANSWER_GRACE, ConnectOptions, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_ST
 pub use images::{Version, Versioned};
 pub use jobs::{JobLease, JobState};
 pub use purge::{PURGE_BATCH, PurgeCounts, PurgeRequest};
-pub use quota::{CountLimit, ProjectUsage, StorageQuota};
+pub use quota::{CountLimit, DataKind, ProjectUsage, StorageQuota};
 pub use scrub::{RestoreOutcome, SCRUB_JOB, ScrubCursor};
 pub use tasks::{TASK_SORT_KEYS, TaskListQuery};
 pub use uploads::{UploadLease, UploadStarted};

@@ -28,14 +28,28 @@ use crate::exec::WriteTx;
 use crate::rows::{IMAGES, PROJECT_LOCKS, RowRead, UPLOADS, flag, int_from_row};
 use crate::{Database, DbError, Dialect};
 
-/// A storage quota to hold: the project whose data counts, its limit, and
-/// the size to fit (`None` when not known yet).
+/// A storage quota to hold: the project whose data counts, which data, its
+/// limit, and the size to fit (`None` when not known yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorageQuota<'a> {
     /// `None`: images without an owner, for a caller without a project.
     pub project: Option<&'a str>,
+    pub kind: DataKind,
     pub limit: u64,
     pub size: Option<u64>,
+}
+
+/// Which of a project's data a [`StorageQuota`] bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// The data its images hold in stores, plus what uploads in progress
+    /// (images in `saving`) reserved: `user_storage_quota` or
+    /// `image_size_total`.
+    Stored,
+    /// The data of its images staged or being imported, plus what stagings
+    /// in progress (images in `uploading` with a lease) reserved:
+    /// `image_stage_total`.
+    Staged,
 }
 
 /// A bound on how many images of a project may be in some states: those
@@ -112,7 +126,7 @@ impl Database {
         let dialect = self.dialect();
         let queries = [
             stored(dialect, None, project),
-            staging(dialect, project),
+            staging(dialect, None, project),
             counted(project, Counted::Images),
             counted(project, Counted::Uploading),
         ];
@@ -163,10 +177,11 @@ pub(crate) async fn check(
     now: Timestamp,
 ) -> Result<i64, DbError> {
     let mut used = 0_i64;
-    for query in [
-        stored(dialect, Some(image_id), quota.project),
-        reserved(dialect, image_id, quota.project, now),
-    ] {
+    let held = match quota.kind {
+        DataKind::Stored => stored(dialect, Some(image_id), quota.project),
+        DataKind::Staged => staging(dialect, Some(image_id), quota.project),
+    };
+    for query in [held, reserved(dialect, image_id, quota, now)] {
         used = used.saturating_add(scalar(tx, dialect, &query).await?);
     }
     let limit = i64::try_from(quota.limit).unwrap_or(i64::MAX);
@@ -277,17 +292,22 @@ fn stored(dialect: Dialect, except: Option<&str>, project: Option<&str>) -> Sele
     query
 }
 
-/// The data of the project's images being imported, which Glance counts
-/// against `image_stage_total`.
-fn staging(dialect: Dialect, project: Option<&str>) -> SelectStatement {
-    of_project(project)
+/// The data of the project's images staged or being imported, which
+/// Glance counts against `image_stage_total`, leaving out the image
+/// `except`.
+fn staging(dialect: Dialect, except: Option<&str>, project: Option<&str>) -> SelectStatement {
+    let mut query = of_project(project)
         .expr(sum_of(dialect, "images.size"))
         .and_where(Expr::col((IMAGES, "size")).gt(0))
         .and_where(Expr::col((IMAGES, "status")).is_in([
             ImageStatus::Uploading.as_str(),
             ImageStatus::Importing.as_str(),
         ]))
-        .take()
+        .take();
+    if let Some(id) = except {
+        query.and_where(Expr::col((IMAGES, "id")).ne(id));
+    }
+    query
 }
 
 /// What a count of images counts.
@@ -309,18 +329,29 @@ fn counted(project: Option<&str>, what: Counted) -> SelectStatement {
     query
 }
 
-/// What the project's other uploads in progress reserved.
+/// What the project's other transfers in progress of the quota's kind
+/// reserved: uploads (images in `saving`) for stored data, stagings
+/// (images in `uploading`) for staged data.
 fn reserved(
     dialect: Dialect,
     image_id: &str,
-    project: Option<&str>,
+    quota: &StorageQuota<'_>,
     now: Timestamp,
 ) -> SelectStatement {
+    let status = match quota.kind {
+        DataKind::Stored => ImageStatus::Saving,
+        DataKind::Staged => ImageStatus::Uploading,
+    };
     Query::select()
-        .expr(sum_of(dialect, "reserved"))
+        .expr(sum_of(dialect, &format!("{UPLOADS}.reserved")))
         .from(UPLOADS)
-        .and_where(owned_by(Expr::col("project"), project))
-        .and_where(Expr::col("image_id").ne(image_id))
-        .and_where(Expr::col("expires_at").gte(to_micros(now)))
+        .inner_join(
+            IMAGES,
+            Expr::col((IMAGES, "id")).equals((UPLOADS, "image_id")),
+        )
+        .and_where(owned_by(Expr::col((UPLOADS, "project")), quota.project))
+        .and_where(Expr::col((UPLOADS, "image_id")).ne(image_id))
+        .and_where(Expr::col((UPLOADS, "expires_at")).gte(to_micros(now)))
+        .and_where(Expr::col((IMAGES, "status")).eq(status.as_str()))
         .take()
 }

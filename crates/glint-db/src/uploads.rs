@@ -198,37 +198,62 @@ impl Database {
         Ok(version)
     }
 
-    /// Live images in `saving` that no process holds a valid lease on at
-    /// `now`: their lease expired, or is held by one of `dead_holders`
-    /// (processes known to have died), or they never had one (written by an
-    /// older glint). Oldest first.
+    /// Transfers that no process finishes: live images in `saving` that no
+    /// process holds a valid lease on at `now` (their lease expired, or is
+    /// held by one of `dead_holders`, processes known to have died, or they
+    /// never had one, written by an older glint), and images in `uploading`
+    /// whose staging lease is so (an `uploading` image without a lease has
+    /// its data staged and waits for its import). Oldest first.
     pub async fn interrupted_uploads(
         &self,
         now: Timestamp,
         dead_holders: &[String],
     ) -> Result<Vec<Versioned>, DbError> {
         let lease = |c: &'static str| Expr::col((UPLOADS, c));
-        let query =
-            select_images()
-                .left_join(
-                    UPLOADS,
-                    Expr::col((UPLOADS, "image_id")).equals((IMAGES, "id")),
-                )
-                .and_where(Expr::col((IMAGES, "status")).eq(ImageStatus::Saving.as_str()))
-                .and_where(Expr::col((IMAGES, "deleted")).eq(flag(false)))
-                .cond_where(sea_query::Cond::any().add(lease("image_id").is_null()).add(
-                    reclaimable(lease("expires_at"), lease("holder"), now, dead_holders),
-                ))
-                .order_by((IMAGES, "created_at"), sea_query::Order::Asc)
-                .order_by((IMAGES, "id"), sea_query::Order::Asc)
-                .take();
+        let status = Expr::col((IMAGES, "status"));
+        let query = select_images()
+            .left_join(
+                UPLOADS,
+                Expr::col((UPLOADS, "image_id")).equals((IMAGES, "id")),
+            )
+            .and_where(Expr::col((IMAGES, "deleted")).eq(flag(false)))
+            .cond_where(
+                sea_query::Cond::any()
+                    .add(
+                        sea_query::Cond::all()
+                            .add(status.clone().eq(ImageStatus::Saving.as_str()))
+                            .add(sea_query::Cond::any().add(lease("image_id").is_null()).add(
+                                reclaimable(
+                                    lease("expires_at"),
+                                    lease("holder"),
+                                    now,
+                                    dead_holders,
+                                ),
+                            )),
+                    )
+                    .add(
+                        sea_query::Cond::all()
+                            .add(status.eq(ImageStatus::Uploading.as_str()))
+                            .add(lease("image_id").is_not_null())
+                            .add(reclaimable(
+                                lease("expires_at"),
+                                lease("holder"),
+                                now,
+                                dead_holders,
+                            )),
+                    ),
+            )
+            .order_by((IMAGES, "created_at"), sea_query::Order::Asc)
+            .order_by((IMAGES, "id"), sea_query::Order::Asc)
+            .take();
         self.fetch_versioned(query).await
     }
 
     /// Makes `lease` the lease of the upload of `id`, if the image is still
-    /// in `saving` at version `expected` and no valid lease (at `now`) is
-    /// held on it, a lease of one of `dead_holders` counting as invalid.
-    /// `false` when another process holds or took it.
+    /// in `saving` (or, staging, in `uploading` with a lease) at version
+    /// `expected` and no valid lease (at `now`) is held on it, a lease of
+    /// one of `dead_holders` counting as invalid. `false` when another
+    /// process holds or took it.
     pub async fn take_over_upload(
         &self,
         id: ImageId,
@@ -240,10 +265,14 @@ impl Database {
         let dialect = self.dialect();
         let id = id.to_string();
         let mut tx = self.begin_write().await?;
-        let still = lock_image(&mut tx, dialect, &id).await?;
-        if still != Some((ImageStatus::Saving, expected)) {
-            return Ok(false);
-        }
+        let status = match lock_image(&mut tx, dialect, &id).await? {
+            Some((status @ (ImageStatus::Saving | ImageStatus::Uploading), version))
+                if version == expected =>
+            {
+                status
+            }
+            _ => return Ok(false),
+        };
         let take = Query::update()
             .table(UPLOADS)
             .value("holder", lease.holder.as_str())
@@ -259,6 +288,7 @@ impl Database {
             ))
             .take();
         let taken = match tx.execute(dialect, &take).await? {
+            0 if status == ImageStatus::Uploading => false,
             0 if lease_exists(&mut tx, dialect, &id).await? => false,
             0 => insert_lease(&mut tx, dialect, &id, lease).await?,
             _ => true,

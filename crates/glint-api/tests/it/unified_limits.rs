@@ -453,3 +453,151 @@ async fn unreadable_limits_answer_503_or_500_and_nothing_is_created() {
     source.fail_with(None);
     p1.create_image(raw_image()).await;
 }
+
+/// Twenty stagings (`PUT /stage`) of one project at once, half of unknown
+/// size: the data staged never exceeds `image_stage_total`, each refusal
+/// is Glance's 413 and leaves the image `queued` with nothing staged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_stagings_never_exceed_image_stage_total() {
+    const STAGINGS: usize = 20;
+    const SIZE: usize = 300 * 1024;
+    const LIMIT_MIB: u64 = 2;
+    for backend in Backend::configured() {
+        eprintln!("running on {backend:?}");
+        let source = TestLimits::registered(&[
+            ("image_count_total", -1),
+            ("image_count_uploading", -1),
+            ("image_size_total", -1),
+            ("image_stage_total", LIMIT_MIB as i64),
+        ]);
+        let app = limited_app(backend, source).await;
+        let p1 = app.member_of("p1");
+        let mut ids = Vec::new();
+        for _ in 0..STAGINGS {
+            ids.push(id_of(&p1.create_image(raw_image()).await));
+        }
+        let mut tasks = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let body = if i % 2 == 0 {
+                Body::from(noise(SIZE, i as u64))
+            } else {
+                chunked(SIZE, i as u64)
+            };
+            let request = p1
+                .put(&format!("/v2/images/{id}/stage"))
+                .header("content-type", "application/octet-stream")
+                .body(body);
+            tasks.push(tokio::spawn(async move {
+                match request.send().await {
+                    Ok(resp) => Some((resp.status(), resp.text().await.unwrap_or_default())),
+                    Err(e) => {
+                        assert!(e.is_request() || e.is_body(), "{e:?}");
+                        None
+                    }
+                }
+            }));
+        }
+        let mut staged = 0;
+        for task in tasks {
+            match task.await.expect("stage task") {
+                Some((StatusCode::NO_CONTENT, _)) => staged += 1,
+                Some((StatusCode::PAYLOAD_TOO_LARGE, body)) => assert!(
+                    body.contains("Resource image_stage_total is over limit of 2"),
+                    "{body}"
+                ),
+                Some((other, body)) => panic!("unexpected {other}: {body}"),
+                None => {}
+            }
+        }
+        let fit = (LIMIT_MIB * MIB) as usize / SIZE;
+        assert!(staged >= 1 && staged <= fit, "{staged} staged, {fit} fit");
+        let mut total = 0;
+        for id in &ids {
+            let image = app
+                .wait_for_image(id, Duration::from_secs(10), |i| {
+                    i["status"] == "queued" || (i["status"] == "uploading" && i["size"].is_u64())
+                })
+                .await;
+            total += image["size"].as_u64().unwrap_or(0);
+        }
+        assert!(total <= LIMIT_MIB * MIB, "{total} bytes staged");
+        assert_eq!(total, (staged * SIZE) as u64);
+        assert_eq!(app.staged_files().len(), staged);
+        // Usage reports what is staged, in whole MiB.
+        let usage: Value = p1
+            .get("/v2/info/usage")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            usage["usage"]["image_stage_total"]["usage"],
+            total / MIB,
+            "{usage:#}"
+        );
+    }
+}
+
+/// A staging counts against `image_count_uploading` as in Glance, the image
+/// itself included, and a refused one is put back to `queued`.
+#[tokio::test]
+async fn staging_counts_against_image_count_uploading() {
+    let source = TestLimits::registered(&[
+        ("image_count_total", -1),
+        ("image_count_uploading", 1),
+        ("image_size_total", -1),
+        ("image_stage_total", -1),
+    ]);
+    let app = limited_app(Backend::Sqlite, source).await;
+    let p1 = app.member_of("p1");
+    let first = id_of(&p1.create_image(raw_image()).await);
+    let second = id_of(&p1.create_image(raw_image()).await);
+    let stage = |id: &str| {
+        p1.put(&format!("/v2/images/{id}/stage"))
+            .header("content-type", "application/octet-stream")
+            .body(noise(1000, 1))
+    };
+    expect_status(stage(&first).send().await.unwrap(), StatusCode::NO_CONTENT).await;
+    let message = expect_error(
+        stage(&second).send().await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert!(
+        message.contains(
+            "[Resource image_count_uploading is over limit of 1 due to current usage 2 and \
+             delta 0]"
+        ),
+        "{message}"
+    );
+    assert_eq!(app.image(&second).await["status"], "queued");
+    assert_eq!(app.staged_files(), vec![first]);
+}
+
+/// A staging that announces more than `image_stage_total` leaves is refused
+/// before anything is written, with Glance's message.
+#[tokio::test]
+async fn staging_over_image_stage_total_is_refused_with_glances_message() {
+    let source = TestLimits::registered(&[
+        ("image_count_total", -1),
+        ("image_count_uploading", -1),
+        ("image_size_total", -1),
+        ("image_stage_total", 1),
+    ]);
+    let app = limited_app(Backend::Sqlite, source).await;
+    let p1 = app.member_of("p1");
+    let id = id_of(&p1.create_image(raw_image()).await);
+    let resp = p1
+        .put(&format!("/v2/images/{id}/stage"))
+        .header("content-type", "application/octet-stream")
+        .body(noise(2 * MIB as usize, 5))
+        .send()
+        .await
+        .unwrap();
+    let message = expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(message, over_limit("p1", "image_stage_total", 1, 0, 2));
+    assert_eq!(app.image(&id).await["status"], "queued");
+    assert!(app.staged_files().is_empty());
+}

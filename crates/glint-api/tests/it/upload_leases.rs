@@ -146,3 +146,76 @@ async fn an_upload_whose_lease_is_not_renewed_is_reclaimed_once_expired_only() {
         drop(second);
     }
 }
+
+/// A staging (`PUT /stage`) holds a lease like an upload: one whose process
+/// died is reset to `queued` once the lease has expired, its partial staged
+/// data removed, while an image whose data was staged whole (no lease; it
+/// waits for its import) is left alone.
+#[tokio::test]
+async fn a_staging_whose_lease_is_not_renewed_is_reclaimed_once_expired() {
+    for backend in Backend::configured() {
+        eprintln!("running on {backend:?}");
+        let first = first_server(backend).await;
+        let staged = first.create_raw_image("staged whole").await;
+        let resp = first
+            .admin()
+            .put(&format!("/v2/images/{staged}/stage"))
+            .header("content-type", "application/octet-stream")
+            .body(noise(1000, 3))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+
+        let id = first.create_raw_image("dead staging").await;
+        let image_id = ImageId::parse(&id).unwrap();
+        let stored = first
+            .db()
+            .get_image_versioned(image_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut uploading = stored.image.clone();
+        uploading.status = ImageStatus::Uploading;
+        let lease = UploadLease {
+            holder: "localhost/a-run-that-died".into(),
+            expires_at: glint_model::time::now() + LEASE,
+        };
+        first
+            .db()
+            .begin_upload(&uploading, stored.version, &lease, None)
+            .await
+            .unwrap();
+        let lease_taken = Instant::now();
+        let staging = first.scratch_dir().join("staging");
+        let partial = format!(".{id}.4242-0.partial");
+        std::fs::write(staging.join(&partial), b"half an image").unwrap();
+
+        let second = second_server(&first).await;
+        second
+            .service()
+            .reconcile_interrupted_uploads()
+            .await
+            .unwrap();
+        if lease_taken.elapsed() < LEASE {
+            assert_eq!(second.image(&id).await["status"], "uploading");
+        }
+        while lease_taken.elapsed() <= LEASE {
+            tokio::time::sleep(LEASE / 10).await;
+        }
+        let reset = first
+            .service()
+            .reconcile_interrupted_uploads()
+            .await
+            .unwrap();
+        assert_eq!(reset, 1);
+        let image = first.image(&id).await;
+        assert_eq!(image["status"], "queued", "{image:#}");
+        assert_eq!(first.staged_files(), vec![staged.clone()]);
+        assert_eq!(first.db().upload_lease(image_id).await.unwrap(), None);
+        let whole = first.image(&staged).await;
+        assert_eq!(whole["status"], "uploading", "{whole:#}");
+        assert_eq!(whole["size"], 1000);
+        drop(second);
+    }
+}

@@ -5,7 +5,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{at, bare_image, on_every_db};
-use glint_db::{Database, DbError, StorageQuota, UploadLease, Version};
+use glint_db::{DataKind, Database, DbError, StorageQuota, UploadLease, Version};
 use glint_model::time::{Timestamp, now};
 use glint_model::{Image, ImageStatus, Location, Visibility};
 
@@ -228,6 +228,7 @@ async fn the_storage_quota_counts_stored_data_and_reservations() {
     on_every_db(|db| async move {
         let quota = |size| StorageQuota {
             project: Some("p"),
+            kind: DataKind::Stored,
             limit: 1000,
             size,
         };
@@ -259,6 +260,7 @@ async fn the_storage_quota_counts_stored_data_and_reservations() {
         let (mut other, version) = queued(&db, "q", 2).await;
         let q = StorageQuota {
             project: Some("q"),
+            kind: DataKind::Stored,
             limit: 1000,
             size: Some(900),
         };
@@ -323,6 +325,7 @@ async fn concurrent_final_checks_never_exceed_the_quota() {
     on_every_db(|db| async move {
         let quota = |size| StorageQuota {
             project: Some("p"),
+            kind: DataKind::Stored,
             limit: 1000,
             size,
         };
@@ -342,6 +345,7 @@ async fn concurrent_final_checks_never_exceed_the_quota() {
                 tokio::spawn(async move {
                     let q = StorageQuota {
                         project: Some("p"),
+                        kind: DataKind::Stored,
                         limit: 1000,
                         size: Some(300),
                     };
