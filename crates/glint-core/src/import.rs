@@ -3,20 +3,27 @@
 //!
 //! The request validates the body and the image as Glance does, records a
 //! pending task, and in one compare-and-set save takes the import lock
-//! (`os_glance_import_task`) and moves the image to `importing`. The
-//! import worker of `glint-workers` claims each unfinished task with a job
-//! lease (kind `import`) and calls [`ImageService::run_import`]: the data
-//! (staged for `glance-direct`, downloaded for `web-download`) goes
-//! through the ingest wrapper (hash, size, inspection) into the store, the
-//! image becomes `active`, the staged file goes and the task succeeds. On
-//! failure the image returns to `queued` without its staged data and the
-//! task fails with the reason. A task whose worker died is run again from
-//! the start by whoever claims its expired lease.
+//! (`os_glance_import_task`, breaking a stale one by Glance's rules) and,
+//! unless it copies an active image (`copy-image`), moves the image to
+//! `importing`. The import worker of `glint-workers` claims each
+//! unfinished task with a job lease (kind `import`) and calls
+//! [`ImageService::run_import`]: the data (staged for `glance-direct`,
+//! downloaded for `web-download`, read from the image's location for
+//! `copy-image`) goes through the ingest wrapper (hash, size, inspection)
+//! into each store the import names, one after the other, as Glance's
+//! serial import does. Without `all_stores_must_succeed` the image becomes
+//! `active` with the first store written and a store that fails is listed
+//! in `os_glance_failed_import`; with it (the default) the image becomes
+//! `active` only once every store holds the data, and any failure removes
+//! what was written. Then the staged file goes, the lock is released and
+//! the task succeeds. On failure the image returns to `queued` (a copied
+//! image stays `active`) without its staged data and the task fails with
+//! the reason. A task whose worker died is run again from the start by
+//! whoever claims its expired lease.
 
 use std::sync::Arc;
 
-use glint_db::Versioned;
-use glint_model::task::{API_IMAGE_IMPORT, Task, TaskStatus};
+use glint_model::task::{API_IMAGE_IMPORT, Task, TaskId, TaskStatus};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
 use glint_notify::EventType;
 use glint_store::{ByteStream, IngestConfig, Store};
@@ -42,14 +49,19 @@ const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 /// The kind of the job leases of import tasks.
 pub const IMPORT_JOB: &str = "import";
 
+/// How long an import lock is valid after its task last changed; twice as
+/// long for a task still pending (Glance's rule for breaking a lock).
+const LOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
 /// The import methods glint implements, in Glance's order.
-pub const IMPLEMENTED_METHODS: [&str; 2] = ["glance-direct", "web-download"];
+pub const IMPLEMENTED_METHODS: [&str; 3] = ["glance-direct", "web-download", "copy-image"];
 
 /// How an import gets its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Method {
     GlanceDirect,
     WebDownload { uri: String },
+    CopyImage,
 }
 
 impl Method {
@@ -57,6 +69,54 @@ impl Method {
         match self {
             Method::GlanceDirect => "glance-direct",
             Method::WebDownload { .. } => "web-download",
+            Method::CopyImage => "copy-image",
+        }
+    }
+
+    /// The method of a task's input.
+    fn of_task(input: &Value) -> Result<Method, CoreError> {
+        match input["import_req"]["method"]["name"].as_str() {
+            Some("glance-direct") => Ok(Method::GlanceDirect),
+            Some("web-download") => Ok(Method::WebDownload {
+                uri: input["uri"].as_str().unwrap_or_default().to_owned(),
+            }),
+            Some("copy-image") => Ok(Method::CopyImage),
+            other => Err(bad(format!(
+                "Unknown import method name '{}'.",
+                other.unwrap_or("")
+            ))),
+        }
+    }
+}
+
+/// An import lock found stale and broken: the task that held it and the
+/// stores it was importing to, whose progress is cleaned up.
+struct StaleLock {
+    task_id: String,
+    stores: Vec<String>,
+}
+
+/// Where the data an import writes to each store comes from.
+enum Source {
+    /// The staged file (read again for each store).
+    Staged(Arc<crate::intake::Staging>),
+    /// A download, for one store only.
+    Stream(Option<ByteStream>),
+    /// The image's data at one of its locations (`copy-image`).
+    Location { store: Arc<dyn Store>, url: String },
+}
+
+impl Source {
+    async fn open(&mut self, id: ImageId) -> Result<ByteStream, CoreError> {
+        match self {
+            Source::Staged(staging) => {
+                let url = staging.store.url_for(id);
+                Ok(staging.store.get(&url, None).await?.stream)
+            }
+            Source::Stream(stream) => stream
+                .take()
+                .ok_or_else(|| CoreError::Internal("a download read twice".into())),
+            Source::Location { store, url } => Ok(store.get(url, None).await?.stream),
         }
     }
 }
@@ -124,6 +184,7 @@ impl ImageService {
         }
         match name {
             "glance-direct" => Ok(Method::GlanceDirect),
+            "copy-image" => Ok(Method::CopyImage),
             "web-download" => {
                 let uri = method
                     .get("uri")
@@ -141,23 +202,39 @@ impl ImageService {
         }
     }
 
-    /// `POST /v2/images/{id}/import`: the task that will import the image.
+    /// `POST /v2/images/{id}/import`: the task that will import the image;
+    /// `None` for a `copy-image` to `all_stores` of an image that is
+    /// already in every store (nothing to do, as in Glance).
     pub async fn import_image(
         &self,
         ctx: &RequestContext,
         id: ImageId,
         body: &Value,
         store_header: Option<&str>,
-    ) -> Result<Task, CoreError> {
+    ) -> Result<Option<Task>, CoreError> {
         let method = self.import_method(body)?;
         let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
-        self.authz
-            .enforce_image(ctx, &stored.image, "modify_image")
-            .await?;
+        // As Glance: a copy is allowed by its own rule (admin by default),
+        // other imports need the right to change the image.
+        let rule = match method {
+            Method::CopyImage => "copy_image",
+            _ => "modify_image",
+        };
+        self.authz.enforce_image(ctx, &stored.image, rule).await?;
         check_importable(&stored.image, &method)?;
-        let stores = self.import_stores(body, store_header)?;
-        if method == Method::GlanceDirect {
-            self.check_import_quota(ctx, stored.image.size).await?;
+        let stale = self.stale_import_lock(&stored.image).await?;
+        let Some(stores) = self.import_stores(body, store_header, &stored.image, &method)? else {
+            tracing::info!(image.id = %id, "image already in every store; nothing to copy");
+            return Ok(None);
+        };
+        match method {
+            Method::GlanceDirect => self.check_import_quota(ctx, stored.image.size).await?,
+            Method::CopyImage => {
+                let copies = u64::try_from(stores.len().max(1)).unwrap_or(u64::MAX);
+                let size = stored.image.size.map(|s| s.saturating_mul(copies));
+                self.check_import_quota(ctx, size).await?
+            }
+            Method::WebDownload { .. } => {}
         }
         let now = time::now();
         let mut input = json!({
@@ -179,16 +256,25 @@ impl ImageService {
         let multi = self.stores.is_multi_store();
         let reload = Reload::ForCaller {
             ctx,
-            rule: "modify_image",
+            rule,
             by: Lookup::Image,
         };
         let locked = self
             .change_image(stored, reload, Save::Image, |image| {
                 check_importable(image, &method)?;
-                if image.properties.contains_key(IMPORT_TASK) {
-                    return Err(conflict(format!(
-                        "New operation on image '{id}' is not permitted as prior operation is still in progress"
-                    )));
+                match (image.properties.get(IMPORT_TASK), &stale) {
+                    (None, _) => {}
+                    (Some(holder), Some(stale)) if *holder == stale.task_id => {
+                        // Glance's clean-up of the progress the broken
+                        // lock's task left.
+                        remove_from_list(image, IMPORTING_TO_STORES, &stale.stores);
+                        remove_from_list(image, FAILED_IMPORT, &stale.stores);
+                    }
+                    (Some(_), _) => {
+                        return Err(conflict(format!(
+                            "New operation on image '{id}' is not permitted as prior operation is still in progress"
+                        )));
+                    }
                 }
                 image.properties.insert(IMPORT_TASK.into(), task_id.clone());
                 if multi {
@@ -196,7 +282,9 @@ impl ImageService {
                     remove_from_list(image, FAILED_IMPORT, &stores);
                 }
                 image.properties.remove(STAGE_HOST);
-                image.transition(ImageStatus::Importing)?;
+                if method != Method::CopyImage {
+                    image.transition(ImageStatus::Importing)?;
+                }
                 image.updated_at = time::now();
                 Ok(Step::Save)
             })
@@ -219,7 +307,59 @@ impl ImageService {
         self.notify_task(EventType::TaskRun, &task);
         tracing::info!(image.id = %id, task.id = %task.id, method = method.name(), "import queued");
         self.import_wake.notify_one();
-        Ok(task)
+        Ok(Some(task))
+    }
+
+    /// Glance's rules for an image that already carries an import lock:
+    /// the lock may be broken when its task is gone, or has not changed
+    /// for an hour (two while still pending). glint also keeps a lock
+    /// whose task a live worker holds (its job lease is valid), so a long
+    /// import is never broken into. A lock that holds is 409 `Image has
+    /// active task`; a broken one fails its task (`Expired lock
+    /// preempted`) and is replaced by the caller.
+    async fn stale_import_lock(&self, image: &Image) -> Result<Option<StaleLock>, CoreError> {
+        let Some(holder) = image.properties.get(IMPORT_TASK) else {
+            return Ok(None);
+        };
+        let now = time::now();
+        let found = match TaskId::parse(holder) {
+            Some(task_id) => self.db.task(task_id, now).await?,
+            None => None,
+        };
+        let Some(mut task) = found else {
+            tracing::warn!(image.id = %image.id, task.id = %holder, "import lock of a task that no longer exists; breaking it");
+            return Ok(Some(StaleLock {
+                task_id: holder.clone(),
+                stores: Vec::new(),
+            }));
+        };
+        let expiry = match task.status {
+            TaskStatus::Pending => LOCK_EXPIRY * 2,
+            _ => LOCK_EXPIRY,
+        };
+        let worked_on = self
+            .db
+            .job(IMPORT_JOB, holder)
+            .await?
+            .is_some_and(|job| job.expires_at > now);
+        if task.updated_at + expiry > now || worked_on {
+            return Err(conflict("Image has active task"));
+        }
+        if !task.status.is_final() {
+            let read = task.status;
+            let before = task.clone();
+            task.transition(TaskStatus::Failure, now, self.config.task_time_to_live)?;
+            task.message = "Expired lock preempted".into();
+            if self.db.save_task(&task, read).await? {
+                self.notify_task(EventType::TaskFailure, &before);
+            }
+        }
+        tracing::warn!(image.id = %image.id, task.id = %holder, status = task.status.as_str(), "stale import lock broken");
+        let stores = task_stores(task.input.as_ref().unwrap_or(&Value::Null));
+        Ok(Some(StaleLock {
+            task_id: holder.clone(),
+            stores,
+        }))
     }
 
     /// As Glance before a `glance-direct` import: the staged size must fit
@@ -247,12 +387,43 @@ impl ImageService {
 
     /// The stores an import writes to: `stores`, else `all_stores`, else
     /// `X-Image-Meta-Store`, else the default; their ids in multi-store
-    /// mode, none otherwise.
-    fn import_stores(&self, body: &Value, header: Option<&str>) -> Result<Vec<String>, CoreError> {
+    /// mode, none otherwise (the one store). For `copy-image`, a named
+    /// store that already holds the image is 400, and `all_stores` leaves
+    /// those out (`None` when that leaves none).
+    fn import_stores(
+        &self,
+        body: &Value,
+        header: Option<&str>,
+        image: &Image,
+        method: &Method,
+    ) -> Result<Option<Vec<String>>, CoreError> {
+        let holding: Vec<&str> = image
+            .locations
+            .iter()
+            .filter_map(|l| self.store_for(l).map(|s| s.id()))
+            .collect();
         if !self.stores.is_multi_store() {
-            return Ok(Vec::new());
+            let default = self.upload_store(None)?;
+            if *method == Method::CopyImage && holding.contains(&default.id()) {
+                return Err(bad(format!(
+                    "Image is already present at store '{}'",
+                    default.id()
+                )));
+            }
+            return Ok(Some(Vec::new()));
         }
-        let named: Vec<String> = match body.get("stores") {
+        let all_stores = body.get("all_stores") == Some(&Value::Bool(true));
+        if all_stores && (body.get("stores").is_some() || header.is_some()) {
+            return Err(bad(
+                "All_stores parameter can't be used with x-image-meta-store header or stores parameter",
+            ));
+        }
+        if body.get("stores").is_some() && header.is_some() {
+            return Err(bad(
+                "Stores parameter and x-image-meta-store header can't be both specified",
+            ));
+        }
+        let mut named: Vec<String> = match body.get("stores") {
             Some(Value::Array(list)) => list
                 .iter()
                 .map(|v| {
@@ -262,7 +433,7 @@ impl ImageService {
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(bad("Invalid stores")),
-            None if body.get("all_stores") == Some(&Value::Bool(true)) => self
+            None if all_stores => self
                 .stores
                 .entries()
                 .filter(|e| !e.meta.read_only)
@@ -273,11 +444,12 @@ impl ImageService {
                 None => vec![self.upload_store(None)?.id().to_owned()],
             },
         };
-        if named.len() > 1 {
-            return Err(bad(
-                "glint imports into one store at a time; name a single store",
-            ));
-        }
+        let mut seen = Vec::new();
+        named.retain(|s| {
+            let first = !seen.contains(s);
+            seen.push(s.clone());
+            first
+        });
         for id in &named {
             let entry = self
                 .stores
@@ -287,7 +459,17 @@ impl ImageService {
                 return Err(CoreError::StoreReadOnly);
             }
         }
-        Ok(named)
+        if *method == Method::CopyImage {
+            if all_stores {
+                named.retain(|s| !holding.contains(&s.as_str()));
+                if named.is_empty() {
+                    return Ok(None);
+                }
+            } else if let Some(there) = named.iter().find(|s| holding.contains(&s.as_str())) {
+                return Err(bad(format!("Image is already present at store '{there}'")));
+            }
+        }
+        Ok(Some(named))
     }
 
     /// Runs the import of `task` for `holder`, from the start whatever a
@@ -341,86 +523,171 @@ impl ImageService {
             .image_id
             .ok_or_else(|| CoreError::Internal("import task without an image".into()))?;
         let input = task.input.clone().unwrap_or(Value::Null);
-        let method = match input["import_req"]["method"]["name"].as_str() {
-            Some("glance-direct") => Method::GlanceDirect,
-            Some("web-download") => Method::WebDownload {
-                uri: input["uri"].as_str().unwrap_or_default().to_owned(),
-            },
-            other => {
-                return Err(bad(format!(
-                    "Unknown import method name '{}'.",
-                    other.unwrap_or("")
-                )));
-            }
-        };
+        let method = Method::of_task(&input)?;
+        let copy = method == Method::CopyImage;
+        let task_id = task.id.to_string();
         let current = self
             .db
             .get_image_versioned(id)
             .await?
             .ok_or(CoreError::DeletedDuringUpload { id })?;
-        let task_id = task.id.to_string();
-        if current.image.properties.get(IMPORT_TASK) != Some(&task_id)
-            || current.image.status != ImageStatus::Importing
-        {
-            return Err(conflict(format!(
-                "Image {id} is not being imported by task {task_id}"
-            )));
+        check_lock(&current.image, &task_id, copy)?;
+        let mut store_ids = task_stores(&input);
+        if store_ids.is_empty() {
+            store_ids.push(self.upload_store(None)?.id().to_owned());
         }
-        let store_ids: Vec<String> = input["backend"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let target = self.upload_store(store_ids.first().map(String::as_str))?;
-        let data: ByteStream = match &method {
-            Method::GlanceDirect => {
-                let staging = self
-                    .staging
-                    .clone()
-                    .ok_or_else(|| CoreError::MethodUnavailable {
-                        method: "glance-direct".into(),
-                    })?;
-                let url = staging.store.url_for(id);
-                staging.store.get(&url, None).await?.stream
-            }
+        let must_succeed = input["import_req"]["all_stores_must_succeed"] != Value::Bool(false);
+        if !copy {
+            // What an earlier attempt of this task wrote goes first.
+            self.drop_partial_import(&current.image).await;
+        }
+        let staging = || {
+            self.staging
+                .clone()
+                .ok_or_else(|| CoreError::MethodUnavailable {
+                    method: method.name().into(),
+                })
+        };
+        let (source, expected) = match &method {
+            Method::GlanceDirect => (Source::Staged(staging()?), current.image.size),
             Method::WebDownload { uri } => {
                 let settings = self
                     .imports
                     .clone()
                     .ok_or_else(|| bad("web-download is not enabled"))?;
-                settings
+                let download = settings
                     .fetcher
                     .fetch(uri, self.config.image_size_cap)
                     .await
                     .map_err(|e| bad(e.to_string()))?
-                    .stream
+                    .stream;
+                if store_ids.len() == 1 {
+                    (Source::Stream(Some(download)), None)
+                } else {
+                    // Several stores read it: staged once, as Glance does.
+                    let staging = staging()?;
+                    let size = self.stage_download(&staging, id, download).await?;
+                    (Source::Staged(staging), Some(size))
+                }
+            }
+            Method::CopyImage => {
+                let (store, url) = current
+                    .image
+                    .locations
+                    .iter()
+                    .find_map(|l| self.store_for(l).map(|s| (Arc::clone(s), l.url.clone())))
+                    .ok_or_else(|| conflict(format!("Image {id} has no data to copy")))?;
+                (Source::Location { store, url }, current.image.size)
             }
         };
-        let expected = match method {
-            Method::GlanceDirect => current.image.size,
-            Method::WebDownload { .. } => None,
+        let plan = ImportPlan {
+            id,
+            task_id,
+            copy,
+            must_succeed,
+            expected,
         };
-        self.write_import(current, target, data, expected, &task_id)
-            .await
+        self.import_to_stores(&plan, &store_ids, source).await
     }
 
-    async fn write_import(
+    /// Downloads into the staging store; the size staged.
+    async fn stage_download(
         &self,
-        current: Versioned,
-        target: Arc<dyn Store>,
+        staging: &crate::intake::Staging,
+        id: ImageId,
         data: ByteStream,
-        expected: Option<u64>,
-        task_id: &str,
-    ) -> Result<(), CoreError> {
-        let id = current.image.id;
+    ) -> Result<u64, CoreError> {
         let cfg = IngestConfig {
             hash_algo: self.config.hashing_algorithm,
             size_cap: self.config.image_size_cap,
-            expected_size: expected,
-            inspect: true,
+            expected_size: None,
+            inspect: false,
+        };
+        let (stream, handle) = glint_store::ingest(data, cfg);
+        if let Err(e) = staging.store.put(id, stream).await {
+            drop(handle);
+            let _ = staging.store.discard(id).await;
+            return Err(e.into());
+        }
+        Ok(handle.finish().await?.size)
+    }
+
+    /// Writes the data of `source` to each store in turn (Glance's serial
+    /// import), then releases the lock and removes the staged data.
+    async fn import_to_stores(
+        &self,
+        plan: &ImportPlan,
+        store_ids: &[String],
+        mut source: Source,
+    ) -> Result<(), CoreError> {
+        let id = plan.id;
+        let mut written: Vec<(Arc<dyn Store>, String)> = Vec::new();
+        let mut last_error = None;
+        for (n, store_id) in store_ids.iter().enumerate() {
+            let set_active = !plan.copy && (!plan.must_succeed || n + 1 == store_ids.len());
+            let outcome = async {
+                let target = self.upload_store(Some(store_id))?;
+                let data = source.open(id).await?;
+                self.write_to_store(plan, Arc::clone(&target), data, set_active)
+                    .await
+                    .map(|url| (target, url))
+            }
+            .await;
+            match outcome {
+                Ok(done) => written.push(done),
+                Err(e) if plan.must_succeed => {
+                    for (store, url) in &written {
+                        if let Err(del) = store.delete(url).await {
+                            tracing::error!(image.id = %id, store.id = store.id(), error = %del, "cannot remove data of a failed import");
+                        }
+                    }
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::warn!(image.id = %id, store.id = %store_id, error = %e, "import to a store failed; going on, as all_stores_must_succeed is false");
+                    self.mark_store_failed(plan, store_id).await?;
+                    last_error = Some(e);
+                }
+            }
+        }
+        if written.is_empty() && !plan.copy {
+            return Err(match last_error {
+                Some(e) if store_ids.len() == 1 => e,
+                _ => conflict("None of the uploads finished!"),
+            });
+        }
+        self.finish_import(plan).await?;
+        if let Some(staging) = &self.staging
+            && !plan.copy
+        {
+            self.discard_staged(staging, id).await;
+        }
+        Ok(())
+    }
+
+    /// One store's copy: ingested (hashed, sized and, unless copied,
+    /// inspected), stored, and recorded on the image: as its data for the
+    /// first store, as one more location (the same bytes, checked by their
+    /// hashes) after that. The URL stored.
+    async fn write_to_store(
+        &self,
+        plan: &ImportPlan,
+        target: Arc<dyn Store>,
+        data: ByteStream,
+        set_active: bool,
+    ) -> Result<String, CoreError> {
+        let id = plan.id;
+        let current = self
+            .db
+            .get_image_versioned(id)
+            .await?
+            .ok_or(CoreError::DeletedDuringUpload { id })?;
+        check_lock(&current.image, &plan.task_id, plan.copy)?;
+        let cfg = IngestConfig {
+            hash_algo: self.config.hashing_algorithm,
+            size_cap: self.config.image_size_cap,
+            expected_size: plan.expected,
+            inspect: !plan.copy,
         };
         let (stream, handle) = glint_store::ingest(data, cfg);
         let stored = match target.put(id, stream).await {
@@ -431,24 +698,38 @@ impl ImageService {
                 return Err(e.into());
             }
         };
-        let activated = async {
+        let recorded = async {
             let ingested = handle.finish().await?;
-            let virtual_size = self.checked_virtual_size(&current.image, &ingested)?;
+            let first = current.image.checksum.is_none() && !plan.copy;
+            let virtual_size = if first {
+                self.checked_virtual_size(&current.image, &ingested)?
+            } else {
+                None
+            };
             let at = Location::new(&stored.url, target.id());
+            let multi = self.stores.is_multi_store();
+            let store_id = target.id().to_owned();
             let reload = Reload::ForService { missing };
             let done = self
                 .change_image(current, reload, Save::Image, |image| {
-                    if image.status != ImageStatus::Importing
-                        || image.properties.get(IMPORT_TASK).map(String::as_str) != Some(task_id)
-                    {
-                        return Err(conflict(format!(
-                            "Image {id} is no longer being imported by task {task_id}"
-                        )));
+                    check_lock(image, &plan.task_id, plan.copy)?;
+                    if image.checksum.is_none() && !plan.copy {
+                        crate::upload::record_data(image, &ingested, virtual_size, at.clone());
+                    } else {
+                        check_same_data(image, &ingested)?;
+                        image.locations.retain(|l| l.url != at.url);
+                        image.locations.push(at.clone());
                     }
-                    crate::upload::record_data(image, &ingested, virtual_size, at.clone());
-                    image.properties.remove(IMPORT_TASK);
-                    image.properties.remove(IMPORTING_TO_STORES);
-                    image.transition(ImageStatus::Active)?;
+                    if multi {
+                        remove_from_list(
+                            image,
+                            IMPORTING_TO_STORES,
+                            std::slice::from_ref(&store_id),
+                        );
+                    }
+                    if set_active && image.status == ImageStatus::Importing {
+                        image.transition(ImageStatus::Active)?;
+                    }
                     image.updated_at = time::now();
                     Ok(Step::Save)
                 })
@@ -456,15 +737,13 @@ impl ImageService {
             Ok::<Image, CoreError>(done.image)
         }
         .await;
-        match activated {
+        match recorded {
             Ok(image) => {
-                self.notify_activated(&image);
-                if let Some(staging) = &self.staging
-                    && let Err(e) = staging.store.discard(id).await
-                {
-                    tracing::error!(image.id = %id, error = %e, "cannot remove staged image data");
+                tracing::info!(image.id = %id, store.id = target.id(), "image data imported to store");
+                if set_active && image.status == ImageStatus::Active {
+                    self.notify_activated(&image);
                 }
-                Ok(())
+                Ok(stored.url)
             }
             Err(e) => {
                 if let Err(del) = target.delete(&stored.url).await {
@@ -475,19 +754,81 @@ impl ImageService {
         }
     }
 
+    /// A store that failed while `all_stores_must_succeed` is false: no
+    /// longer importing, listed as failed.
+    async fn mark_store_failed(&self, plan: &ImportPlan, store_id: &str) -> Result<(), CoreError> {
+        if !self.stores.is_multi_store() {
+            return Ok(());
+        }
+        let Some(current) = self.db.get_image_versioned(plan.id).await? else {
+            return Err(CoreError::DeletedDuringUpload { id: plan.id });
+        };
+        let store = [store_id.to_owned()];
+        let reload = Reload::ForService { missing };
+        self.change_image(current, reload, Save::Image, |image| {
+            check_lock(image, &plan.task_id, plan.copy)?;
+            remove_from_list(image, IMPORTING_TO_STORES, &store);
+            add_to_list(image, FAILED_IMPORT, &store);
+            image.updated_at = time::now();
+            Ok(Step::Save)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The end of a successful import: the image must be `active` (else
+    /// none of its stores took the data), and the lock is released.
+    async fn finish_import(&self, plan: &ImportPlan) -> Result<(), CoreError> {
+        let Some(current) = self.db.get_image_versioned(plan.id).await? else {
+            return Err(CoreError::DeletedDuringUpload { id: plan.id });
+        };
+        let reload = Reload::ForService { missing };
+        self.change_image(current, reload, Save::Image, |image| {
+            check_lock(image, &plan.task_id, plan.copy)?;
+            if image.status != ImageStatus::Active && !plan.copy {
+                return Err(conflict("None of the uploads finished!"));
+            }
+            image.properties.remove(IMPORT_TASK);
+            image.properties.remove(IMPORTING_TO_STORES);
+            image.updated_at = time::now();
+            Ok(Step::Save)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Removes the data an interrupted earlier attempt of an import left
+    /// in the stores of an image not yet `active`.
+    async fn drop_partial_import(&self, image: &Image) {
+        if image.status == ImageStatus::Active {
+            return;
+        }
+        for location in &image.locations {
+            if let Some(store) = self.store_for(location)
+                && let Err(e) = store.delete(&location.url).await
+            {
+                tracing::warn!(image.id = %image.id, error = %e, "cannot remove data of an interrupted import");
+            }
+        }
+    }
+
     /// Glance's revert of a failed import: the image back to `queued`
-    /// (if this task still holds it), its staged data removed, the lock
-    /// released and, in multi-store mode, the stores marked failed.
+    /// without the data written so far (a copied image stays `active`,
+    /// without the copies this task added), its staged data removed, the
+    /// lock released and, in multi-store mode, the stores marked failed.
     async fn revert_import(&self, task: &Task, id: ImageId) -> Result<(), CoreError> {
+        let input = task.input.clone().unwrap_or(Value::Null);
+        let copy = Method::of_task(&input).is_ok_and(|m| m == Method::CopyImage);
         if let Some(staging) = &self.staging
-            && let Err(e) = staging.store.discard(id).await
+            && !copy
         {
-            tracing::error!(image.id = %id, error = %e, "cannot remove staged image data");
+            self.discard_staged(staging, id).await;
         }
         let Some(current) = self.db.get_image_versioned(id).await? else {
             return Ok(());
         };
         let task_id = task.id.to_string();
+        let targets = task_stores(&input);
         let multi = self.stores.is_multi_store();
         let reload = Reload::ForService { missing };
         let reverted = self
@@ -502,12 +843,21 @@ impl ImageService {
                 }
                 image.properties.remove(IMPORTING_TO_STORES);
                 image.properties.remove(STAGE_HOST);
-                if matches!(
+                if copy {
+                    image
+                        .locations
+                        .retain(|l| !l.store_id().is_some_and(|s| targets.iter().any(|t| t == s)));
+                } else if matches!(
                     image.status,
                     ImageStatus::Importing | ImageStatus::Uploading
                 ) {
                     image.transition(ImageStatus::Queued)?;
                     image.size = None;
+                    image.virtual_size = None;
+                    image.checksum = None;
+                    image.os_hash_algo = None;
+                    image.os_hash_value = None;
+                    image.locations.clear();
                 }
                 image.updated_at = time::now();
                 Ok(Step::Save)
@@ -603,9 +953,78 @@ impl ImageService {
     }
 }
 
+/// What one run of an import task does.
+struct ImportPlan {
+    id: ImageId,
+    task_id: String,
+    copy: bool,
+    must_succeed: bool,
+    /// The size the data must have, when known.
+    expected: Option<u64>,
+}
+
+/// The stores of a task's input (`backend`), in order.
+fn task_stores(input: &Value) -> Vec<String> {
+    input["backend"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The image is still being imported by task `task_id` (Glance's
+/// `TaskAbortedError` otherwise).
+fn check_lock(image: &Image, task_id: &str, copy: bool) -> Result<(), CoreError> {
+    // An import without `all_stores_must_succeed` activates the image with
+    // its first store and goes on with the others.
+    let status_ok = match copy {
+        true => image.status == ImageStatus::Active,
+        false => matches!(image.status, ImageStatus::Importing | ImageStatus::Active),
+    };
+    if image.properties.get(IMPORT_TASK).map(String::as_str) != Some(task_id) || !status_ok {
+        return Err(conflict(format!(
+            "Image {} is no longer being imported by task {task_id}",
+            image.id
+        )));
+    }
+    Ok(())
+}
+
+/// A further copy of an image's data must be the same bytes.
+fn check_same_data(image: &Image, ingested: &glint_store::Ingested) -> Result<(), CoreError> {
+    let same_size = image.size.is_none_or(|s| s == ingested.size);
+    let same_md5 = image
+        .checksum
+        .as_deref()
+        .is_none_or(|c| c == ingested.checksum);
+    let same_hash = match (&image.os_hash_algo, &image.os_hash_value) {
+        (Some(algo), Some(value)) if *algo == ingested.os_hash_algo => {
+            *value == ingested.os_hash_value
+        }
+        _ => true,
+    };
+    if same_size && same_md5 && same_hash {
+        Ok(())
+    } else {
+        Err(conflict(format!(
+            "The data read for image {} does not match its checksum",
+            image.id
+        )))
+    }
+}
+
 /// Glance's checks of the image before an import (409s).
 fn check_importable(image: &Image, method: &Method) -> Result<(), CoreError> {
-    if image.status == ImageStatus::Active {
+    if *method == Method::CopyImage {
+        if image.status != ImageStatus::Active {
+            return Err(conflict(
+                "Only images with status active can be targeted for copying",
+            ));
+        }
+    } else if image.status == ImageStatus::Active {
         return Err(conflict(
             "Image with status active cannot be target for import",
         ));

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 const OCTETS: &str = "application/octet-stream";
 
-async fn stage(app: &TestApp, id: &str, data: impl Into<Body>) -> reqwest::Response {
+pub(crate) async fn stage(app: &TestApp, id: &str, data: impl Into<Body>) -> reqwest::Response {
     app.admin()
         .put(&format!("/v2/images/{id}/stage"))
         .header(CONTENT_TYPE, OCTETS)
@@ -214,7 +214,7 @@ async fn deleting_a_staged_image_removes_its_staged_data() {
 
 // ---- POST /v2/images/{id}/import ----
 
-async fn import(app: &TestApp, id: &str, body: serde_json::Value) -> reqwest::Response {
+pub(crate) async fn import(app: &TestApp, id: &str, body: serde_json::Value) -> reqwest::Response {
     app.admin()
         .post(&format!("/v2/images/{id}/import"))
         .json(&body)
@@ -224,7 +224,7 @@ async fn import(app: &TestApp, id: &str, body: serde_json::Value) -> reqwest::Re
 }
 
 /// The image's import tasks, newest first.
-async fn tasks_of(app: &TestApp, id: &str) -> Vec<Value> {
+pub(crate) async fn tasks_of(app: &TestApp, id: &str) -> Vec<Value> {
     let resp = app
         .admin()
         .get(&format!("/v2/images/{id}/tasks"))
@@ -235,7 +235,7 @@ async fn tasks_of(app: &TestApp, id: &str) -> Vec<Value> {
     body["tasks"].as_array().cloned().unwrap_or_default()
 }
 
-async fn wait_for_task(app: &TestApp, id: &str, status: &str) -> Value {
+pub(crate) async fn wait_for_task(app: &TestApp, id: &str, status: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let tasks = tasks_of(app, id).await;
@@ -261,7 +261,7 @@ async fn import_info_lists_the_methods_served() {
     let body: Value = serde_json::from_str(&expect_status(resp, StatusCode::OK).await).unwrap();
     assert_eq!(
         body["import-methods"]["value"],
-        serde_json::json!(["glance-direct", "web-download"])
+        serde_json::json!(["glance-direct", "web-download", "copy-image"])
     );
 }
 
@@ -522,7 +522,7 @@ async fn an_interrupted_import_that_cannot_resume_fails_cleanly() {
 // ---- web-download ----
 
 /// Serves `data` at `http://127.0.0.1:<port>/image`.
-async fn serve_bytes(data: Vec<u8>) -> std::net::SocketAddr {
+pub(crate) async fn serve_bytes(data: Vec<u8>) -> std::net::SocketAddr {
     let app = axum::Router::new().route(
         "/image",
         axum::routing::get(move || {
@@ -688,8 +688,9 @@ async fn import_into_a_named_store_of_several() {
     let unknown = serde_json::json!({"method": {"name": "glance-direct"}, "stores": ["warm"]});
     let msg = expect_error(import(&app, &id, unknown).await, StatusCode::CONFLICT).await;
     assert!(msg.contains("warm"), "{msg}");
-    let both = serde_json::json!({"method": {"name": "glance-direct"}, "all_stores": true});
-    expect_error(import(&app, &id, both).await, StatusCode::BAD_REQUEST).await;
+    let both = serde_json::json!({"method": {"name": "glance-direct"}, "all_stores": true, "stores": ["cold"]});
+    let msg = expect_error(import(&app, &id, both).await, StatusCode::BAD_REQUEST).await;
+    assert!(msg.contains("All_stores parameter can't be used"), "{msg}");
     assert_eq!(app.image(&id).await["status"], "uploading");
     let cold = serde_json::json!({"method": {"name": "glance-direct"}, "stores": ["cold"]});
     expect_status(import(&app, &id, cold).await, StatusCode::ACCEPTED).await;

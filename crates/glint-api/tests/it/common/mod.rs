@@ -452,7 +452,10 @@ impl TestApp {
             prefetcher: false,
             limits: None,
             stage_host: None,
-            import_methods: vec!["glance-direct".into(), "web-download".into()],
+            import_methods: glint_core::import::IMPLEMENTED_METHODS
+                .iter()
+                .map(|m| (*m).to_owned())
+                .collect(),
             import_filter: glint_store::ImportFilter::default(),
         }
     }

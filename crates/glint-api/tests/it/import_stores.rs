@@ -1,0 +1,468 @@
+//! Imports into several stores (`stores`, `all_stores`,
+//! `all_stores_must_succeed`), `copy-image`, and the import lock's rules
+//! for a stale lock.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::{self, Backend, TestApp, expect_error, expect_status, noise};
+use crate::image_import::{import, serve_bytes, stage, tasks_of, wait_for_task};
+use glint_model::task::{API_IMAGE_IMPORT, Task};
+use glint_model::{ImageId, time};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Three file stores, `fast` (the default), `cold` and `spare`.
+async fn three_stores(backend: Backend) -> TestApp {
+    TestApp::builder()
+        .backend(backend)
+        .stores(|dir| {
+            let store = |id: &str| Arc::new(glint_store::FileStore::new(id, dir.join(id)).unwrap());
+            let mut registry = glint_store::StoreRegistry::new(store("fast")).multi_store();
+            registry.add(store("cold"));
+            registry.add(store("spare"));
+            registry
+        })
+        .start()
+        .await
+}
+
+/// Makes the store `id` fail every write: its directory becomes a file.
+fn break_store(app: &TestApp, id: &str) {
+    let dir = app.scratch_dir().join(id);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The stores holding the image (its `stores` property), sorted.
+fn store_urls(image: &Value) -> Vec<String> {
+    let mut stores: Vec<String> = image["stores"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    stores.sort();
+    stores
+}
+
+async fn staged_image(app: &TestApp, data: &[u8]) -> String {
+    let id = app.create_raw_image("imported").await;
+    expect_status(stage(app, &id, data.to_vec()).await, StatusCode::NO_CONTENT).await;
+    id
+}
+
+async fn settled(app: &TestApp, id: &str) -> Value {
+    app.wait_for_image(id, Duration::from_secs(10), |i| {
+        i["status"] != "importing" && i.get("os_glance_import_task").is_none()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn glance_direct_to_all_stores_puts_the_same_bytes_in_each() {
+    for backend in Backend::configured() {
+        eprintln!("running on {backend:?}");
+        let app = three_stores(backend).await;
+        let data = noise(300_000, 1);
+        let id = staged_image(&app, &data).await;
+        let body = json!({"method": {"name": "glance-direct"}, "all_stores": true});
+        expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+        let task = wait_for_task(&app, &id, "success").await;
+        assert_eq!(task["input"]["backend"], json!(["fast", "cold", "spare"]));
+        let image = settled(&app, &id).await;
+        assert_eq!(image["status"], "active", "{image:#}");
+        assert_eq!(image["checksum"], common::md5_hex(&data));
+        assert_eq!(store_urls(&image), ["cold", "fast", "spare"]);
+        assert!(
+            image.get("os_glance_importing_to_stores").is_none(),
+            "{image:#}"
+        );
+        assert!(image.get("os_glance_failed_import").is_none(), "{image:#}");
+        for store in ["fast", "cold", "spare"] {
+            let stored = std::fs::read(app.scratch_dir().join(store).join(&id)).unwrap();
+            assert_eq!(stored, data, "{store}");
+        }
+        assert!(app.staged_files().is_empty());
+        // Each copy can be deleted on its own, and served from the others.
+        let resp = app
+            .admin()
+            .delete(&format!("/v2/stores/fast/{id}"))
+            .send()
+            .await
+            .unwrap();
+        expect_status(resp, StatusCode::NO_CONTENT).await;
+        let resp = app
+            .get(&format!("/v2/images/{id}/file"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), data.as_slice());
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_fails_undoes_the_whole_import_when_all_must_succeed() {
+    let app = three_stores(Backend::Sqlite).await;
+    let data = noise(100_000, 2);
+    let id = staged_image(&app, &data).await;
+    break_store(&app, "spare");
+    let body = json!({"method": {"name": "glance-direct"}, "stores": ["fast", "cold", "spare"]});
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    let task = wait_for_task(&app, &id, "failure").await;
+    assert!(!task["message"].as_str().unwrap().is_empty(), "{task:#}");
+    let image = settled(&app, &id).await;
+    assert_eq!(image["status"], "queued", "{image:#}");
+    assert!(store_urls(&image).is_empty(), "{image:#}");
+    assert_eq!(image["checksum"], Value::Null);
+    assert_eq!(image["size"], Value::Null);
+    assert_eq!(image["os_glance_failed_import"], "spare", "{image:#}");
+    // What was written to the stores that worked is gone too.
+    assert!(files_in(&app.scratch_dir().join("fast")).is_empty());
+    assert!(files_in(&app.scratch_dir().join("cold")).is_empty());
+    assert!(app.staged_files().is_empty());
+}
+
+#[tokio::test]
+async fn without_all_stores_must_succeed_a_failed_store_is_listed_and_the_rest_kept() {
+    let app = three_stores(Backend::Sqlite).await;
+    let data = noise(100_000, 3);
+    let id = staged_image(&app, &data).await;
+    break_store(&app, "cold");
+    let body = json!({
+        "method": {"name": "glance-direct"},
+        "stores": ["fast", "cold", "spare"],
+        "all_stores_must_succeed": false
+    });
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    wait_for_task(&app, &id, "success").await;
+    let image = settled(&app, &id).await;
+    assert_eq!(image["status"], "active", "{image:#}");
+    assert_eq!(store_urls(&image), ["fast", "spare"]);
+    assert_eq!(image["os_glance_failed_import"], "cold", "{image:#}");
+    assert!(
+        image.get("os_glance_importing_to_stores").is_none(),
+        "{image:#}"
+    );
+
+    // Every store failing fails the import, as Glance's "None of the
+    // uploads finished!".
+    let other = staged_image(&app, &data).await;
+    break_store(&app, "spare");
+    let body = json!({
+        "method": {"name": "glance-direct"},
+        "stores": ["cold", "spare"],
+        "all_stores_must_succeed": false
+    });
+    expect_status(import(&app, &other, body).await, StatusCode::ACCEPTED).await;
+    let task = wait_for_task(&app, &other, "failure").await;
+    assert!(
+        task["message"]
+            .as_str()
+            .unwrap()
+            .contains("None of the uploads finished"),
+        "{task:#}"
+    );
+    let image = settled(&app, &other).await;
+    assert_eq!(image["status"], "queued");
+    assert_eq!(image["os_glance_failed_import"], "cold,spare", "{image:#}");
+}
+
+#[tokio::test]
+async fn web_download_to_two_stores_downloads_once() {
+    let data = noise(200_000, 4);
+    let addr = serve_bytes(data.clone()).await;
+    let lists = glint_store::ImportFilterLists {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        allowed_ports: Vec::new(),
+        ..Default::default()
+    };
+    let app = TestApp::builder()
+        .import_filter(glint_store::ImportFilter::new(&lists).unwrap())
+        .stores(|dir| {
+            let store = |id: &str| Arc::new(glint_store::FileStore::new(id, dir.join(id)).unwrap());
+            let mut registry = glint_store::StoreRegistry::new(store("fast")).multi_store();
+            registry.add(store("cold"));
+            registry
+        })
+        .start()
+        .await;
+    let id = app.create_raw_image("downloaded").await;
+    let body = json!({
+        "method": {"name": "web-download", "uri": format!("http://{addr}/image")},
+        "stores": ["cold", "fast"]
+    });
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    wait_for_task(&app, &id, "success").await;
+    let image = settled(&app, &id).await;
+    assert_eq!(image["status"], "active", "{image:#}");
+    assert_eq!(store_urls(&image), ["cold", "fast"]);
+    assert_eq!(image["os_hash_value"], common::sha512_hex(&data));
+    assert!(app.staged_files().is_empty());
+}
+
+/// An active image in `fast` only.
+async fn image_in_fast(app: &TestApp, data: &[u8]) -> String {
+    let id = app.create_raw_image("copied").await;
+    let resp = app
+        .admin()
+        .put(&format!("/v2/images/{id}/file"))
+        .header("content-type", "application/octet-stream")
+        .header("x-image-meta-store", "fast")
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    expect_status(resp, StatusCode::NO_CONTENT).await;
+    id
+}
+
+fn copy_to(stores: &[&str]) -> Value {
+    json!({"method": {"name": "copy-image"}, "stores": stores})
+}
+
+#[tokio::test]
+async fn copy_image_adds_the_image_to_more_stores_and_it_stays_active() {
+    for backend in Backend::configured() {
+        eprintln!("running on {backend:?}");
+        let app = three_stores(backend).await;
+        let data = noise(250_000, 5);
+        let id = image_in_fast(&app, &data).await;
+        expect_status(
+            import(&app, &id, copy_to(&["cold"])).await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
+        let task = wait_for_task(&app, &id, "success").await;
+        assert_eq!(task["result"]["image_id"], id);
+        let image = settled(&app, &id).await;
+        assert_eq!(image["status"], "active");
+        assert_eq!(store_urls(&image), ["cold", "fast"]);
+        assert_eq!(image["checksum"], common::md5_hex(&data));
+        assert!(
+            image.get("os_glance_importing_to_stores").is_none(),
+            "{image:#}"
+        );
+        let copy = std::fs::read(app.scratch_dir().join("cold").join(&id)).unwrap();
+        assert_eq!(copy, data);
+
+        // A store that already has it, named: 400; `all_stores` copies to
+        // the rest only, and once in all of them there is nothing to do.
+        let msg = expect_error(
+            import(&app, &id, copy_to(&["fast", "spare"])).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(
+            msg.contains("Image is already present at store 'fast'"),
+            "{msg}"
+        );
+        let all = json!({"method": {"name": "copy-image"}, "all_stores": true});
+        expect_status(import(&app, &id, all.clone()).await, StatusCode::ACCEPTED).await;
+        app.wait_for_image(&id, Duration::from_secs(10), |i| {
+            i["stores"]
+                .as_str()
+                .is_some_and(|s| s.split(',').count() == 3)
+                && i.get("os_glance_import_task").is_none()
+        })
+        .await;
+        let before = tasks_of(&app, &id).await.len();
+        expect_status(import(&app, &id, all).await, StatusCode::ACCEPTED).await;
+        assert_eq!(
+            tasks_of(&app, &id).await.len(),
+            before,
+            "no task for nothing to copy"
+        );
+    }
+}
+
+#[tokio::test]
+async fn copy_image_is_refused_as_glance_refuses_it() {
+    let app = three_stores(Backend::Sqlite).await;
+    // Not active.
+    let queued = app.create_raw_image("queued").await;
+    let msg = expect_error(
+        import(&app, &queued, copy_to(&["cold"])).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        msg.contains("Only images with status active can be targeted for copying"),
+        "{msg}"
+    );
+    // Another method on an active image.
+    let id = image_in_fast(&app, &noise(1000, 6)).await;
+    let msg = expect_error(
+        import(&app, &id, json!({"method": {"name": "glance-direct"}})).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        msg.contains("Image with status active cannot be target for import"),
+        "{msg}"
+    );
+    // copy_image is for admins by default, even to the image's owner.
+    let owner_image = {
+        let p1 = app.member_of("p1");
+        let created = p1
+            .create_image(json!({"disk_format": "raw", "container_format": "bare"}))
+            .await;
+        let id = common::id_of(&created);
+        let resp = p1
+            .put(&format!("/v2/images/{id}/file"))
+            .header("content-type", "application/octet-stream")
+            .body(noise(1000, 7))
+            .send()
+            .await
+            .unwrap();
+        expect_status(resp, StatusCode::NO_CONTENT).await;
+        id
+    };
+    let resp = app
+        .member_of("p1")
+        .post(&format!("/v2/images/{owner_image}/import"))
+        .json(&copy_to(&["cold"]))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN).await;
+    // Unknown and read-only stores, and mixing all_stores with stores.
+    let msg = expect_error(
+        import(&app, &id, copy_to(&["warm"])).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(msg.contains("warm"), "{msg}");
+    let mixed = json!({"method": {"name": "copy-image"}, "all_stores": true, "stores": ["cold"]});
+    expect_error(import(&app, &id, mixed).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(store_urls(&app.image(&id).await), ["fast"]);
+}
+
+#[tokio::test]
+async fn a_copy_that_fails_leaves_the_image_as_it_was() {
+    let app = three_stores(Backend::Sqlite).await;
+    let data = noise(50_000, 8);
+    let id = image_in_fast(&app, &data).await;
+    break_store(&app, "spare");
+    expect_status(
+        import(&app, &id, copy_to(&["cold", "spare"])).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    wait_for_task(&app, &id, "failure").await;
+    let image = settled(&app, &id).await;
+    assert_eq!(image["status"], "active");
+    assert_eq!(store_urls(&image), ["fast"]);
+    assert_eq!(image["os_glance_failed_import"], "spare", "{image:#}");
+    assert!(files_in(&app.scratch_dir().join("cold")).is_empty());
+    let resp = app
+        .get(&format!("/v2/images/{id}/file"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), data.as_slice());
+}
+
+/// Puts `task` (as the database holds it) on the image as its import lock.
+async fn lock_with(app: &TestApp, id: &str, task_id: &str) {
+    let image_id = ImageId::parse(id).unwrap();
+    let stored = app
+        .db()
+        .get_image_versioned(image_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut image = stored.image.clone();
+    image
+        .properties
+        .insert("os_glance_import_task".into(), task_id.into());
+    image
+        .properties
+        .insert("os_glance_importing_to_stores".into(), "spare".into());
+    app.db().save_image(&image, stored.version).await.unwrap();
+}
+
+/// A task that last changed `age` ago.
+async fn task_aged(app: &TestApp, id: &str, age: Duration) -> Task {
+    let mut task = Task::pending(
+        API_IMAGE_IMPORT,
+        json!({"image_id": id, "backend": ["spare"]}),
+        time::now() - age,
+    );
+    task.image_id = Some(ImageId::parse(id).unwrap());
+    app.db().insert_task(&task).await.unwrap();
+    task
+}
+
+#[tokio::test]
+async fn a_stale_import_lock_is_broken_as_glance_breaks_it() {
+    let app = three_stores(Backend::Sqlite).await;
+    let id = image_in_fast(&app, &noise(2000, 9)).await;
+
+    // A lock of a task that changed a minute ago holds.
+    let fresh = task_aged(&app, &id, Duration::from_secs(60)).await;
+    lock_with(&app, &id, &fresh.id.to_string()).await;
+    let msg = expect_error(
+        import(&app, &id, copy_to(&["cold"])).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(msg.contains("Image has active task"), "{msg}");
+
+    // A pending task holds it for two hours, not one.
+    let pending = task_aged(&app, &id, Duration::from_secs(90 * 60)).await;
+    lock_with(&app, &id, &pending.id.to_string()).await;
+    expect_error(
+        import(&app, &id, copy_to(&["cold"])).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // Past that, the lock is broken, its task failed, its progress cleaned
+    // up, and the new import runs.
+    let old = task_aged(&app, &id, Duration::from_secs(3 * 60 * 60)).await;
+    lock_with(&app, &id, &old.id.to_string()).await;
+    expect_status(
+        import(&app, &id, copy_to(&["cold"])).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let image = settled(&app, &id).await;
+    assert_eq!(store_urls(&image), ["cold", "fast"]);
+    assert!(
+        image.get("os_glance_importing_to_stores").is_none(),
+        "{image:#}"
+    );
+    let broken = app.db().task(old.id, time::now()).await.unwrap().unwrap();
+    assert_eq!(broken.status.as_str(), "failure");
+    assert_eq!(broken.message, "Expired lock preempted");
+
+    // A lock naming a task that does not exist is stale at once.
+    lock_with(&app, &id, "3b1d0f0e-8f1c-4a52-9f8e-1e2a3b4c5d6e").await;
+    expect_status(
+        import(&app, &id, copy_to(&["spare"])).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let image = app
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            i["stores"].as_str().is_some_and(|s| s.contains("spare"))
+        })
+        .await;
+    assert_eq!(store_urls(&image), ["cold", "fast", "spare"]);
+}
