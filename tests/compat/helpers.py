@@ -42,15 +42,21 @@ def client_env():
     return env
 
 
-def run_cli(args, check=True, timeout=120):
-    """Run a client command; returns CompletedProcess with text stdout/stderr."""
+def run_cli(args, check=True, timeout=120, close_stdin=False):
+    """Run a client command; returns CompletedProcess with text stdout/stderr.
+
+    With `close_stdin` the command starts with no standard input at all, as
+    from a terminal-less job: glanceclient then does not take stdin for
+    image data (it would with an empty pipe).
+    """
     proc = subprocess.run(
         args,
         env=client_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        stdin=None if close_stdin else subprocess.DEVNULL,
+        preexec_fn=(lambda: os.close(0)) if close_stdin else None,
     )
     if check and proc.returncode != 0:
         raise AssertionError(
