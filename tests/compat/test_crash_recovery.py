@@ -131,3 +131,97 @@ def test_sigkill_during_upload_leaves_image_queued_and_store_clean(tmp_path):
     finally:
         stop.set()
         server.stop()
+
+
+class _SlowImage:
+    """An HTTP server on 127.0.0.1 serving SIZE bytes at /image: slowly
+    until `fast` is set, at full speed after."""
+
+    SIZE = 64 * CHUNK
+
+    def __init__(self):
+        import hashlib
+        import http.server
+
+        self.fast = threading.Event()
+        self.sent = 0
+        self.block = bytes(range(256)) * (CHUNK // 256)
+        self.md5 = hashlib.md5(self.block * (self.SIZE // CHUNK)).hexdigest()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(outer.SIZE))
+                self.end_headers()
+                try:
+                    for _ in range(outer.SIZE // CHUNK):
+                        self.wfile.write(outer.block)
+                        outer.sent += CHUNK
+                        if not outer.fast.is_set():
+                            time.sleep(0.2)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/image"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.fast.set()
+        self.httpd.shutdown()
+
+
+@pytest.mark.crash
+def test_sigkill_during_an_import_then_restart_resumes_it(tmp_path):
+    """A web-download import killed mid-download is taken up again by the
+    restarted process once the dead one's job lease has expired: the image
+    ends `active` with the whole data, never stuck in `importing`."""
+    web = _SlowImage()
+    extra = "\n[import_filtering_opts]\nallowed_hosts = 127.0.0.1\nallowed_ports =\n"
+    extra += "\n[glint]\nupload_lease_time = 3\n"
+    server = GlintServer(tmp_path / "import-crash", extra_config=extra).start()
+    try:
+        created = requests.post(
+            server.url + "/v2/images",
+            json={"name": "import-victim", "disk_format": "raw", "container_format": "bare"},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        image_id = created.json()["id"]
+        image_url = f"{server.url}/v2/images/{image_id}"
+        started = requests.post(
+            image_url + "/import",
+            json={"method": {"name": "web-download", "uri": web.url}},
+            timeout=10,
+        )
+        assert started.status_code == 202, started.text
+        wait_for(lambda: (web.sent >= 4 * CHUNK, web.sent), 30, "the download under way")
+        assert requests.get(image_url, timeout=5).json()["status"] == "importing"
+        server.kill()
+        web.fast.set()
+        server.start()
+
+        def active():
+            status = requests.get(image_url, timeout=5).json()["status"]
+            return status == "active", status
+
+        wait_for(active, 60, "the resumed import to activate the image")
+        body = requests.get(image_url, timeout=5).json()
+        assert body["checksum"] == web.md5, body
+        assert body["size"] == web.SIZE, body
+        assert "os_glance_import_task" not in body, body
+        tasks = requests.get(image_url + "/tasks", timeout=5).json()["tasks"]
+        assert [t["status"] for t in tasks] == ["success"], tasks
+        assert files_under(server.store_dir) == [image_id]
+        data = requests.get(image_url + "/file", timeout=30).content
+        assert len(data) == web.SIZE
+    except BaseException:
+        print(f"glint log:\n{server.log_tail(80)}")
+        raise
+    finally:
+        server.stop()
+        web.close()

@@ -537,10 +537,9 @@ impl ImageService {
             store_ids.push(self.upload_store(None)?.id().to_owned());
         }
         let must_succeed = input["import_req"]["all_stores_must_succeed"] != Value::Bool(false);
-        if !copy {
-            // What an earlier attempt of this task wrote goes first.
-            self.drop_partial_import(&current.image).await;
-        }
+        // What an earlier attempt of this task wrote goes first.
+        self.drop_partial_import(&current.image, &store_ids, copy)
+            .await;
         let staging = || {
             self.staging
                 .clone()
@@ -797,17 +796,30 @@ impl ImageService {
         Ok(())
     }
 
-    /// Removes the data an interrupted earlier attempt of an import left
-    /// in the stores of an image not yet `active`.
-    async fn drop_partial_import(&self, image: &Image) {
-        if image.status == ImageStatus::Active {
-            return;
-        }
+    /// Removes what an interrupted earlier attempt of an import left: the
+    /// data recorded on an image not yet `active`, and the partial writes
+    /// in the stores the import writes to (of an active image, those that
+    /// hold no copy of it yet).
+    async fn drop_partial_import(&self, image: &Image, targets: &[String], copy: bool) {
+        // An image already active (a copy, or an import without
+        // `all_stores_must_succeed` past its first store) keeps its data.
+        let keep = copy || image.status == ImageStatus::Active;
+        let mut holding = Vec::new();
         for location in &image.locations {
-            if let Some(store) = self.store_for(location)
-                && let Err(e) = store.delete(&location.url).await
-            {
+            let Some(store) = self.store_for(location) else {
+                continue;
+            };
+            if keep {
+                holding.push(store.id().to_owned());
+            } else if let Err(e) = store.delete(&location.url).await {
                 tracing::warn!(image.id = %image.id, error = %e, "cannot remove data of an interrupted import");
+            }
+        }
+        for id in targets.iter().filter(|t| !holding.contains(t)) {
+            if let Ok(store) = self.upload_store(Some(id))
+                && let Err(e) = store.discard(image.id).await
+            {
+                tracing::warn!(image.id = %image.id, store.id = %id, error = %e, "cannot remove partial data of an interrupted import");
             }
         }
     }
@@ -885,6 +897,15 @@ impl ImageService {
         {
             return Ok(false);
         }
+        // The task as it is now: another process may have run it to its
+        // end between the read that listed it and this claim.
+        let task = match self.db.task(task.id, time::now()).await? {
+            Some(now) if !now.status.is_final() => now,
+            _ => {
+                self.db.finish_job(IMPORT_JOB, &key, &holder).await?;
+                return Ok(false);
+            }
+        };
         if self.lock_not_yet_taken(&task).await? {
             self.db.finish_job(IMPORT_JOB, &key, &holder).await?;
             return Ok(false);

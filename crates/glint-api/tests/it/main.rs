@@ -23,6 +23,7 @@ mod image_data;
 mod image_ids;
 mod image_import;
 mod images;
+mod import_race;
 mod import_stores;
 mod keystone;
 mod keystone_limits;
