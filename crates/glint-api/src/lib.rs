@@ -18,6 +18,7 @@ pub mod noauth_guard;
 pub mod path;
 pub mod request_id;
 pub mod server;
+pub mod stage_proxy;
 pub mod state;
 pub mod task_views;
 pub mod v2;

@@ -114,6 +114,8 @@ pub struct AppState {
     pub health: HealthService,
     /// What `/metrics` shows; more can be registered before serving.
     pub metrics: Metrics,
+    /// Passes imports on to the node that staged their data.
+    pub stage_proxy: crate::stage_proxy::StageProxy,
 }
 
 impl AppState {
@@ -133,6 +135,7 @@ impl AppState {
             config: Arc::new(config),
             health,
             metrics,
+            stage_proxy: crate::stage_proxy::StageProxy::new(),
         }
     }
 }

@@ -202,16 +202,18 @@ impl ImageService {
         }
     }
 
-    /// `POST /v2/images/{id}/import`: the task that will import the image;
-    /// `None` for a `copy-image` to `all_stores` of an image that is
-    /// already in every store (nothing to do, as in Glance).
+    /// `POST /v2/images/{id}/import`: the task that will import the image,
+    /// nothing for a `copy-image` to `all_stores` of an image already in
+    /// every store, or, for a `glance-direct` import of data staged on
+    /// another node, that node's URL, to which the caller passes the
+    /// request on as Glance does.
     pub async fn import_image(
         &self,
         ctx: &RequestContext,
         id: ImageId,
         body: &Value,
         store_header: Option<&str>,
-    ) -> Result<Option<Task>, CoreError> {
+    ) -> Result<ImportRequested, CoreError> {
         let method = self.import_method(body)?;
         let stored = self.load_visible_versioned(ctx, id, Lookup::Image).await?;
         // As Glance: a copy is allowed by its own rule (admin by default),
@@ -225,7 +227,7 @@ impl ImageService {
         let stale = self.stale_import_lock(&stored.image).await?;
         let Some(stores) = self.import_stores(body, store_header, &stored.image, &method)? else {
             tracing::info!(image.id = %id, "image already in every store; nothing to copy");
-            return Ok(None);
+            return Ok(ImportRequested::NothingToDo);
         };
         match method {
             Method::GlanceDirect => self.check_import_quota(ctx, stored.image.size).await?,
@@ -236,6 +238,16 @@ impl ImageService {
             }
             Method::WebDownload { .. } => {}
         }
+        let stage_host = match method {
+            Method::GlanceDirect => stored.image.properties.get(STAGE_HOST).cloned(),
+            _ => None,
+        };
+        if let Some(host) = &stage_host
+            && Some(host) != self.self_url()
+        {
+            tracing::info!(image.id = %id, stage.host = %host, "import passed on to the node that staged the data");
+            return Ok(ImportRequested::AtStageHost(host.clone()));
+        }
         let now = time::now();
         let mut input = json!({
             "image_id": id.to_string(),
@@ -244,6 +256,10 @@ impl ImageService {
         });
         if let Method::WebDownload { uri } = &method {
             input["uri"] = json!(uri);
+        }
+        if let Some(host) = &stage_host {
+            // Only the node holding the staged data runs the task.
+            input[STAGE_HOST_INPUT] = json!(host);
         }
         let mut task = Task::pending(API_IMAGE_IMPORT, input, now);
         task.owner = ctx.project_id().map(str::to_owned);
@@ -307,7 +323,27 @@ impl ImageService {
         self.notify_task(EventType::TaskRun, &task);
         tracing::info!(image.id = %id, task.id = %task.id, method = method.name(), "import queued");
         self.import_wake.notify_one();
-        Ok(Some(task))
+        Ok(ImportRequested::Queued(Box::new(task)))
+    }
+
+    /// How this node names itself to the others
+    /// (`worker_self_reference_url`), when it does.
+    fn self_url(&self) -> Option<&String> {
+        self.staging.as_ref().and_then(|s| s.self_url.as_ref())
+    }
+
+    /// Whether `task` is one this node may run: any but a `glance-direct`
+    /// import of data staged on another node.
+    fn runs_here(&self, task: &Task) -> bool {
+        let host = task
+            .input
+            .as_ref()
+            .and_then(|i| i.get(STAGE_HOST_INPUT))
+            .and_then(Value::as_str);
+        match host {
+            Some(host) => self.self_url().is_some_and(|me| me == host),
+            None => true,
+        }
     }
 
     /// Glance's rules for an image that already carries an import lock:
@@ -884,6 +920,9 @@ impl ImageService {
     /// Claims `task` with a job lease (kind `import`) and runs it while
     /// renewing the lease. `false` when another process holds the lease.
     pub async fn claim_and_run_import(&self, task: Task) -> Result<bool, CoreError> {
+        if !self.runs_here(&task) {
+            return Ok(false);
+        }
         let key = task.id.to_string();
         let holder = self.lease_holder();
         let lease = glint_db::JobLease {
@@ -973,6 +1012,21 @@ impl ImageService {
         Ok(self.db.unfinished_tasks(API_IMAGE_IMPORT, limit).await?)
     }
 }
+
+/// What an import request led to.
+#[derive(Debug)]
+pub enum ImportRequested {
+    /// The task that imports the image.
+    Queued(Box<Task>),
+    /// A `copy-image` to stores that all hold the image already.
+    NothingToDo,
+    /// The image's data is staged on the node at this URL, which must take
+    /// the request.
+    AtStageHost(String),
+}
+
+/// The key of a task's input naming the node that staged the data.
+const STAGE_HOST_INPUT: &str = "stage_host";
 
 /// What one run of an import task does.
 struct ImportPlan {

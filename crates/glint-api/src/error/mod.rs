@@ -50,6 +50,14 @@ pub enum ApiError {
     /// beyond the end of data of `size` bytes.
     #[error("Invalid start position in {header} header. Start position MUST be in the inclusive range [0, {last}].", last = i128::from(*size) - 1)]
     RangeNotSatisfiable { size: u64, header: &'static str },
+    /// The node holding an image's staged data could not be asked to run
+    /// its import: 504 when it could not be reached in time, else 502.
+    #[error("Stage host is unavailable")]
+    StageHostUnavailable { gateway_timeout: bool },
+    /// The node holding an image's staged data refused its import with
+    /// `status`; answered alike, as Glance answers.
+    #[error("{reason}")]
+    Proxied { status: StatusCode, reason: String },
 }
 
 /// The explanation of an error response, rendered by [`render_errors`].
@@ -76,6 +84,11 @@ impl ApiError {
             ApiError::RequestIdTooLong { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::StageHostUnavailable {
+                gateway_timeout: true,
+            } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::StageHostUnavailable { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::Proxied { status, .. } => *status,
         }
     }
 }

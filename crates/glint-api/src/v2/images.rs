@@ -247,6 +247,13 @@ pub async fn import_image(
         .get("x-image-meta-store")
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
-    state.images.import_image(&ctx, id, &body, store).await?;
+    let requested = state.images.import_image(&ctx, id, &body, store).await?;
+    if let glint_core::import::ImportRequested::AtStageHost(host) = requested {
+        let path = format!("/v2/images/{id}/import");
+        state
+            .stage_proxy
+            .forward(&host, &path, &headers, &body)
+            .await?;
+    }
     Ok(StatusCode::ACCEPTED)
 }

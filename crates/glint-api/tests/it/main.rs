@@ -24,6 +24,7 @@ mod image_ids;
 mod image_import;
 mod images;
 mod import_race;
+mod import_stage_host;
 mod import_stores;
 mod keystone;
 mod keystone_limits;

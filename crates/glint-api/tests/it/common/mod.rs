@@ -94,6 +94,7 @@ pub struct TestAppBuilder {
     prefetcher: bool,
     limits: Option<Arc<UnifiedLimits>>,
     stage_host: Option<String>,
+    stage_host_self: bool,
     import_methods: Vec<String>,
     import_filter: glint_store::ImportFilter,
 }
@@ -214,6 +215,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Names this server by its own URL as the node that staged data
+    /// (`worker_self_reference_url`), as each node of a cluster does.
+    pub fn stage_host_self(mut self) -> Self {
+        self.stage_host_self = true;
+        self
+    }
+
     /// The import methods served (`enabled_import_methods`).
     pub fn import_methods(mut self, methods: &[&str]) -> Self {
         self.import_methods = methods.iter().map(|m| (*m).to_owned()).collect();
@@ -314,6 +322,13 @@ impl TestAppBuilder {
         if let Some(limits) = self.limits.take() {
             images = images.with_unified_limits(limits);
         }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("local address");
+        if self.stage_host_self {
+            self.stage_host = Some(format!("http://{addr}"));
+        }
         // As `glint serve` does: a staging area in the data directory.
         let staging_store =
             FileStore::new("os_glance_staging_store", dir.path().join("staging")).expect("staging");
@@ -356,10 +371,6 @@ impl TestAppBuilder {
             .expect("start-up reconciliation");
         let state = AppState::new(images.clone(), self.api);
         let metrics = state.metrics.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port");
-        let addr = listener.local_addr().expect("local address");
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(glint_api::serve(listener, state, async {
             let _ = rx.await;
@@ -452,6 +463,7 @@ impl TestApp {
             prefetcher: false,
             limits: None,
             stage_host: None,
+            stage_host_self: false,
             import_methods: glint_core::import::IMPLEMENTED_METHODS
                 .iter()
                 .map(|m| (*m).to_owned())
