@@ -28,7 +28,15 @@ pub struct UploadRules {
     /// The VMDK create types accepted, compared exactly
     /// (`vmdk_allowed_types`); an empty list refuses every VMDK.
     pub vmdk_allowed_types: Vec<String>,
+    /// The names of the safety checks of partitioned (`gpt`) images whose
+    /// failure is let through (`gpt_safety_checks_nonfatal`). The one
+    /// check is `mbr`, the partition table's sanity, as oslo.utils names
+    /// it.
+    pub gpt_safety_checks_nonfatal: Vec<String>,
 }
+
+/// The name of the safety check of a partitioned image's MBR.
+pub const GPT_MBR_CHECK: &str = "mbr";
 
 impl Default for UploadRules {
     fn default() -> Self {
@@ -36,6 +44,7 @@ impl Default for UploadRules {
             require_image_format_match: true,
             // The variants whose data lives in the uploaded file itself.
             vmdk_allowed_types: vec!["streamOptimized".into(), "monolithicSparse".into()],
+            gpt_safety_checks_nonfatal: Vec::new(),
         }
     }
 }
@@ -88,7 +97,20 @@ fn verdict(inspection: &Inspection, rules: &UploadRules) -> Result<(), SafetyErr
             None => {}
         }
     }
-    inspection.safety.clone()
+    match &inspection.safety {
+        // Glance lets an operator accept partition tables that only
+        // bend the rules.
+        Err(SafetyError::Gpt(_))
+            if inspection.format == DetectedFormat::Gpt
+                && rules
+                    .gpt_safety_checks_nonfatal
+                    .iter()
+                    .any(|c| c == GPT_MBR_CHECK) =>
+        {
+            Ok(())
+        }
+        other => other.clone(),
+    }
 }
 
 fn match_claim(claimed: &str, inspection: &Inspection) -> Result<Option<u64>, FormatError> {
@@ -153,6 +175,33 @@ mod tests {
         require: bool,
     ) -> Result<Option<u64>, FormatError> {
         check_upload(Some(claimed), Some("bare"), inspection, &rules(require))
+    }
+
+    #[test]
+    fn gpt_safety_failures_are_fatal_unless_listed_as_nonfatal() {
+        let bent = inspection(
+            DetectedFormat::Gpt,
+            Err(SafetyError::Gpt(
+                "partition 0 has invalid boot flag 0x01".into(),
+            )),
+        );
+        assert!(matches!(
+            check_upload(Some("raw"), Some("bare"), &bent, &UploadRules::default()),
+            Err(FormatError::Unsafe(SafetyError::Gpt(_)))
+        ));
+        let lenient = UploadRules {
+            gpt_safety_checks_nonfatal: vec!["mbr".into()],
+            ..UploadRules::default()
+        };
+        assert!(check_upload(Some("raw"), Some("bare"), &bent, &lenient).is_ok());
+        // Only partitioned images: another format's failure stays fatal.
+        let qcow2 = inspection(DetectedFormat::Qcow2, Err(SafetyError::BackingFile));
+        assert!(check_upload(Some("qcow2"), Some("bare"), &qcow2, &lenient).is_err());
+        let other_check = UploadRules {
+            gpt_safety_checks_nonfatal: vec!["gptmbr".into()],
+            ..UploadRules::default()
+        };
+        assert!(check_upload(Some("raw"), Some("bare"), &bent, &other_check).is_err());
     }
 
     const ACTUAL: u64 = 200 << 20;

@@ -496,6 +496,7 @@ mod tests {
             upload_rules: UploadRules {
                 require_image_format_match: false,
                 vmdk_allowed_types: vec!["streamOptimized".into()],
+                ..UploadRules::default()
             },
             ..ImageConfig::default()
         };

@@ -174,3 +174,42 @@ async fn an_empty_upload_records_no_virtual_size() {
         assert_eq!(image["virtual_size"], Value::Null, "{disk}");
     }
 }
+
+/// A disk whose MBR bends the rules: one partition with a boot flag of 0x01.
+fn bent_mbr_disk() -> Vec<u8> {
+    let mut disk = vec![0u8; 1 << 20];
+    let entry = 446;
+    disk[entry] = 0x01;
+    disk[entry + 4] = 0x83;
+    disk[entry + 8..entry + 12].copy_from_slice(&2048u32.to_le_bytes());
+    disk[entry + 12..entry + 16].copy_from_slice(&1024u32.to_le_bytes());
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    disk
+}
+
+#[tokio::test]
+async fn gpt_safety_checks_nonfatal_lets_a_bent_partition_table_through() {
+    let strict = TestApp::new().await;
+    let id = create(&strict, "raw", "bare").await;
+    let resp = strict.member_of("p1").upload(&id, bent_mbr_disk()).await;
+    let message = expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert!(message.contains("invalid partition table"), "{message}");
+    assert_queued_without_data(&strict, &id).await;
+
+    let lenient = TestApp::builder()
+        .image_config(|c| c.upload_rules.gpt_safety_checks_nonfatal = vec!["mbr".into()])
+        .start()
+        .await;
+    let id = create(&lenient, "raw", "bare").await;
+    let resp = lenient.member_of("p1").upload(&id, bent_mbr_disk()).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(lenient.image(&id).await["status"], "active");
+    // Other formats' safety failures stay fatal.
+    let id = create(&lenient, "qcow2", "bare").await;
+    let resp = lenient
+        .member_of("p1")
+        .upload(&id, qcow2_with_backing_file(lenient.scratch_dir()))
+        .await;
+    expect_error(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+}

@@ -195,6 +195,10 @@ pub(super) const REQUIRE_IMAGE_FORMAT_MATCH: Opt =
 pub(super) const VMDK_ALLOWED_TYPES: Opt = layer("image_format", "vmdk_allowed_types", || {
     render::list(&image().upload_rules.vmdk_allowed_types)
 });
+pub(super) const GPT_SAFETY_CHECKS_NONFATAL: Opt =
+    layer("image_format", "gpt_safety_checks_nonfatal", || {
+        render::list(&image().upload_rules.gpt_safety_checks_nonfatal)
+    });
 
 pub(super) const FLAVOR: Opt = opt("paste_deploy", "flavor", "");
 
@@ -443,6 +447,7 @@ pub(super) const SUPPORTED: &[Opt] = &[
     CONTAINER_FORMATS,
     REQUIRE_IMAGE_FORMAT_MATCH,
     VMDK_ALLOWED_TYPES,
+    GPT_SAFETY_CHECKS_NONFATAL,
     FLAVOR,
     POLICY_FILE,
     REMOTE_CONTENT_TYPE,

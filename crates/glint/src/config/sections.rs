@@ -305,6 +305,7 @@ impl ImageFormatConfig {
             upload_rules: UploadRules {
                 require_image_format_match: src.bool(&REQUIRE_IMAGE_FORMAT_MATCH)?,
                 vmdk_allowed_types: src.list(&VMDK_ALLOWED_TYPES)?,
+                gpt_safety_checks_nonfatal: src.list(&GPT_SAFETY_CHECKS_NONFATAL)?,
             },
         })
     }

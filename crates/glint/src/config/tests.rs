@@ -817,6 +817,22 @@ fn config_policy_error(text: &str) -> String {
 }
 
 #[test]
+fn gpt_safety_checks_nonfatal_is_read_as_a_list() {
+    let c = config("");
+    assert!(
+        c.image_format
+            .upload_rules
+            .gpt_safety_checks_nonfatal
+            .is_empty()
+    );
+    let c = config("[image_format]\ngpt_safety_checks_nonfatal = mbr\n");
+    assert_eq!(
+        c.image_format.upload_rules.gpt_safety_checks_nonfatal,
+        ["mbr"]
+    );
+}
+
+#[test]
 fn an_empty_vmdk_allowed_types_allows_no_vmdk() {
     let c = config("[image_format]\nvmdk_allowed_types =\n");
     assert!(c.image_format.upload_rules.vmdk_allowed_types.is_empty());
