@@ -22,6 +22,9 @@
 //! whoever claims its expired lease.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::{StreamExt, TryStreamExt};
 
 use glint_model::task::{API_IMAGE_IMPORT, Task, TaskId, TaskStatus};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
@@ -45,6 +48,9 @@ pub const FAILED_IMPORT: &str = "os_glance_failed_import";
 /// How long a pending import task may wait for its request to take the
 /// image's lock before a worker runs it anyway.
 const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How often a running import records its progress on its task.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The kind of the job leases of import tasks.
 pub const IMPORT_JOB: &str = "import";
@@ -622,7 +628,33 @@ impl ImageService {
             must_succeed,
             expected,
         };
-        self.import_to_stores(&plan, &store_ids, source).await
+        let copied = Arc::new(AtomicU64::new(0));
+        tokio::select! {
+            biased;
+            done = self.import_to_stores(&plan, &store_ids, source, &copied) => done,
+            never = self.report_progress(task, &copied) => match never {},
+        }
+    }
+
+    /// Glance's progress of a running import: the task's message says how
+    /// much of the data the current store has taken (`Copied N MiB`),
+    /// saved every few seconds, which also shows the task alive.
+    async fn report_progress(&self, task: &Task, copied: &AtomicU64) -> std::convert::Infallible {
+        let mut task = task.clone();
+        let mut reported = 0;
+        loop {
+            tokio::time::sleep(PROGRESS_EVERY).await;
+            let mib = copied.load(Ordering::Relaxed) / crate::quota::MIB;
+            if mib == reported || task.status != TaskStatus::Processing {
+                continue;
+            }
+            reported = mib;
+            task.message = format!("Copied {mib} MiB");
+            task.updated_at = time::now();
+            if let Err(e) = self.db.save_task(&task, TaskStatus::Processing).await {
+                tracing::warn!(task.id = %task.id, error = %e, "cannot record the import's progress");
+            }
+        }
     }
 
     /// Downloads into the staging store; the size staged.
@@ -654,6 +686,7 @@ impl ImageService {
         plan: &ImportPlan,
         store_ids: &[String],
         mut source: Source,
+        copied: &Arc<AtomicU64>,
     ) -> Result<(), CoreError> {
         let id = plan.id;
         let mut written: Vec<(Arc<dyn Store>, String)> = Vec::new();
@@ -662,7 +695,15 @@ impl ImageService {
             let set_active = !plan.copy && (!plan.must_succeed || n + 1 == store_ids.len());
             let outcome = async {
                 let target = self.upload_store(Some(store_id))?;
-                let data = source.open(id).await?;
+                copied.store(0, Ordering::Relaxed);
+                let counter = Arc::clone(copied);
+                let data = source
+                    .open(id)
+                    .await?
+                    .inspect_ok(move |chunk| {
+                        counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    })
+                    .boxed();
                 self.write_to_store(plan, Arc::clone(&target), data, set_active)
                     .await
                     .map(|url| (target, url))

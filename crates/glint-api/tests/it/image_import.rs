@@ -492,7 +492,15 @@ async fn an_import_whose_worker_died_is_resumed_once_its_lease_expires() {
     let task = wait_for_task(&app, &id, "success").await;
     assert_eq!(task["id"], task_id);
     assert_eq!(app.staged_files(), Vec::<String>::new());
-    assert!(app.db().job("import", &task_id).await.unwrap().is_none());
+    // The lease goes just after the task's outcome is saved.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.db().job("import", &task_id).await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the import's lease stays"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(app.service().unfinished_import_count().await.unwrap(), 0);
 }
 

@@ -466,3 +466,61 @@ async fn a_stale_import_lock_is_broken_as_glance_breaks_it() {
         .await;
     assert_eq!(store_urls(&image), ["cold", "fast", "spare"]);
 }
+
+/// A long import shows its progress on its task, as Glance's does.
+#[tokio::test]
+async fn a_running_import_reports_what_it_copied_on_its_task() {
+    use futures::stream;
+    let app_router = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            let chunks = stream::unfold(0u32, |n| async move {
+                if n == 8 {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                Some((Ok::<_, std::io::Error>(vec![7u8; 1 << 20]), n + 1))
+            });
+            axum::body::Body::from_stream(chunks)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app_router).await.unwrap() });
+    let lists = glint_store::ImportFilterLists {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        allowed_ports: Vec::new(),
+        ..Default::default()
+    };
+    let app = TestApp::builder()
+        .import_filter(glint_store::ImportFilter::new(&lists).unwrap())
+        .start()
+        .await;
+    let id = app.create_raw_image("slow").await;
+    let body = json!({"method": {"name": "web-download", "uri": format!("http://{addr}/slow")}});
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let progress = loop {
+        let tasks = tasks_of(&app, &id).await;
+        let task = tasks.first().cloned().unwrap_or_default();
+        if task["status"] == "processing"
+            && task["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Copied "))
+        {
+            break task;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no progress: {tasks:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        progress["message"].as_str().unwrap().ends_with(" MiB"),
+        "{progress:#}"
+    );
+    let done = wait_for_task(&app, &id, "success").await;
+    assert_eq!(done["message"], "");
+    assert_eq!(app.image(&id).await["size"], 8 << 20);
+}
