@@ -27,6 +27,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::intake::{ImportSettings, STAGE_HOST};
+use crate::plugins::PluginSource;
 
 /// The import lock: the id of the task that imports the image.
 pub const IMPORT_TASK: &str = "os_glance_import_task";
@@ -168,6 +169,7 @@ impl ImageService {
         if let Method::WebDownload { uri } = &method {
             input["uri"] = json!(uri);
         }
+        self.plugin_task_input(ctx, &mut input);
         let mut task = Task::pending(API_IMAGE_IMPORT, input, now);
         task.owner = ctx.project_id().map(str::to_owned);
         task.image_id = Some(id);
@@ -403,6 +405,15 @@ impl ImageService {
             Method::GlanceDirect => current.image.size,
             Method::WebDownload { .. } => None,
         };
+        // The import plugins (plugins/), on the data of the methods Glance runs them for.
+        let source = match method {
+            Method::GlanceDirect => PluginSource::Staged,
+            Method::WebDownload { .. } => PluginSource::Stream,
+        };
+        let plugged = self
+            .run_import_plugins(task, current, data, expected, source)
+            .await?;
+        let (current, data, expected) = (plugged.current, plugged.data, plugged.expected_size);
         self.write_import(current, target, data, expected, &task_id)
             .await
     }

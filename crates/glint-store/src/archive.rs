@@ -52,10 +52,7 @@ pub enum ArchiveError {
     #[error("decompressed image exceeds the size limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("corrupt {kind} data: {detail}")]
-    Corrupt {
-        kind: &'static str,
-        detail: String,
-    },
+    Corrupt { kind: &'static str, detail: String },
     #[error("I/O error: {0}")]
     Io(io::Error),
 }
@@ -108,9 +105,11 @@ where
         ArchiveKind::Zip => return unzip(input, &mut out).map(|()| out.written),
         ArchiveKind::Zstd => unzstd(input, &mut out),
         ArchiveKind::Xz => {
-            let stream =
-                liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY_LIMIT, liblzma::stream::CONCATENATED)
-                    .map_err(|e| corrupt(e.to_string()))?;
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMORY_LIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| corrupt(e.to_string()))?;
             let mut reader = liblzma::read::XzDecoder::new_stream(BufReader::new(input), stream);
             io::copy(&mut reader, &mut out)
         }
@@ -162,8 +161,9 @@ fn unzstd<R: Read, W: Write>(input: R, out: &mut Bounded<W>) -> io::Result<u64> 
     let mut total = 0;
     let mut decoder = ruzstd::decoding::FrameDecoder::new();
     while !input.fill_buf()?.is_empty() {
-        let mut frame = ruzstd::decoding::StreamingDecoder::new_with_decoder(&mut input, &mut decoder)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let mut frame =
+            ruzstd::decoding::StreamingDecoder::new_with_decoder(&mut input, &mut decoder)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         total += io::copy(&mut frame, out)?;
     }
     Ok(total)

@@ -23,6 +23,7 @@ mod image_data;
 mod image_ids;
 mod image_import;
 mod images;
+mod import_plugins;
 mod keystone;
 mod keystone_limits;
 mod keystone_limits_real;
