@@ -50,7 +50,10 @@ fn an_unknown_plugin_stops_the_start() {
          image_conversion, inject_image_metadata, no_op)"
     );
     let msg = error("[image_import_opts]\nimage_import_plugins = no_op, no_op\n");
-    assert!(msg.contains("import plugin 'no_op' is listed twice"), "{msg}");
+    assert!(
+        msg.contains("import plugin 'no_op' is listed twice"),
+        "{msg}"
+    );
 }
 
 #[test]
