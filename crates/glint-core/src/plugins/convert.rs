@@ -11,7 +11,7 @@
 //! wall-clock timeout or when glint dies, and its output replaces the
 //! staged file only once checked.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -102,6 +102,7 @@ impl ImageService {
         config: &ConversionConfig,
     ) -> Result<Versioned, CoreError> {
         let id = current.image.id;
+        let started = std::time::Instant::now();
         let claimed = current.image.disk_format.clone().unwrap_or_default();
         let target = config.output_format.as_str();
         let rules = self.config.upload_rules.clone();
@@ -152,7 +153,8 @@ impl ImageService {
             let _ = tokio::fs::remove_file(&out).await;
             return Err(e);
         }
-        tracing::info!(image.id = %id, from = claimed, to = target, "image converted");
+        let duration_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(image.id = %id, from = claimed, to = target, duration_ms, "image converted");
         self.save_plugin_change(current, task_id, |image| {
             image.disk_format = Some(target.to_owned());
             image.container_format = Some("bare".to_owned());
@@ -173,18 +175,30 @@ fn checked_format(inspection: &Inspection, rules: &UploadRules) -> Result<&'stat
     Ok(format.as_str())
 }
 
+/// Inspects a file, reading only what inspection looks at: its start and
+/// its end.
 async fn inspect_file(path: PathBuf) -> Result<Inspection, CoreError> {
     tokio::task::spawn_blocking(move || {
         let mut file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        let head = Inspector::HEAD_BYTES as u64;
+        let tail = Inspector::TAIL_BYTES as u64;
         let mut inspector = Inspector::new();
-        let mut buf = vec![0; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                return Ok(inspector.finish());
-            }
-            inspector.feed(&buf[..n]);
+        if len <= head + tail {
+            let mut all = Vec::new();
+            file.read_to_end(&mut all)?;
+            inspector.feed(&all);
+            return Ok(inspector.finish());
         }
+        let mut buf = vec![0; head as usize];
+        file.read_exact(&mut buf)?;
+        inspector.feed(&buf);
+        inspector.skip(len - head - tail);
+        file.seek(std::io::SeekFrom::Start(len - tail))?;
+        buf.truncate(tail as usize);
+        file.read_exact(&mut buf)?;
+        inspector.feed(&buf);
+        Ok(inspector.finish())
     })
     .await
     .map_err(|e| CoreError::Internal(format!("inspection task: {e}")))?
