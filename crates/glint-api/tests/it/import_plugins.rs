@@ -332,6 +332,17 @@ async fn a_failed_conversion_returns_the_image_to_queued_without_its_data() {
 }
 
 #[tokio::test]
+async fn a_conversion_past_its_wall_clock_limit_is_killed_and_fails() {
+    let tools = Tools::new();
+    let qcow2 = tools.qcow2_of(&noise(1 << 20, 8), &[]);
+    let mut plugins = conversion();
+    plugins.conversion.limits.timeout = Duration::ZERO;
+    let app = app_with(plugins).await;
+    let id = stage_and_import(app.admin(), "qcow2", "bare", qcow2).await;
+    assert_failed(&app, &id, "Image conversion timed out").await;
+}
+
+#[tokio::test]
 async fn a_qcow2_with_a_backing_file_is_refused_before_conversion() {
     let tools = Tools::new();
     tools.run(
