@@ -65,7 +65,9 @@ fn decompress_file(path: &Path, limit: u64) -> Result<Option<(ArchiveKind, u64)>
         .map_err(ArchiveError::Io)
         .and_then(|out| archive::decompress(kind, input, BufWriter::new(out), limit))
         .and_then(|size| {
-            std::fs::rename(&out_path, path)
+            // Removed first, as conversion does (see `convert::replace_file`).
+            std::fs::remove_file(path)
+                .and_then(|()| std::fs::rename(&out_path, path))
                 .map(|()| size)
                 .map_err(ArchiveError::Io)
         });
