@@ -27,7 +27,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::intake::{ImportSettings, STAGE_HOST};
-use crate::plugins::PluginSource;
+use crate::plugins::ImportData;
 
 /// The import lock: the id of the task that imports the image.
 pub const IMPORT_TASK: &str = "os_glance_import_task";
@@ -377,43 +377,39 @@ impl ImageService {
             })
             .unwrap_or_default();
         let target = self.upload_store(store_ids.first().map(String::as_str))?;
-        let data: ByteStream = match &method {
-            Method::GlanceDirect => {
-                let staging = self
-                    .staging
-                    .clone()
-                    .ok_or_else(|| CoreError::MethodUnavailable {
-                        method: "glance-direct".into(),
-                    })?;
-                let url = staging.store.url_for(id);
-                staging.store.get(&url, None).await?.stream
-            }
+        let data = match &method {
+            Method::GlanceDirect => ImportData::Staged,
             Method::WebDownload { uri } => {
                 let settings = self
                     .imports
                     .clone()
                     .ok_or_else(|| bad("web-download is not enabled"))?;
-                settings
+                let download = settings
                     .fetcher
                     .fetch(uri, self.config.image_size_cap)
                     .await
                     .map_err(|e| bad(e.to_string()))?
-                    .stream
+                    .stream;
+                ImportData::Stream(download)
             }
         };
-        let expected = match method {
-            Method::GlanceDirect => current.image.size,
-            Method::WebDownload { .. } => None,
-        };
         // The import plugins (plugins/), on the data of the methods Glance runs them for.
-        let source = match method {
-            Method::GlanceDirect => PluginSource::Staged,
-            Method::WebDownload { .. } => PluginSource::Stream,
+        let plugged = self.run_import_plugins(task, current, data).await?;
+        let current = plugged.current;
+        let (data, expected): (ByteStream, _) = match plugged.data {
+            ImportData::Staged => {
+                let staging = self
+                    .staging
+                    .clone()
+                    .ok_or_else(|| CoreError::MethodUnavailable {
+                        method: method.name().into(),
+                    })?;
+                let url = staging.store.url_for(id);
+                let size = plugged.staged_size.or(current.image.size);
+                (staging.store.get(&url, None).await?.stream, size)
+            }
+            ImportData::Stream(stream) => (stream, None),
         };
-        let plugged = self
-            .run_import_plugins(task, current, data, expected, source)
-            .await?;
-        let (current, data, expected) = (plugged.current, plugged.data, plugged.expected_size);
         self.write_import(current, target, data, expected, &task_id)
             .await
     }

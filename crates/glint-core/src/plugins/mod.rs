@@ -17,9 +17,6 @@ mod convert;
 mod decompress;
 mod inject;
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use glint_db::Versioned;
 use glint_model::task::Task;
 use glint_model::{Image, ImageId, ImageStatus, time};
@@ -33,7 +30,6 @@ use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
-use crate::intake::Staging;
 
 /// The key of an import task's input that keeps the caller's roles, which
 /// `inject_image_metadata` decides on when the task runs (on any node, and
@@ -83,21 +79,22 @@ pub struct PluginSettings {
     pub inject: InjectConfig,
 }
 
-/// Where an import's data comes from, as the plugins see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PluginSource {
-    /// Already in the staging store (`glance-direct`).
+/// An import's data, as the plugins take it and give it back.
+pub enum ImportData {
+    /// In the staging store under the image's id (`glance-direct`, or
+    /// a download staged first).
     Staged,
-    /// A stream to land in the staging store first (`web-download`).
-    Stream,
+    /// A stream not written anywhere yet (`web-download`).
+    Stream(ByteStream),
 }
 
-/// The data an import stores after its plugins ran, and the image as
-/// they left it.
+/// What an import stores after its plugins ran.
 pub struct PluginOutput {
+    /// The image as the plugins left it.
     pub current: Versioned,
-    pub data: ByteStream,
-    pub expected_size: Option<u64>,
+    pub data: ImportData,
+    /// The size of the staged data, when a plugin wrote or replaced it.
+    pub staged_size: Option<u64>,
 }
 
 fn failed(message: impl Into<String>) -> CoreError {
@@ -121,48 +118,38 @@ impl ImageService {
         }
     }
 
-    /// Runs the configured plugins on the data of `task`'s import.
+    /// Runs the configured plugins on the data of `task`'s import. A
+    /// plugin that needs a file first writes a streamed download to the
+    /// staging store; the data then stays staged.
     pub(crate) async fn run_import_plugins(
         &self,
         task: &Task,
         current: Versioned,
-        data: ByteStream,
-        expected_size: Option<u64>,
-        source: PluginSource,
+        data: ImportData,
     ) -> Result<PluginOutput, CoreError> {
         let plugins = self
             .imports
             .as_ref()
             .map(|s| s.plugins.clone())
             .unwrap_or_default();
-        if plugins.plugins.is_empty() {
-            return Ok(PluginOutput {
-                current,
-                data,
-                expected_size,
-            });
-        }
         let id = current.image.id;
         let task_id = task.id.to_string();
         let mut current = current;
-        let mut data = Some(data);
-        let mut staged: Option<(Arc<Staging>, PathBuf)> = None;
+        let mut data = data;
+        let mut staged_size = None;
         for plugin in &plugins.plugins {
-            if plugin.needs_file() && staged.is_none() {
+            let mut file = None;
+            if plugin.needs_file() {
                 let staging = self.staging.clone().ok_or_else(|| {
                     failed("import plugins need a staging area, and none is configured")
                 })?;
-                if source == PluginSource::Stream
-                    && let Some(stream) = data.take()
-                {
+                if let ImportData::Stream(stream) = data {
+                    data = ImportData::Staged;
                     staging.store.put(id, stream).await?;
                 }
-                data = None;
-                let path = staging.store.datadir().join(id.to_string());
-                staged = Some((staging, path));
+                file = Some(staging.store.datadir().join(id.to_string()));
             }
             tracing::debug!(image.id = %id, plugin = plugin.name(), "import plugin");
-            let file = staged.as_ref().map(|(_, path)| path.clone());
             current = match (plugin, file) {
                 (ImportPlugin::NoOp, _) => current,
                 (ImportPlugin::InjectMetadata, _) => {
@@ -179,27 +166,20 @@ impl ImageService {
                 }
                 (_, None) => return Err(CoreError::Internal("plugin without its file".into())),
             };
-        }
-        match (staged, data) {
-            (Some((staging, path)), _) => {
+            if let (true, Some(staging)) = (plugin.needs_file(), &self.staging) {
+                let path = staging.store.datadir().join(id.to_string());
                 let size = tokio::fs::metadata(&path)
                     .await
                     .map_err(|e| CoreError::Internal(format!("staged data: {e}")))?
                     .len();
-                let data = staging.store.get(&staging.store.url_for(id), None).await?;
-                Ok(PluginOutput {
-                    current,
-                    data: data.stream,
-                    expected_size: Some(size),
-                })
+                staged_size = Some(size);
             }
-            (None, Some(data)) => Ok(PluginOutput {
-                current,
-                data,
-                expected_size,
-            }),
-            (None, None) => Err(CoreError::Internal("import data lost by plugins".into())),
         }
+        Ok(PluginOutput {
+            current,
+            data,
+            staged_size,
+        })
     }
 
     /// Saves what a plugin changed on the image, if the import (task
