@@ -26,7 +26,12 @@ fn common(task: &Task) -> Map<String, Value> {
 /// The full view of a task.
 pub fn task(task: &Task) -> Value {
     let mut m = common(task);
-    m.insert("input".into(), json!(task.input));
+    let mut input = task.input.clone();
+    // What glint keeps for the import plugins is not part of Glance's input.
+    if let Some(Value::Object(fields)) = &mut input {
+        fields.remove(glint_core::plugins::CALLER_ROLES);
+    }
+    m.insert("input".into(), json!(input));
     m.insert("result".into(), json!(task.result));
     m.insert("message".into(), json!(task.message));
     if let Some(id) = task.image_id {

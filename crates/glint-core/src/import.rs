@@ -9,9 +9,10 @@
 //! unfinished task with a job lease (kind `import`) and calls
 //! [`ImageService::run_import`]: the data (staged for `glance-direct`,
 //! downloaded for `web-download`, read from the image's location for
-//! `copy-image`) goes through the ingest wrapper (hash, size, inspection)
-//! into each store the import names, one after the other, as Glance's
-//! serial import does. Without `all_stores_must_succeed` the image becomes
+//! `copy-image`) goes through the import plugins of
+//! `[image_import_opts]` (not for a copy, as in Glance; see `plugins/`),
+//! then through the ingest wrapper (hash, size, inspection) into each store
+//! the import names, one after the other, as Glance's serial import does. Without `all_stores_must_succeed` the image becomes
 //! `active` with the first store written and a store that fails is listed
 //! in `os_glance_failed_import`; with it (the default) the image becomes
 //! `active` only once every store holds the data, and any failure removes
@@ -37,6 +38,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::intake::{ImportSettings, STAGE_HOST};
+use crate::plugins::ImportData;
 
 /// The import lock: the id of the task that imports the image.
 pub const IMPORT_TASK: &str = "os_glance_import_task";
@@ -267,6 +269,7 @@ impl ImageService {
             // Only the node holding the staged data runs the task.
             input[STAGE_HOST_INPUT] = json!(host);
         }
+        self.plugin_task_input(ctx, &mut input);
         let mut task = Task::pending(API_IMAGE_IMPORT, input, now);
         task.owner = ctx.project_id().map(str::to_owned);
         task.image_id = Some(id);
@@ -590,27 +593,6 @@ impl ImageService {
                 })
         };
         let (source, expected) = match &method {
-            Method::GlanceDirect => (Source::Staged(staging()?), current.image.size),
-            Method::WebDownload { uri } => {
-                let settings = self
-                    .imports
-                    .clone()
-                    .ok_or_else(|| bad("web-download is not enabled"))?;
-                let download = settings
-                    .fetcher
-                    .fetch(uri, self.config.image_size_cap)
-                    .await
-                    .map_err(|e| bad(e.to_string()))?
-                    .stream;
-                if store_ids.len() == 1 {
-                    (Source::Stream(Some(download)), None)
-                } else {
-                    // Several stores read it: staged once, as Glance does.
-                    let staging = staging()?;
-                    let size = self.stage_download(&staging, id, download).await?;
-                    (Source::Staged(staging), Some(size))
-                }
-            }
             Method::CopyImage => {
                 let (store, url) = current
                     .image
@@ -619,6 +601,42 @@ impl ImageService {
                     .find_map(|l| self.store_for(l).map(|s| (Arc::clone(s), l.url.clone())))
                     .ok_or_else(|| conflict(format!("Image {id} has no data to copy")))?;
                 (Source::Location { store, url }, current.image.size)
+            }
+            Method::GlanceDirect | Method::WebDownload { .. } => {
+                let data = match &method {
+                    Method::WebDownload { uri } => {
+                        let settings = self
+                            .imports
+                            .clone()
+                            .ok_or_else(|| bad("web-download is not enabled"))?;
+                        let download = settings
+                            .fetcher
+                            .fetch(uri, self.config.image_size_cap)
+                            .await
+                            .map_err(|e| bad(e.to_string()))?
+                            .stream;
+                        ImportData::Stream(download)
+                    }
+                    _ => ImportData::Staged,
+                };
+                // The import plugins (plugins/), on the data of the methods
+                // Glance runs them for.
+                let plugged = self.run_import_plugins(task, current, data).await?;
+                match plugged.data {
+                    ImportData::Staged => {
+                        let size = plugged.staged_size.or(plugged.current.image.size);
+                        (Source::Staged(staging()?), size)
+                    }
+                    ImportData::Stream(download) if store_ids.len() == 1 => {
+                        (Source::Stream(Some(download)), None)
+                    }
+                    ImportData::Stream(download) => {
+                        // Several stores read it: staged once, as Glance does.
+                        let staging = staging()?;
+                        let size = self.stage_download(&staging, id, download).await?;
+                        (Source::Staged(staging), Some(size))
+                    }
+                }
             }
         };
         let plan = ImportPlan {

@@ -13,6 +13,8 @@ pub struct ImportSettings {
     /// `enabled_import_methods` that glint implements, in their order.
     pub methods: Vec<String>,
     pub fetcher: WebFetcher,
+    /// `image_import_plugins`, in order, and their options.
+    pub plugins: crate::plugins::PluginSettings,
 }
 
 /// The hidden property naming the node that holds an image's staged data.

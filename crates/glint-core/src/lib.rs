@@ -32,6 +32,7 @@ pub mod locations;
 pub mod members;
 mod notify;
 mod patch_locations;
+pub mod plugins;
 pub mod protections;
 mod quota;
 pub mod reconcile;
@@ -57,6 +58,9 @@ pub use input::{NewImageRequest, NewTag, RequestedStatus};
 pub use intake::{ImportSettings, Staging};
 pub use limits::{LimitMap, LimitsError, LimitsSource, ProjectLimits, Resource, UnifiedLimits};
 pub use locations::ValidationData;
+pub use plugins::{
+    ConversionConfig, ConversionLimits, ImportPlugin, InjectConfig, OutputFormat, PluginSettings,
+};
 pub use protections::{PropertyProtections, ProtectionSection, ProtectionsError, RuleFormat};
 pub use quota::{MIB, ResourceUsage};
 pub use scrub::{PendingDelete, ScrubOutcome};

@@ -472,3 +472,147 @@ fn luks_is_detected_with_qemu_virtual_size() {
     assert_eq!(inspection.safety, Ok(()));
     assert_eq!(inspection.virtual_size, Some(1 << 20));
 }
+
+/// Every format qemu-img writes, holding data: glint's detected format and
+/// virtual size are what `qemu-img info --output=json` reports.
+#[test]
+fn every_format_qemu_img_writes_agrees_with_qemu_img_info() {
+    let dir = Workdir::new();
+    let source = raw_source(&dir, (2 << 20) + 12_345);
+    let secret = ["--object", "secret,id=sec0,data=secret"];
+    let cases: [(&str, &str, &[&str], DetectedFormat); 10] = [
+        (
+            "v2.qcow2",
+            "qcow2",
+            &["-o", "compat=0.10"],
+            DetectedFormat::Qcow2,
+        ),
+        (
+            "v3.qcow2",
+            "qcow2",
+            &["-o", "compat=1.1"],
+            DetectedFormat::Qcow2,
+        ),
+        (
+            "sparse.vmdk",
+            "vmdk",
+            &["-o", "subformat=monolithicSparse"],
+            DetectedFormat::Vmdk,
+        ),
+        (
+            "stream.vmdk",
+            "vmdk",
+            &["-o", "subformat=streamOptimized"],
+            DetectedFormat::Vmdk,
+        ),
+        (
+            "dynamic.vhd",
+            "vpc",
+            &["-o", "subformat=dynamic"],
+            DetectedFormat::Vhd,
+        ),
+        ("disk.vhdx", "vhdx", &[], DetectedFormat::Vhdx),
+        ("disk.vdi", "vdi", &[], DetectedFormat::Vdi),
+        (
+            "static.vdi",
+            "vdi",
+            &["-o", "static=on"],
+            DetectedFormat::Vdi,
+        ),
+        (
+            "disk.luks",
+            "luks",
+            &["-o", "key-secret=sec0,iter-time=10"],
+            DetectedFormat::Luks,
+        ),
+        ("disk.raw", "raw", &[], DetectedFormat::Raw),
+    ];
+    for (name, format, options, detected) in cases {
+        let path = dir.path(name);
+        let mut args = vec!["convert", "-q"];
+        if format == "luks" {
+            args.extend_from_slice(&secret);
+        }
+        args.extend_from_slice(&["-f", "raw", "-O", format]);
+        args.extend_from_slice(options);
+        args.extend_from_slice(&[source.to_str().unwrap(), path.to_str().unwrap()]);
+        dir.qemu_img(&args);
+        let qemu = qemu_info(&path);
+        assert_eq!(qemu.format, format, "{name}");
+        let inspection = inspect_file(&path);
+        assert_eq!(inspection.format, detected, "{name}");
+        assert_eq!(inspection.safety, Ok(()), "{name}");
+        assert_eq!(inspection.virtual_size, Some(qemu.virtual_size), "{name}");
+    }
+}
+
+/// The images that must never reach qemu-img or a hypervisor, each made by
+/// qemu-img itself: refused whatever the claimed format.
+#[test]
+fn every_unsafe_variant_qemu_img_writes_is_refused() {
+    let dir = Workdir::new();
+    dir.create("base.qcow2", "qcow2", "1M", &[]);
+    dir.create("base.vmdk", "vmdk", "1M", &[]);
+    let unsafe_images = [
+        dir.create(
+            "backing.qcow2",
+            "qcow2",
+            "1M",
+            &["-b", "base.qcow2", "-F", "qcow2"],
+        ),
+        dir.create(
+            "v2-backing.qcow2",
+            "qcow2",
+            "1M",
+            &["-o", "compat=0.10", "-b", "base.qcow2", "-F", "qcow2"],
+        ),
+        dir.create(
+            "data-file.qcow2",
+            "qcow2",
+            "1M",
+            &["-o", "data_file=data-file.raw"],
+        ),
+        dir.create(
+            "raw-data.qcow2",
+            "qcow2",
+            "1M",
+            &["-o", "data_file=raw-data.raw,data_file_raw=on"],
+        ),
+        dir.create(
+            "flat.vmdk",
+            "vmdk",
+            "1M",
+            &["-o", "subformat=monolithicFlat"],
+        ),
+        dir.create(
+            "split.vmdk",
+            "vmdk",
+            "1M",
+            &["-o", "subformat=twoGbMaxExtentSparse"],
+        ),
+        dir.create(
+            "child.vmdk",
+            "vmdk",
+            "1M",
+            &["-b", "base.vmdk", "-F", "vmdk"],
+        ),
+        dir.create("disk.qed", "qed", "1M", &[]),
+    ];
+    for path in unsafe_images {
+        let inspection = inspect_file(&path);
+        assert_ne!(inspection.safety, Ok(()), "{}", path.display());
+        for claimed in ["raw", "qcow2", "vmdk", "qed"] {
+            assert!(
+                check_upload(
+                    Some(claimed),
+                    Some("bare"),
+                    &inspection,
+                    &allowing_every_vmdk_type()
+                )
+                .is_err(),
+                "{} claimed as {claimed}",
+                path.display()
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! `cargo nextest run --workspace`) feeds every file of `fuzz/corpus/<name>/`
 //! to it, so that the committed corpora are replayed on every CI run.
 
+mod archive;
 mod config;
 mod image;
 mod import_url;
@@ -16,6 +17,7 @@ mod location_url;
 mod policy;
 mod range_header;
 
+pub use archive::archive;
 pub use config::{glance_api_conf, property_protections};
 pub use image::{image_request, list_query, patch};
 pub use import_url::import_url;
@@ -31,6 +33,7 @@ pub type Target = fn(&[u8]);
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs` file and
 /// its `fuzz/corpus/<name>/` directory.
 pub const TARGETS: &[(&str, Target)] = &[
+    ("archive", archive),
     ("glance_api_conf", glance_api_conf),
     ("image_request", image_request),
     ("import_url", import_url),

@@ -56,6 +56,7 @@ macro_rules! replay_tests {
 }
 
 replay_tests!(
+    archive,
     glance_api_conf,
     image_request,
     import_url,

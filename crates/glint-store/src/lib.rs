@@ -6,10 +6,12 @@
 //! stores, and the files of the node-local image cache ([`ImageCache`]: serving
 //! cached data, and the write-through fill that caches a download only once it
 //! has been read whole and verified), and the [`WebFetcher`] that downloads
-//! an image for an import from a URL [`ImportFilter`] lets through. It streams: memory per transfer is a few buffers whatever the image
+//! an image for an import from a URL [`ImportFilter`] lets through, and the
+//! bounded [`archive`] readers of the import's decompression. It streams: memory per transfer is a few buffers whatever the image
 //! size. It depends on the domain model and the format inspector only, and must not
 //! import the database, the HTTP layer (axum) or the core use cases.
 
+pub mod archive;
 mod cache;
 mod chunks;
 mod fetch;

@@ -242,6 +242,7 @@ fn import_settings(conf: &GlanceConfig) -> glint_core::ImportSettings {
     glint_core::ImportSettings {
         methods,
         fetcher: glint_store::WebFetcher::new(conf.import_filtering.clone()),
+        plugins: conf.import_plugins.clone(),
     }
 }
 

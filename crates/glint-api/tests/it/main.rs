@@ -23,6 +23,7 @@ mod image_data;
 mod image_ids;
 mod image_import;
 mod images;
+mod import_plugins;
 mod import_race;
 mod import_stage_host;
 mod import_stores;

@@ -14,6 +14,7 @@ mod limits;
 mod notifications;
 mod observability;
 mod options;
+mod plugins;
 mod protections;
 mod render;
 mod scrubber;
@@ -141,6 +142,9 @@ pub struct GlanceConfig {
     pub scrubber: ScrubberOptions,
     /// `[import_filtering_opts]`: the URLs imports may download from.
     pub import_filtering: glint_store::ImportFilter,
+    /// `[image_import_opts]`, `[image_conversion]`,
+    /// `[inject_metadata_properties]`: the import plugins.
+    pub import_plugins: glint_core::PluginSettings,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -214,6 +218,7 @@ impl GlanceConfig {
             notifications,
             scrubber: ScrubberOptions::read(&src)?,
             import_filtering: import::read(&src)?,
+            import_plugins: plugins::read(&src)?,
             config_dirs,
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {

@@ -384,6 +384,20 @@ fn import_filter() -> ImportFilterLists {
     ImportFilterLists::default()
 }
 
+fn plugins() -> glint_core::PluginSettings {
+    glint_core::PluginSettings::default()
+}
+
+pub(super) const IMAGE_IMPORT_PLUGINS: Opt = opt("image_import_opts", "image_import_plugins", "");
+pub(super) const OUTPUT_FORMAT: Opt = layer("image_conversion", "output_format", || {
+    plugins().conversion.output_format.as_str().to_owned()
+});
+pub(super) const IGNORE_USER_ROLES: Opt =
+    layer("inject_metadata_properties", "ignore_user_roles", || {
+        render::list(&plugins().inject.ignore_user_roles)
+    });
+pub(super) const INJECT: Opt = opt("inject_metadata_properties", "inject", "");
+
 pub(super) const ALLOWED_SCHEMES: Opt = layer("import_filtering_opts", "allowed_schemes", || {
     render::list(&import_filter().allowed_schemes)
 });
@@ -532,6 +546,10 @@ pub(super) const SUPPORTED: &[Opt] = &[
     DISALLOWED_HOSTS,
     ALLOWED_PORTS,
     DISALLOWED_PORTS,
+    IMAGE_IMPORT_PLUGINS,
+    OUTPUT_FORMAT,
+    IGNORE_USER_ROLES,
+    INJECT,
 ];
 
 /// A supported option by section and name.

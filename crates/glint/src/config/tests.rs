@@ -13,6 +13,7 @@ mod import;
 mod limits;
 mod notifications;
 mod observability;
+mod plugins;
 mod protections;
 mod sample;
 mod scrubber;

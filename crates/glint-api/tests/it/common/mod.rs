@@ -97,6 +97,7 @@ pub struct TestAppBuilder {
     stage_host_self: bool,
     import_methods: Vec<String>,
     import_filter: glint_store::ImportFilter,
+    import_plugins: glint_core::PluginSettings,
 }
 
 /// Builds the stores of a test server from its temporary directory.
@@ -228,6 +229,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `[image_import_opts]` and the plugins' options.
+    pub fn import_plugins(mut self, plugins: glint_core::PluginSettings) -> Self {
+        self.import_plugins = plugins;
+        self
+    }
+
     /// `[import_filtering_opts]` of web-download.
     pub fn import_filter(mut self, filter: glint_store::ImportFilter) -> Self {
         self.import_filter = filter;
@@ -340,6 +347,7 @@ impl TestAppBuilder {
             .with_imports(glint_core::ImportSettings {
                 methods: self.import_methods.clone(),
                 fetcher: glint_store::WebFetcher::new(self.import_filter.clone()),
+                plugins: self.import_plugins.clone(),
             });
         if self.api.import_methods.is_empty() {
             self.api.import_methods = images.import_methods();
@@ -469,6 +477,7 @@ impl TestApp {
                 .map(|m| (*m).to_owned())
                 .collect(),
             import_filter: glint_store::ImportFilter::default(),
+            import_plugins: glint_core::PluginSettings::default(),
         }
     }
 

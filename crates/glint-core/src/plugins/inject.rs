@@ -1,0 +1,54 @@
+//! `inject_image_metadata`: `[inject_metadata_properties] inject` set on
+//! the image unless the caller had one of `ignore_user_roles`. Keys in
+//! Glance's reserved `os_glance` namespace are dropped, as Glance does.
+
+use glint_db::Versioned;
+
+use crate::error::CoreError;
+use crate::images::ImageService;
+
+/// `[inject_metadata_properties]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectConfig {
+    /// `ignore_user_roles`: callers with any of these get nothing injected.
+    pub ignore_user_roles: Vec<String>,
+    /// `inject`: the properties to set, in the order written.
+    pub inject: Vec<(String, String)>,
+}
+
+impl Default for InjectConfig {
+    fn default() -> Self {
+        InjectConfig {
+            ignore_user_roles: vec!["admin".into()],
+            inject: Vec::new(),
+        }
+    }
+}
+
+const RESERVED: &str = "os_glance";
+
+impl ImageService {
+    pub(super) async fn inject_metadata(
+        &self,
+        current: Versioned,
+        task_id: &str,
+        config: &InjectConfig,
+        roles: &[String],
+    ) -> Result<Versioned, CoreError> {
+        let ignored = roles.iter().any(|r| config.ignore_user_roles.contains(r));
+        if ignored || config.inject.is_empty() {
+            return Ok(current);
+        }
+        let id = current.image.id;
+        self.save_plugin_change(current, task_id, |image| {
+            for (key, value) in &config.inject {
+                if key.starts_with(RESERVED) {
+                    tracing::warn!(image.id = %id, key, "reserved property not injected");
+                    continue;
+                }
+                image.properties.insert(key.clone(), value.clone());
+            }
+        })
+        .await
+    }
+}
