@@ -14,7 +14,7 @@ pub struct ImportSettings {
     pub methods: Vec<String>,
     pub fetcher: WebFetcher,
     /// `image_import_plugins`, in order, and their options.
-    pub plugins: crate::plugins::PluginSettings,
+    pub plugins: crate::plugins::settings::PluginSettings,
 }
 
 /// The hidden property naming the node that holds an image's staged data.

@@ -23,6 +23,7 @@ pub mod error;
 pub mod health;
 pub mod images;
 pub mod import;
+mod import_run;
 pub mod input;
 mod intake;
 pub mod limits;

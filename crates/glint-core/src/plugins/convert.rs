@@ -14,79 +14,14 @@
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
 use glint_db::Versioned;
 use glint_format::{DetectedFormat, Inspection, Inspector, UploadRules};
 
 use super::failed;
+use super::settings::{ConversionConfig, ConversionLimits, OutputFormat};
 use crate::error::CoreError;
 use crate::images::ImageService;
-
-/// `[image_conversion] output_format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OutputFormat {
-    #[default]
-    Raw,
-    Qcow2,
-    Vmdk,
-}
-
-impl OutputFormat {
-    pub const ALL: [OutputFormat; 3] = [OutputFormat::Qcow2, OutputFormat::Raw, OutputFormat::Vmdk];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutputFormat::Raw => "raw",
-            OutputFormat::Qcow2 => "qcow2",
-            OutputFormat::Vmdk => "vmdk",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<OutputFormat> {
-        Self::ALL.into_iter().find(|f| f.as_str() == name)
-    }
-}
-
-/// What one `qemu-img convert` may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConversionLimits {
-    /// CPU time (`RLIMIT_CPU`).
-    pub cpu_time: Duration,
-    /// Address space in bytes (`RLIMIT_AS`).
-    pub address_space: u64,
-    /// Wall-clock time, after which it is killed.
-    pub timeout: Duration,
-}
-
-impl Default for ConversionLimits {
-    fn default() -> Self {
-        ConversionLimits {
-            cpu_time: Duration::from_secs(600),
-            address_space: 2 << 30,
-            timeout: Duration::from_secs(1800),
-        }
-    }
-}
-
-/// `[image_conversion]`, and how glint runs qemu-img.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversionConfig {
-    pub output_format: OutputFormat,
-    /// The qemu-img program (looked up in `PATH` when not a path).
-    pub qemu_img: PathBuf,
-    pub limits: ConversionLimits,
-}
-
-impl Default for ConversionConfig {
-    fn default() -> Self {
-        ConversionConfig {
-            output_format: OutputFormat::default(),
-            qemu_img: PathBuf::from("qemu-img"),
-            limits: ConversionLimits::default(),
-        }
-    }
-}
 
 /// Why a conversion was refused or failed (the task's message).
 const DISALLOWED: &str = "Image has disallowed configuration";

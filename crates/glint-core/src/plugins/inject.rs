@@ -4,26 +4,9 @@
 
 use glint_db::Versioned;
 
+use super::settings::InjectConfig;
 use crate::error::CoreError;
 use crate::images::ImageService;
-
-/// `[inject_metadata_properties]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InjectConfig {
-    /// `ignore_user_roles`: callers with any of these get nothing injected.
-    pub ignore_user_roles: Vec<String>,
-    /// `inject`: the properties to set, in the order written.
-    pub inject: Vec<(String, String)>,
-}
-
-impl Default for InjectConfig {
-    fn default() -> Self {
-        InjectConfig {
-            ignore_user_roles: vec!["admin".into()],
-            inject: Vec::new(),
-        }
-    }
-}
 
 const RESERVED: &str = "os_glance";
 

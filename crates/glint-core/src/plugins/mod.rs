@@ -16,6 +16,7 @@
 mod convert;
 mod decompress;
 mod inject;
+pub mod settings;
 
 use glint_db::Versioned;
 use glint_model::task::Task;
@@ -23,8 +24,9 @@ use glint_model::{Image, ImageId, ImageStatus, time};
 use glint_store::{ByteStream, Store};
 use serde_json::Value;
 
-pub use convert::{ConversionConfig, ConversionLimits, OutputFormat};
-pub use inject::InjectConfig;
+pub use settings::{
+    ConversionConfig, ConversionLimits, ImportPlugin, InjectConfig, OutputFormat, PluginSettings,
+};
 
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
@@ -35,49 +37,6 @@ use crate::images::ImageService;
 /// `inject_image_metadata` decides on when the task runs (on any node, and
 /// after a restart). Not shown by the tasks API.
 pub const CALLER_ROLES: &str = "glint_caller_roles";
-
-/// One import plugin, by Glance's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportPlugin {
-    Decompression,
-    Conversion,
-    InjectMetadata,
-    NoOp,
-}
-
-impl ImportPlugin {
-    pub const ALL: [ImportPlugin; 4] = [
-        ImportPlugin::Decompression,
-        ImportPlugin::Conversion,
-        ImportPlugin::InjectMetadata,
-        ImportPlugin::NoOp,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ImportPlugin::Decompression => "image_decompression",
-            ImportPlugin::Conversion => "image_conversion",
-            ImportPlugin::InjectMetadata => "inject_image_metadata",
-            ImportPlugin::NoOp => "no_op",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<ImportPlugin> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    fn needs_file(self) -> bool {
-        matches!(self, ImportPlugin::Decompression | ImportPlugin::Conversion)
-    }
-}
-
-/// The plugins an import runs, in order, and their options.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PluginSettings {
-    pub plugins: Vec<ImportPlugin>,
-    pub conversion: ConversionConfig,
-    pub inject: InjectConfig,
-}
 
 /// An import's data, as the plugins take it and give it back.
 pub enum ImportData {
