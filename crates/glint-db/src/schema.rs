@@ -94,6 +94,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0008_tasks.sql"),
         mysql: include_str!("../migrations/mysql/0008_tasks.sql"),
     },
+    Migration {
+        version: 9,
+        description: "metadata definitions",
+        sqlite: include_str!("../migrations/sqlite/0009_metadefs.sql"),
+        postgres: include_str!("../migrations/postgres/0009_metadefs.sql"),
+        mysql: include_str!("../migrations/mysql/0009_metadefs.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
