@@ -3,6 +3,7 @@
 //! are associated with, plus the rules Glance's schemas apply to them
 //! ([`validate`]).
 
+pub mod file;
 pub mod validate;
 
 use serde_json::{Map, Value};
