@@ -9,6 +9,7 @@
 
 mod cache;
 mod db;
+mod metadefs;
 mod logging;
 mod metrics;
 mod policy;

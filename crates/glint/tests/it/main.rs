@@ -8,6 +8,7 @@ mod connection_limits;
 mod crash_recovery;
 mod database_outage;
 mod db_commands;
+mod metadefs_files;
 mod direct_io;
 mod image_cache;
 mod notifications;
