@@ -84,8 +84,7 @@ fn metadefs_round_trip_through_files_on_sqlite() {
     let synced = setup.glint(&["db", "sync"]).ok();
     assert!(synced.stdout.contains("Loaded the built-in metadata definitions (5 namespaces)."), "{synced:#?}");
     round_trip(&setup);
-    // An emptied catalogue is not refilled by a later sync only if it
-    // holds something; an empty one is.
+    // A later sync refills an emptied catalogue.
     setup.glint(&["db", "unload-metadefs"]).ok();
     let synced = setup.glint(&["db", "sync"]).ok();
     assert!(synced.stdout.contains("Loaded the built-in"), "{synced:#?}");
