@@ -55,7 +55,10 @@ pub fn namespace_detail(d: &NamespaceDetail) -> Value {
     let ns = &d.namespace;
     let mut m = namespace_fields(ns);
     if !d.associations.is_empty() {
-        m.insert("resource_type_associations".into(), associations_array(&d.associations));
+        m.insert(
+            "resource_type_associations".into(),
+            associations_array(&d.associations),
+        );
     }
     if !d.properties.is_empty() {
         m.insert("properties".into(), properties_map(&d.properties));
@@ -90,7 +93,10 @@ pub fn namespace_list(page: &NamespacePage, params: &[(String, String)]) -> Valu
         .map(|(ns, assocs)| {
             let mut m = namespace_fields(ns);
             if !assocs.is_empty() {
-                m.insert("resource_type_associations".into(), associations_array(assocs));
+                m.insert(
+                    "resource_type_associations".into(),
+                    associations_array(assocs),
+                );
             }
             finish_namespace(m, ns)
         })

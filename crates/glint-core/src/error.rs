@@ -69,31 +69,69 @@ pub enum RefusedValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadefMissing {
     /// Showing a namespace, or a list's marker: no such namespace.
-    Namespace { namespace: String },
+    Namespace {
+        namespace: String,
+    },
     /// Any other request on a namespace that is missing or hidden.
-    NamespaceOf { namespace: String },
+    NamespaceOf {
+        namespace: String,
+    },
     /// The caller may not see the namespace (answered with a bare 404).
     Hidden,
-    Object { namespace: String, name: String },
-    Property { namespace: String, name: String },
-    Tag { namespace: String, name: String },
+    Object {
+        namespace: String,
+        name: String,
+    },
+    Property {
+        namespace: String,
+        name: String,
+    },
+    Tag {
+        namespace: String,
+        name: String,
+    },
     /// `?resource_type=` names a type the namespace is not associated with.
-    Association { namespace: String, resource_type: String },
+    Association {
+        namespace: String,
+        resource_type: String,
+    },
     /// A dissociation of a type the namespace is not associated with.
-    AssociationToDelete { resource_type: String },
+    AssociationToDelete {
+        resource_type: String,
+    },
     /// A prefixed property name without the association's prefix.
-    PrefixMismatch { name: String, prefix: String },
+    PrefixMismatch {
+        name: String,
+        prefix: String,
+    },
 }
 
 /// Which name of the metadefs catalogue is taken; `rename` when a PUT
 /// would make the clash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadefClash {
-    Namespace { namespace: String, rename: bool },
-    Object { namespace: String, name: String, rename: bool },
-    Property { namespace: String, name: String, rename: bool },
-    Tag { namespace: String, name: String },
-    Association { namespace: String, resource_type: String },
+    Namespace {
+        namespace: String,
+        rename: bool,
+    },
+    Object {
+        namespace: String,
+        name: String,
+        rename: bool,
+    },
+    Property {
+        namespace: String,
+        name: String,
+        rename: bool,
+    },
+    Tag {
+        namespace: String,
+        name: String,
+    },
+    Association {
+        namespace: String,
+        resource_type: String,
+    },
 }
 
 /// What a protected namespace kept from deletion.

@@ -9,8 +9,8 @@
 
 mod cache;
 mod db;
-mod metadefs;
 mod logging;
+mod metadefs;
 mod metrics;
 mod policy;
 mod remote_policy;

@@ -16,11 +16,26 @@ use serde_json::Value;
 /// The catalogue glint ships: common compute properties, written for
 /// glint in Glance's format.
 const BUILT_IN: [(&str, &str); 5] = [
-    ("guest-cpu.json", include_str!("../../../etc/metadefs/guest-cpu.json")),
-    ("guest-devices.json", include_str!("../../../etc/metadefs/guest-devices.json")),
-    ("guest-memory.json", include_str!("../../../etc/metadefs/guest-memory.json")),
-    ("guest-os.json", include_str!("../../../etc/metadefs/guest-os.json")),
-    ("hypervisor.json", include_str!("../../../etc/metadefs/hypervisor.json")),
+    (
+        "guest-cpu.json",
+        include_str!("../../../etc/metadefs/guest-cpu.json"),
+    ),
+    (
+        "guest-devices.json",
+        include_str!("../../../etc/metadefs/guest-devices.json"),
+    ),
+    (
+        "guest-memory.json",
+        include_str!("../../../etc/metadefs/guest-memory.json"),
+    ),
+    (
+        "guest-os.json",
+        include_str!("../../../etc/metadefs/guest-os.json"),
+    ),
+    (
+        "hypervisor.json",
+        include_str!("../../../etc/metadefs/hypervisor.json"),
+    ),
 ];
 
 /// The files of the built-in catalogue, parsed.
@@ -73,7 +88,10 @@ fn write_report(report: &LoadReport, out: &mut dyn Write) -> anyhow::Result<()> 
         writeln!(out, "Loaded namespace {name}")?;
     }
     for name in &report.skipped {
-        writeln!(out, "Skipped namespace {name}: it is in the catalogue already")?;
+        writeln!(
+            out,
+            "Skipped namespace {name}: it is in the catalogue already"
+        )?;
     }
     for (file, reason) in &report.failed {
         writeln!(out, "Failed to load {file}: {reason}")?;
@@ -95,7 +113,10 @@ pub async fn load(db: Database, dir: Option<&Path>, out: &mut dyn Write) -> anyh
         .context("cannot load the metadefs")?;
     write_report(&report, out)?;
     if !report.failed.is_empty() {
-        bail!("{} metadefs file(s) could not be loaded", report.failed.len());
+        bail!(
+            "{} metadefs file(s) could not be loaded",
+            report.failed.len()
+        );
     }
     Ok(())
 }
@@ -103,7 +124,12 @@ pub async fn load(db: Database, dir: Option<&Path>, out: &mut dyn Write) -> anyh
 /// `glint db sync`: the built-in catalogue goes into an empty one.
 pub async fn load_if_empty(db: Database, out: &mut dyn Write) -> anyhow::Result<()> {
     let service = MetadefService::for_operator(db);
-    if service.catalogue_size().await.context("cannot count metadefs")? > 0 {
+    if service
+        .catalogue_size()
+        .await
+        .context("cannot count metadefs")?
+        > 0
+    {
         return Ok(());
     }
     let report = service
@@ -144,7 +170,12 @@ pub async fn export(db: Database, dir: &Path, out: &mut dyn Write) -> anyhow::Re
         let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(&path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
-        writeln!(out, "Namespace {} saved in {}", json["namespace"].as_str().unwrap_or_default(), path.display())?;
+        writeln!(
+            out,
+            "Namespace {} saved in {}",
+            json["namespace"].as_str().unwrap_or_default(),
+            path.display()
+        )?;
     }
     Ok(())
 }

@@ -18,7 +18,11 @@ async fn seed(app: &TestApp) {
         json!({"namespace": "theirs", "visibility": "private", "owner": "p2",
                "objects": [{"name": "o"}]}),
     ] {
-        expect_status(app.post(NS).json(&body).send().await.unwrap(), StatusCode::CREATED).await;
+        expect_status(
+            app.post(NS).json(&body).send().await.unwrap(),
+            StatusCode::CREATED,
+        )
+        .await;
     }
 }
 
@@ -44,8 +48,16 @@ async fn readers_see_public_namespaces_and_their_projects() {
         let all = expect_json(app.get(NS).send().await.unwrap(), StatusCode::OK).await;
         assert_eq!(names(&all), ["mine", "public-ns", "theirs"]);
 
-        expect_status(user.get(&format!("{NS}/public-ns")).send().await.unwrap(), StatusCode::OK).await;
-        expect_status(user.get(&format!("{NS}/mine")).send().await.unwrap(), StatusCode::OK).await;
+        expect_status(
+            user.get(&format!("{NS}/public-ns")).send().await.unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+        expect_status(
+            user.get(&format!("{NS}/mine")).send().await.unwrap(),
+            StatusCode::OK,
+        )
+        .await;
         // Another project's private namespace does not exist for them.
         let message = expect_error(
             user.get(&format!("{NS}/theirs")).send().await.unwrap(),
@@ -53,12 +65,26 @@ async fn readers_see_public_namespaces_and_their_projects() {
         )
         .await;
         assert_eq!(message, "The resource could not be found.");
-        for sub in ["objects", "objects/o", "properties", "tags", "resource_types"] {
-            let resp = user.get(&format!("{NS}/theirs/{sub}")).send().await.unwrap();
+        for sub in [
+            "objects",
+            "objects/o",
+            "properties",
+            "tags",
+            "resource_types",
+        ] {
+            let resp = user
+                .get(&format!("{NS}/theirs/{sub}"))
+                .send()
+                .await
+                .unwrap();
             let message = expect_error(resp, StatusCode::NOT_FOUND).await;
             assert_eq!(message, "Namespace theirs not found", "{sub}");
         }
-        let resp = user.get(&format!("{NS}?marker=theirs")).send().await.unwrap();
+        let resp = user
+            .get(&format!("{NS}?marker=theirs"))
+            .send()
+            .await
+            .unwrap();
         expect_error(resp, StatusCode::FORBIDDEN).await;
     }
 }
@@ -70,24 +96,65 @@ async fn only_admins_change_the_catalogue() {
         seed(&app).await;
         let user = app.member_of("p1");
         let forbidden = |rule: &str| format!("You are not authorized to complete {rule} action.");
-        let resp = user.post(NS).json(&json!({"namespace": "x"})).send().await.unwrap();
-        assert_eq!(expect_error(resp, StatusCode::FORBIDDEN).await, forbidden("add_metadef_namespace"));
+        let resp = user
+            .post(NS)
+            .json(&json!({"namespace": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            expect_error(resp, StatusCode::FORBIDDEN).await,
+            forbidden("add_metadef_namespace")
+        );
         let cases = [
-            (user.put(&format!("{NS}/mine")).json(&json!({"namespace": "mine"})), "modify_metadef_namespace"),
-            (user.delete(&format!("{NS}/mine")), "delete_metadef_namespace"),
-            (user.delete(&format!("{NS}/public-ns/tags")), "delete_metadef_namespace"),
-            (user.post(&format!("{NS}/public-ns/tags/new")), "add_metadef_tag"),
-            (user.post(&format!("{NS}/public-ns/tags")).json(&json!({"tags": []})), "add_metadef_tags"),
-            (user.delete(&format!("{NS}/public-ns/tags/t")), "delete_metadef_tag"),
-            (user.put(&format!("{NS}/public-ns/tags/t")).json(&json!({"name": "u"})), "modify_metadef_tag"),
             (
-                user.post(&format!("{NS}/public-ns/properties")).json(&json!({"name": "q", "title": "Q", "type": "string"})),
+                user.put(&format!("{NS}/mine"))
+                    .json(&json!({"namespace": "mine"})),
+                "modify_metadef_namespace",
+            ),
+            (
+                user.delete(&format!("{NS}/mine")),
+                "delete_metadef_namespace",
+            ),
+            (
+                user.delete(&format!("{NS}/public-ns/tags")),
+                "delete_metadef_namespace",
+            ),
+            (
+                user.post(&format!("{NS}/public-ns/tags/new")),
+                "add_metadef_tag",
+            ),
+            (
+                user.post(&format!("{NS}/public-ns/tags"))
+                    .json(&json!({"tags": []})),
+                "add_metadef_tags",
+            ),
+            (
+                user.delete(&format!("{NS}/public-ns/tags/t")),
+                "delete_metadef_tag",
+            ),
+            (
+                user.put(&format!("{NS}/public-ns/tags/t"))
+                    .json(&json!({"name": "u"})),
+                "modify_metadef_tag",
+            ),
+            (
+                user.post(&format!("{NS}/public-ns/properties"))
+                    .json(&json!({"name": "q", "title": "Q", "type": "string"})),
                 "add_metadef_property",
             ),
-            (user.delete(&format!("{NS}/public-ns/properties/p")), "remove_metadef_property"),
-            (user.post(&format!("{NS}/public-ns/objects")).json(&json!({"name": "o"})), "add_metadef_object"),
             (
-                user.post(&format!("{NS}/public-ns/resource_types")).json(&json!({"name": "OS::Glance::Image"})),
+                user.delete(&format!("{NS}/public-ns/properties/p")),
+                "remove_metadef_property",
+            ),
+            (
+                user.post(&format!("{NS}/public-ns/objects"))
+                    .json(&json!({"name": "o"})),
+                "add_metadef_object",
+            ),
+            (
+                user.post(&format!("{NS}/public-ns/resource_types"))
+                    .json(&json!({"name": "OS::Glance::Image"})),
                 "add_metadef_resource_type_association",
             ),
         ];
@@ -97,9 +164,16 @@ async fn only_admins_change_the_catalogue() {
         }
         // A write to a namespace out of sight is a missing namespace.
         let resp = user.delete(&format!("{NS}/theirs")).send().await.unwrap();
-        assert_eq!(expect_error(resp, StatusCode::NOT_FOUND).await, "Namespace theirs not found");
+        assert_eq!(
+            expect_error(resp, StatusCode::NOT_FOUND).await,
+            "Namespace theirs not found"
+        );
         // Nothing changed.
-        let shown = expect_json(app.get(&format!("{NS}/public-ns")).send().await.unwrap(), StatusCode::OK).await;
+        let shown = expect_json(
+            app.get(&format!("{NS}/public-ns")).send().await.unwrap(),
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(shown["tags"], json!([{"name": "t"}]));
     }
 }
@@ -111,13 +185,22 @@ async fn policy_overrides_apply_to_metadef_rules() {
         .start()
         .await;
     let user = app.member_of("p1");
-    let resp = user.post(NS).json(&json!({"namespace": "by-member", "visibility": "public"})).send().await.unwrap();
+    let resp = user
+        .post(NS)
+        .json(&json!({"namespace": "by-member", "visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
     let created = expect_json(resp, StatusCode::CREATED).await;
     assert_eq!(created["owner"], "p1");
     // The reader may list but no longer get: the namespace is missing.
     let list = expect_json(user.get(NS).send().await.unwrap(), StatusCode::OK).await;
     assert_eq!(list["namespaces"], json!([]));
-    expect_error(user.get(&format!("{NS}/by-member")).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    expect_error(
+        user.get(&format!("{NS}/by-member")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -135,7 +218,11 @@ async fn metadef_schemas_are_served() {
         ("tag", "tag"),
         ("tags", "tags"),
     ] {
-        let resp = app.get(&format!("/v2/schemas/metadefs/{name}")).send().await.unwrap();
+        let resp = app
+            .get(&format!("/v2/schemas/metadefs/{name}"))
+            .send()
+            .await
+            .unwrap();
         let schema = expect_json(resp, StatusCode::OK).await;
         assert_eq!(schema["name"], title);
         insta::assert_json_snapshot!(format!("metadef_schema_{name}"), schema);
@@ -145,10 +232,17 @@ async fn metadef_schemas_are_served() {
 #[tokio::test]
 async fn metadef_changes_are_notified_as_glance_does() {
     let mut topic = Topic::new().await;
-    let app = TestApp::builder().notifications(topic.config()).start().await;
+    let app = TestApp::builder()
+        .notifications(topic.config())
+        .start()
+        .await;
     let body = json!({"namespace": "noisy", "resource_type_associations": [{"name": "OS::Glance::Image"}],
                       "properties": {"p": {"title": "P", "type": "string"}}});
-    expect_status(app.post(NS).json(&body).send().await.unwrap(), StatusCode::CREATED).await;
+    expect_status(
+        app.post(NS).json(&body).send().await.unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     let ns = topic.expect("metadef_namespace.create").await;
     assert_eq!(ns["namespace"], "noisy");
     assert_eq!(ns["namespace_old"], "noisy");
@@ -156,26 +250,87 @@ async fn metadef_changes_are_notified_as_glance_does() {
     let rt = topic.expect("metadef_resource_type.create").await;
     assert_eq!(rt["name"], "OS::Glance::Image");
     let prop = topic.expect("metadef_property.create").await;
-    assert_eq!((prop["name"].as_str(), prop["type"].as_str()), (Some("p"), Some("string")));
+    assert_eq!(
+        (prop["name"].as_str(), prop["type"].as_str()),
+        (Some("p"), Some("string"))
+    );
 
-    let resp = app.put(&format!("{NS}/noisy")).json(&json!({"namespace": "quiet"})).send().await.unwrap();
+    let resp = app
+        .put(&format!("{NS}/noisy"))
+        .json(&json!({"namespace": "quiet"}))
+        .send()
+        .await
+        .unwrap();
     expect_status(resp, StatusCode::OK).await;
     let update = topic.expect("metadef_namespace.update").await;
-    assert_eq!((update["namespace"].as_str(), update["namespace_old"].as_str()), (Some("quiet"), Some("noisy")));
+    assert_eq!(
+        (
+            update["namespace"].as_str(),
+            update["namespace_old"].as_str()
+        ),
+        (Some("quiet"), Some("noisy"))
+    );
 
-    expect_status(app.post(&format!("{NS}/quiet/tags/t1")).send().await.unwrap(), StatusCode::CREATED).await;
+    expect_status(
+        app.post(&format!("{NS}/quiet/tags/t1"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(topic.expect("metadef_tag.create").await["name"], "t1");
-    let resp = app.put(&format!("{NS}/quiet/tags/t1")).json(&json!({"name": "t2"})).send().await.unwrap();
+    let resp = app
+        .put(&format!("{NS}/quiet/tags/t1"))
+        .json(&json!({"name": "t2"}))
+        .send()
+        .await
+        .unwrap();
     expect_status(resp, StatusCode::OK).await;
     let tag = topic.expect("metadef_tag.update").await;
-    assert_eq!((tag["name"].as_str(), tag["name_old"].as_str()), (Some("t2"), Some("t1")));
-    expect_status(app.post(&format!("{NS}/quiet/objects")).json(&json!({"name": "o"})).send().await.unwrap(), StatusCode::CREATED).await;
-    assert_eq!(topic.expect("metadef_object.create").await["properties"], json!([]));
-    expect_status(app.delete(&format!("{NS}/quiet/properties")).send().await.unwrap(), StatusCode::NO_CONTENT).await;
+    assert_eq!(
+        (tag["name"].as_str(), tag["name_old"].as_str()),
+        (Some("t2"), Some("t1"))
+    );
+    expect_status(
+        app.post(&format!("{NS}/quiet/objects"))
+            .json(&json!({"name": "o"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        topic.expect("metadef_object.create").await["properties"],
+        json!([])
+    );
+    expect_status(
+        app.delete(&format!("{NS}/quiet/properties"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     topic.expect("metadef_namespace.delete_properties").await;
-    expect_status(app.delete(&format!("{NS}/quiet/resource_types/OS::Glance::Image")).send().await.unwrap(), StatusCode::NO_CONTENT).await;
-    assert_eq!(topic.expect("metadef_resource_type.delete").await["deleted"], true);
-    expect_status(app.delete(&format!("{NS}/quiet")).send().await.unwrap(), StatusCode::NO_CONTENT).await;
+    expect_status(
+        app.delete(&format!("{NS}/quiet/resource_types/OS::Glance::Image"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_eq!(
+        topic.expect("metadef_resource_type.delete").await["deleted"],
+        true
+    );
+    expect_status(
+        app.delete(&format!("{NS}/quiet")).send().await.unwrap(),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let gone = topic.expect("metadef_namespace.delete").await;
     assert_eq!(gone["deleted"], true);
     assert!(gone["deleted_at"].is_string());

@@ -46,16 +46,27 @@ async fn create(app: &TestApp, body: Value) -> Value {
 async fn a_namespace_is_created_with_what_it_holds_and_shown_back() {
     for backend in common::Backend::configured() {
         let app = TestApp::builder().backend(backend).start().await;
-        let resp = app.post(NS).json(&full_namespace("OS::Test::Full")).send().await.unwrap();
+        let resp = app
+            .post(NS)
+            .json(&full_namespace("OS::Test::Full"))
+            .send()
+            .await
+            .unwrap();
         let location = resp.headers()["location"].to_str().unwrap().to_owned();
-        assert!(location.ends_with("/v2/metadefs/namespaces/OS::Test::Full"), "{location}");
+        assert!(
+            location.ends_with("/v2/metadefs/namespaces/OS::Test::Full"),
+            "{location}"
+        );
         let created = expect_json(resp, StatusCode::CREATED).await;
         assert_eq!(created["owner"], "admin");
         assert_eq!(created["self"], "/v2/metadefs/namespaces/OS::Test::Full");
         assert_eq!(created["schema"], "/v2/schemas/metadefs/namespace");
 
         let shown = expect_json(
-            app.get(&format!("{NS}/OS::Test::Full")).send().await.unwrap(),
+            app.get(&format!("{NS}/OS::Test::Full"))
+                .send()
+                .await
+                .unwrap(),
             StatusCode::OK,
         )
         .await;
@@ -81,16 +92,28 @@ async fn a_namespace_is_created_with_what_it_holds_and_shown_back() {
         // The prefix of the association asked for goes before every
         // property name, and before the objects' properties and required.
         let prefixed = expect_json(
-            app.get(&format!("{NS}/OS::Test::Full?resource_type=OS::Nova::Flavor"))
-                .send()
-                .await
-                .unwrap(),
+            app.get(&format!(
+                "{NS}/OS::Test::Full?resource_type=OS::Nova::Flavor"
+            ))
+            .send()
+            .await
+            .unwrap(),
             StatusCode::OK,
         )
         .await;
-        assert!(prefixed["properties"].get("hw:cpu_policy").is_some(), "{prefixed}");
-        assert_eq!(prefixed["objects"][0]["required"], json!(["hw:watchdog_action"]));
-        assert!(prefixed["objects"][0]["properties"].get("hw:watchdog_action").is_some());
+        assert!(
+            prefixed["properties"].get("hw:cpu_policy").is_some(),
+            "{prefixed}"
+        );
+        assert_eq!(
+            prefixed["objects"][0]["required"],
+            json!(["hw:watchdog_action"])
+        );
+        assert!(
+            prefixed["objects"][0]["properties"]
+                .get("hw:watchdog_action")
+                .is_some()
+        );
         // An unknown resource type changes nothing.
         let plain = expect_json(
             app.get(&format!("{NS}/OS::Test::Full?resource_type=OS::Nope"))
@@ -109,7 +132,11 @@ async fn create_refuses_bad_bodies_with_glance_errors() {
     for backend in common::Backend::configured() {
         let app = TestApp::builder().backend(backend).start().await;
         let cases = [
-            (json!({}), StatusCode::BAD_REQUEST, "'namespace' is a required property"),
+            (
+                json!({}),
+                StatusCode::BAD_REQUEST,
+                "'namespace' is a required property",
+            ),
             (
                 json!({"namespace": "x".repeat(81)}),
                 StatusCode::BAD_REQUEST,
@@ -145,7 +172,11 @@ async fn create_refuses_bad_bodies_with_glance_errors() {
                 StatusCode::FORBIDDEN,
                 "Attribute 'self' is read-only.",
             ),
-            (json!(["a"]), StatusCode::BAD_REQUEST, "is not of type 'object'"),
+            (
+                json!(["a"]),
+                StatusCode::BAD_REQUEST,
+                "is not of type 'object'",
+            ),
             (
                 json!({"namespace": "a", "tags": [{"name": "t"}, {"name": "T"}]}),
                 StatusCode::CONFLICT,
@@ -162,9 +193,17 @@ async fn create_refuses_bad_bodies_with_glance_errors() {
         assert_eq!(list["namespaces"], json!([]));
 
         create(&app, json!({"namespace": "dup"})).await;
-        let resp = app.post(NS).json(&json!({"namespace": "dup"})).send().await.unwrap();
+        let resp = app
+            .post(NS)
+            .json(&json!({"namespace": "dup"}))
+            .send()
+            .await
+            .unwrap();
         let message = expect_error(resp, StatusCode::CONFLICT).await;
-        assert_eq!(message, "The metadata definition namespace=dup already exists.");
+        assert_eq!(
+            message,
+            "The metadata definition namespace=dup already exists."
+        );
     }
 }
 
@@ -178,14 +217,19 @@ async fn namespaces_are_listed_in_pages_with_first_and_next_links() {
         let mut seen = Vec::new();
         let mut path = format!("{NS}?limit=2&sort_key=namespace&sort_dir=asc");
         let first = expect_json(app.get(&path).send().await.unwrap(), StatusCode::OK).await;
-        assert_eq!(first["first"], "/v2/metadefs/namespaces?limit=2&sort_key=namespace&sort_dir=asc");
+        assert_eq!(
+            first["first"],
+            "/v2/metadefs/namespaces?limit=2&sort_key=namespace&sort_dir=asc"
+        );
         assert_eq!(first["schema"], "/v2/schemas/metadefs/namespaces");
         let mut page = first;
         loop {
             for ns in page["namespaces"].as_array().unwrap() {
                 seen.push(ns["namespace"].as_str().unwrap().to_owned());
             }
-            let Some(next) = page["next"].as_str() else { break };
+            let Some(next) = page["next"].as_str() else {
+                break;
+            };
             assert!(next.contains("marker="), "{next}");
             path = next.to_owned();
             page = expect_json(app.get(&path).send().await.unwrap(), StatusCode::OK).await;
@@ -252,7 +296,9 @@ async fn lists_filter_by_visibility_and_resource_types() {
         let private = expect_json(get("visibility=private").await.unwrap(), StatusCode::OK).await;
         assert_eq!(names(&private), ["none", "vol"]);
         let typed = expect_json(
-            get("resource_types=OS::Glance::Image,OS::Cinder::Volume").await.unwrap(),
+            get("resource_types=OS::Glance::Image,OS::Cinder::Volume")
+                .await
+                .unwrap(),
             StatusCode::OK,
         )
         .await;
@@ -280,7 +326,10 @@ async fn put_replaces_every_field_and_may_rename() {
         assert_eq!(updated["visibility"], "private");
         assert!(updated.get("display_name").is_none());
         assert!(updated.get("updated_at").is_some());
-        assert!(updated.get("properties").is_none(), "a PUT answers the fields only");
+        assert!(
+            updated.get("properties").is_none(),
+            "a PUT answers the fields only"
+        );
         // What it holds went with it.
         let shown = expect_json(
             app.get(&format!("{NS}/new-name")).send().await.unwrap(),
@@ -300,14 +349,20 @@ async fn put_replaces_every_field_and_may_rename() {
             .await
             .unwrap();
         let message = expect_error(resp, StatusCode::CONFLICT).await;
-        assert!(message.starts_with("Invalid update. It would result in a duplicate"), "{message}");
+        assert!(
+            message.starts_with("Invalid update. It would result in a duplicate"),
+            "{message}"
+        );
         let resp = app
             .put(&format!("{NS}/missing"))
             .json(&json!({"namespace": "missing"}))
             .send()
             .await
             .unwrap();
-        assert_eq!(expect_error(resp, StatusCode::NOT_FOUND).await, "Namespace missing not found");
+        assert_eq!(
+            expect_error(resp, StatusCode::NOT_FOUND).await,
+            "Namespace missing not found"
+        );
     }
 }
 
@@ -319,24 +374,46 @@ async fn protected_namespaces_cannot_be_deleted_or_emptied() {
         body["protected"] = json!(true);
         create(&app, body).await;
         let path = format!("{NS}/guarded");
-        let message =
-            expect_error(app.delete(&path).send().await.unwrap(), StatusCode::FORBIDDEN).await;
-        assert_eq!(message, "Metadata definition namespace guarded is protected and cannot be deleted.");
+        let message = expect_error(
+            app.delete(&path).send().await.unwrap(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_eq!(
+            message,
+            "Metadata definition namespace guarded is protected and cannot be deleted."
+        );
         for what in ["properties", "objects", "tags"] {
             let resp = app.delete(&format!("{path}/{what}")).send().await.unwrap();
             expect_error(resp, StatusCode::FORBIDDEN).await;
         }
         for (what, name, words) in [
-            ("properties", "cpu_policy", "Metadata definition property cpu_policy is protected"),
-            ("objects", "Watchdog", "Metadata definition object Watchdog is protected"),
-            ("tags", "alpha", "Metadata definition tag alpha is protected"),
+            (
+                "properties",
+                "cpu_policy",
+                "Metadata definition property cpu_policy is protected",
+            ),
+            (
+                "objects",
+                "Watchdog",
+                "Metadata definition object Watchdog is protected",
+            ),
+            (
+                "tags",
+                "alpha",
+                "Metadata definition tag alpha is protected",
+            ),
             (
                 "resource_types",
                 "OS::Glance::Image",
                 "Metadata definition resource-type-association OS::Glance::Image is protected",
             ),
         ] {
-            let resp = app.delete(&format!("{path}/{what}/{name}")).send().await.unwrap();
+            let resp = app
+                .delete(&format!("{path}/{what}/{name}"))
+                .send()
+                .await
+                .unwrap();
             let message = expect_error(resp, StatusCode::FORBIDDEN).await;
             assert!(message.starts_with(words), "{message}");
         }
@@ -348,15 +425,25 @@ async fn protected_namespaces_cannot_be_deleted_or_emptied() {
             .await
             .unwrap();
         expect_status(resp, StatusCode::OK).await;
-        expect_status(app.delete(&path).send().await.unwrap(), StatusCode::NO_CONTENT).await;
+        expect_status(
+            app.delete(&path).send().await.unwrap(),
+            StatusCode::NO_CONTENT,
+        )
+        .await;
         expect_status(app.get(&path).send().await.unwrap(), StatusCode::NOT_FOUND).await;
-        let message =
-            expect_error(app.delete(&path).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+        let message = expect_error(
+            app.delete(&path).send().await.unwrap(),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
         assert_eq!(message, "Namespace guarded not found");
         // Its name can be used again, and starts empty.
         create(&app, json!({"namespace": "guarded"})).await;
         let shown = expect_json(app.get(&path).send().await.unwrap(), StatusCode::OK).await;
-        assert!(shown.get("properties").is_none() && shown.get("tags").is_none(), "{shown}");
+        assert!(
+            shown.get("properties").is_none() && shown.get("tags").is_none(),
+            "{shown}"
+        );
     }
 }
 
@@ -375,6 +462,9 @@ async fn delete_all_empties_one_kind_of_definition() {
         let shown = expect_json(app.get(&path).send().await.unwrap(), StatusCode::OK).await;
         assert!(shown["resource_type_associations"].is_array());
         let resp = app.delete(&format!("{NS}/nope/tags")).send().await.unwrap();
-        assert_eq!(expect_error(resp, StatusCode::NOT_FOUND).await, "Namespace nope not found");
+        assert_eq!(
+            expect_error(resp, StatusCode::NOT_FOUND).await,
+            "Namespace nope not found"
+        );
     }
 }

@@ -67,8 +67,16 @@ fn missing(kind: EntryKind, ns: &Namespace, name: &str) -> CoreError {
 fn clash(kind: EntryKind, ns: &Namespace, name: &str, rename: bool) -> CoreError {
     let (namespace, name) = (ns.namespace.clone(), name.to_owned());
     CoreError::MetadefExists(match kind {
-        EntryKind::Property => MetadefClash::Property { namespace, name, rename },
-        EntryKind::Object => MetadefClash::Object { namespace, name, rename },
+        EntryKind::Property => MetadefClash::Property {
+            namespace,
+            name,
+            rename,
+        },
+        EntryKind::Object => MetadefClash::Object {
+            namespace,
+            name,
+            rename,
+        },
         EntryKind::Tag => MetadefClash::Tag { namespace, name },
     })
 }
@@ -208,7 +216,9 @@ impl MetadefService {
         body: &Value,
     ) -> Result<Entry, CoreError> {
         let (new_name, def) = parse(kind, body)?;
-        let ns = self.namespace_for(ctx, namespace, rules(kind).modify).await?;
+        let ns = self
+            .namespace_for(ctx, namespace, rules(kind).modify)
+            .await?;
         let old = self.entry(&ns, kind, name).await?;
         let entry = Entry {
             kind,
@@ -217,7 +227,11 @@ impl MetadefService {
             created_at: old.created_at,
             updated_at: time::now(),
         };
-        match self.db.update_metadef_entry(&ns.id, &old.name, &entry).await {
+        match self
+            .db
+            .update_metadef_entry(&ns.id, &old.name, &entry)
+            .await
+        {
             Ok(()) => {}
             Err(DbError::Duplicate) => return Err(clash(kind, &ns, &entry.name, true)),
             Err(DbError::NotFound) => return Err(missing(kind, &ns, name)),
@@ -235,7 +249,9 @@ impl MetadefService {
         kind: EntryKind,
         name: &str,
     ) -> Result<(), CoreError> {
-        let ns = self.namespace_for(ctx, namespace, rules(kind).delete).await?;
+        let ns = self
+            .namespace_for(ctx, namespace, rules(kind).delete)
+            .await?;
         let entry = self.entry(&ns, kind, name).await?;
         if ns.protected {
             let name = entry.name.clone();
@@ -245,7 +261,11 @@ impl MetadefService {
                 EntryKind::Tag => MetadefProtection::Tag { name },
             }));
         }
-        if !self.db.delete_metadef_entry(&ns.id, kind, &entry.name).await? {
+        if !self
+            .db
+            .delete_metadef_entry(&ns.id, kind, &entry.name)
+            .await?
+        {
             return Err(missing(kind, &ns, name));
         }
         self.notify_entry(kind, &ns, &entry, None, Some(time::now()), false);
@@ -262,7 +282,9 @@ impl MetadefService {
         let ascending = sort_dir(req.sort_dir.as_deref())?;
         let sort_key = sort_key(req.sort_key.as_deref(), &TAG_SORT_KEYS)?;
         let limit = self.limit(req.limit.as_deref(), true)?;
-        let ns = self.namespace_for(ctx, namespace, "get_metadef_tags").await?;
+        let ns = self
+            .namespace_for(ctx, namespace, "get_metadef_tags")
+            .await?;
         let query = TagListQuery {
             sort_key,
             ascending,
@@ -312,8 +334,12 @@ impl MetadefService {
         append: bool,
     ) -> Result<Vec<Entry>, CoreError> {
         let names = validate::tags_body(body).map_err(CoreError::Model)?;
-        let ns = self.namespace_for(ctx, namespace, "add_metadef_tags").await?;
-        if let Some(name) = validate::first_duplicate(EntryKind::Tag, names.iter().map(String::as_str)) {
+        let ns = self
+            .namespace_for(ctx, namespace, "add_metadef_tags")
+            .await?;
+        if let Some(name) =
+            validate::first_duplicate(EntryKind::Tag, names.iter().map(String::as_str))
+        {
             return Err(clash(EntryKind::Tag, &ns, name, false));
         }
         let now = time::now();
@@ -348,7 +374,11 @@ impl MetadefService {
 
     async fn which_tag_clashes(&self, ns: &Namespace, tags: &[Entry]) -> CoreError {
         for tag in tags {
-            if let Ok(Some(_)) = self.db.metadef_entry(&ns.id, EntryKind::Tag, &tag.name).await {
+            if let Ok(Some(_)) = self
+                .db
+                .metadef_entry(&ns.id, EntryKind::Tag, &tag.name)
+                .await
+            {
                 return clash(EntryKind::Tag, ns, &tag.name, false);
             }
         }
@@ -357,7 +387,7 @@ impl MetadefService {
     }
 }
 
-fn parse(kind: EntryKind, body: &Value) -> Result<(String, Map<String, Value>), CoreError> {
+fn parse(kind: EntryKind, body: &Value) -> Result<validate::Named, CoreError> {
     let parsed = match kind {
         EntryKind::Property => validate::property_body(body),
         EntryKind::Object => validate::object_body(body),

@@ -28,8 +28,8 @@ use crate::error::{CoreError, MetadefMissing};
 use crate::images::ImageService;
 
 pub use catalogue::LoadReport;
-pub use namespaces::{NamespaceDetail, NamespaceListRequest, NamespacePage};
 pub use entries::TagListRequest;
+pub use namespaces::{NamespaceDetail, NamespaceListRequest, NamespacePage};
 
 /// The metadefs use cases; cheap to clone.
 #[derive(Debug, Clone)]

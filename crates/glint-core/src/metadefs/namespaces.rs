@@ -2,12 +2,12 @@
 //! and the deletion of all their properties, objects or tags.
 
 use glint_db::{DbError, NAMESPACE_SORT_KEYS, NamespaceListQuery};
+use glint_model::ModelError;
 use glint_model::metadef::validate::{self, NamespaceInput};
 use glint_model::metadef::{
     Association, Entry, EntryKind, Namespace, NamespaceDocument, NamespaceVisibility,
 };
 use glint_model::time::{self, Timestamp};
-use glint_model::ModelError;
 use serde_json::{Map, Value};
 
 use super::{Lookup, MetadefService, sort_dir, sort_key};
@@ -68,8 +68,16 @@ pub(super) fn document(
         validate::first_duplicate(kind, names).map(|name| {
             let (namespace, name) = (ns_name.clone(), name.to_owned());
             CoreError::MetadefExists(match kind {
-                EntryKind::Property => MetadefClash::Property { namespace, name, rename: false },
-                EntryKind::Object => MetadefClash::Object { namespace, name, rename: false },
+                EntryKind::Property => MetadefClash::Property {
+                    namespace,
+                    name,
+                    rename: false,
+                },
+                EntryKind::Object => MetadefClash::Object {
+                    namespace,
+                    name,
+                    rename: false,
+                },
                 EntryKind::Tag => MetadefClash::Tag { namespace, name },
             })
         })
@@ -78,7 +86,10 @@ pub(super) fn document(
     if let Some(e) = clash(EntryKind::Object, objects) {
         return Err(e);
     }
-    if let Some(e) = clash(EntryKind::Tag, input.tags.iter().map(String::as_str).collect()) {
+    if let Some(e) = clash(
+        EntryKind::Tag,
+        input.tags.iter().map(String::as_str).collect(),
+    ) {
         return Err(e);
     }
     let types: Vec<&str> = input.associations.iter().map(|a| a.name.as_str()).collect();
@@ -166,7 +177,8 @@ impl MetadefService {
         let sort_key = sort_key(req.sort_key.as_deref(), &NAMESPACE_SORT_KEYS)?;
         let limit = self.limit(req.limit.as_deref(), false)?;
         self.enforce(ctx, "get_metadef_namespaces", None).await?;
-        self.enforce(ctx, "list_metadef_resource_types", None).await?;
+        self.enforce(ctx, "list_metadef_resource_types", None)
+            .await?;
         let marker = match &req.marker {
             Some(name) => {
                 let ns = self.db.metadef_namespace(name).await?.ok_or_else(|| {
@@ -204,7 +216,9 @@ impl MetadefService {
         };
         let found = self.db.list_metadef_namespaces(&query).await?;
         let full = limit > 0 && found.len() as u64 == limit;
-        let next_marker = full.then(|| found.last().map(|n| n.namespace.clone())).flatten();
+        let next_marker = full
+            .then(|| found.last().map(|n| n.namespace.clone()))
+            .flatten();
         let mut shown = Vec::with_capacity(found.len());
         for ns in found {
             if self.check(ctx, "get_metadef_namespace", Some(&ns)).await {
@@ -239,7 +253,10 @@ impl MetadefService {
         let input = validate::namespace_body(body).map_err(CoreError::Model)?;
         self.enforce(ctx, "add_metadef_namespace", None).await?;
         let asks = [
-            (!input.associations.is_empty(), "add_metadef_resource_type_association"),
+            (
+                !input.associations.is_empty(),
+                "add_metadef_resource_type_association",
+            ),
             (!input.objects.is_empty(), "add_metadef_object"),
             (!input.properties.is_empty(), "add_metadef_property"),
             (!input.tags.is_empty(), "add_metadef_tag"),
@@ -279,7 +296,8 @@ impl MetadefService {
         resource_type: Option<&str>,
     ) -> Result<NamespaceDetail, CoreError> {
         let ns = self.namespace(ctx, name, Lookup::Show).await?;
-        self.enforce(ctx, "get_metadef_namespace", Some(&ns)).await?;
+        self.enforce(ctx, "get_metadef_namespace", Some(&ns))
+            .await?;
         for rule in [
             "list_metadef_resource_types",
             "get_metadef_objects",
@@ -327,7 +345,8 @@ impl MetadefService {
     ) -> Result<Namespace, CoreError> {
         let input = validate::namespace_body(body).map_err(CoreError::Model)?;
         let old = self.namespace(ctx, name, Lookup::Of).await?;
-        self.enforce(ctx, "modify_metadef_namespace", Some(&old)).await?;
+        self.enforce(ctx, "modify_metadef_namespace", Some(&old))
+            .await?;
         let ns = Namespace {
             id: old.id.clone(),
             namespace: input.namespace,
@@ -372,7 +391,8 @@ impl MetadefService {
         extra_rule: Option<&'static str>,
     ) -> Result<Namespace, CoreError> {
         let ns = self.namespace(ctx, name, Lookup::Of).await?;
-        self.enforce(ctx, "delete_metadef_namespace", Some(&ns)).await?;
+        self.enforce(ctx, "delete_metadef_namespace", Some(&ns))
+            .await?;
         if let Some(rule) = extra_rule {
             self.enforce(ctx, rule, Some(&ns)).await?;
         }
@@ -385,7 +405,11 @@ impl MetadefService {
     }
 
     /// `DELETE /v2/metadefs/namespaces/{ns}`.
-    pub async fn delete_namespace(&self, ctx: &RequestContext, name: &str) -> Result<(), CoreError> {
+    pub async fn delete_namespace(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<(), CoreError> {
         let ns = self.deletable(ctx, name, None).await?;
         self.db.delete_metadef_namespace(&ns.id).await?;
         self.notify_namespace(

@@ -16,7 +16,8 @@ impl MetadefService {
         &self,
         ctx: &RequestContext,
     ) -> Result<Vec<ResourceType>, CoreError> {
-        self.enforce(ctx, "list_metadef_resource_types", None).await?;
+        self.enforce(ctx, "list_metadef_resource_types", None)
+            .await?;
         Ok(self.db.metadef_resource_types().await?)
     }
 
@@ -30,7 +31,10 @@ impl MetadefService {
         self.enforce(ctx, "list_metadef_resource_types", Some(&ns))
             .await?;
         let found = self.db.metadef_associations(&ns.id).await?;
-        if self.check(ctx, "get_metadef_resource_type", Some(&ns)).await {
+        if self
+            .check(ctx, "get_metadef_resource_type", Some(&ns))
+            .await
+        {
             Ok(found)
         } else {
             Ok(Vec::new())
@@ -96,11 +100,17 @@ impl MetadefService {
             .find(|a| a.resource_type == resource_type)
             .ok_or_else(missing)?;
         if ns.protected {
-            return Err(CoreError::MetadefProtected(MetadefProtection::Association {
-                resource_type: resource_type.to_owned(),
-            }));
+            return Err(CoreError::MetadefProtected(
+                MetadefProtection::Association {
+                    resource_type: resource_type.to_owned(),
+                },
+            ));
         }
-        if !self.db.delete_metadef_association(&ns.id, resource_type).await? {
+        if !self
+            .db
+            .delete_metadef_association(&ns.id, resource_type)
+            .await?
+        {
             return Err(missing());
         }
         self.notify_association(&ns, &assoc, Some(time::now()));

@@ -157,7 +157,11 @@ impl Database {
             .from(ENTRIES)
             .cond_where(of_namespace(namespace_id, Some(EntryKind::Tag)))
             .take();
-        let key = if q.sort_key == "name" { "name_key" } else { q.sort_key };
+        let key = if q.sort_key == "name" {
+            "name_key"
+        } else {
+            q.sort_key
+        };
         if let Some(marker) = &q.marker {
             let found = self
                 .metadef_entry(namespace_id, EntryKind::Tag, marker)

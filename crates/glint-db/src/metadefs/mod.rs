@@ -107,13 +107,11 @@ fn after(marker: &Namespace, key: &'static str, ascending: bool) -> Cond {
     if key == "namespace" {
         return Cond::all().add(beyond("namespace", name.into()));
     }
-    Cond::any()
-        .add(beyond(key, sort_value(marker, key)))
-        .add(
-            Cond::all()
-                .add(Expr::col((NAMESPACES, key)).eq(sort_value(marker, key)))
-                .add(beyond("namespace", name.into())),
-        )
+    Cond::any().add(beyond(key, sort_value(marker, key))).add(
+        Cond::all()
+            .add(Expr::col((NAMESPACES, key)).eq(sort_value(marker, key)))
+            .add(beyond("namespace", name.into())),
+    )
 }
 
 fn namespace_values(ns: &Namespace) -> [Expr; 9] {
@@ -187,8 +185,7 @@ impl Database {
     ) -> Result<Vec<Namespace>, DbError> {
         let mut query = select_namespaces();
         if let Some(project) = &q.visible_to {
-            let mut visible =
-                Cond::any().add(Expr::col((NAMESPACES, "visibility")).eq("public"));
+            let mut visible = Cond::any().add(Expr::col((NAMESPACES, "visibility")).eq("public"));
             if let Some(project) = project {
                 visible = visible.add(Expr::col((NAMESPACES, "owner")).eq(project.as_str()));
             }
@@ -201,7 +198,9 @@ impl Database {
             let associated = Query::select()
                 .column((ASSOCIATIONS, "namespace_id"))
                 .from(ASSOCIATIONS)
-                .and_where(Expr::col((ASSOCIATIONS, "resource_type")).is_in(q.resource_types.clone()))
+                .and_where(
+                    Expr::col((ASSOCIATIONS, "resource_type")).is_in(q.resource_types.clone()),
+                )
                 .take();
             query.and_where(Expr::col((NAMESPACES, "id")).in_subquery(associated));
         }

@@ -48,7 +48,11 @@ pub(super) async fn associate(
             Expr::val(created),
         ])
         .map_err(|e| DbError::internal(e.to_string()))?
-        .on_conflict(OnConflict::column("name").do_nothing_on(["name"]).to_owned())
+        .on_conflict(
+            OnConflict::column("name")
+                .do_nothing_on(["name"])
+                .to_owned(),
+        )
         .take();
     tx.execute(dialect, &resource_type).await?;
     let insert = Query::insert()

@@ -6,8 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{MAX_DESCRIPTION_CHARS, MAX_ENTRIES_PER_REQUEST, MAX_NAME_CHARS, MAX_OWNER_CHARS};
 use super::{EntryKind, NamespaceVisibility};
+use super::{MAX_DESCRIPTION_CHARS, MAX_ENTRIES_PER_REQUEST, MAX_NAME_CHARS, MAX_OWNER_CHARS};
 use crate::error::ModelError;
 use crate::limits;
 use crate::schema::py_repr;
@@ -36,6 +36,11 @@ const PROPERTY_KEYS: [&str; 17] = [
     "additionalItems",
 ];
 
+/// A definition (of a property or an object) without its name.
+pub type Definition = Map<String, Value>;
+/// A name and its definition.
+pub type Named = (String, Definition);
+
 /// A namespace as a create or replace body gives it.
 #[derive(Debug, Clone, Default)]
 pub struct NamespaceInput {
@@ -45,8 +50,8 @@ pub struct NamespaceInput {
     pub visibility: Option<NamespaceVisibility>,
     pub protected: Option<bool>,
     pub owner: Option<String>,
-    pub properties: Vec<(String, Map<String, Value>)>,
-    pub objects: Vec<(String, Map<String, Value>)>,
+    pub properties: Vec<Named>,
+    pub objects: Vec<Named>,
     pub tags: Vec<String>,
     pub associations: Vec<AssociationInput>,
 }
@@ -253,11 +258,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn properties(
-        &self,
-        v: &Value,
-        strict: bool,
-    ) -> Result<Vec<(String, Map<String, Value>)>, ModelError> {
+    fn properties(&self, v: &Value, strict: bool) -> Result<Vec<Named>, ModelError> {
         let map = self.object(v)?;
         if map.len() > MAX_ENTRIES_PER_REQUEST {
             return Err(ModelError::invalid(format!(
@@ -274,11 +275,7 @@ impl Checker<'_> {
 
     /// An object; its name and normal form (`description`, `required`,
     /// `properties`).
-    fn object_def(
-        &self,
-        v: &Value,
-        strict: bool,
-    ) -> Result<(String, Map<String, Value>), ModelError> {
+    fn object_def(&self, v: &Value, strict: bool) -> Result<Named, ModelError> {
         let map = self.object(v)?;
         if strict {
             self.only(
@@ -379,7 +376,10 @@ pub fn namespace_body(body: &Value) -> Result<NamespaceInput, ModelError> {
     if let Some(v) = map.get("visibility") {
         let s = c.string(v, None)?;
         input.visibility = Some(NamespaceVisibility::parse(&s).ok_or_else(|| {
-            c.err(format!("{} is not one of ['public', 'private']", py_repr(v)))
+            c.err(format!(
+                "{} is not one of ['public', 'private']",
+                py_repr(v)
+            ))
         })?);
     }
     if let Some(v) = map.get("protected") {
@@ -397,7 +397,9 @@ pub fn namespace_body(body: &Value) -> Result<NamespaceInput, ModelError> {
         for item in c.array(v)? {
             let tag = c.object(item)?;
             c.required(tag, &["name"])?;
-            input.tags.push(c.string(&tag["name"], Some(MAX_NAME_CHARS))?);
+            input
+                .tags
+                .push(c.string(&tag["name"], Some(MAX_NAME_CHARS))?);
         }
     }
     if let Some(v) = map.get("resource_type_associations") {
@@ -409,7 +411,7 @@ pub fn namespace_body(body: &Value) -> Result<NamespaceInput, ModelError> {
 }
 
 /// `POST`/`PUT …/properties[/{name}]`: the name and the definition.
-pub fn property_body(body: &Value) -> Result<(String, Map<String, Value>), ModelError> {
+pub fn property_body(body: &Value) -> Result<Named, ModelError> {
     check_read_only(body, &["created_at", "updated_at"])?;
     let c = Checker { schema: "property" };
     let map = c.object(body)?;
@@ -422,7 +424,7 @@ pub fn property_body(body: &Value) -> Result<(String, Map<String, Value>), Model
 }
 
 /// `POST`/`PUT …/objects[/{name}]`: the name and the definition.
-pub fn object_body(body: &Value) -> Result<(String, Map<String, Value>), ModelError> {
+pub fn object_body(body: &Value) -> Result<Named, ModelError> {
     check_read_only(body, &["self", "schema", "created_at", "updated_at"])?;
     Checker { schema: "object" }.object_def(body, true)
 }
@@ -496,7 +498,9 @@ mod tests {
             "Provided object does not match schema 'namespace': 'namespace' is a required property"
         );
         let e = namespace_body(&json!({"namespace": "a", "bogus": 1})).unwrap_err();
-        assert!(message(e).ends_with("Additional properties are not allowed ('bogus' was unexpected)"));
+        assert!(
+            message(e).ends_with("Additional properties are not allowed ('bogus' was unexpected)")
+        );
         let e = namespace_body(&json!({"namespace": "a", "created_at": "x"})).unwrap_err();
         assert!(matches!(e, ModelError::Forbidden(_)));
     }
@@ -521,8 +525,9 @@ mod tests {
         let e = property_body(&json!({"name": "p", "title": "t", "type": "string", "format": "x"}))
             .unwrap_err();
         assert!(message(e).contains("('format' was unexpected)"));
-        let e = property_body(&json!({"name": "p", "title": "t", "type": "string", "minLength": -1}))
-            .unwrap_err();
+        let e =
+            property_body(&json!({"name": "p", "title": "t", "type": "string", "minLength": -1}))
+                .unwrap_err();
         assert!(message(e).ends_with("-1 is less than the minimum of 0"));
         let e = property_body(&json!({"name": "p", "type": "string"})).unwrap_err();
         assert!(message(e).ends_with("'title' is a required property"));

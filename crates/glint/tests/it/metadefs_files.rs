@@ -28,10 +28,18 @@ fn round_trip(setup: &Setup) {
     let unloaded = setup.glint(&["db", "unload-metadefs"]).ok();
     assert!(unloaded.stdout.starts_with("Deleted "), "{unloaded:#?}");
     let loaded = setup.glint(&["db", "load-metadefs"]).ok();
-    assert_eq!(loaded.stdout.matches("Loaded namespace").count(), 5, "{loaded:#?}");
+    assert_eq!(
+        loaded.stdout.matches("Loaded namespace").count(),
+        5,
+        "{loaded:#?}"
+    );
     // Loading again keeps what is there.
     let again = setup.glint(&["db", "load-metadefs"]).ok();
-    assert_eq!(again.stdout.matches("Skipped namespace").count(), 5, "{again:#?}");
+    assert_eq!(
+        again.stdout.matches("Skipped namespace").count(),
+        5,
+        "{again:#?}"
+    );
 
     // A file in Glance's format, with what a catalogue may hold.
     let source = scratch.path().join("source");
@@ -54,11 +62,18 @@ fn round_trip(setup: &Setup) {
     std::fs::write(source.join("broken.json"), "{ not json").unwrap();
     let dir = source.to_str().unwrap();
     let loaded = setup.glint(&["db", "load-metadefs", dir]).ok();
-    assert!(loaded.stdout.contains("Loaded namespace OS::Example::Everything"), "{loaded:#?}");
+    assert!(
+        loaded
+            .stdout
+            .contains("Loaded namespace OS::Example::Everything"),
+        "{loaded:#?}"
+    );
     assert!(loaded.stdout.contains("Failed to parse"), "{loaded:#?}");
 
     let first = scratch.path().join("first");
-    setup.glint(&["db", "export-metadefs", first.to_str().unwrap()]).ok();
+    setup
+        .glint(&["db", "export-metadefs", first.to_str().unwrap()])
+        .ok();
     let exported = files_by_namespace(&first);
     assert_eq!(exported.len(), 6, "{exported:#?}");
     assert!(first.join("Exampleeverything.json").is_file());
@@ -70,11 +85,17 @@ fn round_trip(setup: &Setup) {
     // Unload, load the export, export again: the same catalogue.
     setup.glint(&["db", "unload-metadefs"]).ok();
     let empty = scratch.path().join("empty");
-    setup.glint(&["db", "export-metadefs", empty.to_str().unwrap()]).ok();
+    setup
+        .glint(&["db", "export-metadefs", empty.to_str().unwrap()])
+        .ok();
     assert!(files_by_namespace(&empty).is_empty());
-    setup.glint(&["db", "load-metadefs", first.to_str().unwrap()]).ok();
+    setup
+        .glint(&["db", "load-metadefs", first.to_str().unwrap()])
+        .ok();
     let second = scratch.path().join("second");
-    setup.glint(&["db", "export-metadefs", second.to_str().unwrap()]).ok();
+    setup
+        .glint(&["db", "export-metadefs", second.to_str().unwrap()])
+        .ok();
     assert_eq!(files_by_namespace(&second), exported);
 }
 
@@ -82,7 +103,12 @@ fn round_trip(setup: &Setup) {
 fn metadefs_round_trip_through_files_on_sqlite() {
     let setup = Setup::new();
     let synced = setup.glint(&["db", "sync"]).ok();
-    assert!(synced.stdout.contains("Loaded the built-in metadata definitions (5 namespaces)."), "{synced:#?}");
+    assert!(
+        synced
+            .stdout
+            .contains("Loaded the built-in metadata definitions (5 namespaces)."),
+        "{synced:#?}"
+    );
     round_trip(&setup);
     // A later sync refills an emptied catalogue.
     setup.glint(&["db", "unload-metadefs"]).ok();
@@ -110,7 +136,10 @@ fn load_metadefs_refuses_a_file_that_breaks_the_rules() {
     std::fs::write(dir.path().join("bad.json"), bad.to_string()).unwrap();
     let out = setup.glint(&["db", "load-metadefs", dir.path().to_str().unwrap()]);
     assert!(!out.success, "{out:#?}");
-    assert!(out.stdout.contains("'title' is a required property"), "{out:#?}");
+    assert!(
+        out.stdout.contains("'title' is a required property"),
+        "{out:#?}"
+    );
     let missing = setup.glint(&["db", "load-metadefs", "/nonexistent/metadefs"]);
     assert!(!missing.success);
 }

@@ -44,7 +44,10 @@ pub async fn create_object(
     AnyJsonBody(body): AnyJsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let object = state.metadefs.create_entry(&ctx, &ns, KIND, &body).await?;
-    Ok((StatusCode::CREATED, Json(metadef_views::object(&ns, &object))))
+    Ok((
+        StatusCode::CREATED,
+        Json(metadef_views::object(&ns, &object)),
+    ))
 }
 
 pub async fn show_object(

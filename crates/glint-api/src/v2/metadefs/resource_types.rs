@@ -51,7 +51,10 @@ pub async fn create_association(
     AnyJsonBody(body): AnyJsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let assoc = state.metadefs.create_association(&ctx, &ns, &body).await?;
-    Ok((StatusCode::CREATED, Json(metadef_views::association(&assoc))))
+    Ok((
+        StatusCode::CREATED,
+        Json(metadef_views::association(&assoc)),
+    ))
 }
 
 pub async fn delete_association(

@@ -14,14 +14,38 @@ use crate::state::AppState;
 
 /// The schema name in the URL and its document.
 const SCHEMAS: [(&str, &str); 10] = [
-    ("namespace", include_str!("../../../schemas/metadefs/namespace.json")),
-    ("namespaces", include_str!("../../../schemas/metadefs/namespaces.json")),
-    ("object", include_str!("../../../schemas/metadefs/object.json")),
-    ("objects", include_str!("../../../schemas/metadefs/objects.json")),
-    ("property", include_str!("../../../schemas/metadefs/property.json")),
-    ("properties", include_str!("../../../schemas/metadefs/properties.json")),
-    ("resource_type", include_str!("../../../schemas/metadefs/resource_type.json")),
-    ("resource_types", include_str!("../../../schemas/metadefs/resource_types.json")),
+    (
+        "namespace",
+        include_str!("../../../schemas/metadefs/namespace.json"),
+    ),
+    (
+        "namespaces",
+        include_str!("../../../schemas/metadefs/namespaces.json"),
+    ),
+    (
+        "object",
+        include_str!("../../../schemas/metadefs/object.json"),
+    ),
+    (
+        "objects",
+        include_str!("../../../schemas/metadefs/objects.json"),
+    ),
+    (
+        "property",
+        include_str!("../../../schemas/metadefs/property.json"),
+    ),
+    (
+        "properties",
+        include_str!("../../../schemas/metadefs/properties.json"),
+    ),
+    (
+        "resource_type",
+        include_str!("../../../schemas/metadefs/resource_type.json"),
+    ),
+    (
+        "resource_types",
+        include_str!("../../../schemas/metadefs/resource_types.json"),
+    ),
     ("tag", include_str!("../../../schemas/metadefs/tag.json")),
     ("tags", include_str!("../../../schemas/metadefs/tags.json")),
 ];
