@@ -368,6 +368,8 @@ mod tests {
                     (7, _) => 4,
                     (8, Dialect::MySql) => 1,
                     (8, _) => 4,
+                    (9, Dialect::MySql) => 4,
+                    (9, _) => 8,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);
