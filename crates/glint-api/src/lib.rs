@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod json;
 pub mod log_text;
+pub mod metadef_views;
 pub mod metrics;
 pub mod noauth_guard;
 pub mod path;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use glint_core::{HealthConfig, HealthService, ImageService};
+use glint_core::{HealthConfig, HealthService, ImageService, MetadefService};
 
 use crate::auth::KeystoneAuth;
 use crate::metrics::Metrics;
@@ -110,6 +110,8 @@ impl Default for ApiConfig {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub images: ImageService,
+    /// The metadata definitions catalogue, over the same database.
+    pub metadefs: MetadefService,
     pub config: Arc<ApiConfig>,
     pub health: HealthService,
     /// What `/metrics` shows; more can be registered before serving.
@@ -131,6 +133,7 @@ impl AppState {
         let metrics = Metrics::new();
         register_transfers(&metrics, &images);
         AppState {
+            metadefs: MetadefService::new(&images),
             images,
             config: Arc::new(config),
             health,

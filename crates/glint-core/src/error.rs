@@ -64,6 +64,86 @@ pub enum RefusedValue {
     TooLong,
 }
 
+/// What of the metadefs catalogue was not found. Glance words each
+/// differently (and some not at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadefMissing {
+    /// Showing a namespace, or a list's marker: no such namespace.
+    Namespace {
+        namespace: String,
+    },
+    /// Any other request on a namespace that is missing or hidden.
+    NamespaceOf {
+        namespace: String,
+    },
+    /// The caller may not see the namespace (answered with a bare 404).
+    Hidden,
+    Object {
+        namespace: String,
+        name: String,
+    },
+    Property {
+        namespace: String,
+        name: String,
+    },
+    Tag {
+        namespace: String,
+        name: String,
+    },
+    /// `?resource_type=` names a type the namespace is not associated with.
+    Association {
+        namespace: String,
+        resource_type: String,
+    },
+    /// A dissociation of a type the namespace is not associated with.
+    AssociationToDelete {
+        resource_type: String,
+    },
+    /// A prefixed property name without the association's prefix.
+    PrefixMismatch {
+        name: String,
+        prefix: String,
+    },
+}
+
+/// Which name of the metadefs catalogue is taken; `rename` when a PUT
+/// would make the clash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadefClash {
+    Namespace {
+        namespace: String,
+        rename: bool,
+    },
+    Object {
+        namespace: String,
+        name: String,
+        rename: bool,
+    },
+    Property {
+        namespace: String,
+        name: String,
+        rename: bool,
+    },
+    Tag {
+        namespace: String,
+        name: String,
+    },
+    Association {
+        namespace: String,
+        resource_type: String,
+    },
+}
+
+/// What a protected namespace kept from deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadefProtection {
+    Namespace { namespace: String },
+    Object { name: String },
+    Property { name: String },
+    Tag { name: String },
+    Association { resource_type: String },
+}
+
 /// What went wrong in a use case.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -293,6 +373,21 @@ pub enum CoreError {
     /// Tasks are not deleted by request; they expire.
     #[error("tasks cannot be deleted")]
     TaskDeleteNotAllowed,
+
+    /// Something of the metadefs catalogue that the caller may see is
+    /// missing.
+    #[error("metadef missing: {0:?}")]
+    MetadefNotFound(MetadefMissing),
+    /// A list's `marker` names a namespace the caller may not see.
+    #[error("metadef namespace {namespace} is not visible to the caller")]
+    MetadefNotVisible { namespace: String },
+    /// The name is taken.
+    #[error("metadef exists: {0:?}")]
+    MetadefExists(MetadefClash),
+    /// The namespace is protected, so neither it nor what it holds may be
+    /// deleted.
+    #[error("metadef protected: {0:?}")]
+    MetadefProtected(MetadefProtection),
     /// A fault of glint or of what it depends on; the text is for the log.
     #[error("internal error: {0}")]
     Internal(String),

@@ -31,6 +31,7 @@ mod liveness;
 mod location_growth;
 pub mod locations;
 pub mod members;
+pub mod metadefs;
 mod notify;
 mod patch_locations;
 pub mod plugins;
@@ -52,13 +53,20 @@ pub use cache::{CacheConfig, CacheService};
 pub use config::ImageConfig;
 pub use context::RequestContext;
 pub use data::{Download, RangeRequest};
-pub use error::{CoreError, ImageAction, Lookup, MemberOp, RefusedValue};
+pub use error::{
+    CoreError, ImageAction, Lookup, MemberOp, MetadefClash, MetadefMissing, MetadefProtection,
+    RefusedValue,
+};
 pub use health::{CheckResult, HealthCheck, HealthConfig, HealthReport, HealthService};
 pub use images::{ImagePage, ImageService};
 pub use input::{NewImageRequest, NewTag, RequestedStatus};
 pub use intake::{ImportSettings, Staging};
 pub use limits::{LimitMap, LimitsError, LimitsSource, ProjectLimits, Resource, UnifiedLimits};
 pub use locations::ValidationData;
+pub use metadefs::{
+    LoadReport, MetadefService, NamespaceDetail, NamespaceListRequest, NamespacePage,
+    TagListRequest,
+};
 pub use plugins::{
     ConversionConfig, ConversionLimits, ImportPlugin, InjectConfig, OutputFormat, PluginSettings,
 };

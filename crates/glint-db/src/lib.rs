@@ -36,6 +36,9 @@
 //! pending delete and its restore (module `scrub`) are decided with the
 //! image row locked.
 //!
+//! The metadata definitions catalogue (module `metadefs`): namespaces,
+//! their properties, objects and tags, and resource type associations.
+//!
 //! Tasks (module `tasks`) record imports and legacy tasks; workers claim
 //! the unfinished ones with job leases.
 //!
@@ -58,6 +61,7 @@ mod images;
 mod jobs;
 mod list;
 mod members;
+mod metadefs;
 mod purge;
 mod quota;
 mod read;
@@ -80,6 +84,7 @@ pub use error::{DbError, ErrorText, InvalidValue};
 pub use exec::{ANSWER_GRACE, ConnectOptions, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 pub use images::{Version, Versioned};
 pub use jobs::{JobLease, JobState};
+pub use metadefs::{NAMESPACE_SORT_KEYS, NamespaceListQuery, TAG_SORT_KEYS, TagListQuery};
 pub use purge::{PURGE_BATCH, PurgeCounts, PurgeRequest};
 pub use quota::{CountLimit, DataKind, ProjectUsage, StorageQuota};
 pub use scrub::{RestoreOutcome, SCRUB_JOB, ScrubCursor};

@@ -94,6 +94,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0008_tasks.sql"),
         mysql: include_str!("../migrations/mysql/0008_tasks.sql"),
     },
+    Migration {
+        version: 9,
+        description: "metadata definitions",
+        sqlite: include_str!("../migrations/sqlite/0009_metadefs.sql"),
+        postgres: include_str!("../migrations/postgres/0009_metadefs.sql"),
+        mysql: include_str!("../migrations/mysql/0009_metadefs.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -361,6 +368,8 @@ mod tests {
                     (7, _) => 4,
                     (8, Dialect::MySql) => 1,
                     (8, _) => 4,
+                    (9, Dialect::MySql) => 4,
+                    (9, _) => 8,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

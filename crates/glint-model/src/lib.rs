@@ -10,6 +10,7 @@ pub mod ids;
 pub mod image;
 pub mod limits;
 pub mod member;
+pub mod metadef;
 pub mod patch;
 pub mod properties;
 pub mod query;

@@ -24,10 +24,27 @@ pub enum EventType {
     TaskSuccess,
     TaskFailure,
     TaskDelete,
+    MetadefNamespaceCreate,
+    MetadefNamespaceUpdate,
+    MetadefNamespaceDelete,
+    MetadefNamespaceDeleteObjects,
+    MetadefNamespaceDeleteProperties,
+    MetadefNamespaceDeleteTags,
+    MetadefObjectCreate,
+    MetadefObjectUpdate,
+    MetadefObjectDelete,
+    MetadefPropertyCreate,
+    MetadefPropertyUpdate,
+    MetadefPropertyDelete,
+    MetadefResourceTypeCreate,
+    MetadefResourceTypeDelete,
+    MetadefTagCreate,
+    MetadefTagUpdate,
+    MetadefTagDelete,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 33] = [
         EventType::ImageCreate,
         EventType::ImageUpdate,
         EventType::ImageDelete,
@@ -44,6 +61,23 @@ impl EventType {
         EventType::TaskSuccess,
         EventType::TaskFailure,
         EventType::TaskDelete,
+        EventType::MetadefNamespaceCreate,
+        EventType::MetadefNamespaceUpdate,
+        EventType::MetadefNamespaceDelete,
+        EventType::MetadefNamespaceDeleteObjects,
+        EventType::MetadefNamespaceDeleteProperties,
+        EventType::MetadefNamespaceDeleteTags,
+        EventType::MetadefObjectCreate,
+        EventType::MetadefObjectUpdate,
+        EventType::MetadefObjectDelete,
+        EventType::MetadefPropertyCreate,
+        EventType::MetadefPropertyUpdate,
+        EventType::MetadefPropertyDelete,
+        EventType::MetadefResourceTypeCreate,
+        EventType::MetadefResourceTypeDelete,
+        EventType::MetadefTagCreate,
+        EventType::MetadefTagUpdate,
+        EventType::MetadefTagDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +98,23 @@ impl EventType {
             EventType::TaskSuccess => "task.success",
             EventType::TaskFailure => "task.failure",
             EventType::TaskDelete => "task.delete",
+            EventType::MetadefNamespaceCreate => "metadef_namespace.create",
+            EventType::MetadefNamespaceUpdate => "metadef_namespace.update",
+            EventType::MetadefNamespaceDelete => "metadef_namespace.delete",
+            EventType::MetadefNamespaceDeleteObjects => "metadef_namespace.delete_objects",
+            EventType::MetadefNamespaceDeleteProperties => "metadef_namespace.delete_properties",
+            EventType::MetadefNamespaceDeleteTags => "metadef_namespace.delete_tags",
+            EventType::MetadefObjectCreate => "metadef_object.create",
+            EventType::MetadefObjectUpdate => "metadef_object.update",
+            EventType::MetadefObjectDelete => "metadef_object.delete",
+            EventType::MetadefPropertyCreate => "metadef_property.create",
+            EventType::MetadefPropertyUpdate => "metadef_property.update",
+            EventType::MetadefPropertyDelete => "metadef_property.delete",
+            EventType::MetadefResourceTypeCreate => "metadef_resource_type.create",
+            EventType::MetadefResourceTypeDelete => "metadef_resource_type.delete",
+            EventType::MetadefTagCreate => "metadef_tag.create",
+            EventType::MetadefTagUpdate => "metadef_tag.update",
+            EventType::MetadefTagDelete => "metadef_tag.delete",
         }
     }
 
@@ -128,7 +179,7 @@ impl DisabledEvents {
     }
 
     /// Entries that name neither an event type nor a group glint knows
-    /// (harmless, but most likely a typo or a metadef event).
+    /// (harmless, but most likely a typo).
     pub fn unknown(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str).filter(|entry| {
             !EventType::ALL

@@ -12,6 +12,7 @@ mod amqp;
 pub mod config;
 pub mod event;
 pub mod message;
+pub mod metadef_payload;
 mod notifier;
 pub mod payload;
 mod stats;

@@ -32,6 +32,37 @@ pub enum DbCommand {
     /// still name them (instances, snapshots, other clouds' copies).
     #[command(name = "purge-images-table", alias = "purge_images_table")]
     PurgeImagesTable(PurgeArgs<180>),
+    /// Load metadata definitions (Glance's metadefs files, one namespace
+    /// per `*.json` file) from DIR, or the catalogue built into glint when
+    /// DIR is left out. Namespaces already in the catalogue are kept.
+    #[command(name = "load-metadefs", alias = "load_metadefs")]
+    LoadMetadefs(LoadMetadefsArgs),
+    /// Delete every metadata definition: namespaces, what they hold and
+    /// the resource types.
+    #[command(name = "unload-metadefs", alias = "unload_metadefs")]
+    UnloadMetadefs(ConfigArgs),
+    /// Write every namespace of the catalogue to DIR, one file each, in
+    /// Glance's metadefs format.
+    #[command(name = "export-metadefs", alias = "export_metadefs")]
+    ExportMetadefs(ExportMetadefsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadMetadefsArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// A directory of metadefs files, or one file.
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportMetadefsArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Where to write the files (created if missing).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +113,24 @@ pub fn run(command: DbCommand, out: &mut dyn Write) -> anyhow::Result<()> {
                 let request = purge_request(args.age_in_days, args.max_rows, true)?;
                 purge(&args.config, request, out).await
             }
+            DbCommand::LoadMetadefs(args) => {
+                let db = open_current(&args.config).await?;
+                let done = crate::metadefs::load(db.clone(), args.dir.as_deref(), out).await;
+                db.close().await;
+                done
+            }
+            DbCommand::UnloadMetadefs(args) => {
+                let db = open_current(&args).await?;
+                let done = crate::metadefs::unload(db.clone(), out).await;
+                db.close().await;
+                done
+            }
+            DbCommand::ExportMetadefs(args) => {
+                let db = open_current(&args.config).await?;
+                let done = crate::metadefs::export(db.clone(), &args.dir, out).await;
+                db.close().await;
+                done
+            }
         }
     })
 }
@@ -106,10 +155,27 @@ async fn open(args: &ConfigArgs) -> anyhow::Result<Database> {
         .context("cannot open the database")
 }
 
+/// [`open`], refusing a database whose schema is not this glint's.
+async fn open_current(args: &ConfigArgs) -> anyhow::Result<Database> {
+    let db = open(args).await?;
+    let state = db.schema_state().await.context("cannot read the schema")?;
+    if !state.is_current() {
+        db.close().await;
+        bail!("{}", schema_mismatch(state));
+    }
+    Ok(db)
+}
+
 async fn sync(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let db = open(args).await?;
-    let (before, after) = db.migrate().await.context("migration failed")?;
+    let done = migrate_and_seed(&db, out).await;
     db.close().await;
+    done
+}
+
+/// Migrates, then loads the built-in metadefs into an empty catalogue.
+async fn migrate_and_seed(db: &Database, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (before, after) = db.migrate().await.context("migration failed")?;
     if before.current == after.current {
         writeln!(
             out,
@@ -123,7 +189,7 @@ async fn sync(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             before.current, after.current
         )?;
     }
-    Ok(())
+    crate::metadefs::load_if_empty(db.clone(), out).await
 }
 
 async fn version(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {

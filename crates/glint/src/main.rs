@@ -10,6 +10,7 @@
 mod cache;
 mod db;
 mod logging;
+mod metadefs;
 mod metrics;
 mod policy;
 mod remote_policy;

@@ -6,9 +6,7 @@ use glint_model::limits::{QuotaKind, clip};
 use glint_model::{ImageStatus, ModelError};
 use http::StatusCode;
 
-/// webob's explanation of a bare 404, which Glance sends where it raises
-/// `HTTPNotFound()` without a message.
-const NOT_FOUND_EXPLANATION: &str = "The resource could not be found.";
+use super::NOT_FOUND_EXPLANATION;
 
 pub(super) fn status(e: &CoreError) -> StatusCode {
     use CoreError::*;
@@ -19,7 +17,10 @@ pub(super) fn status(e: &CoreError) -> StatusCode {
         | MemberNotFound { .. }
         | DataMissing { .. }
         | TaskNotFound { .. }
+        | MetadefNotFound(_)
         | HiddenByPolicy { .. } => StatusCode::NOT_FOUND,
+        MetadefNotVisible { .. } | MetadefProtected(_) => StatusCode::FORBIDDEN,
+        MetadefExists(_) => StatusCode::CONFLICT,
         NotShared {
             op: MemberOp::Show, ..
         } => StatusCode::NOT_FOUND,
@@ -105,6 +106,10 @@ pub(super) fn explanation(e: &CoreError) -> String {
         ImageNotFound { id, by } => image_not_found(id, *by),
         MarkerNotFound { marker } => format!("No image found with ID {}", clip(marker)),
         TaskNotFound { id } => format!("Task with the given id {} was not found", clip(id)),
+        MetadefNotFound(m) => super::metadef::missing(m),
+        MetadefNotVisible { namespace } => super::metadef::not_visible(namespace),
+        MetadefExists(c) => super::metadef::clash(c),
+        MetadefProtected(p) => super::metadef::protected(p),
         TaskDeleteNotAllowed => "This operation is currently not permitted on Glance Tasks. \
             They are auto deleted after reaching the time based on their expires_at property."
             .into(),

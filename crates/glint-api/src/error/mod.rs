@@ -172,7 +172,12 @@ fn unsatisfiable_range(headers: &mut HeaderMap, size: u64) {
 }
 
 mod domain;
+mod metadef;
 mod render;
+
+/// webob's explanation of a bare 404, which Glance sends where it raises
+/// `HTTPNotFound()` without a message.
+const NOT_FOUND_EXPLANATION: &str = "The resource could not be found.";
 
 pub use render::{
     BodyTemplate, ErrorFormat, choose_format, glance_allow_header, render_body, render_errors,

@@ -144,12 +144,13 @@ async fn glance_allow_header(req: Request, next: Next) -> Response {
 }
 
 /// Requests that take no body are refused one, as Glance's router does for
-/// reads, deletes, tag changes and actions.
+/// reads, deletes, image tag changes and actions (a metadefs tag is renamed
+/// by a PUT with a body).
 async fn reject_unexpected_body(req: Request, next: Next) -> Response {
     let method = req.method();
     let path = req.uri().path();
     let bodiless = matches!(method, &Method::GET | &Method::HEAD | &Method::DELETE)
-        || path.contains("/tags/")
+        || (path.contains("/tags/") && !path.starts_with("/v2/metadefs/"))
         || path.contains("/actions/");
     if bodiless && has_body(&req) {
         return ApiError::BadRequest("A body is not expected with this request.".into())

@@ -11,6 +11,7 @@ pub mod images;
 pub mod info;
 pub mod locations;
 pub mod members;
+pub mod metadefs;
 pub mod queued_images;
 pub mod range;
 pub mod schemas;
@@ -28,6 +29,7 @@ pub fn routes(cache_management: bool) -> Router<AppState> {
         .merge(info::routes())
         .merge(locations::routes())
         .merge(tasks::routes())
+        .merge(metadefs::routes())
         .merge(cache::routes());
     if cache_management {
         routes

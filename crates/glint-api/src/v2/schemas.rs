@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use crate::json::Json;
 use crate::state::AppState;
 
+pub mod metadefs;
+
 const IMAGE_SCHEMA: &str = include_str!("../../schemas/image.json");
 const MEMBER_SCHEMA: &str = include_str!("../../schemas/member.json");
 const TASK_SCHEMA: &str = include_str!("../../schemas/task.json");
@@ -23,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/schemas/members", get(show_members_schema))
         .route("/schemas/task", get(show_task_schema))
         .route("/schemas/tasks", get(show_tasks_schema))
+        .merge(metadefs::routes())
 }
 
 fn parse(text: &'static str, cell: &'static OnceLock<Value>) -> Value {

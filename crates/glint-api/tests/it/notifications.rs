@@ -13,19 +13,19 @@ use glint_notify::{DisabledEvents, Driver, MessageFormat, NotifierConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-struct Topic {
+pub(crate) struct Topic {
     name: String,
     listener: Listener,
 }
 
 impl Topic {
-    async fn new() -> Topic {
+    pub(crate) async fn new() -> Topic {
         let name = format!("glint-test-{}", uuid::Uuid::new_v4().simple());
         let listener = Listener::bind("/", "glance", &format!("{name}.*")).await;
         Topic { name, listener }
     }
 
-    fn config(&self) -> NotifierConfig {
+    pub(crate) fn config(&self) -> NotifierConfig {
         NotifierConfig {
             drivers: vec![Driver::Messaging(MessageFormat::V2)],
             transport: transport_url(None, "/"),
@@ -52,7 +52,7 @@ impl Topic {
     }
 
     /// The next notification, which must be `event_type` at INFO; its payload.
-    async fn expect(&mut self, event_type: &str) -> Value {
+    pub(crate) async fn expect(&mut self, event_type: &str) -> Value {
         let (priority, msg) = self.next().await;
         assert_eq!(
             (priority.as_str(), msg["event_type"].as_str().unwrap()),
@@ -62,7 +62,7 @@ impl Topic {
         msg["payload"].clone()
     }
 
-    async fn expect_nothing(&mut self) {
+    pub(crate) async fn expect_nothing(&mut self) {
         if let Some(got) = self.listener.next_within(Duration::from_millis(700)).await {
             panic!(
                 "unexpected notification: {}",
@@ -71,7 +71,7 @@ impl Topic {
         }
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let queues: Vec<String> = ["info", "warn", "error"]
             .iter()
             .map(|p| format!("{}.{p}", self.name))

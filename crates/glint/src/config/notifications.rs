@@ -65,7 +65,8 @@ pub(super) fn read(src: &Source<'_>) -> Result<(NotifierConfig, Vec<String>), Co
     warnings.extend(disabled.unknown().map(|entry| {
         format!(
             "[DEFAULT] disabled_notifications: '{entry}' names no event type or group glint \
-             sends (groups are what comes before the first dot: image, task)"
+             sends (groups are what comes before the first dot: image, task, metadef_namespace, \
+             metadef_object, metadef_property, metadef_resource_type, metadef_tag)"
         )
     }));
     let topics = src.list(&options::NOTIFICATION_TOPICS)?;

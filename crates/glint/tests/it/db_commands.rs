@@ -53,12 +53,17 @@ async fn serve_refuses_a_fresh_shared_database_until_db_sync() {
         assert!(log.contains("run `glint db sync`"), "{log}");
 
         let synced = setup.glint(&["db", "sync"]).ok();
+        let lines: Vec<&str> = synced.stdout.lines().collect();
         assert_eq!(
-            synced.stdout.trim(),
-            format!(
-                "Database schema migrated from version 0 to {}.",
-                latest_version()
-            )
+            lines,
+            [
+                format!(
+                    "Database schema migrated from version 0 to {}.",
+                    latest_version()
+                )
+                .as_str(),
+                "Loaded the built-in metadata definitions (5 namespaces).",
+            ]
         );
         let version = setup.glint(&["db", "version"]).ok();
         assert_eq!(version.stdout.trim(), latest_version().to_string());
@@ -99,7 +104,7 @@ async fn serve_refuses_a_shared_database_of_an_older_schema_until_db_sync() {
 
         let synced = setup.glint(&["db", "sync"]).ok();
         assert_eq!(
-            synced.stdout.trim(),
+            synced.stdout.lines().next().unwrap_or_default(),
             format!(
                 "Database schema migrated from version 1 to {}.",
                 latest_version()

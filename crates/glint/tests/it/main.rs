@@ -10,6 +10,7 @@ mod database_outage;
 mod db_commands;
 mod direct_io;
 mod image_cache;
+mod metadefs_files;
 mod notifications;
 mod observability;
 mod policy_file;

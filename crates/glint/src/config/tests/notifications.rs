@@ -113,7 +113,7 @@ fn bad_notification_settings_stop_glint_without_showing_the_password() {
 
 #[test]
 fn what_glint_does_not_act_on_is_warned_about() {
-    let text = "[DEFAULT]\ndisabled_notifications = image.member, metadef_tag\n\
+    let text = "[DEFAULT]\ndisabled_notifications = image.member, metadef_tag, metadef\n\
                 [oslo_messaging_notifications]\ndriver = routing\ndriver = messagingv2\nretry = 3\n\
                 transport_url = rabbit://u:p@h/?heartbeat=30\n\
                 [oslo_messaging_rabbit]\nheartbeat_rate = 3\n";
@@ -128,9 +128,11 @@ fn what_glint_does_not_act_on_is_warned_about() {
         "transport URL parameter 'heartbeat' of [oslo_messaging_notifications] transport_url is \
          not supported by glint and is ignored",
         "[DEFAULT] disabled_notifications: 'image.member' names no event type or group glint \
-         sends (groups are what comes before the first dot: image, task)",
-        "[DEFAULT] disabled_notifications: 'metadef_tag' names no event type or group glint \
-         sends (groups are what comes before the first dot: image, task)",
+         sends (groups are what comes before the first dot: image, task, metadef_namespace, \
+         metadef_object, metadef_property, metadef_resource_type, metadef_tag)",
+        "[DEFAULT] disabled_notifications: 'metadef' names no event type or group glint \
+         sends (groups are what comes before the first dot: image, task, metadef_namespace, \
+         metadef_object, metadef_property, metadef_resource_type, metadef_tag)",
     ];
     assert_eq!(w, expected);
 }
