@@ -14,6 +14,7 @@ mod import_url;
 mod inspect;
 mod keystone_token;
 mod location_url;
+mod metadef;
 mod policy;
 mod range_header;
 
@@ -24,6 +25,7 @@ pub use import_url::import_url;
 pub use inspect::inspect;
 pub use keystone_token::keystone_token;
 pub use location_url::location_url;
+pub use metadef::metadef_body;
 pub use policy::{policy_file, policy_rule};
 pub use range_header::range_header;
 
@@ -41,6 +43,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("keystone_token", keystone_token),
     ("list_query", list_query),
     ("location_url", location_url),
+    ("metadef_body", metadef_body),
     ("patch", patch),
     ("policy_file", policy_file),
     ("policy_rule", policy_rule),

@@ -64,6 +64,7 @@ replay_tests!(
     keystone_token,
     list_query,
     location_url,
+    metadef_body,
     patch,
     policy_file,
     policy_rule,
