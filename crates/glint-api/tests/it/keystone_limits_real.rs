@@ -56,7 +56,12 @@ impl Keystone {
         let mut ks = Keystone {
             v3,
             domain: env("GLINT_TEST_KEYSTONE_DOMAIN").unwrap_or_else(|| "Default".into()),
-            http: reqwest::Client::new(),
+            // A fresh connection per call: the Keystone kit's server may
+            // close an idle kept-alive connection just as it is reused.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             admin: String::new(),
         };
         let admin = account("ADMIN", "admin", "admin");
