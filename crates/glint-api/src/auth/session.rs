@@ -24,6 +24,9 @@ pub enum NameOrId {
 /// Service tokens are renewed this long before they expire, as keystoneauth
 /// does, so that a request never goes out with a token about to die.
 const SERVICE_TOKEN_MARGIN: Duration = Duration::from_secs(120);
+/// How long an idle connection to Keystone is kept for reuse.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// First pause before retrying a connection failure; doubled each time.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
 
@@ -69,6 +72,11 @@ impl Session {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            // Keystone's web servers close idle kept-alive connections after
+            // a few seconds (Apache's KeepAliveTimeout is 5 s); one reused
+            // as the server closes it fails the request. Idle connections
+            // are dropped before that.
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
             .user_agent(concat!("glint/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
