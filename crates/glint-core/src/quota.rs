@@ -97,6 +97,30 @@ impl StorageBound {
     }
 }
 
+/// What a transfer's store error becomes: past the `room` a bound left
+/// when it began, the bound's refusal (as Glance, the size is unknown in a
+/// refusal of `user_storage_quota` on the way; Keystone's limits count the
+/// byte that did not fit); any other error as it is.
+pub(crate) fn cut_off(
+    e: glint_store::StoreError,
+    room: Option<u64>,
+    bound: Option<StorageBound>,
+    project: Option<&str>,
+) -> CoreError {
+    match (e, room, bound) {
+        (glint_store::StoreError::SizeLimitExceeded { .. }, Some(room), Some(bound)) => {
+            let size = match bound {
+                StorageBound::Bytes(_) => None,
+                StorageBound::SizeTotal { .. } | StorageBound::StageTotal { .. } => {
+                    Some(room.saturating_add(1))
+                }
+            };
+            bound.refusal(project, size, i64::try_from(room).unwrap_or(i64::MAX))
+        }
+        (e, _, _) => e.into(),
+    }
+}
+
 /// A resource's limit and what the project uses of it, in Keystone's units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResourceUsage {

@@ -20,7 +20,7 @@ use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 use crate::intake::{STAGE_HOST, Staging};
 use crate::limits::Resource;
-use crate::quota::StorageBound;
+use crate::quota::{StorageBound, cut_off};
 use crate::upload::refused;
 
 fn missing(id: ImageId) -> CoreError {
@@ -175,26 +175,16 @@ impl ImageService {
             expected_size: stage.announced,
             inspect: false,
         };
-        let cut_off = |e: StoreError| match (e, room, stage.bound) {
-            (StoreError::SizeLimitExceeded { .. }, Some(room), Some(bound)) => {
-                let remaining = i64::try_from(room).unwrap_or(i64::MAX);
-                bound.refusal(
-                    stage.project.as_deref(),
-                    Some(room.saturating_add(1)),
-                    remaining,
-                )
-            }
-            (e, _, _) => e.into(),
-        };
+        let cut = |e| cut_off(e, room, stage.bound, stage.project.as_deref());
         let (stream, handle) = glint_store::ingest(data, cfg);
         let outcome = match staging.store.put(id, stream).await {
             Ok(_) => match handle.finish().await {
                 Ok(ingested) => self.record_staged(&staging, &stage, ingested.size).await,
-                Err(e) => Err(cut_off(e)),
+                Err(e) => Err(cut(e)),
             },
             Err(e) => {
                 drop(handle);
-                Err(cut_off(e))
+                Err(cut(e))
             }
         };
         if let Err(e) = outcome {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use glint_db::{CountLimit, DataKind, StorageQuota, UploadLease, Version, Versioned};
 use glint_model::{Image, ImageId, ImageStatus, Location, time};
-use glint_store::{ByteStream, IngestConfig, Ingested, Store, StoreError};
+use glint_store::{ByteStream, IngestConfig, Ingested, Store};
 use tracing::Instrument;
 
 use crate::change::{Reload, Save, Step};
@@ -33,7 +33,7 @@ use crate::images::ImageService;
 use crate::intake::STAGE_HOST;
 use crate::limits::Resource;
 use crate::liveness;
-use crate::quota::StorageBound;
+use crate::quota::{StorageBound, cut_off};
 use crate::transfers::InFlight;
 
 /// The hidden property in which glint before schema version 5 recorded an
@@ -315,28 +315,13 @@ impl ImageService {
             expected_size: upload.announced,
             inspect: true,
         };
-        let cut_off = |e: StoreError| match (e, quota_room, upload.bound) {
-            (StoreError::SizeLimitExceeded { .. }, Some(room), Some(bound)) => {
-                // As Glance, the size is unknown in a refusal of
-                // `user_storage_quota` on the way; Keystone's is counted
-                // with the byte that did not fit.
-                let size = match bound {
-                    StorageBound::Bytes(_) => None,
-                    StorageBound::SizeTotal { .. } | StorageBound::StageTotal { .. } => {
-                        Some(room.saturating_add(1))
-                    }
-                };
-                let remaining = i64::try_from(room).unwrap_or(i64::MAX);
-                bound.refusal(upload.project.as_deref(), size, remaining)
-            }
-            (e, _, _) => e.into(),
-        };
+        let cut = |e| cut_off(e, quota_room, upload.bound, upload.project.as_deref());
         let (stream, handle) = glint_store::ingest(data, cfg);
         let stored = match store.put(id, stream).await {
             Ok(stored) => stored,
             Err(e) => {
                 drop(handle);
-                let e = cut_off(e);
+                let e = cut(e);
                 self.notify_upload_failed(id, &e);
                 self.abandon_upload(id, &upload.holder).await;
                 return Err(e);
@@ -347,7 +332,7 @@ impl ImageService {
                 self.activate(&upload, &stored.url, store.id(), ingested)
                     .await
             }
-            Err(e) => Err(cut_off(e)),
+            Err(e) => Err(cut(e)),
         };
         if let Err(e) = outcome {
             if let Err(del) = store.delete(&stored.url).await {
