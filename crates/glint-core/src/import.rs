@@ -25,6 +25,7 @@
 
 use std::sync::Arc;
 
+use glint_model::limits::clip;
 use glint_model::task::{API_IMAGE_IMPORT, Task, TaskId, TaskStatus};
 use glint_model::{Image, ImageId, ImageStatus, time};
 use glint_notify::EventType;
@@ -136,7 +137,7 @@ impl ImageService {
         let name = name.as_str().unwrap_or_default();
         let enabled = self.import_methods();
         if !enabled.iter().any(|m| m == name) {
-            return Err(bad(format!("Unknown import method name '{name}'.")));
+            return Err(bad(format!("Unknown import method name '{}'.", clip(name))));
         }
         for key in ["all_stores", "all_stores_must_succeed"] {
             if let Some(v) = body.get(key)
@@ -164,13 +165,19 @@ impl ImageService {
                     .unwrap_or_default();
                 let settings = self.imports.as_ref().ok_or_else(|| bad("no imports"))?;
                 settings.fetcher.filter().check_url(uri).map_err(|e| {
-                    bad(format!("URI for web-download does not pass filtering: {e}"))
+                    bad(format!(
+                        "URI for web-download does not pass filtering: {}",
+                        clip(&e.to_string())
+                    ))
                 })?;
                 Ok(Method::WebDownload {
                     uri: uri.to_owned(),
                 })
             }
-            other => Err(bad(format!("Unknown import method name '{other}'."))),
+            other => Err(bad(format!(
+                "Unknown import method name '{}'.",
+                clip(other)
+            ))),
         }
     }
 
@@ -432,7 +439,7 @@ impl ImageService {
                 "Stores parameter and x-image-meta-store header can't be both specified",
             ));
         }
-        let mut named: Vec<String> = match body.get("stores") {
+        let named: Vec<String> = match body.get("stores") {
             Some(Value::Array(list)) => list
                 .iter()
                 .map(|v| {
@@ -453,20 +460,29 @@ impl ImageService {
                 None => vec![self.upload_store(None)?.id().to_owned()],
             },
         };
-        let mut seen = Vec::new();
-        named.retain(|s| {
-            let first = !seen.contains(s);
-            seen.push(s.clone());
-            first
-        });
-        for id in &named {
+        // Each store once, in the order named; every name must be a
+        // writable store, so the list kept is never longer than the stores.
+        let mut stores: Vec<String> = Vec::new();
+        for id in named {
             let entry = self
                 .stores
-                .entry(id)
-                .ok_or_else(|| conflict(format!("Store for identifier {id} not found")))?;
+                .entry(&id)
+                .ok_or_else(|| conflict(format!("Store for identifier {} not found", clip(&id))))?;
             if entry.meta.read_only {
                 return Err(CoreError::StoreReadOnly);
             }
+            if !stores.contains(&id) {
+                stores.push(id);
+            }
+        }
+        let mut named = stores;
+        if named.is_empty() {
+            // Nothing to write: a copy has nothing to do; any other import
+            // would end with no store holding the image.
+            return match method {
+                Method::CopyImage => Ok(None),
+                _ => Err(bad("Invalid stores: name at least one store")),
+            };
         }
         if *method == Method::CopyImage {
             if all_stores {

@@ -524,3 +524,50 @@ async fn a_running_import_reports_what_it_copied_on_its_task() {
     assert_eq!(done["message"], "");
     assert_eq!(app.image(&id).await["size"], 8 << 20);
 }
+
+/// Hostile import bodies: a huge store name or method name is quoted back
+/// cut short, thousands of repeats of a store are one store, and an empty
+/// `stores` list is nothing to copy, or a 400 for an import that would
+/// leave the image in no store.
+#[tokio::test]
+async fn hostile_import_bodies_get_short_answers() {
+    let app = three_stores(Backend::Sqlite).await;
+    let id = image_in_fast(&app, &noise(1000, 11)).await;
+    let huge = "x".repeat(50_000);
+    let msg = expect_error(
+        import(&app, &id, copy_to(&[&huge])).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(msg.len() < 1000, "{} bytes", msg.len());
+    assert!(msg.contains("...(truncated)"), "{msg}");
+    let body = json!({"method": {"name": huge}});
+    let msg = expect_error(import(&app, &id, body).await, StatusCode::BAD_REQUEST).await;
+    assert!(msg.len() < 1000, "{} bytes", msg.len());
+    let msg = expect_error(
+        import(&app, &id, copy_to(&["cold\0"])).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(msg.contains("not found"), "{msg}");
+
+    let before = tasks_of(&app, &id).await.len();
+    expect_status(import(&app, &id, copy_to(&[])).await, StatusCode::ACCEPTED).await;
+    assert_eq!(tasks_of(&app, &id).await.len(), before, "nothing to copy");
+
+    let repeated = vec!["cold"; 10_000];
+    expect_status(
+        import(&app, &id, copy_to(&repeated)).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let task = wait_for_task(&app, &id, "success").await;
+    assert_eq!(task["input"]["backend"], json!(["cold"]));
+    assert_eq!(store_urls(&settled(&app, &id).await), ["cold", "fast"]);
+
+    let staged = staged_image(&app, &noise(1000, 12)).await;
+    let body = json!({"method": {"name": "glance-direct"}, "stores": []});
+    let msg = expect_error(import(&app, &staged, body).await, StatusCode::BAD_REQUEST).await;
+    assert!(msg.contains("Invalid stores"), "{msg}");
+    assert_eq!(app.image(&staged).await["status"], "uploading");
+}
