@@ -294,7 +294,9 @@ async fn a_lease_is_renewed_while_the_stores_work() {
         let other = service(&url, std::slice::from_ref(&store)).await;
         let image = pending_image(&images, &[&store]).await;
         store.hold();
-        let lease_time = Duration::from_millis(600);
+        // Long enough that a renewal delayed by a loaded machine (two
+        // cores, every database) still lands in time.
+        let lease_time = Duration::from_secs(2);
         let scrubbing = {
             let images = images.clone();
             tokio::spawn(async move { images.scrub_pending_delete(image.id, lease_time).await })
