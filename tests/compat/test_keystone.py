@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from glintproc import REPO_ROOT, GlintServer
-from helpers import run_cli, write_random
+from helpers import parse_table, run_cli, write_random
 
 # Seconds glint keeps a validated token before asking Keystone again, in the
 # server used by the revocation test.
@@ -105,7 +105,7 @@ def keystone():
     return Keystone(_keystone_url())
 
 
-def _glint_with_keystone(keystone, workdir, cache_time):
+def _glint_with_keystone(keystone, workdir, cache_time, extra_config=""):
     user, password, project = keystone.account("service")
     extra = f"""
 [paste_deploy]
@@ -122,7 +122,7 @@ user_domain_name = {keystone.user_domain}
 project_domain_name = {keystone.project_domain}
 token_cache_time = {cache_time}
 """
-    return GlintServer(workdir, extra_config=extra).start()
+    return GlintServer(workdir, extra_config=extra + extra_config).start()
 
 
 @pytest.fixture(scope="session")
@@ -508,3 +508,61 @@ endpoint_id = {endpoint}
             server.stop()
         for path in reversed(made):
             admin.delete(f"{v3}/{path}", timeout=30)
+
+
+def test_glance_download_between_two_glints_with_real_tokens(ks_glint, keystone, tmp_path):
+    """`glance image-create-via-import --import-method glance-download`: alice
+    copies her image from the catalog's image service (ks_glint, in the
+    Keystone's region) into a second glint, which finds it through her
+    catalog and reads it with her token."""
+    path = tmp_path / "disk.raw"
+    md5, _ = write_random(path, 2 << 20)
+    alice = as_user(keystone, "alice")
+    source = create_with_data(
+        ks_glint, alice, path.read_bytes(),
+        os_distro="cirros", hw_rng_model="virtio", site_note="stays home",
+    )  # fmt: skip
+    port = ks_glint.url.rsplit(":", 1)[1]
+    extra = f"""
+[DEFAULT]
+enabled_import_methods = glance-direct,web-download,glance-download
+
+[import_filtering_opts]
+allowed_hosts = 127.0.0.1
+allowed_ports = {port}
+"""
+    importer = _glint_with_keystone(keystone, tmp_path / "importer", 300, extra)
+    try:
+        region = os.environ.get("KS_REGION", "RegionOne")
+        out = run_cli(
+            ["glance", *keystone.cli_auth("alice"), "--os-image-url", importer.url,
+             "image-create-via-import", "--name", "downloaded",
+             "--disk-format", "qcow2", "--container-format", "bare",
+             "--import-method", "glance-download",
+             "--remote-region", region, "--remote-image-id", source["id"]],
+            close_stdin=True,
+        ).stdout  # fmt: skip
+        image_id = parse_table(out)["id"]
+        deadline = time.monotonic() + 60
+        while True:
+            image = alice.get(f"{importer.url}/v2/images/{image_id}").json()
+            if image["status"] in ("active", "queued") and "os_glance_import_task" not in image:
+                break
+            assert time.monotonic() < deadline, image
+            time.sleep(0.2)
+        assert image["status"] == "active", image
+        assert image["checksum"] == md5
+        assert image["disk_format"] == "raw"
+        assert image["os_distro"] == "cirros"
+        assert image["hw_rng_model"] == "virtio"
+        assert "site_note" not in image
+        data = alice.get(f"{importer.url}/v2/images/{image_id}/file").content
+        assert data == path.read_bytes()
+        tasks = run_cli(
+            ["glance", *keystone.cli_auth("alice"), "--os-image-url", importer.url,
+             "task-list", "--type", "import"],
+            close_stdin=True,
+        ).stdout  # fmt: skip
+        assert "success" in tasks, tasks
+    finally:
+        importer.stop()

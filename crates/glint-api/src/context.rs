@@ -72,6 +72,86 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
+/// What the caller lends glint to act for them at another image service
+/// (`glance-download`): with Keystone, the request's token and the image
+/// endpoints of its validated catalog; without, the `X-Auth-Token` and the
+/// `X-Service-Catalog` (keystonemiddleware's JSON) a middleware in front
+/// of glint passed on, as the other identity headers are trusted then.
+/// Only the import route asks for it.
+#[derive(Debug, Clone)]
+pub struct Lent(pub Option<glint_core::Delegation>);
+
+impl FromRequestParts<AppState> for Lent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = crate::auth::user_token(&parts.headers).map(str::to_owned);
+        match &state.config.auth {
+            AuthMode::Keystone(_) => {
+                let Some(Caller::Token(identity)) = parts.extensions.get::<Caller>() else {
+                    return Ok(Lent(None));
+                };
+                Ok(Lent(token.map(|token| {
+                    glint_core::Delegation::new(
+                        token,
+                        identity.image_endpoints.clone(),
+                        Some(identity.expires_at),
+                    )
+                })))
+            }
+            AuthMode::NoAuth => {
+                let endpoints = match header(parts, "x-service-catalog") {
+                    Some(text) => catalog_header(&text)?,
+                    None => Vec::new(),
+                };
+                Ok(Lent(Some(glint_core::Delegation::new(
+                    token.unwrap_or_default(),
+                    endpoints,
+                    None,
+                ))))
+            }
+        }
+    }
+}
+
+/// The image endpoints of keystonemiddleware's `X-Service-Catalog` header:
+/// a JSON list of services, each with its `type` and `endpoints`, each
+/// endpoint with its `region` and a `publicURL`, `internalURL` and
+/// `adminURL`.
+fn catalog_header(text: &str) -> Result<Vec<glint_core::ImageEndpoint>, ApiError> {
+    let invalid = || ApiError::BadRequest("Invalid service catalog json.".into());
+    let services: serde_json::Value = serde_json::from_str(text).map_err(|_| invalid())?;
+    let services = services.as_array().ok_or_else(invalid)?;
+    let mut found = Vec::new();
+    for service in services {
+        if service.get("type").and_then(|t| t.as_str()) != Some("image") {
+            continue;
+        }
+        let endpoints = service.get("endpoints").and_then(|e| e.as_array());
+        for endpoint in endpoints.into_iter().flatten() {
+            let Some(region) = endpoint.get("region").and_then(|r| r.as_str()) else {
+                continue;
+            };
+            for interface in ["public", "internal", "admin"] {
+                if let Some(url) = endpoint
+                    .get(format!("{interface}URL"))
+                    .and_then(|u| u.as_str())
+                {
+                    found.push(glint_core::ImageEndpoint {
+                        region: region.to_owned(),
+                        interface: interface.to_owned(),
+                        url: url.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The context of the caller the auth middleware established. An
 /// anonymous caller may only read, as Glance's `mutating` guard enforces
 /// before any handler runs.
@@ -127,4 +207,36 @@ fn no_auth_context(parts: &Parts, state: &AppState, request_id: String) -> Resul
         state.images.policy(),
     );
     Ok(Ctx(ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_header_gives_each_interface_of_each_image_endpoint() {
+        let text = r#"[{"type": "compute", "endpoints": [{"region": "R1", "publicURL": "http://n"}]},
+            {"type": "image", "endpoints": [
+              {"region": "R1", "publicURL": "http://a", "internalURL": "http://a-int"},
+              {"publicURL": "http://no-region"}]}]"#;
+        let found = catalog_header(text).unwrap();
+        let got: Vec<_> = found
+            .iter()
+            .map(|e| (e.region.as_str(), e.interface.as_str(), e.url.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("R1", "public", "http://a"),
+                ("R1", "internal", "http://a-int")
+            ]
+        );
+        for bad in ["", "{}", "not json", "[1, 2"] {
+            assert!(
+                matches!(catalog_header(bad), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+        assert!(catalog_header("[]").unwrap().is_empty());
+    }
 }

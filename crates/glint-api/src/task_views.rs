@@ -27,9 +27,10 @@ fn common(task: &Task) -> Map<String, Value> {
 pub fn task(task: &Task) -> Value {
     let mut m = common(task);
     let mut input = task.input.clone();
-    // What glint keeps for the import plugins is not part of Glance's input.
     if let Some(Value::Object(fields)) = &mut input {
-        fields.remove(glint_core::plugins::CALLER_ROLES);
+        for key in glint_core::import::PRIVATE_TASK_INPUT {
+            fields.remove(key);
+        }
     }
     m.insert("input".into(), json!(input));
     m.insert("result".into(), json!(task.result));

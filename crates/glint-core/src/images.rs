@@ -55,6 +55,8 @@ pub struct ImageService {
     pub(crate) imports: Option<Arc<crate::intake::ImportSettings>>,
     /// Wakes the import worker when an import is queued.
     pub(crate) import_wake: Arc<tokio::sync::Notify>,
+    /// Credentials lent to this process's `glance-download` tasks.
+    pub(crate) delegations: Arc<crate::glance_download::Delegations>,
 }
 
 impl ImageService {
@@ -78,6 +80,7 @@ impl ImageService {
             staging: None,
             imports: None,
             import_wake: Arc::default(),
+            delegations: Arc::default(),
         }
     }
 

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use crate::change::{Reload, Save, Step};
 use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
+use crate::glance_download::{GLANCE_DOWNLOAD, RemoteImage};
 use crate::images::ImageService;
 use crate::intake::{ImportSettings, STAGE_HOST};
 
@@ -52,7 +53,22 @@ pub const IMPORT_JOB: &str = "import";
 const LOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 /// The import methods glint implements, in Glance's order.
-pub const IMPLEMENTED_METHODS: [&str; 3] = ["glance-direct", "web-download", "copy-image"];
+pub const IMPLEMENTED_METHODS: [&str; 4] = [
+    "glance-direct",
+    "web-download",
+    "copy-image",
+    "glance-download",
+];
+
+/// What glint keeps in an import task's input for its own work, which is
+/// not part of Glance's input and not shown: the caller's roles for the
+/// import plugins, and which process holds a `glance-download`'s lent
+/// credentials until when.
+pub const PRIVATE_TASK_INPUT: [&str; 3] = [
+    crate::plugins::CALLER_ROLES,
+    crate::glance_download::DELEGATED_TO,
+    crate::glance_download::DELEGATION_EXPIRES,
+];
 
 /// How an import gets its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +76,7 @@ pub(crate) enum Method {
     GlanceDirect,
     WebDownload { uri: String },
     CopyImage,
+    GlanceDownload(RemoteImage),
 }
 
 impl Method {
@@ -68,6 +85,7 @@ impl Method {
             Method::GlanceDirect => "glance-direct",
             Method::WebDownload { .. } => "web-download",
             Method::CopyImage => "copy-image",
+            Method::GlanceDownload(_) => GLANCE_DOWNLOAD,
         }
     }
 
@@ -79,6 +97,9 @@ impl Method {
                 uri: input["uri"].as_str().unwrap_or_default().to_owned(),
             }),
             Some("copy-image") => Ok(Method::CopyImage),
+            Some(GLANCE_DOWNLOAD) => Ok(Method::GlanceDownload(RemoteImage::of_method(
+                &input["import_req"]["method"],
+            ))),
             other => Err(bad(format!(
                 "Unknown import method name '{}'.",
                 other.unwrap_or("")
@@ -174,6 +195,8 @@ impl ImageService {
                     uri: uri.to_owned(),
                 })
             }
+            // Its own fields are checked after the image, as Glance does.
+            GLANCE_DOWNLOAD => Ok(Method::GlanceDownload(RemoteImage::of_method(method))),
             other => Err(bad(format!(
                 "Unknown import method name '{}'.",
                 clip(other)
@@ -203,6 +226,14 @@ impl ImageService {
         };
         self.authz.enforce_image(ctx, &stored.image, rule).await?;
         check_importable(&stored.image, &method)?;
+        let mut body = body.clone();
+        let method = match method {
+            Method::GlanceDownload(_) => {
+                Method::GlanceDownload(RemoteImage::checked(&mut body["method"])?)
+            }
+            other => other,
+        };
+        let body = &body;
         let stale = self.stale_import_lock(&stored.image).await?;
         let Some(stores) = self.import_stores(body, store_header, &stored.image, &method)? else {
             tracing::info!(image.id = %id, "image already in every store; nothing to copy");
@@ -215,7 +246,7 @@ impl ImageService {
                 let size = stored.image.size.map(|s| s.saturating_mul(copies));
                 self.check_import_quota(ctx, size).await?
             }
-            Method::WebDownload { .. } => {}
+            Method::WebDownload { .. } | Method::GlanceDownload(_) => {}
         }
         let stage_host = match method {
             Method::GlanceDirect => stored.image.properties.get(STAGE_HOST).cloned(),
@@ -242,6 +273,10 @@ impl ImageService {
         }
         self.plugin_task_input(ctx, &mut input);
         let mut task = Task::pending(API_IMAGE_IMPORT, input, now);
+        if let (Method::GlanceDownload(_), Some(input)) = (&method, task.input.as_mut()) {
+            let task_id = task.id.to_string();
+            self.lend_credentials(&task_id, ctx.delegation(), input);
+        }
         task.owner = ctx.project_id().map(str::to_owned);
         task.image_id = Some(id);
         task.request_id = Some(ctx.request_id.clone());
@@ -286,6 +321,7 @@ impl ImageService {
             })
             .await;
         if let Err(e) = locked {
+            self.delegations.take(&task_id);
             let mut failed = task.clone();
             if failed
                 .transition(
@@ -313,13 +349,14 @@ impl ImageService {
     }
 
     /// Whether `task` is one this node may run: any but a `glance-direct`
-    /// import of data staged on another node.
+    /// import of data staged on another node, or a `glance-download`
+    /// whose credentials another live process holds.
     pub(crate) fn runs_here(&self, task: &Task) -> bool {
-        let host = task
-            .input
-            .as_ref()
-            .and_then(|i| i.get(STAGE_HOST_INPUT))
-            .and_then(Value::as_str);
+        let input = task.input.as_ref().unwrap_or(&Value::Null);
+        if matches!(Method::of_task(input), Ok(Method::GlanceDownload(_))) {
+            return self.runs_download_here(task);
+        }
+        let host = input.get(STAGE_HOST_INPUT).and_then(Value::as_str);
         match host {
             Some(host) => self.self_url().is_some_and(|me| me == host),
             None => true,
@@ -539,7 +576,9 @@ fn check_importable(image: &Image, method: &Method) -> Result<(), CoreError> {
         ));
     }
     match method {
-        Method::WebDownload { .. } if image.status != ImageStatus::Queued => {
+        Method::WebDownload { .. } | Method::GlanceDownload(_)
+            if image.status != ImageStatus::Queued =>
+        {
             return Err(conflict(format!(
                 "Image needs to be in 'queued' state to use '{}' method",
                 method.name()

@@ -113,6 +113,24 @@ impl ImageService {
     }
 
     async fn import_data(&self, task: &Task) -> Result<(), CoreError> {
+        let mut taken = None;
+        let outcome = self.import_data_taking(task, &mut taken).await;
+        if outcome.is_err()
+            && let (Some(taken), Some(id)) = (taken, task.image_id)
+        {
+            self.put_back_metadata(task, id, taken).await;
+        }
+        outcome
+    }
+
+    /// The work of [`Self::import_data`]; `taken` is what a
+    /// `glance-download` took from the remote image, to put back should
+    /// the import fail.
+    async fn import_data_taking(
+        &self,
+        task: &Task,
+        taken: &mut Option<crate::glance_download::Taken>,
+    ) -> Result<(), CoreError> {
         let id = task
             .image_id
             .ok_or_else(|| CoreError::Internal("import task without an image".into()))?;
@@ -151,7 +169,8 @@ impl ImageService {
                     .ok_or_else(|| conflict(format!("Image {id} has no data to copy")))?;
                 (Source::Location { store, url }, current.image.size)
             }
-            Method::GlanceDirect | Method::WebDownload { .. } => {
+            Method::GlanceDirect | Method::WebDownload { .. } | Method::GlanceDownload(_) => {
+                let mut current = current;
                 let data = match &method {
                     Method::WebDownload { uri } => {
                         let settings = self
@@ -164,6 +183,29 @@ impl ImageService {
                             .await
                             .map_err(|e| bad(e.to_string()))?
                             .stream;
+                        ImportData::Stream(download)
+                    }
+                    Method::GlanceDownload(remote) => {
+                        let settings = self
+                            .imports
+                            .clone()
+                            .ok_or_else(|| bad("glance-download is not enabled"))?;
+                        let download = self
+                            .begin_glance_download(
+                                task,
+                                id,
+                                remote,
+                                &settings.fetcher,
+                                &settings.download_properties,
+                                taken,
+                            )
+                            .await?;
+                        // The formats and properties taken.
+                        current = self
+                            .db
+                            .get_image_versioned(id)
+                            .await?
+                            .ok_or(CoreError::DeletedDuringUpload { id })?;
                         ImportData::Stream(download)
                     }
                     _ => ImportData::Staged,
@@ -246,15 +288,47 @@ impl ImageService {
         Ok(handle.finish().await?.size)
     }
 
-    /// Writes the data of `source` to each store in turn (Glance's serial
-    /// import), then releases the lock and removes the staged data.
+    /// Writes the data of `source` to each store, then releases the lock
+    /// and removes the staged data: one store after the other (Glance's
+    /// serial import), or, with `max_parallel_stores` above 1, up to that
+    /// many at the same time (not for `copy-image`, as in Glance).
     async fn import_to_stores(
+        &self,
+        plan: &ImportPlan,
+        store_ids: &[String],
+        source: Source,
+        copied: &Arc<AtomicU64>,
+    ) -> Result<(), CoreError> {
+        let width = self.imports.as_ref().map_or(1, |s| s.max_parallel_stores);
+        let written = match source {
+            Source::Staged(staging) if width > 1 && store_ids.len() > 1 && !plan.copy => {
+                self.write_stores_together(plan, store_ids, &staging, copied, width)
+                    .await?
+            }
+            source => {
+                self.write_stores_in_turn(plan, store_ids, source, copied)
+                    .await?
+            }
+        };
+        self.finish_import(plan).await?;
+        if let Some(staging) = &self.staging
+            && !plan.copy
+        {
+            self.discard_staged(staging, plan.id).await;
+        }
+        tracing::debug!(image.id = %plan.id, stores = written, "import written");
+        Ok(())
+    }
+
+    /// Glance's serial import: each store in turn; the number of stores
+    /// written.
+    async fn write_stores_in_turn(
         &self,
         plan: &ImportPlan,
         store_ids: &[String],
         mut source: Source,
         copied: &Arc<AtomicU64>,
-    ) -> Result<(), CoreError> {
+    ) -> Result<usize, CoreError> {
         let id = plan.id;
         let mut written: Vec<(Arc<dyn Store>, String)> = Vec::new();
         let mut last_error = None;
@@ -299,11 +373,113 @@ impl ImageService {
                 _ => conflict("None of the uploads finished!"),
             });
         }
-        self.finish_import(plan).await?;
-        if let Some(staging) = &self.staging
-            && !plan.copy
-        {
-            self.discard_staged(staging, id).await;
+        Ok(written.len())
+    }
+
+    /// Glance's parallel import: up to `width` stores written at the same
+    /// time from the staged data. Without `all_stores_must_succeed` the
+    /// first store done activates the image and a store that fails is
+    /// listed in `os_glance_failed_import`; with it, the image becomes
+    /// `active` once every store holds the data, and the first failure
+    /// stops the others and removes every copy. The number of stores
+    /// written.
+    async fn write_stores_together(
+        &self,
+        plan: &ImportPlan,
+        store_ids: &[String],
+        staging: &crate::intake::Staging,
+        copied: &Arc<AtomicU64>,
+        width: usize,
+    ) -> Result<usize, CoreError> {
+        let id = plan.id;
+        let set_active = !plan.must_succeed;
+        let writes = futures::stream::iter(store_ids.iter().cloned())
+            .map(|store_id| async move {
+                let outcome = async {
+                    let target = self.upload_store(Some(&store_id))?;
+                    let counter = Arc::clone(copied);
+                    let url = staging.store.url_for(id);
+                    let data = staging
+                        .store
+                        .get(&url, None)
+                        .await?
+                        .stream
+                        .inspect_ok(move |chunk| {
+                            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        })
+                        .boxed();
+                    self.write_to_store(plan, Arc::clone(&target), data, set_active)
+                        .await
+                        .map(|url| (target, url))
+                }
+                .await;
+                (store_id, outcome)
+            })
+            .buffer_unordered(width);
+        let mut writes = Box::pin(writes);
+        let mut written: Vec<(Arc<dyn Store>, String)> = Vec::new();
+        let mut failure = None;
+        let mut failed = 0;
+        while let Some((store_id, outcome)) = writes.next().await {
+            match outcome {
+                Ok(done) => written.push(done),
+                Err(e) if plan.must_succeed => {
+                    failure = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(image.id = %id, store.id = %store_id, error = %e, "import to a store failed; going on, as all_stores_must_succeed is false");
+                    self.mark_store_failed(plan, &store_id).await?;
+                    failed += 1;
+                }
+            }
+        }
+        // The writes still running stop here.
+        drop(writes);
+        if let Some(e) = failure {
+            for (store, url) in &written {
+                if let Err(del) = store.delete(url).await {
+                    tracing::error!(image.id = %id, store.id = store.id(), error = %del, "cannot remove data of a failed import");
+                }
+            }
+            for store_id in store_ids {
+                let done = written.iter().any(|(s, _)| s.id() == store_id);
+                if !done && let Ok(store) = self.upload_store(Some(store_id)) {
+                    let _ = store.discard(id).await;
+                }
+            }
+            return Err(e);
+        }
+        if written.is_empty() {
+            tracing::warn!(image.id = %id, failed, "no store took the import");
+            return Err(conflict("None of the uploads finished!"));
+        }
+        if plan.must_succeed {
+            self.activate_imported(plan).await?;
+        }
+        Ok(written.len())
+    }
+
+    /// The image of an import every store of which took the data becomes
+    /// `active`.
+    async fn activate_imported(&self, plan: &ImportPlan) -> Result<(), CoreError> {
+        let Some(current) = self.db.get_image_versioned(plan.id).await? else {
+            return Err(CoreError::DeletedDuringUpload { id: plan.id });
+        };
+        let reload = Reload::ForService { missing };
+        let done = self
+            .change_image(current, reload, Save::Image, |image| {
+                check_lock(image, &plan.task_id, plan.copy)?;
+                if image.status != ImageStatus::Importing {
+                    return Ok(Step::Keep);
+                }
+                image.transition(ImageStatus::Active)?;
+                image.updated_at = time::now();
+                Ok(Step::Save)
+            })
+            .await?;
+        if done.saved.is_some() {
+            self.notify_activated(&done.image);
         }
         Ok(())
     }

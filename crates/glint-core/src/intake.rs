@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use glint_store::{FileStore, Store, WebFetcher};
 
-/// What imports need besides the stores: the methods enabled here and
-/// the downloader of `web-download`.
+/// What imports need besides the stores: the methods enabled here, the
+/// downloader of `web-download` and `glance-download`, the import plugins.
 #[derive(Debug, Clone)]
 pub struct ImportSettings {
     /// `enabled_import_methods` that glint implements, in their order.
@@ -15,6 +15,12 @@ pub struct ImportSettings {
     pub fetcher: WebFetcher,
     /// `image_import_plugins`, in order, and their options.
     pub plugins: crate::plugins::settings::PluginSettings,
+    /// `[glance_download_properties] extra_properties`: the prefixes of
+    /// the remote image's properties a `glance-download` copies.
+    pub download_properties: Vec<String>,
+    /// `[image_import_opts] max_parallel_stores`: how many stores one
+    /// import writes to at the same time (1: one after the other).
+    pub max_parallel_stores: usize,
 }
 
 /// The hidden property naming the node that holds an image's staged data.

@@ -20,6 +20,7 @@ pub mod context;
 pub mod data;
 mod delete;
 pub mod error;
+mod glance_download;
 pub mod health;
 pub mod images;
 pub mod import;
@@ -51,7 +52,7 @@ mod upload;
 
 pub use cache::{CacheConfig, CacheService};
 pub use config::ImageConfig;
-pub use context::RequestContext;
+pub use context::{Delegation, ImageEndpoint, RequestContext};
 pub use data::{Download, RangeRequest};
 pub use error::{
     CoreError, ImageAction, Lookup, MemberOp, MetadefClash, MetadefMissing, MetadefProtection,

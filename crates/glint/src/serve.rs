@@ -243,6 +243,8 @@ fn import_settings(conf: &GlanceConfig) -> glint_core::ImportSettings {
         methods,
         fetcher: glint_store::WebFetcher::new(conf.import_filtering.clone()),
         plugins: conf.import_plugins.clone(),
+        download_properties: conf.download_properties.clone(),
+        max_parallel_stores: conf.max_parallel_stores,
     }
 }
 

@@ -49,6 +49,9 @@ pub struct Identity {
     pub roles: Vec<String>,
     pub is_admin_project: bool,
     pub expires_at: OffsetDateTime,
+    /// The image service's endpoints of the token's catalog (empty when
+    /// validations ask for no catalog).
+    pub image_endpoints: Vec<glint_core::ImageEndpoint>,
 }
 
 impl Identity {
@@ -165,7 +168,7 @@ fn is_public_path(path: &str) -> bool {
 }
 
 /// The token of the request: `X-Auth-Token`, or the older `X-Storage-Token`.
-fn user_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn user_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("x-auth-token")
         .or_else(|| headers.get("x-storage-token"))
@@ -267,6 +270,7 @@ mod tests {
             roles: vec!["Member".into(), "reader".into()],
             is_admin_project: true,
             expires_at: OffsetDateTime::now_utc(),
+            image_endpoints: Vec::new(),
         };
         let c = identity.credentials();
         assert_eq!(c.user_id.as_deref(), Some("u"));

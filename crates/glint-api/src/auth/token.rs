@@ -5,6 +5,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use glint_core::ImageEndpoint;
+
 use super::Identity;
 
 #[derive(Deserialize)]
@@ -22,6 +24,24 @@ struct TokenData {
     #[serde(default)]
     roles: Vec<Role>,
     is_admin_project: Option<bool>,
+    #[serde(default)]
+    catalog: Vec<CatalogService>,
+}
+
+#[derive(Deserialize)]
+struct CatalogService {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    endpoints: Vec<CatalogEndpoint>,
+}
+
+#[derive(Deserialize)]
+struct CatalogEndpoint {
+    interface: Option<String>,
+    region_id: Option<String>,
+    region: Option<String>,
+    url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,12 +81,56 @@ pub fn parse_token(body: &[u8]) -> Result<Identity, String> {
         // keystonemiddleware treats a missing flag as the admin project.
         is_admin_project: token.is_admin_project.unwrap_or(true),
         expires_at,
+        image_endpoints: image_endpoints(token.catalog),
     })
 }
+
+/// The image service's endpoints of a v3 catalog (only those are kept: a
+/// cloud's whole catalog can be large, and each cached token holds this).
+fn image_endpoints(catalog: Vec<CatalogService>) -> Vec<ImageEndpoint> {
+    catalog
+        .into_iter()
+        .filter(|s| s.kind.as_deref() == Some("image"))
+        .flat_map(|s| s.endpoints)
+        .filter_map(|e| {
+            Some(ImageEndpoint {
+                region: e.region_id.or(e.region)?,
+                interface: e.interface?,
+                url: e.url?,
+            })
+        })
+        .take(MAX_IMAGE_ENDPOINTS)
+        .collect()
+}
+
+/// The most image endpoints kept of one token's catalog.
+const MAX_IMAGE_ENDPOINTS: usize = 64;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_image_services_endpoints_of_the_catalog_are_kept() {
+        let body = br#"{"token": {"expires_at": "2999-01-01T00:00:00Z", "user": {"id": "u"},
+            "catalog": [
+              {"type": "compute", "endpoints": [{"interface": "public", "region_id": "R1",
+                "url": "http://nova"}]},
+              {"type": "image", "name": "glance", "endpoints": [
+                {"interface": "public", "region_id": "R1", "region": "R1", "url": "http://a"},
+                {"interface": "internal", "region": "R2", "url": "http://b"},
+                {"interface": "public", "url": "http://no-region"}]}]}}"#;
+        let id = parse_token(body).unwrap();
+        let got: Vec<_> = id
+            .image_endpoints
+            .iter()
+            .map(|e| (e.region.as_str(), e.interface.as_str(), e.url.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("R1", "public", "http://a"), ("R2", "internal", "http://b")]
+        );
+    }
 
     #[test]
     fn token_body_gives_identity_with_keystonemiddleware_defaults() {
@@ -92,6 +156,7 @@ mod tests {
         assert_eq!(id.system_scope.as_deref(), Some("all"));
         assert_eq!(id.project_id, None);
         assert!(!id.is_admin_project);
+        assert!(id.image_endpoints.is_empty());
         assert!(parse_token(b"{}").is_err());
         assert!(parse_token(br#"{"token": {"expires_at": "soon", "user": {"id": "u"}}}"#).is_err());
     }

@@ -238,11 +238,16 @@ impl FromRequest<AppState> for PatchBody {
 pub async fn import_image(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
+    crate::context::Lent(lent): crate::context::Lent,
     path: ImagePath,
     headers: HeaderMap,
     crate::body::AnyJsonBody(body): crate::body::AnyJsonBody,
 ) -> Result<StatusCode, ApiError> {
     let id = path.image(glint_core::Lookup::Image)?;
+    let ctx = match lent {
+        Some(delegation) => ctx.with_delegation(delegation),
+        None => ctx,
+    };
     let store = headers
         .get("x-image-meta-store")
         .and_then(|v| v.to_str().ok())

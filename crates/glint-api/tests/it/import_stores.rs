@@ -571,3 +571,198 @@ async fn hostile_import_bodies_get_short_answers() {
     assert!(msg.contains("Invalid stores"), "{msg}");
     assert_eq!(app.image(&staged).await["status"], "uploading");
 }
+
+// ---- max_parallel_stores ----
+
+/// A store in front of a file store whose writes wait at a rendezvous
+/// with the writes of the other stores: they all go through only when
+/// they run at the same time. Written one after the other, the first one
+/// gives up after a while and the import fails.
+#[derive(Debug)]
+struct Rendezvous {
+    inner: Arc<dyn glint_store::Store>,
+    meet: Arc<tokio::sync::Barrier>,
+}
+
+#[async_trait::async_trait]
+impl glint_store::Store for Rendezvous {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    fn owns(&self, url: &str) -> bool {
+        self.inner.owns(url)
+    }
+
+    async fn put(
+        &self,
+        image_id: ImageId,
+        data: glint_store::ByteStream,
+    ) -> Result<glint_store::Stored, glint_store::StoreError> {
+        let met = tokio::time::timeout(Duration::from_secs(5), self.meet.wait()).await;
+        if met.is_err() {
+            return Err(glint_store::StoreError::Unavailable(
+                "the other stores' writes never came".into(),
+            ));
+        }
+        self.inner.put(image_id, data).await
+    }
+
+    async fn get(
+        &self,
+        url: &str,
+        range: Option<glint_store::ByteRange>,
+    ) -> Result<glint_store::ObjectData, glint_store::StoreError> {
+        self.inner.get(url, range).await
+    }
+
+    async fn delete(&self, url: &str) -> Result<(), glint_store::StoreError> {
+        self.inner.delete(url).await
+    }
+
+    async fn discard(&self, image_id: ImageId) -> Result<(), glint_store::StoreError> {
+        self.inner.discard(image_id).await
+    }
+}
+
+/// Three stores whose writes meet (see [`Rendezvous`]), imported to
+/// `width` at a time.
+async fn meeting_stores(width: usize) -> TestApp {
+    TestApp::builder()
+        .max_parallel_stores(width)
+        .stores(|dir| {
+            let meet = Arc::new(tokio::sync::Barrier::new(3));
+            let store = |id: &str| -> Arc<dyn glint_store::Store> {
+                Arc::new(Rendezvous {
+                    inner: Arc::new(glint_store::FileStore::new(id, dir.join(id)).unwrap()),
+                    meet: Arc::clone(&meet),
+                })
+            };
+            let mut registry = glint_store::StoreRegistry::new(store("fast")).multi_store();
+            registry.add(store("cold"));
+            registry.add(store("spare"));
+            registry
+        })
+        .start()
+        .await
+}
+
+#[tokio::test]
+async fn max_parallel_stores_writes_the_stores_at_the_same_time() {
+    let app = meeting_stores(3).await;
+    let data = noise(400_000, 11);
+    let id = staged_image(&app, &data).await;
+    let body = json!({"method": {"name": "glance-direct"}, "all_stores": true});
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    wait_for_task(&app, &id, "success").await;
+    let image = settled(&app, &id).await;
+    assert_eq!(image["status"], "active", "{image:#}");
+    assert_eq!(image["checksum"], common::md5_hex(&data));
+    assert_eq!(store_urls(&image), ["cold", "fast", "spare"]);
+    assert!(
+        image.get("os_glance_importing_to_stores").is_none(),
+        "{image:#}"
+    );
+    for store in ["fast", "cold", "spare"] {
+        let stored = std::fs::read(app.scratch_dir().join(store).join(&id)).unwrap();
+        assert_eq!(stored, data, "{store}");
+    }
+    assert!(app.staged_files().is_empty());
+}
+
+#[tokio::test]
+async fn stores_written_one_at_a_time_never_meet() {
+    // The same stores with the default (1): the first write waits for
+    // the others in vain, and the import fails cleanly.
+    let app = meeting_stores(1).await;
+    let id = staged_image(&app, &noise(1000, 12)).await;
+    let body = json!({"method": {"name": "glance-direct"}, "all_stores": true});
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let task = loop {
+        let tasks = tasks_of(&app, &id).await;
+        if let Some(t) = tasks.iter().find(|t| t["status"] == "failure") {
+            break t.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{tasks:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        task["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("never came"),
+        "{task:#}"
+    );
+    assert_eq!(settled(&app, &id).await["status"], "queued");
+}
+
+/// Three file stores written up to three at a time.
+async fn three_parallel_stores() -> TestApp {
+    TestApp::builder()
+        .max_parallel_stores(3)
+        .stores(|dir| {
+            let store = |id: &str| Arc::new(glint_store::FileStore::new(id, dir.join(id)).unwrap());
+            let mut registry = glint_store::StoreRegistry::new(store("fast")).multi_store();
+            registry.add(store("cold"));
+            registry.add(store("spare"));
+            registry
+        })
+        .start()
+        .await
+}
+
+#[tokio::test]
+async fn in_parallel_a_failing_store_undoes_everything_when_all_must_succeed() {
+    let app = three_parallel_stores().await;
+    let data = noise(2_000_000, 13);
+    let id = staged_image(&app, &data).await;
+    break_store(&app, "cold");
+    let body = json!({"method": {"name": "glance-direct"}, "all_stores": true});
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    wait_for_task(&app, &id, "failure").await;
+    let image = settled(&app, &id).await;
+    assert_eq!(image["status"], "queued", "{image:#}");
+    assert!(store_urls(&image).is_empty(), "{image:#}");
+    assert_eq!(image["checksum"], Value::Null);
+    // No copy is left in the stores that worked, whole or partial.
+    assert!(files_in(&app.scratch_dir().join("fast")).is_empty());
+    assert!(files_in(&app.scratch_dir().join("spare")).is_empty());
+    assert!(app.staged_files().is_empty());
+}
+
+#[tokio::test]
+async fn in_parallel_without_all_stores_must_succeed_the_rest_is_kept() {
+    let app = three_parallel_stores().await;
+    let data = noise(300_000, 14);
+    let id = staged_image(&app, &data).await;
+    break_store(&app, "spare");
+    let body = json!({
+        "method": {"name": "glance-direct"},
+        "all_stores": true,
+        "all_stores_must_succeed": false
+    });
+    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+    wait_for_task(&app, &id, "success").await;
+    let image = settled(&app, &id).await;
+    assert_eq!(image["status"], "active", "{image:#}");
+    assert_eq!(store_urls(&image), ["cold", "fast"]);
+    assert_eq!(image["os_glance_failed_import"], "spare", "{image:#}");
+    assert_eq!(image["checksum"], common::md5_hex(&data));
+    assert!(
+        image.get("os_glance_importing_to_stores").is_none(),
+        "{image:#}"
+    );
+    assert!(app.staged_files().is_empty());
+    // copy-image stays serial, as in Glance, and still works.
+    std::fs::remove_file(app.scratch_dir().join("spare")).unwrap();
+    std::fs::create_dir(app.scratch_dir().join("spare")).unwrap();
+    let copy = json!({"method": {"name": "copy-image"}, "stores": ["spare"]});
+    expect_status(import(&app, &id, copy).await, StatusCode::ACCEPTED).await;
+    let image = app
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            store_urls(i).len() == 3 && i.get("os_glance_import_task").is_none()
+        })
+        .await;
+    assert_eq!(image["status"], "active");
+}

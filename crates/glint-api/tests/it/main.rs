@@ -15,6 +15,7 @@ mod database_limits;
 mod download;
 mod errors;
 mod field_access;
+mod glance_download;
 mod healthcheck;
 mod image_cache;
 mod image_cache_swift;

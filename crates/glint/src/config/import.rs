@@ -6,7 +6,7 @@ use glint_store::{ImportFilter, ImportFilterLists};
 use super::ConfigError;
 use super::options::{
     ALLOWED_HOSTS, ALLOWED_PORTS, ALLOWED_SCHEMES, DISALLOWED_HOSTS, DISALLOWED_PORTS,
-    DISALLOWED_SCHEMES, Opt,
+    DISALLOWED_SCHEMES, DOWNLOAD_EXTRA_PROPERTIES, MAX_PARALLEL_STORES, Opt,
 };
 use super::source::Source;
 use super::values;
@@ -28,6 +28,20 @@ pub(super) fn read(src: &Source<'_>) -> Result<ImportFilter, ConfigError> {
             .unwrap_or(&ALLOWED_SCHEMES);
         ConfigError::invalid(opt, &e.value, format!("{} in the list", e.reason))
     })
+}
+
+/// `[glance_download_properties] extra_properties`: the prefixes of the
+/// properties a `glance-download` import copies from the remote image
+/// (never Glance's reserved `os_glance` ones, whatever the prefixes).
+pub(super) fn download_properties(src: &Source<'_>) -> Result<Vec<String>, ConfigError> {
+    src.list(&DOWNLOAD_EXTRA_PROPERTIES)
+}
+
+/// `[image_import_opts] max_parallel_stores`: how many stores one import
+/// writes to at the same time (1: one after the other).
+pub(super) fn max_parallel_stores(src: &Source<'_>) -> Result<usize, ConfigError> {
+    let n = src.u64_in(&MAX_PARALLEL_STORES, 1, 64)?;
+    Ok(usize::try_from(n).unwrap_or(1))
 }
 
 const OPTIONS: [Opt; 6] = [

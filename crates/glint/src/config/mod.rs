@@ -145,6 +145,10 @@ pub struct GlanceConfig {
     /// `[image_import_opts]`, `[image_conversion]`,
     /// `[inject_metadata_properties]`: the import plugins.
     pub import_plugins: glint_core::PluginSettings,
+    /// `[glance_download_properties] extra_properties`.
+    pub download_properties: Vec<String>,
+    /// `[image_import_opts] max_parallel_stores`.
+    pub max_parallel_stores: usize,
     /// Directories of the configuration files read, in order; relative
     /// names of further files (the policy file) are looked up there.
     pub config_dirs: Vec<PathBuf>,
@@ -219,6 +223,8 @@ impl GlanceConfig {
             scrubber: ScrubberOptions::read(&src)?,
             import_filtering: import::read(&src)?,
             import_plugins: plugins::read(&src)?,
+            download_properties: import::download_properties(&src)?,
+            max_parallel_stores: import::max_parallel_stores(&src)?,
             config_dirs,
         };
         if config.paste_deploy.flavor != AuthMode::NoAuth {

@@ -388,6 +388,15 @@ fn plugins() -> glint_core::PluginSettings {
     glint_core::PluginSettings::default()
 }
 
+/// The property prefixes a `glance-download` import copies from the
+/// remote image.
+pub(super) const DOWNLOAD_EXTRA_PROPERTIES: Opt = opt(
+    "glance_download_properties",
+    "extra_properties",
+    "hw_,trait:,os_distro,os_secure_boot,os_type",
+);
+/// How many stores one import writes to at the same time.
+pub(super) const MAX_PARALLEL_STORES: Opt = opt("image_import_opts", "max_parallel_stores", "1");
 pub(super) const IMAGE_IMPORT_PLUGINS: Opt = opt("image_import_opts", "image_import_plugins", "");
 pub(super) const OUTPUT_FORMAT: Opt = layer("image_conversion", "output_format", || {
     plugins().conversion.output_format.as_str().to_owned()
@@ -550,6 +559,8 @@ pub(super) const SUPPORTED: &[Opt] = &[
     OUTPUT_FORMAT,
     IGNORE_USER_ROLES,
     INJECT,
+    DOWNLOAD_EXTRA_PROPERTIES,
+    MAX_PARALLEL_STORES,
 ];
 
 /// A supported option by section and name.

@@ -106,6 +106,7 @@ const KNOWN_SECTIONS: &[&str] = &[
     "taskflow_executor",
     "wsgi",
     "image_import_opts",
+    "glance_download_properties",
     "import_filtering_opts",
     "image_conversion",
     "inject_metadata_properties",

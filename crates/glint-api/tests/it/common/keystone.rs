@@ -54,6 +54,9 @@ struct Inner {
     password_auths: AtomicUsize,
     validations: AtomicUsize,
     limits: Mutex<Limits>,
+    /// The image endpoints of the catalog sent with validations: (region,
+    /// interface, url).
+    catalog: Mutex<Vec<(String, String, String)>>,
 }
 
 /// The unified limits of this Keystone: one image service (`svc-image`)
@@ -135,6 +138,16 @@ impl FakeKeystone {
     /// `http://127.0.0.1:<port>`, to use as `auth_url`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Lists an image service endpoint in the catalog of every token
+    /// validated without `nocatalog`.
+    pub fn add_image_endpoint(&self, region: &str, interface: &str, url: &str) {
+        self.inner
+            .catalog
+            .lock()
+            .unwrap()
+            .push((region.into(), interface.into(), url.into()));
     }
 
     /// A token of `user_id` on `project_id` with `roles`, valid for `ttl`.
@@ -331,6 +344,7 @@ async fn validate(
     headers: HeaderMap,
 ) -> Response {
     inner.validations.fetch_add(1, Ordering::SeqCst);
+    let with_catalog = !query.contains_key("nocatalog");
     let query = (!query.is_empty()).then(|| {
         let mut keys: Vec<_> = query.keys().cloned().collect();
         keys.sort();
@@ -365,7 +379,27 @@ async fn validate(
         .get(&header("x-subject-token"))
         .cloned();
     match found {
-        Some(info) => axum::Json(token_body(&info)).into_response(),
+        Some(info) => {
+            let mut body = token_body(&info);
+            if with_catalog {
+                let endpoints: Vec<Value> = inner
+                    .catalog
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(region, interface, url)| {
+                        json!({"id": format!("ep-{region}-{interface}"), "interface": interface,
+                               "region_id": region, "region": region, "url": url})
+                    })
+                    .collect();
+                body["token"]["catalog"] = json!([
+                    {"id": "svc-compute", "type": "compute", "name": "nova", "endpoints": []},
+                    {"id": IMAGE_SERVICE_ID, "type": "image", "name": "glance",
+                     "endpoints": endpoints},
+                ]);
+            }
+            axum::Json(body).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -98,6 +98,8 @@ pub struct TestAppBuilder {
     import_methods: Vec<String>,
     import_filter: glint_store::ImportFilter,
     import_plugins: glint_core::PluginSettings,
+    download_properties: Vec<String>,
+    max_parallel_stores: usize,
 }
 
 /// Builds the stores of a test server from its temporary directory.
@@ -235,6 +237,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// `[glance_download_properties] extra_properties`.
+    pub fn download_properties(mut self, prefixes: &[&str]) -> Self {
+        self.download_properties = prefixes.iter().map(|p| (*p).to_owned()).collect();
+        self
+    }
+
+    /// `[image_import_opts] max_parallel_stores`.
+    pub fn max_parallel_stores(mut self, n: usize) -> Self {
+        self.max_parallel_stores = n;
+        self
+    }
+
     /// `[import_filtering_opts]` of web-download.
     pub fn import_filter(mut self, filter: glint_store::ImportFilter) -> Self {
         self.import_filter = filter;
@@ -348,6 +362,8 @@ impl TestAppBuilder {
                 methods: self.import_methods.clone(),
                 fetcher: glint_store::WebFetcher::new(self.import_filter.clone()),
                 plugins: self.import_plugins.clone(),
+                download_properties: self.download_properties.clone(),
+                max_parallel_stores: self.max_parallel_stores,
             });
         if self.api.import_methods.is_empty() {
             self.api.import_methods = images.import_methods();
@@ -472,12 +488,16 @@ impl TestApp {
             limits: None,
             stage_host: None,
             stage_host_self: false,
-            import_methods: glint_core::import::IMPLEMENTED_METHODS
-                .iter()
-                .map(|m| (*m).to_owned())
-                .collect(),
+            // Glance's default `enabled_import_methods`.
+            import_methods: ["glance-direct", "web-download", "copy-image"]
+                .map(str::to_owned)
+                .to_vec(),
             import_filter: glint_store::ImportFilter::default(),
             import_plugins: glint_core::PluginSettings::default(),
+            download_properties: ["hw_", "trait:", "os_distro", "os_secure_boot", "os_type"]
+                .map(str::to_owned)
+                .to_vec(),
+            max_parallel_stores: 1,
         }
     }
 

@@ -78,3 +78,23 @@ fn bad_import_filtering_values_stop_the_start() {
         );
     }
 }
+
+#[test]
+fn glance_download_properties_and_parallel_stores_as_in_glance() {
+    let conf = config("");
+    assert_eq!(
+        conf.download_properties,
+        strs(&["hw_", "trait:", "os_distro", "os_secure_boot", "os_type"])
+    );
+    assert_eq!(conf.max_parallel_stores, 1);
+    let text = "[glance_download_properties]\nextra_properties = os_, architecture\n\
+                [image_import_opts]\nmax_parallel_stores = 4\n";
+    let conf = config(text);
+    assert_eq!(conf.download_properties, strs(&["os_", "architecture"]));
+    assert_eq!(conf.max_parallel_stores, 4);
+    assert!(warnings(text).is_empty(), "{:?}", warnings(text));
+    for bad in ["0", "-1", "many", "65"] {
+        let text = format!("[image_import_opts]\nmax_parallel_stores = {bad}\n");
+        assert!(error(&text).contains("max_parallel_stores"), "{bad}");
+    }
+}
