@@ -558,11 +558,17 @@ allowed_ports = {port}
         assert "site_note" not in image
         data = alice.get(f"{importer.url}/v2/images/{image_id}/file").content
         assert data == path.read_bytes()
-        tasks = run_cli(
-            ["glance", *keystone.cli_auth("alice"), "--os-image-url", importer.url,
-             "task-list", "--type", "import"],
+        tasks = alice.get(f"{importer.url}/v2/images/{image_id}/tasks").json()["tasks"]
+        assert [t["status"] for t in tasks] == ["success"], tasks
+        method = tasks[0]["input"]["import_req"]["method"]
+        assert method["glance_service_interface"] == "public", tasks
+        # The tasks API is the admin's by default, as in Glance.
+        shown = parse_table(run_cli(
+            ["glance", *keystone.cli_auth("admin"), "--os-image-url", importer.url,
+             "task-show", tasks[0]["id"]],
             close_stdin=True,
-        ).stdout  # fmt: skip
-        assert "success" in tasks, tasks
+        ).stdout)  # fmt: skip
+        assert shown["status"] == "success", shown
+        assert "delegat" not in shown["input"], shown
     finally:
         importer.stop()
