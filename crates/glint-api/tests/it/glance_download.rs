@@ -671,3 +671,40 @@ async fn a_download_whose_credentials_are_gone_fails_cleanly_once_nobody_can_run
     let tasks = crate::image_import::tasks_of(&app, &waiting).await;
     assert_eq!(tasks[0]["status"], "processing", "{tasks:#?}");
 }
+
+/// A lease holder of this node (`localhost` in tests) naming a process of
+/// this machine that has ended: this process's pid with another start
+/// time.
+fn ended_holder_here() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let ns = ns.to_str().unwrap();
+    let ns = ns.trim_start_matches("pid:[").trim_end_matches(']');
+    format!(
+        "localhost/gone/{}.1@{}:{ns}",
+        std::process::id(),
+        boot.trim()
+    )
+}
+
+#[tokio::test]
+async fn a_download_whose_holder_process_ended_on_this_machine_fails_at_once() {
+    let app = importer().await;
+    let id = queued_image(&app, "restarted").await;
+    // The token is still valid for an hour, but the process holding it
+    // is gone (a restart): nobody can run the task.
+    let later = glint_model::time::now() + Duration::from_secs(3600);
+    let task_id = orphaned_download(&app, &id, &ended_holder_here(), later).await;
+    let task = wait_for_task(&app, &id, "failure").await;
+    assert_eq!(task["id"], task_id);
+    assert!(
+        task["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("credentials"),
+        "{task:#}"
+    );
+    let image = app.image(&id).await;
+    assert_eq!(image["status"], "queued", "{image:#}");
+    assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
+}
