@@ -26,5 +26,5 @@ pub mod v2;
 pub mod versions;
 pub mod views;
 
-pub use server::{router, serve, serve_metrics};
+pub use server::{bind, router, serve, serve_metrics};
 pub use state::{ApiConfig, AppState, AuthMode, ConnectionLimits};

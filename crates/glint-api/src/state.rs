@@ -107,8 +107,15 @@ impl Default for ApiConfig {
     }
 }
 
+/// What every request handler reads. Cloned for each request by every
+/// layer and extractor that takes it, so it is one shared allocation: a
+/// clone is one reference count, not one per service.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The services and settings behind an [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub images: ImageService,
     /// The metadata definitions catalogue, over the same database.
     pub metadefs: MetadefService,
@@ -132,14 +139,22 @@ impl AppState {
         );
         let metrics = Metrics::new();
         register_transfers(&metrics, &images);
-        AppState {
+        AppState(Arc::new(Shared {
             metadefs: MetadefService::new(&images),
             images,
             config: Arc::new(config),
             health,
             metrics,
             stage_proxy: crate::stage_proxy::StageProxy::new(),
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 

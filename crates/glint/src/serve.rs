@@ -16,7 +16,6 @@ use glint_workers::{
     CachePrefetcher, CacheUpkeep, ImportStats, ImportWorker, Runner, ScrubberConfig, ScrubberStats,
     ScrubberWorker, TaskPurger, UploadReconciler,
 };
-use tokio::net::TcpListener;
 
 use crate::config::{self, CacheFlavor, GlanceConfig};
 
@@ -27,7 +26,14 @@ pub fn run(config_files: &[PathBuf]) -> anyhow::Result<()> {
         tracing::warn!("{w}");
     }
     check_open_file_limit(conf.glint.connections.max_connections);
+    // Every scheduling tick also looks at the runtime's shared queue, where
+    // new connections and the overflow of busy workers wait. Tokio's
+    // default (every 61st tick) lets a worker fed by its own stream of I/O
+    // wake-ups serve those first, and with thousands of busy connections
+    // some waited seconds while others were served at once; checked every
+    // tick, every connection waits about as long as the others.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .global_queue_interval(1)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -68,7 +74,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
         tracing::warn!(count = reset, "interrupted uploads returned to queued");
     }
     let addr = format!("{}:{}", conf.default.bind_host, conf.default.bind_port);
-    let listener = TcpListener::bind(&addr)
+    let listener = glint_api::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let port = listener.local_addr()?.port();

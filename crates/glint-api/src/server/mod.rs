@@ -169,6 +169,35 @@ pub(crate) fn has_body(req: &Request) -> bool {
     length > 0 || headers.contains_key(http::header::TRANSFER_ENCODING)
 }
 
+/// How many connections the kernel may hold for glint before it accepts
+/// them (Glance's `backlog` default); the kernel caps it at its own
+/// `net.core.somaxconn`. A crowd of clients connecting at once waits there
+/// instead of having its handshakes dropped and retried a second later.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` (`host:port`, the first address it resolves to) with
+/// [`LISTEN_BACKLOG`].
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for at in tokio::net::lookup_host(addr).await? {
+        let socket = match at {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(at).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{addr} names no address"),
+        )
+    }))
+}
+
 /// Serves `state` on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish. Connections are bounded by the state's
 /// [`ConnectionLimits`](crate::ConnectionLimits).

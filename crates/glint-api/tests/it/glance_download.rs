@@ -130,7 +130,9 @@ async fn glance_download_takes_the_data_formats_and_named_properties_of_the_remo
     let resp = import_with_catalog(&app, &id, body, &remote.url("")).await;
     expect_status(resp, StatusCode::ACCEPTED).await;
     let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            i["status"] == "active" && i.get("os_glance_import_task").is_none()
+        })
         .await;
     assert_eq!(image["checksum"], source["checksum"]);
     assert_eq!(image["os_hash_value"], source["os_hash_value"]);
@@ -491,7 +493,9 @@ async fn the_token_is_not_sent_along_a_redirect_to_another_origin() {
     )
     .await;
     let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            i["status"] == "active" && i.get("os_glance_import_task").is_none()
+        })
         .await;
     assert_eq!(image["checksum"], common::md5_hex(&data));
     assert_eq!(image["os_distro"], "fake");

@@ -88,8 +88,16 @@ async fn the_scrubber_in_serve_removes_data_after_scrub_time_and_stops_with_the_
         !setup.store_files().contains(&id)
     })
     .await;
+    // The row is marked once the data is gone.
     let db = sqlite(&setup).await;
-    assert_eq!(status(&db, &id).await, ImageStatus::Deleted);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while status(&db, &id).await != ImageStatus::Deleted {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the image stays pending_delete"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     db.close().await;
     // The scrubber's work shows in the metrics once its sweep has ended.
     let metrics = format!("http://127.0.0.1:{metrics_port}/metrics");
