@@ -1,17 +1,17 @@
 //! The image list query: Glance's `_image_get_all` visibility rules,
 //! filters, sort order and keyset pagination, as one SELECT.
 
-use glint_model::Image;
 use glint_model::query::{
     BoolColumn, CmpOp, Filter, ImageListQuery, MemberStatusFilter, NumColumn, SortDir, SortKey,
     TextColumn, TimeColumn, VisibilityFilter,
 };
 use glint_model::time::to_micros;
-use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, SelectStatement, Value};
+use glint_model::{Image, Visibility};
+use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, Value};
 
 use crate::images::select_images;
 use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag};
-use crate::{Database, DbError, Viewer};
+use crate::{Database, DbError, Dialect, Viewer};
 
 impl Database {
     /// One page of the images `viewer` may list, matching `q`, in `q.sort`
@@ -27,7 +27,7 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.fetch_images(list_query(q, limit, marker, viewer))
+        self.fetch_images(list_query(self.dialect(), q, limit, marker, viewer))
             .await
     }
 }
@@ -37,31 +37,49 @@ fn img(column: &'static str) -> Expr {
 }
 
 pub(crate) fn list_query(
+    dialect: Dialect,
     q: &ImageListQuery,
     limit: u64,
     marker: Option<&Image>,
     viewer: &Viewer,
 ) -> SelectStatement {
-    // Deleted covers both deleted and pending_delete images.
+    // Deleted covers both deleted and pending_delete images. A literal, not
+    // a parameter: the partial indexes are for `deleted = 0` and a planner
+    // can only use them when the query says so itself.
+    // `os_hidden` too, for the partial index of hidden images.
     let mut cond = Cond::all()
-        .add(img("deleted").eq(flag(false)))
+        .add(img("deleted").eq(Expr::cust("0")))
         .add(img("status").ne("killed"))
-        .add(img("os_hidden").eq(flag(q.os_hidden)));
+        .add(img("os_hidden").eq(literal_flag(q.os_hidden)));
     if !viewer.is_admin {
-        cond = cond.add(candidates(q.member_status, viewer));
+        cond = cond.add(unsplit(candidates(q.member_status, viewer)));
+        // Of a regular user's candidates, only their own images can be
+        // private: said outright, the planner reads the owner's index
+        // rather than walking every private image of every project.
+        if let (Some(VisibilityFilter::Only(Visibility::Private)), Some(project)) =
+            (q.visibility, viewer.project_id.as_deref())
+        {
+            cond = cond.add(img("owner").eq(project));
+        }
     }
     if let Some(visible) = visibility_condition(q.visibility, viewer) {
-        cond = cond.add(visible);
+        // PostgreSQL does not split this OR (one branch is a `<>`), and
+        // estimates it better than the opaque form.
+        cond = cond.add(match dialect {
+            Dialect::Postgres => visible,
+            _ => unsplit(visible),
+        });
     }
     for filter in &q.filters {
         cond = cond.add(filter_condition(filter));
     }
+    let sort = significant_keys(&q.sort);
     if let Some(marker) = marker {
-        cond = cond.add(after_marker(&q.sort, marker));
+        cond = cond.add(after_marker(sort, marker));
     }
     let mut query = select_images();
     query.cond_where(cond).limit(limit);
-    for (key, dir) in &q.sort {
+    for (key, dir) in sort {
         let order = match dir {
             SortDir::Asc => Order::Asc,
             SortDir::Desc => Order::Desc,
@@ -69,6 +87,36 @@ pub(crate) fn list_query(
         query.order_by_expr(sort_expr(*key), order);
     }
     query
+}
+
+/// The sort keys up to the first unique one (`id`): keys after it never
+/// decide an order, and leaving them out lets the primary key serve
+/// `sort_key=id`.
+fn significant_keys(sort: &[(SortKey, SortDir)]) -> &[(SortKey, SortDir)] {
+    match sort.iter().position(|(key, _)| *key == SortKey::Id) {
+        Some(i) => &sort[..=i],
+        None => sort,
+    }
+}
+
+/// A flag as a literal rather than a parameter, for partial indexes.
+fn literal_flag(value: bool) -> Expr {
+    Expr::cust(if value { "1" } else { "0" })
+}
+
+/// `cond` as one opaque term (`CASE WHEN cond THEN 1 ELSE 0 END > 0`):
+/// planners split an OR of indexed terms into one index lookup per branch
+/// and then sort everything the branches found, which for a regular user
+/// means every public image. Unsplit, the visibility rules filter a walk
+/// of the index in list order, and a page stops after its rows. (`> 0`
+/// rather than `= 1`: PostgreSQL guesses a third of the rows pass an
+/// inequality it cannot estimate, a two-hundredth an equality, and would
+/// then sort the few it expects rather than walk.)
+fn unsplit(cond: Cond) -> Cond {
+    let case: Expr = Expr::case(cond, Expr::cust("1"))
+        .finally(Expr::cust("0"))
+        .into();
+    Cond::all().add(case.gt(Expr::cust("0")))
 }
 
 /// What a regular user may see at all: public and community images, their
@@ -128,27 +176,31 @@ fn filter_condition(filter: &Filter) -> Cond {
         Filter::Bool {
             column: BoolColumn::Protected,
             value,
-        } => cond.add(img("protected").eq(flag(*value))),
+        } => cond.add(img("protected").eq(literal_flag(*value))),
         Filter::Time { column, op, at } => {
             cond.add(compare(img(time_column(*column)), *op, to_micros(*at)))
         }
-        Filter::Property { name, value } => cond.add(Expr::exists(owned_row(
+        Filter::Property { name, value } => cond.add(img("id").in_subquery(owner_ids(
             PROPERTIES,
             [("name", name.as_str()), ("value", value.as_str())],
         ))),
-        Filter::Tag(tag) => cond.add(Expr::exists(owned_row(TAGS, [("value", tag.as_str())]))),
+        Filter::Tag(tag) => {
+            cond.add(img("id").in_subquery(owner_ids(TAGS, [("value", tag.as_str())])))
+        }
     }
 }
 
-/// `SELECT 1 FROM <table> WHERE <table>.image_id = images.id AND …`.
-fn owned_row<const N: usize>(
+/// `SELECT image_id FROM <table> WHERE …`: an uncorrelated subquery, which
+/// every planner can run first when it matches few rows (and answer a
+/// filter matching nothing from the index alone), or probe per image when
+/// it matches many.
+fn owner_ids<const N: usize>(
     table: &'static str,
     equal: [(&'static str, &str); N],
 ) -> SelectStatement {
     let mut query = Query::select()
-        .expr(Expr::cust("1"))
+        .column((table, "image_id"))
         .from(table)
-        .and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")))
         .take();
     for (column, value) in equal {
         query.and_where(Expr::col((table, column)).eq(value));
@@ -198,17 +250,15 @@ fn time_column(column: TimeColumn) -> &'static str {
 }
 
 /// Nullable sort columns sort as if NULL were below every value ('' for
-/// text, -1 for sizes), identically on every dialect; the keyset condition
-/// uses the same expressions, so pages join up exactly.
+/// text, -1 for sizes), identically on every dialect: the generated
+/// `sort_*` columns hold those values (and are indexed). The keyset
+/// condition uses the same columns, so pages join up exactly.
 fn sort_expr(key: SortKey) -> Expr {
-    let or_else = |column: &'static str, fallback: &'static str| -> Expr {
-        Func::coalesce([img(column), Expr::cust(fallback)]).into()
-    };
     match key {
-        SortKey::Name => or_else("name", "''"),
-        SortKey::ContainerFormat => or_else("container_format", "''"),
-        SortKey::DiskFormat => or_else("disk_format", "''"),
-        SortKey::Size => or_else("size", "-1"),
+        SortKey::Name => img("sort_name"),
+        SortKey::ContainerFormat => img("sort_container_format"),
+        SortKey::DiskFormat => img("sort_disk_format"),
+        SortKey::Size => img("sort_size"),
         SortKey::Status => img("status"),
         SortKey::Id => img("id"),
         SortKey::CreatedAt => img("created_at"),
@@ -268,12 +318,11 @@ fn after_marker(sort: &[(SortKey, SortDir)], marker: &Image) -> Cond {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Dialect;
     use crate::exec;
     use sqlx::{AssertSqlSafe, Row};
 
     /// The default order must be served by walking the
-    /// (deleted, created_at, id) index, never by sorting every visible row.
+    /// partial (created_at, id) index of live images, never by sorting every visible row.
     #[tokio::test]
     async fn default_order_walks_the_created_at_index_on_sqlite() {
         let db = Database::connect("sqlite::memory:").await.unwrap();
@@ -290,7 +339,13 @@ mod tests {
         ];
         for viewer in &viewers {
             for marker in [None, Some(&marker)] {
-                let query = list_query(&ImageListQuery::default(), 100, marker, viewer);
+                let query = list_query(
+                    Dialect::Sqlite,
+                    &ImageListQuery::default(),
+                    100,
+                    marker,
+                    viewer,
+                );
                 let (sql, args) = exec::render(Dialect::Sqlite, &query).unwrap();
                 let rows =
                     sqlx::query_with(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")), args)
@@ -299,7 +354,7 @@ mod tests {
                         .unwrap();
                 let plan: Vec<String> = rows.iter().map(|r| r.try_get(3).unwrap()).collect();
                 let text = plan.join("\n");
-                assert!(text.contains("ix_images_deleted_created_id"), "{text}");
+                assert!(text.contains("ix_images_live_created"), "{text}");
                 assert!(!text.contains("TEMP B-TREE"), "{text}");
                 // After a marker the scan starts at the marker.
                 assert_eq!(marker.is_some(), text.contains("created_at<"), "{text}");
