@@ -1,4 +1,4 @@
--- Indexes for every list shape (issue "a million images"). Each sort key
+-- Indexes for every list shape, at any catalogue size. Each sort key
 -- has an index shaped (key, created_at, id), the order a list asks for once
 -- the created_at and id tie-breakers are appended, so a page is read in
 -- order and stops at its limit, starting at the marker. There are no
