@@ -108,8 +108,8 @@ fn seeded_image(i: usize) -> Image {
         image.disk_format = Some(["qcow2", "raw", "iso", "vmdk"][i % 4].into());
         image.container_format = Some(["bare", "ovf"][i % 2].into());
     }
-    image.os_hidden = i % 25 == 0;
-    image.protected = i % 20 == 0;
+    image.os_hidden = i.is_multiple_of(25);
+    image.protected = i.is_multiple_of(20);
     image.tags = vec![format!("bucket-{}", i % 40), format!("tier-{}", i % 7)];
     let distro = match i % 20 {
         0 => "cirros",
