@@ -10,7 +10,7 @@ use glint_model::{Image, Visibility};
 use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, Value};
 
 use crate::images::select_images;
-use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag};
+use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag, int_from_row};
 use crate::{Database, DbError, Dialect, Viewer};
 
 impl Database {
@@ -27,9 +27,68 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.fetch_images(list_query(self.dialect(), q, limit, marker, viewer))
+        let sides = self.side_forms(q).await?;
+        self.fetch_images(list_query(self.dialect(), q, &sides, limit, marker, viewer))
             .await
     }
+
+    /// How each tag and property filter of `q` is written (see
+    /// [`SideForm`]). PostgreSQL and MySQL choose between starting from the
+    /// matching rows and probing them per image by themselves, from their
+    /// statistics, whichever way the filter is written. SQLite runs an
+    /// `IN (SELECT …)` by collecting every matching row first, however
+    /// many, so there the matching rows are counted, up to
+    /// [`FEW_SIDE_ROWS`], to choose.
+    pub(crate) async fn side_forms(&self, q: &ImageListQuery) -> Result<Vec<SideForm>, DbError> {
+        let mut forms = Vec::new();
+        for filter in &q.filters {
+            let side = match filter {
+                Filter::Tag(tag) => side_rows(TAGS, [("value", tag.as_str())]),
+                Filter::Property { name, value } => side_rows(
+                    PROPERTIES,
+                    [("name", name.as_str()), ("value", value.as_str())],
+                ),
+                _ => continue,
+            };
+            if self.dialect() != Dialect::Sqlite {
+                forms.push(SideForm::Drive);
+                continue;
+            }
+            let mut capped = side;
+            capped.limit(FEW_SIDE_ROWS);
+            let count = Query::select()
+                .expr(Expr::cust("COUNT(*)"))
+                .from_subquery(capped, "side")
+                .take();
+            let found = self.read_rows(&count, int_from_row).await?;
+            let rows = found.into_iter().next().flatten().unwrap_or(0);
+            forms.push(if rows < FEW_SIDE_ROWS as i64 {
+                SideForm::Drive
+            } else {
+                SideForm::Probe
+            });
+        }
+        Ok(forms)
+    }
+}
+
+/// Below this many matching rows a tag or property filter drives the list
+/// on SQLite; from it on, the list walks its index in order and probes.
+/// Collecting this many rows, or probing until a page is full when about
+/// this many of a million images match, each take milliseconds.
+pub(crate) const FEW_SIDE_ROWS: u64 = 5000;
+
+/// How a tag or property filter is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SideForm {
+    /// `images.id IN (SELECT image_id FROM …)`: uncorrelated, so the
+    /// planner can start from the matching rows and look images up by key
+    /// (a filter matching nothing is answered from the index alone).
+    Drive,
+    /// `EXISTS (SELECT 1 FROM … WHERE image_id = images.id AND …)`: probed
+    /// per image while the list's index is walked in order, for a filter
+    /// that matches many images.
+    Probe,
 }
 
 fn img(column: &'static str) -> Expr {
@@ -39,6 +98,7 @@ fn img(column: &'static str) -> Expr {
 pub(crate) fn list_query(
     dialect: Dialect,
     q: &ImageListQuery,
+    sides: &[SideForm],
     limit: u64,
     marker: Option<&Image>,
     viewer: &Viewer,
@@ -70,8 +130,13 @@ pub(crate) fn list_query(
             _ => unsplit(visible),
         });
     }
+    let mut sides = sides.iter().copied();
     for filter in &q.filters {
-        cond = cond.add(filter_condition(filter));
+        let side = match filter {
+            Filter::Tag(_) | Filter::Property { .. } => sides.next().unwrap_or(SideForm::Drive),
+            _ => SideForm::Drive,
+        };
+        cond = cond.add(filter_condition(filter, side));
     }
     let sort = significant_keys(&q.sort);
     if let Some(marker) = marker {
@@ -160,7 +225,7 @@ fn visibility_condition(visibility: Option<VisibilityFilter>, viewer: &Viewer) -
     }
 }
 
-fn filter_condition(filter: &Filter) -> Cond {
+fn filter_condition(filter: &Filter, side: SideForm) -> Cond {
     let cond = Cond::all();
     match filter {
         Filter::Text { column, values } if values.is_empty() => {
@@ -180,21 +245,37 @@ fn filter_condition(filter: &Filter) -> Cond {
         Filter::Time { column, op, at } => {
             cond.add(compare(img(time_column(*column)), *op, to_micros(*at)))
         }
-        Filter::Property { name, value } => cond.add(img("id").in_subquery(owner_ids(
+        Filter::Property { name, value } => cond.add(side_condition(
+            side,
             PROPERTIES,
-            [("name", name.as_str()), ("value", value.as_str())],
-        ))),
-        Filter::Tag(tag) => {
-            cond.add(img("id").in_subquery(owner_ids(TAGS, [("value", tag.as_str())])))
+            side_rows(
+                PROPERTIES,
+                [("name", name.as_str()), ("value", value.as_str())],
+            ),
+        )),
+        Filter::Tag(tag) => cond.add(side_condition(
+            side,
+            TAGS,
+            side_rows(TAGS, [("value", tag.as_str())]),
+        )),
+    }
+}
+
+/// The filter on `rows` of `table` (a [`side_rows`] query), written as
+/// `side` says.
+fn side_condition(side: SideForm, table: &'static str, mut rows: SelectStatement) -> Expr {
+    match side {
+        SideForm::Drive => img("id").in_subquery(rows),
+        SideForm::Probe => {
+            rows.and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")));
+            Expr::exists(rows)
         }
     }
 }
 
-/// `SELECT image_id FROM <table> WHERE …`: an uncorrelated subquery, which
-/// every planner can run first when it matches few rows (and answer a
-/// filter matching nothing from the index alone), or probe per image when
-/// it matches many.
-fn owner_ids<const N: usize>(
+/// `SELECT image_id FROM <table> WHERE …`: the rows of a tag or property
+/// filter.
+fn side_rows<const N: usize>(
     table: &'static str,
     equal: [(&'static str, &str); N],
 ) -> SelectStatement {
@@ -342,6 +423,7 @@ mod tests {
                 let query = list_query(
                     Dialect::Sqlite,
                     &ImageListQuery::default(),
+                    &[],
                     100,
                     marker,
                     viewer,
@@ -360,5 +442,34 @@ mod tests {
                 assert_eq!(marker.is_some(), text.contains("created_at<"), "{text}");
             }
         }
+    }
+
+    /// A tag matching many images is probed per image while the list's
+    /// index is walked in order: no collecting of every matching row, no
+    /// sort.
+    #[tokio::test]
+    async fn a_tag_matching_many_images_is_probed_along_the_list_order() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let q = ImageListQuery::from_pairs(&[("tag".to_string(), "common".to_string())]).unwrap();
+        let admin = Viewer {
+            project_id: None,
+            is_admin: true,
+        };
+        let query = list_query(Dialect::Sqlite, &q, &[SideForm::Probe], 100, None, &admin);
+        let (sql, args) = exec::render(Dialect::Sqlite, &query).unwrap();
+        let rows = sqlx::query_with(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")), args)
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.try_get(3).unwrap()).collect();
+        let text = plan.join("\n");
+        assert!(text.contains("ix_images_live_created"), "{text}");
+        assert!(
+            text.contains(
+                "SEARCH image_tags EXISTS USING COVERING INDEX sqlite_autoindex_image_tags_1"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("TEMP B-TREE"), "{text}");
     }
 }

@@ -102,6 +102,7 @@ mod tests {
         let query = list_query(
             crate::Dialect::Sqlite,
             &ImageListQuery::default(),
+            &[],
             100,
             None,
             &admin,

@@ -8,7 +8,9 @@
 //! * SQLite: a table never analyzed is analyzed (`ANALYZE`, sampling at
 //!   most [`SQLITE_ANALYSIS_LIMIT`] rows per index, so it takes
 //!   milliseconds at any size); otherwise `PRAGMA optimize` re-analyzes
-//!   the tables whose size changed tenfold.
+//!   the tables whose size changed tenfold. (A full analysis made some
+//!   plans worse, not better: told how many images share a property
+//!   value, SQLite no longer starts from a value that matches nothing.)
 //! * PostgreSQL: tables never analyzed, or with more rows changed since
 //!   their last analysis (`n_mod_since_analyze`, the server's own counter)
 //!   than [`CHANGED_ROWS`] plus a tenth of their rows, are analyzed,

@@ -120,7 +120,8 @@ pub async fn explain_list(
     viewer: &Viewer,
 ) -> Result<Vec<String>, DbError> {
     let dialect = db.dialect();
-    let query = crate::list::list_query(dialect, q, limit, marker, viewer);
+    let sides = db.side_forms(q).await?;
+    let query = crate::list::list_query(dialect, q, &sides, limit, marker, viewer);
     if let Some(readers) = db.readers() {
         let (sql, values) = exec::build(Dialect::Sqlite, &query);
         let sql = format!("EXPLAIN QUERY PLAN {sql}");
