@@ -23,6 +23,10 @@ const PROJECTS: usize = 100;
 const BATCH: usize = 5_000;
 const RUNS: usize = 5;
 
+/// A row of the table: its label, the query parameters, and whether the
+/// page is read after the marker deep in the list.
+type Shape<'a> = (&'a str, Vec<(&'a str, &'a str)>, bool);
+
 fn image(i: usize) -> Image {
     let n = i64::try_from(i).expect("small");
     let created = from_micros(1_767_225_600_000_000 + n * 1_000);
@@ -165,7 +169,7 @@ async fn main() {
     let near = format!("image-{:08}", count / 3);
     let far = format!("image-{:08}", count * 2 / 3);
     let names = format!("in:{near},{far}");
-    let shapes: Vec<(&str, Vec<(&str, &str)>, bool)> = vec![
+    let shapes: Vec<Shape> = vec![
         ("default", vec![], false),
         ("`sort_key=name`", vec![("sort_key", "name")], false),
         (
