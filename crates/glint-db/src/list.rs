@@ -103,33 +103,14 @@ pub(crate) fn list_query(
     marker: Option<&Image>,
     viewer: &Viewer,
 ) -> SelectStatement {
-    // Deleted covers both deleted and pending_delete images. A literal, not
-    // a parameter: the partial indexes are for `deleted = 0` and a planner
-    // can only use them when the query says so itself.
-    // `os_hidden` too, for the partial index of hidden images.
+    // Deleted covers both deleted and pending_delete images. Literals, not
+    // parameters: the partial indexes are for `deleted = 0` (and hidden
+    // images), and a planner can only use them when the query says so.
     let mut cond = Cond::all()
         .add(img("deleted").eq(Expr::cust("0")))
         .add(img("status").ne("killed"))
-        .add(img("os_hidden").eq(literal_flag(q.os_hidden)));
-    if !viewer.is_admin {
-        cond = cond.add(unsplit(candidates(q.member_status, viewer)));
-        // Of a regular user's candidates, only their own images can be
-        // private: said outright, the planner reads the owner's index
-        // rather than walking every private image of every project.
-        if let (Some(VisibilityFilter::Only(Visibility::Private)), Some(project)) =
-            (q.visibility, viewer.project_id.as_deref())
-        {
-            cond = cond.add(img("owner").eq(project));
-        }
-    }
-    if let Some(visible) = visibility_condition(q.visibility, viewer) {
-        // PostgreSQL does not split this OR (one branch is a `<>`), and
-        // estimates it better than the opaque form.
-        cond = cond.add(match dialect {
-            Dialect::Postgres => visible,
-            _ => unsplit(visible),
-        });
-    }
+        .add(img("os_hidden").eq(literal_flag(q.os_hidden)))
+        .add(visible_to(dialect, q, viewer));
     let mut sides = sides.iter().copied();
     for filter in &q.filters {
         let side = match filter {
@@ -152,6 +133,32 @@ pub(crate) fn list_query(
         query.order_by_expr(sort_expr(*key), order);
     }
     query
+}
+
+/// The images `viewer` may list with `q`'s `visibility` and
+/// `member_status` parameters.
+fn visible_to(dialect: Dialect, q: &ImageListQuery, viewer: &Viewer) -> Cond {
+    let mut cond = Cond::all();
+    if !viewer.is_admin {
+        cond = cond.add(unsplit(candidates(q.member_status, viewer)));
+        // Of a regular user's candidates, only their own images can be
+        // private: said outright, the planner reads the owner's index
+        // rather than walking every private image of every project.
+        if let (Some(VisibilityFilter::Only(Visibility::Private)), Some(project)) =
+            (q.visibility, viewer.project_id.as_deref())
+        {
+            cond = cond.add(img("owner").eq(project));
+        }
+    }
+    if let Some(visible) = visibility_condition(q.visibility, viewer) {
+        // PostgreSQL does not split this OR (one branch is a `<>`), and
+        // estimates it better than the opaque form.
+        cond = cond.add(match dialect {
+            Dialect::Postgres => visible,
+            _ => unsplit(visible),
+        });
+    }
+    cond
 }
 
 /// The sort keys up to the first unique one (`id`): keys after it never
