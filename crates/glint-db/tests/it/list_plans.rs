@@ -24,6 +24,10 @@
 //! On every shape no table is scanned without an index (SQLite `SCAN t`
 //! without `INDEX`, PostgreSQL `Seq Scan`, MariaDB type `ALL`).
 //!
+//! "Before statistics" is before glint gathers any: SQLite and PostgreSQL
+//! then have none; InnoDB keeps index statistics of its own, which may or
+//! may not be computed yet.
+//!
 //! Before statistics, PostgreSQL is only held to that last claim: a table
 //! it never analyzed is planned as if it held a row or two, where every
 //! plan costs the same and which one wins says nothing about the plan at
