@@ -28,17 +28,22 @@ impl Database {
             return Ok(Vec::new());
         }
         let sides = self.side_forms(q).await?;
+        if sides.contains(&SideForm::Empty) {
+            return Ok(Vec::new());
+        }
         self.fetch_images(list_query(self.dialect(), q, &sides, limit, marker, viewer))
             .await
     }
 
     /// How each tag and property filter of `q` is written (see
-    /// [`SideForm`]). PostgreSQL and MySQL choose between starting from the
-    /// matching rows and probing them per image by themselves, from their
-    /// statistics, whichever way the filter is written. SQLite runs an
-    /// `IN (SELECT …)` by collecting every matching row first, however
-    /// many, so there the matching rows are counted, up to
-    /// [`FEW_SIDE_ROWS`], to choose.
+    /// [`SideForm`]), from a count of its matching rows through their index
+    /// (up to [`FEW_SIDE_ROWS`] on SQLite, up to one elsewhere). A filter
+    /// matching nothing answers the list at once: planners estimate an
+    /// unknown tag like a common one, and PostgreSQL then walked every
+    /// image looking for it. PostgreSQL and MySQL choose between starting
+    /// from the matching rows and probing them per image by themselves.
+    /// SQLite runs an `IN (SELECT …)` by collecting every matching row
+    /// first, however many, so there the count chooses.
     pub(crate) async fn side_forms(&self, q: &ImageListQuery) -> Result<Vec<SideForm>, DbError> {
         let mut forms = Vec::new();
         for filter in &q.filters {
@@ -50,22 +55,20 @@ impl Database {
                 ),
                 _ => continue,
             };
-            if self.dialect() != Dialect::Sqlite {
-                forms.push(SideForm::Drive);
-                continue;
-            }
+            let sqlite = self.dialect() == Dialect::Sqlite;
+            let cap = if sqlite { FEW_SIDE_ROWS } else { 1 };
             let mut capped = side;
-            capped.limit(FEW_SIDE_ROWS);
+            capped.limit(cap);
             let count = Query::select()
                 .expr(Expr::cust("COUNT(*)"))
                 .from_subquery(capped, "side")
                 .take();
             let found = self.read_rows(&count, int_from_row).await?;
             let rows = found.into_iter().next().flatten().unwrap_or(0);
-            forms.push(if rows < FEW_SIDE_ROWS as i64 {
-                SideForm::Drive
-            } else {
-                SideForm::Probe
+            forms.push(match rows {
+                0 => SideForm::Empty,
+                n if !sqlite || n < cap as i64 => SideForm::Drive,
+                _ => SideForm::Probe,
             });
         }
         Ok(forms)
@@ -89,6 +92,9 @@ pub(crate) enum SideForm {
     /// per image while the list's index is walked in order, for a filter
     /// that matches many images.
     Probe,
+    /// Matches no row: the list is empty without asking further (written
+    /// as [`SideForm::Drive`] if asked).
+    Empty,
 }
 
 fn img(column: &'static str) -> Expr {
@@ -272,7 +278,7 @@ fn filter_condition(filter: &Filter, side: SideForm) -> Cond {
 /// `side` says.
 fn side_condition(side: SideForm, table: &'static str, mut rows: SelectStatement) -> Expr {
     match side {
-        SideForm::Drive => img("id").in_subquery(rows),
+        SideForm::Drive | SideForm::Empty => img("id").in_subquery(rows),
         SideForm::Probe => {
             rows.and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")));
             Expr::exists(rows)
