@@ -158,6 +158,13 @@ impl ImageService {
         Ok(self.db.purge_expired_tasks(time::now(), batch).await?)
     }
 
+    /// Gathers the database's planner statistics where they are missing
+    /// or stale (see `glint_db::Database::refresh_statistics`); the
+    /// catalogue tables analyzed.
+    pub async fn refresh_statistics(&self) -> Result<Vec<&'static str>, CoreError> {
+        Ok(self.db.refresh_statistics().await?)
+    }
+
     /// `DELETE /v2/tasks/{id}`: refused to whoever may use the task API.
     pub async fn delete_task(&self, ctx: &RequestContext) -> Result<(), CoreError> {
         let target = task_target(ctx);

@@ -7,8 +7,8 @@ use glint_model::time::{Timestamp, to_micros};
 use glint_model::{Image, ImageId, ImageStatus};
 use rusqlite::Connection;
 use sea_query::{
-    Expr, ExprTrait, Order, Query, QueryStatementWriter, SelectStatement, UpdateStatement, Value,
-    Values,
+    Expr, ExprTrait, InsertStatement, Order, Query, QueryStatementWriter, SelectStatement,
+    UpdateStatement, Value, Values,
 };
 use sqlx::Row;
 
@@ -145,6 +145,20 @@ fn bad_build(e: sea_query::error::Error) -> DbError {
     DbError::internal(format!("building a statement: {e}"))
 }
 
+/// The insert of a new, live image's row (its children copy included).
+pub(crate) fn insert_image(image: &Image) -> Result<InsertStatement, DbError> {
+    let mut values = rows::image_values(image)?;
+    values.push(Expr::val(flag(false)));
+    values.push(Expr::val(children::document(image)?));
+    let mut insert = Query::insert();
+    insert
+        .into_table(IMAGES)
+        .columns(IMAGE_COLUMNS.iter().copied().chain(["deleted", CHILDREN]))
+        .values(values)
+        .map_err(bad_build)?;
+    Ok(insert)
+}
+
 impl Database {
     /// Stores a new image with its properties, tags and locations.
     /// `Duplicate` if the id was ever used, even by a deleted image.
@@ -162,15 +176,7 @@ impl Database {
         limit: Option<&CountLimit<'_>>,
     ) -> Result<(), DbError> {
         let dialect = self.dialect();
-        let mut values = rows::image_values(image)?;
-        values.push(Expr::val(flag(false)));
-        values.push(Expr::val(children::document(image)?));
-        let mut insert = Query::insert();
-        insert
-            .into_table(IMAGES)
-            .columns(IMAGE_COLUMNS.iter().copied().chain(["deleted", CHILDREN]))
-            .values(values)
-            .map_err(bad_build)?;
+        let insert = insert_image(image)?;
         let children = children::insert_children(image)?;
         if let Some(limit) = limit {
             self.prepare_quota_lock(limit.project).await?;

@@ -69,6 +69,7 @@ mod rows;
 pub mod schema;
 mod scrub;
 mod sqlite;
+mod stats;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -88,6 +89,7 @@ pub use metadefs::{NAMESPACE_SORT_KEYS, NamespaceListQuery, TAG_SORT_KEYS, TagLi
 pub use purge::{PURGE_BATCH, PurgeCounts, PurgeRequest};
 pub use quota::{CountLimit, DataKind, ProjectUsage, StorageQuota};
 pub use scrub::{RestoreOutcome, SCRUB_JOB, ScrubCursor};
+pub use stats::{CATALOGUE_TABLES, CHANGED_ROWS, SQLITE_ANALYSIS_LIMIT};
 pub use tasks::{TASK_SORT_KEYS, TaskListQuery};
 pub use uploads::{UploadLease, UploadStarted};
 
@@ -131,6 +133,9 @@ struct Inner {
     /// ([`ConnectOptions::statement_timeout`] plus a grace); `None` on
     /// SQLite.
     deadline: Option<std::time::Duration>,
+    /// Row counts at the last analysis, where the server keeps no count
+    /// of changes itself (MySQL).
+    analyzed: stats::Analyzed,
 }
 
 impl std::fmt::Debug for Database {
@@ -193,6 +198,7 @@ impl Database {
                 readers: None,
                 sql: images::Prepared::new(dialect),
                 deadline,
+                analyzed: stats::Analyzed::default(),
             }),
         };
         if let Some(version) = migrate_to {

@@ -1,17 +1,17 @@
 //! The image list query: Glance's `_image_get_all` visibility rules,
 //! filters, sort order and keyset pagination, as one SELECT.
 
-use glint_model::Image;
 use glint_model::query::{
     BoolColumn, CmpOp, Filter, ImageListQuery, MemberStatusFilter, NumColumn, SortDir, SortKey,
     TextColumn, TimeColumn, VisibilityFilter,
 };
 use glint_model::time::to_micros;
-use sea_query::{Cond, Expr, ExprTrait, Func, Order, Query, SelectStatement, Value};
+use glint_model::{Image, Visibility};
+use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, Value};
 
 use crate::images::select_images;
-use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag};
-use crate::{Database, DbError, Viewer};
+use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag, int_from_row};
+use crate::{Database, DbError, Dialect, Viewer};
 
 impl Database {
     /// One page of the images `viewer` may list, matching `q`, in `q.sort`
@@ -27,9 +27,74 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.fetch_images(list_query(q, limit, marker, viewer))
+        let sides = self.side_forms(q).await?;
+        if sides.contains(&SideForm::Empty) {
+            return Ok(Vec::new());
+        }
+        self.fetch_images(list_query(self.dialect(), q, &sides, limit, marker, viewer))
             .await
     }
+
+    /// How each tag and property filter of `q` is written (see
+    /// [`SideForm`]), from a count of its matching rows through their index
+    /// (up to [`FEW_SIDE_ROWS`] on SQLite, up to one elsewhere). A filter
+    /// matching nothing answers the list at once: planners estimate an
+    /// unknown tag like a common one, and PostgreSQL then walked every
+    /// image looking for it. PostgreSQL and MySQL choose between starting
+    /// from the matching rows and probing them per image by themselves.
+    /// SQLite runs an `IN (SELECT …)` by collecting every matching row
+    /// first, however many, so there the count chooses.
+    pub(crate) async fn side_forms(&self, q: &ImageListQuery) -> Result<Vec<SideForm>, DbError> {
+        let mut forms = Vec::new();
+        for filter in &q.filters {
+            let side = match filter {
+                Filter::Tag(tag) => side_rows(TAGS, [("value", tag.as_str())]),
+                Filter::Property { name, value } => side_rows(
+                    PROPERTIES,
+                    [("name", name.as_str()), ("value", value.as_str())],
+                ),
+                _ => continue,
+            };
+            let sqlite = self.dialect() == Dialect::Sqlite;
+            let cap = if sqlite { FEW_SIDE_ROWS } else { 1 };
+            let mut capped = side;
+            capped.limit(cap);
+            let count = Query::select()
+                .expr(Expr::cust("COUNT(*)"))
+                .from_subquery(capped, "side")
+                .take();
+            let found = self.read_rows(&count, int_from_row).await?;
+            let rows = found.into_iter().next().flatten().unwrap_or(0);
+            forms.push(match rows {
+                0 => SideForm::Empty,
+                n if !sqlite || n < cap as i64 => SideForm::Drive,
+                _ => SideForm::Probe,
+            });
+        }
+        Ok(forms)
+    }
+}
+
+/// Below this many matching rows a tag or property filter drives the list
+/// on SQLite; from it on, the list walks its index in order and probes.
+/// Collecting this many rows, or probing until a page is full when about
+/// this many of a million images match, each take milliseconds.
+pub(crate) const FEW_SIDE_ROWS: u64 = 5000;
+
+/// How a tag or property filter is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SideForm {
+    /// `images.id IN (SELECT image_id FROM …)`: uncorrelated, so the
+    /// planner can start from the matching rows and look images up by key
+    /// (a filter matching nothing is answered from the index alone).
+    Drive,
+    /// `EXISTS (SELECT 1 FROM … WHERE image_id = images.id AND …)`: probed
+    /// per image while the list's index is walked in order, for a filter
+    /// that matches many images.
+    Probe,
+    /// Matches no row: the list is empty without asking further (written
+    /// as [`SideForm::Drive`] if asked).
+    Empty,
 }
 
 fn img(column: &'static str) -> Expr {
@@ -37,31 +102,36 @@ fn img(column: &'static str) -> Expr {
 }
 
 pub(crate) fn list_query(
+    dialect: Dialect,
     q: &ImageListQuery,
+    sides: &[SideForm],
     limit: u64,
     marker: Option<&Image>,
     viewer: &Viewer,
 ) -> SelectStatement {
-    // Deleted covers both deleted and pending_delete images.
+    // Deleted covers both deleted and pending_delete images. Literals, not
+    // parameters: the partial indexes are for `deleted = 0` (and hidden
+    // images), and a planner can only use them when the query says so.
     let mut cond = Cond::all()
-        .add(img("deleted").eq(flag(false)))
+        .add(img("deleted").eq(Expr::cust("0")))
         .add(img("status").ne("killed"))
-        .add(img("os_hidden").eq(flag(q.os_hidden)));
-    if !viewer.is_admin {
-        cond = cond.add(candidates(q.member_status, viewer));
-    }
-    if let Some(visible) = visibility_condition(q.visibility, viewer) {
-        cond = cond.add(visible);
-    }
+        .add(img("os_hidden").eq(literal_flag(q.os_hidden)))
+        .add(visible_to(dialect, q, viewer));
+    let mut sides = sides.iter().copied();
     for filter in &q.filters {
-        cond = cond.add(filter_condition(filter));
+        let side = match filter {
+            Filter::Tag(_) | Filter::Property { .. } => sides.next().unwrap_or(SideForm::Drive),
+            _ => SideForm::Drive,
+        };
+        cond = cond.add(filter_condition(filter, side));
     }
+    let sort = significant_keys(&q.sort);
     if let Some(marker) = marker {
-        cond = cond.add(after_marker(&q.sort, marker));
+        cond = cond.add(after_marker(sort, marker));
     }
     let mut query = select_images();
     query.cond_where(cond).limit(limit);
-    for (key, dir) in &q.sort {
+    for (key, dir) in sort {
         let order = match dir {
             SortDir::Asc => Order::Asc,
             SortDir::Desc => Order::Desc,
@@ -69,6 +139,62 @@ pub(crate) fn list_query(
         query.order_by_expr(sort_expr(*key), order);
     }
     query
+}
+
+/// The images `viewer` may list with `q`'s `visibility` and
+/// `member_status` parameters.
+fn visible_to(dialect: Dialect, q: &ImageListQuery, viewer: &Viewer) -> Cond {
+    let mut cond = Cond::all();
+    if !viewer.is_admin {
+        cond = cond.add(unsplit(candidates(q.member_status, viewer)));
+        // Of a regular user's candidates, only their own images can be
+        // private: said outright, the planner reads the owner's index
+        // rather than walking every private image of every project.
+        if let (Some(VisibilityFilter::Only(Visibility::Private)), Some(project)) =
+            (q.visibility, viewer.project_id.as_deref())
+        {
+            cond = cond.add(img("owner").eq(project));
+        }
+    }
+    if let Some(visible) = visibility_condition(q.visibility, viewer) {
+        // PostgreSQL does not split this OR (one branch is a `<>`), and
+        // estimates it better than the opaque form.
+        cond = cond.add(match dialect {
+            Dialect::Postgres => visible,
+            _ => unsplit(visible),
+        });
+    }
+    cond
+}
+
+/// The sort keys up to the first unique one (`id`): keys after it never
+/// decide an order, and leaving them out lets the primary key serve
+/// `sort_key=id`.
+fn significant_keys(sort: &[(SortKey, SortDir)]) -> &[(SortKey, SortDir)] {
+    match sort.iter().position(|(key, _)| *key == SortKey::Id) {
+        Some(i) => &sort[..=i],
+        None => sort,
+    }
+}
+
+/// A flag as a literal rather than a parameter, for partial indexes.
+fn literal_flag(value: bool) -> Expr {
+    Expr::cust(if value { "1" } else { "0" })
+}
+
+/// `cond` as one opaque term (`CASE WHEN cond THEN 1 ELSE 0 END > 0`):
+/// planners split an OR of indexed terms into one index lookup per branch
+/// and then sort everything the branches found, which for a regular user
+/// means every public image. Unsplit, the visibility rules filter a walk
+/// of the index in list order, and a page stops after its rows. (`> 0`
+/// rather than `= 1`: PostgreSQL guesses a third of the rows pass an
+/// inequality it cannot estimate, a two-hundredth an equality, and would
+/// then sort the few it expects rather than walk.)
+fn unsplit(cond: Cond) -> Cond {
+    let case: Expr = Expr::case(cond, Expr::cust("1"))
+        .finally(Expr::cust("0"))
+        .into();
+    Cond::all().add(case.gt(Expr::cust("0")))
 }
 
 /// What a regular user may see at all: public and community images, their
@@ -112,7 +238,7 @@ fn visibility_condition(visibility: Option<VisibilityFilter>, viewer: &Viewer) -
     }
 }
 
-fn filter_condition(filter: &Filter) -> Cond {
+fn filter_condition(filter: &Filter, side: SideForm) -> Cond {
     let cond = Cond::all();
     match filter {
         Filter::Text { column, values } if values.is_empty() => {
@@ -128,27 +254,47 @@ fn filter_condition(filter: &Filter) -> Cond {
         Filter::Bool {
             column: BoolColumn::Protected,
             value,
-        } => cond.add(img("protected").eq(flag(*value))),
+        } => cond.add(img("protected").eq(literal_flag(*value))),
         Filter::Time { column, op, at } => {
             cond.add(compare(img(time_column(*column)), *op, to_micros(*at)))
         }
-        Filter::Property { name, value } => cond.add(Expr::exists(owned_row(
+        Filter::Property { name, value } => cond.add(side_condition(
+            side,
             PROPERTIES,
-            [("name", name.as_str()), ("value", value.as_str())],
-        ))),
-        Filter::Tag(tag) => cond.add(Expr::exists(owned_row(TAGS, [("value", tag.as_str())]))),
+            side_rows(
+                PROPERTIES,
+                [("name", name.as_str()), ("value", value.as_str())],
+            ),
+        )),
+        Filter::Tag(tag) => cond.add(side_condition(
+            side,
+            TAGS,
+            side_rows(TAGS, [("value", tag.as_str())]),
+        )),
     }
 }
 
-/// `SELECT 1 FROM <table> WHERE <table>.image_id = images.id AND …`.
-fn owned_row<const N: usize>(
+/// The filter on `rows` of `table` (a [`side_rows`] query), written as
+/// `side` says.
+fn side_condition(side: SideForm, table: &'static str, mut rows: SelectStatement) -> Expr {
+    match side {
+        SideForm::Drive | SideForm::Empty => img("id").in_subquery(rows),
+        SideForm::Probe => {
+            rows.and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")));
+            Expr::exists(rows)
+        }
+    }
+}
+
+/// `SELECT image_id FROM <table> WHERE …`: the rows of a tag or property
+/// filter.
+fn side_rows<const N: usize>(
     table: &'static str,
     equal: [(&'static str, &str); N],
 ) -> SelectStatement {
     let mut query = Query::select()
-        .expr(Expr::cust("1"))
+        .column((table, "image_id"))
         .from(table)
-        .and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")))
         .take();
     for (column, value) in equal {
         query.and_where(Expr::col((table, column)).eq(value));
@@ -198,17 +344,15 @@ fn time_column(column: TimeColumn) -> &'static str {
 }
 
 /// Nullable sort columns sort as if NULL were below every value ('' for
-/// text, -1 for sizes), identically on every dialect; the keyset condition
-/// uses the same expressions, so pages join up exactly.
+/// text, -1 for sizes), identically on every dialect: the generated
+/// `sort_*` columns hold those values (and are indexed). The keyset
+/// condition uses the same columns, so pages join up exactly.
 fn sort_expr(key: SortKey) -> Expr {
-    let or_else = |column: &'static str, fallback: &'static str| -> Expr {
-        Func::coalesce([img(column), Expr::cust(fallback)]).into()
-    };
     match key {
-        SortKey::Name => or_else("name", "''"),
-        SortKey::ContainerFormat => or_else("container_format", "''"),
-        SortKey::DiskFormat => or_else("disk_format", "''"),
-        SortKey::Size => or_else("size", "-1"),
+        SortKey::Name => img("sort_name"),
+        SortKey::ContainerFormat => img("sort_container_format"),
+        SortKey::DiskFormat => img("sort_disk_format"),
+        SortKey::Size => img("sort_size"),
         SortKey::Status => img("status"),
         SortKey::Id => img("id"),
         SortKey::CreatedAt => img("created_at"),
@@ -268,12 +412,11 @@ fn after_marker(sort: &[(SortKey, SortDir)], marker: &Image) -> Cond {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Dialect;
     use crate::exec;
     use sqlx::{AssertSqlSafe, Row};
 
     /// The default order must be served by walking the
-    /// (deleted, created_at, id) index, never by sorting every visible row.
+    /// partial (created_at, id) index of live images, never by sorting every visible row.
     #[tokio::test]
     async fn default_order_walks_the_created_at_index_on_sqlite() {
         let db = Database::connect("sqlite::memory:").await.unwrap();
@@ -290,7 +433,14 @@ mod tests {
         ];
         for viewer in &viewers {
             for marker in [None, Some(&marker)] {
-                let query = list_query(&ImageListQuery::default(), 100, marker, viewer);
+                let query = list_query(
+                    Dialect::Sqlite,
+                    &ImageListQuery::default(),
+                    &[],
+                    100,
+                    marker,
+                    viewer,
+                );
                 let (sql, args) = exec::render(Dialect::Sqlite, &query).unwrap();
                 let rows =
                     sqlx::query_with(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")), args)
@@ -299,11 +449,40 @@ mod tests {
                         .unwrap();
                 let plan: Vec<String> = rows.iter().map(|r| r.try_get(3).unwrap()).collect();
                 let text = plan.join("\n");
-                assert!(text.contains("ix_images_deleted_created_id"), "{text}");
+                assert!(text.contains("ix_images_live_created"), "{text}");
                 assert!(!text.contains("TEMP B-TREE"), "{text}");
                 // After a marker the scan starts at the marker.
                 assert_eq!(marker.is_some(), text.contains("created_at<"), "{text}");
             }
         }
+    }
+
+    /// A tag matching many images is probed per image while the list's
+    /// index is walked in order: no collecting of every matching row, no
+    /// sort.
+    #[tokio::test]
+    async fn a_tag_matching_many_images_is_probed_along_the_list_order() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let q = ImageListQuery::from_pairs(&[("tag".to_string(), "common".to_string())]).unwrap();
+        let admin = Viewer {
+            project_id: None,
+            is_admin: true,
+        };
+        let query = list_query(Dialect::Sqlite, &q, &[SideForm::Probe], 100, None, &admin);
+        let (sql, args) = exec::render(Dialect::Sqlite, &query).unwrap();
+        let rows = sqlx::query_with(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")), args)
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.try_get(3).unwrap()).collect();
+        let text = plan.join("\n");
+        assert!(text.contains("ix_images_live_created"), "{text}");
+        assert!(
+            text.contains(
+                "SEARCH image_tags EXISTS USING COVERING INDEX sqlite_autoindex_image_tags_1"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("TEMP B-TREE"), "{text}");
     }
 }

@@ -41,7 +41,7 @@ fn revive(m: &Member) -> UpdateStatement {
         .take()
 }
 
-fn insert(m: &Member) -> Result<InsertStatement, DbError> {
+pub(crate) fn insert(m: &Member) -> Result<InsertStatement, DbError> {
     let mut insert = Query::insert();
     insert
         .into_table(MEMBERS)

@@ -111,7 +111,8 @@ impl Database {
         select
             .column("id")
             .from(IMAGES)
-            .and_where(Expr::col("deleted").eq(flag(true)))
+            // A literal: the partial index of deleted rows is for `deleted = 1`.
+            .and_where(Expr::col("deleted").eq(Expr::cust("1")))
             .and_where(Expr::col("status").eq(ImageStatus::Deleted.as_str()))
             .and_where(Expr::col("deleted_at").lt(to_micros(request.deleted_before)))
             .order_by("deleted_at", Order::Asc)

@@ -99,7 +99,14 @@ mod tests {
             project_id: None,
             is_admin: true,
         };
-        let query = list_query(&ImageListQuery::default(), 100, None, &admin);
+        let query = list_query(
+            crate::Dialect::Sqlite,
+            &ImageListQuery::default(),
+            &[],
+            100,
+            None,
+            &admin,
+        );
         let (sql, values) = exec::build(Dialect::Sqlite, &query);
         let readers = db.readers().expect("a SQLite file has readers");
         let reprepared = readers
@@ -128,7 +135,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert!(plan.contains("ix_images_deleted_created_id"), "{plan}");
+        assert!(plan.contains("ix_images_live_created"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }

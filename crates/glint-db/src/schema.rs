@@ -7,8 +7,9 @@
 //! processes starting together apply each migration exactly once. The
 //! statements themselves are idempotent (`IF NOT EXISTS`), because MySQL
 //! commits DDL as it goes and a crash may leave a version half applied;
-//! MySQL has no `ADD COLUMN IF NOT EXISTS`, so there a "duplicate column"
-//! error counts as the column added.
+//! MySQL has no `ADD COLUMN IF NOT EXISTS` nor `CREATE INDEX IF NOT
+//! EXISTS`, so there a "duplicate column" or "duplicate key name" error
+//! counts as the column or index added.
 
 use sea_query::{Expr, Query};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -100,6 +101,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_metadefs.sql"),
         postgres: include_str!("../migrations/postgres/0009_metadefs.sql"),
         mysql: include_str!("../migrations/mysql/0009_metadefs.sql"),
+    },
+    Migration {
+        version: 10,
+        description: "list indexes",
+        sqlite: include_str!("../migrations/sqlite/0010_list_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0010_list_indexes.sql"),
+        mysql: include_str!("../migrations/mysql/0010_list_indexes.sql"),
     },
 ];
 
@@ -281,7 +289,7 @@ async fn apply_pending(
                 .execute(&mut *conn)
                 .await
             {
-                Err(e) if !column_already_added(dialect, &e) => return Err(e.into()),
+                Err(e) if !already_added(dialect, &e) => return Err(e.into()),
                 _ => {}
             }
         }
@@ -300,12 +308,20 @@ async fn apply_pending(
     Ok(applied.into_iter().max().unwrap_or(0))
 }
 
-/// Whether `e` is MySQL refusing an `ADD COLUMN` because an earlier,
-/// interrupted run of the same migration added the column already (SQLSTATE
-/// 42S21, MySQL and MariaDB alike).
-fn column_already_added(dialect: Dialect, e: &sqlx::Error) -> bool {
+/// Whether `e` is MySQL refusing an `ADD COLUMN` or `ADD INDEX` because an
+/// earlier, interrupted run of the same migration added it already
+/// (SQLSTATE 42S21 "duplicate column"; error 1061 "duplicate key name",
+/// whose SQLSTATE 42000 is shared with other errors, hence the message).
+fn already_added(dialect: Dialect, e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
     dialect == Dialect::MySql
-        && matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("42S21"))
+        && match db.code().as_deref() {
+            Some("42S21") => true,
+            Some("42000") => db.message().starts_with("Duplicate key name"),
+            _ => false,
+        }
 }
 
 async fn applied_versions(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<i64>, DbError> {
@@ -351,6 +367,7 @@ mod tests {
                     4 => &["ALTER TABLE"],
                     5 => &["ALTER TABLE images ADD COLUMN", "CREATE"],
                     6 => &["CREATE TABLE IF NOT EXISTS job_leases"],
+                    10 => &["ALTER TABLE", "CREATE INDEX", "DROP INDEX"],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -370,6 +387,8 @@ mod tests {
                     (8, _) => 4,
                     (9, Dialect::MySql) => 4,
                     (9, _) => 8,
+                    (10, Dialect::MySql) => 3,
+                    (10, _) => 19,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

@@ -3,12 +3,13 @@
 //! databases in the state older versions of glint left them in, and
 //! statements of the test's choosing.
 
+use glint_model::query::ImageListQuery;
 use glint_model::{Image, ImageId};
 use sea_query::{Expr, ExprTrait, Query};
-use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 
 use crate::rows::{self, CHILDREN, IMAGE_COLUMNS, IMAGES, flag};
-use crate::{Database, DbError, children, exec};
+use crate::{Database, DbError, Dialect, Viewer, children, exec};
 
 /// Opens `url` with its schema migrated up to `version` only, as a glint
 /// of that schema version would have left it.
@@ -104,4 +105,86 @@ fn with_database(url: &str, name: &str) -> String {
         Some(q) => format!("{root}/{name}?{q}"),
         None => format!("{root}/{name}"),
     }
+}
+
+/// The plan the database makes for the list query [`Database::list_images`]
+/// would run with these arguments, one line per plan step: SQLite's
+/// `EXPLAIN QUERY PLAN` details (on a read connection, set up as the list
+/// path's are), PostgreSQL's `EXPLAIN` text, and on MySQL/MariaDB one line
+/// per `EXPLAIN` row: `table=… type=… key=… extra=…`.
+pub async fn explain_list(
+    db: &Database,
+    q: &ImageListQuery,
+    limit: u64,
+    marker: Option<&Image>,
+    viewer: &Viewer,
+) -> Result<Vec<String>, DbError> {
+    let dialect = db.dialect();
+    let sides = db.side_forms(q).await?;
+    let query = crate::list::list_query(dialect, q, &sides, limit, marker, viewer);
+    if let Some(readers) = db.readers() {
+        let (sql, values) = exec::build(Dialect::Sqlite, &query);
+        let sql = format!("EXPLAIN QUERY PLAN {sql}");
+        return readers
+            .run(move |conn| {
+                crate::sqlite::query(conn, &sql, &values, |row| {
+                    Ok(row.text(3)?.unwrap_or_default().to_string())
+                })
+            })
+            .await;
+    }
+    let (sql, args) = exec::render(dialect, &query)?;
+    let rows = sqlx::query_with(AssertSqlSafe(format!("EXPLAIN {sql}")), args)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| match dialect {
+            Dialect::MySql => {
+                let text = |name: &str| -> Result<String, DbError> {
+                    Ok(row.try_get::<Option<String>, _>(name)?.unwrap_or_default())
+                };
+                Ok(format!(
+                    "table={} type={} key={} extra={}",
+                    text("table")?,
+                    text("type")?,
+                    text("key")?,
+                    text("Extra")?
+                ))
+            }
+            _ => Ok(row.try_get::<String, _>(0)?),
+        })
+        .collect()
+}
+
+/// The integer the first column of the first row of `sql` holds (written
+/// for the dialect of `db`), read through the write pool.
+pub async fn scalar(db: &Database, sql: &str) -> Result<i64, DbError> {
+    let row = sqlx::query(AssertSqlSafe(sql.to_string()))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get::<i64, _>(0)?)
+}
+
+/// Stores `images` (live, as [`Database::create_image`] does) and
+/// `members` in one transaction: catalogues of thousands of images for
+/// tests, in a moment.
+pub async fn load_catalogue(
+    db: &Database,
+    images: &[Image],
+    members: &[glint_model::Member],
+) -> Result<(), DbError> {
+    let dialect = db.dialect();
+    let mut tx = db.begin_write().await?;
+    for image in images {
+        tx.execute(dialect, &crate::images::insert_image(image)?)
+            .await?;
+        for statement in children::insert_children(image)? {
+            tx.execute(dialect, &statement).await?;
+        }
+    }
+    for member in members {
+        tx.execute(dialect, &crate::members::insert(member)?)
+            .await?;
+    }
+    tx.commit().await
 }

@@ -26,6 +26,7 @@ mod import;
 mod reconcile;
 mod runner;
 mod scrubber;
+mod statistics;
 mod task_purge;
 mod worker;
 
@@ -34,6 +35,7 @@ pub use import::{ImportStats, ImportWorker};
 pub use reconcile::UploadReconciler;
 pub use runner::{Runner, Wake, run_until_idle};
 pub use scrubber::{ScrubberConfig, ScrubberStats, ScrubberWorker};
+pub use statistics::StatisticsKeeper;
 pub use task_purge::TaskPurger;
 pub use tokio_util::sync::CancellationToken;
 pub use worker::{Pass, Worker};

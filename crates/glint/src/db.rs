@@ -189,7 +189,12 @@ async fn migrate_and_seed(db: &Database, out: &mut dyn Write) -> anyhow::Result<
             before.current, after.current
         )?;
     }
-    crate::metadefs::load_if_empty(db.clone(), out).await
+    crate::metadefs::load_if_empty(db.clone(), out).await?;
+    // New indexes, or a catalogue loaded by other means, start planned
+    // with statistics.
+    db.analyze_catalogue()
+        .await
+        .context("gathering planner statistics failed")
 }
 
 async fn version(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {

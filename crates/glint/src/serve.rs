@@ -14,7 +14,7 @@ use glint_core::{CacheService, ImageConfig, ImageService, PropertyProtections, U
 use glint_db::Database;
 use glint_workers::{
     CachePrefetcher, CacheUpkeep, ImportStats, ImportWorker, Runner, ScrubberConfig, ScrubberStats,
-    ScrubberWorker, TaskPurger, UploadReconciler,
+    ScrubberWorker, StatisticsKeeper, TaskPurger, UploadReconciler,
 };
 
 use crate::config::{self, CacheFlavor, GlanceConfig};
@@ -196,6 +196,11 @@ fn start_workers(
     }
     // Expired tasks are hidden at once; their rows go within the hour.
     workers.spawn(TaskPurger::new(images.clone()), Duration::from_secs(3600));
+    // Planner statistics at start and after bulk changes, within a minute.
+    workers.spawn(
+        StatisticsKeeper::new(images.clone()),
+        Duration::from_secs(60),
+    );
     // Woken when an import is queued; the interval takes up the tasks
     // whose holder died, once their lease has expired.
     let importer = ImportWorker::new(images.clone());

@@ -1,0 +1,247 @@
+//! The list query set at scale, at the database layer: seeds a catalogue
+//! of N images through the bulk loader (the same row and child-row
+//! statements as `create_image`, many images per transaction), gathers
+//! statistics as the `statistics` worker would, then times one 100-image
+//! page of each list shape (median and worst of 5, after one warm-up) for
+//! an admin and for a member of one project, and prints a Markdown table.
+//!
+//!   cargo run --release -p glint-db --example list_scale -- N [DATABASE_URL]
+//!
+//! Without a URL the catalogue is a SQLite file in a temporary directory.
+//! A database that already holds images (seeded by an earlier run with the
+//! same N) is timed as it is.
+//! The catalogue: numbered names, spread over 100 projects, half public
+//! and the rest private, shared (with a member each) or community; two tags
+//! (`bucket-<i % 100>`, `all`); `os_distro=cirros`; and N / 5 deleted rows.
+
+use std::time::{Duration, Instant};
+
+use glint_db::{Database, Viewer};
+use glint_model::query::ImageListQuery;
+use glint_model::time::from_micros;
+use glint_model::{Image, ImageId, ImageStatus, Member, MemberStatus, Visibility};
+
+const PROJECTS: usize = 100;
+const BATCH: usize = 5_000;
+const RUNS: usize = 5;
+
+/// A row of the table: its label, the query parameters, and whether the
+/// page is read after the marker deep in the list.
+type Shape<'a> = (&'a str, Vec<(&'a str, &'a str)>, bool);
+
+fn image(i: usize) -> Image {
+    let n = i64::try_from(i).expect("small");
+    let created = from_micros(1_767_225_600_000_000 + n * 1_000);
+    let mut image = Image::queued(ImageId::new_random(), created);
+    image.owner = Some(format!("project-{}", i % PROJECTS));
+    image.visibility = match i % 8 {
+        0..=3 => Visibility::Public,
+        4 | 5 => Visibility::Private,
+        6 => Visibility::Shared,
+        _ => Visibility::Community,
+    };
+    image.name = Some(format!("image-{i:08}"));
+    image.status = if i % 10 == 3 {
+        ImageStatus::Queued
+    } else {
+        ImageStatus::Active
+    };
+    if image.status == ImageStatus::Active {
+        image.size = Some(u64::try_from(i).expect("small") * 1000 + 1);
+        image.disk_format = Some("qcow2".into());
+        image.container_format = Some("bare".into());
+        image.checksum = Some(format!("{i:032x}"));
+    }
+    image.tags = vec![format!("bucket-{}", i % 100), "all".into()];
+    image.properties.insert("os_distro".into(), "cirros".into());
+    image
+}
+
+async fn seed(db: &Database, count: usize) -> Image {
+    let deleted = count / 5;
+    let mut marker = None;
+    let started = Instant::now();
+    let mut i = 0;
+    while i < count + deleted {
+        let end = (i + BATCH).min(count + deleted);
+        let images: Vec<Image> = (i..end).map(image).collect();
+        let members: Vec<Member> = images
+            .iter()
+            .enumerate()
+            .filter(|(_, image)| image.visibility == Visibility::Shared)
+            .map(|(k, image)| Member {
+                image_id: image.id,
+                member_id: format!("project-{}", (i + k + 1) % PROJECTS),
+                status: MemberStatus::Accepted,
+                created_at: image.created_at,
+                updated_at: image.created_at,
+            })
+            .collect();
+        glint_db::testing::load_catalogue(db, &images, &members)
+            .await
+            .expect("load");
+        if (i..end).contains(&(count / 2)) {
+            marker = Some(images[count / 2 - i].clone());
+        }
+        for image in images.iter().skip(count.saturating_sub(i)) {
+            let version = db
+                .get_image_versioned(image.id)
+                .await
+                .expect("read")
+                .expect("there");
+            db.delete_image(
+                image.id,
+                version.version,
+                ImageStatus::Deleted,
+                image.created_at,
+            )
+            .await
+            .expect("delete");
+        }
+        i = end;
+    }
+    eprintln!(
+        "seeded {count} images and {deleted} deleted in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    marker.expect("marker seeded")
+}
+
+fn admin_viewer() -> Viewer {
+    Viewer {
+        project_id: Some("project-0".into()),
+        is_admin: true,
+    }
+}
+
+fn query(pairs: &[(&str, &str)]) -> ImageListQuery {
+    let owned: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ImageListQuery::from_pairs(&owned).expect("valid query")
+}
+
+/// Median and worst of [`RUNS`] pages, after one warm-up.
+async fn time(
+    db: &Database,
+    q: &ImageListQuery,
+    marker: Option<&Image>,
+    viewer: &Viewer,
+) -> (Duration, Duration, usize) {
+    let mut found = db
+        .list_images(q, 100, marker, viewer)
+        .await
+        .expect("list")
+        .len();
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        found = db
+            .list_images(q, 100, marker, viewer)
+            .await
+            .expect("list")
+            .len();
+        times.push(started.elapsed());
+    }
+    times.sort_unstable();
+    (times[RUNS / 2], times[RUNS - 1], found)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let count: usize = args
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("usage: list_scale N [DATABASE_URL]");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = args
+        .next()
+        .unwrap_or_else(|| format!("sqlite://{}/glint.db", dir.path().display()));
+    let db = Database::connect(&url).await.expect("connect");
+    let present = glint_db::testing::scalar(&db, "SELECT COUNT(*) FROM images")
+        .await
+        .expect("count");
+    let marker = if present == 0 {
+        seed(&db, count).await
+    } else {
+        // A catalogue this example seeded before: timed again as it is.
+        eprintln!("{present} image rows there already, not seeding");
+        let name = format!("image-{:08}", count / 2);
+        let found = db
+            .list_images(&query(&[("name", &name)]), 1, None, &admin_viewer())
+            .await
+            .expect("marker");
+        found.into_iter().next().expect("marker seeded before")
+    };
+    let analyzed = db.refresh_statistics().await.expect("statistics");
+    eprintln!("statistics gathered for {analyzed:?}");
+    let admin = admin_viewer();
+    let member = Viewer {
+        project_id: Some("project-7".into()),
+        is_admin: false,
+    };
+    let near = format!("image-{:08}", count / 3);
+    let far = format!("image-{:08}", count * 2 / 3);
+    let names = format!("in:{near},{far}");
+    let shapes: Vec<Shape> = vec![
+        ("default", vec![], false),
+        ("`sort_key=name`", vec![("sort_key", "name")], false),
+        (
+            "`sort_key=name`, deep marker",
+            vec![("sort_key", "name")],
+            true,
+        ),
+        ("default, deep marker", vec![], true),
+        (
+            "`status=queued&sort_key=size`",
+            vec![("status", "queued"), ("sort_key", "size")],
+            false,
+        ),
+        ("`name=…` exact", vec![("name", &near)], false),
+        ("`name=in:a,b`", vec![("name", &names)], false),
+        ("`tag=bucket-3`", vec![("tag", "bucket-3")], false),
+        (
+            "`tag=` matching nothing",
+            vec![("tag", "no-such-tag")],
+            false,
+        ),
+        ("`os_distro=cirros`", vec![("os_distro", "cirros")], false),
+        (
+            "`os_distro=` matching nothing",
+            vec![("os_distro", "no-such-distro")],
+            false,
+        ),
+        ("`size_min=1`", vec![("size_min", "1")], false),
+        (
+            "`visibility=private`",
+            vec![("visibility", "private")],
+            false,
+        ),
+        ("`visibility=shared`", vec![("visibility", "shared")], false),
+        ("`owner=project-3`", vec![("owner", "project-3")], false),
+    ];
+    println!(
+        "| query ({count} images) | admin p50 (max) ms | member p50 (max) ms | rows admin / member |"
+    );
+    println!("|---|---|---|---|");
+    for (label, pairs, with_marker) in &shapes {
+        let q = query(pairs);
+        let marker = with_marker.then_some(&marker);
+        let (a50, amax, an) = time(&db, &q, marker, &admin).await;
+        let (m50, mmax, mn) = time(&db, &q, marker, &member).await;
+        println!(
+            "| {label} | {} ({}) | {} ({}) | {an} / {mn} |",
+            ms(a50),
+            ms(amax),
+            ms(m50),
+            ms(mmax)
+        );
+    }
+    db.close().await;
+}

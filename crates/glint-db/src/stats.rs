@@ -1,0 +1,230 @@
+//! Planner statistics, kept fresh by glint itself: without them a
+//! freshly loaded catalogue is planned blind (PostgreSQL loops over
+//! `image_properties` once per image; SQLite, which never gathers any on
+//! its own, cannot tell a selective index from a useless one).
+//!
+//! [`Database::refresh_statistics`] is cheap when little changed, so a
+//! background worker calls it every few minutes:
+//! * SQLite: a table never analyzed is analyzed (`ANALYZE`, sampling at
+//!   most [`SQLITE_ANALYSIS_LIMIT`] rows per index, so it takes
+//!   milliseconds at any size); otherwise `PRAGMA optimize` re-analyzes
+//!   the tables whose size changed tenfold. (A full analysis made some
+//!   plans worse, not better: told how many images share a property
+//!   value, SQLite no longer starts from a value that matches nothing.)
+//! * PostgreSQL: tables never analyzed, or with more rows changed since
+//!   their last analysis (`n_mod_since_analyze`, the server's own counter)
+//!   than [`CHANGED_ROWS`] plus a tenth of their rows, are analyzed,
+//!   without waiting for autovacuum.
+//! * MySQL/MariaDB: tables are analyzed on the first call in the process,
+//!   then when their row count moved by more than that much from the count
+//!   at their last analysis (InnoDB keeps its index statistics itself;
+//!   `ANALYZE TABLE` adds the server's column statistics).
+//!
+//! [`Database::analyze_catalogue`] analyzes every catalogue table at once:
+//! after `glint db sync` and bulk loads.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::{Database, DbError, Dialect};
+
+/// The tables list queries read.
+pub const CATALOGUE_TABLES: [&str; 4] =
+    ["images", "image_tags", "image_properties", "image_members"];
+
+/// Rows a table may change, on top of a tenth of its size, before its
+/// statistics are gathered again.
+pub const CHANGED_ROWS: i64 = 200;
+
+/// Rows SQLite's `ANALYZE` samples per index.
+pub const SQLITE_ANALYSIS_LIMIT: i64 = 1000;
+
+/// Row counts of MySQL tables at their last analysis by this process.
+#[derive(Default)]
+pub(crate) struct Analyzed {
+    rows: Mutex<HashMap<&'static str, i64>>,
+}
+
+impl Database {
+    /// Gathers planner statistics for the catalogue tables that have none
+    /// or whose contents changed much since (see the module notes).
+    /// Returns the tables analyzed; on SQLite, `PRAGMA optimize` may
+    /// analyze more than it reports.
+    pub async fn refresh_statistics(&self) -> Result<Vec<&'static str>, DbError> {
+        let stale = match self.dialect() {
+            Dialect::Sqlite => self.sqlite_unanalyzed().await?,
+            Dialect::Postgres => self.postgres_stale().await?,
+            Dialect::MySql => self.mysql_stale().await?,
+        };
+        self.analyze(&stale).await?;
+        if self.dialect() == Dialect::Sqlite {
+            let mut tx = self.begin_write().await?;
+            sqlx::raw_sql("PRAGMA optimize = 0x10002")
+                .execute(tx.conn())
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(stale)
+    }
+
+    /// Gathers planner statistics for every catalogue table.
+    pub async fn analyze_catalogue(&self) -> Result<(), DbError> {
+        self.analyze(&CATALOGUE_TABLES).await
+    }
+
+    async fn analyze(&self, tables: &[&'static str]) -> Result<(), DbError> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        match self.dialect() {
+            Dialect::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                let limit = format!("PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}");
+                sqlx::raw_sql(AssertSqlSafe(limit))
+                    .execute(tx.conn())
+                    .await?;
+                for table in tables {
+                    sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {table}")))
+                        .execute(tx.conn())
+                        .await?;
+                }
+                tx.commit().await
+            }
+            Dialect::Postgres => {
+                let sql = format!("ANALYZE {}", tables.join(", "));
+                self.on_connection(async |conn| run(conn, &sql).await).await
+            }
+            Dialect::MySql => {
+                let sql = format!("ANALYZE TABLE {}", tables.join(", "));
+                self.on_connection(async |conn| {
+                    // ANALYZE TABLE reports problems as rows, not errors.
+                    let rows = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    for row in rows {
+                        let kind: String = row.try_get("Msg_type")?;
+                        if kind.eq_ignore_ascii_case("error") {
+                            let text: String = row.try_get("Msg_text")?;
+                            return Err(DbError::internal(format!("ANALYZE TABLE: {text}")));
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+                let counts = self.mysql_row_counts().await?;
+                let mut analyzed = self.inner.analyzed.lock();
+                for (table, rows) in counts {
+                    if tables.contains(&table) {
+                        analyzed.insert(table, rows);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Catalogue tables without a `sqlite_stat1` row.
+    async fn sqlite_unanalyzed(&self) -> Result<Vec<&'static str>, DbError> {
+        self.on_connection(async |conn| {
+            let has_stats: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'",
+            )
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+            if has_stats == 0 {
+                return Ok(CATALOGUE_TABLES.to_vec());
+            }
+            let rows = sqlx::query("SELECT DISTINCT tbl FROM sqlite_stat1")
+                .fetch_all(&mut *conn)
+                .await?;
+            let analyzed: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<_, _>>()?;
+            Ok(CATALOGUE_TABLES
+                .into_iter()
+                .filter(|t| !analyzed.iter().any(|a| a == t))
+                .collect())
+        })
+        .await
+    }
+
+    async fn postgres_stale(&self) -> Result<Vec<&'static str>, DbError> {
+        let sql = format!(
+            "SELECT relname::text FROM pg_stat_user_tables \
+             WHERE schemaname = current_schema() AND relname IN ('{}') \
+             AND (COALESCE(last_analyze, last_autoanalyze) IS NULL \
+             OR n_mod_since_analyze > {CHANGED_ROWS} + n_live_tup / 10)",
+            CATALOGUE_TABLES.join("', '")
+        );
+        let rows = self
+            .on_connection(async |conn| {
+                Ok(sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                    .fetch_all(&mut *conn)
+                    .await?)
+            })
+            .await?;
+        let names: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        Ok(CATALOGUE_TABLES
+            .into_iter()
+            .filter(|t| names.iter().any(|n| n == t))
+            .collect())
+    }
+
+    async fn mysql_stale(&self) -> Result<Vec<&'static str>, DbError> {
+        let counts = self.mysql_row_counts().await?;
+        let analyzed = self.inner.analyzed.lock();
+        Ok(counts
+            .into_iter()
+            .filter(|(table, rows)| match analyzed.get(table) {
+                None => true,
+                Some(then) => (rows - then).abs() > CHANGED_ROWS + then / 10,
+            })
+            .map(|(table, _)| table)
+            .collect())
+    }
+
+    /// The server's estimate of each catalogue table's row count.
+    async fn mysql_row_counts(&self) -> Result<Vec<(&'static str, i64)>, DbError> {
+        let sql = format!(
+            "SELECT TABLE_NAME, CAST(COALESCE(TABLE_ROWS, 0) AS SIGNED) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('{}')",
+            CATALOGUE_TABLES.join("', '")
+        );
+        let rows = self
+            .on_connection(async |conn| {
+                Ok(sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                    .fetch_all(&mut *conn)
+                    .await?)
+            })
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let name: String = row.try_get(0)?;
+            let count: i64 = row.try_get(1)?;
+            if let Some(table) = CATALOGUE_TABLES.into_iter().find(|t| *t == name) {
+                out.push((table, count));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Analyzed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, i64>> {
+        self.rows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn run(conn: &mut AnyConnection, sql: &str) -> Result<(), DbError> {
+    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

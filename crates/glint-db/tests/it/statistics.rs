@@ -1,0 +1,54 @@
+//! Planner statistics kept by glint: gathered for tables that have none,
+//! not again while little changed.
+
+use crate::common;
+
+use common::listing::share;
+use common::{at, bare_image, on_every_db};
+use glint_db::{CATALOGUE_TABLES, Database, Dialect};
+use glint_model::{ImageStatus, MemberStatus, Visibility};
+
+async fn load(db: &Database, count: i64) {
+    for i in 0..count {
+        let mut image = bare_image(Some("p1"), Visibility::Shared, at(i, 0));
+        image.name = Some(format!("image-{i}"));
+        image.status = ImageStatus::Active;
+        image.tags = vec!["t".into()];
+        image.properties.insert("os_distro".into(), "cirros".into());
+        db.create_image(&image).await.unwrap();
+        share(db, &image, "p2", MemberStatus::Accepted).await;
+    }
+}
+
+#[tokio::test]
+async fn statistics_are_gathered_for_a_loaded_catalogue_then_left_alone() {
+    on_every_db(|db| async move {
+        load(&db, 50).await;
+        let mut first = db.refresh_statistics().await.unwrap();
+        first.sort_unstable();
+        let mut all = CATALOGUE_TABLES.to_vec();
+        all.sort_unstable();
+        assert_eq!(first, all);
+        assert_eq!(db.refresh_statistics().await.unwrap(), Vec::<&str>::new());
+        if db.dialect() == Dialect::Sqlite {
+            let rows = glint_db::testing::scalar(
+                &db,
+                "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'images'",
+            )
+            .await
+            .unwrap();
+            assert!(rows > 0, "no statistics for images");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn analyze_catalogue_gathers_statistics_for_every_list_table() {
+    on_every_db(|db| async move {
+        load(&db, 10).await;
+        db.analyze_catalogue().await.unwrap();
+        assert_eq!(db.refresh_statistics().await.unwrap(), Vec::<&str>::new());
+    })
+    .await;
+}
