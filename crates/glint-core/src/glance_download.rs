@@ -22,8 +22,7 @@
 //! only, never along a redirect elsewhere. A failed import puts back the
 //! formats and properties it took.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use glint_model::properties::{BASE_SETTABLE, RESERVED_NAMESPACE, check_writable};
@@ -35,8 +34,9 @@ use serde_json::Value;
 use crate::change::{Reload, Save, Step};
 use crate::context::Delegation;
 use crate::error::CoreError;
+use crate::error::Lookup;
 use crate::images::ImageService;
-use crate::import::{IMPORT_TASK, bad, missing};
+use crate::intake::IMPORT_TASK;
 
 /// The method's name.
 pub const GLANCE_DOWNLOAD: &str = "glance-download";
@@ -125,35 +125,6 @@ impl RemoteImage {
             image_id,
             interface,
         })
-    }
-}
-
-/// The credentials lent to the `glance-download` tasks of this process,
-/// by task id. An entry leaves when its task runs, or once expired.
-#[derive(Debug, Default)]
-pub(crate) struct Delegations {
-    lent: Mutex<HashMap<String, (Arc<Delegation>, time::Timestamp)>>,
-}
-
-impl Delegations {
-    /// Keeps `delegation` for the task `task_id` until `until`.
-    pub(crate) fn lend(&self, task_id: &str, delegation: Arc<Delegation>, until: time::Timestamp) {
-        if let Ok(mut lent) = self.lent.lock() {
-            let now = time::now();
-            lent.retain(|_, (_, until)| *until > now);
-            lent.insert(task_id.to_owned(), (delegation, until));
-        }
-    }
-
-    fn holds(&self, task_id: &str) -> bool {
-        self.lent
-            .lock()
-            .is_ok_and(|lent| lent.get(task_id).is_some_and(|(_, u)| *u > time::now()))
-    }
-
-    pub(crate) fn take(&self, task_id: &str) -> Option<Arc<Delegation>> {
-        let (delegation, until) = self.lent.lock().ok()?.remove(task_id)?;
-        (until > time::now()).then_some(delegation)
     }
 }
 
@@ -351,9 +322,18 @@ impl ImageService {
     }
 }
 
+/// The import's 400: the method's own checks, and the task's failures.
+fn bad(message: impl Into<String>) -> CoreError {
+    CoreError::ImportRequest(message.into())
+}
+
+fn missing(id: ImageId) -> CoreError {
+    CoreError::image_not_found(id, Lookup::Image)
+}
+
 fn holds_lock(image: &Image, task_id: &str) -> Result<(), CoreError> {
     if image.properties.get(IMPORT_TASK).map(String::as_str) != Some(task_id) {
-        return Err(crate::import::conflict(format!(
+        return Err(CoreError::ImportConflict(format!(
             "Image {} is no longer being imported by task {task_id}",
             image.id
         )));

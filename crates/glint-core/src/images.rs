@@ -56,7 +56,7 @@ pub struct ImageService {
     /// Wakes the import worker when an import is queued.
     pub(crate) import_wake: Arc<tokio::sync::Notify>,
     /// Credentials lent to this process's `glance-download` tasks.
-    pub(crate) delegations: Arc<crate::glance_download::Delegations>,
+    pub(crate) delegations: Arc<crate::lent::Delegations>,
 }
 
 impl ImageService {

@@ -38,8 +38,7 @@ use crate::glance_download::{GLANCE_DOWNLOAD, RemoteImage};
 use crate::images::ImageService;
 use crate::intake::{ImportSettings, STAGE_HOST};
 
-/// The import lock: the id of the task that imports the image.
-pub const IMPORT_TASK: &str = "os_glance_import_task";
+pub use crate::intake::IMPORT_TASK;
 /// The stores an import is still writing to (multi-store).
 pub const IMPORTING_TO_STORES: &str = "os_glance_importing_to_stores";
 /// The stores an import failed to write to (multi-store).
@@ -65,7 +64,7 @@ pub const IMPLEMENTED_METHODS: [&str; 4] = [
 /// import plugins, and which process holds a `glance-download`'s lent
 /// credentials until when.
 pub const PRIVATE_TASK_INPUT: [&str; 3] = [
-    crate::plugins::CALLER_ROLES,
+    crate::plugins::settings::CALLER_ROLES,
     crate::glance_download::DELEGATED_TO,
     crate::glance_download::DELEGATION_EXPIRES,
 ];

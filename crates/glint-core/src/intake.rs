@@ -23,6 +23,9 @@ pub struct ImportSettings {
     pub max_parallel_stores: usize,
 }
 
+/// The import lock: the id of the task that imports the image.
+pub const IMPORT_TASK: &str = "os_glance_import_task";
+
 /// The hidden property naming the node that holds an image's staged data.
 pub const STAGE_HOST: &str = "os_glance_stage_host";
 

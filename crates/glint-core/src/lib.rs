@@ -27,6 +27,7 @@ pub mod import;
 mod import_run;
 pub mod input;
 mod intake;
+mod lent;
 pub mod limits;
 mod liveness;
 mod location_growth;

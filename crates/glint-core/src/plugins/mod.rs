@@ -33,10 +33,7 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, Lookup};
 use crate::images::ImageService;
 
-/// The key of an import task's input that keeps the caller's roles, which
-/// `inject_image_metadata` decides on when the task runs (on any node, and
-/// after a restart). Not shown by the tasks API.
-pub const CALLER_ROLES: &str = "glint_caller_roles";
+pub use settings::CALLER_ROLES;
 
 /// An import's data, as the plugins take it and give it back.
 pub enum ImportData {
@@ -155,7 +152,7 @@ impl ImageService {
             .change_image(current, reload, Save::Image, |image| {
                 let held = image
                     .properties
-                    .get(crate::import::IMPORT_TASK)
+                    .get(crate::intake::IMPORT_TASK)
                     .map(String::as_str)
                     == Some(task_id);
                 if !held || image.status != ImageStatus::Importing {

@@ -130,3 +130,8 @@ impl Default for InjectConfig {
         }
     }
 }
+
+/// The key of an import task's input that keeps the caller's roles, which
+/// `inject_image_metadata` decides on when the task runs (on any node, and
+/// after a restart). Not shown by the tasks API.
+pub const CALLER_ROLES: &str = "glint_caller_roles";
