@@ -277,7 +277,10 @@ async fn stage_then_glance_direct_import_activates_the_image() {
     )
     .await;
     let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            // Active first; the lock goes in the import's last save.
+            i["status"] == "active" && i.get("os_glance_import_task").is_none()
+        })
         .await;
     assert_eq!(image["size"], 1 << 20);
     assert_eq!(image["checksum"], common::md5_hex(&data));
@@ -485,7 +488,10 @@ async fn an_import_whose_worker_died_is_resumed_once_its_lease_expires() {
             .unwrap()
     );
     let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            // Active first; the lock goes in the import's last save.
+            i["status"] == "active" && i.get("os_glance_import_task").is_none()
+        })
         .await;
     assert_eq!(image["checksum"], common::md5_hex(&data));
     assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
@@ -567,7 +573,10 @@ async fn web_download_from_an_allowed_local_server_activates_the_image() {
     )
     .await;
     let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            // Active first; the lock goes in the import's last save.
+            i["status"] == "active" && i.get("os_glance_import_task").is_none()
+        })
         .await;
     assert_eq!(image["size"], 500_000);
     assert_eq!(image["checksum"], common::md5_hex(&data));
@@ -657,7 +666,10 @@ async fn glance_direct_and_a_resumed_import_on_every_database() {
         )
         .await;
         let image = app
-            .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+            .wait_for_image(&id, Duration::from_secs(10), |i| {
+                // Active first; the lock goes in the import's last save.
+                i["status"] == "active" && i.get("os_glance_import_task").is_none()
+            })
             .await;
         assert_eq!(image["checksum"], common::md5_hex(&data), "{label}");
         wait_for_task(&app, &id, "success").await;
@@ -666,7 +678,10 @@ async fn glance_direct_and_a_resumed_import_on_every_database() {
         expect_status(stage(&app, &id, data.clone()).await, StatusCode::NO_CONTENT).await;
         let task_id = interrupted_import(&app, &id, glint_model::time::now()).await;
         let image = app
-            .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+            .wait_for_image(&id, Duration::from_secs(10), |i| {
+                // Active first; the lock goes in the import's last save.
+                i["status"] == "active" && i.get("os_glance_import_task").is_none()
+            })
             .await;
         assert_eq!(image["os_hash_value"], common::sha512_hex(&data), "{label}");
         assert_eq!(
@@ -703,7 +718,10 @@ async fn import_into_a_named_store_of_several() {
     let cold = serde_json::json!({"method": {"name": "glance-direct"}, "stores": ["cold"]});
     expect_status(import(&app, &id, cold).await, StatusCode::ACCEPTED).await;
     let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| i["status"] == "active")
+        .wait_for_image(&id, Duration::from_secs(10), |i| {
+            // Active first; the lock goes in the import's last save.
+            i["status"] == "active" && i.get("os_glance_import_task").is_none()
+        })
         .await;
     assert_eq!(image["stores"], "cold", "{image:#}");
     assert!(
@@ -747,6 +765,9 @@ async fn a_glance_direct_import_over_the_storage_quota_is_413() {
         StatusCode::ACCEPTED,
     )
     .await;
-    app.wait_for_image(&fits, Duration::from_secs(10), |i| i["status"] == "active")
-        .await;
+    app.wait_for_image(&fits, Duration::from_secs(10), |i| {
+        // Active first; the lock goes in the import's last save.
+        i["status"] == "active" && i.get("os_glance_import_task").is_none()
+    })
+    .await;
 }

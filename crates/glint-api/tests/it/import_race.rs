@@ -58,7 +58,10 @@ async fn two_processes_on_one_database_run_each_import_once() {
         }
         for id in &ids {
             let image = first
-                .wait_for_image(id, Duration::from_secs(20), |i| i["status"] == "active")
+                .wait_for_image(id, Duration::from_secs(20), |i| {
+                    // Active first; the lock goes in the import's last save.
+                    i["status"] == "active" && i.get("os_glance_import_task").is_none()
+                })
                 .await;
             assert_eq!(image["checksum"], common::md5_hex(&data));
             assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
