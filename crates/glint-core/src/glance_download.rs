@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use glint_model::properties::{BASE_SETTABLE, RESERVED_NAMESPACE, check_writable};
+use glint_model::properties::{BASE_SETTABLE, check_writable};
 use glint_model::task::Task;
 use glint_model::{Image, ImageId, time};
 use glint_store::{ByteStream, StoreError, WebFetcher};
@@ -87,8 +87,12 @@ impl RemoteImage {
                     "'glance_region' needs to be set for glance-download import method",
                 ));
             }
-            Some(Value::String(r)) if !r.trim().is_empty() => r.clone(),
-            Some(_) => return Err(bad("'glance_region' must be a non-empty string")),
+            Some(Value::String(r)) if usable(r) => r.clone(),
+            Some(_) => {
+                return Err(bad(
+                    "'glance_region' must be a non-empty string without NUL characters",
+                ));
+            }
         };
         let id = match method.get("glance_image_id") {
             None => {
@@ -115,8 +119,12 @@ impl RemoteImage {
             .to_string();
         let interface = match method.get("glance_service_interface") {
             None => "public".to_owned(),
-            Some(Value::String(i)) if !i.is_empty() => i.clone(),
-            Some(_) => return Err(bad("'glance_service_interface' must be a non-empty string")),
+            Some(Value::String(i)) if usable(i) => i.clone(),
+            Some(_) => {
+                return Err(bad(
+                    "'glance_service_interface' must be a non-empty string without NUL characters",
+                ));
+            }
         };
         method["glance_image_id"] = Value::String(image_id.clone());
         method["glance_service_interface"] = Value::String(interface.clone());
@@ -126,6 +134,12 @@ impl RemoteImage {
             interface,
         })
     }
+}
+
+/// A region or interface name glint can look up and write in a message:
+/// not blank, no NUL (which no database stores in text).
+fn usable(name: &str) -> bool {
+    !name.trim().is_empty() && !glint_model::limits::has_nul(name)
 }
 
 /// What a failed `glance-download` puts back on the image.
@@ -416,11 +430,12 @@ fn remote_document(
 /// An extra property glint may set from a remote image: not an attribute
 /// of the image itself, not reserved.
 fn copyable(key: &str) -> bool {
-    !key.starts_with(RESERVED_NAMESPACE)
-        && !BASE_SETTABLE.contains(&key)
+    // `check_writable` refuses the read-only attributes and the reserved
+    // names (`os_glance*` among them).
+    !BASE_SETTABLE.contains(&key)
+        && key != "locations"
         && check_writable(key).is_ok()
         && glint_model::properties::validate_property_name(key).is_ok()
-        && !matches!(key, "locations" | "visibility" | "tags" | "owner")
 }
 
 /// `stream`, ended by an error unless it carries exactly `size` bytes.
@@ -494,6 +509,8 @@ mod tests {
         );
         assert!(message(json!({"glance_region": "R", "glance_image_id": 7})).contains(": 7"));
         assert!(message(json!({"glance_region": 3, "glance_image_id": id})).contains("string"));
+        assert!(message(json!({"glance_region": "R\0", "glance_image_id": id})).contains("string"));
+        assert!(message(json!({"glance_region": "  ", "glance_image_id": id})).contains("string"));
         let long = "x".repeat(100_000);
         assert!(message(json!({"glance_region": "R", "glance_image_id": long})).len() < 400);
     }

@@ -549,6 +549,16 @@ async fn import_requests_are_checked_as_glance_checks_them() {
                               "glance_image_id": uuid, "glance_service_interface": 1}}),
             "'glance_service_interface' must be a non-empty string",
         ),
+        (
+            json!({"method": {"name": "glance-download", "glance_region": "Region\0Two",
+                              "glance_image_id": uuid}}),
+            "'glance_region' must be a non-empty string",
+        ),
+        (
+            json!({"method": {"name": "glance-download", "glance_region": REGION,
+                              "glance_image_id": uuid, "glance_service_interface": "pub\0"}}),
+            "'glance_service_interface' must be a non-empty string",
+        ),
     ];
     for (body, expected) in cases {
         let msg = expect_error(
