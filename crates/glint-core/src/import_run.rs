@@ -353,11 +353,7 @@ impl ImageService {
             match outcome {
                 Ok(done) => written.push(done),
                 Err(e) if plan.must_succeed => {
-                    for (store, url) in &written {
-                        if let Err(del) = store.delete(url).await {
-                            tracing::error!(image.id = %id, store.id = store.id(), error = %del, "cannot remove data of a failed import");
-                        }
-                    }
+                    remove_copies(id, &written).await;
                     return Err(e);
                 }
                 Err(e) => {
@@ -437,11 +433,7 @@ impl ImageService {
         // The writes still running stop here.
         drop(writes);
         if let Some(e) = failure {
-            for (store, url) in &written {
-                if let Err(del) = store.delete(url).await {
-                    tracing::error!(image.id = %id, store.id = store.id(), error = %del, "cannot remove data of a failed import");
-                }
-            }
+            remove_copies(id, &written).await;
             for store_id in store_ids {
                 let done = written.iter().any(|(s, _)| s.id() == store_id);
                 if !done && let Ok(store) = self.upload_store(Some(store_id)) {
@@ -794,6 +786,15 @@ impl ImageService {
     /// Unfinished import tasks, oldest first, at most `limit`.
     pub async fn unfinished_imports(&self, limit: u64) -> Result<Vec<Task>, CoreError> {
         Ok(self.db.unfinished_tasks(API_IMAGE_IMPORT, limit).await?)
+    }
+}
+
+/// Removes the copies a failed import with `all_stores_must_succeed` wrote.
+async fn remove_copies(id: ImageId, written: &[(Arc<dyn Store>, String)]) {
+    for (store, url) in written {
+        if let Err(e) = store.delete(url).await {
+            tracing::error!(image.id = %id, store.id = store.id(), error = %e, "cannot remove data of a failed import");
+        }
     }
 }
 

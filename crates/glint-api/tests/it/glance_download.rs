@@ -89,6 +89,19 @@ async fn remote_image(remote: &TestApp, data: &[u8]) -> Value {
     remote.image(id).await
 }
 
+/// The image's tasks once `count` of them have failed.
+async fn failed_tasks(app: &TestApp, id: &str, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let tasks = crate::image_import::tasks_of(app, id).await;
+        if tasks.iter().filter(|t| t["status"] == "failure").count() >= count {
+            return tasks;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{tasks:#?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// The image went back to `queued` as it was before the import: its own
 /// formats, none of the remote properties, no lock, no data.
 async fn assert_put_back(app: &TestApp, id: &str) {
@@ -288,21 +301,13 @@ async fn without_a_catalog_entry_for_the_region_the_import_fails_and_nothing_cha
         StatusCode::ACCEPTED,
     )
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let tasks = crate::image_import::tasks_of(&app, &id).await;
-        if tasks.iter().filter(|t| t["status"] == "failure").count() == 2 {
-            assert!(
-                tasks
-                    .iter()
-                    .any(|t| t["message"] == "admin glance endpoint not found for region RegionTwo"),
-                "{tasks:#?}"
-            );
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{tasks:#?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let tasks = failed_tasks(&app, &id, 2).await;
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["message"] == "admin glance endpoint not found for region RegionTwo"),
+        "{tasks:#?}"
+    );
     assert_put_back(&app, &id).await;
 }
 
@@ -330,21 +335,13 @@ async fn a_remote_image_that_is_not_active_is_refused() {
         StatusCode::ACCEPTED,
     )
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let tasks = crate::image_import::tasks_of(&app, &id).await;
-        if tasks.iter().filter(|t| t["status"] == "failure").count() == 2 {
-            assert!(
-                tasks
-                    .iter()
-                    .any(|t| t["message"].as_str().unwrap_or_default().contains("404")),
-                "{tasks:#?}"
-            );
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{tasks:#?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let tasks = failed_tasks(&app, &id, 2).await;
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["message"].as_str().unwrap_or_default().contains("404")),
+        "{tasks:#?}"
+    );
     assert_put_back(&app, &id).await;
 }
 
@@ -455,17 +452,7 @@ async fn data_of_another_size_than_the_remote_image_says_is_refused() {
         StatusCode::ACCEPTED,
     )
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while crate::image_import::tasks_of(&app, &id)
-        .await
-        .iter()
-        .filter(|t| t["status"] == "failure")
-        .count()
-        < 2
-    {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    failed_tasks(&app, &id, 2).await;
     assert_put_back(&app, &id).await;
 }
 
@@ -618,41 +605,13 @@ async fn orphaned_download(
     holder: &str,
     until: glint_model::time::Timestamp,
 ) -> String {
-    use glint_model::task::{API_IMAGE_IMPORT, Task, TaskStatus};
-    let db = app.db();
-    let image_id: glint_model::ImageId = id.parse().unwrap();
-    let now = glint_model::time::now();
     let mut req = glance_download("5f0b6c8e-1111-4222-8333-444455556666");
     req["method"]["glance_service_interface"] = json!("public");
     let input = json!({"image_id": id, "import_req": req, "backend": [],
                        "delegated_to": holder,
                        "delegation_expires_at": glint_model::time::format_iso(until)});
-    let mut task = Task::pending(API_IMAGE_IMPORT, input, now);
-    task.image_id = Some(image_id);
-    task.owner = Some("admin".into());
-    task.transition(TaskStatus::Processing, now, Duration::from_secs(3600))
-        .unwrap();
-    db.insert_task(&task).await.unwrap();
-    let task_id = task.id.to_string();
-    let lease = glint_db::JobLease {
-        holder: holder.into(),
-        expires_at: now,
-    };
-    assert!(
-        db.claim_job("import", &task_id, &lease, now, &[])
-            .await
-            .unwrap()
-    );
-    let mut current = db.get_image_versioned(image_id).await.unwrap().unwrap();
-    current.image.status = glint_model::ImageStatus::Importing;
-    current
-        .image
-        .properties
-        .insert("os_glance_import_task".into(), task_id.clone());
-    db.save_image(&current.image, current.version)
-        .await
-        .unwrap();
-    task_id
+    let expired = glint_model::time::now();
+    crate::image_import::interrupted_task(app, id, input, holder, expired).await
 }
 
 #[tokio::test]

@@ -434,11 +434,24 @@ async fn interrupted_import(
     id: &str,
     lease_until: glint_model::time::Timestamp,
 ) -> String {
+    let input = serde_json::json!({"image_id": id, "import_req": glance_direct(), "backend": []});
+    interrupted_task(app, id, input, "dead-node/0/1", lease_until).await
+}
+
+/// An import task of `input` on image `id` that was `processing` under a
+/// job lease of `holder` until `lease_until`, the image `importing` under
+/// its lock; the task's id.
+pub(crate) async fn interrupted_task(
+    app: &TestApp,
+    id: &str,
+    input: Value,
+    holder: &str,
+    lease_until: glint_model::time::Timestamp,
+) -> String {
     use glint_model::task::{API_IMAGE_IMPORT, Task, TaskStatus};
     let db = app.db();
     let image_id: glint_model::ImageId = id.parse().unwrap();
     let now = glint_model::time::now();
-    let input = serde_json::json!({"image_id": id, "import_req": glance_direct(), "backend": []});
     let mut task = Task::pending(API_IMAGE_IMPORT, input, now);
     task.image_id = Some(image_id);
     task.owner = Some("admin".into());
@@ -447,7 +460,7 @@ async fn interrupted_import(
     db.insert_task(&task).await.unwrap();
     let task_id = task.id.to_string();
     let lease = glint_db::JobLease {
-        holder: "dead-node/0/1".into(),
+        holder: holder.into(),
         expires_at: lease_until,
     };
     assert!(

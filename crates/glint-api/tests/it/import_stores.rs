@@ -15,8 +15,14 @@ use serde_json::{Value, json};
 
 /// Three file stores, `fast` (the default), `cold` and `spare`.
 async fn three_stores(backend: Backend) -> TestApp {
+    three_stores_written(backend, 1).await
+}
+
+/// [`three_stores`], an import writing up to `width` of them at a time.
+async fn three_stores_written(backend: Backend, width: usize) -> TestApp {
     TestApp::builder()
         .backend(backend)
+        .max_parallel_stores(width)
         .stores(|dir| {
             let store = |id: &str| Arc::new(glint_store::FileStore::new(id, dir.join(id)).unwrap());
             let mut registry = glint_store::StoreRegistry::new(store("fast")).multi_store();
@@ -697,24 +703,9 @@ async fn stores_written_one_at_a_time_never_meet() {
     assert_eq!(settled(&app, &id).await["status"], "queued");
 }
 
-/// Three file stores written up to three at a time.
-async fn three_parallel_stores() -> TestApp {
-    TestApp::builder()
-        .max_parallel_stores(3)
-        .stores(|dir| {
-            let store = |id: &str| Arc::new(glint_store::FileStore::new(id, dir.join(id)).unwrap());
-            let mut registry = glint_store::StoreRegistry::new(store("fast")).multi_store();
-            registry.add(store("cold"));
-            registry.add(store("spare"));
-            registry
-        })
-        .start()
-        .await
-}
-
 #[tokio::test]
 async fn in_parallel_a_failing_store_undoes_everything_when_all_must_succeed() {
-    let app = three_parallel_stores().await;
+    let app = three_stores_written(Backend::Sqlite, 3).await;
     let data = noise(2_000_000, 13);
     let id = staged_image(&app, &data).await;
     break_store(&app, "cold");
@@ -733,7 +724,7 @@ async fn in_parallel_a_failing_store_undoes_everything_when_all_must_succeed() {
 
 #[tokio::test]
 async fn in_parallel_without_all_stores_must_succeed_the_rest_is_kept() {
-    let app = three_parallel_stores().await;
+    let app = three_stores_written(Backend::Sqlite, 3).await;
     let data = noise(300_000, 14);
     let id = staged_image(&app, &data).await;
     break_store(&app, "spare");
