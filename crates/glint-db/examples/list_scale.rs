@@ -10,9 +10,10 @@
 //! Without a URL the catalogue is a SQLite file in a temporary directory.
 //! A database that already holds images (seeded by an earlier run with the
 //! same N) is timed as it is.
-//! The catalogue: numbered names, spread over 100 projects, half public
+//! The catalogue: numbered names, a hundred to a project (at least 100 projects), half public
 //! and the rest private, shared (with a member each) or community; two tags
-//! (`bucket-<i % 100>`, `all`); `os_distro=cirros`; and N / 5 deleted rows.
+//! (`bucket-<i % 100>`, `all`); `os_distro=cirros`; and N deleted rows
+//! not yet purged.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,11 @@ use glint_model::query::ImageListQuery;
 use glint_model::time::from_micros;
 use glint_model::{Image, ImageId, ImageStatus, Member, MemberStatus, Visibility};
 
-const PROJECTS: usize = 100;
+/// A hundred images per project (10,000 projects at a million), and at
+/// least a hundred projects.
+fn projects(count: usize) -> usize {
+    (count / 100).max(100)
+}
 const BATCH: usize = 5_000;
 const RUNS: usize = 5;
 
@@ -29,11 +34,11 @@ const RUNS: usize = 5;
 /// page is read after the marker deep in the list.
 type Shape<'a> = (&'a str, Vec<(&'a str, &'a str)>, bool);
 
-fn image(i: usize) -> Image {
+fn image(i: usize, projects: usize) -> Image {
     let n = i64::try_from(i).expect("small");
     let created = from_micros(1_767_225_600_000_000 + n * 1_000);
     let mut image = Image::queued(ImageId::new_random(), created);
-    image.owner = Some(format!("project-{}", i % PROJECTS));
+    image.owner = Some(format!("project-{}", i % projects));
     image.visibility = match i % 8 {
         0..=3 => Visibility::Public,
         4 | 5 => Visibility::Private,
@@ -58,20 +63,20 @@ fn image(i: usize) -> Image {
 }
 
 async fn seed(db: &Database, count: usize) -> Image {
-    let deleted = count / 5;
+    let deleted = count;
     let mut marker = None;
     let started = Instant::now();
     let mut i = 0;
     while i < count + deleted {
         let end = (i + BATCH).min(count + deleted);
-        let images: Vec<Image> = (i..end).map(image).collect();
+        let images: Vec<Image> = (i..end).map(|i| image(i, projects(count))).collect();
         let members: Vec<Member> = images
             .iter()
             .enumerate()
             .filter(|(_, image)| image.visibility == Visibility::Shared)
             .map(|(k, image)| Member {
                 image_id: image.id,
-                member_id: format!("project-{}", (i + k + 1) % PROJECTS),
+                member_id: format!("project-{}", (i + k + 1) % projects(count)),
                 status: MemberStatus::Accepted,
                 created_at: image.created_at,
                 updated_at: image.created_at,
@@ -189,6 +194,13 @@ async fn main() {
     let near = format!("image-{:08}", count / 3);
     let far = format!("image-{:08}", count * 2 / 3);
     let names = format!("in:{near},{far}");
+    // The newest 50 live images were created after this instant.
+    let newest = image(count - 51, projects(count)).created_at;
+    let recent = format!(
+        "gt:{}.{:03}Z",
+        glint_model::time::format_iso(newest).trim_end_matches('Z'),
+        newest.millisecond()
+    );
     let shapes: Vec<Shape> = vec![
         ("default", vec![], false),
         ("`sort_key=name`", vec![("sort_key", "name")], false),
@@ -225,6 +237,81 @@ async fn main() {
         ),
         ("`visibility=shared`", vec![("visibility", "shared")], false),
         ("`owner=project-3`", vec![("owner", "project-3")], false),
+        (
+            "`status=active&sort_key=name`",
+            vec![("status", "active"), ("sort_key", "name")],
+            false,
+        ),
+        (
+            "`disk_format=qcow2&sort_key=size&sort_dir=asc`",
+            vec![
+                ("disk_format", "qcow2"),
+                ("sort_key", "size"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`visibility=public&sort_key=name`",
+            vec![("visibility", "public"), ("sort_key", "name")],
+            false,
+        ),
+        (
+            "`owner=project-3&sort_key=size`",
+            vec![("owner", "project-3"), ("sort_key", "size")],
+            false,
+        ),
+        (
+            "`created_at=gt:` (the newest 50) `&sort_key=name`",
+            vec![("created_at", &recent), ("sort_key", "name")],
+            false,
+        ),
+        (
+            "`size_max=5000&sort_key=name`",
+            vec![("size_max", "5000"), ("sort_key", "name")],
+            false,
+        ),
+        (
+            "`name=in:a,b&sort_key=size`",
+            vec![("name", &names), ("sort_key", "size")],
+            false,
+        ),
+        (
+            "`tag=bucket-3&tag=all`",
+            vec![("tag", "bucket-3"), ("tag", "all")],
+            false,
+        ),
+        (
+            "`sort_key=size&sort_key=name`, deep marker",
+            vec![("sort_key", "size"), ("sort_key", "name")],
+            true,
+        ),
+        (
+            "`sort_key=updated_at&sort_dir=asc`",
+            vec![("sort_key", "updated_at"), ("sort_dir", "asc")],
+            false,
+        ),
+        (
+            "`visibility=shared&member_status=pending`",
+            vec![("visibility", "shared"), ("member_status", "pending")],
+            false,
+        ),
+        ("`protected=true`", vec![("protected", "true")], false),
+        ("`os_hidden=true`", vec![("os_hidden", "true")], false),
+        (
+            "`checksum=` matching nothing",
+            vec![("checksum", "0123456789abcdef0123456789abcdef")],
+            false,
+        ),
+        (
+            "`status=queued&os_distro=cirros&sort_key=name`",
+            vec![
+                ("status", "queued"),
+                ("os_distro", "cirros"),
+                ("sort_key", "name"),
+            ],
+            false,
+        ),
     ];
     println!(
         "| query ({count} images) | admin p50 (max) ms | member p50 (max) ms | rows admin / member |"
@@ -233,6 +320,14 @@ async fn main() {
     for (label, pairs, with_marker) in &shapes {
         let q = query(pairs);
         let marker = with_marker.then_some(&marker);
+        if std::env::var_os("LIST_SCALE_EXPLAIN").is_some() {
+            for viewer in [&admin, &member] {
+                let plan = glint_db::testing::explain_list(&db, &q, 100, marker, viewer)
+                    .await
+                    .expect("explain");
+                eprintln!("{label} ({viewer:?}):\n    {}", plan.join("\n    "));
+            }
+        }
         let (a50, amax, an) = time(&db, &q, marker, &admin).await;
         let (m50, mmax, mn) = time(&db, &q, marker, &member).await;
         println!(

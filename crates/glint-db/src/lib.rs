@@ -136,6 +136,8 @@ struct Inner {
     /// Row counts at the last analysis, where the server keeps no count
     /// of changes itself (MySQL).
     analyzed: stats::Analyzed,
+    /// [`list::FEW_ROWS`] unless a test lowers it.
+    few_rows: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Database {
@@ -199,6 +201,7 @@ impl Database {
                 sql: images::Prepared::new(dialect),
                 deadline,
                 analyzed: stats::Analyzed::default(),
+                few_rows: std::sync::atomic::AtomicU64::new(list::FEW_ROWS),
             }),
         };
         if let Some(version) = migrate_to {

@@ -7,7 +7,7 @@ use glint_model::query::{
 };
 use glint_model::time::to_micros;
 use glint_model::{Image, Visibility};
-use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, Value};
+use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, UnionType, Value};
 
 use crate::images::select_images;
 use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag, int_from_row};
@@ -27,74 +27,339 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let sides = self.side_forms(q).await?;
-        if sides.contains(&SideForm::Empty) {
+        let mut plan = self.list_plan(q, viewer).await?;
+        if plan.matches_nothing() {
             return Ok(Vec::new());
         }
-        self.fetch_images(list_query(self.dialect(), q, &sides, limit, marker, viewer))
+        let dialect = self.dialect();
+        if plan.walks() {
+            // A walk checks a bounded stretch of the list's order: a
+            // filter matching many images may still match none of the
+            // first ones (queued images have no size and come last by
+            // size). If the stretch does not fill the page, the list
+            // starts from the filters instead.
+            plan.walk_until = self.walk_end(q, limit, marker).await?;
+            let bounded = plan.walk_until.is_some();
+            let page = self
+                .fetch_images(list_query(dialect, q, &plan, limit, marker, viewer))
+                .await?;
+            if !bounded || page.len() as u64 >= limit {
+                return Ok(page);
+            }
+            plan = if self.probed_few_enough(q, &plan).await? {
+                plan.driven()
+            } else {
+                ListPlan {
+                    walk_until: None,
+                    ..plan
+                }
+            };
+        }
+        self.fetch_images(list_query(dialect, q, &plan, limit, marker, viewer))
             .await
     }
 
-    /// How each tag and property filter of `q` is written (see
-    /// [`SideForm`]), from a count of its matching rows through their index
-    /// (up to [`FEW_SIDE_ROWS`] on SQLite, up to one elsewhere). A filter
-    /// matching nothing answers the list at once: planners estimate an
-    /// unknown tag like a common one, and PostgreSQL then walked every
-    /// image looking for it. PostgreSQL and MySQL choose between starting
-    /// from the matching rows and probing them per image by themselves.
-    /// SQLite runs an `IN (SELECT …)` by collecting every matching row
-    /// first, however many, so there the count chooses.
-    pub(crate) async fn side_forms(&self, q: &ImageListQuery) -> Result<Vec<SideForm>, DbError> {
-        let mut forms = Vec::new();
-        for filter in &q.filters {
-            let side = match filter {
-                Filter::Tag(tag) => side_rows(TAGS, [("value", tag.as_str())]),
-                Filter::Property { name, value } => side_rows(
-                    PROPERTIES,
-                    [("name", name.as_str()), ("value", value.as_str())],
-                ),
-                _ => continue,
-            };
-            let sqlite = self.dialect() == Dialect::Sqlite;
-            let cap = if sqlite { FEW_SIDE_ROWS } else { 1 };
-            let mut capped = side;
-            capped.limit(cap);
-            let count = Query::select()
-                .expr(Expr::cust("COUNT(*)"))
-                .from_subquery(capped, "side")
-                .take();
-            let found = self.read_rows(&count, int_from_row).await?;
-            let rows = found.into_iter().next().flatten().unwrap_or(0);
-            forms.push(match rows {
-                0 => SideForm::Empty,
-                n if !sqlite || n < cap as i64 => SideForm::Drive,
-                _ => SideForm::Probe,
-            });
+    /// The image [`walk_rows`] live images into the list's order (after
+    /// `marker`), where a walk for a page of `limit` stops; `None` if the
+    /// list ends before.
+    async fn walk_end(
+        &self,
+        q: &ImageListQuery,
+        limit: u64,
+        marker: Option<&Image>,
+    ) -> Result<Option<Image>, DbError> {
+        let sort = significant_keys(&q.sort);
+        let mut cond = Cond::all().add(img("deleted").eq(Expr::cust("0")));
+        if let Some(marker) = marker {
+            cond = cond.add(after_marker(sort, marker));
         }
-        Ok(forms)
+        let mut query = select_images();
+        query.cond_where(cond).limit(1).offset(walk_rows(limit) - 1);
+        order_by(&mut query, sort, sort_expr);
+        Ok(self.fetch_images(query).await?.into_iter().next())
+    }
+
+    /// How each filter of `q` is written (see [`FilterForm`]), from a count
+    /// of the live rows it matches through its own index, up to
+    /// [`FEW_ROWS`]. A filter matching nothing answers the list at once:
+    /// planners estimate an unknown value like a common one and walked
+    /// every image looking for it. A filter matching many rows, whose
+    /// index cannot give the list's order, is checked along the order's
+    /// index instead: left to themselves, the planners started from it and
+    /// sorted tens of thousands of rows. A filter matching few rows starts
+    /// the list: the order is then written so that no index serves it, or
+    /// the planners walked the order's index past every row the filter
+    /// leaves out (they cannot tell how few a range or a tag matches).
+    pub(crate) async fn list_plan(
+        &self,
+        q: &ImageListQuery,
+        viewer: &Viewer,
+    ) -> Result<ListPlan, DbError> {
+        let few = self.few_rows();
+        let first_key = q.sort.first().map(|(key, _)| *key);
+        let mut plan = ListPlan::default();
+        for filter in &q.filters {
+            let form = match (filter, side_query(filter)) {
+                (_, Some(_)) => {
+                    // Counted in their own index: the rows of deleted
+                    // images too, an upper bound.
+                    match self.count_filter(filter, few).await? {
+                        0 => FilterForm::Empty,
+                        n if n < few => {
+                            plan.order_unindexed = true;
+                            FilterForm::Drive
+                        }
+                        _ => FilterForm::Probe,
+                    }
+                }
+                (Filter::Text { values, .. }, None) if values.is_empty() => FilterForm::Empty,
+                (_, None) => match indexed_order(filter) {
+                    Some(order) => {
+                        let rows = self.count_filter(filter, few).await?;
+                        let serves = first_key == Some(order)
+                            || (first_key == Some(SortKey::CreatedAt)
+                                && single_value_with_created_index(filter));
+                        plan.order_unindexed |= rows < few && !serves;
+                        count_form(rows, few, serves)
+                    }
+                    None => FilterForm::Drive,
+                },
+            };
+            plan.filters.push(form);
+        }
+        if let Some(VisibilityFilter::Only(v)) = q.visibility {
+            let rows = self.count_visibility(v, few).await?;
+            let serves = first_key == Some(SortKey::CreatedAt);
+            plan.order_unindexed |= rows < few && !serves;
+            plan.visibility = count_form(rows, few, serves);
+        }
+        if let (Some(VisibilityFilter::Only(Visibility::Shared)), Some(project), false) =
+            (q.visibility, viewer.project_id.as_deref(), viewer.is_admin)
+        {
+            // MySQL runs an `IN` over a UNION once per image it checks.
+            if self.dialect() != Dialect::MySql && plan.visibility != FilterForm::Empty {
+                let owned = Cond::all().add(img("owner").eq(project));
+                let mut members = membership_rows(project, q.member_status);
+                members.expr(Expr::cust("1")).limit(few);
+                plan.shared_from_project = self.count_rows(members).await? < few
+                    && self.count_capped(owned, few).await? < few;
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The count of matching rows from which a filter is checked along the
+    /// list's order rather than starting it ([`FEW_ROWS`]).
+    pub(crate) fn few_rows(&self) -> u64 {
+        self.inner
+            .few_rows
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[cfg(feature = "testing")]
+    pub(crate) fn set_few_rows(&self, rows: u64) {
+        self.inner
+            .few_rows
+            .store(Ord::max(rows, 1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many rows match `filter`, counted up to `cap`: live images for
+    /// a column, the tag or property rows for those.
+    async fn count_filter(&self, filter: &Filter, cap: u64) -> Result<u64, DbError> {
+        match side_query(filter) {
+            Some((_, mut rows)) => {
+                rows.limit(cap);
+                self.count_rows(rows).await
+            }
+            None => {
+                self.count_capped(filter_condition(filter, FilterForm::Drive), cap)
+                    .await
+            }
+        }
+    }
+
+    async fn count_visibility(&self, visibility: Visibility, cap: u64) -> Result<u64, DbError> {
+        let cond = Cond::all().add(img("visibility").eq(visibility.as_str()));
+        self.count_capped(cond, cap).await
+    }
+
+    /// Whether the filters `plan` checks along the list's order include
+    /// one matching fewer than [`DRIVE_ROWS`] images: then the list
+    /// starts from the filters once a bounded walk has not filled the
+    /// page (sorting that many rows costs less than walking on through an
+    /// order the filter is at odds with); otherwise the walk goes on.
+    async fn probed_few_enough(
+        &self,
+        q: &ImageListQuery,
+        plan: &ListPlan,
+    ) -> Result<bool, DbError> {
+        let cap = self.few_rows().saturating_mul(DRIVE_ROWS / FEW_ROWS);
+        for (i, filter) in q.filters.iter().enumerate() {
+            if plan.filter(i) == FilterForm::Probe && self.count_filter(filter, cap).await? < cap {
+                return Ok(true);
+            }
+        }
+        if let (FilterForm::Probe, Some(VisibilityFilter::Only(v))) =
+            (plan.visibility, q.visibility)
+        {
+            return Ok(self.count_visibility(v, cap).await? < cap);
+        }
+        Ok(false)
+    }
+
+    /// How many live images match `cond`, counted up to `cap`.
+    async fn count_capped(&self, cond: Cond, cap: u64) -> Result<u64, DbError> {
+        let rows = Query::select()
+            .expr(Expr::cust("1"))
+            .from(IMAGES)
+            .cond_where(
+                Cond::all()
+                    .add(img("deleted").eq(Expr::cust("0")))
+                    .add(cond),
+            )
+            .limit(cap)
+            .take();
+        self.count_rows(rows).await
+    }
+
+    /// How many rows `rows` (a capped query) returns.
+    async fn count_rows(&self, rows: SelectStatement) -> Result<u64, DbError> {
+        let count = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from_subquery(rows, "side")
+            .take();
+        let found = self.read_rows(&count, int_from_row).await?;
+        let rows = found.into_iter().next().flatten().unwrap_or(0);
+        Ok(u64::try_from(rows).unwrap_or(0))
     }
 }
 
-/// Below this many matching rows a tag or property filter drives the list
-/// on SQLite; from it on, the list walks its index in order and probes.
-/// Collecting this many rows, or probing until a page is full when about
-/// this many of a million images match, each take milliseconds.
-pub(crate) const FEW_SIDE_ROWS: u64 = 5000;
+/// The form of a filter on a column of the images table matching `rows`
+/// (counted up to `few`), when its index does or does not give the list's
+/// order.
+fn count_form(rows: u64, few: u64, serves_order: bool) -> FilterForm {
+    match rows {
+        0 => FilterForm::Empty,
+        n if n < few || serves_order => FilterForm::Drive,
+        _ => FilterForm::Probe,
+    }
+}
 
-/// How a tag or property filter is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SideForm {
-    /// `images.id IN (SELECT image_id FROM …)`: uncorrelated, so the
-    /// planner can start from the matching rows and look images up by key
-    /// (a filter matching nothing is answered from the index alone).
+/// The sort key whose index starts with the column `filter` is on, for
+/// filters an index can serve.
+fn indexed_order(filter: &Filter) -> Option<SortKey> {
+    match filter {
+        Filter::Text { column, .. } => match column {
+            TextColumn::Name => Some(SortKey::Name),
+            TextColumn::Status => Some(SortKey::Status),
+            TextColumn::DiskFormat => Some(SortKey::DiskFormat),
+            TextColumn::ContainerFormat => Some(SortKey::ContainerFormat),
+            // Owner's index is (owner, created_at, id): no sort key of its
+            // own, and the default order.
+            TextColumn::Owner => Some(SortKey::CreatedAt),
+            TextColumn::Id | TextColumn::Checksum | TextColumn::OsHashAlgo => None,
+            TextColumn::OsHashValue => None,
+        },
+        Filter::Time { column, op, .. } if *op != CmpOp::Neq => Some(match column {
+            TimeColumn::CreatedAt => SortKey::CreatedAt,
+            TimeColumn::UpdatedAt => SortKey::UpdatedAt,
+        }),
+        Filter::Number {
+            column: NumColumn::Size,
+            op,
+            ..
+        } if *op != CmpOp::Neq => Some(SortKey::Size),
+        _ => None,
+    }
+}
+
+/// One value of a column whose index is (column, created_at, id): read in
+/// the default order as it stands.
+fn single_value_with_created_index(filter: &Filter) -> bool {
+    matches!(filter, Filter::Text { column, values } if values.len() == 1
+        && *column != TextColumn::Id
+        && indexed_order(filter).is_some())
+}
+
+/// Up to this many rows matching a filter, the list starts from them and
+/// sorts them; from it on, the list walks its order's index and checks
+/// the filter on each row. Collecting this many rows, or walking until a
+/// page is full when about this many of a million images match, each
+/// take milliseconds.
+pub(crate) const FEW_ROWS: u64 = 5000;
+
+/// Up to this many rows matching a filter checked along the list's
+/// order, the list starts from the filter when a walk of [`walk_rows`]
+/// has not filled the page.
+const DRIVE_ROWS: u64 = 10 * FEW_ROWS;
+
+/// How a list filter is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum FilterForm {
+    /// So that its index can start the query: an indexed column compared
+    /// plainly, `images.id IN (SELECT image_id FROM …)` for a tag or
+    /// property (uncorrelated: the planner can start from the matching
+    /// rows and look images up by key).
+    #[default]
     Drive,
-    /// `EXISTS (SELECT 1 FROM … WHERE image_id = images.id AND …)`: probed
-    /// per image while the list's index is walked in order, for a filter
-    /// that matches many images.
+    /// Checked on each image met while the list's index is walked in
+    /// order: one opaque term no index serves ([`unsplit`]), around
+    /// `EXISTS (SELECT 1 FROM … WHERE image_id = images.id …)` for a tag
+    /// or property. For filters that match many images.
     Probe,
     /// Matches no row: the list is empty without asking further (written
-    /// as [`SideForm::Drive`] if asked).
+    /// as [`FilterForm::Drive`] if asked).
     Empty,
+}
+
+/// The forms of a list request's filters, in the order of its `filters`,
+/// and of its `visibility` parameter.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListPlan {
+    pub(crate) filters: Vec<FilterForm>,
+    pub(crate) visibility: FilterForm,
+    /// `visibility=shared` for a regular user whose project owns and is a
+    /// member of few images: the list starts from those (see
+    /// [`shared_with`]) rather than walking every project's shared images.
+    pub(crate) shared_from_project: bool,
+    /// The list is sorted on expressions no index serves, so that the
+    /// planner starts from a filter matching few rows rather than walk the
+    /// order's index past everything the filter leaves out.
+    pub(crate) order_unindexed: bool,
+    /// Where a walk along the list's order stops (see
+    /// [`Database::list_images`]).
+    pub(crate) walk_until: Option<Image>,
+}
+
+impl ListPlan {
+    /// Whether a filter is checked along the list's order.
+    fn walks(&self) -> bool {
+        !self.order_unindexed
+            && (self.visibility == FilterForm::Probe || self.filters.contains(&FilterForm::Probe))
+    }
+
+    /// Every filter written so that the list can start from it.
+    fn driven(self) -> ListPlan {
+        let drive = |form| match form {
+            FilterForm::Probe => FilterForm::Drive,
+            other => other,
+        };
+        ListPlan {
+            filters: self.filters.into_iter().map(drive).collect(),
+            visibility: drive(self.visibility),
+            shared_from_project: self.shared_from_project,
+            order_unindexed: true,
+            walk_until: None,
+        }
+    }
+
+    fn matches_nothing(&self) -> bool {
+        self.visibility == FilterForm::Empty || self.filters.contains(&FilterForm::Empty)
+    }
+
+    fn filter(&self, i: usize) -> FilterForm {
+        self.filters.get(i).copied().unwrap_or_default()
+    }
 }
 
 fn img(column: &'static str) -> Expr {
@@ -104,7 +369,7 @@ fn img(column: &'static str) -> Expr {
 pub(crate) fn list_query(
     dialect: Dialect,
     q: &ImageListQuery,
-    sides: &[SideForm],
+    plan: &ListPlan,
     limit: u64,
     marker: Option<&Image>,
     viewer: &Viewer,
@@ -116,37 +381,67 @@ pub(crate) fn list_query(
         .add(img("deleted").eq(Expr::cust("0")))
         .add(img("status").ne("killed"))
         .add(img("os_hidden").eq(literal_flag(q.os_hidden)))
-        .add(visible_to(dialect, q, viewer));
-    let mut sides = sides.iter().copied();
-    for filter in &q.filters {
-        let side = match filter {
-            Filter::Tag(_) | Filter::Property { .. } => sides.next().unwrap_or(SideForm::Drive),
-            _ => SideForm::Drive,
-        };
-        cond = cond.add(filter_condition(filter, side));
+        .add(visible_to(dialect, q, plan, viewer));
+    for (i, filter) in q.filters.iter().enumerate() {
+        let form = plan.filter(i);
+        cond = cond.add(match form {
+            FilterForm::Probe => probed_condition(filter),
+            _ => filter_condition(filter, form),
+        });
     }
     let sort = significant_keys(&q.sort);
     if let Some(marker) = marker {
         cond = cond.add(after_marker(sort, marker));
     }
+    if let Some(end) = &plan.walk_until {
+        cond = cond.add(up_to(sort, end));
+    }
     let mut query = select_images();
     query.cond_where(cond).limit(limit);
+    if plan.order_unindexed {
+        order_by(&mut query, sort, |key| {
+            let (column, kind) = sort_column(key);
+            unindexed(dialect, column, kind)
+        });
+    } else {
+        order_by(&mut query, sort, sort_expr);
+    }
+    query
+}
+
+/// `ORDER BY` the sort keys, each as `expr` writes it.
+fn order_by(
+    query: &mut SelectStatement,
+    sort: &[(SortKey, SortDir)],
+    expr: impl Fn(SortKey) -> Expr,
+) {
     for (key, dir) in sort {
         let order = match dir {
             SortDir::Asc => Order::Asc,
             SortDir::Desc => Order::Desc,
         };
-        query.order_by_expr(sort_expr(*key), order);
+        query.order_by_expr(expr(*key), order);
     }
-    query
+}
+
+/// How many rows of the list's order a walk checks for a page of `limit`
+/// before the list starts from its filters instead: a hundred per row of
+/// the page, so a filter matching one image in a hundred along the way
+/// fills it.
+fn walk_rows(limit: u64) -> u64 {
+    Ord::max(limit.saturating_mul(100), 1000)
 }
 
 /// The images `viewer` may list with `q`'s `visibility` and
 /// `member_status` parameters.
-fn visible_to(dialect: Dialect, q: &ImageListQuery, viewer: &Viewer) -> Cond {
+fn visible_to(dialect: Dialect, q: &ImageListQuery, plan: &ListPlan, viewer: &Viewer) -> Cond {
     let mut cond = Cond::all();
     if !viewer.is_admin {
         cond = cond.add(unsplit(candidates(q.member_status, viewer)));
+        if let (true, Some(project)) = (plan.shared_from_project, viewer.project_id.as_deref()) {
+            let shared = shared_with(dialect, project, q.member_status);
+            cond = cond.add(img("id").in_subquery(shared));
+        }
         // Of a regular user's candidates, only their own images can be
         // private: said outright, the planner reads the owner's index
         // rather than walking every private image of every project.
@@ -156,11 +451,14 @@ fn visible_to(dialect: Dialect, q: &ImageListQuery, viewer: &Viewer) -> Cond {
             cond = cond.add(img("owner").eq(project));
         }
     }
-    if let Some(visible) = visibility_condition(q.visibility, viewer) {
-        // PostgreSQL does not split this OR (one branch is a `<>`), and
-        // estimates it better than the opaque form.
+    if let Some(visible) = visibility_condition(q.visibility, plan.visibility, viewer) {
+        // One visibility is an equality an index can serve as written.
+        // The default's OR PostgreSQL does not split (one branch is a
+        // `<>`), and estimates better than the opaque form.
+        let one = matches!(q.visibility, Some(VisibilityFilter::Only(_)));
         cond = cond.add(match dialect {
             Dialect::Postgres => visible,
+            _ if one => visible,
             _ => unsplit(visible),
         });
     }
@@ -203,16 +501,10 @@ fn unsplit(cond: Cond) -> Cond {
 fn candidates(member_status: MemberStatusFilter, viewer: &Viewer) -> Cond {
     let mut any = Cond::any().add(img("visibility").is_in(["public", "community"]));
     if let Some(project) = viewer.project_id.as_deref() {
-        let mut membership = Query::select()
+        let mut membership = membership_rows(project, member_status);
+        membership
             .expr(Expr::cust("1"))
-            .from(MEMBERS)
-            .and_where(Expr::col((MEMBERS, "image_id")).equals((IMAGES, "id")))
-            .and_where(Expr::col((MEMBERS, "member")).eq(project))
-            .and_where(Expr::col((MEMBERS, "deleted")).eq(flag(false)))
-            .take();
-        if let MemberStatusFilter::Only(status) = member_status {
-            membership.and_where(Expr::col((MEMBERS, "status")).eq(status.as_str()));
-        }
+            .and_where(Expr::col((MEMBERS, "image_id")).equals((IMAGES, "id")));
         any = any.add(img("owner").eq(project)).add(
             Cond::all()
                 .add(img("visibility").eq("shared"))
@@ -222,11 +514,56 @@ fn candidates(member_status: MemberStatusFilter, viewer: &Viewer) -> Cond {
     any
 }
 
+/// The ids of the shared images `project` owns or is a member of (with
+/// the requested member status): the images `visibility=shared` can list
+/// for a regular user, found from the project's side.
+fn shared_with(
+    dialect: Dialect,
+    project: &str,
+    member_status: MemberStatusFilter,
+) -> SelectStatement {
+    let mut members = membership_rows(project, member_status);
+    members.column((MEMBERS, "image_id"));
+    let mut owned = Query::select()
+        .column((IMAGES, "id"))
+        .from(IMAGES)
+        .and_where(img("owner").eq(project))
+        .and_where(img("deleted").eq(Expr::cust("0")))
+        // Read through the owner's index, not every shared image's.
+        .and_where(unindexed(dialect, "visibility", Kind::Text).eq("shared"))
+        .take();
+    owned.union(UnionType::All, members);
+    owned
+}
+
+/// The live member rows of `project`, with the requested status.
+fn membership_rows(project: &str, member_status: MemberStatusFilter) -> SelectStatement {
+    let mut rows = Query::select()
+        .from(MEMBERS)
+        .and_where(Expr::col((MEMBERS, "member")).eq(project))
+        .and_where(Expr::col((MEMBERS, "deleted")).eq(flag(false)))
+        .take();
+    if let MemberStatusFilter::Only(status) = member_status {
+        rows.and_where(Expr::col((MEMBERS, "status")).eq(status.as_str()));
+    }
+    rows
+}
+
 /// The `visibility` parameter; without one, community images are listed
 /// only to their owner (Glance's rule, for admins too).
-fn visibility_condition(visibility: Option<VisibilityFilter>, viewer: &Viewer) -> Option<Cond> {
+fn visibility_condition(
+    visibility: Option<VisibilityFilter>,
+    form: FilterForm,
+    viewer: &Viewer,
+) -> Option<Cond> {
     match visibility {
-        Some(VisibilityFilter::Only(v)) => Some(Cond::all().add(img("visibility").eq(v.as_str()))),
+        Some(VisibilityFilter::Only(v)) => {
+            let equal = Cond::all().add(img("visibility").eq(v.as_str()));
+            Some(match form {
+                FilterForm::Probe => unsplit(equal),
+                _ => equal,
+            })
+        }
         Some(VisibilityFilter::All) => None,
         None => {
             let not_community = img("visibility").ne("community");
@@ -238,19 +575,19 @@ fn visibility_condition(visibility: Option<VisibilityFilter>, viewer: &Viewer) -
     }
 }
 
-fn filter_condition(filter: &Filter, side: SideForm) -> Cond {
+/// `filter` as a condition, written in `form` (a probed column filter is
+/// [`probed_condition`]).
+fn filter_condition(filter: &Filter, form: FilterForm) -> Cond {
     let cond = Cond::all();
     match filter {
-        Filter::Text { column, values } if values.is_empty() => {
+        Filter::Text { values, .. } if values.is_empty() => {
             // `IN ()` is not valid SQL; an empty list matches nothing.
             cond.add(Expr::cust("1 = 0"))
         }
         Filter::Text { column, values } => {
-            cond.add(img(text_column(*column)).is_in(values.iter().map(String::as_str)))
+            cond.add(text_expr(*column, values).is_in(values.iter().map(String::as_str)))
         }
-        Filter::Number { column, op, value } => {
-            cond.add(compare(img(num_column(*column)), *op, *value))
-        }
+        Filter::Number { column, op, value } => cond.add(number_condition(*column, *op, *value)),
         Filter::Bool {
             column: BoolColumn::Protected,
             value,
@@ -258,28 +595,96 @@ fn filter_condition(filter: &Filter, side: SideForm) -> Cond {
         Filter::Time { column, op, at } => {
             cond.add(compare(img(time_column(*column)), *op, to_micros(*at)))
         }
-        Filter::Property { name, value } => cond.add(side_condition(
-            side,
+        Filter::Property { .. } | Filter::Tag(_) => match side_query(filter) {
+            Some((table, rows)) => cond.add(side_condition(form, table, rows)),
+            None => cond,
+        },
+    }
+}
+
+/// The table of a tag or property filter and its
+/// `SELECT image_id FROM … WHERE …`.
+fn side_query(filter: &Filter) -> Option<(&'static str, SelectStatement)> {
+    match filter {
+        Filter::Property { name, value } => Some((
             PROPERTIES,
             side_rows(
                 PROPERTIES,
                 [("name", name.as_str()), ("value", value.as_str())],
             ),
         )),
-        Filter::Tag(tag) => cond.add(side_condition(
-            side,
-            TAGS,
-            side_rows(TAGS, [("value", tag.as_str())]),
-        )),
+        Filter::Tag(tag) => Some((TAGS, side_rows(TAGS, [("value", tag.as_str())]))),
+        _ => None,
+    }
+}
+
+/// `filter` checked on each row the list's own index brings: as one
+/// opaque term (see [`unsplit`]), which no index serves and which planners
+/// expect a third of the rows to pass, so that they walk the order's index
+/// rather than start from the filter's.
+fn probed_condition(filter: &Filter) -> Cond {
+    unsplit(filter_condition(filter, FilterForm::Probe))
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Integer,
+}
+
+/// The column as an expression no index serves: SQLite's unary `+`,
+/// elsewhere a no-op computation on it.
+fn unindexed(dialect: Dialect, column: &'static str, kind: Kind) -> Expr {
+    // The builders' placeholder for the column: `$1` on PostgreSQL, `?`
+    // on the others.
+    let col = img(column);
+    match (dialect, kind) {
+        (Dialect::Sqlite, _) => Expr::cust_with_expr("+?", col),
+        (Dialect::MySql, Kind::Text) => Expr::cust_with_expr("CONCAT(?, '')", col),
+        (Dialect::MySql, Kind::Integer) => Expr::cust_with_expr("(? + 0)", col),
+        (Dialect::Postgres, Kind::Text) => Expr::cust_with_expr("CONCAT($1, '')", col),
+        (Dialect::Postgres, Kind::Integer) => Expr::cust_with_expr("($1 + 0)", col),
+    }
+}
+
+/// The column a text filter compares: the indexed `sort_*` column (its
+/// value with NULL as '') where the filter cannot match an empty value,
+/// which the two forms would tell apart.
+fn text_column_indexed(column: TextColumn, values: &[String]) -> &'static str {
+    let empty = values.iter().any(String::is_empty);
+    match column {
+        TextColumn::Name if !empty => "sort_name",
+        TextColumn::DiskFormat if !empty => "sort_disk_format",
+        TextColumn::ContainerFormat if !empty => "sort_container_format",
+        other => text_column(other),
+    }
+}
+
+fn text_expr(column: TextColumn, values: &[String]) -> Expr {
+    img(text_column_indexed(column, values))
+}
+
+/// A size, virtual size or minimum compared with `value`. A size is
+/// compared on `sort_size` (indexed; NULL as -1) where that gives the same
+/// rows: NULL never satisfies a comparison, -1 never one with a bound of 0
+/// or more from below, and bounds from above say `>= 0` too.
+fn number_condition(column: NumColumn, op: CmpOp, value: i64) -> Expr {
+    if column != NumColumn::Size || op == CmpOp::Neq || value < 0 {
+        return compare(img(num_column(column)), op, value);
+    }
+    let sort = img("sort_size");
+    match op {
+        CmpOp::Eq | CmpOp::Gt | CmpOp::Gte => compare(sort, op, value),
+        _ => compare(sort.clone(), op, value).and(sort.gte(0)),
     }
 }
 
 /// The filter on `rows` of `table` (a [`side_rows`] query), written as
-/// `side` says.
-fn side_condition(side: SideForm, table: &'static str, mut rows: SelectStatement) -> Expr {
-    match side {
-        SideForm::Drive | SideForm::Empty => img("id").in_subquery(rows),
-        SideForm::Probe => {
+/// `form` says.
+fn side_condition(form: FilterForm, table: &'static str, mut rows: SelectStatement) -> Expr {
+    match form {
+        FilterForm::Drive | FilterForm::Empty => img("id").in_subquery(rows),
+        FilterForm::Probe => {
             rows.and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")));
             Expr::exists(rows)
         }
@@ -348,15 +753,19 @@ fn time_column(column: TimeColumn) -> &'static str {
 /// `sort_*` columns hold those values (and are indexed). The keyset
 /// condition uses the same columns, so pages join up exactly.
 fn sort_expr(key: SortKey) -> Expr {
+    img(sort_column(key).0)
+}
+
+fn sort_column(key: SortKey) -> (&'static str, Kind) {
     match key {
-        SortKey::Name => img("sort_name"),
-        SortKey::ContainerFormat => img("sort_container_format"),
-        SortKey::DiskFormat => img("sort_disk_format"),
-        SortKey::Size => img("sort_size"),
-        SortKey::Status => img("status"),
-        SortKey::Id => img("id"),
-        SortKey::CreatedAt => img("created_at"),
-        SortKey::UpdatedAt => img("updated_at"),
+        SortKey::Name => ("sort_name", Kind::Text),
+        SortKey::ContainerFormat => ("sort_container_format", Kind::Text),
+        SortKey::DiskFormat => ("sort_disk_format", Kind::Text),
+        SortKey::Size => ("sort_size", Kind::Integer),
+        SortKey::Status => ("status", Kind::Text),
+        SortKey::Id => ("id", Kind::Text),
+        SortKey::CreatedAt => ("created_at", Kind::Integer),
+        SortKey::UpdatedAt => ("updated_at", Kind::Integer),
     }
 }
 
@@ -378,6 +787,22 @@ fn marker_value(key: SortKey, marker: &Image) -> Value {
         SortKey::CreatedAt => Value::from(to_micros(marker.created_at)),
         SortKey::UpdatedAt => Value::from(to_micros(marker.updated_at)),
     }
+}
+
+/// Rows up to `end` in sort order, `end` included: the complement of
+/// [`after_marker`], with the bound `k1 <= e1` (`>=` for a descending
+/// key) that ends the database's index walk there.
+fn up_to(sort: &[(SortKey, SortDir)], end: &Image) -> Cond {
+    let mut cond = Cond::all().not().add(after_marker(sort, end));
+    if let Some((key, dir)) = sort.first() {
+        let value = Expr::val(marker_value(*key, end));
+        let bound = match dir {
+            SortDir::Asc => sort_expr(*key).lte(value),
+            SortDir::Desc => sort_expr(*key).gte(value),
+        };
+        cond = Cond::all().add(bound).add(cond);
+    }
+    cond
 }
 
 /// Rows strictly after the marker in sort order:
@@ -436,7 +861,7 @@ mod tests {
                 let query = list_query(
                     Dialect::Sqlite,
                     &ImageListQuery::default(),
-                    &[],
+                    &ListPlan::default(),
                     100,
                     marker,
                     viewer,
@@ -468,7 +893,11 @@ mod tests {
             project_id: None,
             is_admin: true,
         };
-        let query = list_query(Dialect::Sqlite, &q, &[SideForm::Probe], 100, None, &admin);
+        let plan = ListPlan {
+            filters: vec![FilterForm::Probe],
+            ..ListPlan::default()
+        };
+        let query = list_query(Dialect::Sqlite, &q, &plan, 100, None, &admin);
         let (sql, args) = exec::render(Dialect::Sqlite, &query).unwrap();
         let rows = sqlx::query_with(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")), args)
             .fetch_all(db.pool())
@@ -478,9 +907,7 @@ mod tests {
         let text = plan.join("\n");
         assert!(text.contains("ix_images_live_created"), "{text}");
         assert!(
-            text.contains(
-                "SEARCH image_tags EXISTS USING COVERING INDEX sqlite_autoindex_image_tags_1"
-            ),
+            text.contains("SEARCH image_tags USING COVERING INDEX sqlite_autoindex_image_tags_1"),
             "{text}"
         );
         assert!(!text.contains("TEMP B-TREE"), "{text}");

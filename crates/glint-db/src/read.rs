@@ -102,7 +102,7 @@ mod tests {
         let query = list_query(
             crate::Dialect::Sqlite,
             &ImageListQuery::default(),
-            &[],
+            &crate::list::ListPlan::default(),
             100,
             None,
             &admin,
