@@ -88,21 +88,14 @@ async fn seed(db: &Database, count: usize) -> Image {
         if (i..end).contains(&(count / 2)) {
             marker = Some(images[count / 2 - i].clone());
         }
-        for image in images.iter().skip(count.saturating_sub(i)) {
-            let version = db
-                .get_image_versioned(image.id)
-                .await
-                .expect("read")
-                .expect("there");
-            db.delete_image(
-                image.id,
-                version.version,
-                ImageStatus::Deleted,
-                image.created_at,
-            )
+        let gone: Vec<_> = images
+            .iter()
+            .skip(count.saturating_sub(i))
+            .map(|image| (image.id, image.created_at))
+            .collect();
+        glint_db::testing::delete_loaded(db, &gone)
             .await
             .expect("delete");
-        }
         i = end;
     }
     eprintln!(

@@ -4,9 +4,10 @@
 //! statements of the test's choosing.
 
 use glint_model::query::ImageListQuery;
-use glint_model::{Image, ImageId};
+use glint_model::time::Timestamp;
+use glint_model::{Image, ImageId, ImageStatus};
 use sea_query::{Expr, ExprTrait, Query};
-use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Column, Connection, Row};
 
 use crate::rows::{self, CHILDREN, IMAGE_COLUMNS, IMAGES, flag};
 use crate::{Database, DbError, Dialect, Viewer, children, exec};
@@ -194,4 +195,77 @@ pub async fn load_catalogue(
             .await?;
     }
     tx.commit().await
+}
+
+/// Deletes images stored by [`load_catalogue`] as the API deletes one
+/// (status `deleted`, deleted at `at`), each on its own.
+pub async fn delete_loaded(db: &Database, images: &[(ImageId, Timestamp)]) -> Result<(), DbError> {
+    for (id, at) in images {
+        let Some(found) = db.get_image_versioned(*id).await? else {
+            return Err(DbError::internal(format!(
+                "image {id} is not there to delete"
+            )));
+        };
+        db.delete_image(*id, found.version, ImageStatus::Deleted, *at)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Every row the catalogue holds for image `id` (its image row and the
+/// rows of its tags, properties, members and locations), one line each,
+/// `table: column=value …` with columns in name order, lines sorted;
+/// the image row's `version` (a count of its saves) left out. For
+/// comparing how two ways of storing an image left the database.
+pub async fn image_rows(db: &Database, id: ImageId) -> Result<Vec<String>, DbError> {
+    let tables = [
+        ("images", "id"),
+        ("image_tags", "image_id"),
+        ("image_properties", "image_id"),
+        ("image_members", "image_id"),
+        ("image_locations", "image_id"),
+    ];
+    let mut out = Vec::new();
+    for (table, key) in tables {
+        let sql = format!("SELECT * FROM {table} WHERE {key} = ?");
+        let sql = match db.dialect() {
+            Dialect::Postgres => sql.replace('?', "$1"),
+            _ => sql,
+        };
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_all(db.pool())
+            .await?;
+        for row in rows {
+            let mut columns: Vec<String> = Vec::new();
+            for (i, column) in row.columns().iter().enumerate() {
+                let name = column.name();
+                if table == "images" && name == "version" {
+                    continue;
+                }
+                columns.push(format!("{name}={}", any_value(&row, i)));
+            }
+            columns.sort();
+            out.push(format!("{table}: {}", columns.join(" ")));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A column of any type as text.
+fn any_value(row: &sqlx::any::AnyRow, i: usize) -> String {
+    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+        return format!("{v:?}");
+    }
+    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+        return format!("{v:?}");
+    }
+    if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+        return format!("{v:?}");
+    }
+    match row.try_get::<Option<Vec<u8>>, _>(i) {
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("<{e}>"),
+    }
 }

@@ -7,6 +7,7 @@ mod common;
 mod backends;
 mod bad_input;
 mod body_limits;
+mod bulk_load;
 mod cache_api;
 mod concurrency;
 mod connections;
