@@ -7,6 +7,10 @@
 //!
 //!   cargo run --release -p glint-db --example list_scale -- N [DATABASE_URL]
 //!
+//! With `LIST_SCALE_QUERIES` set, it prints each shape's label and query
+//! string (tab-separated) instead of timing them, for `scripts/bench-list`;
+//! with `LIST_SCALE_EXPLAIN` set, each shape's plan on standard error.
+//!
 //! Without a URL the catalogue is a SQLite file in a temporary directory.
 //! A database that already holds images (seeded by an earlier run with the
 //! same N) is timed as it is.
@@ -177,8 +181,6 @@ async fn main() {
             .expect("marker");
         found.into_iter().next().expect("marker seeded before")
     };
-    let analyzed = db.refresh_statistics().await.expect("statistics");
-    eprintln!("statistics gathered for {analyzed:?}");
     let admin = admin_viewer();
     let member = Viewer {
         project_id: Some("project-7".into()),
@@ -306,6 +308,21 @@ async fn main() {
             false,
         ),
     ];
+    if std::env::var_os("LIST_SCALE_QUERIES").is_some() {
+        // The query strings of the shapes, for timing them through the API.
+        for (label, pairs, with_marker) in &shapes {
+            let mut query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            query.push("limit=100".into());
+            if *with_marker {
+                query.push(format!("marker={}", marker.id));
+            }
+            println!("{label}\t{}", query.join("&"));
+        }
+        db.close().await;
+        return;
+    }
+    let analyzed = db.refresh_statistics().await.expect("statistics");
+    eprintln!("statistics gathered for {analyzed:?}");
     println!(
         "| query ({count} images) | admin p50 (max) ms | member p50 (max) ms | rows admin / member |"
     );
