@@ -10,7 +10,7 @@ use glint_model::{Image, Visibility};
 use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, UnionType, Value};
 
 use crate::images::select_images;
-use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag, int_from_row};
+use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag, int_from_row, text_from_row};
 use crate::{Database, DbError, Dialect, Viewer};
 
 impl Database {
@@ -32,13 +32,15 @@ impl Database {
             return Ok(Vec::new());
         }
         let dialect = self.dialect();
-        if plan.walks() {
-            // A walk checks a bounded stretch of the list's order: a
-            // filter matching many images may still match none of the
-            // first ones (queued images have no size and come last by
-            // size). If the stretch does not fill the page, the list
-            // starts from the filters instead.
-            plan.walk_until = self.walk_end(q, limit, marker).await?;
+        if let (true, Some(matching)) = (plan.walks(), plan.probed_rows) {
+            // The probed filters match fewer than `DRIVE_ROWS` images: the
+            // walk checks a bounded stretch of the list's order, as long as
+            // starting from them would cost. A filter matching many images
+            // may still match none of the first ones (queued images have
+            // no size and come last by size); if the stretch does not fill
+            // the page, the list starts from the filters instead.
+            let rows = walk_rows(limit, matching);
+            plan.walk_until = self.walk_end(q, rows, marker).await?;
             let bounded = plan.walk_until.is_some();
             let page = self
                 .fetch_images(list_query(dialect, q, &plan, limit, marker, viewer))
@@ -46,26 +48,19 @@ impl Database {
             if !bounded || page.len() as u64 >= limit {
                 return Ok(page);
             }
-            plan = if self.probed_few_enough(q, &plan).await? {
-                plan.driven()
-            } else {
-                ListPlan {
-                    walk_until: None,
-                    ..plan
-                }
-            };
+            plan = plan.driven();
         }
         self.fetch_images(list_query(dialect, q, &plan, limit, marker, viewer))
             .await
     }
 
-    /// The image [`walk_rows`] live images into the list's order (after
-    /// `marker`), where a walk for a page of `limit` stops; `None` if the
-    /// list ends before.
+    /// The image `rows` live images into the list's order (after
+    /// `marker`), where a bounded walk stops; `None` if the list ends
+    /// before.
     async fn walk_end(
         &self,
         q: &ImageListQuery,
-        limit: u64,
+        rows: u64,
         marker: Option<&Image>,
     ) -> Result<Option<Image>, DbError> {
         let sort = significant_keys(&q.sort);
@@ -73,10 +68,28 @@ impl Database {
         if let Some(marker) = marker {
             cond = cond.add(after_marker(sort, marker));
         }
-        let mut query = select_images();
-        query.cond_where(cond).limit(1).offset(walk_rows(limit) - 1);
+        // Only the id, which the order's index holds: skipping rows is then
+        // a walk of the index alone. The row itself is read by its key.
+        let mut query = Query::select()
+            .column((IMAGES, "id"))
+            .from(IMAGES)
+            .cond_where(cond)
+            .limit(1)
+            .offset(rows - 1)
+            .take();
         order_by(&mut query, sort, sort_expr);
-        Ok(self.fetch_images(query).await?.into_iter().next())
+        let Some(id) = self
+            .read_rows(&query, text_from_row)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let id = id
+            .parse()
+            .map_err(|_| DbError::internal(format!("an image id that is not a UUID: {id}")))?;
+        self.get_image_any(id).await
     }
 
     /// How each filter of `q` is written (see [`FilterForm`]), from a count
@@ -98,51 +111,84 @@ impl Database {
         let few = self.few_rows();
         let first_key = q.sort.first().map(|(key, _)| *key);
         let mut plan = ListPlan::default();
-        for filter in &q.filters {
-            let form = match (filter, side_query(filter)) {
-                (_, Some(_)) => {
-                    // Counted in their own index: the rows of deleted
-                    // images too, an upper bound.
-                    match self.count_filter(filter, few).await? {
-                        0 => FilterForm::Empty,
-                        n if n < few => {
-                            plan.order_unindexed = true;
-                            FilterForm::Drive
-                        }
-                        _ => FilterForm::Probe,
-                    }
+        // The filter matching fewest rows, where that is under `few`, and
+        // the ids of its images.
+        let mut fewest: Option<(usize, Vec<String>)> = None;
+        for (i, filter) in q.filters.iter().enumerate() {
+            let serves = match (filter, indexed_order(filter)) {
+                (Filter::Text { values, .. }, _) if values.is_empty() => {
+                    plan.filters.push(FilterForm::Empty);
+                    continue;
                 }
-                (Filter::Text { values, .. }, None) if values.is_empty() => FilterForm::Empty,
-                (_, None) => match indexed_order(filter) {
-                    Some(order) => {
-                        let rows = self.count_filter(filter, few).await?;
-                        let serves = first_key == Some(order)
-                            || (first_key == Some(SortKey::CreatedAt)
-                                && single_value_with_created_index(filter));
-                        plan.order_unindexed |= rows < few && !serves;
-                        count_form(rows, few, serves)
+                (Filter::Tag(_) | Filter::Property { .. }, _) => false,
+                (_, Some(order)) => {
+                    first_key == Some(order)
+                        || (first_key == Some(SortKey::CreatedAt)
+                            && single_value_with_created_index(filter))
+                }
+                (_, None) => {
+                    plan.filters.push(FilterForm::Drive);
+                    continue;
+                }
+            };
+            let form = if serves {
+                // Its index gives the order: walked as it stands.
+                match self.count_filter(filter, 1).await? {
+                    0 => FilterForm::Empty,
+                    _ => FilterForm::Drive,
+                }
+            } else {
+                let ids = self.filter_ids(filter, few).await?;
+                match ids.len() as u64 {
+                    0 => FilterForm::Empty,
+                    n if n < few => {
+                        if fewest.as_ref().is_none_or(|(_, f)| ids.len() < f.len()) {
+                            fewest = Some((i, ids));
+                        }
+                        FilterForm::Drive
                     }
-                    None => FilterForm::Drive,
-                },
+                    _ => FilterForm::Probe,
+                }
             };
             plan.filters.push(form);
+        }
+        // How many images the filters checked along the walk match, where
+        // one of them matches fewer than `DRIVE_ROWS`.
+        let cap = few.saturating_mul(DRIVE_ROWS / FEW_ROWS);
+        let mut probed: Option<u64> = None;
+        for (i, filter) in q.filters.iter().enumerate() {
+            if plan.filters[i] == FilterForm::Probe {
+                let rows = self.count_filter(filter, cap).await?;
+                probed = Some(probed.map_or(rows, |p| Ord::min(p, rows)));
+            }
+        }
+        if let Some((i, ids)) = fewest {
+            plan.filters[i] = FilterForm::Listed;
+            plan.ids = ids;
+            plan.order_unindexed = true;
         }
         if let Some(VisibilityFilter::Only(v)) = q.visibility {
             let rows = self.count_visibility(v, few).await?;
             let serves = first_key == Some(SortKey::CreatedAt);
             plan.order_unindexed |= rows < few && !serves;
             plan.visibility = count_form(rows, few, serves);
+            if plan.visibility == FilterForm::Probe {
+                let rows = self.count_visibility(v, cap).await?;
+                probed = Some(probed.map_or(rows, |p| Ord::min(p, rows)));
+            }
         }
+        plan.probed_rows = probed.filter(|rows| *rows < cap);
         if let (Some(VisibilityFilter::Only(Visibility::Shared)), Some(project), false) =
             (q.visibility, viewer.project_id.as_deref(), viewer.is_admin)
         {
             // MySQL runs an `IN` over a UNION once per image it checks.
             if self.dialect() != Dialect::MySql && plan.visibility != FilterForm::Empty {
                 let owned = Cond::all().add(img("owner").eq(project));
+                let owner_order = [img("owner"), img("created_at"), img("id")];
                 let mut members = membership_rows(project, q.member_status);
                 members.expr(Expr::cust("1")).limit(few);
                 plan.shared_from_project = self.count_rows(members).await? < few
-                    && self.count_capped(owned, few).await? < few;
+                    && self.count_rows(live_ids(owned, &owner_order, few)).await? < few;
             }
         }
         Ok(plan)
@@ -166,60 +212,20 @@ impl Database {
     /// How many rows match `filter`, counted up to `cap`: live images for
     /// a column, the tag or property rows for those.
     async fn count_filter(&self, filter: &Filter, cap: u64) -> Result<u64, DbError> {
-        match side_query(filter) {
-            Some((_, mut rows)) => {
-                rows.limit(cap);
-                self.count_rows(rows).await
-            }
-            None => {
-                self.count_capped(filter_condition(filter, FilterForm::Drive), cap)
-                    .await
-            }
-        }
+        self.count_rows(matching_rows(filter, cap)).await
     }
 
     async fn count_visibility(&self, visibility: Visibility, cap: u64) -> Result<u64, DbError> {
         let cond = Cond::all().add(img("visibility").eq(visibility.as_str()));
-        self.count_capped(cond, cap).await
+        let order = [img("visibility"), img("created_at"), img("id")];
+        self.count_rows(live_ids(cond, &order, cap)).await
     }
 
-    /// Whether the filters `plan` checks along the list's order include
-    /// one matching fewer than [`DRIVE_ROWS`] images: then the list
-    /// starts from the filters once a bounded walk has not filled the
-    /// page (sorting that many rows costs less than walking on through an
-    /// order the filter is at odds with); otherwise the walk goes on.
-    async fn probed_few_enough(
-        &self,
-        q: &ImageListQuery,
-        plan: &ListPlan,
-    ) -> Result<bool, DbError> {
-        let cap = self.few_rows().saturating_mul(DRIVE_ROWS / FEW_ROWS);
-        for (i, filter) in q.filters.iter().enumerate() {
-            if plan.filter(i) == FilterForm::Probe && self.count_filter(filter, cap).await? < cap {
-                return Ok(true);
-            }
-        }
-        if let (FilterForm::Probe, Some(VisibilityFilter::Only(v))) =
-            (plan.visibility, q.visibility)
-        {
-            return Ok(self.count_visibility(v, cap).await? < cap);
-        }
-        Ok(false)
-    }
-
-    /// How many live images match `cond`, counted up to `cap`.
-    async fn count_capped(&self, cond: Cond, cap: u64) -> Result<u64, DbError> {
-        let rows = Query::select()
-            .expr(Expr::cust("1"))
-            .from(IMAGES)
-            .cond_where(
-                Cond::all()
-                    .add(img("deleted").eq(Expr::cust("0")))
-                    .add(cond),
-            )
-            .limit(cap)
-            .take();
-        self.count_rows(rows).await
+    /// The ids of up to `cap` images matching `filter` (live ones for a
+    /// column; for a tag or property, those its rows name).
+    async fn filter_ids(&self, filter: &Filter, cap: u64) -> Result<Vec<String>, DbError> {
+        self.read_rows(&matching_rows(filter, cap), text_from_row)
+            .await
     }
 
     /// How many rows `rows` (a capped query) returns.
@@ -232,6 +238,76 @@ impl Database {
         let rows = found.into_iter().next().flatten().unwrap_or(0);
         Ok(u64::try_from(rows).unwrap_or(0))
     }
+}
+
+/// The ids of up to `cap` images matching `filter`, read along the
+/// filter's own index: for a column, live images, ordered as the index is
+/// (or a planner misled by statistics that count deleted rows, as on a
+/// `created_at` range, scans the table rather than the index); for a tag
+/// or property, the images its rows name.
+fn matching_rows(filter: &Filter, cap: u64) -> SelectStatement {
+    match side_query(filter) {
+        Some((table, mut rows)) => {
+            if table == TAGS {
+                rows.order_by((TAGS, "value"), Order::Asc)
+                    .order_by((TAGS, "image_id"), Order::Asc);
+            }
+            rows.limit(cap).take()
+        }
+        None => live_ids(
+            filter_condition(filter, FilterForm::Drive),
+            &index_columns(filter),
+            cap,
+        ),
+    }
+}
+
+/// `SELECT id FROM images WHERE deleted = 0 AND cond ORDER BY order LIMIT
+/// cap`.
+fn live_ids(cond: Cond, order: &[Expr], cap: u64) -> SelectStatement {
+    let mut query = Query::select()
+        .column((IMAGES, "id"))
+        .from(IMAGES)
+        .cond_where(
+            Cond::all()
+                .add(img("deleted").eq(Expr::cust("0")))
+                .add(cond),
+        )
+        .limit(cap)
+        .take();
+    for column in order {
+        query.order_by_expr(column.clone(), Order::Asc);
+    }
+    query
+}
+
+/// The columns of the index a column filter is read through, in order
+/// (none where no index serves it).
+fn index_columns(filter: &Filter) -> Vec<Expr> {
+    let lead = match filter {
+        Filter::Text { column, values } => match text_column_indexed(*column, values) {
+            "name" | "id" | "checksum" | "os_hash_algo" | "os_hash_value" => {
+                return Vec::new();
+            }
+            "disk_format" | "container_format" => return Vec::new(),
+            indexed => indexed,
+        },
+        Filter::Time {
+            column: TimeColumn::CreatedAt,
+            ..
+        } => return vec![img("created_at"), img("id")],
+        Filter::Time {
+            column: TimeColumn::UpdatedAt,
+            ..
+        } => "updated_at",
+        Filter::Number {
+            column: NumColumn::Size,
+            op,
+            value,
+        } if *op != CmpOp::Neq && *value >= 0 => "sort_size",
+        _ => return Vec::new(),
+    };
+    vec![img(lead), img("created_at"), img("id")]
 }
 
 /// The form of a filter on a column of the images table matching `rows`
@@ -288,9 +364,9 @@ fn single_value_with_created_index(filter: &Filter) -> bool {
 /// take milliseconds.
 pub(crate) const FEW_ROWS: u64 = 5000;
 
-/// Up to this many rows matching a filter checked along the list's
-/// order, the list starts from the filter when a walk of [`walk_rows`]
-/// has not filled the page.
+/// From this many rows matching each filter checked along the list's
+/// order, the walk is not bounded: starting from the filters would cost
+/// more than walking on.
 const DRIVE_ROWS: u64 = 10 * FEW_ROWS;
 
 /// How a list filter is written.
@@ -310,6 +386,13 @@ pub(crate) enum FilterForm {
     /// Matches no row: the list is empty without asking further (written
     /// as [`FilterForm::Drive`] if asked).
     Empty,
+    /// Matches few rows, the fewest of the request's filters: written as
+    /// `images.id IN (<their ids>)`, read first through the filter's own
+    /// index. Planners cannot misjudge a list of keys (PostgreSQL took a
+    /// `created_at` range matching 50 live images for one matching
+    /// thousands, its statistics counting deleted rows, and read the
+    /// table whole).
+    Listed,
 }
 
 /// The forms of a list request's filters, in the order of its `filters`,
@@ -329,6 +412,11 @@ pub(crate) struct ListPlan {
     /// Where a walk along the list's order stops (see
     /// [`Database::list_images`]).
     pub(crate) walk_until: Option<Image>,
+    /// The ids of the [`FilterForm::Listed`] filter's images.
+    pub(crate) ids: Vec<String>,
+    /// How many images the fewest-matching filter checked along the walk
+    /// matches, when under [`DRIVE_ROWS`]: the walk is bounded then.
+    pub(crate) probed_rows: Option<u64>,
 }
 
 impl ListPlan {
@@ -350,6 +438,8 @@ impl ListPlan {
             shared_from_project: self.shared_from_project,
             order_unindexed: true,
             walk_until: None,
+            ids: self.ids,
+            probed_rows: None,
         }
     }
 
@@ -386,6 +476,9 @@ pub(crate) fn list_query(
         let form = plan.filter(i);
         cond = cond.add(match form {
             FilterForm::Probe => probed_condition(filter),
+            FilterForm::Listed => {
+                Cond::all().add(img("id").is_in(plan.ids.iter().map(String::as_str)))
+            }
             _ => filter_condition(filter, form),
         });
     }
@@ -424,13 +517,22 @@ fn order_by(
     }
 }
 
-/// How many rows of the list's order a walk checks for a page of `limit`
-/// before the list starts from its filters instead: a hundred per row of
-/// the page, so a filter matching one image in a hundred along the way
-/// fills it.
-fn walk_rows(limit: u64) -> u64 {
-    Ord::max(limit.saturating_mul(100), 1000)
+/// How many rows of the list's order a walk checks for a page of `limit`,
+/// when the filters it checks match `matching` images, before the list
+/// starts from those instead: a hundred per row of the page (a filter
+/// matching one image in a hundred along the way fills it), and more while
+/// walking costs less than starting from the matching images would.
+fn walk_rows(limit: u64, matching: u64) -> u64 {
+    let rows = Ord::max(
+        limit.saturating_mul(100),
+        matching.saturating_mul(WALK_PER_MATCH),
+    );
+    Ord::max(rows, 1000)
 }
+
+/// Rows of a walk that cost about what starting from one matching row and
+/// sorting it does.
+const WALK_PER_MATCH: u64 = 5;
 
 /// The images `viewer` may list with `q`'s `visibility` and
 /// `member_status` parameters.
@@ -683,7 +785,7 @@ fn number_condition(column: NumColumn, op: CmpOp, value: i64) -> Expr {
 /// `form` says.
 fn side_condition(form: FilterForm, table: &'static str, mut rows: SelectStatement) -> Expr {
     match form {
-        FilterForm::Drive | FilterForm::Empty => img("id").in_subquery(rows),
+        FilterForm::Drive | FilterForm::Empty | FilterForm::Listed => img("id").in_subquery(rows),
         FilterForm::Probe => {
             rows.and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")));
             Expr::exists(rows)

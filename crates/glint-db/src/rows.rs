@@ -183,3 +183,7 @@ pub(crate) fn member_from_row(row: &dyn RowRead) -> Result<Member, DbError> {
 pub(crate) fn int_from_row(row: &dyn RowRead) -> Result<Option<i64>, DbError> {
     row.int(0)
 }
+
+pub(crate) fn text_from_row(row: &dyn RowRead) -> Result<String, DbError> {
+    Ok(row.text(0)?.unwrap_or_default().to_string())
+}

@@ -450,8 +450,10 @@ async fn first_pages(
     start: Option<&Image>,
     viewer: &Viewer,
 ) -> Vec<String> {
-    const PAGES: usize = 3;
-    const SIZE: u64 = 40;
+    // Small pages, so that a bounded walk (a hundred rows per row of the
+    // page, at least a thousand) ends inside this catalogue.
+    const PAGES: usize = 4;
+    const SIZE: u64 = 7;
     let mut ids = Vec::new();
     let mut marker = start.cloned();
     for _ in 0..PAGES {
