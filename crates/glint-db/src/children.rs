@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use glint_model::time::to_micros;
 use glint_model::{Image, Location};
 use sea_query::{Expr, InsertStatement, Query};
 use serde::{Deserialize, Serialize};
@@ -107,9 +108,22 @@ pub(crate) fn image_with_children(row: &dyn RowRead) -> Result<Image, DbError> {
 }
 
 /// Inserts for the properties, tags and locations of `image` (none for an
-/// empty collection), one multi-row statement per table.
+/// empty collection), one multi-row statement per table. Tag rows carry
+/// the image's creation time (schema version 11), the order a tag's index
+/// gives the list.
 pub(crate) fn insert_children(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
+    children_statements(image, true)
+}
+
+/// [`insert_children`] as schema versions before 11 had them, without the
+/// tags' creation time.
+pub(crate) fn insert_children_untimed(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
+    children_statements(image, false)
+}
+
+fn children_statements(image: &Image, timed_tags: bool) -> Result<Vec<InsertStatement>, DbError> {
     let id = || Expr::val(image.id.to_string());
+    let created = to_micros(image.created_at);
     let properties = image
         .properties
         .iter()
@@ -117,8 +131,19 @@ pub(crate) fn insert_children(image: &Image) -> Result<Vec<InsertStatement>, DbE
         .collect();
     let tags = (0_i32..)
         .zip(&image.tags)
-        .map(|(pos, t)| vec![id(), Expr::val(t.as_str()), Expr::val(pos)])
+        .map(|(pos, t)| {
+            let mut row = vec![id(), Expr::val(t.as_str()), Expr::val(pos)];
+            if timed_tags {
+                row.push(Expr::val(created));
+            }
+            row
+        })
         .collect();
+    let tag_columns: &[&'static str] = if timed_tags {
+        &["image_id", "value", "position", "created_at"]
+    } else {
+        &["image_id", "value", "position"]
+    };
     let mut locations = Vec::new();
     for (pos, location) in (0_i32..).zip(&image.locations) {
         let metadata = serde_json::to_string(&location.metadata)
@@ -133,7 +158,7 @@ pub(crate) fn insert_children(image: &Image) -> Result<Vec<InsertStatement>, DbE
     }
     let inserts = [
         multi_row_insert(PROPERTIES, &["image_id", "name", "value"], properties)?,
-        multi_row_insert(TAGS, &["image_id", "value", "position"], tags)?,
+        multi_row_insert(TAGS, tag_columns, tags)?,
         multi_row_insert(
             LOCATIONS,
             &["image_id", "position", "url", "metadata", "status"],

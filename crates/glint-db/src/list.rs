@@ -131,11 +131,14 @@ impl Database {
                     continue;
                 }
             };
-            let form = if serves {
-                // Its index gives the order: walked as it stands.
-                match self.count_filter(filter, 1).await? {
-                    0 => FilterForm::Empty,
-                    _ => FilterForm::Drive,
+            let tag_leads = matches!(filter, Filter::Tag(_)) && tag_index_order(&q.sort);
+            let form = if serves || tag_leads {
+                // Its index gives the order: walked as it stands (a tag's
+                // index may lead the list, see below).
+                match (self.count_filter(filter, 1).await?, tag_leads) {
+                    (0, _) => FilterForm::Empty,
+                    (_, true) => FilterForm::Probe,
+                    (_, false) => FilterForm::Drive,
                 }
             } else {
                 let ids = self.filter_ids(filter, few).await?;
@@ -152,27 +155,37 @@ impl Database {
             };
             plan.filters.push(form);
         }
-        // How many images the filters checked along the walk match, where
-        // one of them matches fewer than `DRIVE_ROWS`.
-        let cap = few.saturating_mul(DRIVE_ROWS / FEW_ROWS);
-        let mut probed: Option<u64> = None;
-        for (i, filter) in q.filters.iter().enumerate() {
-            if plan.filters[i] == FilterForm::Probe {
-                let rows = self.count_filter(filter, cap).await?;
-                probed = Some(probed.map_or(rows, |p| Ord::min(p, rows)));
-            }
-        }
         if let Some((i, ids)) = fewest {
             plan.filters[i] = FilterForm::Listed;
             plan.ids = ids;
             plan.order_unindexed = true;
+        } else if tag_index_order(&q.sort) {
+            let first_tag = q.filters.iter().enumerate().position(|(i, filter)| {
+                matches!(filter, Filter::Tag(_)) && plan.filters[i] == FilterForm::Probe
+            });
+            if let Some(i) = first_tag {
+                plan.filters[i] = FilterForm::Leads;
+            }
+        }
+        // How many images the filters checked along the walk match, where
+        // one of them matches fewer than `DRIVE_ROWS`.
+        let cap = few.saturating_mul(DRIVE_ROWS / FEW_ROWS);
+        let mut probed: Option<u64> = None;
+        // (None when the walk is not along the order's index: a tag
+        // leads, or a filter matching few starts the list.)
+        let leads = plan.filters.contains(&FilterForm::Leads) || plan.order_unindexed;
+        for (i, filter) in q.filters.iter().enumerate() {
+            if plan.filters[i] == FilterForm::Probe && !leads {
+                let rows = self.count_filter(filter, cap).await?;
+                probed = Some(probed.map_or(rows, |p| Ord::min(p, rows)));
+            }
         }
         if let Some(VisibilityFilter::Only(v)) = q.visibility {
             let rows = self.count_visibility(v, few).await?;
             let serves = first_key == Some(SortKey::CreatedAt);
             plan.order_unindexed |= rows < few && !serves;
             plan.visibility = count_form(rows, few, serves);
-            if plan.visibility == FilterForm::Probe {
+            if plan.visibility == FilterForm::Probe && !leads {
                 let rows = self.count_visibility(v, cap).await?;
                 probed = Some(probed.map_or(rows, |p| Ord::min(p, rows)));
             }
@@ -250,6 +263,7 @@ fn matching_rows(filter: &Filter, cap: u64) -> SelectStatement {
         Some((table, mut rows)) => {
             if table == TAGS {
                 rows.order_by((TAGS, "value"), Order::Asc)
+                    .order_by((TAGS, "created_at"), Order::Asc)
                     .order_by((TAGS, "image_id"), Order::Asc);
             }
             rows.limit(cap).take()
@@ -367,7 +381,7 @@ pub(crate) const FEW_ROWS: u64 = 5000;
 /// From this many rows matching each filter checked along the list's
 /// order, the walk is not bounded: starting from the filters would cost
 /// more than walking on.
-const DRIVE_ROWS: u64 = 10 * FEW_ROWS;
+const DRIVE_ROWS: u64 = 4 * FEW_ROWS;
 
 /// How a list filter is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -386,6 +400,11 @@ pub(crate) enum FilterForm {
     /// Matches no row: the list is empty without asking further (written
     /// as [`FilterForm::Drive`] if asked).
     Empty,
+    /// A tag matching many images, in the default order: the list joins
+    /// the tag's rows and walks its index, which holds the images'
+    /// creation times (schema version 11), in order, so that only images
+    /// with the tag are read.
+    Leads,
     /// Matches few rows, the fewest of the request's filters: written as
     /// `images.id IN (<their ids>)`, read first through the filter's own
     /// index. Planners cannot misjudge a list of keys (PostgreSQL took a
@@ -423,6 +442,7 @@ impl ListPlan {
     /// Whether a filter is checked along the list's order.
     fn walks(&self) -> bool {
         !self.order_unindexed
+            && !self.filters.contains(&FilterForm::Leads)
             && (self.visibility == FilterForm::Probe || self.filters.contains(&FilterForm::Probe))
     }
 
@@ -474,6 +494,10 @@ pub(crate) fn list_query(
         .add(visible_to(dialect, q, plan, viewer));
     for (i, filter) in q.filters.iter().enumerate() {
         let form = plan.filter(i);
+        if form == FilterForm::Leads {
+            // The join below says it.
+            continue;
+        }
         cond = cond.add(match form {
             FilterForm::Probe => probed_condition(filter),
             FilterForm::Listed => {
@@ -483,13 +507,34 @@ pub(crate) fn list_query(
         });
     }
     let sort = significant_keys(&q.sort);
+    let leading = q
+        .filters
+        .iter()
+        .zip(&plan.filters)
+        .find_map(|(filter, form)| match (filter, form) {
+            (Filter::Tag(tag), FilterForm::Leads) => Some(tag.as_str()),
+            _ => None,
+        });
+    let mut query = select_images();
+    if let Some(tag) = leading {
+        // The tag's rows, in its index's order (value, created_at,
+        // image_id), lead: their creation time and image id are the
+        // image's, so ordering and paging on them is the list's order.
+        query.inner_join(TAGS, Expr::col((TAGS, "image_id")).equals((IMAGES, "id")));
+        cond = cond.add(Expr::col((TAGS, "value")).eq(tag));
+        if let Some(marker) = marker {
+            cond = cond.add(after_marker_on(sort, marker, tag_sort_expr));
+        }
+        query.cond_where(cond).limit(limit);
+        order_by(&mut query, sort, tag_sort_expr);
+        return query;
+    }
     if let Some(marker) = marker {
         cond = cond.add(after_marker(sort, marker));
     }
     if let Some(end) = &plan.walk_until {
         cond = cond.add(up_to(sort, end));
     }
-    let mut query = select_images();
     query.cond_where(cond).limit(limit);
     if plan.order_unindexed {
         order_by(&mut query, sort, |key| {
@@ -785,7 +830,9 @@ fn number_condition(column: NumColumn, op: CmpOp, value: i64) -> Expr {
 /// `form` says.
 fn side_condition(form: FilterForm, table: &'static str, mut rows: SelectStatement) -> Expr {
     match form {
-        FilterForm::Drive | FilterForm::Empty | FilterForm::Listed => img("id").in_subquery(rows),
+        FilterForm::Drive | FilterForm::Empty | FilterForm::Listed | FilterForm::Leads => {
+            img("id").in_subquery(rows)
+        }
         FilterForm::Probe => {
             rows.and_where(Expr::col((table, "image_id")).equals((IMAGES, "id")));
             Expr::exists(rows)
@@ -858,6 +905,24 @@ fn sort_expr(key: SortKey) -> Expr {
     img(sort_column(key).0)
 }
 
+/// The default order's keys on a leading tag's rows (see
+/// [`FilterForm::Leads`]).
+fn tag_sort_expr(key: SortKey) -> Expr {
+    match key {
+        SortKey::Id => Expr::col((TAGS, "image_id")),
+        _ => Expr::col((TAGS, "created_at")),
+    }
+}
+
+/// Whether `sort` is the default order (`created_at` then `id`, one
+/// direction), which a tag's index gives.
+fn tag_index_order(sort: &[(SortKey, SortDir)]) -> bool {
+    matches!(
+        significant_keys(sort),
+        [(SortKey::CreatedAt, a), (SortKey::Id, b)] if a == b
+    )
+}
+
 fn sort_column(key: SortKey) -> (&'static str, Kind) {
     match key {
         SortKey::Name => ("sort_name", Kind::Text),
@@ -912,6 +977,15 @@ fn up_to(sort: &[(SortKey, SortDir)], end: &Image) -> Cond {
 /// plus the implied bound `k1 >= m1` on its own, which lets the database
 /// start its index scan at the marker instead of filtering from the top.
 fn after_marker(sort: &[(SortKey, SortDir)], marker: &Image) -> Cond {
+    after_marker_on(sort, marker, sort_expr)
+}
+
+/// [`after_marker`] on the sort keys as `sort_expr` writes them.
+fn after_marker_on(
+    sort: &[(SortKey, SortDir)],
+    marker: &Image,
+    sort_expr: impl Fn(SortKey) -> Expr,
+) -> Cond {
     let mut any = Cond::any();
     for (i, (key, dir)) in sort.iter().enumerate() {
         let mut all = Cond::all();

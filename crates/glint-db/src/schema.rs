@@ -109,6 +109,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0010_list_indexes.sql"),
         mysql: include_str!("../migrations/mysql/0010_list_indexes.sql"),
     },
+    Migration {
+        version: 11,
+        description: "tag rows in list order",
+        sqlite: include_str!("../migrations/sqlite/0011_tag_order.sql"),
+        postgres: include_str!("../migrations/postgres/0011_tag_order.sql"),
+        mysql: include_str!("../migrations/mysql/0011_tag_order.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -368,6 +375,12 @@ mod tests {
                     5 => &["ALTER TABLE images ADD COLUMN", "CREATE"],
                     6 => &["CREATE TABLE IF NOT EXISTS job_leases"],
                     10 => &["ALTER TABLE", "CREATE INDEX", "DROP INDEX"],
+                    11 => &[
+                        "ALTER TABLE image_tags",
+                        "UPDATE image_tags",
+                        "CREATE INDEX",
+                        "DROP INDEX",
+                    ],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -389,6 +402,8 @@ mod tests {
                     (9, _) => 8,
                     (10, Dialect::MySql) => 3,
                     (10, _) => 19,
+                    (11, Dialect::MySql) => 3,
+                    (11, _) => 4,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

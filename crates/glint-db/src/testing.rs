@@ -31,7 +31,7 @@ pub async fn create_image_v1(db: &Database, image: &Image) -> Result<(), DbError
         .map_err(|e| DbError::internal(e.to_string()))?;
     let mut tx = db.begin_write().await?;
     exec::execute(tx.conn(), db.dialect(), &insert).await?;
-    for statement in children::insert_children(image)? {
+    for statement in children::insert_children_untimed(image)? {
         exec::execute(tx.conn(), db.dialect(), &statement).await?;
     }
     tx.commit().await

@@ -243,8 +243,11 @@ fn shapes() -> Vec<Shape> {
             Indexed,
         ),
         (&[("owner", "project-3")], Indexed),
-        // A few percent of the images: checked along the list's order.
-        (&[("tag", "bucket-3")], Indexed),
+        // A few percent of the images: in the default order, read along
+        // the tag's own index, which holds the list's order.
+        (&[("tag", "bucket-3")], Ordered),
+        // (With a second tag to check, PostgreSQL expects so few rows of
+        // this catalogue that it sorts them.)
         (&[("tag", "bucket-3"), ("tag", "tier-3")], Indexed),
         (&[("tag", "rare")], Searched),
         (&[("tag", "rare"), ("tag", "tier-3")], Searched),
