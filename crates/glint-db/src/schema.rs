@@ -380,6 +380,7 @@ mod tests {
                         "UPDATE image_tags",
                         "CREATE INDEX",
                         "DROP INDEX",
+                        "ALTER TABLE images",
                     ],
                     _ => &["CREATE"],
                 };
@@ -402,7 +403,7 @@ mod tests {
                     (9, _) => 8,
                     (10, Dialect::MySql) => 3,
                     (10, _) => 19,
-                    (11, Dialect::MySql) => 3,
+                    (11, Dialect::MySql) => 4,
                     (11, _) => 4,
                     _ => 1,
                 };
