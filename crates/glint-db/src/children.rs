@@ -107,23 +107,42 @@ pub(crate) fn image_with_children(row: &dyn RowRead) -> Result<Image, DbError> {
     Ok(image)
 }
 
-/// Inserts for the properties, tags and locations of `image` (none for an
-/// empty collection), one multi-row statement per table. Tag rows carry
-/// the image's creation time (schema version 11), the order a tag's index
-/// gives the list.
+/// Inserts for the properties, tags and locations of a live `image` (none
+/// for an empty collection), one multi-row statement per table. Tag rows
+/// carry the image's creation time (schema version 11), the order a tag's
+/// index gives the list.
 pub(crate) fn insert_children(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
-    children_statements(image, true)
+    children_statements(image, TagTime::Created)
+}
+
+/// [`insert_children`] for an image marked deleted: its tag rows carry no
+/// creation time, which keeps them out of the order a tag's index gives
+/// the list.
+pub(crate) fn insert_children_unlisted(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
+    children_statements(image, TagTime::Null)
 }
 
 /// [`insert_children`] as schema versions before 11 had them, without the
 /// tags' creation time.
 pub(crate) fn insert_children_untimed(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
-    children_statements(image, false)
+    children_statements(image, TagTime::NoColumn)
 }
 
-fn children_statements(image: &Image, timed_tags: bool) -> Result<Vec<InsertStatement>, DbError> {
+/// What a tag row says of its image's creation time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TagTime {
+    Created,
+    Null,
+    NoColumn,
+}
+
+fn children_statements(image: &Image, time: TagTime) -> Result<Vec<InsertStatement>, DbError> {
     let id = || Expr::val(image.id.to_string());
-    let created = to_micros(image.created_at);
+    let created = match time {
+        TagTime::Created => Some(to_micros(image.created_at)),
+        _ => None,
+    };
+    let timed_tags = time != TagTime::NoColumn;
     let properties = image
         .properties
         .iter()

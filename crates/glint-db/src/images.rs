@@ -285,7 +285,7 @@ impl Database {
 
     /// Soft-deletes an image still at version `expected`: its status
     /// becomes `to` (`deleted` or `pending_delete`), it is marked deleted,
-    /// and so are its members; an upload lease on it is dropped (the upload
+    /// and so are its members, its tag rows lose their creation time; an upload lease on it is dropped (the upload
     /// then fails at its end). `Conflict` if it changed meanwhile. The row
     /// stays, so the id is never reused. A `pending_delete` image (already
     /// marked deleted) is moved on to `deleted` the same way.
@@ -324,6 +324,13 @@ impl Database {
             });
         }
         tx.execute(dialect, &members).await?;
+        // Its tags leave the order their index gives the list.
+        let tags = Query::update()
+            .table(TAGS)
+            .value("created_at", Expr::cust("NULL"))
+            .and_where(Expr::col("image_id").eq(id.as_str()))
+            .take();
+        tx.execute(dialect, &tags).await?;
         let lease = Query::delete()
             .from_table(UPLOADS)
             .and_where(Expr::col("image_id").eq(id.as_str()))
@@ -379,7 +386,7 @@ pub(crate) async fn save_in(
     if tx.execute(dialect, &update).await? == 0 {
         return Err(why_not_updated(tx, dialect, &image.id.to_string()).await);
     }
-    replace_children(tx, dialect, image).await?;
+    replace_children(tx, dialect, image, true).await?;
     Ok(expected.next())
 }
 
@@ -403,7 +410,7 @@ pub(crate) async fn save_any_in(
             false => DbError::NotFound,
         });
     }
-    replace_children(tx, dialect, image).await?;
+    replace_children(tx, dialect, image, !deleted).await?;
     Ok(expected.next())
 }
 
@@ -421,14 +428,19 @@ fn update_row(image: &Image, expected: Version) -> Result<UpdateStatement, DbErr
         .take())
 }
 
-/// Rewrites the child rows of `image` (properties, tags, locations).
+/// Rewrites the child rows of `image` (properties, tags, locations), as
+/// those of a live image or of one marked deleted.
 async fn replace_children(
     tx: &mut WriteTx<'_>,
     dialect: Dialect,
     image: &Image,
+    live: bool,
 ) -> Result<(), DbError> {
     let id = image.id.to_string();
-    let children = children::insert_children(image)?;
+    let children = match live {
+        true => children::insert_children(image)?,
+        false => children::insert_children_unlisted(image)?,
+    };
     for table in [PROPERTIES, TAGS, LOCATIONS] {
         let delete = Query::delete()
             .from_table(table)

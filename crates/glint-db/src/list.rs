@@ -521,7 +521,9 @@ pub(crate) fn list_query(
         // image_id), lead: their creation time and image id are the
         // image's, so ordering and paging on them is the list's order.
         query.inner_join(TAGS, Expr::col((TAGS, "image_id")).equals((IMAGES, "id")));
-        cond = cond.add(Expr::col((TAGS, "value")).eq(tag));
+        cond = cond
+            .add(Expr::col((TAGS, "value")).eq(tag))
+            .add(Expr::col((TAGS, "created_at")).is_not_null());
         if let Some(marker) = marker {
             cond = cond.add(after_marker_on(sort, marker, tag_sort_expr));
         }

@@ -5,6 +5,7 @@ use crate::common;
 
 use std::sync::Arc;
 
+use common::listing::admin;
 use common::{at, full_image, on_every_db};
 use glint_db::{Database, DbError, JobLease, RestoreOutcome, SCRUB_JOB, ScrubCursor, Versioned};
 use glint_model::{Image, ImageId, ImageStatus, Member, MemberStatus};
@@ -231,6 +232,7 @@ async fn a_restore_brings_back_the_image_and_the_members_its_delete_removed() {
     on_every_db(|db| async move {
         let mut image = full_image("p1");
         image.protected = false;
+        image.os_hidden = false;
         image.visibility = glint_model::Visibility::Shared;
         db.create_image(&image).await.unwrap();
         let member = |name: &str, s| Member {
@@ -249,6 +251,13 @@ async fn a_restore_brings_back_the_image_and_the_members_its_delete_removed() {
             .await
             .unwrap();
         assert_eq!(db.count_members(image.id).await.unwrap(), 0);
+        // Its tags leave the walk along a tag's index (every filter
+        // counting as matching many, so the tag leads the list)...
+        glint_db::testing::set_few_rows(&db, 1);
+        let pairs = [("tag", image.tags[0].as_str())];
+        let admin = admin(None);
+        let by_tag = || common::listing::names(&db, &pairs, &admin);
+        assert!(by_tag().await.is_empty());
         let stored = stored(&db, image.id).await;
         let deleted_at = stored.image.deleted_at;
         let back = restored(stored.image.clone());
@@ -258,6 +267,8 @@ async fn a_restore_brings_back_the_image_and_the_members_its_delete_removed() {
         assert_eq!(outcome.await.unwrap(), RestoreOutcome::Restored);
         let live = db.get_image(image.id).await.unwrap().expect("live again");
         assert_eq!(live, back);
+        // ... and come back with it.
+        assert_eq!(by_tag().await.len(), 1);
         assert_eq!(db.count_pending_deletes().await.unwrap(), 0);
         let members = db.list_members(image.id).await.unwrap();
         let names: Vec<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
