@@ -12,7 +12,9 @@ ALTER TABLE image_tags ADD INDEX ix_image_tags_value_created (value, created_at,
 -- walk skipped them one table read each, which took seconds where the
 -- newest images were mostly deleted ones. Each index now leads with
 -- `deleted`, which the list query fixes with an equality: the walk reads
--- live rows only, in the same order (`sort_key=id` gets one of its own).
+-- live rows only, in the same order (`sort_key=id` gets one of its own,
+-- and the hidden and protected flags, which the other databases index
+-- partially, get theirs).
 -- The whole change is one statement; run again after it was applied, it
 -- fails on the duplicate name of the new index, which the migrator counts
 -- as done.
@@ -26,4 +28,6 @@ ALTER TABLE images
     DROP INDEX ix_images_live_size, ADD INDEX ix_images_live_size (deleted, sort_size, created_at, id),
     DROP INDEX ix_images_live_owner, ADD INDEX ix_images_live_owner (deleted, owner, created_at, id),
     DROP INDEX ix_images_live_visibility, ADD INDEX ix_images_live_visibility (deleted, visibility, created_at, id),
-    ADD INDEX ix_images_live_id (deleted, id);
+    ADD INDEX ix_images_live_id (deleted, id),
+    ADD INDEX ix_images_live_hidden (deleted, os_hidden, created_at, id),
+    ADD INDEX ix_images_live_protected (deleted, protected, created_at, id);
