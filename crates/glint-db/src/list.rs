@@ -103,7 +103,9 @@ impl Database {
     /// sorted tens of thousands of rows. A filter matching few rows starts
     /// the list: the order is then written so that no index serves it, or
     /// the planners walked the order's index past every row the filter
-    /// leaves out (they cannot tell how few a range or a tag matches).
+    /// leaves out (they cannot tell how few a range or a tag matches). In
+    /// the default order a tag leads the list along its own index (see
+    /// [`FilterForm::Leads`]) unless another filter matches few.
     pub(crate) async fn list_plan(
         &self,
         q: &ImageListQuery,

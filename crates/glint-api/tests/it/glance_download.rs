@@ -142,11 +142,7 @@ async fn glance_download_takes_the_data_formats_and_named_properties_of_the_remo
     let body = glance_download(source["id"].as_str().unwrap());
     let resp = import_with_catalog(&app, &id, body, &remote.url("")).await;
     expect_status(resp, StatusCode::ACCEPTED).await;
-    let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| {
-            i["status"] == "active" && i.get("os_glance_import_task").is_none()
-        })
-        .await;
+    let image = crate::image_import::imported(&app, &id).await;
     assert_eq!(image["checksum"], source["checksum"]);
     assert_eq!(image["os_hash_value"], source["os_hash_value"]);
     assert_eq!(image["size"], 300_000);
@@ -479,11 +475,7 @@ async fn the_token_is_not_sent_along_a_redirect_to_another_origin() {
         StatusCode::ACCEPTED,
     )
     .await;
-    let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| {
-            i["status"] == "active" && i.get("os_glance_import_task").is_none()
-        })
-        .await;
+    let image = crate::image_import::imported(&app, &id).await;
     assert_eq!(image["checksum"], common::md5_hex(&data));
     assert_eq!(image["os_distro"], "fake");
     let tokens = fake.lock().unwrap().tokens.clone();
@@ -626,7 +618,18 @@ async fn a_download_whose_credentials_are_gone_fails_cleanly_once_nobody_can_run
     let lost = queued_image(&app, "lost").await;
     let past = glint_model::time::now() - Duration::from_secs(1);
     let task_id = orphaned_download(&app, &lost, "elsewhere/0/2", past).await;
-    let task = wait_for_task(&app, &lost, "failure").await;
+    failed_for_lost_credentials(&app, &lost, &task_id).await;
+    // The other one still waits for its holder.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.image(&waiting).await["status"], "importing");
+    let tasks = crate::image_import::tasks_of(&app, &waiting).await;
+    assert_eq!(tasks[0]["status"], "processing", "{tasks:#?}");
+}
+
+/// The task `task_id` of image `id` failed for want of the caller's
+/// credentials, and the image is back to `queued` without its lock.
+async fn failed_for_lost_credentials(app: &TestApp, id: &str, task_id: &str) {
+    let task = wait_for_task(app, id, "failure").await;
     assert_eq!(task["id"], task_id);
     assert!(
         task["message"]
@@ -635,14 +638,9 @@ async fn a_download_whose_credentials_are_gone_fails_cleanly_once_nobody_can_run
             .contains("credentials"),
         "{task:#}"
     );
-    let image = app.image(&lost).await;
+    let image = app.image(id).await;
     assert_eq!(image["status"], "queued", "{image:#}");
     assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
-    // The other one still waits for its holder.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.image(&waiting).await["status"], "importing");
-    let tasks = crate::image_import::tasks_of(&app, &waiting).await;
-    assert_eq!(tasks[0]["status"], "processing", "{tasks:#?}");
 }
 
 /// A lease holder of this node (`localhost` in tests) naming a process of
@@ -668,16 +666,5 @@ async fn a_download_whose_holder_process_ended_on_this_machine_fails_at_once() {
     // is gone (a restart): nobody can run the task.
     let later = glint_model::time::now() + Duration::from_secs(3600);
     let task_id = orphaned_download(&app, &id, &ended_holder_here(), later).await;
-    let task = wait_for_task(&app, &id, "failure").await;
-    assert_eq!(task["id"], task_id);
-    assert!(
-        task["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("credentials"),
-        "{task:#}"
-    );
-    let image = app.image(&id).await;
-    assert_eq!(image["status"], "queued", "{image:#}");
-    assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
+    failed_for_lost_credentials(&app, &id, &task_id).await;
 }

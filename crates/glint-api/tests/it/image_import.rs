@@ -223,6 +223,15 @@ pub(crate) async fn import(app: &TestApp, id: &str, body: serde_json::Value) -> 
         .unwrap()
 }
 
+/// The image once its import has made it active and released its lock
+/// (active comes first: the lock goes in the import's last save).
+pub(crate) async fn imported(app: &TestApp, id: &str) -> Value {
+    app.wait_for_image(id, Duration::from_secs(10), |i| {
+        i["status"] == "active" && i.get("os_glance_import_task").is_none()
+    })
+    .await
+}
+
 /// The image's import tasks, newest first.
 pub(crate) async fn tasks_of(app: &TestApp, id: &str) -> Vec<Value> {
     let resp = app
@@ -276,12 +285,7 @@ async fn stage_then_glance_direct_import_activates_the_image() {
         StatusCode::ACCEPTED,
     )
     .await;
-    let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| {
-            // Active first; the lock goes in the import's last save.
-            i["status"] == "active" && i.get("os_glance_import_task").is_none()
-        })
-        .await;
+    let image = imported(&app, &id).await;
     assert_eq!(image["size"], 1 << 20);
     assert_eq!(image["checksum"], common::md5_hex(&data));
     assert_eq!(image["os_hash_algo"], "sha512");
@@ -500,12 +504,7 @@ async fn an_import_whose_worker_died_is_resumed_once_its_lease_expires() {
             .await
             .unwrap()
     );
-    let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| {
-            // Active first; the lock goes in the import's last save.
-            i["status"] == "active" && i.get("os_glance_import_task").is_none()
-        })
-        .await;
+    let image = imported(&app, &id).await;
     assert_eq!(image["checksum"], common::md5_hex(&data));
     assert!(image.get("os_glance_import_task").is_none(), "{image:#}");
     let task = wait_for_task(&app, &id, "success").await;
@@ -585,12 +584,7 @@ async fn web_download_from_an_allowed_local_server_activates_the_image() {
         StatusCode::ACCEPTED,
     )
     .await;
-    let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| {
-            // Active first; the lock goes in the import's last save.
-            i["status"] == "active" && i.get("os_glance_import_task").is_none()
-        })
-        .await;
+    let image = imported(&app, &id).await;
     assert_eq!(image["size"], 500_000);
     assert_eq!(image["checksum"], common::md5_hex(&data));
     assert_eq!(image["os_hash_value"], common::sha512_hex(&data));
@@ -678,24 +672,14 @@ async fn glance_direct_and_a_resumed_import_on_every_database() {
             StatusCode::ACCEPTED,
         )
         .await;
-        let image = app
-            .wait_for_image(&id, Duration::from_secs(10), |i| {
-                // Active first; the lock goes in the import's last save.
-                i["status"] == "active" && i.get("os_glance_import_task").is_none()
-            })
-            .await;
+        let image = imported(&app, &id).await;
         assert_eq!(image["checksum"], common::md5_hex(&data), "{label}");
         wait_for_task(&app, &id, "success").await;
 
         let id = app.create_raw_image("resumed").await;
         expect_status(stage(&app, &id, data.clone()).await, StatusCode::NO_CONTENT).await;
         let task_id = interrupted_import(&app, &id, glint_model::time::now()).await;
-        let image = app
-            .wait_for_image(&id, Duration::from_secs(10), |i| {
-                // Active first; the lock goes in the import's last save.
-                i["status"] == "active" && i.get("os_glance_import_task").is_none()
-            })
-            .await;
+        let image = imported(&app, &id).await;
         assert_eq!(image["os_hash_value"], common::sha512_hex(&data), "{label}");
         assert_eq!(
             wait_for_task(&app, &id, "success").await["id"],
@@ -730,12 +714,7 @@ async fn import_into_a_named_store_of_several() {
     assert_eq!(app.image(&id).await["status"], "uploading");
     let cold = serde_json::json!({"method": {"name": "glance-direct"}, "stores": ["cold"]});
     expect_status(import(&app, &id, cold).await, StatusCode::ACCEPTED).await;
-    let image = app
-        .wait_for_image(&id, Duration::from_secs(10), |i| {
-            // Active first; the lock goes in the import's last save.
-            i["status"] == "active" && i.get("os_glance_import_task").is_none()
-        })
-        .await;
+    let image = imported(&app, &id).await;
     assert_eq!(image["stores"], "cold", "{image:#}");
     assert!(
         image.get("os_glance_importing_to_stores").is_none(),
@@ -778,9 +757,5 @@ async fn a_glance_direct_import_over_the_storage_quota_is_413() {
         StatusCode::ACCEPTED,
     )
     .await;
-    app.wait_for_image(&fits, Duration::from_secs(10), |i| {
-        // Active first; the lock goes in the import's last save.
-        i["status"] == "active" && i.get("os_glance_import_task").is_none()
-    })
-    .await;
+    imported(&app, &fits).await;
 }
