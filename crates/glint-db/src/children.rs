@@ -124,6 +124,7 @@ pub(crate) fn insert_children_unlisted(image: &Image) -> Result<Vec<InsertStatem
 
 /// [`insert_children`] as schema versions before 11 had them, without the
 /// tags' creation time.
+#[cfg(feature = "testing")]
 pub(crate) fn insert_children_untimed(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
     children_statements(image, TagTime::NoColumn)
 }

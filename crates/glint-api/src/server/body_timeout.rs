@@ -1,7 +1,10 @@
-//! A request body that fails when it stops arriving.
+//! A request body that fails when it stops arriving, and tells whether it
+//! was read to its end.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,16 +28,37 @@ pub(super) struct IdleTimeout {
     /// Set while the reader waits; made on the first wait only.
     sleep: Option<Pin<Box<Sleep>>>,
     waiting: bool,
+    ended: BodyEnd,
 }
 
 impl IdleTimeout {
-    pub(super) fn new(inner: Incoming, timeout: Duration) -> Self {
-        IdleTimeout {
+    /// The body, and a handle that tells afterwards whether it was read to
+    /// its end.
+    pub(super) fn new(inner: Incoming, timeout: Duration) -> (Self, BodyEnd) {
+        let ended = BodyEnd(Arc::new(AtomicBool::new(inner.is_end_stream())));
+        let body = IdleTimeout {
             inner,
             timeout,
             sleep: None,
             waiting: false,
-        }
+            ended: ended.clone(),
+        };
+        (body, ended)
+    }
+}
+
+/// Whether a request body was read to its end (a request without one was
+/// from the start). A body that failed or was left unread has not.
+#[derive(Clone)]
+pub(super) struct BodyEnd(Arc<AtomicBool>);
+
+impl BodyEnd {
+    pub(super) fn reached(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn mark(&self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
@@ -49,6 +73,11 @@ impl HttpBody for IdleTimeout {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             this.waiting = false;
+            match &frame {
+                None => this.ended.mark(),
+                Some(Ok(_)) if this.inner.is_end_stream() => this.ended.mark(),
+                Some(_) => {}
+            }
             return Poll::Ready(frame.map(|f| f.map_err(BoxError::from)));
         }
         let deadline = Instant::now() + this.timeout;

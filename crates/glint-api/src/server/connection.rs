@@ -11,6 +11,12 @@
 //! to `send_timeout` by the socket itself ([`SendTimeout`]): a write that
 //! fails ends the connection, which drops the response body and with it a
 //! download's store read.
+//!
+//! A response given before its request's body was read to the end (an
+//! upload refused before its data was read, a body that stopped arriving)
+//! says `Connection: close`: the unread rest cannot be told from a next
+//! request, so hyper closes such a connection, and a client told so does not
+//! send its next request on a connection about to close.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,6 +24,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
+use http::HeaderValue;
+use http::header::CONNECTION;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -52,10 +60,16 @@ pub(super) async fn serve_connection(
         let body_timeout = limits.body_idle_timeout;
         hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let guard = activity.request_started();
-            let req = req.map(|body| Body::new(IdleTimeout::new(body, body_timeout)));
+            let (parts, body) = req.into_parts();
+            let (body, ended) = IdleTimeout::new(body, body_timeout);
+            let req = Request::from_parts(parts, Body::new(body));
             let app = app.clone();
             async move {
-                let resp = app.oneshot(req).await?;
+                let mut resp = app.oneshot(req).await?;
+                if !ended.reached() {
+                    resp.headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
                 Ok::<_, Infallible>(resp.map(|body| guarded(body, guard)))
             }
         })

@@ -109,6 +109,65 @@ async fn kept_alive_connection_is_not_held_to_the_header_timeout() {
     assert_eq!(exchange_on(&mut conn, &app, "/v2/images").await, 200);
 }
 
+/// Sends a `PUT` of `length` bytes of image data, of which only `sent`
+/// are sent, and reads the answer.
+async fn upload_on(
+    stream: &mut TcpStream,
+    app: &TestApp,
+    id: &str,
+    length: usize,
+    sent: usize,
+) -> common::raw::RawResponse {
+    let head = format!(
+        "PUT /v2/images/{id}/file HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n",
+        app.addr()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![5u8; sent]).await.unwrap();
+    read_response(stream).await
+}
+
+#[tokio::test]
+async fn an_answer_given_before_its_body_was_read_closes_the_connection() {
+    let app = TestApp::new().await;
+    let id = app.create_raw_image("raced").await;
+    let mut conn = TcpStream::connect(app.addr()).await.unwrap();
+    // A whole upload and a read keep the connection open.
+    let stored = upload_on(&mut conn, &app, &id, 65536, 65536).await;
+    assert_eq!(stored.status, 204, "{}", stored.body);
+    assert_eq!(stored.header("connection"), None);
+    conn.write_all(request(&app, &format!("/v2/images/{id}")).as_bytes())
+        .await
+        .unwrap();
+    let shown = read_response(&mut conn).await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.header("connection"), None);
+    // An upload refused before its data was read says so, and the
+    // connection ends: the rest of its data is never taken for a request.
+    let refused = upload_on(&mut conn, &app, &id, 1 << 20, 65536).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.header("connection"), Some("close"));
+    assert!(read_until_closed(&mut conn).await.is_empty());
+    // A client that follows the header sends its next request elsewhere.
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        let resp = client
+            .put(app.url(&format!("/v2/images/{id}/file")))
+            .header("Content-Type", "application/octet-stream")
+            .body(vec![6u8; 256 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+        let resp = client
+            .get(app.url(&format!("/v2/images/{id}")))
+            .send()
+            .await;
+        assert_eq!(resp.unwrap().status(), StatusCode::OK);
+    }
+}
+
 #[tokio::test]
 async fn connections_over_the_cap_are_closed_and_those_inside_keep_working() {
     let app = app_with(|l| l.max_connections = 3).await;
@@ -196,6 +255,7 @@ async fn json_body_that_stops_arriving_is_400() {
     conn.write_all(head.as_bytes()).await.unwrap();
     let answer = read_response(&mut conn).await;
     assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.header("connection"), Some("close"));
     assert!(
         answer.body.contains("Could not read the request body"),
         "{}",
