@@ -33,6 +33,12 @@ impl Database {
             return Ok(Vec::new());
         }
         let dialect = self.dialect();
+        if let Some(query) = self
+            .sort_bounded_query(q, &plan, limit, marker, viewer)
+            .await?
+        {
+            return self.fetch_images(query).await;
+        }
         if let (true, Some(matching)) = (plan.walks(), plan.probed_rows) {
             // The probed filters match fewer than `DRIVE_ROWS` images: the
             // walk checks a bounded stretch of the list's order, as long as
@@ -53,6 +59,86 @@ impl Database {
         }
         self.fetch_images(list_query(dialect, q, &plan, limit, marker, viewer))
             .await
+    }
+
+    /// On MySQL/MariaDB, for an order no index gives as it stands (two sort
+    /// keys, or tie-breakers in another direction), the page's statement
+    /// with [`Database::first_key_bound`]; `None` elsewhere. MariaDB has no
+    /// incremental sort: it sorted every row after the marker, though the
+    /// first key's index gives most of the order (seconds at 200,000
+    /// images).
+    pub(crate) async fn sort_bounded_query(
+        &self,
+        q: &ImageListQuery,
+        plan: &ListPlan,
+        limit: u64,
+        marker: Option<&Image>,
+        viewer: &Viewer,
+    ) -> Result<Option<SelectStatement>, DbError> {
+        let dialect = self.dialect();
+        if dialect != Dialect::MySql
+            || plan.order_unindexed
+            || index_gives_order(significant_keys(&q.sort))
+        {
+            return Ok(None);
+        }
+        let mut query = list_query(dialect, q, plan, limit, marker, viewer);
+        if let Some(bound) = self.first_key_bound(q, plan, limit, marker, viewer).await? {
+            query.and_where(bound);
+        }
+        Ok(Some(query))
+    }
+
+    /// `k1 >= v` (`<=` ascending), where `v` is the first sort key of the
+    /// `limit`-th row that the list matches along the first key's index
+    /// alone, strictly past the marker's value of it. Every row of the
+    /// page lies there: at least `limit` rows that come after the marker
+    /// in the full order do. `None` when fewer than `limit` rows are past
+    /// the marker's value.
+    async fn first_key_bound(
+        &self,
+        q: &ImageListQuery,
+        plan: &ListPlan,
+        limit: u64,
+        marker: Option<&Image>,
+        viewer: &Viewer,
+    ) -> Result<Option<Expr>, DbError> {
+        let Some(&(key, dir)) = q.sort.first() else {
+            return Ok(None);
+        };
+        let mut along = q.clone();
+        along.sort = vec![(key, dir)];
+        for tie in [SortKey::CreatedAt, SortKey::Id] {
+            if key != tie {
+                along.sort.push((tie, dir));
+            }
+        }
+        let plan = ListPlan {
+            walk_until: None,
+            ..plan.clone()
+        };
+        let mut query = list_query(self.dialect(), &along, &plan, 1, None, viewer);
+        if walks_the_order(&along, &plan) {
+            // (Left to itself MariaDB read every row past the marker's
+            // value and sorted them.)
+            query.force_index(mysql_order_index(key), IndexHintScope::All);
+        }
+        if let Some(marker) = marker {
+            let value = Expr::val(marker_value(key, marker));
+            query.and_where(match dir {
+                SortDir::Asc => sort_expr(key).gt(value),
+                SortDir::Desc => sort_expr(key).lt(value),
+            });
+        }
+        query.offset(limit - 1);
+        let Some(row) = self.fetch_images(query).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let value = Expr::val(marker_value(key, &row));
+        Ok(Some(match dir {
+            SortDir::Asc => sort_expr(key).lte(value),
+            SortDir::Desc => sort_expr(key).gte(value),
+        }))
     }
 
     /// The image `rows` live images into the list's order (after
@@ -200,7 +286,7 @@ impl Database {
             // MySQL runs an `IN` over a UNION once per image it checks.
             if self.dialect() != Dialect::MySql && plan.visibility != FilterForm::Empty {
                 let owned = Cond::all().add(img("owner").eq(project));
-                let owner_order = [img("owner"), img("created_at"), img("id")];
+                let owner_order = [img("created_at"), img("id")];
                 let mut members = membership_rows(project, q.member_status);
                 members.expr(Expr::cust("1")).limit(few);
                 plan.shared_from_project = self.count_rows(members).await? < few
@@ -233,7 +319,7 @@ impl Database {
 
     async fn count_visibility(&self, visibility: Visibility, cap: u64) -> Result<u64, DbError> {
         let cond = Cond::all().add(img("visibility").eq(visibility.as_str()));
-        let order = [img("visibility"), img("created_at"), img("id")];
+        let order = [img("created_at"), img("id")];
         self.count_rows(live_ids(cond, &order, cap)).await
     }
 
@@ -265,8 +351,8 @@ fn matching_rows(filter: &Filter, cap: u64) -> SelectStatement {
     match side_query(filter) {
         Some((table, mut rows)) => {
             if table == TAGS {
-                rows.order_by((TAGS, "value"), Order::Asc)
-                    .order_by((TAGS, "created_at"), Order::Asc)
+                // (Not by the value, held equal: see `index_columns`.)
+                rows.order_by((TAGS, "created_at"), Order::Asc)
                     .order_by((TAGS, "image_id"), Order::Asc);
             }
             rows.limit(cap).take()
@@ -299,7 +385,11 @@ fn live_ids(cond: Cond, order: &[Expr], cap: u64) -> SelectStatement {
 }
 
 /// The columns of the index a column filter is read through, in order
-/// (none where no index serves it).
+/// (none where no index serves it), less a leading column held equal to one
+/// value: MariaDB compares a text column with a bound value in the
+/// connection's collation rather than the column's, no longer counts the
+/// column as constant, and sorted every matching row to order by it (a
+/// count up to 5,000 of 200,000 images took 0.9 s rather than 4 ms).
 fn index_columns(filter: &Filter) -> Vec<Expr> {
     let lead = match filter {
         Filter::Text { column, values } => match text_column_indexed(*column, values) {
@@ -307,6 +397,7 @@ fn index_columns(filter: &Filter) -> Vec<Expr> {
                 return Vec::new();
             }
             "disk_format" | "container_format" => return Vec::new(),
+            _ if values.len() == 1 => return vec![img("created_at"), img("id")],
             indexed => indexed,
         },
         Filter::Time {
@@ -576,6 +667,26 @@ fn walks_the_order(q: &ImageListQuery, plan: &ListPlan) -> bool {
         && !q.os_hidden
         && filters_probed
         && visibility_probed
+}
+
+/// Whether an index gives `sort` (significant keys) as it stands: one key
+/// followed by the `created_at` and `id` tie-breakers in its direction,
+/// as every order index is shaped.
+fn index_gives_order(sort: &[(SortKey, SortDir)]) -> bool {
+    let Some(&(first, dir)) = sort.first() else {
+        return true;
+    };
+    if first == SortKey::Id {
+        return true;
+    }
+    let ties = [SortKey::CreatedAt, SortKey::Id]
+        .into_iter()
+        .filter(|tie| *tie != first);
+    sort.len() == 1 + ties.clone().count()
+        && sort[1..]
+            .iter()
+            .zip(ties)
+            .all(|(&(key, d), tie)| key == tie && d == dir)
 }
 
 /// The MySQL/MariaDB index that gives the order of `key` (see

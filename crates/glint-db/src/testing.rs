@@ -122,7 +122,13 @@ pub async fn explain_list(
 ) -> Result<Vec<String>, DbError> {
     let dialect = db.dialect();
     let plan = db.list_plan(q, viewer).await?;
-    let query = crate::list::list_query(dialect, q, &plan, limit, marker, viewer);
+    let query = match db
+        .sort_bounded_query(q, &plan, limit, marker, viewer)
+        .await?
+    {
+        Some(query) => query,
+        None => crate::list::list_query(dialect, q, &plan, limit, marker, viewer),
+    };
     if let Some(readers) = db.readers() {
         let (sql, values) = exec::build(Dialect::Sqlite, &query);
         let sql = format!("EXPLAIN QUERY PLAN {sql}");
