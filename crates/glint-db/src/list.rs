@@ -283,8 +283,24 @@ impl Database {
         if let (Some(VisibilityFilter::Only(Visibility::Shared)), Some(project), false) =
             (q.visibility, viewer.project_id.as_deref(), viewer.is_admin)
         {
-            // MySQL runs an `IN` over a UNION once per image it checks.
-            if self.dialect() != Dialect::MySql && plan.visibility != FilterForm::Empty {
+            let dialect = self.dialect();
+            if dialect == Dialect::MySql && plan.visibility != FilterForm::Empty {
+                // MySQL runs an `IN` over a UNION once per image it checks:
+                // the ids are read first, and listed when few.
+                let shared = shared_with(dialect, project, q.member_status);
+                let ids = Query::select()
+                    .expr(Expr::col("id"))
+                    .from_subquery(shared, "shared")
+                    .limit(few)
+                    .take();
+                let ids = self.read_rows(&ids, text_from_row).await?;
+                if ids.is_empty() {
+                    plan.visibility = FilterForm::Empty;
+                } else if (ids.len() as u64) < few {
+                    plan.shared_ids = ids;
+                    plan.order_unindexed = true;
+                }
+            } else if plan.visibility != FilterForm::Empty {
                 let owned = Cond::all().add(img("owner").eq(project));
                 let owner_order = [img("created_at"), img("id")];
                 let mut members = membership_rows(project, q.member_status);
@@ -536,6 +552,10 @@ pub(crate) struct ListPlan {
     /// member of few images: the list starts from those (see
     /// [`shared_with`]) rather than walking every project's shared images.
     pub(crate) shared_from_project: bool,
+    /// On MySQL/MariaDB, in place of `shared_from_project`: the ids of
+    /// the shared images the project owns or is a member of (with the
+    /// requested member status), read first when fewer than [`FEW_ROWS`].
+    pub(crate) shared_ids: Vec<String>,
     /// The list is sorted on expressions no index serves, so that the
     /// planner starts from a filter matching few rows rather than walk the
     /// order's index past everything the filter leaves out.
@@ -568,6 +588,7 @@ impl ListPlan {
             filters: self.filters.into_iter().map(drive).collect(),
             visibility: drive(self.visibility),
             shared_from_project: self.shared_from_project,
+            shared_ids: self.shared_ids,
             order_unindexed: true,
             walk_until: None,
             ids: self.ids,
@@ -763,6 +784,9 @@ fn visible_to(dialect: Dialect, q: &ImageListQuery, plan: &ListPlan, viewer: &Vi
         if let (true, Some(project)) = (plan.shared_from_project, viewer.project_id.as_deref()) {
             let shared = shared_with(dialect, project, q.member_status);
             cond = cond.add(img("id").in_subquery(shared));
+        }
+        if !plan.shared_ids.is_empty() {
+            cond = cond.add(img("id").is_in(plan.shared_ids.iter().map(String::as_str)));
         }
         // Of a regular user's candidates, only their own images can be
         // private: said outright, the planner reads the owner's index
