@@ -625,13 +625,24 @@ pub(crate) fn list_query(
         .add(img("status").ne("killed"))
         .add(img("os_hidden").eq(literal_flag(q.os_hidden)))
         .add(visible_to(dialect, q, plan, viewer));
+    let tag_leads = plan.filters.contains(&FilterForm::Leads);
     for (i, filter) in q.filters.iter().enumerate() {
         let form = plan.filter(i);
         if form == FilterForm::Leads {
             // The join below says it.
             continue;
         }
+        let side = matches!(filter, Filter::Tag(_) | Filter::Property { .. });
         cond = cond.add(match form {
+            // Behind a leading tag, on PostgreSQL, a tag or property is
+            // checked as a plain `EXISTS`, whose share of rows it
+            // estimates: as an opaque term, guessed to pass a third, two
+            // of them made the member's checks look like leaving fewer
+            // rows than a page, and it sorted all the tag's rows rather
+            // than walk them (45 ms against 1.7 ms at 200,000 images).
+            FilterForm::Probe if tag_leads && side && dialect == Dialect::Postgres => {
+                filter_condition(filter, FilterForm::Probe)
+            }
             FilterForm::Probe => probed_condition(filter),
             FilterForm::Listed => {
                 Cond::all().add(img("id").is_in(plan.ids.iter().map(String::as_str)))
