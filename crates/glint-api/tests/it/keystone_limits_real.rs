@@ -101,19 +101,41 @@ impl Keystone {
         (token, project)
     }
 
+    /// An admin call, tried again when Keystone failed it: the test kit's
+    /// Keystone keeps its data in SQLite, which refuses a write made while
+    /// another test's write holds the database ("database is locked": a
+    /// 500, or the connection closed without an answer), and rolls it back.
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}/{path}", self.v3))
-            .header("X-Auth-Token", &self.admin);
-        if let Some(body) = body {
-            request = request.json(&body);
+        const ATTEMPTS: u32 = 4;
+        for attempt in 1..=ATTEMPTS {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}/{path}", self.v3))
+                .header("X-Auth-Token", &self.admin);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let (status, text) = match request.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    (status, resp.text().await.unwrap_or_default())
+                }
+                Err(e) if attempt < ATTEMPTS => {
+                    eprintln!("{method} {path}: {e}; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    continue;
+                }
+                Err(e) => panic!("{method} {path}: {e}"),
+            };
+            if status.is_server_error() && attempt < ATTEMPTS {
+                eprintln!("{method} {path}: {status} {text}; trying again");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                continue;
+            }
+            assert!(status.is_success(), "{method} {path}: {status} {text}");
+            return serde_json::from_str(&text).unwrap_or(Value::Null);
         }
-        let resp = request.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
+        unreachable!("the last attempt returns or panics")
     }
 }
 
