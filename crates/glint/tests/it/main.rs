@@ -17,5 +17,6 @@ mod policy_file;
 mod scrubber;
 mod scrubber_s3;
 mod serve_keystone;
+mod server_lists;
 mod two_nodes;
 mod vmdk_allowed_types;
