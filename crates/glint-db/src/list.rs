@@ -63,10 +63,15 @@ impl Database {
 
     /// On MySQL/MariaDB, for an order no index gives as it stands (two sort
     /// keys, or tie-breakers in another direction), the page's statement
-    /// with [`Database::first_key_bound`]; `None` elsewhere. MariaDB has no
+    /// bounded by its first key; `None` elsewhere. MariaDB has no
     /// incremental sort: it sorted every row after the marker, though the
     /// first key's index gives most of the order (seconds at 200,000
-    /// images).
+    /// images). The bound is `k1 >= v` (`<=` ascending), where `v` is the
+    /// first key of the `limit`-th row the list matches along that key's
+    /// index alone, strictly past the marker's value of it: at least
+    /// `limit` rows that come after the marker in the full order lie
+    /// there, so every row of the page does. Without such a row (fewer
+    /// past the marker's value) the page is not bounded.
     pub(crate) async fn sort_bounded_query(
         &self,
         q: &ImageListQuery,
@@ -76,36 +81,15 @@ impl Database {
         viewer: &Viewer,
     ) -> Result<Option<SelectStatement>, DbError> {
         let dialect = self.dialect();
+        let Some(&(key, dir)) = q.sort.first() else {
+            return Ok(None);
+        };
         if dialect != Dialect::MySql
             || plan.order_unindexed
             || index_gives_order(significant_keys(&q.sort))
         {
             return Ok(None);
         }
-        let mut query = list_query(dialect, q, plan, limit, marker, viewer);
-        if let Some(bound) = self.first_key_bound(q, plan, limit, marker, viewer).await? {
-            query.and_where(bound);
-        }
-        Ok(Some(query))
-    }
-
-    /// `k1 >= v` (`<=` ascending), where `v` is the first sort key of the
-    /// `limit`-th row that the list matches along the first key's index
-    /// alone, strictly past the marker's value of it. Every row of the
-    /// page lies there: at least `limit` rows that come after the marker
-    /// in the full order do. `None` when fewer than `limit` rows are past
-    /// the marker's value.
-    async fn first_key_bound(
-        &self,
-        q: &ImageListQuery,
-        plan: &ListPlan,
-        limit: u64,
-        marker: Option<&Image>,
-        viewer: &Viewer,
-    ) -> Result<Option<Expr>, DbError> {
-        let Some(&(key, dir)) = q.sort.first() else {
-            return Ok(None);
-        };
         let mut along = q.clone();
         along.sort = vec![(key, dir)];
         for tie in [SortKey::CreatedAt, SortKey::Id] {
@@ -113,32 +97,33 @@ impl Database {
                 along.sort.push((tie, dir));
             }
         }
-        let plan = ListPlan {
+        let along_plan = ListPlan {
             walk_until: None,
             ..plan.clone()
         };
-        let mut query = list_query(self.dialect(), &along, &plan, 1, None, viewer);
-        if walks_the_order(&along, &plan) {
+        let mut nth = list_query(dialect, &along, &along_plan, 1, None, viewer);
+        if walks_the_order(&along, &along_plan) {
             // (Left to itself MariaDB read every row past the marker's
             // value and sorted them.)
-            query.force_index(mysql_order_index(key), IndexHintScope::All);
+            nth.force_index(mysql_order_index(key), IndexHintScope::All);
         }
         if let Some(marker) = marker {
             let value = Expr::val(marker_value(key, marker));
-            query.and_where(match dir {
+            nth.and_where(match dir {
                 SortDir::Asc => sort_expr(key).gt(value),
                 SortDir::Desc => sort_expr(key).lt(value),
             });
         }
-        query.offset(limit - 1);
-        let Some(row) = self.fetch_images(query).await?.into_iter().next() else {
-            return Ok(None);
-        };
-        let value = Expr::val(marker_value(key, &row));
-        Ok(Some(match dir {
-            SortDir::Asc => sort_expr(key).lte(value),
-            SortDir::Desc => sort_expr(key).gte(value),
-        }))
+        nth.offset(limit - 1);
+        let mut query = list_query(dialect, q, plan, limit, marker, viewer);
+        if let Some(row) = self.fetch_images(nth).await?.into_iter().next() {
+            let value = Expr::val(marker_value(key, &row));
+            query.and_where(match dir {
+                SortDir::Asc => sort_expr(key).lte(value),
+                SortDir::Desc => sort_expr(key).gte(value),
+            });
+        }
+        Ok(Some(query))
     }
 
     /// The image `rows` live images into the list's order (after
