@@ -134,7 +134,7 @@ async fn lists_on_server_databases_page_two_sort_keys_and_shared_images_per_proj
             .iter()
             .filter(|(_, _, shared, i)| *shared && *i != IMAGES - 1)
             .collect();
-        shared.sort_by(|a, b| b.3.cmp(&a.3));
+        shared.sort_by_key(|image| std::cmp::Reverse(image.3));
         let want: Vec<String> = shared.iter().map(|(name, ..)| name.clone()).collect();
         let pending = "visibility=shared&member_status=pending";
         let got = list_names(&client, &server, member, pending).await;
