@@ -199,6 +199,7 @@ impl Database {
                     first_key == Some(order)
                         || (first_key == Some(SortKey::CreatedAt)
                             && single_value_with_created_index(filter))
+                        || first_key.is_some_and(|key| pair_index(filter, key).is_some())
                 }
                 (_, None) => {
                     plan.filters.push(FilterForm::Drive);
@@ -484,6 +485,39 @@ fn single_value_with_created_index(filter: &Filter) -> bool {
         && indexed_order(filter).is_some())
 }
 
+/// The index shaped (filter column, `key`, created_at, id) that gives the
+/// order led by `key` within one value of `filter`'s column, by its
+/// MySQL/MariaDB name (see migration 12): for the pairs whose rows lie far
+/// apart in the order of `key` alone.
+fn pair_index(filter: &Filter, key: SortKey) -> Option<&'static str> {
+    let Filter::Text { column, values } = filter else {
+        return None;
+    };
+    if values.len() != 1 {
+        return None;
+    }
+    match (text_column_indexed(*column, values), key) {
+        ("status", SortKey::Size) => Some("ix_images_live_status_size"),
+        ("status", SortKey::Name) => Some("ix_images_live_status_name"),
+        ("sort_disk_format", SortKey::Size) => Some("ix_images_live_disk_format_size"),
+        _ => None,
+    }
+}
+
+/// The pair index (see [`pair_index`]) of a filter that starts the list
+/// and whose index gives its order, where the list is read along it.
+fn ordering_pair_index(q: &ImageListQuery, plan: &ListPlan) -> Option<&'static str> {
+    let &(key, _) = q.sort.first()?;
+    if plan.order_unindexed || plan.shared_from_project || q.os_hidden {
+        return None;
+    }
+    q.filters
+        .iter()
+        .zip(&plan.filters)
+        .filter(|(_, form)| **form == FilterForm::Drive)
+        .find_map(|(filter, _)| pair_index(filter, key))
+}
+
 /// Up to this many rows matching a filter, the list starts from them and
 /// sorts them; from it on, the list walks its order's index and checks
 /// the filter on each row. Collecting this many rows, or walking until a
@@ -667,7 +701,12 @@ pub(crate) fn list_query(
         cond = cond.add(up_to(sort, end));
     }
     query.cond_where(cond).limit(limit);
-    if dialect == Dialect::MySql && marker.is_some() && walks_the_order(q, plan) {
+    let pair = ordering_pair_index(q, plan);
+    if let (Dialect::MySql, Some(index)) = (dialect, pair) {
+        // MariaDB cannot tell that the filter's rows lie far apart along
+        // the sort key's own index, and walked that.
+        query.force_index(index, IndexHintScope::All);
+    } else if dialect == Dialect::MySql && marker.is_some() && walks_the_order(q, plan) {
         // MariaDB read the order's index from its `deleted = 0` prefix (a
         // `ref`) rather than from the marker (a `range` on the same index,
         // which it costs the same), walking every row before the marker:

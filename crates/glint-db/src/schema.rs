@@ -116,6 +116,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0011_tag_order.sql"),
         mysql: include_str!("../migrations/mysql/0011_tag_order.sql"),
     },
+    Migration {
+        version: 12,
+        description: "filter and order indexes",
+        sqlite: include_str!("../migrations/sqlite/0012_filter_order_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0012_filter_order_indexes.sql"),
+        mysql: include_str!("../migrations/mysql/0012_filter_order_indexes.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -382,6 +389,7 @@ mod tests {
                         "DROP INDEX",
                         "ALTER TABLE images",
                     ],
+                    12 => &["CREATE INDEX", "ALTER TABLE images"],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -405,6 +413,8 @@ mod tests {
                     (10, _) => 19,
                     (11, Dialect::MySql) => 4,
                     (11, _) => 4,
+                    (12, Dialect::MySql) => 1,
+                    (12, _) => 3,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

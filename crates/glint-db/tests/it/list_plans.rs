@@ -15,6 +15,9 @@
 //!   costs nothing whatever the catalogue size.
 //! * `Indexed`: no table of the catalogue is read in full (the weakest
 //!   claim, for shapes whose best plan depends on the data).
+//! * `Along(index)`: `Ordered`, through that index (one shaped (filter
+//!   column, sort key, created_at, id), where the sort key's own index
+//!   would pass every row the filter leaves out).
 //!
 //! Tags and properties are seeded selective (a few percent of the images
 //! each): a filter matching a third of a table this small is rightly
@@ -63,6 +66,7 @@ enum Expect {
     Ordered,
     Searched,
     Indexed,
+    Along(&'static str),
 }
 
 struct Shape {
@@ -198,6 +202,30 @@ fn shapes() -> Vec<Shape> {
         &[("status", "active"), ("sort", "size:asc,name:desc")],
         Indexed,
     ));
+    out.push(after_marker(shape(
+        &[("status", "queued"), ("sort_key", "size")],
+        Along("ix_images_live_status_size"),
+    )));
+    out.push(after_marker(shape(
+        &[
+            ("status", "active"),
+            ("sort_key", "name"),
+            ("sort_dir", "asc"),
+        ],
+        Along("ix_images_live_status_name"),
+    )));
+    out.push(after_marker(shape(
+        &[
+            ("disk_format", "qcow2"),
+            ("sort_key", "size"),
+            ("sort_dir", "asc"),
+        ],
+        Along("ix_images_live_disk_format_size"),
+    )));
+    out.push(after_marker(shape(
+        &[("status", "active"), ("sort", "size:desc,name:asc")],
+        Indexed,
+    )));
     out.push(after_marker(shape(&[], Ordered)));
     out.push(after_marker(shape(&[("sort_key", "name")], Ordered)));
     out.push(after_marker(shape(
@@ -209,15 +237,24 @@ fn shapes() -> Vec<Shape> {
         (&[("name", "in:image-0123,image-0042")], Searched),
         (&[("id", "3c5bb6fa-9f1b-4f56-8a52-0c9bb0d6a0b1")], Searched),
         (&[("status", "queued")], Searched),
-        (&[("status", "queued"), ("sort_key", "size")], Indexed),
-        (&[("status", "active"), ("sort_key", "name")], Indexed),
+        // One value of a column with an index shaped (column, sort key,
+        // created_at, id): read in order, though queued images (no size)
+        // lie at one end of the size order and active ones at the other.
+        (
+            &[("status", "queued"), ("sort_key", "size")],
+            Along("ix_images_live_status_size"),
+        ),
+        (
+            &[("status", "active"), ("sort_key", "name")],
+            Along("ix_images_live_status_name"),
+        ),
         (
             &[
                 ("disk_format", "qcow2"),
                 ("sort_key", "size"),
                 ("sort_dir", "asc"),
             ],
-            Indexed,
+            Along("ix_images_live_disk_format_size"),
         ),
         (&[("visibility", "public"), ("sort_key", "name")], Indexed),
         (&[("owner", "project-3"), ("sort_key", "size")], Indexed),
@@ -320,7 +357,7 @@ fn verdict(dialect: Dialect, plan: &[String], expect: Expect) -> Option<&'static
                     || line.starts_with("SEARCH images ")
                         && !line.split_once('(').is_some_and(|(_, c)| keyed(c))
             });
-            judge(full_scan, sorted, walked, expect)
+            judge(full_scan, sorted, walked, expect, plan)
         }
         Dialect::Postgres => {
             let text = plan.join("\n");
@@ -332,7 +369,7 @@ fn verdict(dialect: Dialect, plan: &[String], expect: Expect) -> Option<&'static
                 line.split_once("Index Cond: ")
                     .is_some_and(|(_, c)| keyed(c))
             });
-            judge(full_scan, sorted, !searched, expect)
+            judge(full_scan, sorted, !searched, expect, plan)
         }
         Dialect::MySql => {
             let row = |line: &String, t: &str| line.starts_with(&format!("table={t} "));
@@ -350,7 +387,7 @@ fn verdict(dialect: Dialect, plan: &[String], expect: Expect) -> Option<&'static
             let walked = plan
                 .iter()
                 .any(|line| row(line, "images") && !keyed.iter().any(|k| line.contains(k)));
-            judge(full_scan, sorted, walked, expect)
+            judge(full_scan, sorted, walked, expect, plan)
         }
     }
 }
@@ -366,12 +403,23 @@ fn keyed(condition: &str) -> bool {
 
 /// `walked`: the images table is read in index order rather than looked up
 /// by key.
-fn judge(full_scan: bool, sorted: bool, walked: bool, expect: Expect) -> Option<&'static str> {
+fn judge(
+    full_scan: bool,
+    sorted: bool,
+    walked: bool,
+    expect: Expect,
+    plan: &[String],
+) -> Option<&'static str> {
     if full_scan {
         return Some("a table is scanned in full");
     }
     match expect {
-        Expect::Ordered if sorted => Some("the rows are sorted instead of read in order"),
+        Expect::Ordered | Expect::Along(_) if sorted => {
+            Some("the rows are sorted instead of read in order")
+        }
+        Expect::Along(index) if !plan.iter().any(|line| line.contains(index)) => {
+            Some("the rows are not read through the index of the filter and the order")
+        }
         Expect::Searched if walked => Some("images are walked, not looked up by the filter"),
         _ => None,
     }
@@ -402,6 +450,10 @@ async fn failures(
         // order by design, not looked up.
         let expect = match (shape.expect, few) {
             _ if db.dialect() == Dialect::Postgres && !analyzed => Expect::Indexed,
+            // PostgreSQL chooses between the pair's index and the sort
+            // key's own by cost: on a catalogue this small where most rows
+            // match, the latter (at 200,000 images, the former).
+            (Expect::Along(_), _) if db.dialect() == Dialect::Postgres => Expect::Ordered,
             (Expect::Searched, Some(_)) => Expect::Indexed,
             (expect, _) => expect,
         };
