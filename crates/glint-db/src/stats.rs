@@ -13,8 +13,15 @@
 //!   value, SQLite no longer starts from a value that matches nothing.)
 //! * PostgreSQL: tables never analyzed, or with more rows changed since
 //!   their last analysis (`n_mod_since_analyze`, the server's own counter)
-//!   than [`CHANGED_ROWS`] plus a tenth of their rows, are analyzed,
-//!   without waiting for autovacuum.
+//!   than [`CHANGED_ROWS`] plus a tenth of their rows, are analyzed, then
+//!   vacuumed, without waiting for autovacuum (which may be off).
+//!   Vacuuming marks the pages whose rows every transaction sees, so that
+//!   the counts and walks a list plans with read an index alone: without
+//!   it each of the 20,000 index entries a filter's count reads fetched its
+//!   row from the table (19 ms rather than 6 ms at 200,000 images). The
+//!   statistics are gathered first, so a vacuum that fails (a statement
+//!   timeout on a huge table) leaves them fresh and is not tried again
+//!   until the tables change as much again.
 //! * MySQL/MariaDB: tables are analyzed on the first call in the process,
 //!   then when their row count moved by more than that much from the count
 //!   at their last analysis (InnoDB keeps its index statistics itself;
@@ -59,6 +66,13 @@ impl Database {
             Dialect::MySql => self.mysql_stale().await?,
         };
         self.analyze(&stale).await?;
+        if self.dialect() == Dialect::Postgres && !stale.is_empty() {
+            // (On a connection of its own, outside a transaction, where
+            // VACUUM must run.)
+            let sql = format!("VACUUM {}", stale.join(", "));
+            self.on_connection(async |conn| run(conn, &sql).await)
+                .await?;
+        }
         if self.dialect() == Dialect::Sqlite {
             let mut tx = self.begin_write().await?;
             sqlx::raw_sql("PRAGMA optimize = 0x10002")
