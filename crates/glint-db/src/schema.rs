@@ -123,6 +123,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0012_filter_order_indexes.sql"),
         mysql: include_str!("../migrations/mysql/0012_filter_order_indexes.sql"),
     },
+    Migration {
+        version: 13,
+        description: "whole property values indexed",
+        sqlite: include_str!("../migrations/sqlite/0013_property_values.sql"),
+        postgres: include_str!("../migrations/postgres/0013_property_values.sql"),
+        mysql: include_str!("../migrations/mysql/0013_property_values.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -390,6 +397,7 @@ mod tests {
                         "ALTER TABLE images",
                     ],
                     12 => &["CREATE INDEX", "ALTER TABLE images"],
+                    13 => &["ALTER TABLE image_properties"],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -415,6 +423,8 @@ mod tests {
                     (11, _) => 4,
                     (12, Dialect::MySql) => 1,
                     (12, _) => 3,
+                    (13, Dialect::MySql) => 1,
+                    (13, _) => 0,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

@@ -51,6 +51,9 @@ async fn filter_catalogue(db: &Database) {
         if i == 2 {
             image.properties.insert("hw_disk_bus".into(), "scsi".into());
         }
+        if let Some(note) = long_values().get(i) {
+            image.properties.insert("note".into(), note.clone());
+        }
         db.create_image(&image).await.unwrap();
     }
 }
@@ -198,6 +201,34 @@ async fn property_filters_must_all_match() {
         assert_eq!(both, set(&["gamma, delta"]));
         assert_eq!(filtered(&db, &[("os_distro", "Cirros")]).await, set(&[]));
         assert_eq!(filtered(&db, &[("no_such_property", "x")]).await, set(&[]));
+    })
+    .await;
+}
+
+/// Property values about 255 characters long (two bytes each in UTF-8):
+/// 255 of them, 256, and 300 whose first 255 are the first value's.
+fn long_values() -> Vec<String> {
+    vec![
+        "é".repeat(255),
+        "é".repeat(256),
+        format!("{}{}", "é".repeat(255), "x".repeat(45)),
+    ]
+}
+
+#[tokio::test]
+async fn property_values_match_whole_at_any_length() {
+    // (MySQL/MariaDB compare values of up to 255 characters on a column
+    // of their own, longer ones on the value itself.)
+    on_every_db(|db| async move {
+        filter_catalogue(&db).await;
+        let values = long_values();
+        for (value, name) in values.iter().zip(["alpha", "beta", "gamma, delta"]) {
+            assert_eq!(filtered(&db, &[("note", value)]).await, set(&[name]));
+        }
+        let short = "é".repeat(254);
+        assert_eq!(filtered(&db, &[("note", &short)]).await, set(&[]));
+        let longer = format!("{}y", values[2]);
+        assert_eq!(filtered(&db, &[("note", &longer)]).await, set(&[]));
     })
     .await;
 }

@@ -1,0 +1,2 @@
+-- Nothing here: the index on (name, value) holds the whole value, which
+-- MySQL/MariaDB's cannot (see migrations/mysql).
