@@ -151,7 +151,7 @@ impl Database {
             .take();
         order_by(&mut query, sort, sort_expr);
         let Some(id) = self
-            .read_rows(&query, text_from_row)
+            .read_index_rows(&query, text_from_row)
             .await?
             .into_iter()
             .next()
@@ -279,7 +279,7 @@ impl Database {
                     .from_subquery(shared, "shared")
                     .limit(few)
                     .take();
-                let ids = self.read_rows(&ids, text_from_row).await?;
+                let ids = self.read_index_rows(&ids, text_from_row).await?;
                 if ids.is_empty() {
                     plan.visibility = FilterForm::Empty;
                 } else if (ids.len() as u64) < few {
@@ -331,7 +331,7 @@ impl Database {
     /// The ids of up to `cap` images matching `filter` (live ones for a
     /// column; for a tag or property, those its rows name).
     async fn filter_ids(&self, filter: &Filter, cap: u64) -> Result<Vec<String>, DbError> {
-        self.read_rows(&matching_rows(self.dialect(), filter, cap), text_from_row)
+        self.read_index_rows(&matching_rows(self.dialect(), filter, cap), text_from_row)
             .await
     }
 
@@ -341,7 +341,7 @@ impl Database {
             .expr(Expr::cust("COUNT(*)"))
             .from_subquery(rows, "side")
             .take();
-        let found = self.read_rows(&count, int_from_row).await?;
+        let found = self.read_index_rows(&count, int_from_row).await?;
         let rows = found.into_iter().next().flatten().unwrap_or(0);
         Ok(u64::try_from(rows).unwrap_or(0))
     }

@@ -36,6 +36,24 @@ impl Database {
         found.iter().map(|row| decode(row)).collect()
     }
 
+    /// [`Database::read_rows`] for a statement that reads an index alone:
+    /// on MySQL/MariaDB not prepared (see
+    /// [`Database::fetch_all_unprepared`]).
+    pub(crate) async fn read_index_rows<S, T>(
+        &self,
+        statement: &S,
+        decode: fn(&dyn RowRead) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError>
+    where
+        S: QueryStatementWriter,
+    {
+        if self.dialect() != Dialect::MySql {
+            return self.read_rows(statement, decode).await;
+        }
+        let found = self.fetch_all_unprepared(statement).await?;
+        found.iter().map(|row| decode(row)).collect()
+    }
+
     /// Runs an image query (built on [`crate::images::select_images`]):
     /// one statement, the children coming from each row's copy.
     pub(crate) async fn fetch_images(&self, query: SelectStatement) -> Result<Vec<Image>, DbError> {
