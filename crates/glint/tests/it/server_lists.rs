@@ -1,9 +1,14 @@
 //! Image lists through a real `glint serve` on PostgreSQL and MariaDB, as
 //! projects see them: a sort on two keys paged with markers, and
 //! `visibility=shared` for members (pending and accepted), and for a
-//! project that is a member of nothing. (On MariaDB these take forms of
-//! their own: the page is bounded by the first sort key, and a member's
-//! shared images are listed by the ids read from the project's side.)
+//! project that is a member of nothing; a status or disk format filter
+//! sorted by size or name, with queued images (no size) among active ones;
+//! property filters on values of every length and of hostile text. (On
+//! MariaDB these take forms of their own: the page is bounded by the first
+//! sort key, a member's shared images are listed by the ids read from the
+//! project's side, a filter with an index for its order names it, and the
+//! rows a filter matches are counted by plain queries with the values
+//! written in.)
 
 use crate::common;
 
@@ -149,5 +154,95 @@ async fn lists_on_server_databases_page_two_sort_keys_and_shared_images_per_proj
         assert_eq!(got, vec![last]);
         let none = list_names(&client, &server, stranger, pending).await;
         assert!(none.is_empty(), "{none:?}");
+
+        // Queued public images (no size, so lowest by size), then each
+        // filter with an index for its order, paged with markers.
+        let queued: Vec<String> = (0..4).map(|i| format!("queued-{i}")).collect();
+        for name in &queued {
+            let body = json!({"name": name, "disk_format": "raw",
+                "container_format": "bare", "visibility": "public"});
+            send(
+                as_project(client.post(server.url("/v2/images")), owner).json(&body),
+                StatusCode::CREATED,
+            )
+            .await;
+        }
+        let newest_first: Vec<String> = queued.iter().rev().cloned().collect();
+        let got = list_names(&client, &server, member, "status=queued&sort_key=size").await;
+        assert_eq!(got, newest_first, "{}", server.logs());
+        // Ascending size: ties by creation time, ascending too.
+        let mut by_size = public.clone();
+        by_size.sort_by_key(|image| (image.1, image.3));
+        let active: Vec<String> = by_size.iter().map(|(name, ..)| name.clone()).collect();
+        let query = "status=active&sort_key=size&sort_dir=asc";
+        assert_eq!(list_names(&client, &server, member, query).await, active);
+        let query = "disk_format=raw&sort_key=size&sort_dir=asc";
+        let mut queued_then_active = queued.clone();
+        queued_then_active.extend(active.iter().cloned());
+        assert_eq!(
+            list_names(&client, &server, member, query).await,
+            queued_then_active
+        );
+        let mut by_name: Vec<String> = public.iter().map(|(name, ..)| name.clone()).collect();
+        by_name.sort();
+        let query = "status=active&sort_key=name&sort_dir=asc";
+        assert_eq!(list_names(&client, &server, member, query).await, by_name);
+
+        // Property values: hostile text set at creation, a 300-character
+        // value set by a patch `add`, each found whole and only whole.
+        let hostile = "it's \\'; DROP TABLE images; -- ? é";
+        let long = "é".repeat(300);
+        for (name, value, patched) in [("note-a", hostile, false), ("note-b", long.as_str(), true)]
+        {
+            let mut body = json!({"name": name, "visibility": "public"});
+            if !patched {
+                body["note"] = json!(value);
+            }
+            let created = send(
+                as_project(client.post(server.url("/v2/images")), owner).json(&body),
+                StatusCode::CREATED,
+            )
+            .await;
+            if patched {
+                let id = created["id"].as_str().unwrap();
+                let patch = json!([{"op": "add", "path": "/note", "value": value}]);
+                send(
+                    as_project(client.patch(server.url(&format!("/v2/images/{id}"))), owner)
+                        .header(
+                            "Content-Type",
+                            "application/openstack-images-v2.1-json-patch",
+                        )
+                        .json(&patch),
+                    StatusCode::OK,
+                )
+                .await;
+            }
+        }
+        let shorter = "é".repeat(299);
+        for (value, want) in [
+            (hostile, vec!["note-a"]),
+            (long.as_str(), vec!["note-b"]),
+            (shorter.as_str(), vec![]),
+            ("it's", vec![]),
+        ] {
+            let mut url = reqwest::Url::parse(&server.url("/v2/images")).unwrap();
+            url.query_pairs_mut().append_pair("note", value);
+            let page = send(as_project(client.get(url), stranger), StatusCode::OK).await;
+            let names: Vec<&str> = page["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|image| image["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, want, "note={value}: {}", server.logs());
+        }
+        // A NUL is refused before any database is asked.
+        let mut url = reqwest::Url::parse(&server.url("/v2/images")).unwrap();
+        url.query_pairs_mut().append_pair("note", "it\0s");
+        send(
+            as_project(client.get(url), stranger),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
 }
