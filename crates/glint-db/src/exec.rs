@@ -277,27 +277,28 @@ pub(crate) fn inline_mysql(sql: &str, values: Values) -> Result<String, DbError>
             let value = values
                 .next()
                 .ok_or_else(|| DbError::internal("a placeholder without a value"))?;
-            match value {
-                Value::Bool(Some(b)) => out.push_str(if b { "1" } else { "0" }),
-                Value::SmallInt(Some(v)) => write!(out, "{v}").unwrap_or_default(),
-                Value::Int(Some(v)) => write!(out, "{v}").unwrap_or_default(),
-                Value::BigInt(Some(v)) => write!(out, "{v}").unwrap_or_default(),
-                Value::BigUnsigned(Some(v)) => write!(out, "{v}").unwrap_or_default(),
+            // (Writing to a String cannot fail.)
+            let _ = match value {
+                Value::Bool(Some(b)) => write!(out, "{}", u8::from(b)),
+                Value::SmallInt(Some(v)) => write!(out, "{v}"),
+                Value::Int(Some(v)) => write!(out, "{v}"),
+                Value::BigInt(Some(v)) => write!(out, "{v}"),
+                Value::BigUnsigned(Some(v)) => write!(out, "{v}"),
                 Value::String(Some(text)) => {
                     out.push_str("_utf8mb4 X'");
                     for byte in text.as_bytes() {
-                        write!(out, "{byte:02x}").unwrap_or_default();
+                        let _ = write!(out, "{byte:02x}");
                     }
-                    out.push('\'');
+                    write!(out, "'")
                 }
                 Value::Bool(None)
                 | Value::SmallInt(None)
                 | Value::Int(None)
                 | Value::BigInt(None)
                 | Value::BigUnsigned(None)
-                | Value::String(None) => out.push_str("NULL"),
+                | Value::String(None) => write!(out, "NULL"),
                 _ => return Err(DbError::internal("cannot write a value of this kind")),
-            }
+            };
         }
         out.push_str(part);
     }
