@@ -166,7 +166,8 @@ impl Database {
 
     /// How each filter of `q` is written (see [`FilterForm`]), from a count
     /// of the live rows it matches through its own index, up to
-    /// [`FEW_ROWS`]. A filter matching nothing answers the list at once:
+    /// [`DRIVE_ROWS`] (its ids are read only when fewer than [`FEW_ROWS`]).
+    /// A filter matching nothing answers the list at once:
     /// planners estimate an unknown value like a common one and walked
     /// every image looking for it. A filter matching many rows, whose
     /// index cannot give the list's order, is checked along the order's
@@ -188,6 +189,11 @@ impl Database {
         // The filter matching fewest rows, where that is under `few`, and
         // the ids of its images.
         let mut fewest: Option<(usize, Vec<String>)> = None;
+        // How many images the filters checked along the walk match, where
+        // one of them matches fewer than `DRIVE_ROWS`, and the counts
+        // already taken (by filter) up to that.
+        let cap = few.saturating_mul(DRIVE_ROWS / FEW_ROWS);
+        let mut counted: Vec<(usize, u64)> = Vec::new();
         for (i, filter) in q.filters.iter().enumerate() {
             let serves = match (filter, indexed_order(filter)) {
                 (Filter::Text { values, .. }, _) if values.is_empty() => {
@@ -216,16 +222,29 @@ impl Database {
                     (_, false) => FilterForm::Drive,
                 }
             } else {
-                let ids = self.filter_ids(filter, few).await?;
-                match ids.len() as u64 {
-                    0 => FilterForm::Empty,
-                    n if n < few => {
-                        if fewest.as_ref().is_none_or(|(_, f)| ids.len() < f.len()) {
+                // Counted first, from an index alone: a filter matching
+                // many rows is then checked along the walk without its
+                // ids having been read (and the count bounds the walk).
+                let rows = self.count_filter(filter, cap).await?;
+                counted.push((i, rows));
+                if rows == 0 {
+                    FilterForm::Empty
+                } else if rows >= few {
+                    FilterForm::Probe
+                } else if fewest.as_ref().is_some_and(|(_, f)| f.len() as u64 <= rows) {
+                    FilterForm::Drive
+                } else {
+                    // Read up to `few` again: rows written since the count
+                    // make the list incomplete only if it is cut short.
+                    let ids = self.filter_ids(filter, few).await?;
+                    match ids.len() as u64 {
+                        0 => FilterForm::Empty,
+                        n if n < few => {
                             fewest = Some((i, ids));
+                            FilterForm::Drive
                         }
-                        FilterForm::Drive
+                        _ => FilterForm::Probe,
                     }
-                    _ => FilterForm::Probe,
                 }
             };
             plan.filters.push(form);
@@ -242,16 +261,16 @@ impl Database {
                 plan.filters[i] = FilterForm::Leads;
             }
         }
-        // How many images the filters checked along the walk match, where
-        // one of them matches fewer than `DRIVE_ROWS`.
-        let cap = few.saturating_mul(DRIVE_ROWS / FEW_ROWS);
         let mut probed: Option<u64> = None;
         // (None when the walk is not along the order's index: a tag
         // leads, or a filter matching few starts the list.)
         let leads = plan.filters.contains(&FilterForm::Leads) || plan.order_unindexed;
         for (i, filter) in q.filters.iter().enumerate() {
             if plan.filters[i] == FilterForm::Probe && !leads {
-                let rows = self.count_filter(filter, cap).await?;
+                let rows = match counted.iter().find(|(at, _)| *at == i) {
+                    Some((_, rows)) => *rows,
+                    None => self.count_filter(filter, cap).await?,
+                };
                 probed = Some(probed.map_or(rows, |p| Ord::min(p, rows)));
             }
         }
