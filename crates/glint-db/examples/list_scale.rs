@@ -247,6 +247,24 @@ async fn main() {
             false,
         ),
         (
+            "`container_format=bare&sort_key=size&sort_dir=asc`",
+            vec![
+                ("container_format", "bare"),
+                ("sort_key", "size"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`status=active&sort_key=disk_format&sort_dir=asc`",
+            vec![
+                ("status", "active"),
+                ("sort_key", "disk_format"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
             "`visibility=public&sort_key=name`",
             vec![("visibility", "public"), ("sort_key", "name")],
             false,

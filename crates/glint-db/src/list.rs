@@ -507,8 +507,8 @@ fn single_value_with_created_index(filter: &Filter) -> bool {
 
 /// The index shaped (filter column, `key`, created_at, id) that gives the
 /// order led by `key` within one value of `filter`'s column, by its
-/// MySQL/MariaDB name (see migration 12): for the pairs whose rows lie far
-/// apart in the order of `key` alone.
+/// MySQL/MariaDB name (see migrations 12 and 14): for the pairs whose rows
+/// lie far apart in the order of `key` alone.
 fn pair_index(filter: &Filter, key: SortKey) -> Option<&'static str> {
     let Filter::Text { column, values } = filter else {
         return None;
@@ -520,6 +520,9 @@ fn pair_index(filter: &Filter, key: SortKey) -> Option<&'static str> {
         ("status", SortKey::Size) => Some("ix_images_live_status_size"),
         ("status", SortKey::Name) => Some("ix_images_live_status_name"),
         ("sort_disk_format", SortKey::Size) => Some("ix_images_live_disk_format_size"),
+        ("status", SortKey::DiskFormat) => Some("ix_images_live_status_disk_format"),
+        ("status", SortKey::ContainerFormat) => Some("ix_images_live_status_container_format"),
+        ("sort_container_format", SortKey::Size) => Some("ix_images_live_container_format_size"),
         _ => None,
     }
 }

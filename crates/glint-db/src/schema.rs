@@ -130,6 +130,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0013_property_values.sql"),
         mysql: include_str!("../migrations/mysql/0013_property_values.sql"),
     },
+    Migration {
+        version: 14,
+        description: "more filter and order indexes",
+        sqlite: include_str!("../migrations/sqlite/0014_more_filter_order_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0014_more_filter_order_indexes.sql"),
+        mysql: include_str!("../migrations/mysql/0014_more_filter_order_indexes.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -396,7 +403,7 @@ mod tests {
                         "DROP INDEX",
                         "ALTER TABLE images",
                     ],
-                    12 => &["CREATE INDEX", "ALTER TABLE images"],
+                    12 | 14 => &["CREATE INDEX", "ALTER TABLE images"],
                     13 => &["ALTER TABLE image_properties"],
                     _ => &["CREATE"],
                 };
@@ -425,6 +432,8 @@ mod tests {
                     (12, _) => 3,
                     (13, Dialect::MySql) => 1,
                     (13, _) => 0,
+                    (14, Dialect::MySql) => 1,
+                    (14, _) => 3,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

@@ -69,6 +69,36 @@ enum Expect {
     Along(&'static str),
 }
 
+/// The pairs of schema version 14, each a filter held to one value whose
+/// rows lie at one end of the sort key's order (images without data have
+/// no formats and no size), and the index that reads them in order.
+const NEWER_PAIRS: [(&[(&str, &str)], &str); 3] = [
+    (
+        &[
+            ("status", "active"),
+            ("sort_key", "disk_format"),
+            ("sort_dir", "asc"),
+        ],
+        "ix_images_live_status_disk_format",
+    ),
+    (
+        &[
+            ("status", "active"),
+            ("sort_key", "container_format"),
+            ("sort_dir", "asc"),
+        ],
+        "ix_images_live_status_container_format",
+    ),
+    (
+        &[
+            ("container_format", "bare"),
+            ("sort_key", "size"),
+            ("sort_dir", "asc"),
+        ],
+        "ix_images_live_container_format_size",
+    ),
+];
+
 struct Shape {
     pairs: Vec<(&'static str, String)>,
     marker: bool,
@@ -222,6 +252,9 @@ fn shapes() -> Vec<Shape> {
         ],
         Along("ix_images_live_disk_format_size"),
     )));
+    for (pairs, index) in NEWER_PAIRS {
+        out.push(after_marker(shape(pairs, Along(index))));
+    }
     out.push(after_marker(shape(
         &[("status", "active"), ("sort", "size:desc,name:asc")],
         Indexed,
@@ -256,6 +289,9 @@ fn shapes() -> Vec<Shape> {
             ],
             Along("ix_images_live_disk_format_size"),
         ),
+        (NEWER_PAIRS[0].0, Along(NEWER_PAIRS[0].1)),
+        (NEWER_PAIRS[1].0, Along(NEWER_PAIRS[1].1)),
+        (NEWER_PAIRS[2].0, Along(NEWER_PAIRS[2].1)),
         (&[("visibility", "public"), ("sort_key", "name")], Indexed),
         (&[("owner", "project-3"), ("sort_key", "size")], Indexed),
         (&[("size_max", "5000"), ("sort_key", "name")], Indexed),
