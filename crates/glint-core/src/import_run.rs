@@ -409,25 +409,32 @@ impl ImageService {
                         .map(|url| (target, url))
                 }
                 .await;
-                (store_id, outcome)
+                // A failed store is marked here, within the stream, never
+                // in the loop below: while the loop awaits, the writes
+                // still running are not polled, and one paused in the
+                // middle of saving the image holds its write turn, which
+                // the mark waits for (the import then hung in
+                // `processing`).
+                if let (Err(e), false) = (&outcome, plan.must_succeed) {
+                    tracing::warn!(image.id = %id, store.id = %store_id, error = %e, "import to a store failed; going on, as all_stores_must_succeed is false");
+                    self.mark_store_failed(plan, &store_id).await?;
+                }
+                Ok::<_, CoreError>(outcome)
             })
             .buffer_unordered(width);
         let mut writes = Box::pin(writes);
         let mut written: Vec<(Arc<dyn Store>, String)> = Vec::new();
         let mut failure = None;
         let mut failed = 0;
-        while let Some((store_id, outcome)) = writes.next().await {
-            match outcome {
+        // Nothing in this loop awaits (see above).
+        while let Some(outcome) = writes.next().await {
+            match outcome? {
                 Ok(done) => written.push(done),
                 Err(e) if plan.must_succeed => {
                     failure = Some(e);
                     break;
                 }
-                Err(e) => {
-                    tracing::warn!(image.id = %id, store.id = %store_id, error = %e, "import to a store failed; going on, as all_stores_must_succeed is false");
-                    self.mark_store_failed(plan, &store_id).await?;
-                    failed += 1;
-                }
+                Err(_) => failed += 1,
             }
         }
         // The writes still running stop here.

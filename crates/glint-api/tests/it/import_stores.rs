@@ -722,6 +722,37 @@ async fn in_parallel_a_failing_store_undoes_everything_when_all_must_succeed() {
     assert!(app.staged_files().is_empty());
 }
 
+/// A store that fails only once its data is written (its object's name is
+/// taken by a directory, so the final rename fails) fails while the other
+/// stores are saving the image: the failure is recorded and the import
+/// ends. (The failure was once recorded outside the writes, which were
+/// not polled meanwhile: one paused holding the image's write turn and
+/// the import hung in `processing`.)
+#[tokio::test]
+async fn a_store_failing_late_while_others_save_does_not_hold_the_import() {
+    let app = three_stores_written(Backend::Sqlite, 3).await;
+    for round in 0..8 {
+        let data = noise(200_000, 40 + round);
+        let id = staged_image(&app, &data).await;
+        let taken = app.scratch_dir().join("spare").join(&id);
+        std::fs::create_dir_all(&taken).unwrap();
+        std::fs::write(taken.join("keep"), b"x").unwrap();
+        let body = json!({
+            "method": {"name": "glance-direct"},
+            "all_stores": true,
+            "all_stores_must_succeed": false
+        });
+        expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
+        wait_for_task(&app, &id, "success").await;
+        let image = settled(&app, &id).await;
+        assert_eq!(image["status"], "active", "round {round}: {image:#}");
+        assert_eq!(store_urls(&image), ["cold", "fast"], "round {round}");
+        assert_eq!(image["os_glance_failed_import"], "spare", "round {round}");
+        assert_eq!(image["checksum"], common::md5_hex(&data));
+        assert!(taken.join("keep").exists());
+    }
+}
+
 #[tokio::test]
 async fn in_parallel_without_all_stores_must_succeed_the_rest_is_kept() {
     let app = three_stores_written(Backend::Sqlite, 3).await;
