@@ -13,7 +13,8 @@
 //!
 //! Without a URL the catalogue is a SQLite file in a temporary directory.
 //! A database that already holds images (seeded by an earlier run with the
-//! same N) is timed as it is.
+//! same N) is timed as it is; one whose seeding was cut short (between two
+//! of its batches) is seeded on from where it stopped.
 //! The catalogue: numbered names, a hundred to a project (at least 100 projects), half public
 //! and the rest private, shared (with a member each) or community; two tags
 //! (`bucket-<i % 100>`, `all`); `os_distro=cirros`; and N deleted rows
@@ -66,11 +67,12 @@ fn image(i: usize, projects: usize) -> Image {
     image
 }
 
-async fn seed(db: &Database, count: usize) -> Image {
+/// Seeds images `from` on (0, or the rows of a seed cut short: each batch
+/// is one transaction, in order).
+async fn seed(db: &Database, count: usize, from: usize) {
     let deleted = count;
-    let mut marker = None;
     let started = Instant::now();
-    let mut i = 0;
+    let mut i = from;
     while i < count + deleted {
         let end = (i + BATCH).min(count + deleted);
         let images: Vec<Image> = (i..end).map(|i| image(i, projects(count))).collect();
@@ -89,9 +91,6 @@ async fn seed(db: &Database, count: usize) -> Image {
         glint_db::testing::load_catalogue(db, &images, &members)
             .await
             .expect("load");
-        if (i..end).contains(&(count / 2)) {
-            marker = Some(images[count / 2 - i].clone());
-        }
         let gone: Vec<_> = images
             .iter()
             .skip(count.saturating_sub(i))
@@ -103,10 +102,9 @@ async fn seed(db: &Database, count: usize) -> Image {
         i = end;
     }
     eprintln!(
-        "seeded {count} images and {deleted} deleted in {:.1} s",
+        "seeded {count} images and {deleted} deleted (from row {from}) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    marker.expect("marker seeded")
 }
 
 fn admin_viewer() -> Viewer {
@@ -169,18 +167,23 @@ async fn main() {
     let present = glint_db::testing::scalar(&db, "SELECT COUNT(*) FROM images")
         .await
         .expect("count");
-    let marker = if present == 0 {
-        seed(&db, count).await
+    let present = usize::try_from(present).expect("a row count");
+    if present < 2 * count {
+        assert!(
+            present % BATCH == 0,
+            "{present} image rows: not a seed of {count} cut short between batches"
+        );
+        seed(&db, count, present).await;
     } else {
         // A catalogue this example seeded before: timed again as it is.
         eprintln!("{present} image rows there already, not seeding");
-        let name = format!("image-{:08}", count / 2);
-        let found = db
-            .list_images(&query(&[("name", &name)]), 1, None, &admin_viewer())
-            .await
-            .expect("marker");
-        found.into_iter().next().expect("marker seeded before")
-    };
+    }
+    let name = format!("image-{:08}", count / 2);
+    let found = db
+        .list_images(&query(&[("name", &name)]), 1, None, &admin_viewer())
+        .await
+        .expect("marker");
+    let marker = found.into_iter().next().expect("marker seeded");
     let admin = admin_viewer();
     let member = Viewer {
         project_id: Some("project-7".into()),
