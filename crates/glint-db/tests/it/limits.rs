@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::listing::{admin, names, set};
 use common::{at, bare_image, drop_database, fresh_server_database, on_every_db};
-use glint_db::testing::run_statement;
+use glint_db::testing::{run_statement, scalar};
 use glint_db::{ConnectOptions, Database, DbError, Dialect, ErrorText, InvalidValue};
 use glint_model::Visibility;
 
@@ -52,6 +52,29 @@ async fn a_statement_over_the_timeout_is_cancelled_as_unavailable() {
         db.ping().await.unwrap();
         let again = run_statement(db, &sleep_sql(db, 20), &[]).await;
         assert!(matches!(again, Err(DbError::Unavailable(_))), "{again:?}");
+    })
+    .await;
+}
+
+/// PostgreSQL starts no parallel workers for glint's statements (pages and
+/// bounded counts, which the workers' start-up outlasted).
+#[tokio::test]
+async fn postgres_sessions_start_no_parallel_workers() {
+    on_every_db(|db| async move {
+        if db.dialect() != Dialect::Postgres {
+            return;
+        }
+        let sql = "SELECT current_setting('max_parallel_workers_per_gather')::bigint";
+        // On each connection of the pool, not only the first.
+        let (a, b, c, d) = tokio::join!(
+            scalar(&db, sql),
+            scalar(&db, sql),
+            scalar(&db, sql),
+            scalar(&db, sql)
+        );
+        for workers in [a, b, c, d] {
+            assert_eq!(workers.unwrap(), 0);
+        }
     })
     .await;
 }
