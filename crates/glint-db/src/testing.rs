@@ -74,11 +74,44 @@ pub async fn create_database(admin_url: &str, prefix: &str) -> (String, String) 
     (with_database(admin_url, &name), name)
 }
 
-/// Drops a database made by [`create_database`], closing PostgreSQL
-/// sessions still open on it.
+/// Drops a database made by [`create_database`], closing the sessions
+/// still open on it first. A test drops its database while its app's pool
+/// may hold a session in the middle of a transaction that will never end
+/// (a worker's, on the runtime that is now waiting for the drop):
+/// PostgreSQL's `WITH (FORCE)` ends such sessions; on MySQL/MariaDB they are
+/// killed, or the drop waited for their metadata locks forever.
 pub async fn drop_database(admin_url: &str, name: &str, postgres: bool) {
-    let force = if postgres { " WITH (FORCE)" } else { "" };
-    admin(admin_url, &format!("DROP DATABASE IF EXISTS {name}{force}")).await;
+    if postgres {
+        admin(
+            admin_url,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await;
+        return;
+    }
+    sqlx::any::install_default_drivers();
+    let mut conn = AnyConnection::connect(admin_url)
+        .await
+        .expect("admin connection");
+    let sessions = sqlx::query(AssertSqlSafe(format!(
+        "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE DB = '{name}'"
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .expect("sessions of the database");
+    for session in sessions {
+        let id: i64 = session.try_get(0).expect("session id");
+        // (It may have ended meanwhile.)
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL {id}")))
+            .execute(&mut conn)
+            .await;
+    }
+    let drop = format!("DROP DATABASE IF EXISTS {name}");
+    sqlx::raw_sql(AssertSqlSafe(drop.clone()))
+        .execute(&mut conn)
+        .await
+        .expect(&drop);
+    let _ = conn.close().await;
 }
 
 async fn admin(url: &str, sql: &str) {

@@ -56,6 +56,39 @@ async fn a_statement_over_the_timeout_is_cancelled_as_unavailable() {
     .await;
 }
 
+/// A throw-away database is dropped even while a session on it is in the
+/// middle of a transaction, as a worker of a test's app may be when the
+/// test ends (MariaDB's drop once waited for its locks for ten minutes).
+#[tokio::test]
+async fn a_test_database_is_dropped_under_an_open_transaction() {
+    use sqlx::Connection;
+    for var in ["GLINT_TEST_POSTGRES_URL", "GLINT_TEST_MYSQL_URL"] {
+        let Ok(admin_url) = std::env::var(var) else {
+            continue;
+        };
+        let postgres = var.contains("POSTGRES");
+        let (url, name) = fresh_server_database(&admin_url).await;
+        let db = Database::connect(&url).await.unwrap();
+        db.close().await;
+        sqlx::any::install_default_drivers();
+        let mut held = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN").execute(&mut held).await.unwrap();
+        sqlx::raw_sql("SELECT COUNT(*) FROM images")
+            .execute(&mut held)
+            .await
+            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            drop_database(&admin_url, &name, postgres),
+        )
+        .await
+        .expect("the drop waited on the open transaction");
+        // The held session was ended.
+        let after = sqlx::raw_sql("SELECT 1").execute(&mut held).await;
+        assert!(after.is_err(), "{var}: the session is still open");
+    }
+}
+
 /// PostgreSQL starts no parallel workers for glint's statements (pages and
 /// bounded counts, which the workers' start-up outlasted).
 #[tokio::test]
