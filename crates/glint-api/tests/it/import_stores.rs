@@ -722,6 +722,25 @@ async fn in_parallel_a_failing_store_undoes_everything_when_all_must_succeed() {
     assert!(app.staged_files().is_empty());
 }
 
+/// Imports the staged `data` of `id` to every store without
+/// `all_stores_must_succeed`, where `spare` fails: the image is active in
+/// the two others with `spare` listed as failed. The image settled.
+async fn import_keeping_the_rest(app: &TestApp, id: &str, data: &[u8]) -> Value {
+    let body = json!({
+        "method": {"name": "glance-direct"},
+        "all_stores": true,
+        "all_stores_must_succeed": false
+    });
+    expect_status(import(app, id, body).await, StatusCode::ACCEPTED).await;
+    wait_for_task(app, id, "success").await;
+    let image = settled(app, id).await;
+    assert_eq!(image["status"], "active", "{image:#}");
+    assert_eq!(store_urls(&image), ["cold", "fast"]);
+    assert_eq!(image["os_glance_failed_import"], "spare", "{image:#}");
+    assert_eq!(image["checksum"], common::md5_hex(data));
+    image
+}
+
 /// A store that fails only once its data is written (its object's name is
 /// taken by a directory, so the final rename fails) fails while the other
 /// stores are saving the image: the failure is recorded and the import
@@ -737,19 +756,8 @@ async fn a_store_failing_late_while_others_save_does_not_hold_the_import() {
         let taken = app.scratch_dir().join("spare").join(&id);
         std::fs::create_dir_all(&taken).unwrap();
         std::fs::write(taken.join("keep"), b"x").unwrap();
-        let body = json!({
-            "method": {"name": "glance-direct"},
-            "all_stores": true,
-            "all_stores_must_succeed": false
-        });
-        expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
-        wait_for_task(&app, &id, "success").await;
-        let image = settled(&app, &id).await;
-        assert_eq!(image["status"], "active", "round {round}: {image:#}");
-        assert_eq!(store_urls(&image), ["cold", "fast"], "round {round}");
-        assert_eq!(image["os_glance_failed_import"], "spare", "round {round}");
-        assert_eq!(image["checksum"], common::md5_hex(&data));
-        assert!(taken.join("keep").exists());
+        import_keeping_the_rest(&app, &id, &data).await;
+        assert!(taken.join("keep").exists(), "round {round}");
     }
 }
 
@@ -759,18 +767,7 @@ async fn in_parallel_without_all_stores_must_succeed_the_rest_is_kept() {
     let data = noise(300_000, 14);
     let id = staged_image(&app, &data).await;
     break_store(&app, "spare");
-    let body = json!({
-        "method": {"name": "glance-direct"},
-        "all_stores": true,
-        "all_stores_must_succeed": false
-    });
-    expect_status(import(&app, &id, body).await, StatusCode::ACCEPTED).await;
-    wait_for_task(&app, &id, "success").await;
-    let image = settled(&app, &id).await;
-    assert_eq!(image["status"], "active", "{image:#}");
-    assert_eq!(store_urls(&image), ["cold", "fast"]);
-    assert_eq!(image["os_glance_failed_import"], "spare", "{image:#}");
-    assert_eq!(image["checksum"], common::md5_hex(&data));
+    let image = import_keeping_the_rest(&app, &id, &data).await;
     assert!(
         image.get("os_glance_importing_to_stores").is_none(),
         "{image:#}"
