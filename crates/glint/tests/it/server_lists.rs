@@ -176,13 +176,32 @@ async fn lists_on_server_databases_page_two_sort_keys_and_shared_images_per_proj
         let active: Vec<String> = by_size.iter().map(|(name, ..)| name.clone()).collect();
         let query = "status=active&sort_key=size&sort_dir=asc";
         assert_eq!(list_names(&client, &server, member, query).await, active);
-        let query = "disk_format=raw&sort_key=size&sort_dir=asc";
         let mut queued_then_active = queued.clone();
         queued_then_active.extend(active.iter().cloned());
-        assert_eq!(
-            list_names(&client, &server, member, query).await,
-            queued_then_active
-        );
+        for query in [
+            "disk_format=raw&sort_key=size&sort_dir=asc",
+            "container_format=bare&sort_key=size&sort_dir=asc",
+        ] {
+            assert_eq!(
+                list_names(&client, &server, member, query).await,
+                queued_then_active,
+                "{query}"
+            );
+        }
+        // One format for every active image: ties by creation time.
+        let mut by_creation = public.clone();
+        by_creation.sort_by_key(|image| image.3);
+        let oldest_first: Vec<String> = by_creation.iter().map(|(name, ..)| name.clone()).collect();
+        for query in [
+            "status=active&sort_key=disk_format&sort_dir=asc",
+            "status=active&sort_key=container_format&sort_dir=asc",
+        ] {
+            assert_eq!(
+                list_names(&client, &server, member, query).await,
+                oldest_first,
+                "{query}"
+            );
+        }
         let mut by_name: Vec<String> = public.iter().map(|(name, ..)| name.clone()).collect();
         by_name.sort();
         let query = "status=active&sort_key=name&sort_dir=asc";
