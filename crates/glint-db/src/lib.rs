@@ -138,6 +138,8 @@ struct Inner {
     analyzed: stats::Analyzed,
     /// [`list::FEW_ROWS`] unless a test lowers it.
     few_rows: std::sync::atomic::AtomicU64,
+    /// Filter counts that reached their cap lately.
+    full_counts: stats::FullCounts,
 }
 
 impl std::fmt::Debug for Database {
@@ -202,6 +204,7 @@ impl Database {
                 deadline,
                 analyzed: stats::Analyzed::default(),
                 few_rows: std::sync::atomic::AtomicU64::new(list::FEW_ROWS),
+                full_counts: stats::FullCounts::default(),
             }),
         };
         if let Some(version) = migrate_to {

@@ -12,7 +12,7 @@ use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement, UnionType,
 
 use crate::images::select_images;
 use crate::rows::{IMAGES, MEMBERS, PROPERTIES, TAGS, flag, int_from_row, text_from_row};
-use crate::{Database, DbError, Dialect, Viewer};
+use crate::{Database, DbError, Dialect, Viewer, exec};
 
 impl Database {
     /// One page of the images `viewer` may list, matching `q`, in `q.sort`
@@ -275,12 +275,16 @@ impl Database {
             }
         }
         if let Some(VisibilityFilter::Only(v)) = q.visibility {
-            let rows = self.count_visibility(v, few).await?;
             let serves = first_key == Some(SortKey::CreatedAt);
+            // Counted up to `cap` at once where a count from `few` on
+            // would bound the walk (the form is then `Probe`).
+            let probing = !serves && !leads;
+            let rows = self
+                .count_visibility(v, if probing { cap } else { few })
+                .await?;
             plan.order_unindexed |= rows < few && !serves;
             plan.visibility = count_form(rows, few, serves);
-            if plan.visibility == FilterForm::Probe && !leads {
-                let rows = self.count_visibility(v, cap).await?;
+            if plan.visibility == FilterForm::Probe && probing {
                 probed = Some(probed.map_or(rows, |p| Ord::min(p, rows)));
             }
         }
@@ -310,8 +314,11 @@ impl Database {
                 let owner_order = [img("created_at"), img("id")];
                 let mut members = membership_rows(project, q.member_status);
                 members.expr(Expr::cust("1")).limit(few);
-                plan.shared_from_project = self.count_rows(members).await? < few
-                    && self.count_rows(live_ids(owned, &owner_order, few)).await? < few;
+                plan.shared_from_project = self.count_rows(members, few).await? < few
+                    && self
+                        .count_rows(live_ids(owned, &owner_order, few), few)
+                        .await?
+                        < few;
             }
         }
         Ok(plan)
@@ -326,16 +333,22 @@ impl Database {
     }
 
     #[cfg(feature = "testing")]
+    pub(crate) fn set_full_count_kept(&self, kept: std::time::Duration) {
+        self.inner.full_counts.reset(kept);
+    }
+
+    #[cfg(feature = "testing")]
     pub(crate) fn set_few_rows(&self, rows: u64) {
         self.inner
             .few_rows
             .store(Ord::max(rows, 1), std::sync::atomic::Ordering::Relaxed);
+        self.inner.full_counts.reset(crate::stats::FULL_COUNT_KEPT);
     }
 
     /// How many rows match `filter`, counted up to `cap`: live images for
     /// a column, the tag or property rows for those.
     async fn count_filter(&self, filter: &Filter, cap: u64) -> Result<u64, DbError> {
-        self.count_rows(matching_rows(self.dialect(), filter, cap))
+        self.count_rows(matching_rows(self.dialect(), filter, cap), cap)
             .await
     }
 
@@ -344,7 +357,7 @@ impl Database {
         let order = [img("created_at"), img("id")];
         let mut rows = live_ids(cond, &order, cap);
         rows.force_index("ix_images_live_visibility", IndexHintScope::All);
-        self.count_rows(rows).await
+        self.count_rows(rows, cap).await
     }
 
     /// The ids of up to `cap` images matching `filter` (live ones for a
@@ -354,15 +367,32 @@ impl Database {
             .await
     }
 
-    /// How many rows `rows` (a capped query) returns.
-    async fn count_rows(&self, rows: SelectStatement) -> Result<u64, DbError> {
+    /// How many rows `rows` (a query limited to `cap` rows) returns. A
+    /// count of more than one row that reached `cap` is remembered for a
+    /// few seconds and not made again meanwhile (see
+    /// [`crate::stats::FullCounts`]).
+    async fn count_rows(&self, rows: SelectStatement, cap: u64) -> Result<u64, DbError> {
         let count = Query::select()
             .expr(Expr::cust("COUNT(*)"))
             .from_subquery(rows, "side")
             .take();
+        let memo = (cap > 1).then(|| {
+            let (sql, values) = exec::build(self.dialect(), &count);
+            format!("{sql} {values:?}")
+        });
+        if memo
+            .as_deref()
+            .is_some_and(|key| self.inner.full_counts.full(key))
+        {
+            return Ok(cap);
+        }
         let found = self.read_index_rows(&count, int_from_row).await?;
         let rows = found.into_iter().next().flatten().unwrap_or(0);
-        Ok(u64::try_from(rows).unwrap_or(0))
+        let rows = u64::try_from(rows).unwrap_or(0);
+        if let (Some(key), true) = (memo, rows >= cap) {
+            self.inner.full_counts.note(key);
+        }
+        Ok(rows)
     }
 }
 

@@ -242,3 +242,103 @@ async fn run(conn: &mut AnyConnection, sql: &str) -> Result<(), DbError> {
         .await?;
     Ok(())
 }
+
+/// How long a count that reached its cap is taken as still reaching it.
+pub(crate) const FULL_COUNT_KEPT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Counts a list planner has made to the end of their cap (a filter
+/// matching at least [`list`](crate::list)'s 20,000 rows), by statement,
+/// for [`FULL_COUNT_KEPT`]: a list repeated within that time plans without
+/// counting them again (a count of 20,000 index entries took 5–8 ms on
+/// MariaDB at a million images, most of such a list's time).
+///
+/// Only counts that reached their cap are kept, and they only ever choose
+/// how a page is read, never what it holds: a filter taken to match many
+/// is checked on each image along the list's order, which is right for a
+/// filter matching any number. A count that fell short is never kept: it
+/// decides an empty answer and the ids a list starts from.
+pub(crate) struct FullCounts {
+    memo: Mutex<Memo>,
+}
+
+struct Memo {
+    counted: HashMap<String, std::time::Instant>,
+    kept: std::time::Duration,
+}
+
+/// Statements remembered at most (a few hundred bytes each).
+const FULL_COUNTS_HELD: usize = 512;
+
+impl Default for FullCounts {
+    fn default() -> FullCounts {
+        FullCounts {
+            memo: Mutex::new(Memo {
+                counted: HashMap::new(),
+                kept: FULL_COUNT_KEPT,
+            }),
+        }
+    }
+}
+
+impl FullCounts {
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `statement` reached its cap less than the kept time ago.
+    pub(crate) fn full(&self, statement: &str) -> bool {
+        let memo = self.memo();
+        memo.counted
+            .get(statement)
+            .is_some_and(|at| at.elapsed() < memo.kept)
+    }
+
+    /// Notes that `statement` reached its cap now. When the memo is full,
+    /// stale entries go first, then every entry (a burst of distinct
+    /// filters only costs their counts again).
+    pub(crate) fn note(&self, statement: String) {
+        let mut memo = self.memo();
+        if memo.counted.len() >= FULL_COUNTS_HELD && !memo.counted.contains_key(&statement) {
+            let kept = memo.kept;
+            memo.counted.retain(|_, at| at.elapsed() < kept);
+            if memo.counted.len() >= FULL_COUNTS_HELD {
+                memo.counted.clear();
+            }
+        }
+        memo.counted.insert(statement, std::time::Instant::now());
+    }
+
+    /// Forgets every count and keeps the next ones for `kept` (tests).
+    #[cfg(feature = "testing")]
+    pub(crate) fn reset(&self, kept: std::time::Duration) {
+        let mut memo = self.memo();
+        memo.counted.clear();
+        memo.kept = kept;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_counts_hold_a_bounded_number_of_statements() {
+        let counts = FullCounts::default();
+        for i in 0..FULL_COUNTS_HELD * 3 + 7 {
+            counts.note(format!("SELECT {i}"));
+            assert!(counts.full(&format!("SELECT {i}")));
+            assert!(counts.memo().counted.len() <= FULL_COUNTS_HELD);
+        }
+        assert!(!counts.full("SELECT never counted"));
+    }
+
+    #[test]
+    fn a_full_count_is_forgotten_once_its_time_is_up() {
+        let counts = FullCounts::default();
+        counts.memo().kept = std::time::Duration::from_millis(20);
+        counts.note("SELECT 1".into());
+        assert!(counts.full("SELECT 1"));
+        std::thread::sleep(std::time::Duration::from_millis(40));
+        assert!(!counts.full("SELECT 1"));
+    }
+}

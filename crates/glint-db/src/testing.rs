@@ -203,6 +203,26 @@ pub fn set_few_rows(db: &Database, rows: u64) {
     db.set_few_rows(rows);
 }
 
+/// Forgets the filter counts the list planner remembers as having reached
+/// their cap, and remembers the next ones for `kept`.
+pub fn set_full_count_kept(db: &Database, kept: std::time::Duration) {
+    db.set_full_count_kept(kept);
+}
+
+/// How the list planner writes each filter of `q` for `viewer`, in the
+/// order of `q.filters` (`Drive`, `Probe`, `Empty`, `Leads`, `Listed`; see
+/// the list module), then the `visibility` parameter's form.
+pub async fn filter_forms(
+    db: &Database,
+    q: &ImageListQuery,
+    viewer: &Viewer,
+) -> Result<Vec<String>, DbError> {
+    let plan = db.list_plan(q, viewer).await?;
+    let mut forms: Vec<String> = plan.filters.iter().map(|f| format!("{f:?}")).collect();
+    forms.push(format!("{:?}", plan.visibility));
+    Ok(forms)
+}
+
 /// The integer the first column of the first row of `sql` holds (written
 /// for the dialect of `db`), read through the write pool.
 pub async fn scalar(db: &Database, sql: &str) -> Result<i64, DbError> {

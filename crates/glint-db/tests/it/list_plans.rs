@@ -624,3 +624,71 @@ async fn every_way_of_writing_a_filter_lists_the_same_pages() {
     })
     .await;
 }
+
+/// A filter whose count reached its cap is remembered as matching many:
+/// while remembered, its list is planned as a walk along the list's order
+/// without counting again, and still lists exactly the images that match
+/// now (here one, after the others lost the property); once forgotten,
+/// the one image left starts the list.
+#[tokio::test]
+async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
+    on_every_db(|db| async move {
+        // Forty public images, one in four with the property.
+        let images: Vec<Image> = (0..40)
+            .map(|i| {
+                let n = i64::try_from(i).unwrap();
+                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                if i % 4 == 1 {
+                    image
+                        .properties
+                        .insert("flavor".into(), "remembered".into());
+                }
+                image
+            })
+            .collect();
+        glint_db::testing::load_catalogue(&db, &images, &[])
+            .await
+            .unwrap();
+        let tagged: Vec<&Image> = images
+            .iter()
+            .filter(|i| i.properties.contains_key("flavor"))
+            .collect();
+        // Counted up to 8: the ten images reach it.
+        glint_db::testing::set_few_rows(&db, 2);
+        glint_db::testing::set_full_count_kept(&db, std::time::Duration::from_secs(600));
+        let q = query(&[("flavor", "remembered")]);
+        let viewer = admin(None);
+        let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+            .await
+            .unwrap();
+        assert_eq!(forms, ["Probe", "Drive"]);
+        let listed = db.list_images(&q, 100, None, &viewer).await.unwrap();
+        assert_eq!(listed.len(), tagged.len());
+        for image in &tagged[1..] {
+            let found = db.get_image_versioned(image.id).await.unwrap().unwrap();
+            let mut changed = found.image.clone();
+            changed.properties.remove("flavor");
+            db.save_image(&changed, found.version).await.unwrap();
+        }
+        let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+            .await
+            .unwrap();
+        assert_eq!(forms, ["Probe", "Drive"], "remembered, not counted again");
+        let ids = |page: Vec<Image>| page.iter().map(|i| i.id).collect::<Vec<_>>();
+        let left = vec![tagged[0].id];
+        assert_eq!(
+            ids(db.list_images(&q, 100, None, &viewer).await.unwrap()),
+            left
+        );
+        glint_db::testing::set_full_count_kept(&db, std::time::Duration::from_secs(600));
+        let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+            .await
+            .unwrap();
+        assert_eq!(forms, ["Listed", "Drive"], "counted again once forgotten");
+        assert_eq!(
+            ids(db.list_images(&q, 100, None, &viewer).await.unwrap()),
+            left
+        );
+    })
+    .await;
+}
