@@ -193,7 +193,15 @@ async fn main() {
     if present > count {
         finish_deletes(&db, count, present).await;
     }
-    if present < 2 * count {
+    // The newest row a seed writes (a deleted one, so purged last): a
+    // seed that wrote it is whole, though a purge may have removed the
+    // oldest deleted rows since.
+    let last = format!(
+        "SELECT COUNT(*) FROM images WHERE name = 'image-{:08}'",
+        2 * count - 1
+    );
+    let whole = glint_db::testing::scalar(&db, &last).await.expect("count") > 0;
+    if present < 2 * count && !whole {
         assert!(
             present % BATCH == 0,
             "{present} image rows: not a seed of {count} cut short between batches"

@@ -12,6 +12,7 @@
 
 use glint_model::ImageStatus;
 use glint_model::time::{Timestamp, to_micros};
+use sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
 use sea_query::{Expr, ExprTrait, Order, Query};
 
 use crate::exec::WriteTx;
@@ -107,20 +108,7 @@ impl Database {
         batch: u64,
     ) -> Result<(u64, PurgeCounts), DbError> {
         let dialect = self.dialect();
-        let mut select = Query::select();
-        select
-            .column("id")
-            .from(IMAGES)
-            // A literal: the partial index of deleted rows is for `deleted = 1`.
-            .and_where(Expr::col("deleted").eq(Expr::cust("1")))
-            .and_where(Expr::col("status").eq(ImageStatus::Deleted.as_str()))
-            .and_where(Expr::col("deleted_at").lt(to_micros(request.deleted_before)))
-            .order_by("deleted_at", Order::Asc)
-            .order_by("id", Order::Asc)
-            .limit(batch);
-        if !request.image_rows {
-            select.and_where(Expr::col(CHILDREN).ne(PURGED_CHILDREN));
-        }
+        let select = purge_select(dialect, request, batch);
         let mut tx = self.begin_write().await?;
         let ids = ids_of(&mut tx, dialect, &select).await?;
         if ids.is_empty() {
@@ -219,4 +207,42 @@ async fn delete_where(
         .and_where(condition)
         .take();
     tx.execute(dialect, &delete).await
+}
+
+/// The ids of up to `batch` images `request` purges, oldest deletion
+/// first.
+pub(crate) fn purge_select(
+    dialect: Dialect,
+    request: &PurgeRequest,
+    batch: u64,
+) -> sea_query::SelectStatement {
+    // The status as an expression no index serves: SQLite, its statistics
+    // telling it that few rows are deleted, read them all through the
+    // status index and sorted them for each batch, rather than walk the
+    // deleted rows' own index in order.
+    let status = match dialect {
+        Dialect::Sqlite => Expr::cust("+status"),
+        Dialect::Postgres => Expr::cust("CONCAT(status, '')"),
+        Dialect::MySql => Expr::col("status"),
+    };
+    let mut select = Query::select();
+    select
+        .column("id")
+        .from(IMAGES)
+        // A literal: the partial index of deleted rows is for `deleted = 1`.
+        .and_where(Expr::col("deleted").eq(Expr::cust("1")))
+        .and_where(status.eq(ImageStatus::Deleted.as_str()))
+        .and_where(Expr::col("deleted_at").lt(to_micros(request.deleted_before)))
+        .order_by("deleted_at", Order::Asc)
+        .order_by("id", Order::Asc)
+        .limit(batch);
+    if dialect == Dialect::MySql {
+        // (MariaDB otherwise read every deleted row through the
+        // status index and sorted them.)
+        select.force_index("ix_images_purgeable", IndexHintScope::All);
+    }
+    if !request.image_rows {
+        select.and_where(Expr::col(CHILDREN).ne(PURGED_CHILDREN));
+    }
+    select
 }

@@ -137,6 +137,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0014_more_filter_order_indexes.sql"),
         mysql: include_str!("../migrations/mysql/0014_more_filter_order_indexes.sql"),
     },
+    Migration {
+        version: 15,
+        description: "deleted rows by deletion time",
+        sqlite: include_str!("../migrations/sqlite/0015_purgeable_index.sql"),
+        postgres: include_str!("../migrations/postgres/0015_purgeable_index.sql"),
+        mysql: include_str!("../migrations/mysql/0015_purgeable_index.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -405,6 +412,7 @@ mod tests {
                     ],
                     12 | 14 => &["CREATE INDEX", "ALTER TABLE images"],
                     13 => &["ALTER TABLE image_properties"],
+                    15 => &["ALTER TABLE images ADD INDEX ix_images_purgeable"],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -434,6 +442,8 @@ mod tests {
                     (13, _) => 0,
                     (14, Dialect::MySql) => 1,
                     (14, _) => 3,
+                    (15, Dialect::MySql) => 1,
+                    (15, _) => 0,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

@@ -162,8 +162,29 @@ pub async fn explain_list(
         Some(query) => query,
         None => crate::list::list_query(dialect, q, &plan, limit, marker, viewer),
     };
+    explain(db, &query).await
+}
+
+/// The plan of the statement `glint db purge` and `purge-images-table`
+/// read a batch of deleted images' ids with (images deleted before now),
+/// as [`explain_list`] gives it.
+pub async fn explain_purge(db: &Database) -> Result<Vec<String>, DbError> {
+    let request = crate::PurgeRequest {
+        deleted_before: glint_model::time::now(),
+        max_images: None,
+        image_rows: true,
+    };
+    explain(db, &crate::purge::purge_select(db.dialect(), &request, 500)).await
+}
+
+/// `query`'s plan, one line per step (see [`explain_list`]).
+async fn explain(
+    db: &Database,
+    query: &sea_query::SelectStatement,
+) -> Result<Vec<String>, DbError> {
+    let dialect = db.dialect();
     if let Some(readers) = db.readers() {
-        let (sql, values) = exec::build(Dialect::Sqlite, &query);
+        let (sql, values) = exec::build(Dialect::Sqlite, query);
         let sql = format!("EXPLAIN QUERY PLAN {sql}");
         return readers
             .run(move |conn| {
@@ -173,7 +194,7 @@ pub async fn explain_list(
             })
             .await;
     }
-    let (sql, args) = exec::render(dialect, &query)?;
+    let (sql, args) = exec::render(dialect, query)?;
     let rows = sqlx::query_with(AssertSqlSafe(format!("EXPLAIN {sql}")), args)
         .fetch_all(db.pool())
         .await?;

@@ -692,3 +692,31 @@ async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
     })
     .await;
 }
+
+/// The purge reads the oldest deleted rows through their own index (a
+/// partial one on SQLite, `(deleted, deleted_at, id)` named in the
+/// statement on MySQL/MariaDB), not by reading every deleted row and
+/// sorting them. (PostgreSQL's planner is free to read a table this small
+/// whole; its partial index is the same as SQLite's.)
+#[tokio::test]
+async fn the_purge_reads_deleted_rows_through_their_index() {
+    on_every_db(|db| async move {
+        seed(&db).await;
+        db.refresh_statistics().await.unwrap();
+        let plan = glint_db::testing::explain_purge(&db).await.unwrap();
+        match db.dialect() {
+            Dialect::Postgres => {}
+            Dialect::MySql => assert!(
+                plan.iter()
+                    .any(|l| l.contains("key=ix_images_purgeable") && !l.contains("filesort")),
+                "{plan:?}"
+            ),
+            Dialect::Sqlite => assert!(
+                plan.iter().any(|l| l.contains("ix_images_purgeable"))
+                    && !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+                "{plan:?}"
+            ),
+        }
+    })
+    .await;
+}

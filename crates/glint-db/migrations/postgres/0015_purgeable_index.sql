@@ -1,0 +1,2 @@
+-- Nothing here: the partial index `ix_images_purgeable` of migration 10
+-- already serves the purge (see migrations/mysql).
