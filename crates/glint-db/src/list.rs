@@ -1071,14 +1071,14 @@ fn probed_condition(dialect: Dialect, filter: &Filter) -> Cond {
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Text,
     Integer,
 }
 
 /// The column as an expression no index serves: SQLite's unary `+`,
 /// elsewhere a no-op computation on it.
-fn unindexed(dialect: Dialect, column: &'static str, kind: Kind) -> Expr {
+pub(crate) fn unindexed(dialect: Dialect, column: &'static str, kind: Kind) -> Expr {
     // The builders' placeholder for the column: `$1` on PostgreSQL, `?`
     // on the others.
     let col = img(column);

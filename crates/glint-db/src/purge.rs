@@ -16,6 +16,7 @@ use sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
 use sea_query::{Expr, ExprTrait, Order, Query};
 
 use crate::exec::WriteTx;
+use crate::list::{Kind, unindexed};
 use crate::rows::{CHILDREN, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, TAGS, UPLOADS, flag};
 use crate::{Database, DbError, Dialect};
 
@@ -220,11 +221,7 @@ pub(crate) fn purge_select(
     // telling it that few rows are deleted, read them all through the
     // status index and sorted them for each batch, rather than walk the
     // deleted rows' own index in order.
-    let status = match dialect {
-        Dialect::Sqlite => Expr::cust("+status"),
-        Dialect::Postgres => Expr::cust("CONCAT(status, '')"),
-        Dialect::MySql => Expr::col("status"),
-    };
+    let status = unindexed(dialect, "status", Kind::Text);
     let mut select = Query::select();
     select
         .column("id")

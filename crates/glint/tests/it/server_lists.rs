@@ -178,27 +178,31 @@ async fn lists_on_server_databases_page_two_sort_keys_and_shared_images_per_proj
         assert_eq!(list_names(&client, &server, member, query).await, active);
         let mut queued_then_active = queued.clone();
         queued_then_active.extend(active.iter().cloned());
-        for query in [
-            "disk_format=raw&sort_key=size&sort_dir=asc",
-            "container_format=bare&sort_key=size&sort_dir=asc",
-        ] {
-            assert_eq!(
-                list_names(&client, &server, member, query).await,
-                queued_then_active,
-                "{query}"
-            );
-        }
         // One format for every active image: ties by creation time.
         let mut by_creation = public.clone();
         by_creation.sort_by_key(|image| image.3);
         let oldest_first: Vec<String> = by_creation.iter().map(|(name, ..)| name.clone()).collect();
-        for query in [
-            "status=active&sort_key=disk_format&sort_dir=asc",
-            "status=active&sort_key=container_format&sort_dir=asc",
+        for (query, expected) in [
+            (
+                "disk_format=raw&sort_key=size&sort_dir=asc",
+                &queued_then_active,
+            ),
+            (
+                "container_format=bare&sort_key=size&sort_dir=asc",
+                &queued_then_active,
+            ),
+            (
+                "status=active&sort_key=disk_format&sort_dir=asc",
+                &oldest_first,
+            ),
+            (
+                "status=active&sort_key=container_format&sort_dir=asc",
+                &oldest_first,
+            ),
         ] {
             assert_eq!(
-                list_names(&client, &server, member, query).await,
-                oldest_first,
+                &list_names(&client, &server, member, query).await,
+                expected,
                 "{query}"
             );
         }
