@@ -9,7 +9,8 @@
 //!
 //! With `LIST_SCALE_QUERIES` set, it prints each shape's label and query
 //! string (tab-separated) instead of timing them, for `scripts/bench-list`;
-//! with `LIST_SCALE_EXPLAIN` set, each shape's plan on standard error.
+//! with `LIST_SCALE_EXPLAIN` set, each shape's plan on standard error; with
+//! `LIST_SCALE_ONLY` set, only the shapes whose label holds its value.
 //!
 //! Without a URL the catalogue is a SQLite file in a temporary directory.
 //! A database that already holds images (seeded by an earlier run with the
@@ -301,6 +302,52 @@ async fn main() {
             false,
         ),
         (
+            "`disk_format=qcow2&sort_key=container_format&sort_dir=asc`",
+            vec![
+                ("disk_format", "qcow2"),
+                ("sort_key", "container_format"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`container_format=bare&sort_key=disk_format&sort_dir=asc`",
+            vec![
+                ("container_format", "bare"),
+                ("sort_key", "disk_format"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`size_min=1&sort_key=disk_format&sort_dir=asc`",
+            vec![
+                ("size_min", "1"),
+                ("sort_key", "disk_format"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`size_min=1&sort_key=container_format&sort_dir=asc`",
+            vec![
+                ("size_min", "1"),
+                ("sort_key", "container_format"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`size_min=1&sort_key=status`",
+            vec![("size_min", "1"), ("sort_key", "status")],
+            false,
+        ),
+        (
+            "`disk_format=qcow2&sort_key=status`",
+            vec![("disk_format", "qcow2"), ("sort_key", "status")],
+            false,
+        ),
+        (
             "`visibility=public&sort_key=name`",
             vec![("visibility", "public"), ("sort_key", "name")],
             false,
@@ -362,6 +409,12 @@ async fn main() {
             false,
         ),
     ];
+    // With `LIST_SCALE_ONLY` set, only the shapes whose label holds it.
+    let only = std::env::var("LIST_SCALE_ONLY").unwrap_or_default();
+    let shapes: Vec<Shape> = shapes
+        .into_iter()
+        .filter(|(label, _, _)| label.contains(only.as_str()))
+        .collect();
     if std::env::var_os("LIST_SCALE_QUERIES").is_some() {
         // The query strings of the shapes, for timing them through the API.
         for (label, pairs, with_marker) in &shapes {
