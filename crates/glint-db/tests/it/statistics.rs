@@ -64,3 +64,30 @@ async fn analyze_catalogue_gathers_statistics_for_every_list_table() {
     })
     .await;
 }
+
+/// An index added to a table already analyzed (as a migration adds one)
+/// is analyzed at the next refresh: SQLite takes an index without
+/// statistics beside analyzed ones for a selective one.
+#[tokio::test]
+async fn an_index_added_to_an_analyzed_table_is_analyzed_at_the_next_refresh() {
+    on_every_db(|db| async move {
+        if db.dialect() != Dialect::Sqlite {
+            return;
+        }
+        load(&db, 20).await;
+        db.refresh_statistics().await.unwrap();
+        glint_db::testing::run_statement(
+            &db,
+            "CREATE INDEX ix_test_added ON images (sort_disk_format, sort_name)",
+            &[],
+        )
+        .await
+        .unwrap();
+        let stats = "SELECT COUNT(*) FROM sqlite_stat1 WHERE idx = 'ix_test_added'";
+        assert_eq!(glint_db::testing::scalar(&db, stats).await.unwrap(), 0);
+        assert_eq!(db.refresh_statistics().await.unwrap(), vec!["images"]);
+        assert_eq!(glint_db::testing::scalar(&db, stats).await.unwrap(), 1);
+        assert_eq!(db.refresh_statistics().await.unwrap(), Vec::<&str>::new());
+    })
+    .await;
+}
