@@ -144,6 +144,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0015_purgeable_index.sql"),
         mysql: include_str!("../migrations/mysql/0015_purgeable_index.sql"),
     },
+    Migration {
+        version: 16,
+        description: "a format filter by the other format",
+        sqlite: include_str!("../migrations/sqlite/0016_format_pair_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0016_format_pair_indexes.sql"),
+        mysql: include_str!("../migrations/mysql/0016_format_pair_indexes.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
