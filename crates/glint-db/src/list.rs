@@ -919,13 +919,18 @@ pub(crate) fn list_query(
         // MariaDB cannot tell that the filter's rows lie far apart along
         // the sort key's own index, and walked that.
         query.force_index(index, IndexHintScope::All);
-    } else if dialect == Dialect::MySql && marker.is_some() && walks_the_order(q, plan) {
+    } else if dialect == Dialect::MySql
+        && (marker.is_some() || plan.skip_no_data)
+        && walks_the_order(q, plan)
+    {
         // MariaDB read the order's index from its `deleted = 0` prefix (a
         // `ref`) rather than from the marker (a `range` on the same index,
         // which it costs the same), walking every row before the marker:
-        // seconds for a deep page. (Without a marker it chooses well, and
-        // forcing the order's index there made it walk past rows another
-        // index would have skipped.)
+        // seconds for a deep page. Likewise past the images without data
+        // (`size_min=1&sort_key=status` 0.8 s at 200,000 images, 3 ms when
+        // told). (Without either it chooses well, and forcing the order's
+        // index there made it walk past rows another index would have
+        // skipped.)
         if let Some((key, _)) = sort.first() {
             query.force_index(mysql_order_index(*key), IndexHintScope::All);
         }
