@@ -593,22 +593,50 @@ fn pair_index(filter: &Filter, key: SortKey) -> Option<&'static str> {
     if values.len() != 1 {
         return None;
     }
-    match (text_column_indexed(*column, values), key) {
-        ("status", SortKey::Size) => Some("ix_images_live_status_size"),
-        ("status", SortKey::Name) => Some("ix_images_live_status_name"),
-        ("sort_disk_format", SortKey::Size) => Some("ix_images_live_disk_format_size"),
-        ("status", SortKey::DiskFormat) => Some("ix_images_live_status_disk_format"),
-        ("status", SortKey::ContainerFormat) => Some("ix_images_live_status_container_format"),
-        ("sort_container_format", SortKey::Size) => Some("ix_images_live_container_format_size"),
-        ("sort_disk_format", SortKey::ContainerFormat) => {
-            Some("ix_images_live_disk_format_container_format")
-        }
-        ("sort_container_format", SortKey::DiskFormat) => {
-            Some("ix_images_live_container_format_disk_format")
-        }
-        _ => None,
-    }
+    PAIR_INDEXES
+        .iter()
+        .find(|(filtered, sorted, _)| {
+            *filtered == text_column_indexed(*column, values) && *sorted == sort_column(key).0
+        })
+        .map(|(_, _, index)| *index)
 }
+
+/// The indexes shaped (filter column, sort key, created_at, id), by their
+/// MySQL/MariaDB names (migrations 12, 14 and 16).
+const PAIR_INDEXES: [(&str, &str, &str); 8] = [
+    ("status", "sort_size", "ix_images_live_status_size"),
+    ("status", "sort_name", "ix_images_live_status_name"),
+    (
+        "status",
+        "sort_disk_format",
+        "ix_images_live_status_disk_format",
+    ),
+    (
+        "status",
+        "sort_container_format",
+        "ix_images_live_status_container_format",
+    ),
+    (
+        "sort_disk_format",
+        "sort_size",
+        "ix_images_live_disk_format_size",
+    ),
+    (
+        "sort_container_format",
+        "sort_size",
+        "ix_images_live_container_format_size",
+    ),
+    (
+        "sort_disk_format",
+        "sort_container_format",
+        "ix_images_live_disk_format_container_format",
+    ),
+    (
+        "sort_container_format",
+        "sort_disk_format",
+        "ix_images_live_container_format_disk_format",
+    ),
+];
 
 /// The images without data by sort key `key`, where its index sets them
 /// apart (see [`Database::skips_no_data`]).
@@ -666,44 +694,10 @@ fn filter_column(filter: &Filter) -> Option<&'static str> {
     }
 }
 
-/// The index that leads with the two columns, in either order (by its
-/// MySQL/MariaDB name; see migrations 12, 14 and 16).
+/// The pair index that leads with the two columns, in either order (see
+/// [`PAIR_INDEXES`]).
 fn pair_with(a: &str, b: &str) -> Option<&'static str> {
-    const PAIRS: [(&str, &str, &str); 8] = [
-        ("status", "sort_size", "ix_images_live_status_size"),
-        ("status", "sort_name", "ix_images_live_status_name"),
-        (
-            "status",
-            "sort_disk_format",
-            "ix_images_live_status_disk_format",
-        ),
-        (
-            "status",
-            "sort_container_format",
-            "ix_images_live_status_container_format",
-        ),
-        (
-            "sort_disk_format",
-            "sort_size",
-            "ix_images_live_disk_format_size",
-        ),
-        (
-            "sort_container_format",
-            "sort_size",
-            "ix_images_live_container_format_size",
-        ),
-        (
-            "sort_disk_format",
-            "sort_container_format",
-            "ix_images_live_disk_format_container_format",
-        ),
-        (
-            "sort_container_format",
-            "sort_disk_format",
-            "ix_images_live_container_format_disk_format",
-        ),
-    ];
-    PAIRS
+    PAIR_INDEXES
         .iter()
         .find(|(x, y, _)| (*x == a && *y == b) || (*x == b && *y == a))
         .map(|(_, _, index)| *index)
