@@ -35,6 +35,7 @@ mod keystone_limits_real;
 mod keystone_real;
 mod list;
 mod list_limits;
+mod list_orders;
 mod list_paging;
 mod locations;
 mod lost_updates;
