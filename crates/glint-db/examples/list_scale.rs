@@ -251,6 +251,16 @@ async fn main() {
         ("`name=in:a,b`", vec![("name", &names)], false),
         ("`tag=bucket-3`", vec![("tag", "bucket-3")], false),
         (
+            "`tag=bucket-3&sort_key=size` (the tag's images all queued)",
+            vec![("tag", "bucket-3"), ("sort_key", "size")],
+            false,
+        ),
+        (
+            "`tag=bucket-5&sort_key=size` (the tag's images spread)",
+            vec![("tag", "bucket-5"), ("sort_key", "size")],
+            false,
+        ),
+        (
             "`tag=` matching nothing",
             vec![("tag", "no-such-tag")],
             false,
