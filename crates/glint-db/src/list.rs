@@ -1294,6 +1294,12 @@ fn number_condition(column: NumColumn, op: CmpOp, value: i64) -> Expr {
 fn side_condition(form: FilterForm, table: &'static str, mut rows: SelectStatement) -> Expr {
     match form {
         FilterForm::Drive | FilterForm::Empty | FilterForm::Listed | FilterForm::Leads => {
+            if table == TAGS {
+                // The rows of live images only (see `matching_rows`):
+                // the list starts from half as many where as many deleted
+                // images had the tag.
+                rows.and_where(Expr::col((TAGS, "created_at")).is_not_null());
+            }
             img("id").in_subquery(rows)
         }
         FilterForm::Probe => {
