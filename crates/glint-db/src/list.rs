@@ -452,15 +452,9 @@ fn matching_rows(dialect: Dialect, filter: &Filter, cap: u64) -> SelectStatement
     match side_query(dialect, filter) {
         Some((table, mut rows)) => {
             if table == TAGS {
-                // Only the rows of live images, which alone carry their
-                // image's creation time (schema version 11): a range of
-                // the tag's index. The rows of deleted images not yet
-                // purged had a tag matching 10,000 live images at a
-                // million count as 20,000, enough for the list to walk
-                // its order unbounded (3.3 s when those images come last).
+                live_tag_rows(&mut rows);
                 // (Not by the value, held equal: see `filter_index`.)
-                rows.and_where(Expr::col((TAGS, "created_at")).is_not_null())
-                    .order_by((TAGS, "created_at"), Order::Asc)
+                rows.order_by((TAGS, "created_at"), Order::Asc)
                     .order_by((TAGS, "image_id"), Order::Asc);
             }
             rows.limit(cap).take()
@@ -477,6 +471,18 @@ fn matching_rows(dialect: Dialect, filter: &Filter, cap: u64) -> SelectStatement
             rows
         }
     }
+}
+
+/// Keeps a tag's rows to those of live images, which alone carry their
+/// image's creation time (schema version 11): a range of the tag's index.
+/// The rows of deleted images stay until the purge; counted with the
+/// others, a tag on 10,000 of a million live images counted as 20,000,
+/// enough for its list to walk the order unbounded (3.3 s where those
+/// images come last), and a list started from the tag read them all.
+/// (Not for a tag probed along the walk: the image checked is live, and
+/// its lookup is by image id.)
+fn live_tag_rows(rows: &mut SelectStatement) {
+    rows.and_where(Expr::col((TAGS, "created_at")).is_not_null());
 }
 
 /// `SELECT id FROM images WHERE deleted = 0 AND cond ORDER BY order LIMIT
@@ -1295,10 +1301,7 @@ fn side_condition(form: FilterForm, table: &'static str, mut rows: SelectStateme
     match form {
         FilterForm::Drive | FilterForm::Empty | FilterForm::Listed | FilterForm::Leads => {
             if table == TAGS {
-                // The rows of live images only (see `matching_rows`):
-                // the list starts from half as many where as many deleted
-                // images had the tag.
-                rows.and_where(Expr::col((TAGS, "created_at")).is_not_null());
+                live_tag_rows(&mut rows);
             }
             img("id").in_subquery(rows)
         }

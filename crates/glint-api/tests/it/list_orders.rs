@@ -143,33 +143,39 @@ fn expected(made: &[Made], admin: bool, shape: &Shape, desc: bool) -> Vec<String
     rows.into_iter().map(|(_, m)| m.name.clone()).collect()
 }
 
-/// Creates an image as `caller` and uploads `size` bytes to it when given.
-async fn make(
-    caller: &Caller<'_>,
-    name: &str,
-    disk: Option<&'static str>,
-    container: Option<&'static str>,
-    size: Option<u64>,
-    visibility: &str,
-    tagged: bool,
-) -> String {
-    let mut body = json!({"name": name, "visibility": visibility});
-    if tagged {
+/// Creates `image` as `caller` and uploads its data, if it has a size;
+/// returns its id.
+async fn make(caller: &Caller<'_>, image: &Made, visibility: &str) -> String {
+    let mut body = json!({"name": image.name, "visibility": visibility});
+    if image.tagged {
         body["tags"] = json!(["t"]);
         body["os_distro"] = json!("cirros");
     }
-    if let Some(disk) = disk {
+    if let Some(disk) = image.disk {
         body["disk_format"] = json!(disk);
     }
-    if let Some(container) = container {
+    if let Some(container) = image.container {
         body["container_format"] = json!(container);
     }
     let id = id_of(&caller.create_image(body).await);
-    if let Some(size) = size {
+    if let Some(size) = image.size {
         let resp = caller.upload(&id, vec![7u8; size as usize]).await;
         expect_status(resp, StatusCode::NO_CONTENT).await;
     }
     id
+}
+
+/// An image with data (active once uploaded), public to the member.
+fn public(name: &str, disk: &'static str, container: &'static str, size: u64) -> Made {
+    Made {
+        name: name.to_owned(),
+        disk: Some(disk),
+        container: Some(container),
+        size: Some(size),
+        status: "active",
+        tagged: true,
+        to_member: true,
+    }
 }
 
 #[tokio::test]
@@ -225,8 +231,7 @@ async fn filters_at_odds_with_the_order_list_every_page_in_each_plan() {
                 (false, true) => (&admin, "public"),
                 (false, false) => (&admin, "private"),
             };
-            make(caller, name, disk, container, size, visibility, tagged).await;
-            made.push(Made {
+            let image = Made {
                 name: name.to_owned(),
                 disk,
                 container,
@@ -234,44 +239,24 @@ async fn filters_at_odds_with_the_order_list_every_page_in_each_plan() {
                 status: if size.is_some() { "active" } else { "queued" },
                 tagged,
                 to_member: own || public,
-            });
+            };
+            make(caller, &image, visibility).await;
+            made.push(image);
         }
         // A deactivated image, and a deleted one that no list shows.
-        let id = make(
-            &admin,
-            "raw-ova-7",
-            Some("raw"),
-            Some("ova"),
-            Some(7),
-            "public",
-            true,
-        )
-        .await;
+        let deactivated = Made {
+            status: "deactivated",
+            ..public("raw-ova-7", "raw", "ova", 7)
+        };
+        let id = make(&admin, &deactivated, "public").await;
         let resp = admin
             .post(&format!("/v2/images/{id}/actions/deactivate"))
             .send()
             .await
             .unwrap();
         expect_status(resp, StatusCode::NO_CONTENT).await;
-        made.push(Made {
-            name: "raw-ova-7".into(),
-            disk: Some("raw"),
-            container: Some("ova"),
-            size: Some(7),
-            status: "deactivated",
-            tagged: true,
-            to_member: true,
-        });
-        let id = make(
-            &admin,
-            "gone",
-            Some("ami"),
-            Some("bare"),
-            Some(2),
-            "public",
-            true,
-        )
-        .await;
+        made.push(deactivated);
+        let id = make(&admin, &public("gone", "ami", "bare", 2), "public").await;
         let resp = admin
             .delete(&format!("/v2/images/{id}"))
             .send()
@@ -288,8 +273,7 @@ async fn filters_at_odds_with_the_order_list_every_page_in_each_plan() {
                     ("queued-ami", Some("ami"), None, true),
                     ("queued-bare", None, Some("bare"), false),
                 ] {
-                    make(&admin, name, disk, container, None, "public", tagged).await;
-                    made.push(Made {
+                    let image = Made {
                         name: name.to_owned(),
                         disk,
                         container,
@@ -297,7 +281,9 @@ async fn filters_at_odds_with_the_order_list_every_page_in_each_plan() {
                         status: "queued",
                         tagged,
                         to_member: true,
-                    });
+                    };
+                    make(&admin, &image, "public").await;
+                    made.push(image);
                 }
             }
             // The default count (these few images start the list), then
