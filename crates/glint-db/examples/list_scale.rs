@@ -18,8 +18,9 @@
 //! of its batches) is seeded on from where it stopped.
 //! The catalogue: numbered names, a hundred to a project (at least 100 projects), half public
 //! and the rest private, shared (with a member each) or community; two tags
-//! (`bucket-<i % 100>`, `all`); `os_distro=cirros`; and N deleted rows
-//! not yet purged.
+//! (`bucket-<i % 100>`, `all`); `os_distro=cirros`; a property on two
+//! hundredths of them (`group=bucket-3` and `group=bucket-5`, on the images
+//! that have those tags); and N deleted rows not yet purged.
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,12 @@ fn image(i: usize, projects: usize) -> Image {
     }
     image.tags = vec![format!("bucket-{}", i % 100), "all".into()];
     image.properties.insert("os_distro".into(), "cirros".into());
+    if matches!(i % 100, 3 | 5) {
+        // A property on 1 % of the images each, and of the deleted rows.
+        image
+            .properties
+            .insert("group".into(), format!("bucket-{}", i % 100));
+    }
     image
 }
 
@@ -266,6 +273,17 @@ async fn main() {
             false,
         ),
         ("`os_distro=cirros`", vec![("os_distro", "cirros")], false),
+        ("`group=bucket-5`", vec![("group", "bucket-5")], false),
+        (
+            "`group=bucket-3&sort_key=size` (the property's images all queued)",
+            vec![("group", "bucket-3"), ("sort_key", "size")],
+            false,
+        ),
+        (
+            "`group=bucket-5&sort_key=size` (the property's images spread)",
+            vec![("group", "bucket-5"), ("sort_key", "size")],
+            false,
+        ),
         (
             "`os_distro=` matching nothing",
             vec![("os_distro", "no-such-distro")],
