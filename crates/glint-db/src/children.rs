@@ -109,61 +109,63 @@ pub(crate) fn image_with_children(row: &dyn RowRead) -> Result<Image, DbError> {
 
 /// Inserts for the properties, tags and locations of a live `image` (none
 /// for an empty collection), one multi-row statement per table. Tag rows
-/// carry the image's creation time (schema version 11), the order a tag's
-/// index gives the list.
+/// (schema version 11) and property rows (version 17) carry the image's
+/// creation time: it orders a tag's index as the list is ordered, and it
+/// tells a live image's rows from a deleted one's.
 pub(crate) fn insert_children(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
-    children_statements(image, TagTime::Created)
+    children_statements(image, RowTime::Created)
 }
 
-/// [`insert_children`] for an image marked deleted: its tag rows carry no
-/// creation time, which keeps them out of the order a tag's index gives
-/// the list.
+/// [`insert_children`] for an image marked deleted: its tag and property
+/// rows carry no creation time, which keeps them out of a tag's order and
+/// out of the counts a list is planned by.
 pub(crate) fn insert_children_unlisted(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
-    children_statements(image, TagTime::Null)
+    children_statements(image, RowTime::Null)
 }
 
 /// [`insert_children`] as schema versions before 11 had them, without the
-/// tags' creation time.
+/// creation time on tag and property rows.
 #[cfg(feature = "testing")]
 pub(crate) fn insert_children_untimed(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
-    children_statements(image, TagTime::NoColumn)
+    children_statements(image, RowTime::NoColumn)
 }
 
-/// What a tag row says of its image's creation time.
+/// What a tag or property row says of its image's creation time.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum TagTime {
+enum RowTime {
     Created,
     Null,
     NoColumn,
 }
 
-fn children_statements(image: &Image, time: TagTime) -> Result<Vec<InsertStatement>, DbError> {
+fn children_statements(image: &Image, time: RowTime) -> Result<Vec<InsertStatement>, DbError> {
     let id = || Expr::val(image.id.to_string());
     let created = match time {
-        TagTime::Created => Some(to_micros(image.created_at)),
+        RowTime::Created => Some(to_micros(image.created_at)),
         _ => None,
     };
-    let timed_tags = time != TagTime::NoColumn;
+    let timed = time != RowTime::NoColumn;
+    let timed_row = |mut row: Vec<Expr>| {
+        if timed {
+            row.push(Expr::val(created));
+        }
+        row
+    };
     let properties = image
         .properties
         .iter()
-        .map(|(k, v)| vec![id(), Expr::val(k.as_str()), Expr::val(v.as_str())])
+        .map(|(k, v)| timed_row(vec![id(), Expr::val(k.as_str()), Expr::val(v.as_str())]))
         .collect();
     let tags = (0_i32..)
         .zip(&image.tags)
-        .map(|(pos, t)| {
-            let mut row = vec![id(), Expr::val(t.as_str()), Expr::val(pos)];
-            if timed_tags {
-                row.push(Expr::val(created));
-            }
-            row
-        })
+        .map(|(pos, t)| timed_row(vec![id(), Expr::val(t.as_str()), Expr::val(pos)]))
         .collect();
-    let tag_columns: &[&'static str] = if timed_tags {
-        &["image_id", "value", "position", "created_at"]
-    } else {
-        &["image_id", "value", "position"]
+    let columns = |names: &'static [&'static str]| {
+        let kept = if timed { names.len() } else { names.len() - 1 };
+        &names[..kept]
     };
+    let property_columns = columns(&["image_id", "name", "value", "created_at"]);
+    let tag_columns = columns(&["image_id", "value", "position", "created_at"]);
     let mut locations = Vec::new();
     for (pos, location) in (0_i32..).zip(&image.locations) {
         let metadata = serde_json::to_string(&location.metadata)
@@ -177,7 +179,7 @@ fn children_statements(image: &Image, time: TagTime) -> Result<Vec<InsertStateme
         ]);
     }
     let inserts = [
-        multi_row_insert(PROPERTIES, &["image_id", "name", "value"], properties)?,
+        multi_row_insert(PROPERTIES, property_columns, properties)?,
         multi_row_insert(TAGS, tag_columns, tags)?,
         multi_row_insert(
             LOCATIONS,

@@ -324,13 +324,16 @@ impl Database {
             });
         }
         tx.execute(dialect, &members).await?;
-        // Its tags leave the order their index gives the list.
-        let tags = Query::update()
-            .table(TAGS)
-            .value("created_at", Expr::cust("NULL"))
-            .and_where(Expr::col("image_id").eq(id.as_str()))
-            .take();
-        tx.execute(dialect, &tags).await?;
+        // Its tags leave the order their index gives the list, and its
+        // tags and properties the counts a list is planned by.
+        for table in [TAGS, PROPERTIES] {
+            let unlisted = Query::update()
+                .table(table)
+                .value("created_at", Expr::cust("NULL"))
+                .and_where(Expr::col("image_id").eq(id.as_str()))
+                .take();
+            tx.execute(dialect, &unlisted).await?;
+        }
         let lease = Query::delete()
             .from_table(UPLOADS)
             .and_where(Expr::col("image_id").eq(id.as_str()))

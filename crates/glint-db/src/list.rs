@@ -392,8 +392,8 @@ impl Database {
         self.inner.full_counts.reset(crate::stats::FULL_COUNT_KEPT);
     }
 
-    /// How many rows match `filter`, counted up to `cap`: live images for
-    /// a column, the tag or property rows for those.
+    /// How many live images match `filter`, counted up to `cap` (for a
+    /// tag or property, its rows of live images).
     async fn count_filter(&self, filter: &Filter, cap: u64) -> Result<u64, DbError> {
         self.count_rows(matching_rows(self.dialect(), filter, cap), cap)
             .await
@@ -407,8 +407,7 @@ impl Database {
         self.count_rows(rows, cap).await
     }
 
-    /// The ids of up to `cap` images matching `filter` (live ones for a
-    /// column; for a tag or property, those its rows name).
+    /// The ids of up to `cap` live images matching `filter`.
     async fn filter_ids(&self, filter: &Filter, cap: u64) -> Result<Vec<String>, DbError> {
         self.read_index_rows(&matching_rows(self.dialect(), filter, cap), text_from_row)
             .await
@@ -447,12 +446,12 @@ impl Database {
 /// filter's own index: for a column, live images, ordered as the index is
 /// (or a planner misled by statistics that count deleted rows, as on a
 /// `created_at` range, scans the table rather than the index); for a tag
-/// or property, the images its rows name.
+/// or property, the live images its rows name (see [`live_side_rows`]).
 fn matching_rows(dialect: Dialect, filter: &Filter, cap: u64) -> SelectStatement {
     match side_query(dialect, filter) {
         Some((table, mut rows)) => {
+            live_side_rows(table, &mut rows);
             if table == TAGS {
-                live_tag_rows(&mut rows);
                 // (Not by the value, held equal: see `filter_index`.)
                 rows.order_by((TAGS, "created_at"), Order::Asc)
                     .order_by((TAGS, "image_id"), Order::Asc);
@@ -473,16 +472,16 @@ fn matching_rows(dialect: Dialect, filter: &Filter, cap: u64) -> SelectStatement
     }
 }
 
-/// Keeps a tag's rows to those of live images, which alone carry their
-/// image's creation time (schema version 11): a range of the tag's index.
-/// The rows of deleted images stay until the purge; counted with the
-/// others, a tag on 10,000 of a million live images counted as 20,000,
-/// enough for its list to walk the order unbounded (3.3 s where those
-/// images come last), and a list started from the tag read them all.
-/// (Not for a tag probed along the walk: the image checked is live, and
-/// its lookup is by image id.)
-fn live_tag_rows(rows: &mut SelectStatement) {
-    rows.and_where(Expr::col((TAGS, "created_at")).is_not_null());
+/// Keeps a tag's or property's rows to those of live images, which alone
+/// carry their image's creation time (schema versions 11 and 17). The
+/// rows of deleted images stay until the purge; counted with the others,
+/// a tag on 10,000 of a million live images counted as 20,000, enough for
+/// its list to walk the order unbounded (3.3 s where those images come
+/// last), and a list started from the tag read them all. (Not for a
+/// filter probed along the walk: the image checked is live, and its
+/// lookup is by image id.)
+fn live_side_rows(table: &'static str, rows: &mut SelectStatement) {
+    rows.and_where(Expr::col((table, "created_at")).is_not_null());
 }
 
 /// `SELECT id FROM images WHERE deleted = 0 AND cond ORDER BY order LIMIT
@@ -1300,9 +1299,7 @@ fn number_condition(column: NumColumn, op: CmpOp, value: i64) -> Expr {
 fn side_condition(form: FilterForm, table: &'static str, mut rows: SelectStatement) -> Expr {
     match form {
         FilterForm::Drive | FilterForm::Empty | FilterForm::Listed | FilterForm::Leads => {
-            if table == TAGS {
-                live_tag_rows(&mut rows);
-            }
+            live_side_rows(table, &mut rows);
             img("id").in_subquery(rows)
         }
         FilterForm::Probe => {

@@ -151,6 +151,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0016_format_pair_indexes.sql"),
         mysql: include_str!("../migrations/mysql/0016_format_pair_indexes.sql"),
     },
+    Migration {
+        version: 17,
+        description: "property rows of live images marked",
+        sqlite: include_str!("../migrations/sqlite/0017_property_order.sql"),
+        postgres: include_str!("../migrations/postgres/0017_property_order.sql"),
+        mysql: include_str!("../migrations/mysql/0017_property_order.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -420,6 +427,12 @@ mod tests {
                     12 | 14 | 16 => &["CREATE INDEX", "ALTER TABLE images"],
                     13 => &["ALTER TABLE image_properties"],
                     15 => &["ALTER TABLE images ADD INDEX ix_images_purgeable"],
+                    17 => &[
+                        "ALTER TABLE image_properties",
+                        "UPDATE image_properties",
+                        "CREATE INDEX",
+                        "DROP INDEX",
+                    ],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -453,6 +466,9 @@ mod tests {
                     (15, _) => 0,
                     (16, Dialect::MySql) => 1,
                     (16, _) => 2,
+                    (17, Dialect::Sqlite) => 4,
+                    (17, Dialect::MySql) => 3,
+                    (17, Dialect::Postgres) => 2,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);
