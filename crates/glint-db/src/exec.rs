@@ -26,7 +26,9 @@ const SERVER_POOL_SIZE: u32 = 10;
 pub struct ConnectOptions {
     /// Longest a single statement may run on PostgreSQL and MySQL/MariaDB
     /// before the server cancels it (`None`: no limit). Schema migrations
-    /// are exempt. SQLite has no such limit. glint also gives up on its
+    /// are exempt. On SQLite, which has no such setting, reads on the
+    /// read connections are stopped after it (see `sqlite`); writes are
+    /// not limited. glint also gives up on its
     /// side [`ANSWER_GRACE`] later, so a server that stops answering
     /// altogether (frozen, cut off by the network) cannot hold a request
     /// forever.

@@ -45,7 +45,8 @@
 //! The image cache's records (module `cache`) live here too: which node
 //! caches which image, and each node's prefetch queue, claimed with leases.
 //!
-//! Server connections carry a statement timeout ([`ConnectOptions`]), and
+//! Server connections carry a statement timeout ([`ConnectOptions`]), as
+//! do SQLite's read connections (checked by glint itself), and
 //! errors never carry more than a few hundred bytes of driver text
 //! ([`ErrorText`]).
 //!
@@ -211,7 +212,8 @@ impl Database {
             schema::migrate(&db, version).await?;
         }
         if let Some(path) = exec::sqlite_file(&db).await? {
-            let readers = sqlite::Readers::open(&path, SQLITE_READERS)?;
+            let limit = options.statement_timeout.filter(|t| !t.is_zero());
+            let readers = sqlite::Readers::open(&path, SQLITE_READERS, limit)?;
             let inner = Arc::get_mut(&mut db.inner).expect("not shared yet");
             inner.readers = Some(Arc::new(readers));
         }

@@ -20,10 +20,20 @@
 //! Writes keep going through sqlx (see [`crate::exec`]): the serialised
 //! `BEGIN IMMEDIATE` writers are unchanged. Under WAL a reader sees every
 //! transaction committed before its read began and never blocks a writer.
+//!
+//! SQLite has no statement timeout of its own. Each reader checks, every
+//! [`CHECK_EVERY`] steps of SQLite's virtual machine (a progress handler),
+//! whether its read has run past the statement time limit
+//! ([`crate::ConnectOptions::statement_timeout`]) or been abandoned (the
+//! caller of [`Readers::run`] stopped waiting: the request was cancelled or
+//! its client went away), and interrupts it then, so that no read holds
+//! one of the few readers longer than the limit, nor at all once nobody
+//! waits for it.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
@@ -45,35 +55,125 @@ const STATEMENT_CACHE: usize = 64;
 /// in from the OS again (about a quarter of the CPU of a show).
 const CACHE_KIB: i64 = 8 * 1024;
 
+/// Steps of SQLite's virtual machine between two checks of a read's time
+/// limit (a step is tens of nanoseconds: a check every few tens of
+/// microseconds, and none at all in a read of one image).
+const CHECK_EVERY: std::ffi::c_int = 1000;
+
 /// A fixed set of read-only connections to one SQLite file.
 pub(crate) struct Readers {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Reader>>,
     permits: Arc<Semaphore>,
+    /// How long one read may run (`None`: no limit).
+    limit: Option<Duration>,
+}
+
+/// A read-only connection and what its progress handler checks.
+struct Reader {
+    conn: Connection,
+    watch: Arc<Watch>,
+}
+
+/// The time limit of the read a reader runs, and whether its caller
+/// stopped waiting for it. Each read is numbered: a caller that stops
+/// waiting marks its own read abandoned, never a later one on the same
+/// reader.
+struct Watch {
+    /// Instants are kept as nanoseconds from this one.
+    origin: Instant,
+    /// When the current read must stop, `u64::MAX` for never.
+    deadline: AtomicU64,
+    /// The number of the current read.
+    read: AtomicU64,
+    /// The number of the last read whose caller stopped waiting.
+    abandoned: AtomicU64,
+}
+
+impl Watch {
+    fn new() -> Watch {
+        Watch {
+            origin: Instant::now(),
+            deadline: AtomicU64::new(u64::MAX),
+            read: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts a new read limited to `limit`; returns its number.
+    fn start(&self, limit: Option<Duration>) -> u64 {
+        let deadline = limit.map_or(u64::MAX, |limit| self.nanos(Instant::now() + limit));
+        self.deadline.store(deadline, Ordering::Relaxed);
+        self.read.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    fn abandon(&self, read: u64) {
+        self.abandoned.store(read, Ordering::Release);
+    }
+
+    /// Whether the current read must stop (the progress handler's answer).
+    fn expired(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire) == self.read.load(Ordering::Acquire)
+            || self.nanos(Instant::now()) > self.deadline.load(Ordering::Relaxed)
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+}
+
+/// Marks a read abandoned when dropped before [`Abandon::disarm`]: the
+/// future waiting for it was dropped.
+struct Abandon {
+    watch: Option<(Arc<Watch>, u64)>,
+}
+
+impl Abandon {
+    fn disarm(mut self) {
+        self.watch = None;
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some((watch, read)) = self.watch.take() {
+            watch.abandon(read);
+        }
+    }
 }
 
 impl Readers {
-    /// Opens `count` connections to the existing database file at `path`.
-    pub(crate) fn open(path: &Path, count: usize) -> Result<Readers, DbError> {
-        let connections = (0..count)
+    /// Opens `count` connections to the existing database file at `path`,
+    /// each read on them stopped after `limit`.
+    pub(crate) fn open(
+        path: &Path,
+        count: usize,
+        limit: Option<Duration>,
+    ) -> Result<Readers, DbError> {
+        let readers = (0..count)
             .map(|_| open_reader(path))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Readers {
-            idle: Mutex::new(connections),
+            idle: Mutex::new(readers),
             permits: Arc::new(Semaphore::new(count)),
+            limit,
         })
     }
 
     /// Runs `read` on an idle connection on the blocking pool, waiting for
-    /// one when all are busy. For reads of many rows.
+    /// one when all are busy. For reads of many rows. Dropping the future
+    /// stops the read at its next check.
     pub(crate) async fn run<T, F>(self: &Arc<Self>, read: F) -> Result<T, DbError>
     where
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
         let lease = self.lease().await?;
-        tokio::task::spawn_blocking(move || read(lease.conn()))
-            .await
-            .map_err(|e| DbError::internal(format!("a database read failed: {e}")))?
+        let abandon = Abandon {
+            watch: Some((Arc::clone(&lease.reader().watch), lease.read)),
+        };
+        let done = tokio::task::spawn_blocking(move || read(lease.conn())).await;
+        abandon.disarm();
+        done.map_err(|e| DbError::internal(format!("a database read failed: {e}")))?
     }
 
     /// Runs `read` on an idle connection on the calling task, waiting for
@@ -91,9 +191,11 @@ impl Readers {
             .acquire_owned()
             .await
             .map_err(|_| closed())?;
-        let conn = self.lock().pop().ok_or_else(closed)?;
+        let reader = self.lock().pop().ok_or_else(closed)?;
+        let read = reader.watch.start(self.limit);
         Ok(Lease {
-            conn: Some(conn),
+            reader: Some(reader),
+            read,
             readers: Arc::clone(self),
             _permit: permit,
         })
@@ -105,7 +207,7 @@ impl Readers {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Reader>> {
         // The list stays consistent even if a holder panicked.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -115,7 +217,7 @@ fn closed() -> DbError {
     DbError::unavailable("the database is closed")
 }
 
-fn open_reader(path: &Path) -> Result<Connection, DbError> {
+fn open_reader(path: &Path) -> Result<Reader, DbError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -130,31 +232,40 @@ fn open_reader(path: &Path) -> Result<Connection, DbError> {
     // order, sort keys, filters, admin and user) kept the same plans.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
+    let watch = Arc::new(Watch::new());
+    let checked = Arc::clone(&watch);
+    conn.progress_handler(CHECK_EVERY, Some(move || checked.expired()))?;
+    Ok(Reader { conn, watch })
 }
 
-/// A connection taken from the pool; it goes back when the lease drops,
-/// even if the read panicked or its caller stopped waiting.
+/// A connection taken from the pool for read number `read` on it; it goes
+/// back when the lease drops, even if the read panicked or its caller
+/// stopped waiting.
 struct Lease {
-    conn: Option<Connection>,
+    reader: Option<Reader>,
+    read: u64,
     readers: Arc<Readers>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Lease {
-    fn conn(&self) -> &Connection {
-        self.conn
+    fn reader(&self) -> &Reader {
+        self.reader
             .as_ref()
             .expect("a lease holds its connection until dropped")
+    }
+
+    fn conn(&self) -> &Connection {
+        &self.reader().conn
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take()
+        if let Some(reader) = self.reader.take()
             && !self.readers.permits.is_closed()
         {
-            self.readers.lock().push(conn);
+            self.readers.lock().push(reader);
         }
     }
 }
@@ -247,6 +358,10 @@ impl From<rusqlite::Error> for DbError {
                 DbError::unavailable(e.to_string())
             }
             Some(ErrorCode::CannotOpen) => DbError::unavailable(e.to_string()),
+            // The progress handler stopped it (see the module notes).
+            Some(ErrorCode::OperationInterrupted) => {
+                DbError::unavailable("a database read ran past its time limit and was stopped")
+            }
             _ => DbError::internal(e.to_string()),
         }
     }

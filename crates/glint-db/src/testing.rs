@@ -253,6 +253,27 @@ pub async fn scalar(db: &Database, sql: &str) -> Result<i64, DbError> {
     Ok(row.try_get::<i64, _>(0)?)
 }
 
+/// The integer the first column of the first row of `sql` (SQLite)
+/// holds, read on the SQLite readers on the blocking pool, as list pages
+/// are: a way to reach their time limit and their cancellation.
+pub async fn read_scalar(db: &Database, sql: &str) -> Result<i64, DbError> {
+    let readers = db
+        .readers()
+        .ok_or_else(|| DbError::internal("not a SQLite file"))?;
+    let sql = sql.to_string();
+    let found = readers
+        .run(move |conn| {
+            crate::sqlite::query(conn, &sql, &sea_query::Values(Vec::new()), |row| {
+                Ok(row.int(0)?.unwrap_or_default())
+            })
+        })
+        .await?;
+    found
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbError::internal("no row"))
+}
+
 /// Stores `images` (live, as [`Database::create_image`] does) and
 /// `members` in one transaction: catalogues of thousands of images for
 /// tests, in a moment.

@@ -56,6 +56,75 @@ async fn a_statement_over_the_timeout_is_cancelled_as_unavailable() {
     .await;
 }
 
+/// A SQLite statement that would count for minutes.
+const LONG_SQLITE_READ: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+     SELECT x + 1 FROM c WHERE x < 100000000000) SELECT COUNT(*) FROM c";
+
+/// A SQLite file whose readers have `timeout` as their time limit.
+async fn sqlite_with_timeout(dir: &tempfile::TempDir, timeout: Option<Duration>) -> Database {
+    let url = format!("sqlite://{}/glint.db", dir.path().display());
+    let options = ConnectOptions {
+        statement_timeout: timeout,
+        ..ConnectOptions::default()
+    };
+    Database::connect_with(&url, &options).await.unwrap()
+}
+
+/// SQLite has no statement timeout; a read on its readers is stopped at
+/// the time limit all the same, as unavailable (503), and the reader goes
+/// on serving.
+#[tokio::test]
+async fn a_sqlite_read_over_the_timeout_is_stopped_as_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_millis(300);
+    let db = sqlite_with_timeout(&dir, Some(timeout)).await;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let result = glint_db::testing::read_scalar(&db, LONG_SQLITE_READ).await;
+        let took = started.elapsed();
+        assert!(matches!(result, Err(DbError::Unavailable(_))), "{result:?}");
+        assert!(
+            took >= timeout && took < Duration::from_secs(10),
+            "{took:?}"
+        );
+    }
+    let quick = glint_db::testing::read_scalar(&db, "SELECT 7").await;
+    assert_eq!(quick.unwrap(), 7);
+    db.close().await;
+}
+
+/// A read whose caller stopped waiting (its request was cancelled, its
+/// client went away) stops too, without a time limit: the readers, a
+/// handful, are free again at once rather than held until every
+/// abandoned read ends.
+#[tokio::test]
+async fn an_abandoned_sqlite_read_stops_and_frees_its_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_with_timeout(&dir, None).await;
+    // More than there are readers.
+    let reads: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { glint_db::testing::read_scalar(&db, LONG_SQLITE_READ).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for read in &reads {
+        assert!(!read.is_finished(), "a long read ended by itself");
+        read.abort();
+    }
+    let started = Instant::now();
+    let quick = tokio::time::timeout(
+        Duration::from_secs(20),
+        glint_db::testing::read_scalar(&db, "SELECT 7"),
+    )
+    .await
+    .expect("a reader is free again");
+    assert_eq!(quick.unwrap(), 7);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    db.close().await;
+}
+
 /// A throw-away database is dropped even while a session on it is in the
 /// middle of a transaction, as a worker of a test's app may be when the
 /// test ends (MariaDB's drop once waited for its locks for ten minutes).
