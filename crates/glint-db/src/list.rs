@@ -181,7 +181,8 @@ impl Database {
     /// the planners walked the order's index past every row the filter
     /// leaves out (they cannot tell how few a range or a tag matches). In
     /// the default order a tag leads the list along its own index (see
-    /// [`FilterForm::Leads`]) unless another filter matches few.
+    /// [`FilterForm::Leads`]) unless another filter matches few; so does a
+    /// property, where an index serves it so.
     pub(crate) async fn list_plan(
         &self,
         q: &ImageListQuery,
@@ -216,7 +217,7 @@ impl Database {
                     continue;
                 }
             };
-            let tag_leads = matches!(filter, Filter::Tag(_)) && tag_index_order(&q.sort);
+            let tag_leads = leads_by_index(self.dialect(), filter) && tag_index_order(&q.sort);
             let form = if serves || tag_leads {
                 // Its index gives the order: walked as it stands (a tag's
                 // index may lead the list, see below).
@@ -258,8 +259,9 @@ impl Database {
             plan.ids = ids;
             plan.order_unindexed = true;
         } else if tag_index_order(&q.sort) {
+            let dialect = self.dialect();
             let first_tag = q.filters.iter().enumerate().position(|(i, filter)| {
-                matches!(filter, Filter::Tag(_)) && plan.filters[i] == FilterForm::Probe
+                leads_by_index(dialect, filter) && plan.filters[i] == FilterForm::Probe
             });
             if let Some(i) = first_tag {
                 plan.filters[i] = FilterForm::Leads;
@@ -758,10 +760,10 @@ pub(crate) enum FilterForm {
     /// Matches no row: the list is empty without asking further (written
     /// as [`FilterForm::Drive`] if asked).
     Empty,
-    /// A tag matching many images, in the default order: the list joins
-    /// the tag's rows and walks its index, which holds the images'
-    /// creation times (schema version 11), in order, so that only images
-    /// with the tag are read.
+    /// A tag or property matching many images, in the default order: the
+    /// list joins its rows and walks their index, which holds the images'
+    /// creation times (schema versions 11 and 17), in order, so that only
+    /// images with the tag or property are read (see [`leads_by_index`]).
     Leads,
     /// Matches few rows, the fewest of the request's filters: written as
     /// `images.id IN (<their ids>)`, read first through the filter's own
@@ -890,24 +892,25 @@ pub(crate) fn list_query(
         .filters
         .iter()
         .zip(&plan.filters)
-        .find_map(|(filter, form)| match (filter, form) {
-            (Filter::Tag(tag), FilterForm::Leads) => Some(tag.as_str()),
-            _ => None,
-        });
+        .find(|(_, form)| **form == FilterForm::Leads)
+        .and_then(|(filter, _)| side_equalities(dialect, filter));
     let mut query = select_images();
-    if let Some(tag) = leading {
-        // The tag's rows, in its index's order (value, created_at,
-        // image_id), lead: their creation time and image id are the
-        // image's, so ordering and paging on them is the list's order.
-        query.inner_join(TAGS, Expr::col((TAGS, "image_id")).equals((IMAGES, "id")));
-        cond = cond
-            .add(Expr::col((TAGS, "value")).eq(tag))
-            .add(Expr::col((TAGS, "created_at")).is_not_null());
+    if let Some((table, equal)) = leading {
+        // The tag's or property's rows, in their index's order (value,
+        // created_at, image_id), lead: their creation time and image id
+        // are the image's, so ordering and paging on them is the list's
+        // order.
+        query.inner_join(table, Expr::col((table, "image_id")).equals((IMAGES, "id")));
+        for (column, value) in equal {
+            cond = cond.add(Expr::col((table, column)).eq(value));
+        }
+        cond = cond.add(Expr::col((table, "created_at")).is_not_null());
+        let side_sort = |key| side_sort_expr(table, key);
         if let Some(marker) = marker {
-            cond = cond.add(after_marker_on(sort, marker, tag_sort_expr));
+            cond = cond.add(after_marker_on(sort, marker, side_sort));
         }
         query.cond_where(cond).limit(limit);
-        order_by(&mut query, sort, tag_sort_expr);
+        order_by(&mut query, sort, side_sort);
         return query;
     }
     if let Some(marker) = marker {
@@ -1213,6 +1216,16 @@ fn filter_condition(dialect: Dialect, filter: &Filter, form: FilterForm) -> Cond
 /// whole (schema version 13): the rows are then found from the index
 /// alone.
 fn side_query(dialect: Dialect, filter: &Filter) -> Option<(&'static str, SelectStatement)> {
+    let (table, equal) = side_equalities(dialect, filter)?;
+    Some((table, side_rows(table, equal)))
+}
+
+/// The table of a tag or property filter and the columns its rows hold
+/// equal to the filter's values.
+fn side_equalities(
+    dialect: Dialect,
+    filter: &Filter,
+) -> Option<(&'static str, Vec<(&'static str, &str)>)> {
     match filter {
         Filter::Property { name, value } => {
             let column = if dialect == Dialect::MySql && value.chars().count() <= 255 {
@@ -1220,15 +1233,9 @@ fn side_query(dialect: Dialect, filter: &Filter) -> Option<(&'static str, Select
             } else {
                 "value"
             };
-            Some((
-                PROPERTIES,
-                side_rows(
-                    PROPERTIES,
-                    [("name", name.as_str()), (column, value.as_str())],
-                ),
-            ))
+            Some((PROPERTIES, vec![("name", name), (column, value)]))
         }
-        Filter::Tag(tag) => Some((TAGS, side_rows(TAGS, [("value", tag.as_str())]))),
+        Filter::Tag(tag) => Some((TAGS, vec![("value", tag)])),
         _ => None,
     }
 }
@@ -1311,10 +1318,7 @@ fn side_condition(form: FilterForm, table: &'static str, mut rows: SelectStateme
 
 /// `SELECT image_id FROM <table> WHERE …`: the rows of a tag or property
 /// filter.
-fn side_rows<const N: usize>(
-    table: &'static str,
-    equal: [(&'static str, &str); N],
-) -> SelectStatement {
+fn side_rows(table: &'static str, equal: Vec<(&'static str, &str)>) -> SelectStatement {
     let mut query = Query::select()
         .column((table, "image_id"))
         .from(table)
@@ -1376,10 +1380,29 @@ fn sort_expr(key: SortKey) -> Expr {
 
 /// The default order's keys on a leading tag's rows (see
 /// [`FilterForm::Leads`]).
-fn tag_sort_expr(key: SortKey) -> Expr {
+fn side_sort_expr(table: &'static str, key: SortKey) -> Expr {
     match key {
-        SortKey::Id => Expr::col((TAGS, "image_id")),
-        _ => Expr::col((TAGS, "created_at")),
+        SortKey::Id => Expr::col((table, "image_id")),
+        _ => Expr::col((table, "created_at")),
+    }
+}
+
+/// Whether `filter` can lead a list in the default order along its own
+/// rows' index (see [`FilterForm::Leads`]): a tag, or a property where an
+/// index holds its name, whole value and creation time (SQLite; on
+/// MySQL/MariaDB a value of up to 255 characters, through `short_value`).
+/// PostgreSQL finds a property's rows through a hash index on the value,
+/// which a B-tree cannot replace (a value may exceed what its entry
+/// holds): a property is checked along the walk there.
+fn leads_by_index(dialect: Dialect, filter: &Filter) -> bool {
+    match filter {
+        Filter::Tag(_) => true,
+        Filter::Property { value, .. } => match dialect {
+            Dialect::Sqlite => true,
+            Dialect::MySql => value.chars().count() <= 255,
+            Dialect::Postgres => false,
+        },
+        _ => false,
     }
 }
 

@@ -403,7 +403,9 @@ fn shapes() -> Vec<Shape> {
         (&[("tag", "rare")], Searched),
         (&[("tag", "rare"), ("tag", "tier-3")], Searched),
         (&[("tag", "rare"), ("sort_key", "name")], Searched),
-        (&[("os_distro", "cirros")], Indexed),
+        // Read along the property's own index likewise (on PostgreSQL,
+        // checked along the order's).
+        (&[("os_distro", "cirros")], Ordered),
         (&[("size_min", "1")], Indexed),
         (&[("size_max", "100000")], Indexed),
         (&[("size_min", "1000"), ("size_max", "100000")], Indexed),
@@ -777,6 +779,74 @@ async fn a_tag_or_property_is_counted_by_its_live_images() {
     .await;
 }
 
+/// In the default order a property matching many images leads the list
+/// along its rows' index, as a tag does, where an index holds its whole
+/// value (SQLite; MySQL/MariaDB for a value of up to 255 characters): the
+/// pages, read through their markers, are the property's images newest
+/// first, deleted ones left out.
+#[tokio::test]
+async fn a_property_leads_the_default_order_where_an_index_holds_its_value() {
+    on_every_db(|db| async move {
+        let long = "v".repeat(300);
+        let images: Vec<Image> = (0..30)
+            .map(|i| {
+                let n = i64::try_from(i).unwrap();
+                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                if i % 3 != 0 {
+                    image.properties.insert("group".into(), "many".into());
+                    image.properties.insert("long".into(), long.clone());
+                }
+                image
+            })
+            .collect();
+        glint_db::testing::load_catalogue(&db, &images, &[])
+            .await
+            .unwrap();
+        let gone: Vec<_> = [images[1].id, images[29].id]
+            .into_iter()
+            .map(|id| (id, at(100, 0)))
+            .collect();
+        glint_db::testing::delete_loaded(&db, &gone).await.unwrap();
+        glint_db::testing::set_few_rows(&db, 4);
+        let viewer = admin(None);
+        let mut expected: Vec<_> = images
+            .iter()
+            .filter(|i| i.properties.contains_key("group"))
+            .filter(|i| !gone.iter().any(|(id, _)| *id == i.id))
+            .collect();
+        expected.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
+        let expected: Vec<_> = expected.iter().map(|i| i.id).collect();
+        for (name, value) in [("group", "many"), ("long", long.as_str())] {
+            let q = query(&[(name, value)]);
+            let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+                .await
+                .unwrap();
+            let leads = match db.dialect() {
+                Dialect::Sqlite => true,
+                Dialect::MySql => name == "group",
+                Dialect::Postgres => false,
+            };
+            let form = if leads { "Leads" } else { "Probe" };
+            assert_eq!(forms, [form, "Drive"], "{name}");
+            let mut listed = Vec::new();
+            let mut marker: Option<Image> = None;
+            loop {
+                let page = db
+                    .list_images(&q, 7, marker.as_ref(), &viewer)
+                    .await
+                    .unwrap();
+                listed.extend(page.iter().map(|i| i.id));
+                match page.last() {
+                    Some(last) if page.len() == 7 => marker = Some(last.clone()),
+                    _ => break,
+                }
+            }
+            assert_eq!(listed, expected, "{name}");
+        }
+    })
+    .await;
+}
+
 /// The upgrade to schema version 17 marks the property rows of the images
 /// a glint before it deleted: they are left out of the count as the rows
 /// of images deleted afterwards are.
@@ -864,7 +934,9 @@ async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
         // Counted up to 8: the ten images reach it.
         glint_db::testing::set_few_rows(&db, 2);
         glint_db::testing::set_full_count_kept(&db, std::time::Duration::from_secs(600));
-        let q = query(&[("flavor", "remembered")]);
+        // By name: in the default order a property leads the list along
+        // its own rows instead (except on PostgreSQL).
+        let q = query(&[("flavor", "remembered"), ("sort_key", "name")]);
         let viewer = admin(None);
         let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
             .await
