@@ -893,18 +893,17 @@ pub(crate) fn list_query(
         .iter()
         .zip(&plan.filters)
         .find(|(_, form)| **form == FilterForm::Leads)
-        .and_then(|(filter, _)| side_equalities(dialect, filter));
+        .and_then(|(filter, _)| leading_rows(dialect, filter));
     let mut query = select_images();
-    if let Some((table, equal)) = leading {
+    if let Some((table, rows)) = leading {
         // The tag's or property's rows, in their index's order (value,
         // created_at, image_id), lead: their creation time and image id
         // are the image's, so ordering and paging on them is the list's
         // order.
         query.inner_join(table, Expr::col((table, "image_id")).equals((IMAGES, "id")));
-        for (column, value) in equal {
-            cond = cond.add(Expr::col((table, column)).eq(value));
-        }
-        cond = cond.add(Expr::col((table, "created_at")).is_not_null());
+        cond = cond
+            .add(rows)
+            .add(Expr::col((table, "created_at")).is_not_null());
         let side_sort = |key| side_sort_expr(table, key);
         if let Some(marker) = marker {
             cond = cond.add(after_marker_on(sort, marker, side_sort));
@@ -1389,21 +1388,40 @@ fn side_sort_expr(table: &'static str, key: SortKey) -> Expr {
 
 /// Whether `filter` can lead a list in the default order along its own
 /// rows' index (see [`FilterForm::Leads`]): a tag, or a property where an
-/// index holds its name, whole value and creation time (SQLite; on
-/// MySQL/MariaDB a value of up to 255 characters, through `short_value`).
-/// PostgreSQL finds a property's rows through a hash index on the value,
-/// which a B-tree cannot replace (a value may exceed what its entry
-/// holds): a property is checked along the walk there.
+/// index holds its name, value and creation time (on PostgreSQL the
+/// value's MD5, see [`leading_rows`]; on MySQL/MariaDB only a value of up
+/// to 255 characters, through `short_value`).
 fn leads_by_index(dialect: Dialect, filter: &Filter) -> bool {
     match filter {
         Filter::Tag(_) => true,
-        Filter::Property { value, .. } => match dialect {
-            Dialect::Sqlite => true,
-            Dialect::MySql => value.chars().count() <= 255,
-            Dialect::Postgres => false,
-        },
+        Filter::Property { value, .. } => dialect != Dialect::MySql || value.chars().count() <= 255,
         _ => false,
     }
+}
+
+/// The table of a leading tag or property and the condition on its rows.
+/// On PostgreSQL a property's index holds the value's MD5 (schema version
+/// 17; a B-tree entry cannot hold every value): the rows are read through
+/// that, and the value itself compared as one opaque term, which the
+/// planner expects a third of the rows to pass. Compared plainly, the
+/// planner multiplied the two comparisons' shares as if independent,
+/// expected a handful of rows, and sorted them all.
+fn leading_rows(dialect: Dialect, filter: &Filter) -> Option<(&'static str, Cond)> {
+    let (table, equal) = side_equalities(dialect, filter)?;
+    let mut cond = Cond::all();
+    for (column, value) in equal {
+        let equal = Expr::col((table, column)).eq(value);
+        cond = match (dialect, table, column) {
+            (Dialect::Postgres, PROPERTIES, "value") => cond
+                .add(Expr::cust_with_exprs(
+                    "md5($1) = md5($2)",
+                    [Expr::col((table, column)), Expr::val(value)],
+                ))
+                .add(unsplit(Cond::all().add(equal))),
+            _ => cond.add(equal),
+        };
+    }
+    Some((table, cond))
 }
 
 /// Whether `sort` is the default order (`created_at` then `id`, one

@@ -468,7 +468,7 @@ mod tests {
                     (16, _) => 2,
                     (17, Dialect::Sqlite) => 4,
                     (17, Dialect::MySql) => 3,
-                    (17, Dialect::Postgres) => 2,
+                    (17, Dialect::Postgres) => 3,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);
