@@ -10,7 +10,10 @@
 //! With `LIST_SCALE_QUERIES` set, it prints each shape's label and query
 //! string (tab-separated) instead of timing them, for `scripts/bench-list`;
 //! with `LIST_SCALE_EXPLAIN` set, each shape's plan on standard error; with
-//! `LIST_SCALE_ONLY` set, only the shapes whose label holds its value.
+//! `LIST_SCALE_ONLY` set, only the shapes whose label holds its value; with
+//! `LIST_SCALE_FEW_ROWS` set, the planner's count from which a filter is
+//! checked along the walk rather than starting the list is that number
+//! (5,000 otherwise), for weighing the two.
 //!
 //! Without a URL the catalogue is a SQLite file in a temporary directory.
 //! A database that already holds images (seeded by an earlier run with the
@@ -194,6 +197,12 @@ async fn main() {
         .next()
         .unwrap_or_else(|| format!("sqlite://{}/glint.db", dir.path().display()));
     let db = Database::connect(&url).await.expect("connect");
+    if let Some(few) = std::env::var("LIST_SCALE_FEW_ROWS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        glint_db::testing::set_few_rows(&db, few);
+    }
     let present = glint_db::testing::scalar(&db, "SELECT COUNT(*) FROM images")
         .await
         .expect("count");
