@@ -217,11 +217,11 @@ impl Database {
                     continue;
                 }
             };
-            let tag_leads = leads_by_index(self.dialect(), filter) && tag_index_order(&q.sort);
-            let form = if serves || tag_leads {
+            let side_leads = leads_by_index(self.dialect(), filter) && tag_index_order(&q.sort);
+            let form = if serves || side_leads {
                 // Its index gives the order: walked as it stands (a tag's
-                // index may lead the list, see below).
-                match (self.count_filter(filter, 1).await?, tag_leads) {
+                // or property's index may lead the list, see below).
+                match (self.count_filter(filter, 1).await?, side_leads) {
                     (0, _) => FilterForm::Empty,
                     (_, true) => FilterForm::Probe,
                     (_, false) => FilterForm::Drive,
@@ -862,7 +862,7 @@ pub(crate) fn list_query(
         .add(img("status").ne("killed"))
         .add(img("os_hidden").eq(literal_flag(q.os_hidden)))
         .add(visible_to(dialect, q, plan, viewer));
-    let tag_leads = plan.filters.contains(&FilterForm::Leads);
+    let side_leads = plan.filters.contains(&FilterForm::Leads);
     for (i, filter) in q.filters.iter().enumerate() {
         let form = plan.filter(i);
         if form == FilterForm::Leads {
@@ -877,7 +877,7 @@ pub(crate) fn list_query(
             // of them made the member's checks look like leaving fewer
             // rows than a page, and it sorted all the tag's rows rather
             // than walk them (45 ms against 1.7 ms at 200,000 images).
-            FilterForm::Probe if tag_leads && side && dialect == Dialect::Postgres => {
+            FilterForm::Probe if side_leads && side && dialect == Dialect::Postgres => {
                 filter_condition(dialect, filter, FilterForm::Probe)
             }
             FilterForm::Probe => probed_condition(dialect, filter),
@@ -1377,7 +1377,7 @@ fn sort_expr(key: SortKey) -> Expr {
     img(sort_column(key).0)
 }
 
-/// The default order's keys on a leading tag's rows (see
+/// The default order's keys on a leading tag's or property's rows (see
 /// [`FilterForm::Leads`]).
 fn side_sort_expr(table: &'static str, key: SortKey) -> Expr {
     match key {
