@@ -845,6 +845,52 @@ async fn a_property_leads_the_default_order_where_an_index_holds_its_value() {
     .await;
 }
 
+/// On PostgreSQL a leading property is read through an index on its name,
+/// the MD5 of its value and its creation time (schema version 17): on a
+/// catalogue where a page is a small part of the property's images (6,000
+/// of 20,000), the plan reads them in order through that index, for an
+/// admin and for a member, rather than sort them. (The catalogue of
+/// `list_plans_use_indexes_*` is too small for that claim there.)
+#[tokio::test]
+async fn a_leading_property_is_read_in_order_on_postgresql() {
+    let Ok(admin_url) = std::env::var("GLINT_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let (url, name) = common::fresh_server_database(&admin_url).await;
+    let db = Database::connect(&url).await.unwrap();
+    let images: Vec<Image> = (0..20_000)
+        .map(|i| {
+            let n = i64::try_from(i).unwrap();
+            let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+            let group = if i % 10 < 3 { "many" } else { "other" };
+            image.properties.insert("group".into(), group.into());
+            image
+        })
+        .collect();
+    glint_db::testing::load_catalogue(&db, &images, &[])
+        .await
+        .unwrap();
+    db.refresh_statistics().await.unwrap();
+    let q = query(&[("group", "many")]);
+    for viewer in [admin(None), user("project-1")] {
+        let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+            .await
+            .unwrap();
+        assert_eq!(forms[0], "Leads", "{viewer:?}");
+        let plan = glint_db::testing::explain_list(&db, &q, 100, None, &viewer)
+            .await
+            .unwrap()
+            .join("\n");
+        assert!(!plan.contains("Sort Key"), "{viewer:?}:\n{plan}");
+        assert!(
+            plan.contains("ix_image_properties_name_md5_created"),
+            "{viewer:?}:\n{plan}"
+        );
+    }
+    db.close().await;
+    common::drop_database(&admin_url, &name, true).await;
+}
+
 /// The upgrade to schema version 17 marks the property rows of the images
 /// a glint before it deleted: they are left out of the count as the rows
 /// of images deleted afterwards are.
