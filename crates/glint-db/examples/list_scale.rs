@@ -294,6 +294,34 @@ async fn main() {
             false,
         ),
         (
+            "`tag=bucket-5&sort_key=name&sort_dir=asc`",
+            vec![
+                ("tag", "bucket-5"),
+                ("sort_key", "name"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`tag=bucket-3&sort_key=status`",
+            vec![("tag", "bucket-3"), ("sort_key", "status")],
+            false,
+        ),
+        (
+            "`group=bucket-5&sort_key=updated_at&sort_dir=asc`",
+            vec![
+                ("group", "bucket-5"),
+                ("sort_key", "updated_at"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
+            "`group=bucket-3&sort_key=disk_format`, deep marker",
+            vec![("group", "bucket-3"), ("sort_key", "disk_format")],
+            true,
+        ),
+        (
             "`os_distro=` matching nothing",
             vec![("os_distro", "no-such-distro")],
             false,

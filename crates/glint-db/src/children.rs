@@ -11,12 +11,14 @@ use std::collections::BTreeMap;
 
 use glint_model::time::to_micros;
 use glint_model::{Image, Location};
-use sea_query::{Expr, InsertStatement, Query};
+use sea_query::{Expr, ExprTrait, InsertStatement, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::DbError;
-use crate::rows::{IMAGE_COLUMNS, LOCATIONS, PROPERTIES, RowRead, TAGS, image_from_row};
+use crate::rows::{
+    IMAGE_COLUMNS, LOCATIONS, PROPERTIES, RowRead, SORT_COPIES, TAGS, image_from_row, sort_copies,
+};
 
 fn internal(what: &str, e: impl std::fmt::Display) -> DbError {
     DbError::internal(format!("{what}: {e}"))
@@ -111,26 +113,29 @@ pub(crate) fn image_with_children(row: &dyn RowRead) -> Result<Image, DbError> {
 /// for an empty collection), one multi-row statement per table. Tag rows
 /// (schema version 11) and property rows (version 17) carry the image's
 /// creation time: it orders a tag's index as the list is ordered, and it
-/// tells a live image's rows from a deleted one's.
+/// tells a live image's rows from a deleted one's. They also carry copies
+/// of the image's other sort keys (version 18, [`SORT_COPIES`]), which
+/// order the indexes a list by those keys reads.
 pub(crate) fn insert_children(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
     children_statements(image, RowTime::Created)
 }
 
 /// [`insert_children`] for an image marked deleted: its tag and property
-/// rows carry no creation time, which keeps them out of a tag's order and
-/// out of the counts a list is planned by.
+/// rows carry no creation time and no sort keys, which keeps them out of
+/// the indexes that order a list and out of the counts it is planned by.
 pub(crate) fn insert_children_unlisted(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
     children_statements(image, RowTime::Null)
 }
 
 /// [`insert_children`] as schema versions before 11 had them, without the
-/// creation time on tag and property rows.
+/// creation time and sort keys on tag and property rows.
 #[cfg(feature = "testing")]
 pub(crate) fn insert_children_untimed(image: &Image) -> Result<Vec<InsertStatement>, DbError> {
     children_statements(image, RowTime::NoColumn)
 }
 
-/// What a tag or property row says of its image's creation time.
+/// What a tag or property row says of its image: its creation time and
+/// sort keys, none (deleted), or nothing, lacking the columns.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RowTime {
     Created,
@@ -138,34 +143,52 @@ enum RowTime {
     NoColumn,
 }
 
+/// The columns a tag or property row has beside its own (`image_id`
+/// and the tag or the property's name and value, and a tag's position).
+const ORDER_COLUMNS: [&str; 7] = [
+    "created_at",
+    SORT_COPIES[0],
+    SORT_COPIES[1],
+    SORT_COPIES[2],
+    SORT_COPIES[3],
+    SORT_COPIES[4],
+    SORT_COPIES[5],
+];
+
 fn children_statements(image: &Image, time: RowTime) -> Result<Vec<InsertStatement>, DbError> {
     let id = || Expr::val(image.id.to_string());
-    let created = match time {
-        RowTime::Created => Some(to_micros(image.created_at)),
-        _ => None,
+    let order: Vec<Expr> = match time {
+        RowTime::Created => std::iter::once(Expr::val(to_micros(image.created_at)))
+            .chain(sort_copies(image)?)
+            .collect(),
+        RowTime::Null => ORDER_COLUMNS
+            .iter()
+            .map(|_| Expr::val(Option::<i64>::None))
+            .collect(),
+        RowTime::NoColumn => Vec::new(),
     };
-    let timed = time != RowTime::NoColumn;
-    let timed_row = |mut row: Vec<Expr>| {
-        if timed {
-            row.push(Expr::val(created));
-        }
+    let ordered_row = |mut row: Vec<Expr>| {
+        row.extend(order.iter().cloned());
         row
     };
     let properties = image
         .properties
         .iter()
-        .map(|(k, v)| timed_row(vec![id(), Expr::val(k.as_str()), Expr::val(v.as_str())]))
+        .map(|(k, v)| ordered_row(vec![id(), Expr::val(k.as_str()), Expr::val(v.as_str())]))
         .collect();
     let tags = (0_i32..)
         .zip(&image.tags)
-        .map(|(pos, t)| timed_row(vec![id(), Expr::val(t.as_str()), Expr::val(pos)]))
+        .map(|(pos, t)| ordered_row(vec![id(), Expr::val(t.as_str()), Expr::val(pos)]))
         .collect();
-    let columns = |names: &'static [&'static str]| {
-        let kept = if timed { names.len() } else { names.len() - 1 };
-        &names[..kept]
+    let columns = |own: &[&'static str]| {
+        let mut names = own.to_vec();
+        if time != RowTime::NoColumn {
+            names.extend(ORDER_COLUMNS);
+        }
+        names
     };
-    let property_columns = columns(&["image_id", "name", "value", "created_at"]);
-    let tag_columns = columns(&["image_id", "value", "position", "created_at"]);
+    let property_columns = columns(&["image_id", "name", "value"]);
+    let tag_columns = columns(&["image_id", "value", "position"]);
     let mut locations = Vec::new();
     for (pos, location) in (0_i32..).zip(&image.locations) {
         let metadata = serde_json::to_string(&location.metadata)
@@ -179,8 +202,8 @@ fn children_statements(image: &Image, time: RowTime) -> Result<Vec<InsertStateme
         ]);
     }
     let inserts = [
-        multi_row_insert(PROPERTIES, property_columns, properties)?,
-        multi_row_insert(TAGS, tag_columns, tags)?,
+        multi_row_insert(PROPERTIES, &property_columns, properties)?,
+        multi_row_insert(TAGS, &tag_columns, tags)?,
         multi_row_insert(
             LOCATIONS,
             &["image_id", "position", "url", "metadata", "status"],
@@ -188,6 +211,38 @@ fn children_statements(image: &Image, time: RowTime) -> Result<Vec<InsertStateme
         )?,
     ];
     Ok(inserts.into_iter().flatten().collect())
+}
+
+/// Updates that keep the sort keys copied on a live image's tag and
+/// property rows in step after its row changed `status` and `updated_at`
+/// alone (see [`insert_children`]).
+pub(crate) fn status_copies(
+    id: &str,
+    status: &str,
+    updated_at: i64,
+) -> [sea_query::UpdateStatement; 2] {
+    [TAGS, PROPERTIES].map(|table| {
+        Query::update()
+            .table(table)
+            .value("status", status)
+            .value("updated_at", updated_at)
+            .and_where(Expr::col("image_id").eq(id))
+            .and_where(Expr::col("created_at").is_not_null())
+            .take()
+    })
+}
+
+/// Updates that take a deleted image's tag and property rows out of the
+/// list's order and counts: no creation time, no sort keys.
+pub(crate) fn unlist(id: &str) -> [sea_query::UpdateStatement; 2] {
+    [TAGS, PROPERTIES].map(|table| {
+        let mut update = Query::update();
+        update.table(table);
+        for column in ORDER_COLUMNS {
+            update.value(column, Expr::cust("NULL"));
+        }
+        update.and_where(Expr::col("image_id").eq(id)).take()
+    })
 }
 
 fn multi_row_insert(

@@ -277,15 +277,23 @@ impl Database {
             .and_where(Expr::col("status").eq(from.as_str()))
             .and_where(Expr::col("deleted").eq(flag(false)))
             .take();
+        let dialect = self.dialect();
         let mut tx = self.begin_write().await?;
-        let moved = tx.execute(self.dialect(), &update).await? > 0;
+        let moved = tx.execute(dialect, &update).await? > 0;
+        if moved {
+            let id = id.to_string();
+            for copies in children::status_copies(&id, to.as_str(), to_micros(now)) {
+                tx.execute(dialect, &copies).await?;
+            }
+        }
         tx.commit().await?;
         Ok(moved)
     }
 
     /// Soft-deletes an image still at version `expected`: its status
     /// becomes `to` (`deleted` or `pending_delete`), it is marked deleted,
-    /// and so are its members, its tag rows lose their creation time; an upload lease on it is dropped (the upload
+    /// and so are its members, its tag and property rows lose their creation
+    /// time and sort keys; an upload lease on it is dropped (the upload
     /// then fails at its end). `Conflict` if it changed meanwhile. The row
     /// stays, so the id is never reused. A `pending_delete` image (already
     /// marked deleted) is moved on to `deleted` the same way.
@@ -324,14 +332,9 @@ impl Database {
             });
         }
         tx.execute(dialect, &members).await?;
-        // Its tags leave the order their index gives the list, and its
-        // tags and properties the counts a list is planned by.
-        for table in [TAGS, PROPERTIES] {
-            let unlisted = Query::update()
-                .table(table)
-                .value("created_at", Expr::cust("NULL"))
-                .and_where(Expr::col("image_id").eq(id.as_str()))
-                .take();
+        // Its tags and properties leave the orders their indexes give the
+        // list, and the counts a list is planned by.
+        for unlisted in children::unlist(&id) {
             tx.execute(dialect, &unlisted).await?;
         }
         let lease = Query::delete()

@@ -180,9 +180,9 @@ impl Database {
     /// the list: the order is then written so that no index serves it, or
     /// the planners walked the order's index past every row the filter
     /// leaves out (they cannot tell how few a range or a tag matches). In
-    /// the default order a tag leads the list along its own index (see
-    /// [`FilterForm::Leads`]) unless another filter matches few; so does a
-    /// property, where an index serves it so.
+    /// an order of one sort key a tag leads the list along its own index
+    /// for that key (see [`FilterForm::Leads`]) unless another filter
+    /// matches few; so does a property, where an index serves it so.
     pub(crate) async fn list_plan(
         &self,
         q: &ImageListQuery,
@@ -217,7 +217,7 @@ impl Database {
                     continue;
                 }
             };
-            let side_leads = leads_by_index(self.dialect(), filter) && tag_index_order(&q.sort);
+            let side_leads = leads_in_order(self.dialect(), filter, &q.sort);
             let form = if serves || side_leads {
                 // Its index gives the order: walked as it stands (a tag's
                 // or property's index may lead the list, see below).
@@ -258,10 +258,10 @@ impl Database {
             plan.filters[i] = FilterForm::Listed;
             plan.ids = ids;
             plan.order_unindexed = true;
-        } else if tag_index_order(&q.sort) {
+        } else {
             let dialect = self.dialect();
             let first_tag = q.filters.iter().enumerate().position(|(i, filter)| {
-                leads_by_index(dialect, filter) && plan.filters[i] == FilterForm::Probe
+                leads_in_order(dialect, filter, &q.sort) && plan.filters[i] == FilterForm::Probe
             });
             if let Some(i) = first_tag {
                 plan.filters[i] = FilterForm::Leads;
@@ -760,10 +760,11 @@ pub(crate) enum FilterForm {
     /// Matches no row: the list is empty without asking further (written
     /// as [`FilterForm::Drive`] if asked).
     Empty,
-    /// A tag or property matching many images, in the default order: the
-    /// list joins its rows and walks their index, which holds the images'
-    /// creation times (schema versions 11 and 17), in order, so that only
-    /// images with the tag or property are read (see [`leads_by_index`]).
+    /// A tag or property, in an order one sort key gives (with the
+    /// tie-breakers): the list joins its rows and walks their index, which
+    /// holds the images' creation times (schema versions 11 and 17) and
+    /// copies of their other sort keys (version 18), in order, so that only
+    /// images with the tag or property are read (see [`leads_in_order`]).
     Leads,
     /// Matches few rows, the fewest of the request's filters: written as
     /// `images.id IN (<their ids>)`, read first through the filter's own
@@ -897,13 +898,18 @@ pub(crate) fn list_query(
     let mut query = select_images();
     if let Some((table, rows)) = leading {
         // The tag's or property's rows, in their index's order (value,
-        // created_at, image_id), lead: their creation time and image id
-        // are the image's, so ordering and paging on them is the list's
-        // order.
+        // sort key, created_at, image_id), lead: their sort keys, creation
+        // time and image id are the image's, so ordering and paging on
+        // them is the list's order.
         query.inner_join(table, Expr::col((table, "image_id")).equals((IMAGES, "id")));
         cond = cond
             .add(rows)
             .add(Expr::col((table, "created_at")).is_not_null());
+        if let Some((key, _)) = sort.first().filter(|(key, _)| has_copy(*key)) {
+            // (The rows of deleted images hold no copy. MariaDB's indexes
+            // keep them, first in each value's stretch.)
+            cond = cond.add(side_sort_expr(table, *key).is_not_null());
+        }
         let side_sort = |key| side_sort_expr(table, key);
         if let Some(marker) = marker {
             cond = cond.add(after_marker_on(sort, marker, side_sort));
@@ -1377,24 +1383,46 @@ fn sort_expr(key: SortKey) -> Expr {
     img(sort_column(key).0)
 }
 
-/// The default order's keys on a leading tag's or property's rows (see
-/// [`FilterForm::Leads`]).
+/// A sort key on a leading tag's or property's rows (see
+/// [`FilterForm::Leads`]): the image id, the creation time, or the copy of
+/// another key (schema version 18), named as the images table's column.
 fn side_sort_expr(table: &'static str, key: SortKey) -> Expr {
     match key {
         SortKey::Id => Expr::col((table, "image_id")),
-        _ => Expr::col((table, "created_at")),
+        SortKey::CreatedAt => Expr::col((table, "created_at")),
+        _ => Expr::col((table, sort_column(key).0)),
     }
 }
 
-/// Whether `filter` can lead a list in the default order along its own
-/// rows' index (see [`FilterForm::Leads`]): a tag, or a property where an
-/// index holds its name, value and creation time (on PostgreSQL the
-/// value's MD5, see [`leading_rows`]; on MySQL/MariaDB only a value of up
-/// to 255 characters, through `short_value`).
-fn leads_by_index(dialect: Dialect, filter: &Filter) -> bool {
+/// Whether the tag and property rows carry a copy of `key` (see
+/// [`crate::rows::SORT_COPIES`]).
+fn has_copy(key: SortKey) -> bool {
+    !matches!(key, SortKey::Id | SortKey::CreatedAt)
+}
+
+/// Whether `filter` can lead a list in `sort` order along its own rows'
+/// index (see [`FilterForm::Leads`]): a tag, or a property where an index
+/// holds its name and value (on PostgreSQL the value's MD5, see
+/// [`leading_rows`]; on MySQL/MariaDB only a value of up to 255
+/// characters, through `short_value`), in an order one of those indexes
+/// gives: the first key (any but `id`) then the creation time and id, one
+/// direction. MySQL/MariaDB have no property index by name (too long an
+/// entry).
+fn leads_in_order(dialect: Dialect, filter: &Filter, sort: &[(SortKey, SortDir)]) -> bool {
+    let sort = significant_keys(sort);
+    let first = match sort.first() {
+        Some((SortKey::Id, _)) => return false,
+        Some((key, _)) => *key,
+        None => SortKey::CreatedAt,
+    };
+    if !index_gives_order(sort) {
+        return false;
+    }
     match filter {
         Filter::Tag(_) => true,
-        Filter::Property { value, .. } => dialect != Dialect::MySql || value.chars().count() <= 255,
+        Filter::Property { value, .. } => {
+            dialect != Dialect::MySql || (value.chars().count() <= 255 && first != SortKey::Name)
+        }
         _ => false,
     }
 }
@@ -1422,15 +1450,6 @@ fn leading_rows(dialect: Dialect, filter: &Filter) -> Option<(&'static str, Cond
         };
     }
     Some((table, cond))
-}
-
-/// Whether `sort` is the default order (`created_at` then `id`, one
-/// direction), which a tag's index gives.
-fn tag_index_order(sort: &[(SortKey, SortDir)]) -> bool {
-    matches!(
-        significant_keys(sort),
-        [(SortKey::CreatedAt, a), (SortKey::Id, b)] if a == b
-    )
 }
 
 fn sort_column(key: SortKey) -> (&'static str, Kind) {

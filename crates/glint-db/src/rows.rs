@@ -96,6 +96,32 @@ pub(crate) fn image_values(image: &Image) -> Result<Vec<Expr>, DbError> {
     ])
 }
 
+/// The copies of an image's sort keys that its tag and property rows
+/// carry (schema version 18), named as the images table's columns that
+/// hold them as a list sorts by them (`sort_*`: NULL as '' or -1).
+pub(crate) const SORT_COPIES: [&str; 6] = [
+    "sort_name",
+    "status",
+    "sort_container_format",
+    "sort_disk_format",
+    "sort_size",
+    "updated_at",
+];
+
+/// The values of [`SORT_COPIES`] for `image`, as the images table's
+/// generated columns hold them.
+pub(crate) fn sort_copies(image: &Image) -> Result<[Expr; 6], DbError> {
+    let text = |v: &Option<String>| Expr::val(v.clone().unwrap_or_default());
+    Ok([
+        text(&image.name),
+        Expr::val(image.status.as_str()),
+        text(&image.container_format),
+        text(&image.disk_format),
+        Expr::val(size_to_db(image.size)?.unwrap_or(-1)),
+        Expr::val(to_micros(image.updated_at)),
+    ])
+}
+
 /// A result row read by position, whichever driver produced it: the SQLite
 /// reader borrows values straight from SQLite, the `Any` driver from its
 /// own row. Only the two kinds the schema uses exist: text and integers.

@@ -158,6 +158,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0017_property_order.sql"),
         mysql: include_str!("../migrations/mysql/0017_property_order.sql"),
     },
+    Migration {
+        version: 18,
+        description: "sort keys copied beside tags and properties",
+        sqlite: include_str!("../migrations/sqlite/0018_side_sort_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0018_side_sort_keys.sql"),
+        mysql: include_str!("../migrations/mysql/0018_side_sort_keys.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -433,6 +440,13 @@ mod tests {
                         "CREATE INDEX",
                         "DROP INDEX",
                     ],
+                    18 => &[
+                        "ALTER TABLE image_tags",
+                        "ALTER TABLE image_properties",
+                        "UPDATE image_tags",
+                        "UPDATE image_properties",
+                        "CREATE INDEX",
+                    ],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -469,6 +483,9 @@ mod tests {
                     (17, Dialect::Sqlite) => 4,
                     (17, Dialect::MySql) => 3,
                     (17, Dialect::Postgres) => 3,
+                    (18, Dialect::Sqlite) => 26,
+                    (18, Dialect::MySql) => 6,
+                    (18, Dialect::Postgres) => 16,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

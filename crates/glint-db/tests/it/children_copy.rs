@@ -208,3 +208,32 @@ async fn every_save_keeps_the_copy_and_the_child_tables_alike() {
     })
     .await;
 }
+
+/// The upgrade gives the tag and property rows of images written before
+/// schema version 18 the copies of their images' sort keys (and, from
+/// versions 11 and 17, their creation time) exactly as a save writes them.
+#[tokio::test]
+async fn the_upgrade_copies_the_sort_keys_beside_tags_and_properties_as_a_save_does() {
+    on_every_empty_db(|url, _| async move {
+        let images = catalogue();
+        let db = upgraded(&url, &images).await;
+        let side_rows = |rows: Vec<String>| -> Vec<String> {
+            rows.into_iter()
+                .filter(|row| {
+                    row.starts_with("image_tags:") || row.starts_with("image_properties:")
+                })
+                .collect()
+        };
+        for image in &images {
+            let upgraded = side_rows(glint_db::testing::image_rows(&db, image.id).await.unwrap());
+            let read = db.get_image_versioned(image.id).await.unwrap().unwrap();
+            db.save_image(&read.image, read.version).await.unwrap();
+            let saved = side_rows(glint_db::testing::image_rows(&db, image.id).await.unwrap());
+            assert_eq!(upgraded, saved, "{:?}", image.name);
+            let tagged = image.tags.len() + image.properties.len();
+            assert_eq!(saved.len(), tagged, "{:?}", image.name);
+        }
+        db.close().await;
+    })
+    .await;
+}

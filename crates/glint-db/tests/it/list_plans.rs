@@ -70,6 +70,11 @@ enum Expect {
     Searched,
     Indexed,
     Along(&'static str),
+    /// `Along` on SQLite and MariaDB; on PostgreSQL `Indexed`: on this
+    /// small catalogue it expects a property's rows to be few and sorts
+    /// them (that it reads them in order where they are many is checked
+    /// by `a_leading_property_is_read_in_order_on_postgresql`).
+    PropertyAlong(&'static str),
     PastNoData,
 }
 
@@ -324,6 +329,39 @@ fn shapes() -> Vec<Shape> {
         &[("status", "active"), ("sort", "size:desc,name:asc")],
         Indexed,
     )));
+    // A tag or property leads in an order of one key, read along the
+    // index of its rows and that key (schema version 18).
+    for (key, index) in [
+        ("name", "ix_image_tags_value_name"),
+        ("status", "ix_image_tags_value_status"),
+        ("container_format", "ix_image_tags_value_container_format"),
+        ("disk_format", "ix_image_tags_value_disk_format"),
+        ("size", "ix_image_tags_value_size"),
+        ("updated_at", "ix_image_tags_value_updated"),
+    ] {
+        for dir in ["asc", "desc"] {
+            let pairs = [("tag", "bucket-3"), ("sort_key", key), ("sort_dir", dir)];
+            out.push(shape(&pairs, Along(index)));
+        }
+        out.push(after_marker(shape(
+            &[("tag", "bucket-3"), ("sort_key", key)],
+            Along(index),
+        )));
+    }
+    for dir in ["asc", "desc"] {
+        // (`…_name_value_size` on SQLite, `…_name_short_value_size` on
+        // MariaDB.)
+        let pairs = [
+            ("os_distro", "cirros"),
+            ("sort_key", "size"),
+            ("sort_dir", dir),
+        ];
+        out.push(shape(&pairs, PropertyAlong("value_size")));
+    }
+    out.push(after_marker(shape(
+        &[("os_distro", "cirros"), ("sort_key", "status")],
+        PropertyAlong("value_status"),
+    )));
     out.push(after_marker(shape(&[], Ordered)));
     out.push(after_marker(shape(&[("sort_key", "name")], Ordered)));
     out.push(after_marker(shape(
@@ -375,7 +413,6 @@ fn shapes() -> Vec<Shape> {
             ],
             Indexed,
         ),
-        (&[("tag", "bucket-3"), ("sort_key", "updated_at")], Indexed),
         (&[("visibility", "public")], Indexed),
         (&[("visibility", "private")], Indexed),
         (&[("visibility", "community")], Indexed),
@@ -565,6 +602,8 @@ async fn failures(
             // key's own by cost: on a catalogue this small where most rows
             // match, the latter (at 200,000 images, the former).
             (Expect::Along(_), _) if db.dialect() == Dialect::Postgres => Expect::Ordered,
+            (Expect::PropertyAlong(_), _) if db.dialect() == Dialect::Postgres => Expect::Indexed,
+            (Expect::PropertyAlong(index), _) => Expect::Along(index),
             // Past a marker, each range term on the sort key multiplies
             // PostgreSQL's estimate down: on a catalogue this small it
             // expects a handful of rows there and sorts them, which at
@@ -758,7 +797,7 @@ async fn a_tag_or_property_is_counted_by_its_live_images() {
         let mut live: Vec<_> = images[..3].iter().map(|i| i.id).collect();
         live.sort();
         for few in [("tag", "few-live"), ("group", "few-live")] {
-            let q = query(&[few, ("sort_key", "size")]);
+            let q = query(&[few, ("sort", "size:desc,name:asc")]);
             let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
                 .await
                 .unwrap();
@@ -769,7 +808,7 @@ async fn a_tag_or_property_is_counted_by_its_live_images() {
             assert_eq!(ids, live, "{few:?}");
         }
         for none in [("tag", "only-deleted"), ("gone", "only-deleted")] {
-            let q = query(&[none, ("sort_key", "size")]);
+            let q = query(&[none, ("sort", "size:desc,name:asc")]);
             let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
                 .await
                 .unwrap();
@@ -847,8 +886,154 @@ async fn a_property_leads_the_default_order_where_an_index_holds_its_value() {
     .await;
 }
 
+/// The value an image sorts by for `key`, as the list compares it (text
+/// bytewise, NULL as '' or -1).
+fn sort_value(image: &Image, key: &str) -> (String, i64) {
+    let text = |v: &Option<String>| (v.clone().unwrap_or_default(), 0);
+    let micros = |t| glint_model::time::to_micros(t);
+    match key {
+        "name" => text(&image.name),
+        "status" => (image.status.as_str().to_string(), 0),
+        "container_format" => text(&image.container_format),
+        "disk_format" => text(&image.disk_format),
+        "size" => (
+            String::new(),
+            image.size.map_or(-1, |s| i64::try_from(s).unwrap()),
+        ),
+        "updated_at" => (String::new(), micros(image.updated_at)),
+        "created_at" => (String::new(), micros(image.created_at)),
+        other => panic!("no sort key {other}"),
+    }
+}
+
+/// A tag or property leads a list sorted by any one key but the id, along
+/// the copies of the images' sort keys on its rows (schema version 18),
+/// and those copies follow every change: a save (name, size, formats,
+/// tags), a status move, a delete. The pages, read through their markers,
+/// are the images that have the tag or property now, in the order of the
+/// images' own values.
+#[tokio::test]
+async fn a_tag_or_property_leads_every_sort_key_along_its_copies() {
+    on_every_db(|db| async move {
+        let statuses = [
+            ImageStatus::Active,
+            ImageStatus::Queued,
+            ImageStatus::Deactivated,
+            ImageStatus::Saving,
+        ];
+        let images: Vec<Image> = (0..40)
+            .map(|i| {
+                let n = i64::try_from(i).unwrap();
+                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                image.name = (i % 11 != 3).then(|| format!("n-{}", i % 7));
+                image.status = statuses[i % 4];
+                image.updated_at = at((n * 13) % 40 + 100, 0);
+                if matches!(image.status, ImageStatus::Active | ImageStatus::Deactivated) {
+                    image.size = Some(u64::try_from(i % 5).unwrap() * 100);
+                    image.disk_format = Some(["qcow2", "raw", "iso"][i % 3].into());
+                    image.container_format = Some(["bare", "ovf"][i % 2].into());
+                }
+                if i % 3 != 0 {
+                    image.tags.push("many".into());
+                    image.properties.insert("group".into(), "many".into());
+                }
+                image
+            })
+            .collect();
+        glint_db::testing::load_catalogue(&db, &images, &[])
+            .await
+            .unwrap();
+        let gone: Vec<_> = [images[1].id, images[38].id]
+            .into_iter()
+            .map(|id| (id, at(200, 0)))
+            .collect();
+        glint_db::testing::delete_loaded(&db, &gone).await.unwrap();
+        // Saved with other keys; given the tag and property; losing them.
+        type Change = fn(&mut Image);
+        let saves: [(usize, Change); 3] = [
+            (4, |i| {
+                i.name = Some("a-first".into());
+                i.size = Some(7);
+                i.disk_format = Some("vmdk".into());
+                i.updated_at = at(300, 0);
+            }),
+            (3, |i| {
+                i.tags.push("many".into());
+                i.properties.insert("group".into(), "many".into());
+            }),
+            (10, |i| {
+                i.tags.clear();
+                i.properties.clear();
+            }),
+        ];
+        for (i, change) in saves {
+            let mut read = db.get_image_versioned(images[i].id).await.unwrap().unwrap();
+            change(&mut read.image);
+            db.save_image(&read.image, read.version).await.unwrap();
+        }
+        // Queued to saving, as an upload starts.
+        assert!(
+            db.set_status(
+                images[5].id,
+                ImageStatus::Queued,
+                ImageStatus::Saving,
+                at(400, 0)
+            )
+            .await
+            .unwrap()
+        );
+        let mut now = Vec::new();
+        for image in &images {
+            if let Some(found) = db.get_image(image.id).await.unwrap()
+                && found.tags.contains(&"many".to_string())
+            {
+                now.push(found);
+            }
+        }
+        let viewer = admin(None);
+        for key in [
+            "name",
+            "status",
+            "container_format",
+            "disk_format",
+            "size",
+            "updated_at",
+            "created_at",
+        ] {
+            for dir in ["asc", "desc"] {
+                let mut expected: Vec<&Image> = now.iter().collect();
+                expected.sort_by_key(|i| (sort_value(i, key), i.created_at, i.id.to_string()));
+                if dir == "desc" {
+                    expected.reverse();
+                }
+                let expected: Vec<_> = expected.iter().map(|i| i.id).collect();
+                for filter in [("tag", "many"), ("group", "many")] {
+                    let q = query(&[filter, ("sort_key", key), ("sort_dir", dir)]);
+                    let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+                        .await
+                        .unwrap();
+                    // (MariaDB has no index of a property by name.)
+                    if db.dialect() == Dialect::MySql && filter.0 == "group" && key == "name" {
+                        assert_ne!(forms[0], "Leads", "{filter:?} by {key} {dir}");
+                    } else {
+                        assert_eq!(forms, ["Leads", "Drive"], "{filter:?} by {key} {dir}");
+                    }
+                    let listed: Vec<_> = common::listing::walk(&db, &q, 7, &viewer)
+                        .await
+                        .iter()
+                        .map(|i| i.id)
+                        .collect();
+                    assert_eq!(listed, expected, "{filter:?} by {key} {dir}");
+                }
+            }
+        }
+    })
+    .await;
+}
+
 /// On PostgreSQL a leading property is read through an index on its name,
-/// the MD5 of its value and its creation time (schema version 17): on a
+/// the MD5 of its value and its creation time (schema version 17), or a
+/// sort key's copy and the creation time (version 18): on a
 /// catalogue where a page is a small part of the property's images (6,000
 /// of 20,000), the plan reads them in order through that index, for an
 /// admin and for a member, rather than sort them. (The catalogue of
@@ -866,6 +1051,11 @@ async fn a_leading_property_is_read_in_order_on_postgresql() {
             let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
             let group = if i % 10 < 3 { "many" } else { "other" };
             image.properties.insert("group".into(), group.into());
+            image.name = Some(format!("image-{:05}", (i * 7919) % 20_000));
+            if i % 4 != 0 {
+                image.status = glint_model::ImageStatus::Active;
+                image.size = Some(u64::try_from(i % 1000).unwrap() * 1024);
+            }
             image
         })
         .collect();
@@ -873,21 +1063,34 @@ async fn a_leading_property_is_read_in_order_on_postgresql() {
         .await
         .unwrap();
     db.refresh_statistics().await.unwrap();
-    let q = query(&[("group", "many")]);
-    for viewer in [admin(None), user("project-1")] {
-        let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
-            .await
-            .unwrap();
-        assert_eq!(forms[0], "Leads", "{viewer:?}");
-        let plan = glint_db::testing::explain_list(&db, &q, 100, None, &viewer)
-            .await
-            .unwrap()
-            .join("\n");
-        assert!(!plan.contains("Sort Key"), "{viewer:?}:\n{plan}");
-        assert!(
-            plan.contains("ix_image_properties_name_md5_created"),
-            "{viewer:?}:\n{plan}"
-        );
+    let shapes = [
+        (
+            vec![("group", "many")],
+            "ix_image_properties_name_md5_created",
+        ),
+        (
+            vec![("group", "many"), ("sort_key", "size")],
+            "ix_image_properties_name_md5_size",
+        ),
+        (
+            vec![("group", "many"), ("sort_key", "name"), ("sort_dir", "asc")],
+            "ix_image_properties_name_md5_name",
+        ),
+    ];
+    for (pairs, index) in shapes {
+        let q = query(&pairs);
+        for viewer in [admin(None), user("project-1")] {
+            let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+                .await
+                .unwrap();
+            assert_eq!(forms[0], "Leads", "{pairs:?} {viewer:?}");
+            let plan = glint_db::testing::explain_list(&db, &q, 100, None, &viewer)
+                .await
+                .unwrap()
+                .join("\n");
+            assert!(!plan.contains("Sort Key"), "{pairs:?} {viewer:?}:\n{plan}");
+            assert!(plan.contains(index), "{pairs:?} {viewer:?}:\n{plan}");
+        }
     }
     db.close().await;
     common::drop_database(&admin_url, &name, true).await;
@@ -933,7 +1136,7 @@ async fn the_upgrade_leaves_the_properties_of_images_deleted_before_it_uncounted
         let db = Database::connect(&url).await.unwrap();
         glint_db::testing::set_few_rows(&db, 4);
         let viewer = admin(None);
-        let q = query(&[("group", "few-live"), ("sort_key", "size")]);
+        let q = query(&[("group", "few-live"), ("sort", "size:desc,name:asc")]);
         let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
             .await
             .unwrap();
@@ -980,9 +1183,9 @@ async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
         // Counted up to 8: the ten images reach it.
         glint_db::testing::set_few_rows(&db, 2);
         glint_db::testing::set_full_count_kept(&db, std::time::Duration::from_secs(600));
-        // By name: in the default order a property leads the list along
-        // its own rows instead.
-        let q = query(&[("flavor", "remembered"), ("sort_key", "name")]);
+        // By name, then size: in an order of one key a property leads the
+        // list along its own rows instead.
+        let q = query(&[("flavor", "remembered"), ("sort", "name:asc,size:desc")]);
         let viewer = admin(None);
         let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
             .await
