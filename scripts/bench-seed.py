@@ -2,9 +2,12 @@
 """Create images through the API as fast as a few connections allow.
 
     scripts/bench-seed.py URL COUNT [--concurrency N] [--prefix P] [--ids FILE]
+                          [--properties N]
 
 Standard library only. Prints one line of JSON: created, errors, seconds, rate.
-With --ids, appends the new image ids to FILE, one per line.
+With --ids, appends the new image ids to FILE, one per line. With
+--properties, each image carries N more properties (`bench_prop_<k>`), as a
+server snapshot carries its instance's.
 """
 
 import argparse
@@ -15,7 +18,7 @@ import time
 import urllib.parse
 
 
-def worker(url, jobs, prefix, results, lock):
+def worker(url, jobs, prefix, extra, results, lock):
     parts = urllib.parse.urlsplit(url)
     conn = None
     created, errors, ids = 0, 0, []
@@ -24,16 +27,17 @@ def worker(url, jobs, prefix, results, lock):
             if not jobs:
                 break
             n = jobs.pop()
-        body = json.dumps(
-            {
-                "name": f"{prefix}-{n:07d}",
-                "disk_format": "raw",
-                "container_format": "bare",
-                "visibility": "public" if n % 2 else "private",
-                "tags": ["bench", f"bucket-{n % 10}"],
-                "os_distro": "cirros",
-            }
-        )
+        image = {
+            "name": f"{prefix}-{n:07d}",
+            "disk_format": "raw",
+            "container_format": "bare",
+            "visibility": "public" if n % 2 else "private",
+            "tags": ["bench", f"bucket-{n % 10}"],
+            "os_distro": "cirros",
+        }
+        for k in range(extra):
+            image[f"bench_prop_{k}"] = f"value-{k}-{n % 100}"
+        body = json.dumps(image)
         for _attempt in range(3):
             try:
                 if conn is None:
@@ -69,6 +73,7 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--prefix", default="bench")
     parser.add_argument("--ids")
+    parser.add_argument("--properties", type=int, default=0)
     args = parser.parse_args()
 
     jobs = list(range(args.count))
@@ -76,7 +81,10 @@ def main():
     results = {"created": 0, "errors": 0, "ids": []}
     lock = threading.Lock()
     threads = [
-        threading.Thread(target=worker, args=(args.url, jobs, args.prefix, results, lock))
+        threading.Thread(
+            target=worker,
+            args=(args.url, jobs, args.prefix, args.properties, results, lock),
+        )
         for _ in range(args.concurrency)
     ]
     start = time.monotonic()

@@ -199,6 +199,9 @@ impl Database {
         // already taken (by filter) up to that.
         let cap = few.saturating_mul(DRIVE_ROWS / FEW_ROWS);
         let mut counted: Vec<(usize, u64)> = Vec::new();
+        // The filters (not tags or properties) whose own index gives the
+        // order.
+        let mut serving: Vec<usize> = Vec::new();
         for (i, filter) in q.filters.iter().enumerate() {
             let serves = match (filter, indexed_order(filter)) {
                 (Filter::Text { values, .. }, _) if values.is_empty() => {
@@ -224,7 +227,10 @@ impl Database {
                 match (self.count_filter(filter, 1).await?, side_leads) {
                     (0, _) => FilterForm::Empty,
                     (_, true) => FilterForm::Probe,
-                    (_, false) => FilterForm::Drive,
+                    (_, false) => {
+                        serving.push(i);
+                        FilterForm::Drive
+                    }
                 }
             } else {
                 // Counted first, from an index alone: a filter matching
@@ -263,7 +269,9 @@ impl Database {
             let first_tag = q.filters.iter().enumerate().position(|(i, filter)| {
                 leads_in_order(dialect, filter, &q.sort) && plan.filters[i] == FilterForm::Probe
             });
-            if let Some(i) = first_tag {
+            if let Some(i) = first_tag
+                && self.leads_before(q, i, &serving, cap, &mut counted).await?
+            {
                 plan.filters[i] = FilterForm::Leads;
             }
         }
@@ -329,6 +337,35 @@ impl Database {
         }
         plan.skip_no_data = self.skips_no_data(q, &plan).await?;
         Ok(plan)
+    }
+
+    /// Whether the tag or property `q.filters[side]` leads the list rather
+    /// than the `serving` filters, whose own indexes give the order too
+    /// (`status=queued&os_distro=cirros&sort_key=name`): the one that
+    /// matches fewer rows (counted up to `cap`) is walked, the other
+    /// checked along it; a tie (both at the cap) leaves the filter's index
+    /// (a property on every image led a member's list on PostgreSQL into
+    /// a sort of all its rows, 270 ms at 200,000 images). Counts taken go
+    /// into `counted`.
+    async fn leads_before(
+        &self,
+        q: &ImageListQuery,
+        side: usize,
+        serving: &[usize],
+        cap: u64,
+        counted: &mut Vec<(usize, u64)>,
+    ) -> Result<bool, DbError> {
+        if serving.is_empty() {
+            return Ok(true);
+        }
+        let rows = self.count_filter(&q.filters[side], cap).await?;
+        counted.push((side, rows));
+        for &other in serving {
+            if self.count_filter(&q.filters[other], cap).await? <= rows {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Whether the walk along the list's order may skip the images that
@@ -912,7 +949,13 @@ pub(crate) fn list_query(
         }
         let side_sort = |key| side_sort_expr(table, key);
         if let Some(marker) = marker {
-            cond = cond.add(after_marker_on(sort, marker, side_sort));
+            // PostgreSQL read each branch of the marker's `OR` through the
+            // index as a bitmap, expected a row or two, and sorted every
+            // row of the property (10 ms for 2,000 at 200,000 images):
+            // opaque, the bound on the first key is the index range,
+            // walked in order.
+            let opaque = dialect == Dialect::Postgres;
+            cond = cond.add(after_marker_on(sort, marker, side_sort, opaque));
         }
         query.cond_where(cond).limit(limit);
         order_by(&mut query, sort, side_sort);
@@ -1506,14 +1549,17 @@ fn up_to(sort: &[(SortKey, SortDir)], end: &Image) -> Cond {
 /// plus the implied bound `k1 >= m1` on its own, which lets the database
 /// start its index scan at the marker instead of filtering from the top.
 fn after_marker(sort: &[(SortKey, SortDir)], marker: &Image) -> Cond {
-    after_marker_on(sort, marker, sort_expr)
+    after_marker_on(sort, marker, sort_expr, false)
 }
 
-/// [`after_marker`] on the sort keys as `sort_expr` writes them.
+/// [`after_marker`] on the sort keys as `sort_expr` writes them; with
+/// `opaque`, the branches of the `OR` as one opaque term ([`unsplit`]),
+/// beside the bound on the first key.
 fn after_marker_on(
     sort: &[(SortKey, SortDir)],
     marker: &Image,
     sort_expr: impl Fn(SortKey) -> Expr,
+    opaque: bool,
 ) -> Cond {
     let mut any = Cond::any();
     for (i, (key, dir)) in sort.iter().enumerate() {
@@ -1536,7 +1582,7 @@ fn after_marker_on(
             SortDir::Desc => sort_expr(*key).lte(value),
         });
     }
-    cond.add(any)
+    cond.add(if opaque { unsplit(any) } else { any })
 }
 
 #[cfg(test)]

@@ -1031,6 +1031,79 @@ async fn a_tag_or_property_leads_every_sort_key_along_its_copies() {
     .await;
 }
 
+/// Where another filter's own index gives the order too (a status by
+/// name, through the pair index of status and name), the tag or property
+/// leads only if it matches fewer images; otherwise, or at a tie, it is
+/// checked along that index. Either way the pages are the same.
+#[tokio::test]
+async fn a_tag_or_property_leads_only_where_it_matches_fewer_than_an_ordered_filter() {
+    on_every_db(|db| async move {
+        let images: Vec<Image> = (0..40)
+            .map(|i| {
+                let n = i64::try_from(i).unwrap();
+                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                image.name = Some(format!("n-{:02}", (i * 7) % 40));
+                if i % 4 != 1 {
+                    image.status = ImageStatus::Active;
+                }
+                image.properties.insert("common".into(), "yes".into());
+                if i % 13 == 1 {
+                    image.tags.push("rare".into());
+                }
+                image
+            })
+            .collect();
+        glint_db::testing::load_catalogue(&db, &images, &[])
+            .await
+            .unwrap();
+        // Counted up to 16 (four times the rows that count as few).
+        glint_db::testing::set_few_rows(&db, 4);
+        let viewer = admin(None);
+        for (pairs, forms) in [
+            // 10 queued images against 40 with the property.
+            (
+                vec![("status", "queued"), ("common", "yes")],
+                ["Drive", "Probe", "Drive"],
+            ),
+            // 3 tagged images against 30 active.
+            (
+                vec![("status", "active"), ("tag", "rare")],
+                ["Drive", "Leads", "Drive"],
+            ),
+            // Both at the cap.
+            (
+                vec![("status", "active"), ("common", "yes")],
+                ["Drive", "Probe", "Drive"],
+            ),
+        ] {
+            let mut q_pairs = pairs.clone();
+            q_pairs.extend([("sort_key", "name"), ("sort_dir", "asc")]);
+            let q = query(&q_pairs);
+            let found = glint_db::testing::filter_forms(&db, &q, &viewer)
+                .await
+                .unwrap();
+            assert_eq!(found, forms, "{pairs:?}");
+            let mut expected: Vec<&Image> = images
+                .iter()
+                .filter(|i| match pairs[0].1 {
+                    "queued" => i.status == ImageStatus::Queued,
+                    _ => i.status == ImageStatus::Active,
+                })
+                .filter(|i| pairs[1].0 != "tag" || i.tags.contains(&"rare".to_string()))
+                .collect();
+            expected.sort_by_key(|i| (i.name.clone(), i.created_at, i.id.to_string()));
+            let expected: Vec<_> = expected.iter().map(|i| i.id).collect();
+            let listed: Vec<_> = common::listing::walk(&db, &q, 3, &viewer)
+                .await
+                .iter()
+                .map(|i| i.id)
+                .collect();
+            assert_eq!(listed, expected, "{pairs:?}");
+        }
+    })
+    .await;
+}
+
 /// On PostgreSQL a leading property is read through an index on its name,
 /// the MD5 of its value and its creation time (schema version 17), or a
 /// sort key's copy and the creation time (version 18): on a
