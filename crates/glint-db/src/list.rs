@@ -1454,9 +1454,8 @@ fn has_copy(key: SortKey) -> bool {
 fn leads_in_order(dialect: Dialect, filter: &Filter, sort: &[(SortKey, SortDir)]) -> bool {
     let sort = significant_keys(sort);
     let first = match sort.first() {
-        Some((SortKey::Id, _)) => return false,
+        Some((SortKey::Id, _)) | None => return false,
         Some((key, _)) => *key,
-        None => SortKey::CreatedAt,
     };
     if !index_gives_order(sort) {
         return false;
