@@ -161,10 +161,8 @@ fn children_statements(image: &Image, time: RowTime) -> Result<Vec<InsertStateme
         RowTime::Created => std::iter::once(Expr::val(to_micros(image.created_at)))
             .chain(sort_copies(image)?)
             .collect(),
-        RowTime::Null => ORDER_COLUMNS
-            .iter()
-            .map(|_| Expr::val(Option::<i64>::None))
-            .collect(),
+        // (A literal NULL: the columns are of several types.)
+        RowTime::Null => ORDER_COLUMNS.iter().map(|_| Expr::cust("NULL")).collect(),
         RowTime::NoColumn => Vec::new(),
     };
     let ordered_row = |mut row: Vec<Expr>| {

@@ -258,6 +258,10 @@ async fn a_restore_brings_back_the_image_and_the_members_its_delete_removed() {
         let admin = admin(None);
         let by_tag = || common::listing::names(&db, &pairs, &admin);
         assert!(by_tag().await.is_empty());
+        // (By size too, along the copies of its sort keys.)
+        let by_size = [pairs[0], ("sort_key", "size")];
+        let by_tag_size = || common::listing::names(&db, &by_size, &admin);
+        assert!(by_tag_size().await.is_empty());
         let stored = stored(&db, image.id).await;
         let deleted_at = stored.image.deleted_at;
         let back = restored(stored.image.clone());
@@ -269,6 +273,7 @@ async fn a_restore_brings_back_the_image_and_the_members_its_delete_removed() {
         assert_eq!(live, back);
         // ... and come back with it.
         assert_eq!(by_tag().await.len(), 1);
+        assert_eq!(by_tag_size().await.len(), 1);
         assert_eq!(db.count_pending_deletes().await.unwrap(), 0);
         let members = db.list_members(image.id).await.unwrap();
         let names: Vec<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
