@@ -106,7 +106,9 @@ fn shapes() -> Vec<Shape> {
         ("disk_format=in:raw,ami", either, Key::Container),
         ("tag=t", tagged, Key::Size),
         ("tag=t", tagged, Key::Status),
+        ("tag=t", tagged, Key::Container),
         ("os_distro=cirros", tagged, Key::Disk),
+        ("os_distro=cirros", tagged, Key::Size),
     ]
 }
 
