@@ -906,6 +906,17 @@ fn sort_value(image: &Image, key: &str) -> (String, i64) {
     }
 }
 
+/// The ids of the whole list, read in pages of `page` through markers.
+async fn walked_ids(
+    db: &Database,
+    q: &glint_model::query::ImageListQuery,
+    page: u64,
+    viewer: &Viewer,
+) -> Vec<glint_model::ImageId> {
+    let listed = common::listing::walk(db, q, page, viewer).await;
+    listed.iter().map(|i| i.id).collect()
+}
+
 /// A tag or property leads a list sorted by any one key but the id, along
 /// the copies of the images' sort keys on its rows (schema version 18),
 /// and those copies follow every change: a save (name, size, formats,
@@ -1018,11 +1029,7 @@ async fn a_tag_or_property_leads_every_sort_key_along_its_copies() {
                     } else {
                         assert_eq!(forms, ["Leads", "Drive"], "{filter:?} by {key} {dir}");
                     }
-                    let listed: Vec<_> = common::listing::walk(&db, &q, 7, &viewer)
-                        .await
-                        .iter()
-                        .map(|i| i.id)
-                        .collect();
+                    let listed = walked_ids(&db, &q, 7, &viewer).await;
                     assert_eq!(listed, expected, "{filter:?} by {key} {dir}");
                 }
             }
@@ -1093,11 +1100,7 @@ async fn a_tag_or_property_leads_only_where_it_matches_fewer_than_an_ordered_fil
                 .collect();
             expected.sort_by_key(|i| (i.name.clone(), i.created_at, i.id.to_string()));
             let expected: Vec<_> = expected.iter().map(|i| i.id).collect();
-            let listed: Vec<_> = common::listing::walk(&db, &q, 3, &viewer)
-                .await
-                .iter()
-                .map(|i| i.id)
-                .collect();
+            let listed = walked_ids(&db, &q, 3, &viewer).await;
             assert_eq!(listed, expected, "{pairs:?}");
         }
     })
