@@ -225,6 +225,13 @@ fn seeded_image(i: usize) -> Image {
     image
 }
 
+/// A queued public image of `project(i)`, created `i` seconds in: the
+/// images of the small catalogues below.
+fn public_image(i: usize) -> Image {
+    let n = i64::try_from(i).unwrap();
+    bare_image(Some(&project(i)), Visibility::Public, at(n, 0))
+}
+
 /// The catalogue; returns the image used as a marker deep in the lists.
 async fn seed(db: &Database) -> Image {
     let statuses = [
@@ -773,8 +780,7 @@ async fn a_tag_or_property_is_counted_by_its_live_images() {
     on_every_db(|db| async move {
         let images: Vec<Image> = (0..24)
             .map(|i| {
-                let n = i64::try_from(i).unwrap();
-                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                let mut image = public_image(i);
                 image.tags.push("few-live".into());
                 image.properties.insert("group".into(), "few-live".into());
                 if i >= 3 {
@@ -832,8 +838,7 @@ async fn a_property_leads_the_default_order_where_an_index_holds_its_value() {
         let long = "v".repeat(300);
         let images: Vec<Image> = (0..30)
             .map(|i| {
-                let n = i64::try_from(i).unwrap();
-                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                let mut image = public_image(i);
                 if i % 3 != 0 {
                     image.properties.insert("group".into(), "many".into());
                     image.properties.insert("long".into(), long.clone());
@@ -934,11 +939,10 @@ async fn a_tag_or_property_leads_every_sort_key_along_its_copies() {
         ];
         let images: Vec<Image> = (0..40)
             .map(|i| {
-                let n = i64::try_from(i).unwrap();
-                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                let mut image = public_image(i);
                 image.name = (i % 11 != 3).then(|| format!("n-{}", i % 7));
                 image.status = statuses[i % 4];
-                image.updated_at = at((n * 13) % 40 + 100, 0);
+                image.updated_at = at(i64::try_from((i * 13) % 40 + 100).unwrap(), 0);
                 if matches!(image.status, ImageStatus::Active | ImageStatus::Deactivated) {
                     image.size = Some(u64::try_from(i % 5).unwrap() * 100);
                     image.disk_format = Some(["qcow2", "raw", "iso"][i % 3].into());
@@ -1047,8 +1051,7 @@ async fn a_tag_or_property_leads_only_where_it_matches_fewer_than_an_ordered_fil
     on_every_db(|db| async move {
         let images: Vec<Image> = (0..40)
             .map(|i| {
-                let n = i64::try_from(i).unwrap();
-                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                let mut image = public_image(i);
                 image.name = Some(format!("n-{:02}", (i * 7) % 40));
                 if i % 4 != 1 {
                     image.status = ImageStatus::Active;
@@ -1123,8 +1126,7 @@ async fn a_leading_property_is_read_in_order_on_postgresql() {
     let db = Database::connect(&url).await.unwrap();
     let images: Vec<Image> = (0..20_000)
         .map(|i| {
-            let n = i64::try_from(i).unwrap();
-            let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+            let mut image = public_image(i);
             let group = if i % 10 < 3 { "many" } else { "other" };
             image.properties.insert("group".into(), group.into());
             image.name = Some(format!("image-{:05}", (i * 7919) % 20_000));
@@ -1183,8 +1185,7 @@ async fn the_upgrade_leaves_the_properties_of_images_deleted_before_it_uncounted
             .unwrap();
         let images: Vec<Image> = (0..24)
             .map(|i| {
-                let n = i64::try_from(i).unwrap();
-                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                let mut image = public_image(i);
                 image.properties.insert("group".into(), "few-live".into());
                 image
             })
@@ -1239,8 +1240,7 @@ async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
         // Forty public images, one in four with the property.
         let images: Vec<Image> = (0..40)
             .map(|i| {
-                let n = i64::try_from(i).unwrap();
-                let mut image = bare_image(Some(&project(i)), Visibility::Public, at(n, 0));
+                let mut image = public_image(i);
                 if i % 4 == 1 {
                     image
                         .properties
