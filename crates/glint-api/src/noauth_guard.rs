@@ -12,9 +12,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
 use http::{HeaderMap, header};
 
 use crate::error::ApiError;
@@ -26,24 +24,20 @@ const FOREIGN_ORIGIN: &str =
     "Requests from web pages outside this machine are not served without authentication.";
 const NOT_JSON: &str = "Without authentication, request bodies must be sent as application/json.";
 
-/// Middleware: in no-auth mode, refuses requests for a foreign host or from
-/// a foreign origin (403).
-pub async fn refuse_browser_attacks(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// In no-auth mode, refuses requests for a foreign host or from a foreign
+/// origin (403).
+pub fn refuse_browser_attacks(state: &AppState, req: &Request) -> Result<(), ApiError> {
     if !matches!(state.config.auth, AuthMode::NoAuth) {
-        return next.run(req).await;
+        return Ok(());
     }
     let check_host = !state.config.allow_noauth_on_public_address;
-    if check_host && !names_a_loopback_host(&req) {
-        return ApiError::Forbidden(FOREIGN_HOST.into()).into_response();
+    if check_host && !names_a_loopback_host(req) {
+        return Err(ApiError::Forbidden(FOREIGN_HOST.into()));
     }
     if !origin_is_loopback(req.headers()) {
-        return ApiError::Forbidden(FOREIGN_ORIGIN.into()).into_response();
+        return Err(ApiError::Forbidden(FOREIGN_ORIGIN.into()));
     }
-    next.run(req).await
+    Ok(())
 }
 
 /// In no-auth mode, a JSON body must be sent as `application/json` or

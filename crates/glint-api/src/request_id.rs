@@ -1,11 +1,9 @@
 //! `x-openstack-request-id` on every response, and a tracing span per
 //! request carrying it.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
-use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::log_text::capped;
@@ -17,17 +15,24 @@ pub const HEADER: &str = "x-openstack-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// The id given to one request, and the span its work runs in.
+#[derive(Debug)]
+pub struct Assigned {
+    id: String,
+    span: tracing::Span,
+    started: std::time::Instant,
+    /// The id the client sent was longer than allowed.
+    too_long: Option<usize>,
+}
+
 /// Honours a client-sent id made of letters, digits, `-`, `_` and `.`
 /// (prefixed with `req-` as Glance does); any other id is replaced by a
 /// fresh `req-<uuid>`, so that what a client sends can neither forge log
 /// fields nor break the response header. An id longer than
 /// `max_request_id_length` (0: no limit) is refused with 431, as Glance's
-/// context middleware refuses it.
-pub async fn assign_request_id(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// context middleware refuses it (see [`Assigned::refusal`]). The id goes
+/// into the request's extensions.
+pub fn assign(state: &AppState, req: &mut Request) -> Assigned {
     let limit = state.config.max_request_id_length;
     let incoming = req.headers().get(HEADER).map(HeaderValue::as_bytes);
     let too_long = incoming.is_some_and(|id| limit > 0 && id.len() > limit);
@@ -43,23 +48,39 @@ pub async fn assign_request_id(
         method = %req.method(),
         path = %capped(req.uri().path()),
     );
-    let started = std::time::Instant::now();
-    let mut resp = if too_long {
-        ApiError::RequestIdTooLong { limit }.into_response()
-    } else {
-        next.run(req).instrument(span.clone()).await
-    };
-    span.in_scope(|| {
+    Assigned {
+        id,
+        span,
+        started: std::time::Instant::now(),
+        too_long: too_long.then_some(limit),
+    }
+}
+
+impl Assigned {
+    /// The span the request's work runs in.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The answer to a request whose id is too long, which is not handled.
+    pub fn refusal(&self) -> Option<Response> {
+        self.too_long
+            .map(|limit| ApiError::RequestIdTooLong { limit }.into_response())
+    }
+
+    /// `resp` with the request's id, the request's end logged.
+    pub fn finish(self, mut resp: Response) -> Response {
         tracing::debug!(
+            parent: &self.span,
             status = resp.status().as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms = self.started.elapsed().as_millis() as u64,
             "request done"
         );
-    });
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(HEADER, v);
+        if let Ok(v) = HeaderValue::from_str(&self.id) {
+            resp.headers_mut().insert(HEADER, v);
+        }
+        resp
     }
-    resp
 }
 
 fn is_safe(id: &str) -> bool {

@@ -16,8 +16,7 @@ mod token;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use glint_policy::Credentials;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -177,14 +176,16 @@ pub(crate) fn user_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Middleware: establishes the [`Caller`] of every request that needs one.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Establishes the [`Caller`] of every request that needs one, in the
+/// request's extensions; `Err` holds the answer to a request refused here.
+/// `Ok(true)`: the answer to the request must go through [`challenge`].
+pub async fn authenticate(state: &AppState, req: &mut Request) -> Result<bool, Response> {
     let AuthMode::Keystone(auth) = &state.config.auth else {
-        return next.run(req).await;
+        return Ok(false);
     };
     strip_identity_headers(req.headers_mut());
     if is_public_path(req.uri().path()) {
-        return next.run(req).await;
+        return Ok(false);
     }
     let outcome = match user_token(req.headers()) {
         Some(token) => auth.validator.validate(token).await.map(Caller::Token),
@@ -194,25 +195,31 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(caller) => caller,
         Err(AuthError::Unavailable(reason)) => {
             tracing::error!(%reason, "cannot validate the token");
-            return ApiError::IdentityUnavailable.into_response();
+            return Err(ApiError::IdentityUnavailable.into_response());
         }
         Err(AuthError::InvalidToken(reason)) => {
             tracing::info!(%reason, "request without a valid token");
             if !auth.delay_auth_decision {
-                return requires_authentication(auth);
+                return Err(requires_authentication(auth));
             }
             if !auth.allow_anonymous_access {
                 let mut resp =
                     ApiError::Unauthorized(crate::context::UNAUTHORIZED.into()).into_response();
                 add_www_authenticate(auth, resp.headers_mut());
-                return resp;
+                return Err(resp);
             }
             Caller::Anonymous
         }
     };
     req.extensions_mut().insert(caller);
-    let mut resp = next.run(req).await;
-    if resp.status() == StatusCode::UNAUTHORIZED {
+    Ok(true)
+}
+
+/// A 401 of an authenticated request's handler says where to get a token.
+pub fn challenge(state: &AppState, mut resp: Response) -> Response {
+    if let AuthMode::Keystone(auth) = &state.config.auth
+        && resp.status() == StatusCode::UNAUTHORIZED
+    {
         add_www_authenticate(auth, resp.headers_mut());
     }
     resp

@@ -3,8 +3,8 @@
 //! Glance answers errors with webob's bodies, whose shape follows the
 //! request's `Accept` header: JSON `{"message", "code", "title"}`, an HTML
 //! page, or plain text. Handlers return [`ApiError`]; it becomes a response
-//! carrying an [`ErrorExplanation`], and [`render_errors`] (a middleware
-//! that saw the request's `Accept`) writes the body in the right shape.
+//! carrying an [`ErrorExplanation`], and [`ErrorShape`] (taken from the
+//! request, its `Accept` included) writes the body in the right shape.
 //! The status and words of each error of the use cases are chosen in
 //! `domain`.
 
@@ -60,7 +60,7 @@ pub enum ApiError {
     Proxied { status: StatusCode, reason: String },
 }
 
-/// The explanation of an error response, rendered by [`render_errors`].
+/// The explanation of an error response, rendered by [`ErrorShape`].
 #[derive(Debug, Clone)]
 pub struct ErrorExplanation(pub String);
 
@@ -180,7 +180,7 @@ mod render;
 const NOT_FOUND_EXPLANATION: &str = "The resource could not be found.";
 
 pub use render::{
-    BodyTemplate, ErrorFormat, choose_format, glance_allow_header, render_body, render_errors,
+    BodyTemplate, ErrorFormat, ErrorShape, choose_format, glance_allow_header, render_body,
 };
 pub(crate) use render::{html_escape, quality};
 

@@ -2,7 +2,6 @@
 //! templates, and the middleware that writes them.
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use http::StatusCode;
 use http::header::{self, HeaderValue};
@@ -196,54 +195,73 @@ fn default_explanation(status: StatusCode) -> Option<String> {
     }
 }
 
-/// Middleware: gives every error response its webob-shaped body.
-pub async fn render_errors(req: Request, next: Next) -> Response {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let method = req.method().to_string();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("None")
-        .to_string();
-    let resp = next.run(req).await;
-    let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
+/// What an error response's body depends on in its request, taken before
+/// the request is handled: its `Accept`, method and `Content-Type`.
+/// [`ErrorShape::render`] then gives an error response its webob-shaped
+/// body. Header values are kept as they came (a reference-counted copy),
+/// so a request that ends well costs no allocation here.
+#[derive(Debug)]
+pub struct ErrorShape {
+    accept: Option<HeaderValue>,
+    method: http::Method,
+    content_type: Option<HeaderValue>,
+}
+
+impl ErrorShape {
+    pub fn of(req: &Request) -> ErrorShape {
+        ErrorShape {
+            accept: req.headers().get(header::ACCEPT).cloned(),
+            method: req.method().clone(),
+            content_type: req.headers().get(header::CONTENT_TYPE).cloned(),
+        }
     }
-    let explanation = match resp.extensions().get::<ErrorExplanation>() {
-        Some(e) => e.0.clone(),
-        None => match default_explanation(status) {
-            Some(e) => e,
-            None => return resp,
-        },
-    };
-    let (mut parts, _) = resp.into_parts();
-    let template = match status {
-        StatusCode::METHOD_NOT_ALLOWED => BodyTemplate::MethodNotAllowed { method },
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => BodyTemplate::UnsupportedMediaType { content_type },
-        _ => match parts.extensions.get::<ErrorDetail>() {
-            Some(detail) => BodyTemplate::WithDetail {
-                detail: detail.0.clone(),
+
+    /// `resp` with the body Glance gives its status, if it is an error.
+    pub fn render(self, resp: Response) -> Response {
+        let status = resp.status();
+        if !(status.is_client_error() || status.is_server_error()) {
+            return resp;
+        }
+        let explanation = match resp.extensions().get::<ErrorExplanation>() {
+            Some(e) => e.0.clone(),
+            None => match default_explanation(status) {
+                Some(e) => e,
+                None => return resp,
             },
-            None => BodyTemplate::Default,
-        },
-    };
-    let format = choose_format(accept.as_deref());
-    let (body, body_type) = render_body(status, &template, &explanation, format);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(body_type));
-    // The status line says what the body's title says.
-    if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(webob_title(status).as_bytes()) {
-        parts.extensions.insert(reason);
+        };
+        let (mut parts, _) = resp.into_parts();
+        let template = match status {
+            StatusCode::METHOD_NOT_ALLOWED => BodyTemplate::MethodNotAllowed {
+                method: self.method.to_string(),
+            },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => BodyTemplate::UnsupportedMediaType {
+                content_type: self
+                    .content_type
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("None")
+                    .to_string(),
+            },
+            _ => match parts.extensions.get::<ErrorDetail>() {
+                Some(detail) => BodyTemplate::WithDetail {
+                    detail: detail.0.clone(),
+                },
+                None => BodyTemplate::Default,
+            },
+        };
+        let accept = self.accept.as_ref().and_then(|v| v.to_str().ok());
+        let format = choose_format(accept);
+        let (body, body_type) = render_body(status, &template, &explanation, format);
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(body_type));
+        // The status line says what the body's title says.
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(webob_title(status).as_bytes()) {
+            parts.extensions.insert(reason);
+        }
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Response::from_parts(parts, axum::body::Body::from(body))
     }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ mod text;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub(crate) use requests::{ConnectionGauge, RouteLayer, observe_requests};
+pub(crate) use requests::{ConnectionGauge, Observation, RouteLayer, observe_requests};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

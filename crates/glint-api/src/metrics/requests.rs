@@ -1,7 +1,7 @@
 //! The HTTP layer's metrics, counted without a lock on the request path.
 //!
-//! Two pieces cooperate. [`observe_requests`], the outermost middleware,
-//! times every request and counts its status and response bytes.
+//! Two pieces cooperate. [`Observation`], taken first and finished last
+//! by the server's front middleware, times every request and counts its status and response bytes.
 //! [`RouteLayer`], applied by the router to every route, learns the
 //! request's route template (axum's `MatchedPath`, so `/v2/images/{id}`
 //! and never an id), counts the request body's bytes, and tags the
@@ -314,24 +314,53 @@ pub(crate) async fn observe_requests(
     req: Request,
     next: Next,
 ) -> Response {
-    let http = metrics.http();
-    let method = method_index(req.method());
-    let started = Instant::now();
-    http.in_flight.fetch_add(1, Ordering::Relaxed);
-    let in_flight = InFlight(&http.in_flight);
-    let mut resp = next.run(req).await;
-    drop(in_flight);
-    let stats = match resp.extensions_mut().remove::<RouteTag>() {
-        Some(RouteTag(stats)) => stats,
-        None => Arc::clone(&http.unmatched[method]),
-    };
-    stats.observe(resp.status(), started.elapsed());
-    match resp.body().size_hint().exact() {
-        Some(length) => {
-            stats.bytes_out.fetch_add(length, Ordering::Relaxed);
-            resp
+    let observed = Observation::start(&metrics, &req);
+    observed.finish(next.run(req).await)
+}
+
+/// One request being timed and counted, from its arrival until its
+/// response is ready (the response body's bytes are counted as sent).
+pub(crate) struct Observation<'a> {
+    metrics: &'a Metrics,
+    method: usize,
+    started: Instant,
+    in_flight: InFlight<'a>,
+}
+
+impl<'a> Observation<'a> {
+    /// Starts timing `req` and counts it in flight.
+    pub(crate) fn start(metrics: &'a Metrics, req: &Request) -> Observation<'a> {
+        let in_flight = &metrics.http().in_flight;
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        Observation {
+            metrics,
+            method: method_index(req.method()),
+            started: Instant::now(),
+            in_flight: InFlight(in_flight),
         }
-        None => resp.map(|body| Body::new(Counted::outgoing(body, stats))),
+    }
+
+    /// Counts the request under the route that answered it.
+    pub(crate) fn finish(self, mut resp: Response) -> Response {
+        let Observation {
+            metrics,
+            method,
+            started,
+            in_flight,
+        } = self;
+        drop(in_flight);
+        let stats = match resp.extensions_mut().remove::<RouteTag>() {
+            Some(RouteTag(stats)) => stats,
+            None => Arc::clone(&metrics.http().unmatched[method]),
+        };
+        stats.observe(resp.status(), started.elapsed());
+        match resp.body().size_hint().exact() {
+            Some(length) => {
+                stats.bytes_out.fetch_add(length, Ordering::Relaxed);
+                resp
+            }
+            None => resp.map(|body| Body::new(Counted::outgoing(body, stats))),
+        }
     }
 }
 
