@@ -41,7 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthcheck", get(health::healthcheck))
         .route("/metrics", get(metrics::show_metrics))
         .route("/v2", any(redirect_to_v2_root))
-        .nest("/v2", v2::routes(state.config.cache_management))
+        .merge(v2::routes(state.config.cache_management))
         .route_layer(RouteLayer::new(state.metrics.clone()))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -22,11 +22,14 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/cache", get(show_cache).delete(clear_cache))
-        .route("/cache/{id}", put(queue_image).delete(delete_cached_image))
-        .route("/cache/nodes/{id}", get(list_cached_nodes))
-        .route("/cache/clean", post(clean_cache))
-        .route("/cache/prune", post(prune_cache))
+        .route("/v2/cache", get(show_cache).delete(clear_cache))
+        .route(
+            "/v2/cache/{id}",
+            put(queue_image).delete(delete_cached_image),
+        )
+        .route("/v2/cache/nodes/{id}", get(list_cached_nodes))
+        .route("/v2/cache/clean", post(clean_cache))
+        .route("/v2/cache/prune", post(prune_cache))
 }
 
 /// A cached image as Glance's `centralized_db` driver lists it, times in

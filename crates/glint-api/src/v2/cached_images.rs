@@ -19,11 +19,11 @@ use crate::v2::cache::cached_views;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/cached_images",
+            "/v2/cached_images",
             or_not_found(get(list_cached_images).delete(delete_cached_images)),
         )
         .route(
-            "/cached_images/{id}",
+            "/v2/cached_images/{id}",
             or_not_found(delete(delete_cached_image)),
         )
 }

@@ -19,13 +19,13 @@ use crate::v2::range::{RequestedRange, SeveralRanges, parse_range_header};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/images/{id}/file",
+            "/v2/images/{id}/file",
             get(download_image_data)
                 .put(upload_image_data)
                 .layer(DefaultBodyLimit::disable()),
         )
         .route(
-            "/images/{id}/stage",
+            "/v2/images/{id}/stage",
             put(stage_image_data).layer(DefaultBodyLimit::disable()),
         )
 }

@@ -21,15 +21,15 @@ use crate::{versions, views};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/images", get(list_images).post(create_image))
+        .route("/v2/images", get(list_images).post(create_image))
         .route(
-            "/images/{id}",
+            "/v2/images/{id}",
             get(show_image).patch(update_image).delete(delete_image),
         )
-        .route("/images/{id}/import", post(import_image))
-        .route("/images/{id}/actions/deactivate", post(deactivate_image))
-        .route("/images/{id}/actions/reactivate", post(reactivate_image))
-        .route("/stores/{store}/{id}", delete(delete_from_store))
+        .route("/v2/images/{id}/import", post(import_image))
+        .route("/v2/images/{id}/actions/deactivate", post(deactivate_image))
+        .route("/v2/images/{id}/actions/reactivate", post(reactivate_image))
+        .route("/v2/stores/{store}/{id}", delete(delete_from_store))
 }
 
 /// `DELETE /v2/stores/{store}/{id}`: one store's copy of the image.

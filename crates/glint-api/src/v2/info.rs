@@ -13,10 +13,10 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/info/import", get(show_import_info))
-        .route("/info/stores", get(list_stores))
-        .route("/info/stores/detail", get(list_store_details))
-        .route("/info/usage", get(show_usage))
+        .route("/v2/info/import", get(show_import_info))
+        .route("/v2/info/stores", get(list_stores))
+        .route("/v2/info/stores/detail", get(list_store_details))
+        .route("/v2/info/usage", get(show_usage))
 }
 
 pub async fn show_import_info(State(state): State<AppState>) -> Json<Value> {

@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(
-        "/images/{id}/locations",
+        "/v2/images/{id}/locations",
         get(list_locations).post(add_location),
     )
 }

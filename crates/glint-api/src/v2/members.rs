@@ -18,9 +18,12 @@ use crate::views;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/images/{id}/members", get(list_members).post(add_member))
         .route(
-            "/images/{id}/members/{member_id}",
+            "/v2/images/{id}/members",
+            get(list_members).post(add_member),
+        )
+        .route(
+            "/v2/images/{id}/members/{member_id}",
             get(show_member).put(update_member).delete(delete_member),
         )
 }

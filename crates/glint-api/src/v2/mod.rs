@@ -18,7 +18,10 @@ pub mod schemas;
 pub mod tags;
 pub mod tasks;
 
-/// The v2 routes; `cache_management` adds the legacy cache paths.
+/// The v2 routes, each under its whole path (`/v2/…`): merged into the
+/// server's router rather than nested under `/v2`, which would match every
+/// request twice and rebuild its URI on the way; `cache_management` adds
+/// the legacy cache paths.
 pub fn routes(cache_management: bool) -> Router<AppState> {
     let routes = Router::new()
         .merge(images::routes())

@@ -18,11 +18,11 @@ use crate::v2::cached_images::or_not_found;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/queued_images",
+            "/v2/queued_images",
             or_not_found(get(list_queued_images).delete(delete_queued_images)),
         )
         .route(
-            "/queued_images/{id}",
+            "/v2/queued_images/{id}",
             or_not_found(put(queue_image).delete(delete_queued_image)),
         )
 }

@@ -19,12 +19,12 @@ const TASK_SCHEMA: &str = include_str!("../../schemas/task.json");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/schemas/image", get(show_image_schema))
-        .route("/schemas/images", get(show_images_schema))
-        .route("/schemas/member", get(show_member_schema))
-        .route("/schemas/members", get(show_members_schema))
-        .route("/schemas/task", get(show_task_schema))
-        .route("/schemas/tasks", get(show_tasks_schema))
+        .route("/v2/schemas/image", get(show_image_schema))
+        .route("/v2/schemas/images", get(show_images_schema))
+        .route("/v2/schemas/member", get(show_member_schema))
+        .route("/v2/schemas/members", get(show_members_schema))
+        .route("/v2/schemas/task", get(show_task_schema))
+        .route("/v2/schemas/tasks", get(show_tasks_schema))
         .merge(metadefs::routes())
 }
 

@@ -12,7 +12,10 @@ use crate::path::ImageItemPath;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/images/{id}/tags/{tag}", put(add_tag).delete(delete_tag))
+    Router::new().route(
+        "/v2/images/{id}/tags/{tag}",
+        put(add_tag).delete(delete_tag),
+    )
 }
 
 /// The tag is checked before the image is looked up, as Glance checks it

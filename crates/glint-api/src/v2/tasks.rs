@@ -21,9 +21,9 @@ use crate::versions;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/tasks", get(list_tasks).post(create_task))
-        .route("/tasks/{id}", get(show_task).delete(delete_task))
-        .route("/images/{id}/tasks", get(list_image_tasks))
+        .route("/v2/tasks", get(list_tasks).post(create_task))
+        .route("/v2/tasks/{id}", get(show_task).delete(delete_task))
+        .route("/v2/images/{id}/tasks", get(list_image_tasks))
 }
 
 fn list_request(params: &[(String, String)]) -> TaskListRequest {

@@ -23,11 +23,11 @@ use crate::versions;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/metadefs/namespaces",
+            "/v2/metadefs/namespaces",
             get(list_namespaces).post(create_namespace),
         )
         .route(
-            "/metadefs/namespaces/{ns}",
+            "/v2/metadefs/namespaces/{ns}",
             get(show_namespace)
                 .put(update_namespace)
                 .delete(delete_namespace),

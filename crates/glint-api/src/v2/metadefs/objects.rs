@@ -19,11 +19,11 @@ const KIND: EntryKind = EntryKind::Object;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/metadefs/namespaces/{ns}/objects",
+            "/v2/metadefs/namespaces/{ns}/objects",
             get(list_objects).post(create_object).delete(delete_objects),
         )
         .route(
-            "/metadefs/namespaces/{ns}/objects/{name}",
+            "/v2/metadefs/namespaces/{ns}/objects/{name}",
             get(show_object).put(update_object).delete(delete_object),
         )
 }

@@ -21,13 +21,13 @@ const KIND: EntryKind = EntryKind::Property;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/metadefs/namespaces/{ns}/properties",
+            "/v2/metadefs/namespaces/{ns}/properties",
             get(list_properties)
                 .post(create_property)
                 .delete(delete_properties),
         )
         .route(
-            "/metadefs/namespaces/{ns}/properties/{name}",
+            "/v2/metadefs/namespaces/{ns}/properties/{name}",
             get(show_property)
                 .put(update_property)
                 .delete(delete_property),

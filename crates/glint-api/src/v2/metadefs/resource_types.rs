@@ -16,13 +16,13 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/metadefs/resource_types", get(list_resource_types))
+        .route("/v2/metadefs/resource_types", get(list_resource_types))
         .route(
-            "/metadefs/namespaces/{ns}/resource_types",
+            "/v2/metadefs/namespaces/{ns}/resource_types",
             get(list_associations).post(create_association),
         )
         .route(
-            "/metadefs/namespaces/{ns}/resource_types/{rt}",
+            "/v2/metadefs/namespaces/{ns}/resource_types/{rt}",
             delete(delete_association),
         )
 }

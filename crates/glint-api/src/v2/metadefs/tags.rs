@@ -22,11 +22,11 @@ const KIND: EntryKind = EntryKind::Tag;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/metadefs/namespaces/{ns}/tags",
+            "/v2/metadefs/namespaces/{ns}/tags",
             get(list_tags).post(create_tags).delete(delete_tags),
         )
         .route(
-            "/metadefs/namespaces/{ns}/tags/{name}",
+            "/v2/metadefs/namespaces/{ns}/tags/{name}",
             get(show_tag)
                 .post(create_tag)
                 .put(update_tag)

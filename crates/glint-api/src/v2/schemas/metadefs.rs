@@ -69,7 +69,7 @@ pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
     for (name, _) in SCHEMAS {
         router = router.route(
-            &format!("/schemas/metadefs/{name}"),
+            &format!("/v2/schemas/metadefs/{name}"),
             get(move |State(_): State<AppState>| async move { Json(metadef_schema(name)) }),
         );
     }
