@@ -1,7 +1,8 @@
 //! The HTTP layer's metrics, counted without a lock on the request path.
 //!
 //! Two pieces cooperate. [`Observation`], taken first and finished last
-//! by the server's front middleware, times every request and counts its status and response bytes.
+//! by the server's front middleware, times every request and counts its
+//! status and response bytes.
 //! [`RouteLayer`], applied by the router to every route, learns the
 //! request's route template (axum's `MatchedPath`, so `/v2/images/{id}`
 //! and never an id), counts the request body's bytes, and tags the
@@ -304,11 +305,12 @@ impl Drop for InFlight<'_> {
 }
 
 /// The statistics of the route that answered, carried on the response
-/// from [`RouteLayer`] to [`observe_requests`].
+/// from [`RouteLayer`] to [`Observation::finish`].
 #[derive(Clone)]
 struct RouteTag(Arc<RouteStats>);
 
-/// Middleware, outermost: times and counts every request.
+/// Middleware, outermost, of the routers [`super::instrument`] is given:
+/// times and counts every request.
 pub(crate) async fn observe_requests(
     State(metrics): State<Metrics>,
     req: Request,
