@@ -30,8 +30,8 @@ use crate::state::{AppState, ConnectionLimits};
 use crate::versions;
 use crate::{error::ApiError, v2};
 
-/// All routes. Every request reaches them through [`front`], which
-/// [`serve`] puts around them.
+/// All routes. Every request reaches them through the front middleware
+/// that [`serve`] puts around them.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", any(versions::choose_version))
