@@ -11,13 +11,16 @@ use std::collections::BTreeMap;
 
 use glint_model::time::to_micros;
 use glint_model::{Image, Location};
-use sea_query::{Expr, ExprTrait, InsertStatement, Query};
+use sea_query::{
+    DeleteStatement, Expr, ExprTrait, InsertStatement, Query, UpdateStatement, Value as SqlValue,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::DbError;
 use crate::rows::{
     IMAGE_COLUMNS, LOCATIONS, PROPERTIES, RowRead, SORT_COPIES, TAGS, image_from_row, sort_copies,
+    sort_copy_values,
 };
 
 fn internal(what: &str, e: impl std::fmt::Display) -> DbError {
@@ -140,6 +143,7 @@ pub(crate) fn insert_children_untimed(image: &Image) -> Result<Vec<InsertStateme
 enum RowTime {
     Created,
     Null,
+    #[cfg(feature = "testing")]
     NoColumn,
 }
 
@@ -156,59 +160,219 @@ const ORDER_COLUMNS: [&str; 7] = [
 ];
 
 fn children_statements(image: &Image, time: RowTime) -> Result<Vec<InsertStatement>, DbError> {
-    let id = || Expr::val(image.id.to_string());
     let order: Vec<Expr> = match time {
-        RowTime::Created => std::iter::once(Expr::val(to_micros(image.created_at)))
-            .chain(sort_copies(image)?)
-            .collect(),
+        RowTime::Created => order_values(image)?,
         // (A literal NULL: the columns are of several types.)
         RowTime::Null => ORDER_COLUMNS.iter().map(|_| Expr::cust("NULL")).collect(),
+        #[cfg(feature = "testing")]
         RowTime::NoColumn => Vec::new(),
     };
-    let ordered_row = |mut row: Vec<Expr>| {
-        row.extend(order.iter().cloned());
-        row
-    };
+    let id = image.id.to_string();
     let properties = image
         .properties
         .iter()
-        .map(|(k, v)| ordered_row(vec![id(), Expr::val(k.as_str()), Expr::val(v.as_str())]))
-        .collect();
-    let tags = (0_i32..)
-        .zip(&image.tags)
-        .map(|(pos, t)| ordered_row(vec![id(), Expr::val(t.as_str()), Expr::val(pos)]))
-        .collect();
-    let columns = |own: &[&'static str]| {
-        let mut names = own.to_vec();
-        if time != RowTime::NoColumn {
-            names.extend(ORDER_COLUMNS);
-        }
-        names
-    };
-    let property_columns = columns(&["image_id", "name", "value"]);
-    let tag_columns = columns(&["image_id", "value", "position"]);
-    let mut locations = Vec::new();
-    for (pos, location) in (0_i32..).zip(&image.locations) {
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    let inserts = [
+        insert_properties(&id, properties, &order)?,
+        insert_tags(
+            &id,
+            (0..).zip(image.tags.iter().map(String::as_str)),
+            &order,
+        )?,
+        insert_locations(&id, &image.locations)?,
+    ];
+    Ok(inserts.into_iter().flatten().collect())
+}
+
+/// What the tag and property rows of a live image carry of it
+/// ([`ORDER_COLUMNS`]): its creation time and sort keys.
+fn order_values(image: &Image) -> Result<Vec<Expr>, DbError> {
+    Ok(std::iter::once(Expr::val(to_micros(image.created_at)))
+        .chain(sort_copies(image)?)
+        .collect())
+}
+
+/// The columns of a tag or property row: its own, then [`ORDER_COLUMNS`]
+/// when `order` gives their values.
+fn side_columns(own: [&'static str; 3], order: &[Expr]) -> Vec<&'static str> {
+    let mut names = own.to_vec();
+    if !order.is_empty() {
+        names.extend(ORDER_COLUMNS);
+    }
+    names
+}
+
+fn insert_properties<'a>(
+    id: &str,
+    properties: impl Iterator<Item = (&'a str, &'a str)>,
+    order: &[Expr],
+) -> Result<Option<InsertStatement>, DbError> {
+    let rows = properties.map(|(name, value)| {
+        let own = [Expr::val(id), Expr::val(name), Expr::val(value)];
+        own.into_iter().chain(order.iter().cloned()).collect()
+    });
+    let columns = side_columns(["image_id", "name", "value"], order);
+    multi_row_insert(PROPERTIES, &columns, rows.collect())
+}
+
+fn insert_tags<'a>(
+    id: &str,
+    tags: impl Iterator<Item = (i32, &'a str)>,
+    order: &[Expr],
+) -> Result<Option<InsertStatement>, DbError> {
+    let rows = tags.map(|(position, tag)| {
+        let own = [Expr::val(id), Expr::val(tag), Expr::val(position)];
+        own.into_iter().chain(order.iter().cloned()).collect()
+    });
+    let columns = side_columns(["image_id", "value", "position"], order);
+    multi_row_insert(TAGS, &columns, rows.collect())
+}
+
+fn insert_locations(id: &str, locations: &[Location]) -> Result<Option<InsertStatement>, DbError> {
+    let mut rows = Vec::new();
+    for (position, location) in (0_i32..).zip(locations) {
         let metadata = serde_json::to_string(&location.metadata)
             .map_err(|e| internal("encoding location metadata", e))?;
-        locations.push(vec![
-            id(),
-            Expr::val(pos),
+        rows.push(vec![
+            Expr::val(id),
+            Expr::val(position),
             Expr::val(location.url.as_str()),
             Expr::val(metadata),
             Expr::val(location.status.as_str()),
         ]);
     }
+    let columns = ["image_id", "position", "url", "metadata", "status"];
+    multi_row_insert(LOCATIONS, &columns, rows)
+}
+
+/// The statements that take a live image's tag, property and location
+/// rows from what they are for `old` (the image as its row was read in
+/// the saving transaction) to what [`insert_children`] writes for `new`,
+/// run in this order: deletes, updates, inserts.
+#[derive(Default)]
+pub(crate) struct ChildChanges {
+    pub(crate) deletes: Vec<DeleteStatement>,
+    pub(crate) updates: Vec<UpdateStatement>,
+    pub(crate) inserts: Vec<InsertStatement>,
+}
+
+/// [`ChildChanges`] from `old` to `new`, both live. Only rows and columns
+/// that differ are written: every row written is a row in each of its
+/// table's indexes (nine on a property row, eight on a tag row), and most
+/// saves change only the update time and perhaps one property, which a
+/// rewrite of every row paid for in every index. A property whose value
+/// changed is updated in place; a tag that moved in the list gets its new
+/// position; the sort keys copied on the rows are updated together, and
+/// only those that changed; the locations (no copies, few rows) are
+/// rewritten when any differs.
+pub(crate) fn changes(old: &Image, new: &Image) -> Result<ChildChanges, DbError> {
+    let id = new.id.to_string();
+    let mut out = ChildChanges::default();
+    let of_image = |table: &'static str| Expr::col((table, "image_id")).eq(id.as_str());
+
+    // Rows that go.
+    let gone_properties: Vec<&str> = (old.properties.keys())
+        .filter(|name| !new.properties.contains_key(*name))
+        .map(String::as_str)
+        .collect();
+    let gone_tags: Vec<&str> = (old.tags.iter())
+        .filter(|tag| !new.tags.contains(tag))
+        .map(String::as_str)
+        .collect();
+    for (table, column, gone) in [
+        (PROPERTIES, "name", gone_properties),
+        (TAGS, "value", gone_tags),
+    ] {
+        if !gone.is_empty() {
+            out.deletes.push(
+                Query::delete()
+                    .from_table(table)
+                    .and_where(of_image(table))
+                    .and_where(Expr::col(column).is_in(gone))
+                    .take(),
+            );
+        }
+    }
+    let locations_differ = old.locations != new.locations;
+    if locations_differ && !old.locations.is_empty() {
+        out.deletes.push(
+            Query::delete()
+                .from_table(LOCATIONS)
+                .and_where(of_image(LOCATIONS))
+                .take(),
+        );
+    }
+
+    // The copies of the image's sort keys on the rows that stay (an
+    // image's creation time never changes).
+    let (before, after) = (sort_copy_values(old)?, sort_copy_values(new)?);
+    let changed: Vec<(&str, SqlValue)> = (SORT_COPIES.into_iter().zip(before).zip(after))
+        .filter(|((_, b), a)| b != a)
+        .map(|((column, _), a)| (column, a))
+        .collect();
+    let kept_properties = old
+        .properties
+        .keys()
+        .any(|k| new.properties.contains_key(k));
+    let kept_tags = old.tags.iter().any(|t| new.tags.contains(t));
+    for (table, kept) in [(PROPERTIES, kept_properties), (TAGS, kept_tags)] {
+        if kept && !changed.is_empty() {
+            let mut update = Query::update();
+            update.table(table).and_where(of_image(table));
+            for (column, value) in &changed {
+                update.value(*column, value.clone());
+            }
+            out.updates.push(update);
+        }
+    }
+
+    // Rows that stay but hold something else: a property's value, a
+    // tag's position in the list.
+    for (name, value) in &new.properties {
+        if old.properties.get(name).is_some_and(|was| was != value) {
+            out.updates.push(
+                Query::update()
+                    .table(PROPERTIES)
+                    .value("value", value.as_str())
+                    .and_where(of_image(PROPERTIES))
+                    .and_where(Expr::col("name").eq(name.as_str()))
+                    .take(),
+            );
+        }
+    }
+    for (position, tag) in (0_i32..).zip(&new.tags) {
+        let was = (0_i32..).zip(&old.tags).find(|(_, t)| *t == tag);
+        if was.is_some_and(|(at, _)| at != position) {
+            out.updates.push(
+                Query::update()
+                    .table(TAGS)
+                    .value("position", position)
+                    .and_where(of_image(TAGS))
+                    .and_where(Expr::col("value").eq(tag.as_str()))
+                    .take(),
+            );
+        }
+    }
+
+    // Rows that come.
+    let order = order_values(new)?;
+    let new_properties = (new.properties.iter())
+        .filter(|(name, _)| !old.properties.contains_key(*name))
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    let new_tags = ((0_i32..).zip(&new.tags))
+        .filter(|(_, tag)| !old.tags.contains(tag))
+        .map(|(position, tag)| (position, tag.as_str()));
+    let locations = match locations_differ {
+        true => insert_locations(&id, &new.locations)?,
+        false => None,
+    };
     let inserts = [
-        multi_row_insert(PROPERTIES, &property_columns, properties)?,
-        multi_row_insert(TAGS, &tag_columns, tags)?,
-        multi_row_insert(
-            LOCATIONS,
-            &["image_id", "position", "url", "metadata", "status"],
-            locations,
-        )?,
+        insert_properties(&id, new_properties, &order)?,
+        insert_tags(&id, new_tags, &order)?,
+        locations,
     ];
-    Ok(inserts.into_iter().flatten().collect())
+    out.inserts.extend(inserts.into_iter().flatten());
+    Ok(out)
 }
 
 /// Updates that keep the sort keys copied on a live image's tag and

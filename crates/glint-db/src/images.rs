@@ -380,19 +380,43 @@ fn bumped() -> Expr {
 }
 
 /// Saves every field of `image` inside `tx` if its row is still at version
-/// `expected`: the row, its children copy and its child rows.
+/// `expected`: the row, its children copy and its child rows. The child
+/// rows are brought from what they were at `expected` (read first, in the
+/// same transaction) to what `image` needs, writing only what differs
+/// ([`children::changes`]).
 pub(crate) async fn save_in(
     tx: &mut WriteTx<'_>,
     dialect: Dialect,
     image: &Image,
     expected: Version,
 ) -> Result<Version, DbError> {
+    let id = image.id.to_string();
+    let read = select_images()
+        .and_where(img_id().eq(id.as_str()))
+        .and_where(Expr::col("deleted").eq(flag(false)))
+        .take();
+    let found = tx.fetch_all(dialect, &read).await?;
+    let before = found.first().map(|row| versioned(row)).transpose()?;
+    let Some(before) = before.filter(|v| v.version == expected) else {
+        return Err(why_not_updated(tx, dialect, &id).await);
+    };
     let mut update = update_row(image, expected)?;
     update.and_where(Expr::col("deleted").eq(flag(false)));
     if tx.execute(dialect, &update).await? == 0 {
-        return Err(why_not_updated(tx, dialect, &image.id.to_string()).await);
+        return Err(why_not_updated(tx, dialect, &id).await);
     }
-    replace_children(tx, dialect, image, true).await?;
+    // The row was at `expected` when read and when updated: what was read
+    // is what its child rows hold (every change to them bumps the version).
+    let changes = children::changes(&before.image, image)?;
+    for delete in &changes.deletes {
+        tx.execute(dialect, delete).await?;
+    }
+    for update in &changes.updates {
+        tx.execute(dialect, update).await?;
+    }
+    for insert in &changes.inserts {
+        tx.execute(dialect, insert).await?;
+    }
     Ok(expected.next())
 }
 
@@ -436,7 +460,7 @@ fn update_row(image: &Image, expected: Version) -> Result<UpdateStatement, DbErr
 
 /// Rewrites the child rows of `image` (properties, tags, locations), as
 /// those of a live image or of one marked deleted.
-async fn replace_children(
+pub(crate) async fn replace_children(
     tx: &mut WriteTx<'_>,
     dialect: Dialect,
     image: &Image,

@@ -2,7 +2,7 @@
 
 use glint_model::time::{from_micros, to_micros};
 use glint_model::{Image, ImageId, Member, MemberStatus};
-use sea_query::Expr;
+use sea_query::{Expr, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -111,14 +111,19 @@ pub(crate) const SORT_COPIES: [&str; 6] = [
 /// The values of [`SORT_COPIES`] for `image`, as the images table's
 /// generated columns hold them.
 pub(crate) fn sort_copies(image: &Image) -> Result<[Expr; 6], DbError> {
-    let text = |v: &Option<String>| Expr::val(v.clone().unwrap_or_default());
+    Ok(sort_copy_values(image)?.map(Expr::val))
+}
+
+/// [`sort_copies`] as values, which compare.
+pub(crate) fn sort_copy_values(image: &Image) -> Result<[Value; 6], DbError> {
+    let text = |v: &Option<String>| Value::from(v.clone().unwrap_or_default());
     Ok([
         text(&image.name),
-        Expr::val(image.status.as_str()),
+        Value::from(image.status.as_str()),
         text(&image.container_format),
         text(&image.disk_format),
-        Expr::val(size_to_db(image.size)?.unwrap_or(-1)),
-        Expr::val(to_micros(image.updated_at)),
+        Value::from(size_to_db(image.size)?.unwrap_or(-1)),
+        Value::from(to_micros(image.updated_at)),
     ])
 }
 

@@ -313,6 +313,19 @@ pub async fn delete_loaded(db: &Database, images: &[(ImageId, Timestamp)]) -> Re
     Ok(())
 }
 
+/// Rewrites every tag, property and location row of the live image `id`
+/// from its row as read, deleting them all and inserting them afresh, as
+/// saves did before they wrote only what changed: what a save leaves
+/// must be what this leaves.
+pub async fn rewrite_children(db: &Database, id: ImageId) -> Result<(), DbError> {
+    let Some(found) = db.get_image_versioned(id).await? else {
+        return Err(DbError::internal(format!("image {id} is not there")));
+    };
+    let mut tx = db.begin_write().await?;
+    crate::images::replace_children(&mut tx, db.dialect(), &found.image, true).await?;
+    tx.commit().await
+}
+
 /// Every row the catalogue holds for image `id` (its image row and the
 /// rows of its tags, properties, members and locations), one line each,
 /// `table: column=value …` with columns in name order, lines sorted;
