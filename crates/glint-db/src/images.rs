@@ -217,9 +217,22 @@ impl Database {
     async fn get_with(&self, live: bool, id: ImageId) -> Result<Option<Versioned>, DbError> {
         let sql = &self.inner.sql;
         if let Some(readers) = self.readers() {
-            return readers
+            // A live image is first looked for among those read while the
+            // file is unchanged (see `shown`).
+            let shown = readers.shown().filter(|_| live);
+            let mark = shown.and_then(|shown| Some((shown, shown.mark()?)));
+            if let Some((shown, mark)) = &mark
+                && let Some(kept) = shown.get(mark, id)
+            {
+                return Ok(Some(kept));
+            }
+            let found = readers
                 .run_here(|conn| sql.read_image(conn, live, id))
-                .await;
+                .await?;
+            if let (Some((shown, before)), Some(image)) = (mark, &found) {
+                shown.keep(before, image);
+            }
+            return Ok(found);
         }
         let id = id.to_string();
         let found = self

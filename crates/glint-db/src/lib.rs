@@ -69,6 +69,7 @@ mod read;
 mod rows;
 pub mod schema;
 mod scrub;
+mod shown;
 mod sqlite;
 mod stats;
 mod tasks;

@@ -43,6 +43,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::DbError;
 use crate::rows::RowRead;
+use crate::shown::Shown;
 
 /// How long a reader waits on a lock before giving up (readers only meet
 /// one in rare WAL recovery or checkpoint-restart moments).
@@ -66,6 +67,9 @@ pub(crate) struct Readers {
     permits: Arc<Semaphore>,
     /// How long one read may run (`None`: no limit).
     limit: Option<Duration>,
+    /// Images read by id, kept while the file is unchanged; `None` when
+    /// the file has no WAL index to tell.
+    shown: Option<Shown>,
 }
 
 /// A read-only connection and what its progress handler checks.
@@ -152,11 +156,27 @@ impl Readers {
         let readers = (0..count)
             .map(|_| open_reader(path))
             .collect::<Result<Vec<_>, _>>()?;
+        // A first read opens the WAL index, which the readers then keep
+        // open (and so in place) for as long as they are. (A `-shm` file
+        // beside a database no longer in WAL mode would never change.)
+        let mut wal = false;
+        if let Some(reader) = readers.first() {
+            let conn = &reader.conn;
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+            wal = mode.eq_ignore_ascii_case("wal");
+        }
         Ok(Readers {
             idle: Mutex::new(readers),
             permits: Arc::new(Semaphore::new(count)),
             limit,
+            shown: wal.then(|| Shown::open(path)).flatten(),
         })
+    }
+
+    /// The images kept between reads, while the readers are open.
+    pub(crate) fn shown(&self) -> Option<&Shown> {
+        self.shown.as_ref().filter(|_| !self.permits.is_closed())
     }
 
     /// Runs `read` on an idle connection on the blocking pool, waiting for

@@ -326,6 +326,12 @@ pub async fn rewrite_children(db: &Database, id: ImageId) -> Result<(), DbError>
     tx.commit().await
 }
 
+/// How many shows a SQLite database answered from the images it kept
+/// between reads (see `shown` in this crate); 0 elsewhere.
+pub fn shown_hits(db: &Database) -> u64 {
+    (db.readers().and_then(|readers| readers.shown())).map_or(0, |shown| shown.hits())
+}
+
 /// Every row the catalogue holds for image `id` (its image row and the
 /// rows of its tags, properties, members and locations), one line each,
 /// `table: column=value …` with columns in name order, lines sorted;

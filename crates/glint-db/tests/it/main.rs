@@ -16,5 +16,6 @@ mod list_plans;
 mod list_visibility;
 mod members;
 mod scrub;
+mod shown;
 mod statistics;
 mod uploads;

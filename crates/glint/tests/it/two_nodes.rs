@@ -1,4 +1,4 @@
-//! Two real `glint serve` processes on one PostgreSQL (or MariaDB)
+//! Two real `glint serve` processes on one PostgreSQL (or MariaDB, or SQLite)
 //! database and one file store directory, as two API nodes behind a load
 //! balancer: races between them resolve to one winner, and what one node
 //! changes the other shows at once. (`glint-api`'s `lost_updates.rs` runs
@@ -333,4 +333,51 @@ async fn what_one_node_changes_the_other_shows_at_once() {
             .unwrap();
         assert_eq!(listed["images"], json!([]));
     }
+}
+
+/// Two `glint serve` processes on one SQLite file (two nodes on one host,
+/// or a node beside `glint db …`): each keeps the images it showed while
+/// the file is unchanged, and still shows at once whatever the other
+/// changed, round after round.
+#[tokio::test]
+async fn on_one_sqlite_file_each_node_shows_at_once_what_the_other_changed() {
+    let client = Client::new();
+    let setup = Setup::new();
+    let mut a = setup.start();
+    a.wait_ready(&client).await;
+    let mut b = setup.start_another("");
+    b.wait_ready(&client).await;
+    let logs = || format!("--- A ---\n{}\n--- B ---\n{}", a.logs(), b.logs());
+    let id = create_raw(&client, &a, "round-0").await;
+    let patch = |node: &Server, value: String| {
+        let ops = json!([{"op": "replace", "path": "/name", "value": value}]);
+        client
+            .patch(node.url(&format!("/v2/images/{id}")))
+            .header(
+                "Content-Type",
+                "application/openstack-images-v2.1-json-patch",
+            )
+            .body(ops.to_string())
+            .send()
+    };
+    for round in 1..=20 {
+        let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        // The reader shows the image (again) before the other changes it.
+        for _ in 0..3 {
+            let (status, image) = show(&client, reader, &id).await;
+            assert_eq!(status, StatusCode::OK, "{}", logs());
+            assert_eq!(image["name"], format!("round-{}", round - 1), "{}", logs());
+        }
+        let resp = patch(writer, format!("round-{round}")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{}", logs());
+        let (_, image) = show(&client, reader, &id).await;
+        assert_eq!(image["name"], format!("round-{round}"), "{}", logs());
+    }
+    let resp = client
+        .delete(b.url(&format!("/v2/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(show(&client, &a, &id).await.0, StatusCode::NOT_FOUND);
 }
