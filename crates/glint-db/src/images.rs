@@ -19,6 +19,7 @@ use crate::rows::{
     self, CHILDREN, IMAGE_COLUMNS, IMAGES, LOCATIONS, MEMBERS, PROPERTIES, RowRead, TAGS, UPLOADS,
     VERSION, flag, int_from_row,
 };
+use crate::shown;
 use crate::sqlite;
 use crate::{Database, DbError, Dialect};
 
@@ -219,7 +220,7 @@ impl Database {
         if let Some(readers) = self.readers() {
             // A live image is first looked for among those read while the
             // file is unchanged (see `shown`).
-            let shown = readers.shown().filter(|_| live);
+            let shown = self.shown().filter(|_| live);
             let mark = shown.and_then(|shown| Some((shown, shown.mark()?)));
             if let Some((shown, mark)) = &mark
                 && let Some(kept) = shown.get(mark, id)
@@ -229,8 +230,8 @@ impl Database {
             let found = readers
                 .run_here(|conn| sql.read_image(conn, live, id))
                 .await?;
-            if let (Some((shown, before)), Some(image)) = (mark, &found) {
-                shown.keep(before, image);
+            if let (Some((shown, before)), Some(read)) = (mark, &found) {
+                shown.keep(before, id, read, shown::weight(&read.image));
             }
             return Ok(found);
         }

@@ -130,6 +130,9 @@ struct Inner {
     /// when the database is a SQLite file (not for in-memory databases,
     /// which only exist inside their one sqlx connection).
     readers: Option<Arc<sqlite::Readers>>,
+    /// Images shown by id on a SQLite file in WAL mode, kept while the file
+    /// is unchanged (see [`shown`]).
+    shown: Option<shown::Shown<images::Versioned>>,
     sql: images::Prepared,
     /// How long a server may take to answer one statement
     /// ([`ConnectOptions::statement_timeout`] plus a grace); `None` on
@@ -202,6 +205,7 @@ impl Database {
                 dialect,
                 write_lock,
                 readers: None,
+                shown: None,
                 sql: images::Prepared::new(dialect),
                 deadline,
                 analyzed: stats::Analyzed::default(),
@@ -216,6 +220,9 @@ impl Database {
             let limit = options.statement_timeout.filter(|t| !t.is_zero());
             let readers = sqlite::Readers::open(&path, SQLITE_READERS, limit)?;
             let inner = Arc::get_mut(&mut db.inner).expect("not shared yet");
+            inner.shown = (readers.in_wal_mode())
+                .then(|| shown::Shown::open(&path))
+                .flatten();
             inner.readers = Some(Arc::new(readers));
         }
         Ok(db)
@@ -269,6 +276,12 @@ impl Database {
 
     pub(crate) fn readers(&self) -> Option<&Arc<sqlite::Readers>> {
         self.inner.readers.as_ref()
+    }
+
+    /// The images kept between reads, while the readers are open.
+    pub(crate) fn shown(&self) -> Option<&shown::Shown<images::Versioned>> {
+        let open = self.readers().is_some_and(|readers| readers.is_open());
+        self.inner.shown.as_ref().filter(|_| open)
     }
 }
 

@@ -36,8 +36,6 @@ use std::sync::{Mutex, PoisonError};
 
 use glint_model::{Image, ImageId};
 
-use crate::images::Versioned;
-
 /// The WAL index header, as SQLite lays it out: version, unused, change
 /// counter, `isInit`, byte order, page size, frame count, page count,
 /// last frame's checksum, salts, then the checksum of the 40 bytes before.
@@ -52,31 +50,41 @@ const BUDGET: usize = 16 << 20;
 /// A mark of the database's content (see the module documentation).
 pub(crate) type Mark = [u8; HEADER];
 
-/// Images read at one mark.
-pub(crate) struct Shown {
+/// Images (`V`: an image as read, with what else the read gave) read at
+/// one mark.
+pub(crate) struct Shown<V> {
     shm: File,
-    kept: Mutex<Kept>,
+    kept: Mutex<Kept<V>>,
     hits: AtomicU64,
 }
 
-#[derive(Default)]
-struct Kept {
+struct Kept<V> {
     mark: Option<Mark>,
-    images: HashMap<ImageId, Versioned>,
+    images: HashMap<ImageId, (V, usize)>,
     weight: usize,
 }
 
-impl Shown {
+impl<V> Kept<V> {
+    fn at(mark: Option<Mark>) -> Kept<V> {
+        Kept {
+            mark,
+            images: HashMap::new(),
+            weight: 0,
+        }
+    }
+}
+
+impl<V: Clone> Shown<V> {
     /// The store for the SQLite file at `database`, whose readers have
     /// already opened its WAL index; `None` when there is none to read (a
     /// database not in WAL mode).
-    pub(crate) fn open(database: &Path) -> Option<Shown> {
+    pub(crate) fn open(database: &Path) -> Option<Shown<V>> {
         let mut shm = database.as_os_str().to_owned();
         shm.push("-shm");
         let shm = File::open(shm).ok()?;
         let shown = Shown {
             shm,
-            kept: Mutex::default(),
+            kept: Mutex::new(Kept::at(None)),
             hits: AtomicU64::new(0),
         };
         shown.mark().map(|_| shown)
@@ -93,36 +101,33 @@ impl Shown {
     }
 
     /// The image `id` as read at `mark`, if it was kept.
-    pub(crate) fn get(&self, mark: &Mark, id: ImageId) -> Option<Versioned> {
+    pub(crate) fn get(&self, mark: &Mark, id: ImageId) -> Option<V> {
         let kept = self.lock();
         if kept.mark.as_ref() != Some(mark) {
             return None;
         }
-        let found = kept.images.get(&id).cloned();
+        let found = kept.images.get(&id).map(|(image, _)| image.clone());
         if found.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         found
     }
 
-    /// Keeps `image`, read after `before` was taken, if the database still
+    /// Keeps `image` (the image `id`, about `weight` bytes, see
+    /// [`weight`]), read after `before` was taken, if the database still
     /// has that mark.
-    pub(crate) fn keep(&self, before: Mark, image: &Versioned) {
+    pub(crate) fn keep(&self, before: Mark, id: ImageId, image: &V, weight: usize) {
         if self.mark() != Some(before) {
             return;
         }
-        let weight = weight(&image.image);
         let mut kept = self.lock();
         if kept.mark != Some(before) || kept.weight + weight > BUDGET {
-            *kept = Kept {
-                mark: Some(before),
-                ..Kept::default()
-            };
+            *kept = Kept::at(Some(before));
         }
         if weight <= BUDGET {
             kept.weight += weight;
-            if let Some(was) = kept.images.insert(image.image.id, image.clone()) {
-                kept.weight -= Ord::min(kept.weight, self::weight(&was.image));
+            if let Some((_, was)) = kept.images.insert(id, (image.clone(), weight)) {
+                kept.weight -= was;
             }
         }
     }
@@ -133,7 +138,7 @@ impl Shown {
         self.hits.load(Ordering::Relaxed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept<V>> {
         // What is kept stays consistent even if a holder panicked.
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -161,14 +166,14 @@ fn checksum(bytes: &[u8]) -> (u32, u32) {
 
 /// About how many bytes an image holds in memory: a fixed part and its
 /// text.
-fn weight(image: &Image) -> usize {
+pub(crate) fn weight(image: &Image) -> usize {
     let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
     let properties: usize = (image.properties.iter())
         .map(|(k, v)| 64 + k.len() + v.len())
         .sum();
     let tags: usize = image.tags.iter().map(|t| 32 + t.len()).sum();
     let locations: usize = (image.locations.iter())
-        .map(|l| 128 + l.url.len() + 64 * l.metadata.len())
+        .map(|l| 128 + l.url.len() + l.metadata.iter().map(entry_weight).sum::<usize>())
         .sum();
     let fields = [
         &image.name,
@@ -180,9 +185,26 @@ fn weight(image: &Image) -> usize {
     512 + fields.into_iter().map(text).sum::<usize>() + properties + tags + locations
 }
 
+/// About how many bytes a location's metadata entry holds: its key and
+/// its value, nested values included.
+fn entry_weight((key, value): (&String, &serde_json::Value)) -> usize {
+    32 + key.len() + value_weight(value)
+}
+
+fn value_weight(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => 24 + s.len(),
+        Value::Array(items) => 24 + items.iter().map(value_weight).sum::<usize>(),
+        Value::Object(map) => 48 + map.iter().map(entry_weight).sum::<usize>(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 24,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::images::{Versioned, version_of};
 
     /// A header as SQLite writes it, with `change` as its change counter.
     fn header(change: u32) -> Mark {
@@ -199,7 +221,7 @@ mod tests {
         h
     }
 
-    fn shm_with(dir: &Path, first: &Mark, second: &Mark) -> Option<Shown> {
+    fn shm_with<V: Clone>(dir: &Path, first: &Mark, second: &Mark) -> Option<Shown<V>> {
         let db = dir.join("glint.db");
         let mut bytes = first.to_vec();
         bytes.extend_from_slice(second);
@@ -212,24 +234,24 @@ mod tests {
     fn a_mark_is_taken_only_from_a_whole_header() {
         let dir = tempfile::tempdir().unwrap();
         let good = header(5);
-        let shown = shm_with(dir.path(), &good, &good).expect("a whole header");
+        let shown = shm_with::<()>(dir.path(), &good, &good).expect("a whole header");
         assert_eq!(shown.mark(), Some(good));
 
         // The two copies differ: SQLite is writing it.
-        assert!(shm_with(dir.path(), &header(6), &good).is_none());
+        assert!(shm_with::<()>(dir.path(), &header(6), &good).is_none());
         // A bad checksum, not initialised, another version.
         let mut torn = good;
         torn[17] ^= 1;
-        assert!(shm_with(dir.path(), &torn, &torn).is_none());
+        assert!(shm_with::<()>(dir.path(), &torn, &torn).is_none());
         let mut uninit = good;
         uninit[12] = 0;
-        assert!(shm_with(dir.path(), &uninit, &uninit).is_none());
+        assert!(shm_with::<()>(dir.path(), &uninit, &uninit).is_none());
         let mut other = header(5);
         other[0] ^= 1;
-        assert!(shm_with(dir.path(), &other, &other).is_none());
+        assert!(shm_with::<()>(dir.path(), &other, &other).is_none());
         // No WAL index at all.
         std::fs::remove_file(dir.path().join("glint.db-shm")).unwrap();
-        assert!(Shown::open(&dir.path().join("glint.db")).is_none());
+        assert!(Shown::<()>::open(&dir.path().join("glint.db")).is_none());
     }
 
     #[test]
@@ -239,20 +261,33 @@ mod tests {
         let shown = shm_with(dir.path(), &one, &one).unwrap();
         let image = Versioned {
             image: crate::tests::sample_image(),
-            version: crate::images::version_of(3),
+            version: version_of(3),
         };
         let id = image.image.id;
-        shown.keep(one, &image);
+        shown.keep(one, id, &image, 600);
         assert_eq!(shown.get(&one, id), Some(image.clone()));
         assert_eq!(shown.get(&two, id), None);
         assert_eq!(shown.hits(), 1);
 
         // Kept only if the database still has the mark read before.
         let later = shm_with(dir.path(), &two, &two).unwrap();
-        later.keep(one, &image);
+        later.keep(one, id, &image, 600);
         assert_eq!(later.get(&one, id), None);
-        later.keep(two, &image);
+        later.keep(two, id, &image, 600);
         assert_eq!(later.get(&two, id), Some(image));
+    }
+
+    #[test]
+    fn an_image_weighs_at_least_its_text_nested_metadata_included() {
+        let mut image = crate::tests::sample_image();
+        let light = weight(&image);
+        let mut location = glint_model::Location::new("file:///x", "fast");
+        let deep = serde_json::json!({"a": [{"b": "x".repeat(100_000)}]});
+        location.metadata.insert("nested".into(), deep);
+        image.locations.push(location);
+        image.properties.insert("k".into(), "v".repeat(50_000));
+        image.tags.push("t".repeat(255));
+        assert!(weight(&image) > light + 150_000 + 255);
     }
 
     #[test]
@@ -262,12 +297,9 @@ mod tests {
         let shown = shm_with(dir.path(), &mark, &mark).unwrap();
         let mut first = None;
         for _ in 0..(BUDGET / 512 + 10) {
-            let image = Versioned {
-                image: crate::tests::sample_image(),
-                version: crate::images::version_of(1),
-            };
-            first.get_or_insert(image.image.id);
-            shown.keep(mark, &image);
+            let image = crate::tests::sample_image();
+            first.get_or_insert(image.id);
+            shown.keep(mark, image.id, &image, weight(&image));
             assert!(shown.lock().weight <= BUDGET);
         }
         // The store was emptied when full: the first image went with it.

@@ -43,7 +43,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::DbError;
 use crate::rows::RowRead;
-use crate::shown::Shown;
 
 /// How long a reader waits on a lock before giving up (readers only meet
 /// one in rare WAL recovery or checkpoint-restart moments).
@@ -67,9 +66,8 @@ pub(crate) struct Readers {
     permits: Arc<Semaphore>,
     /// How long one read may run (`None`: no limit).
     limit: Option<Duration>,
-    /// Images read by id, kept while the file is unchanged; `None` when
-    /// the file has no WAL index to tell.
-    shown: Option<Shown>,
+    /// Whether the file is in WAL mode (see [`Readers::in_wal_mode`]).
+    wal: bool,
 }
 
 /// A read-only connection and what its progress handler checks.
@@ -157,8 +155,7 @@ impl Readers {
             .map(|_| open_reader(path))
             .collect::<Result<Vec<_>, _>>()?;
         // A first read opens the WAL index, which the readers then keep
-        // open (and so in place) for as long as they are. (A `-shm` file
-        // beside a database no longer in WAL mode would never change.)
+        // open (and so in place) for as long as they are.
         let mut wal = false;
         if let Some(reader) = readers.first() {
             let conn = &reader.conn;
@@ -170,13 +167,21 @@ impl Readers {
             idle: Mutex::new(readers),
             permits: Arc::new(Semaphore::new(count)),
             limit,
-            shown: wal.then(|| Shown::open(path)).flatten(),
+            wal,
         })
     }
 
-    /// The images kept between reads, while the readers are open.
-    pub(crate) fn shown(&self) -> Option<&Shown> {
-        self.shown.as_ref().filter(|_| !self.permits.is_closed())
+    /// Whether the file was in WAL mode when the readers opened it; the
+    /// readers then hold its WAL index (the `-shm` file) open, and so in
+    /// place, until they close. (A `-shm` file beside a database no
+    /// longer in WAL mode would never change.)
+    pub(crate) fn in_wal_mode(&self) -> bool {
+        self.wal
+    }
+
+    /// Whether the readers are still open.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.permits.is_closed()
     }
 
     /// Runs `read` on an idle connection on the blocking pool, waiting for

@@ -329,7 +329,7 @@ pub async fn rewrite_children(db: &Database, id: ImageId) -> Result<(), DbError>
 /// How many shows a SQLite database answered from the images it kept
 /// between reads (see `shown` in this crate); 0 elsewhere.
 pub fn shown_hits(db: &Database) -> u64 {
-    (db.readers().and_then(|readers| readers.shown())).map_or(0, |shown| shown.hits())
+    db.shown().map_or(0, |shown| shown.hits())
 }
 
 /// Every row the catalogue holds for image `id` (its image row and the
