@@ -168,17 +168,11 @@ fn children_statements(image: &Image, time: RowTime) -> Result<Vec<InsertStateme
         RowTime::NoColumn => Vec::new(),
     };
     let id = image.id.to_string();
-    let properties = image
-        .properties
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()));
+    let properties = image.properties.iter().map(property_row);
+    let tags = (0_i32..).zip(&image.tags).map(tag_row);
     let inserts = [
-        insert_properties(&id, properties, &order)?,
-        insert_tags(
-            &id,
-            (0..).zip(image.tags.iter().map(String::as_str)),
-            &order,
-        )?,
+        insert_side_rows(PROPERTIES, ["name", "value"], &id, properties, &order)?,
+        insert_side_rows(TAGS, ["value", "position"], &id, tags, &order)?,
         insert_locations(&id, &image.locations)?,
     ];
     Ok(inserts.into_iter().flatten().collect())
@@ -202,30 +196,30 @@ fn side_columns(own: [&'static str; 3], order: &[Expr]) -> Vec<&'static str> {
     names
 }
 
-fn insert_properties<'a>(
+/// A multi-row insert of tag or property rows of image `id`: each row's
+/// own two values (a tag and its position in the list, a property's name
+/// and value) in the columns `own`, then `order`'s.
+fn insert_side_rows(
+    table: &'static str,
+    own: [&'static str; 2],
     id: &str,
-    properties: impl Iterator<Item = (&'a str, &'a str)>,
+    rows: impl Iterator<Item = [Expr; 2]>,
     order: &[Expr],
 ) -> Result<Option<InsertStatement>, DbError> {
-    let rows = properties.map(|(name, value)| {
-        let own = [Expr::val(id), Expr::val(name), Expr::val(value)];
-        own.into_iter().chain(order.iter().cloned()).collect()
+    let rows = rows.map(|[first, second]| {
+        let row = [Expr::val(id), first, second].into_iter();
+        row.chain(order.iter().cloned()).collect()
     });
-    let columns = side_columns(["image_id", "name", "value"], order);
-    multi_row_insert(PROPERTIES, &columns, rows.collect())
+    let columns = side_columns(["image_id", own[0], own[1]], order);
+    multi_row_insert(table, &columns, rows.collect())
 }
 
-fn insert_tags<'a>(
-    id: &str,
-    tags: impl Iterator<Item = (i32, &'a str)>,
-    order: &[Expr],
-) -> Result<Option<InsertStatement>, DbError> {
-    let rows = tags.map(|(position, tag)| {
-        let own = [Expr::val(id), Expr::val(tag), Expr::val(position)];
-        own.into_iter().chain(order.iter().cloned()).collect()
-    });
-    let columns = side_columns(["image_id", "value", "position"], order);
-    multi_row_insert(TAGS, &columns, rows.collect())
+fn property_row((name, value): (&String, &String)) -> [Expr; 2] {
+    [Expr::val(name.as_str()), Expr::val(value.as_str())]
+}
+
+fn tag_row((position, tag): (i32, &String)) -> [Expr; 2] {
+    [Expr::val(tag.as_str()), Expr::val(position)]
 }
 
 fn insert_locations(id: &str, locations: &[Location]) -> Result<Option<InsertStatement>, DbError> {
@@ -358,17 +352,17 @@ pub(crate) fn changes(old: &Image, new: &Image) -> Result<ChildChanges, DbError>
     let order = order_values(new)?;
     let new_properties = (new.properties.iter())
         .filter(|(name, _)| !old.properties.contains_key(*name))
-        .map(|(k, v)| (k.as_str(), v.as_str()));
+        .map(property_row);
     let new_tags = ((0_i32..).zip(&new.tags))
         .filter(|(_, tag)| !old.tags.contains(tag))
-        .map(|(position, tag)| (position, tag.as_str()));
+        .map(tag_row);
     let locations = match locations_differ {
         true => insert_locations(&id, &new.locations)?,
         false => None,
     };
     let inserts = [
-        insert_properties(&id, new_properties, &order)?,
-        insert_tags(&id, new_tags, &order)?,
+        insert_side_rows(PROPERTIES, ["name", "value"], &id, new_properties, &order)?,
+        insert_side_rows(TAGS, ["value", "position"], &id, new_tags, &order)?,
         locations,
     ];
     out.inserts.extend(inserts.into_iter().flatten());

@@ -73,6 +73,20 @@ async fn show(client: &Client, node: &Server, id: &str) -> (StatusCode, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// Sends the JSON patch `ops` for image `id` to `node`.
+async fn patch(client: &Client, node: &Server, id: &str, ops: &Value) -> reqwest::Response {
+    client
+        .patch(node.url(&format!("/v2/images/{id}")))
+        .header(
+            "Content-Type",
+            "application/openstack-images-v2.1-json-patch",
+        )
+        .body(ops.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn create_raw(client: &Client, node: &Server, name: &str) -> String {
     let body = json!({"name": name, "disk_format": "raw", "container_format": "bare"});
     node.create_image(client, body).await
@@ -243,16 +257,7 @@ async fn what_one_node_changes_the_other_shows_at_once() {
             {"op": "add", "path": "/os_distro", "value": "cirros"},
             {"op": "replace", "path": "/visibility", "value": "shared"},
         ]);
-        let resp = client
-            .patch(a.url(&format!("/v2/images/{id}")))
-            .header(
-                "Content-Type",
-                "application/openstack-images-v2.1-json-patch",
-            )
-            .body(ops.to_string())
-            .send()
-            .await
-            .unwrap();
+        let resp = patch(&client, a, &id, &ops).await;
         assert_eq!(resp.status(), StatusCode::OK);
         let (_, image) = show(&client, b, &id).await;
         assert_eq!(image["name"], "renamed");
@@ -349,17 +354,6 @@ async fn on_one_sqlite_file_each_node_shows_at_once_what_the_other_changed() {
     b.wait_ready(&client).await;
     let logs = || format!("--- A ---\n{}\n--- B ---\n{}", a.logs(), b.logs());
     let id = create_raw(&client, &a, "round-0").await;
-    let patch = |node: &Server, value: String| {
-        let ops = json!([{"op": "replace", "path": "/name", "value": value}]);
-        client
-            .patch(node.url(&format!("/v2/images/{id}")))
-            .header(
-                "Content-Type",
-                "application/openstack-images-v2.1-json-patch",
-            )
-            .body(ops.to_string())
-            .send()
-    };
     for round in 1..=20 {
         let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
         // The reader shows the image (again) before the other changes it.
@@ -368,7 +362,8 @@ async fn on_one_sqlite_file_each_node_shows_at_once_what_the_other_changed() {
             assert_eq!(status, StatusCode::OK, "{}", logs());
             assert_eq!(image["name"], format!("round-{}", round - 1), "{}", logs());
         }
-        let resp = patch(writer, format!("round-{round}")).await.unwrap();
+        let ops = json!([{"op": "replace", "path": "/name", "value": format!("round-{round}")}]);
+        let resp = patch(&client, writer, &id, &ops).await;
         assert_eq!(resp.status(), StatusCode::OK, "{}", logs());
         let (_, image) = show(&client, reader, &id).await;
         assert_eq!(image["name"], format!("round-{round}"), "{}", logs());
