@@ -87,6 +87,12 @@ async fn patch(client: &Client, node: &Server, id: &str, ops: &Value) -> reqwest
         .unwrap()
 }
 
+/// Deletes image `id` through `node`; the answer's status.
+async fn delete(client: &Client, node: &Server, id: &str) -> StatusCode {
+    let url = node.url(&format!("/v2/images/{id}"));
+    client.delete(url).send().await.unwrap().status()
+}
+
 async fn create_raw(client: &Client, node: &Server, name: &str) -> String {
     let body = json!({"name": name, "disk_format": "raw", "container_format": "bare"});
     node.create_image(client, body).await
@@ -321,12 +327,7 @@ async fn what_one_node_changes_the_other_shows_at_once() {
             .unwrap();
         assert_eq!(listed["images"][0]["id"], id.as_str(), "{listed:#}");
 
-        let resp = client
-            .delete(b.url(&format!("/v2/images/{id}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        assert_eq!(delete(&client, b, &id).await, StatusCode::NO_CONTENT);
         assert_eq!(show(&client, a, &id).await.0, StatusCode::NOT_FOUND);
         let listed: Value = client
             .get(a.url("/v2/images"))
@@ -368,11 +369,6 @@ async fn on_one_sqlite_file_each_node_shows_at_once_what_the_other_changed() {
         let (_, image) = show(&client, reader, &id).await;
         assert_eq!(image["name"], format!("round-{round}"), "{}", logs());
     }
-    let resp = client
-        .delete(b.url(&format!("/v2/images/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(delete(&client, &b, &id).await, StatusCode::NO_CONTENT);
     assert_eq!(show(&client, &a, &id).await.0, StatusCode::NOT_FOUND);
 }
