@@ -322,6 +322,43 @@ async fn main() {
             true,
         ),
         (
+            "`tag=bucket-5&sort_key=name&sort_key=size` (two keys)",
+            vec![
+                ("tag", "bucket-5"),
+                ("sort_key", "name"),
+                ("sort_key", "size"),
+            ],
+            false,
+        ),
+        (
+            "`tag=bucket-5&sort=status:asc,name:desc` (two keys, one status)",
+            vec![("tag", "bucket-5"), ("sort", "status:asc,name:desc")],
+            false,
+        ),
+        (
+            "`tag=bucket-3&sort_key=size&sort_key=name` (two keys, all queued)",
+            vec![
+                ("tag", "bucket-3"),
+                ("sort_key", "size"),
+                ("sort_key", "name"),
+            ],
+            false,
+        ),
+        (
+            "`group=bucket-5&sort_key=disk_format&sort_key=size` (two keys), deep marker",
+            vec![
+                ("group", "bucket-5"),
+                ("sort_key", "disk_format"),
+                ("sort_key", "size"),
+            ],
+            true,
+        ),
+        (
+            "`group=bucket-3&sort=updated_at:asc,name:asc` (two keys)",
+            vec![("group", "bucket-3"), ("sort", "updated_at:asc,name:asc")],
+            false,
+        ),
+        (
             "`os_distro=` matching nothing",
             vec![("os_distro", "no-such-distro")],
             false,
