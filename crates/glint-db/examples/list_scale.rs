@@ -303,6 +303,15 @@ async fn main() {
             false,
         ),
         (
+            "`group=bucket-5&sort_key=name&sort_dir=asc`",
+            vec![
+                ("group", "bucket-5"),
+                ("sort_key", "name"),
+                ("sort_dir", "asc"),
+            ],
+            false,
+        ),
+        (
             "`tag=bucket-3&sort_key=status`",
             vec![("tag", "bucket-3"), ("sort_key", "status")],
             false,

@@ -171,7 +171,7 @@ impl Database {
         let dialect = self.dialect();
         let sort = significant_keys(&q.sort);
         let (key, _) = sort[0];
-        let Some((table, leading)) = leading_rows(dialect, filter) else {
+        let Some((table, leading)) = leading_rows(dialect, filter, Some(key)) else {
             return Ok(Vec::new());
         };
         let in_run = side_sort_expr(table, key).eq(Expr::val(value));
@@ -1076,7 +1076,7 @@ pub(crate) fn list_query(
         .iter()
         .zip(&plan.filters)
         .find(|(_, form)| **form == FilterForm::Leads)
-        .and_then(|(filter, _)| leading_rows(dialect, filter));
+        .and_then(|(filter, _)| leading_rows(dialect, filter, sort.first().map(|(key, _)| *key)));
     let mut query = select_images();
     if let Some((table, rows)) = leading {
         // The tag's or property's rows, in their index's order (value,
@@ -1596,19 +1596,17 @@ fn has_copy(key: SortKey) -> bool {
 /// but `id`) one of those indexes gives. After that key the index gives
 /// the creation time and id in its direction; any other keys, or
 /// tie-breakers in the other direction, are sorted within each run of
-/// equal first keys (see [`Database::page_by_runs`]).
-/// MySQL/MariaDB have no property index by name (too long an entry).
+/// equal first keys (see [`Database::page_by_runs`]). (By name on
+/// MySQL/MariaDB through the MD5 of the property's name and value, see
+/// [`leading_rows`].)
 fn leads_in_order(dialect: Dialect, filter: &Filter, sort: &[(SortKey, SortDir)]) -> bool {
     let sort = significant_keys(sort);
-    let first = match sort.first() {
-        Some((SortKey::Id, _)) | None => return false,
-        Some((key, _)) => *key,
-    };
+    if matches!(sort.first(), Some((SortKey::Id, _)) | None) {
+        return false;
+    }
     match filter {
         Filter::Tag(_) => true,
-        Filter::Property { value, .. } => {
-            dialect != Dialect::MySql || (value.chars().count() <= 255 && first != SortKey::Name)
-        }
+        Filter::Property { value, .. } => dialect != Dialect::MySql || value.chars().count() <= 255,
         _ => false,
     }
 }
@@ -1625,7 +1623,7 @@ fn leading_filter<'q>(
         .iter()
         .zip(&plan.filters)
         .find(|(_, form)| **form == FilterForm::Leads)?;
-    let (table, _) = leading_rows(dialect, filter)?;
+    let (table, _) = leading_rows(dialect, filter, None)?;
     Some((filter, table))
 }
 
@@ -1640,10 +1638,29 @@ const RUN_SORTED: u64 = 1000;
 /// that, and the value itself compared as one opaque term, which the
 /// planner expects a third of the rows to pass. Compared plainly, the
 /// planner multiplied the two comparisons' shares as if independent,
-/// expected a handful of rows, and sorted them all.
-fn leading_rows(dialect: Dialect, filter: &Filter) -> Option<(&'static str, Cond)> {
+/// expected a handful of rows, and sorted them all. On MySQL/MariaDB, where
+/// `first` (the order's first key) is the name, the rows are read through
+/// the MD5 of the property's name and value (schema version 19).
+fn leading_rows(
+    dialect: Dialect,
+    filter: &Filter,
+    first: Option<SortKey>,
+) -> Option<(&'static str, Cond)> {
     let (table, equal) = side_equalities(dialect, filter)?;
     let mut cond = Cond::all();
+    if let (Dialect::MySql, Filter::Property { name, value }, Some(SortKey::Name)) =
+        (dialect, filter, first)
+        && value.chars().count() <= 255
+    {
+        // The name order's index is on the MD5 of the name and value
+        // (schema version 19; see migrations/mysql).
+        cond = cond.add(
+            Expr::col((table, "name_value_md5")).eq(Expr::cust_with_values(
+                "UNHEX(MD5(CONCAT(?, CHAR(0), ?)))",
+                [name.as_str(), value.as_str()],
+            )),
+        );
+    }
     for (column, value) in equal {
         let equal = Expr::col((table, column)).eq(value);
         cond = match (dialect, table, column) {

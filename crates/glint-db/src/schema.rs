@@ -165,6 +165,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0018_side_sort_keys.sql"),
         mysql: include_str!("../migrations/mysql/0018_side_sort_keys.sql"),
     },
+    Migration {
+        version: 19,
+        description: "property rows in name order on MySQL",
+        sqlite: include_str!("../migrations/sqlite/0019_property_name_order.sql"),
+        postgres: include_str!("../migrations/postgres/0019_property_name_order.sql"),
+        mysql: include_str!("../migrations/mysql/0019_property_name_order.sql"),
+    },
 ];
 
 /// Stands for the server's binary NO PAD collation in MySQL migrations.
@@ -447,6 +454,7 @@ mod tests {
                         "UPDATE image_properties",
                         "CREATE INDEX",
                     ],
+                    19 => &["ALTER TABLE image_properties"],
                     _ => &["CREATE"],
                 };
                 assert!(
@@ -486,6 +494,7 @@ mod tests {
                     (18, Dialect::Sqlite) => 26,
                     (18, Dialect::MySql) => 6,
                     (18, Dialect::Postgres) => 16,
+                    (19, Dialect::Sqlite | Dialect::Postgres) => 0,
                     _ => 1,
                 };
                 assert_eq!(parts.len(), expected, "{dialect:?} {}", migration.version);

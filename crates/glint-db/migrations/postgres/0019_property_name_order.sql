@@ -1,0 +1,3 @@
+-- Nothing here: on PostgreSQL a property's rows are in the order of their
+-- images' names already (`ix_image_properties_name_md5_name`, schema
+-- version 18). Version 19 adds such an index on MySQL and MariaDB.

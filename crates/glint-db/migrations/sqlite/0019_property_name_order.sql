@@ -1,0 +1,3 @@
+-- Nothing here: on SQLite a property's rows are in the order of their
+-- images' names already (`ix_image_properties_name_value_name`, schema
+-- version 18). Version 19 adds that index on MySQL and MariaDB.
