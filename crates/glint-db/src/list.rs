@@ -171,31 +171,37 @@ impl Database {
         let dialect = self.dialect();
         let sort = significant_keys(&q.sort);
         let (key, _) = sort[0];
-        let Some((table, leading)) = leading_rows(dialect, filter, Some(key)) else {
+        let Some((table, _)) = leading_rows(dialect, filter, None, false) else {
             return Ok(Vec::new());
         };
         let in_run = side_sort_expr(table, key).eq(Expr::val(value));
         let cap = self.few_rows().saturating_mul(DRIVE_ROWS / FEW_ROWS);
-        let run = Query::select()
-            .expr(Expr::cust("1"))
-            .from(table)
-            .cond_where(leading.add(in_run.clone()))
-            .and_where(Expr::col((table, "created_at")).is_not_null())
-            .limit(cap)
-            .take();
+        // Both counted from an index alone (see `leading_rows`).
+        let Some(run) = side_rows_counted(dialect, filter, Some((key, in_run.clone())), cap) else {
+            return Ok(Vec::new());
+        };
         let run = self.count_rows(run, cap).await?;
         let rest = &sort[1..];
         let walk = run > self.few_rows() / (FEW_ROWS / RUN_SORTED)
             && leads_in_order(dialect, filter, rest)
-            && limit.saturating_mul(self.count_filter(filter, cap).await?) <= run * run;
+            && match side_rows_counted(dialect, filter, None, cap) {
+                Some(all) => limit.saturating_mul(self.count_rows(all, cap).await?) <= run * run,
+                None => false,
+            };
         let mut sub = q.clone();
         let query = if walk {
             // The first key is checked as one opaque term: compared plainly,
             // SQLite read the run through the first key's index and sorted
-            // it whole.
+            // it whole. Written `<> 0`, PostgreSQL expects nearly every row
+            // to pass it (as `> 0`, a third: with a member's visibility
+            // rules that looked like fewer rows than a page, and it sorted
+            // the whole run, 23 ms against 2.7 for 2,000 rows).
             sub.sort = rest.to_vec();
             let mut query = list_query(dialect, &sub, plan, limit, marker, viewer);
-            query.cond_where(unsplit(Cond::all().add(in_run)));
+            let case: Expr = Expr::case(in_run, Expr::cust("1"))
+                .finally(Expr::cust("0"))
+                .into();
+            query.and_where(case.ne(Expr::cust("0")));
             query
         } else {
             let mut query = list_query(dialect, &sub, plan, limit, marker, viewer);
@@ -1076,7 +1082,9 @@ pub(crate) fn list_query(
         .iter()
         .zip(&plan.filters)
         .find(|(_, form)| **form == FilterForm::Leads)
-        .and_then(|(filter, _)| leading_rows(dialect, filter, sort.first().map(|(key, _)| *key)));
+        .and_then(|(filter, _)| {
+            leading_rows(dialect, filter, sort.first().map(|(key, _)| *key), true)
+        });
     let mut query = select_images();
     if let Some((table, rows)) = leading {
         // The tag's or property's rows, in their index's order (value,
@@ -1623,7 +1631,7 @@ fn leading_filter<'q>(
         .iter()
         .zip(&plan.filters)
         .find(|(_, form)| **form == FilterForm::Leads)?;
-    let (table, _) = leading_rows(dialect, filter, None)?;
+    let (table, _) = leading_rows(dialect, filter, None, false)?;
     Some((filter, table))
 }
 
@@ -1640,11 +1648,15 @@ const RUN_SORTED: u64 = 1000;
 /// planner multiplied the two comparisons' shares as if independent,
 /// expected a handful of rows, and sorted them all. On MySQL/MariaDB, where
 /// `first` (the order's first key) is the name, the rows are read through
-/// the MD5 of the property's name and value (schema version 19).
+/// the MD5 of the property's name and value (schema version 19). Not
+/// `exact`, the comparisons no index holds are left out (the value itself
+/// on PostgreSQL; on MySQL/MariaDB by name, the name and value), for
+/// counts read from an index alone.
 fn leading_rows(
     dialect: Dialect,
     filter: &Filter,
     first: Option<SortKey>,
+    exact: bool,
 ) -> Option<(&'static str, Cond)> {
     let (table, equal) = side_equalities(dialect, filter)?;
     let mut cond = Cond::all();
@@ -1660,20 +1672,56 @@ fn leading_rows(
                 [name.as_str(), value.as_str()],
             )),
         );
+        if !exact {
+            return Some((table, cond));
+        }
     }
     for (column, value) in equal {
         let equal = Expr::col((table, column)).eq(value);
         cond = match (dialect, table, column) {
-            (Dialect::Postgres, PROPERTIES, "value") => cond
-                .add(Expr::cust_with_exprs(
+            (Dialect::Postgres, PROPERTIES, "value") => {
+                let cond = cond.add(Expr::cust_with_exprs(
                     "md5($1) = md5($2)",
                     [Expr::col((table, column)), Expr::val(value)],
-                ))
-                .add(unsplit(Cond::all().add(equal))),
+                ));
+                if exact {
+                    cond.add(unsplit(Cond::all().add(equal)))
+                } else {
+                    cond
+                }
+            }
             _ => cond.add(equal),
         };
     }
     Some((table, cond))
+}
+
+/// `SELECT 1` from the rows of live images of a tag or property, with
+/// `run` (its first sort key and a condition on that key's copy) only
+/// those of one run, up to `cap` rows: for a count that chooses how to
+/// read a run (see [`Database::run_rows`]), written so that an index
+/// alone answers it. Not exact (see [`leading_rows`]): on PostgreSQL the
+/// value is compared through its MD5, on MySQL/MariaDB by name through
+/// the MD5 of the name and value, and a collision would only make the
+/// count a little high.
+fn side_rows_counted(
+    dialect: Dialect,
+    filter: &Filter,
+    run: Option<(SortKey, Expr)>,
+    cap: u64,
+) -> Option<SelectStatement> {
+    let (table, cond) = leading_rows(dialect, filter, run.as_ref().map(|(key, _)| *key), false)?;
+    let mut rows = Query::select()
+        .expr(Expr::cust("1"))
+        .from(table)
+        .cond_where(cond)
+        .limit(cap)
+        .take();
+    live_side_rows(table, &mut rows);
+    if let Some((_, in_run)) = run {
+        rows.and_where(in_run);
+    }
+    Some(rows)
 }
 
 fn sort_column(key: SortKey) -> (&'static str, Kind) {
