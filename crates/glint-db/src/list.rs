@@ -175,19 +175,11 @@ impl Database {
             return Ok(Vec::new());
         };
         let in_run = side_sort_expr(table, key).eq(Expr::val(value));
-        let cap = self.few_rows().saturating_mul(DRIVE_ROWS / FEW_ROWS);
-        // Both counted from an index alone (see `leading_rows`).
-        let Some(run) = side_rows_counted(dialect, filter, Some((key, in_run.clone())), cap) else {
-            return Ok(Vec::new());
-        };
-        let run = self.count_rows(run, cap).await?;
+        let walk = leads_in_order(dialect, filter, &sort[1..])
+            && self
+                .run_is_walked(filter, (key, in_run.clone()), limit)
+                .await?;
         let rest = &sort[1..];
-        let walk = run > self.few_rows() / (FEW_ROWS / RUN_SORTED)
-            && leads_in_order(dialect, filter, rest)
-            && match side_rows_counted(dialect, filter, None, cap) {
-                Some(all) => limit.saturating_mul(self.count_rows(all, cap).await?) <= run * run,
-                None => false,
-            };
         let mut sub = q.clone();
         let query = if walk {
             // The first key is checked as one opaque term: compared plainly,
@@ -209,6 +201,43 @@ impl Database {
             query
         };
         self.fetch_images(query).await
+    }
+
+    /// Whether a page of `limit` rows of a leading tag's or property's run
+    /// (its first sort key and the condition on that key's copy) is read
+    /// along the next key's index rather than sorted: where the run holds
+    /// more than [`RUN_SORTED`] rows and a page of it is found along that
+    /// index in fewer rows than the run holds (`limit` × the tag's rows /
+    /// the run's ≤ the run's). Counted from an index alone, each no further
+    /// than that needs: the run up to [`RUN_SORTED`] + 1, the tag's rows up
+    /// to the cap of a filter's count, the run again up to the square root
+    /// of `limit` × those (up to the cap where the tag's rows reach it).
+    async fn run_is_walked(
+        &self,
+        filter: &Filter,
+        run: (SortKey, Expr),
+        limit: u64,
+    ) -> Result<bool, DbError> {
+        let dialect = self.dialect();
+        let sorted = self.few_rows() / (FEW_ROWS / RUN_SORTED);
+        let count = |cap: u64, run: Option<(SortKey, Expr)>| async move {
+            match side_rows_counted(dialect, filter, run, cap) {
+                Some(rows) => self.count_rows(rows, cap).await,
+                None => Ok(0),
+            }
+        };
+        if count(sorted + 1, Some(run.clone())).await? <= sorted {
+            return Ok(false);
+        }
+        let cap = self.few_rows().saturating_mul(DRIVE_ROWS / FEW_ROWS);
+        let all = count(cap, None).await?;
+        // (A tag on more rows than the cap, uncounted: the run must reach
+        // the cap too.)
+        let needed = match all >= cap {
+            true => cap,
+            false => Ord::max(limit.saturating_mul(all).isqrt(), sorted + 1),
+        };
+        Ok(needed <= sorted + 1 || count(needed, Some(run)).await? >= needed)
     }
 
     /// On MySQL/MariaDB, for an order no index gives as it stands (two sort
@@ -1675,6 +1704,15 @@ fn leading_rows(
         if !exact {
             return Some((table, cond));
         }
+        // The name and value themselves, as one opaque term: compared
+        // plainly, MariaDB read the property's rows through the index of
+        // name and value and sorted them (14 ms against 1.5 for 2,000
+        // rows at 200,000 images).
+        let mut same = Cond::all();
+        for (column, value) in equal {
+            same = same.add(Expr::col((table, column)).eq(value));
+        }
+        return Some((table, cond.add(unsplit(same))));
     }
     for (column, value) in equal {
         let equal = Expr::col((table, column)).eq(value);
