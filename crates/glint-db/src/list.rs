@@ -175,11 +175,11 @@ impl Database {
             return Ok(Vec::new());
         };
         let in_run = side_sort_expr(table, key).eq(Expr::val(value));
-        let walk = leads_in_order(dialect, filter, &sort[1..])
+        let rest = &sort[1..];
+        let walk = leads_in_order(dialect, filter, rest)
             && self
                 .run_is_walked(filter, (key, in_run.clone()), limit)
                 .await?;
-        let rest = &sort[1..];
         let mut sub = q.clone();
         let query = if walk {
             // The first key is checked as one opaque term: compared plainly,
@@ -233,9 +233,10 @@ impl Database {
         let all = count(cap, None).await?;
         // (A tag on more rows than the cap, uncounted: the run must reach
         // the cap too.)
-        let needed = match all >= cap {
-            true => cap,
-            false => Ord::max(limit.saturating_mul(all).isqrt(), sorted + 1),
+        let needed = if all >= cap {
+            cap
+        } else {
+            Ord::max(limit.saturating_mul(all).isqrt(), sorted + 1)
         };
         Ok(needed <= sorted + 1 || count(needed, Some(run)).await? >= needed)
     }
