@@ -1,6 +1,7 @@
 //! `GET /v2/images` with a filter and a sort key at odds (a format by the
 //! other format or by status, a size range by a format or by status, a tag
-//! or a property by size, status or a format), on
+//! or a property by size, status or a format, and by that key then the
+//! name, which the tag or property leads run by run of the first key), on
 //! each database, for an admin and for a member, paged through `next`
 //! links: the pages hold what a sort of the visible images says, whichever
 //! way the list is read. The catalogue is a few images; lowering the count
@@ -143,6 +144,23 @@ fn expected(made: &[Made], admin: bool, shape: &Shape, desc: bool) -> Vec<String
         if desc { order.reverse() } else { order }
     });
     rows.into_iter().map(|(_, m)| m.name.clone()).collect()
+}
+
+/// The names a two-key order lists: `shape`'s key in its direction, then
+/// the name descending (a tag or property leads it run by run of the
+/// first key).
+fn expected_then_name(made: &[Made], admin: bool, shape: &Shape, desc: bool) -> Vec<String> {
+    let (_, matches, key) = shape;
+    let mut rows: Vec<&Made> = made
+        .iter()
+        .filter(|m| (admin || m.to_member) && matches(m))
+        .collect();
+    rows.sort_by(|a, b| {
+        let first = key.compare(a, b);
+        let first = if desc { first.reverse() } else { first };
+        first.then_with(|| b.name.cmp(&a.name))
+    });
+    rows.into_iter().map(|m| m.name.clone()).collect()
 }
 
 /// Creates `image` as `caller` and uploads its data, if it has a size;
@@ -306,6 +324,18 @@ async fn filters_at_odds_with_the_order_list_every_page_in_each_plan() {
                                 whole, want,
                                 "{query}, admin {is_admin}, few {few}, phase {phase}"
                             );
+                            let paged = every_page(caller, &query).await;
+                            assert_eq!(
+                                paged, want,
+                                "{query} paged, admin {is_admin}, few {few}, phase {phase}"
+                            );
+                        }
+                        if !shape.0.starts_with("tag=") && !shape.0.starts_with("os_distro=") {
+                            continue;
+                        }
+                        let query = format!("{}&sort={}:{dir},name:desc", shape.0, shape.2.param());
+                        for (caller, is_admin) in [(&admin, true), (&member, false)] {
+                            let want = expected_then_name(&made, is_admin, &shape, desc);
                             let paged = every_page(caller, &query).await;
                             assert_eq!(
                                 paged, want,
