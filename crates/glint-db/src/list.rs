@@ -116,13 +116,7 @@ impl Database {
                 SortDir::Desc => first.clone().lt(value),
             }
         });
-        let mut along = q.clone();
-        along.sort = vec![(key, dir)];
-        for tie in [SortKey::CreatedAt, SortKey::Id] {
-            if key != tie {
-                along.sort.push((tie, dir));
-            }
-        }
+        let along = along_first_key(q, key, dir);
         let mut nth = list_query(dialect, &along, plan, 1, None, viewer);
         if let Some(past) = &past {
             nth.and_where(past.clone());
@@ -270,13 +264,7 @@ impl Database {
         {
             return Ok(None);
         }
-        let mut along = q.clone();
-        along.sort = vec![(key, dir)];
-        for tie in [SortKey::CreatedAt, SortKey::Id] {
-            if key != tie {
-                along.sort.push((tie, dir));
-            }
-        }
+        let along = along_first_key(q, key, dir);
         let along_plan = ListPlan {
             walk_until: None,
             ..plan.clone()
@@ -1219,6 +1207,19 @@ fn index_gives_order(sort: &[(SortKey, SortDir)]) -> bool {
             .iter()
             .zip(ties)
             .all(|(&(key, d), tie)| key == tie && d == dir)
+}
+
+/// `q` in the order of its first sort key alone, then the tie-breakers in
+/// that key's direction: the order that key's index gives.
+fn along_first_key(q: &ImageListQuery, key: SortKey, dir: SortDir) -> ImageListQuery {
+    let mut along = q.clone();
+    along.sort = vec![(key, dir)];
+    for tie in [SortKey::CreatedAt, SortKey::Id] {
+        if key != tie {
+            along.sort.push((tie, dir));
+        }
+    }
+    along
 }
 
 /// The MySQL/MariaDB index that gives the order of `key` (see

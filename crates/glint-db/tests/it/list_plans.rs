@@ -930,6 +930,28 @@ async fn walked_ids(
     listed.iter().map(|i| i.id).collect()
 }
 
+/// Loads `images`, then deletes the two at `gone`.
+async fn load_and_delete(db: &Database, images: &[Image], gone: [usize; 2]) {
+    glint_db::testing::load_catalogue(db, images, &[])
+        .await
+        .unwrap();
+    let gone: Vec<_> = gone.iter().map(|&i| (images[i].id, at(200, 0))).collect();
+    glint_db::testing::delete_loaded(db, &gone).await.unwrap();
+}
+
+/// Those of `images` that are live and tagged `many` now, as read back.
+async fn tagged_now(db: &Database, images: &[Image]) -> Vec<Image> {
+    let mut now = Vec::new();
+    for image in images {
+        if let Some(found) = db.get_image(image.id).await.unwrap()
+            && found.tags.contains(&"many".to_string())
+        {
+            now.push(found);
+        }
+    }
+    now
+}
+
 /// A tag or property leads a list sorted by any one key but the id, along
 /// the copies of the images' sort keys on its rows (schema version 18),
 /// and those copies follow every change: a save (name, size, formats,
@@ -963,14 +985,7 @@ async fn a_tag_or_property_leads_every_sort_key_along_its_copies() {
                 image
             })
             .collect();
-        glint_db::testing::load_catalogue(&db, &images, &[])
-            .await
-            .unwrap();
-        let gone: Vec<_> = [images[1].id, images[38].id]
-            .into_iter()
-            .map(|id| (id, at(200, 0)))
-            .collect();
-        glint_db::testing::delete_loaded(&db, &gone).await.unwrap();
+        load_and_delete(&db, &images, [1, 38]).await;
         // Saved with other keys; given the tag and property; losing them.
         type Change = fn(&mut Image);
         let saves: [(usize, Change); 3] = [
@@ -1005,14 +1020,7 @@ async fn a_tag_or_property_leads_every_sort_key_along_its_copies() {
             .await
             .unwrap()
         );
-        let mut now = Vec::new();
-        for image in &images {
-            if let Some(found) = db.get_image(image.id).await.unwrap()
-                && found.tags.contains(&"many".to_string())
-            {
-                now.push(found);
-            }
-        }
+        let now = tagged_now(&db, &images).await;
         let viewer = admin(None);
         for key in [
             "name",
@@ -1077,22 +1085,8 @@ async fn a_tag_or_property_leads_an_order_of_several_keys() {
                 image
             })
             .collect();
-        glint_db::testing::load_catalogue(&db, &images, &[])
-            .await
-            .unwrap();
-        let gone: Vec<_> = [images[2].id, images[31].id]
-            .into_iter()
-            .map(|id| (id, at(200, 0)))
-            .collect();
-        glint_db::testing::delete_loaded(&db, &gone).await.unwrap();
-        let mut now = Vec::new();
-        for image in &images {
-            if let Some(found) = db.get_image(image.id).await.unwrap()
-                && found.tags.contains(&"many".to_string())
-            {
-                now.push(found);
-            }
-        }
+        load_and_delete(&db, &images, [2, 31]).await;
+        let now = tagged_now(&db, &images).await;
         let viewer = admin(None);
         for sort in [
             "name:asc,size:desc",
