@@ -217,7 +217,7 @@ impl Database {
 
     async fn get_with(&self, live: bool, id: ImageId) -> Result<Option<Versioned>, DbError> {
         let sql = &self.inner.sql;
-        if let Some(readers) = self.readers() {
+        if let Some(reads) = self.reads() {
             // A live image is first looked for among those read while the
             // file is unchanged (see `shown`).
             let shown = self.shown().filter(|_| live);
@@ -227,7 +227,7 @@ impl Database {
             {
                 return Ok(Some(kept));
             }
-            let found = readers
+            let found = reads
                 .run_here(|conn| sql.read_image(conn, live, id))
                 .await?;
             if let (Some((shown, before)), Some(read)) = (mark, &found) {

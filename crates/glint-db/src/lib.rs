@@ -118,6 +118,9 @@ pub struct Viewer {
 #[derive(Clone)]
 pub struct Database {
     inner: Arc<Inner>,
+    /// The SQLite reader this handle's reads go to, where one is held for
+    /// a sequence of reads (see [`Database::holding_a_reader`]).
+    held: Option<Arc<sqlite::Held>>,
 }
 
 struct Inner {
@@ -212,6 +215,7 @@ impl Database {
                 few_rows: std::sync::atomic::AtomicU64::new(list::FEW_ROWS),
                 full_counts: stats::FullCounts::default(),
             }),
+            held: None,
         };
         if let Some(version) = migrate_to {
             schema::migrate(&db, version).await?;
@@ -276,6 +280,31 @@ impl Database {
 
     pub(crate) fn readers(&self) -> Option<&Arc<sqlite::Readers>> {
         self.inner.readers.as_ref()
+    }
+
+    /// Where this handle's reads go on a SQLite file: the reader it holds,
+    /// or any idle one; `None` elsewhere.
+    pub(crate) fn reads(&self) -> Option<sqlite::Reads<'_>> {
+        match &self.held {
+            Some(held) => Some(sqlite::Reads::Held(held)),
+            None => self.readers().map(sqlite::Reads::Pool),
+        }
+    }
+
+    /// A handle whose reads all go to one SQLite reader, held until the
+    /// handle is dropped (see [`sqlite::Held`]); this handle itself
+    /// elsewhere. Every read made through it must be awaited before the
+    /// next, and none made through another handle meanwhile by the same
+    /// task: that one would wait for a reader this one keeps.
+    pub(crate) async fn holding_a_reader(&self) -> Result<Database, DbError> {
+        let held = match (&self.held, self.readers()) {
+            (None, Some(readers)) => Some(Arc::new(readers.hold().await?)),
+            _ => return Ok(self.clone()),
+        };
+        Ok(Database {
+            inner: Arc::clone(&self.inner),
+            held,
+        })
     }
 
     /// The images kept between reads, while the readers are open.

@@ -28,6 +28,22 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        // On a SQLite file the counts and statements of the page run on one
+        // reader, which finds the images an earlier one read in its cache.
+        self.holding_a_reader()
+            .await?
+            .list_page(q, limit, marker, viewer)
+            .await
+    }
+
+    /// [`Database::list_images`], for a limit above zero.
+    async fn list_page(
+        &self,
+        q: &ImageListQuery,
+        limit: u64,
+        marker: Option<&Image>,
+        viewer: &Viewer,
+    ) -> Result<Vec<Image>, DbError> {
         let mut plan = self.list_plan(q, viewer).await?;
         if plan.matches_nothing() {
             return Ok(Vec::new());
@@ -72,11 +88,13 @@ impl Database {
     /// queued images share one), one run may hold most of a tag's images,
     /// and sorting it cost 8–15 ms for 2,000 of them (a walk along the
     /// first key's index sorts each run it meets; MariaDB sorts every row).
-    /// The page is: the rest of the marker's run; then every row strictly
-    /// between that run and the run of the `need`-th row along the first
-    /// key's index (`w`: fewer than `need` rows, sorted); then the run of
-    /// `w` itself, whose rows with the earlier ones fill the page (see
-    /// [`Database::run_rows`]).
+    /// The page is: the rest of the marker's run; then the next run (the
+    /// first row's along the first key's index); then every row strictly
+    /// between that run and the run of the `need`-th row along that index
+    /// (`w`: fewer than `need` rows, sorted); then the run of `w` itself,
+    /// whose rows with the earlier ones fill the page (see
+    /// [`Database::run_rows`]). Each part is read only where the page is
+    /// not yet full.
     async fn page_by_runs(
         &self,
         q: &ImageListQuery,
@@ -104,28 +122,41 @@ impl Database {
                 .run_rows(q, plan, filter, value, limit, Some(marker), viewer)
                 .await?;
         }
-        let need = limit.saturating_sub(page.len() as u64);
+        let mut need = limit.saturating_sub(page.len() as u64);
         if need == 0 {
             return Ok(Some(page));
         }
-        // Strictly past the marker's run.
-        let past = marker.map(|marker| {
-            let value = Expr::val(marker_value(key, marker));
-            match dir {
-                SortDir::Asc => first.clone().gt(value),
-                SortDir::Desc => first.clone().lt(value),
-            }
-        });
+        // Strictly past a run of first keys `value`.
+        let past_run = |value: Value| match dir {
+            SortDir::Asc => first.clone().gt(Expr::val(value)),
+            SortDir::Desc => first.clone().lt(Expr::val(value)),
+        };
         let along = along_first_key(q, key, dir);
-        let mut nth = list_query(dialect, &along, plan, 1, None, viewer);
-        if let Some(past) = &past {
-            nth.and_where(past.clone());
+        // The first run past the marker's, which fills the page where it is
+        // long (by status, a format, or the size all queued images share):
+        // then no rows are read through to find the page's last run.
+        let mut head = list_query(dialect, &along, plan, 1, None, viewer);
+        if let Some(marker) = marker {
+            head.and_where(past_run(marker_value(key, marker)));
         }
+        let Some(head) = self.fetch_images(head).await?.into_iter().next() else {
+            return Ok(Some(page));
+        };
+        let value = marker_value(key, &head);
+        let run = self
+            .run_rows(q, plan, filter, value.clone(), need, None, viewer)
+            .await?;
+        need = need.saturating_sub(run.len() as u64);
+        page.extend(run);
+        if need == 0 {
+            return Ok(Some(page));
+        }
+        let past = past_run(value);
+        let mut nth = list_query(dialect, &along, plan, 1, None, viewer);
+        nth.and_where(past.clone());
         nth.offset(need - 1);
         let mut before = list_query(dialect, q, plan, need, None, viewer);
-        if let Some(past) = past {
-            before.and_where(past);
-        }
+        before.and_where(past);
         let Some(nth) = self.fetch_images(nth).await?.into_iter().next() else {
             // Fewer than `need` rows are left: sorted whole.
             page.extend(self.fetch_images(before).await?);

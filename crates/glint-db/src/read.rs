@@ -26,9 +26,9 @@ impl Database {
     where
         S: QueryStatementWriter,
     {
-        if let Some(readers) = self.readers() {
+        if let Some(reads) = self.reads() {
             let (sql, values) = exec::build(Dialect::Sqlite, statement);
-            return readers
+            return reads
                 .run_here(|conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }
@@ -75,9 +75,9 @@ impl Database {
         query: SelectStatement,
         decode: fn(&dyn RowRead) -> Result<T, DbError>,
     ) -> Result<Vec<T>, DbError> {
-        if let Some(readers) = self.readers() {
+        if let Some(reads) = self.reads() {
             let (sql, values) = exec::build(Dialect::Sqlite, &query);
-            return readers
+            return reads
                 .run(move |conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }

@@ -47,9 +47,13 @@ use crate::rows::RowRead;
 /// How long a reader waits on a lock before giving up (readers only meet
 /// one in rare WAL recovery or checkpoint-restart moments).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Distinct statements kept prepared per connection: the show statements,
-/// the common list shapes and their child queries.
-const STATEMENT_CACHE: usize = 64;
+/// Distinct statements kept prepared per connection: the show statements
+/// and the list shapes, each for an admin and a member (a page led by a
+/// tag in an order of two keys takes up to seven). With 64, a mix of the
+/// sixty list shapes of the benchmark prepared most statements again on
+/// each use (a fifth of the rate of 16 clients); 256 keep them all for a
+/// few megabytes more.
+const STATEMENT_CACHE: usize = 256;
 /// Page cache per reader, in KiB (SQLite's default is 2 MiB). Show reads
 /// land on random images; with the default cache most of them copied pages
 /// in from the OS again (about a quarter of the CPU of a show).
@@ -193,12 +197,16 @@ impl Readers {
         T: Send + 'static,
     {
         let lease = self.lease().await?;
-        let abandon = Abandon {
-            watch: Some((Arc::clone(&lease.reader().watch), lease.read)),
-        };
-        let done = tokio::task::spawn_blocking(move || read(lease.conn())).await;
-        abandon.disarm();
-        done.map_err(|e| DbError::internal(format!("a database read failed: {e}")))?
+        let (_, found) = run_blocking(lease, read).await?;
+        found
+    }
+
+    /// Takes an idle connection (waiting for one when all are busy) for a
+    /// sequence of reads (see [`Held`]).
+    pub(crate) async fn hold(self: &Arc<Self>) -> Result<Held, DbError> {
+        Ok(Held {
+            lease: Mutex::new(Some(self.lease().await?)),
+        })
     }
 
     /// Runs `read` on an idle connection on the calling task, waiting for
@@ -240,6 +248,106 @@ impl Readers {
 
 fn closed() -> DbError {
     DbError::unavailable("the database is closed")
+}
+
+/// Runs `read` on `lease`'s connection on the blocking pool and hands the
+/// lease back with its answer; dropping the future stops the read at its
+/// next check (the lease then goes back to the pool when the read ends).
+async fn run_blocking<T, F>(lease: Lease, read: F) -> Result<(Lease, Result<T, DbError>), DbError>
+where
+    F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    T: Send + 'static,
+{
+    let abandon = Abandon {
+        watch: Some((Arc::clone(&lease.reader().watch), lease.read)),
+    };
+    let done = tokio::task::spawn_blocking(move || {
+        let found = read(lease.conn());
+        (lease, found)
+    })
+    .await;
+    abandon.disarm();
+    done.map_err(|e| DbError::internal(format!("a database read failed: {e}")))
+}
+
+/// One reader kept for a sequence of reads, such as the counts and
+/// statements of one list page: each finds the pages of the file the
+/// earlier ones read in this connection's cache (a page led by a tag in an
+/// order of two keys reads the same hundred images two or three times),
+/// and the reads wait for a free reader once, not each time. The time
+/// limit of a read applies to the whole sequence. The reader goes back to
+/// the pool when this is dropped.
+pub(crate) struct Held {
+    /// `None` only while a read on the blocking pool has the lease.
+    lease: Mutex<Option<Lease>>,
+}
+
+impl Held {
+    /// [`Readers::run`] on the held connection.
+    pub(crate) async fn run<T, F>(&self, read: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let lease = self.lock().take().ok_or_else(busy)?;
+        let (lease, found) = run_blocking(lease, read).await?;
+        *self.lock() = Some(lease);
+        found
+    }
+
+    /// [`Readers::run_here`] on the held connection.
+    pub(crate) fn run_here<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let held = self.lock();
+        let lease = held.as_ref().ok_or_else(busy)?;
+        read(lease.conn())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Lease>> {
+        self.lease.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A held reader asked for a second read while one is under way, or after
+/// a read whose caller stopped waiting: a programming error, since the
+/// reads of a sequence are awaited one by one.
+fn busy() -> DbError {
+    DbError::internal("a held database reader was asked for two reads at once")
+}
+
+/// The readers a read goes to: any idle one, or the one held for a
+/// sequence of reads.
+#[derive(Clone, Copy)]
+pub(crate) enum Reads<'a> {
+    Pool(&'a Arc<Readers>),
+    Held(&'a Held),
+}
+
+impl Reads<'_> {
+    /// See [`Readers::run`].
+    pub(crate) async fn run<T, F>(self, read: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self {
+            Reads::Pool(readers) => readers.run(read).await,
+            Reads::Held(held) => held.run(read).await,
+        }
+    }
+
+    /// See [`Readers::run_here`].
+    pub(crate) async fn run_here<T>(
+        self,
+        read: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        match self {
+            Reads::Pool(readers) => readers.run_here(read).await,
+            Reads::Held(held) => held.run_here(read),
+        }
+    }
 }
 
 fn open_reader(path: &Path) -> Result<Reader, DbError> {
@@ -389,5 +497,69 @@ impl From<rusqlite::Error> for DbError {
             }
             _ => DbError::internal(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Readers on a fresh WAL file holding one table.
+    fn readers(dir: &tempfile::TempDir, count: usize) -> Arc<Readers> {
+        let path = dir.path().join("held.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (7)",
+        )
+        .unwrap();
+        Arc::new(Readers::open(&path, count, None).unwrap())
+    }
+
+    fn idle(readers: &Readers) -> usize {
+        readers.lock().len()
+    }
+
+    fn scalar(conn: &Connection, sql: &str) -> Result<i64, DbError> {
+        Ok(conn.query_row(sql, [], |row| row.get(0))?)
+    }
+
+    #[tokio::test]
+    async fn a_held_reader_serves_every_read_of_its_sequence_then_goes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let readers = readers(&dir, 2);
+        let held = readers.hold().await.unwrap();
+        assert_eq!(idle(&readers), 1);
+        for _ in 0..3 {
+            let on_pool = held.run(|conn| scalar(conn, "SELECT x FROM t")).await;
+            assert_eq!(on_pool.unwrap(), 7);
+            let here = held.run_here(|conn| scalar(conn, "SELECT x + 1 FROM t"));
+            assert_eq!(here.unwrap(), 8);
+            // The sequence never takes a second reader.
+            assert_eq!(idle(&readers), 1);
+        }
+        drop(held);
+        assert_eq!(idle(&readers), 2);
+    }
+
+    /// A sequence dropped in the middle of a read (its request was
+    /// cancelled) stops the read, and the reader goes back to the pool.
+    #[tokio::test]
+    async fn a_held_reader_dropped_during_a_read_stops_it_and_goes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let readers = readers(&dir, 1);
+        let held = readers.hold().await.unwrap();
+        let long = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+             SELECT x + 1 FROM c WHERE x < 100000000000) SELECT COUNT(*) FROM c";
+        let read = held.run(move |conn| scalar(conn, long));
+        let cut = tokio::time::timeout(Duration::from_millis(200), read).await;
+        assert!(cut.is_err(), "a read of minutes ended: {cut:?}");
+        drop(held);
+        let again = tokio::time::timeout(
+            Duration::from_secs(10),
+            readers.run(|conn| scalar(conn, "SELECT x FROM t")),
+        )
+        .await
+        .expect("the reader is back in the pool");
+        assert_eq!(again.unwrap(), 7);
     }
 }
