@@ -237,6 +237,9 @@ impl Database {
     /// than that needs: the run up to [`RUN_SORTED`] + 1, the tag's rows up
     /// to the cap of a filter's count, the run again up to the square root
     /// of `limit` × those (up to the cap where the tag's rows reach it).
+    /// Each count is remembered for a few seconds, whatever it found (see
+    /// [`crate::stats::FullCounts`]): a stale one can only choose the
+    /// slower of two ways to read the same rows.
     async fn run_is_walked(
         &self,
         filter: &Filter,
@@ -247,7 +250,7 @@ impl Database {
         let sorted = self.few_rows() / (FEW_ROWS / RUN_SORTED);
         let count = |cap: u64, run: Option<(SortKey, Expr)>| async move {
             match side_rows_counted(dialect, filter, run, cap) {
-                Some(rows) => self.count_rows(rows, cap).await,
+                Some(rows) => self.count_rows_any(rows, cap).await,
                 None => Ok(0),
             }
         };
@@ -656,6 +659,16 @@ impl Database {
     /// few seconds and not made again meanwhile (see
     /// [`crate::stats::FullCounts`]).
     async fn count_rows(&self, rows: SelectStatement, cap: u64) -> Result<u64, DbError> {
+        self.count_kept(rows, cap, false).await
+    }
+
+    /// [`Database::count_rows`], remembering the count whatever it found:
+    /// only for counts that choose how a page is read, never what it holds.
+    async fn count_rows_any(&self, rows: SelectStatement, cap: u64) -> Result<u64, DbError> {
+        self.count_kept(rows, cap, true).await
+    }
+
+    async fn count_kept(&self, rows: SelectStatement, cap: u64, any: bool) -> Result<u64, DbError> {
         let count = Query::select()
             .expr(Expr::cust("COUNT(*)"))
             .from_subquery(rows, "side")
@@ -664,17 +677,17 @@ impl Database {
             let (sql, values) = exec::build(self.dialect(), &count);
             format!("{sql} {values:?}")
         });
-        if memo
+        if let Some(rows) = memo
             .as_deref()
-            .is_some_and(|key| self.inner.full_counts.full(key))
+            .and_then(|key| self.inner.full_counts.get(key))
         {
-            return Ok(cap);
+            return Ok(rows);
         }
         let found = self.read_index_rows(&count, int_from_row).await?;
         let rows = found.into_iter().next().flatten().unwrap_or(0);
         let rows = u64::try_from(rows).unwrap_or(0);
-        if let (Some(key), true) = (memo, rows >= cap) {
-            self.inner.full_counts.note(key);
+        if let (Some(key), true) = (memo, any || rows >= cap) {
+            self.inner.full_counts.note(key, rows);
         }
         Ok(rows)
     }
