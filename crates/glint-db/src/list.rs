@@ -673,9 +673,13 @@ impl Database {
             .expr(Expr::cust("COUNT(*)"))
             .from_subquery(rows, "side")
             .take();
+        // (The two kinds of count are remembered under keys of their own,
+        // so that a count kept short never answers one that decides what
+        // a page holds.)
         let memo = (cap > 1).then(|| {
             let (sql, values) = exec::build(self.dialect(), &count);
-            format!("{sql} {values:?}")
+            let kind = if any { "any" } else { "full" };
+            format!("{kind} {sql} {values:?}")
         });
         if let Some(rows) = memo
             .as_deref()
