@@ -89,7 +89,8 @@ impl Database {
     /// and sorting it cost 8–15 ms for 2,000 of them (a walk along the
     /// first key's index sorts each run it meets; MariaDB sorts every row).
     /// The page is: the rest of the marker's run; then the next run (the
-    /// first row's along the first key's index); then every row strictly
+    /// first row's along the first key's index, where runs may be long:
+    /// not by name or a time); then every row strictly
     /// between that run and the run of the `need`-th row along that index
     /// (`w`: fewer than `need` rows, sorted); then the run of `w` itself,
     /// whose rows with the earlier ones fill the page (see
@@ -132,31 +133,37 @@ impl Database {
             SortDir::Desc => first.clone().lt(Expr::val(value)),
         };
         let along = along_first_key(q, key, dir);
+        let mut past = marker.map(|marker| past_run(marker_value(key, marker)));
         // The first run past the marker's, which fills the page where it is
         // long (by status, a format, or the size all queued images share):
-        // then no rows are read through to find the page's last run.
-        let mut head = list_query(dialect, &along, plan, 1, None, viewer);
-        if let Some(marker) = marker {
-            head.and_where(past_run(marker_value(key, marker)));
+        // then no rows are read through to find the page's last run. By
+        // name or a time a run is a row or two, and not read on its own.
+        if !matches!(key, SortKey::Name | SortKey::CreatedAt | SortKey::UpdatedAt) {
+            let mut head = list_query(dialect, &along, plan, 1, None, viewer);
+            if let Some(past) = &past {
+                head.and_where(past.clone());
+            }
+            let Some(head) = self.fetch_images(head).await?.into_iter().next() else {
+                return Ok(Some(page));
+            };
+            let value = marker_value(key, &head);
+            let run = self
+                .run_rows(q, plan, filter, value.clone(), need, None, viewer)
+                .await?;
+            need = need.saturating_sub(run.len() as u64);
+            page.extend(run);
+            if need == 0 {
+                return Ok(Some(page));
+            }
+            past = Some(past_run(value));
         }
-        let Some(head) = self.fetch_images(head).await?.into_iter().next() else {
-            return Ok(Some(page));
-        };
-        let value = marker_value(key, &head);
-        let run = self
-            .run_rows(q, plan, filter, value.clone(), need, None, viewer)
-            .await?;
-        need = need.saturating_sub(run.len() as u64);
-        page.extend(run);
-        if need == 0 {
-            return Ok(Some(page));
-        }
-        let past = past_run(value);
         let mut nth = list_query(dialect, &along, plan, 1, None, viewer);
-        nth.and_where(past.clone());
-        nth.offset(need - 1);
         let mut before = list_query(dialect, q, plan, need, None, viewer);
-        before.and_where(past);
+        if let Some(past) = past {
+            nth.and_where(past.clone());
+            before.and_where(past);
+        }
+        nth.offset(need - 1);
         let Some(nth) = self.fetch_images(nth).await?.into_iter().next() else {
             // Fewer than `need` rows are left: sorted whole.
             page.extend(self.fetch_images(before).await?);
