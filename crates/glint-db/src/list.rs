@@ -88,9 +88,10 @@ impl Database {
     /// queued images share one), one run may hold most of a tag's images,
     /// and sorting it cost 8–15 ms for 2,000 of them (a walk along the
     /// first key's index sorts each run it meets; MariaDB sorts every row).
-    /// The page is: the rest of the marker's run; then the next run (the
-    /// first row's along the first key's index, where runs may be long:
-    /// not by name or a time); then every row strictly
+    /// By name or a time, where a run is a row or two, the page is the rest
+    /// of the marker's run, then [`Database::short_runs`]. Otherwise the
+    /// page is: the rest of the marker's run; then the next run (the
+    /// first row's along the first key's index); then every row strictly
     /// between that run and the run of the `need`-th row along that index
     /// (`w`: fewer than `need` rows, sorted); then the run of `w` itself,
     /// whose rows with the earlier ones fill the page (see
@@ -134,29 +135,33 @@ impl Database {
         };
         let along = along_first_key(q, key, dir);
         let mut past = marker.map(|marker| past_run(marker_value(key, marker)));
+        if matches!(key, SortKey::Name | SortKey::CreatedAt | SortKey::UpdatedAt) {
+            let rest = self
+                .short_runs(q, plan, (filter, first.clone()), need, past, viewer)
+                .await?;
+            page.extend(rest);
+            return Ok(Some(page));
+        }
         // The first run past the marker's, which fills the page where it is
         // long (by status, a format, or the size all queued images share):
-        // then no rows are read through to find the page's last run. By
-        // name or a time a run is a row or two, and not read on its own.
-        if !matches!(key, SortKey::Name | SortKey::CreatedAt | SortKey::UpdatedAt) {
-            let mut head = list_query(dialect, &along, plan, 1, None, viewer);
-            if let Some(past) = &past {
-                head.and_where(past.clone());
-            }
-            let Some(head) = self.fetch_images(head).await?.into_iter().next() else {
-                return Ok(Some(page));
-            };
-            let value = marker_value(key, &head);
-            let run = self
-                .run_rows(q, plan, filter, value.clone(), need, None, viewer)
-                .await?;
-            need = need.saturating_sub(run.len() as u64);
-            page.extend(run);
-            if need == 0 {
-                return Ok(Some(page));
-            }
-            past = Some(past_run(value));
+        // then no rows are read through to find the page's last run.
+        let mut head = list_query(dialect, &along, plan, 1, None, viewer);
+        if let Some(past) = &past {
+            head.and_where(past.clone());
         }
+        let Some(head) = self.fetch_images(head).await?.into_iter().next() else {
+            return Ok(Some(page));
+        };
+        let value = marker_value(key, &head);
+        let run = self
+            .run_rows(q, plan, filter, value.clone(), need, None, viewer)
+            .await?;
+        need = need.saturating_sub(run.len() as u64);
+        page.extend(run);
+        if need == 0 {
+            return Ok(Some(page));
+        }
+        past = Some(past_run(value));
         let mut nth = list_query(dialect, &along, plan, 1, None, viewer);
         let mut before = list_query(dialect, q, plan, need, None, viewer);
         if let Some(past) = past {
@@ -181,6 +186,79 @@ impl Database {
                 .await?,
         );
         Ok(Some(page))
+    }
+
+    /// The next `need` rows of a page by runs (see
+    /// [`Database::page_by_runs`]) whose first key is a name or a time,
+    /// where a run is a row or two: past the marker's run (`past`), the
+    /// next `need` + 1 rows along the first key's index are read once.
+    /// Every run among them but the last is whole; where each of those is
+    /// one row, they are already in the list's order, and the last run's
+    /// rows, where the page still wants some, are read as a run (see
+    /// [`Database::run_rows`]). Where a run of two rows or more is among
+    /// them, those rows are read again sorted by the list's whole order,
+    /// which only the database compares as it does (text in its
+    /// collation).
+    async fn short_runs(
+        &self,
+        q: &ImageListQuery,
+        plan: &ListPlan,
+        (filter, first): (&Filter, Expr),
+        need: u64,
+        past: Option<Expr>,
+        viewer: &Viewer,
+    ) -> Result<Vec<Image>, DbError> {
+        let dialect = self.dialect();
+        let Some(&(key, dir)) = q.sort.first() else {
+            return Ok(Vec::new());
+        };
+        let mut ahead = list_query(
+            dialect,
+            &along_first_key(q, key, dir),
+            plan,
+            need.saturating_add(1),
+            None,
+            viewer,
+        );
+        if let Some(past) = &past {
+            ahead.and_where(past.clone());
+        }
+        let mut rows = self.fetch_images(ahead).await?;
+        // The last run may go on past the rows read: it is read on its own.
+        let last = (rows.len() as u64 > need).then(|| {
+            let value = marker_value(key, &rows[rows.len() - 1]);
+            while rows
+                .last()
+                .is_some_and(|row| marker_value(key, row) == value)
+            {
+                rows.pop();
+            }
+            value
+        });
+        let runs_of_one = rows
+            .windows(2)
+            .all(|pair| marker_value(key, &pair[0]) != marker_value(key, &pair[1]));
+        if !runs_of_one {
+            let mut before = list_query(dialect, q, plan, need, None, viewer);
+            if let Some(past) = past {
+                before.and_where(past);
+            }
+            if let Some(value) = &last {
+                before.and_where(match dir {
+                    SortDir::Asc => first.lt(Expr::val(value.clone())),
+                    SortDir::Desc => first.gt(Expr::val(value.clone())),
+                });
+            }
+            rows = self.fetch_images(before).await?;
+        }
+        let need = need.saturating_sub(rows.len() as u64);
+        if let (Some(value), true) = (last, need > 0) {
+            let run = self
+                .run_rows(q, plan, filter, value, need, None, viewer)
+                .await?;
+            rows.extend(run);
+        }
+        Ok(rows)
     }
 
     /// Up to `limit` rows of a leading tag's or property's run of images

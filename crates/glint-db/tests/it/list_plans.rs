@@ -1058,8 +1058,9 @@ async fn a_tag_or_property_leads_every_sort_key_along_its_copies() {
 /// key's copy and the rest of the order is sorted within each run of
 /// equal first keys: the pages, read through their markers, are the
 /// images with the tag or property in the whole order, whether the first
-/// key's runs are short (a name) or one run holds most of them (a status,
-/// a size where many have none).
+/// key's runs are a row each (a creation time), short (a name, an update
+/// time) or one run holds most of them (a status, a size where many have
+/// none).
 #[tokio::test]
 async fn a_tag_or_property_leads_an_order_of_several_keys() {
     on_every_db(|db| async move {
@@ -1097,6 +1098,9 @@ async fn a_tag_or_property_leads_an_order_of_several_keys() {
             "size:asc,disk_format:desc",
             "disk_format:asc,size:asc",
             "updated_at:desc,status:asc",
+            "updated_at:asc,size:desc",
+            "created_at:desc,name:asc",
+            "created_at:asc,status:desc,size:asc",
             "container_format:asc,name:asc,size:desc",
         ] {
             for filter in [("tag", "many"), ("group", "many")] {
