@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::state::ConnectionLimits;
@@ -27,11 +26,12 @@ enum Phase {
 }
 
 /// The phase of one connection, shared by its socket, its requests and
-/// the task that enforces its deadlines.
+/// the task that enforces its deadlines. A change of phase wakes nobody:
+/// the deadline task looks again often enough never to be late (see
+/// [`Activity::expired`]).
 #[derive(Debug)]
 pub(super) struct Activity {
     phase: Mutex<Phase>,
-    changed: Notify,
 }
 
 impl Activity {
@@ -40,15 +40,12 @@ impl Activity {
             phase: Mutex::new(Phase::Head {
                 since: Instant::now(),
             }),
-            changed: Notify::new(),
         })
     }
 
     fn set(&self, update: impl FnOnce(Phase) -> Phase) {
         let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
         *phase = update(*phase);
-        drop(phase);
-        self.changed.notify_waiters();
     }
 
     fn bytes_arrived(&self) {
@@ -82,25 +79,21 @@ impl Activity {
     }
 
     /// Completes when the connection has spent too long receiving a head
-    /// or waiting for the next request.
+    /// or waiting for the next request. A phase that begins after a look
+    /// at the deadline ends no sooner than the shorter of the two timeouts
+    /// after it; so this looks again at the deadline it saw or one such
+    /// timeout later, whichever comes first, and is never late, without
+    /// being woken (and a timer set again) three times a request.
     pub(super) async fn expired(&self, limits: &ConnectionLimits) {
+        let step = Ord::min(limits.header_read_timeout, limits.keep_alive_timeout);
         loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            match self.deadline(limits) {
-                None => changed.await,
-                Some(deadline) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(deadline) => {
-                            if self.deadline(limits).is_some_and(|d| d <= Instant::now()) {
-                                return;
-                            }
-                        }
-                        () = changed => {}
-                    }
-                }
-            }
+            let now = Instant::now();
+            let look = match self.deadline(limits) {
+                Some(deadline) if deadline <= now => return,
+                Some(deadline) => Ord::min(deadline, now + step),
+                None => now + step,
+            };
+            tokio::time::sleep_until(look).await;
         }
     }
 }

@@ -99,6 +99,35 @@ async fn idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     assert!(waited >= idle.mul_f32(0.9), "closed after {waited:?}");
 }
 
+/// The head of a following request on a kept-alive connection is held to
+/// the header timeout from its first byte, though the idle limit it was
+/// under ends much later; and the close comes on time, for the first head
+/// and for the second.
+#[tokio::test]
+async fn half_sent_second_request_is_cut_off_at_the_header_timeout() {
+    let timeout = Duration::from_secs(1);
+    let app = app_with(|l| {
+        l.header_read_timeout = timeout;
+        l.keep_alive_timeout = Duration::from_secs(600);
+    })
+    .await;
+    let mut conn = TcpStream::connect(app.addr()).await.unwrap();
+    assert_eq!(exchange_on(&mut conn, &app, "/v2/images").await, 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(exchange_on(&mut conn, &app, "/v2/images").await, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    conn.write_all(b"GET /v2/images HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Stalled: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(read_until_closed(&mut conn).await.is_empty());
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeout.mul_f32(0.9) && waited < timeout * 3,
+        "closed after {waited:?}"
+    );
+}
+
 #[tokio::test]
 async fn kept_alive_connection_is_not_held_to_the_header_timeout() {
     let app = app_with(|l| l.header_read_timeout = Duration::from_millis(500)).await;
