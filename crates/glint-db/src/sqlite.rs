@@ -523,6 +523,23 @@ mod tests {
         Ok(conn.query_row(sql, [], |row| row.get(0))?)
     }
 
+    /// SQLite as linked is built without `SQLITE_ENABLE_MEMORY_MANAGEMENT`
+    /// (`.cargo/config.toml`): with it, every connection's page fetches
+    /// wait on one process-wide mutex.
+    #[test]
+    fn each_connection_has_a_page_cache_of_its_own() {
+        let conn = Connection::open_in_memory().unwrap();
+        let used = |option: &str| {
+            scalar(
+                &conn,
+                &format!("SELECT sqlite_compileoption_used('{option}')"),
+            )
+            .unwrap()
+        };
+        assert_eq!(used("THREADSAFE=1"), 1, "the check itself reads options");
+        assert_eq!(used("ENABLE_MEMORY_MANAGEMENT"), 0);
+    }
+
     #[tokio::test]
     async fn a_held_reader_serves_every_read_of_its_sequence_then_goes_back() {
         let dir = tempfile::tempdir().unwrap();
