@@ -133,15 +133,23 @@ impl Database {
             SortDir::Asc => first.clone().gt(Expr::val(value)),
             SortDir::Desc => first.clone().lt(Expr::val(value)),
         };
-        let along = along_first_key(q, key, dir);
         let mut past = marker.map(|marker| past_run(marker_value(key, marker)));
         if matches!(key, SortKey::Name | SortKey::CreatedAt | SortKey::UpdatedAt) {
             let rest = self
-                .short_runs(q, plan, (filter, first.clone()), need, past, viewer)
+                .short_runs(
+                    q,
+                    plan,
+                    (filter, first.clone()),
+                    (key, dir),
+                    need,
+                    past,
+                    viewer,
+                )
                 .await?;
             page.extend(rest);
             return Ok(Some(page));
         }
+        let along = along_first_key(q, key, dir);
         // The first run past the marker's, which fills the page where it is
         // long (by status, a format, or the size all queued images share):
         // then no rows are read through to find the page's last run.
@@ -199,19 +207,18 @@ impl Database {
     /// them, those rows are read again sorted by the list's whole order,
     /// which only the database compares as it does (text in its
     /// collation).
+    #[allow(clippy::too_many_arguments)]
     async fn short_runs(
         &self,
         q: &ImageListQuery,
         plan: &ListPlan,
         (filter, first): (&Filter, Expr),
+        (key, dir): (SortKey, SortDir),
         need: u64,
         past: Option<Expr>,
         viewer: &Viewer,
     ) -> Result<Vec<Image>, DbError> {
         let dialect = self.dialect();
-        let Some(&(key, dir)) = q.sort.first() else {
-            return Ok(Vec::new());
-        };
         let mut ahead = list_query(
             dialect,
             &along_first_key(q, key, dir),
