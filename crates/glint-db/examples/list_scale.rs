@@ -17,8 +17,9 @@
 //!
 //! Without a URL the catalogue is a SQLite file in a temporary directory.
 //! A database that already holds images (seeded by an earlier run with the
-//! same N) is timed as it is; one whose seeding was cut short (between two
-//! of its batches) is seeded on from where it stopped.
+//! same N) is timed as it is; one whose seeding was cut short is seeded on:
+//! the batches it did not finish (`LIST_SCALE_JOBS` of them at a time, 4
+//! otherwise) are written.
 //! The catalogue: numbered names, a hundred to a project (at least 100 projects), half public
 //! and the rest private, shared (with a member each) or community; two tags
 //! (`bucket-<i % 100>`, `all`); `os_distro=cirros`; a property on two
@@ -78,22 +79,75 @@ fn image(i: usize, projects: usize) -> Image {
     image
 }
 
-/// Seeds images `from` on (0, or the rows of a seed cut short: each batch
-/// is one transaction, in order).
-async fn seed(db: &Database, count: usize, from: usize) {
-    let deleted = count;
+/// Batches seeded at a time, each in its own transactions
+/// (`LIST_SCALE_JOBS`, 4 otherwise): one connection waits on the server's
+/// answer to each statement, several keep both of its cores busy.
+fn jobs() -> usize {
+    std::env::var("LIST_SCALE_JOBS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(4)
+}
+
+/// Seeds the rows of every batch not already whole (all of them in an
+/// empty database): N images, then N more deleted.
+async fn seed(db: &Database, count: usize) {
     let started = Instant::now();
-    let mut i = from;
-    while i < count + deleted {
-        let end = (i + BATCH).min(count + deleted);
-        let images: Vec<Image> = (i..end).map(|i| image(i, projects(count))).collect();
+    let batches = (2 * count).div_ceil(BATCH);
+    let mut running = tokio::task::JoinSet::new();
+    let mut seeded = 0;
+    for batch in 0..batches - 1 {
+        if running.len() >= jobs() {
+            seeded += running.join_next().await.expect("a batch").expect("batch");
+        }
+        let db = db.clone();
+        running.spawn(async move { seed_batch(&db, count, batch).await });
+    }
+    while let Some(done) = running.join_next().await {
+        seeded += done.expect("batch");
+    }
+    // The last batch only when every other is whole: its last row, the
+    // newest of all, marks a whole seed.
+    seeded += seed_batch(db, count, batches - 1).await;
+    eprintln!(
+        "seeded {seeded} of {batches} batches ({count} images and as many deleted) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Seeds batch `batch` (rows `batch * BATCH` on; those from `count` on
+/// deleted) unless an earlier run did: it is stored in one transaction
+/// and its deletes in a second, so its last row tells how far it got.
+/// Answers 1 when it wrote anything.
+async fn seed_batch(db: &Database, count: usize, batch: usize) -> usize {
+    let from = batch * BATCH;
+    let end = (from + BATCH).min(2 * count);
+    let last = format!("image-{:08}", end - 1);
+    let rows = |deleted: bool| {
+        format!(
+            "SELECT COUNT(*) FROM images WHERE name = '{last}'{}",
+            if deleted {
+                " AND status = 'deleted'"
+            } else {
+                ""
+            }
+        )
+    };
+    let stored = glint_db::testing::scalar(db, &rows(false))
+        .await
+        .expect("count")
+        > 0;
+    let to_delete = from.max(count)..end;
+    if !stored {
+        let images: Vec<Image> = (from..end).map(|i| image(i, projects(count))).collect();
         let members: Vec<Member> = images
             .iter()
             .enumerate()
             .filter(|(_, image)| image.visibility == Visibility::Shared)
             .map(|(k, image)| Member {
                 image_id: image.id,
-                member_id: format!("project-{}", (i + k + 1) % projects(count)),
+                member_id: format!("project-{}", (from + k + 1) % projects(count)),
                 status: MemberStatus::Accepted,
                 created_at: image.created_at,
                 updated_at: image.created_at,
@@ -104,27 +158,28 @@ async fn seed(db: &Database, count: usize, from: usize) {
             .expect("load");
         let gone: Vec<_> = images
             .iter()
-            .skip(count.saturating_sub(i))
+            .skip(count.saturating_sub(from))
             .map(|image| (image.id, image.created_at))
             .collect();
-        glint_db::testing::delete_loaded(db, &gone)
-            .await
-            .expect("delete");
-        i = end;
+        if !gone.is_empty() {
+            glint_db::testing::delete_loaded(db, &gone)
+                .await
+                .expect("delete");
+        }
+        return 1;
     }
-    eprintln!(
-        "seeded {count} images and {deleted} deleted (from row {from}) in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-}
-
-/// Deletes the images of the last batch seeded that should be deleted
-/// rows but are live: a seed cut short among a batch's deletes (each image
-/// is deleted on its own, after the batch's one insert) left them so.
-async fn finish_deletes(db: &Database, count: usize, present: usize) {
+    if to_delete.is_empty()
+        || glint_db::testing::scalar(db, &rows(true))
+            .await
+            .expect("count")
+            > 0
+    {
+        return 0;
+    }
+    // Stored, but cut short before its deletes.
     let admin = admin_viewer();
     let mut gone = Vec::new();
-    for i in present.saturating_sub(BATCH).max(count)..present {
+    for i in to_delete {
         let name = format!("image-{i:08}");
         let found = db
             .list_images(&query(&[("name", &name)]), 1, None, &admin)
@@ -132,12 +187,10 @@ async fn finish_deletes(db: &Database, count: usize, present: usize) {
             .expect("look up by name");
         gone.extend(found.iter().map(|image| (image.id, image.created_at)));
     }
-    if !gone.is_empty() {
-        eprintln!("deleting {} images a cut-short seed left live", gone.len());
-        glint_db::testing::delete_loaded(db, &gone)
-            .await
-            .expect("delete");
-    }
+    glint_db::testing::delete_loaded(db, &gone)
+        .await
+        .expect("delete");
+    1
 }
 
 fn admin_viewer() -> Viewer {
@@ -203,30 +256,18 @@ async fn main() {
     {
         glint_db::testing::set_few_rows(&db, few);
     }
-    let present = glint_db::testing::scalar(&db, "SELECT COUNT(*) FROM images")
-        .await
-        .expect("count");
-    let present = usize::try_from(present).expect("a row count");
-    if present > count {
-        finish_deletes(&db, count, present).await;
-    }
-    // The newest row a seed writes (a deleted one, so purged last): a
-    // seed that wrote it is whole, though a purge may have removed the
-    // oldest deleted rows since.
+    // The newest row a seed writes (a deleted one, so purged last, and
+    // written after every other batch): a seed that wrote it is whole,
+    // though a purge may have removed the oldest deleted rows since.
     let last = format!(
         "SELECT COUNT(*) FROM images WHERE name = 'image-{:08}'",
         2 * count - 1
     );
-    let whole = glint_db::testing::scalar(&db, &last).await.expect("count") > 0;
-    if present < 2 * count && !whole {
-        assert!(
-            present % BATCH == 0,
-            "{present} image rows: not a seed of {count} cut short between batches"
-        );
-        seed(&db, count, present).await;
+    if glint_db::testing::scalar(&db, &last).await.expect("count") == 0 {
+        seed(&db, count).await;
     } else {
         // A catalogue this example seeded before: timed again as it is.
-        eprintln!("{present} image rows there already, not seeding");
+        eprintln!("a catalogue of {count} seeded there already, not seeding");
     }
     let name = format!("image-{:08}", count / 2);
     let found = db

@@ -318,44 +318,8 @@ impl Database {
         to: ImageStatus,
         now: Timestamp,
     ) -> Result<(), DbError> {
-        let dialect = self.dialect();
-        let id = id.to_string();
-        let now = to_micros(now);
-        let update = Query::update()
-            .table(IMAGES)
-            .value("status", to.as_str())
-            .value("deleted", flag(true))
-            .value("deleted_at", now)
-            .value("updated_at", now)
-            .value(VERSION, bumped())
-            .and_where(Expr::col("id").eq(id.as_str()))
-            .and_where(Expr::col(VERSION).eq(expected.0))
-            .take();
-        let members = Query::update()
-            .table(MEMBERS)
-            .value("deleted", flag(true))
-            .value("updated_at", now)
-            .and_where(Expr::col("image_id").eq(id.as_str()))
-            .and_where(Expr::col("deleted").eq(flag(false)))
-            .take();
         let mut tx = self.begin_write().await?;
-        if tx.execute(dialect, &update).await? == 0 {
-            return Err(match why_not_updated(&mut tx, dialect, &id).await {
-                DbError::NotFound if exists(&mut tx, dialect, &id).await? => DbError::Conflict,
-                other => other,
-            });
-        }
-        tx.execute(dialect, &members).await?;
-        // Its tags and properties leave the orders their indexes give the
-        // list, and the counts a list is planned by.
-        for unlisted in children::unlist(&id) {
-            tx.execute(dialect, &unlisted).await?;
-        }
-        let lease = Query::delete()
-            .from_table(UPLOADS)
-            .and_where(Expr::col("image_id").eq(id.as_str()))
-            .take();
-        tx.execute(dialect, &lease).await?;
+        delete_in(&mut tx, self.dialect(), id, expected, to, now).await?;
         tx.commit().await
     }
 
@@ -517,6 +481,57 @@ async fn exists(tx: &mut WriteTx<'_>, dialect: Dialect, id: &str) -> Result<bool
         .and_where(Expr::col("id").eq(id))
         .take();
     Ok(!tx.fetch_all(dialect, &query).await?.is_empty())
+}
+
+/// Marks image `id` (at `expected`) deleted in `tx`, with its memberships,
+/// takes its tags and properties out of the list, and drops its upload
+/// lease: what [`Database::delete_image`] commits, for callers that delete
+/// many images in one transaction.
+pub(crate) async fn delete_in(
+    tx: &mut WriteTx<'_>,
+    dialect: Dialect,
+    id: ImageId,
+    expected: Version,
+    to: ImageStatus,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let id = id.to_string();
+    let now = to_micros(now);
+    let update = Query::update()
+        .table(IMAGES)
+        .value("status", to.as_str())
+        .value("deleted", flag(true))
+        .value("deleted_at", now)
+        .value("updated_at", now)
+        .value(VERSION, bumped())
+        .and_where(Expr::col("id").eq(id.as_str()))
+        .and_where(Expr::col(VERSION).eq(expected.0))
+        .take();
+    let members = Query::update()
+        .table(MEMBERS)
+        .value("deleted", flag(true))
+        .value("updated_at", now)
+        .and_where(Expr::col("image_id").eq(id.as_str()))
+        .and_where(Expr::col("deleted").eq(flag(false)))
+        .take();
+    if tx.execute(dialect, &update).await? == 0 {
+        return Err(match why_not_updated(tx, dialect, &id).await {
+            DbError::NotFound if exists(tx, dialect, &id).await? => DbError::Conflict,
+            other => other,
+        });
+    }
+    tx.execute(dialect, &members).await?;
+    // Its tags and properties leave the orders their indexes give the
+    // list, and the counts a list is planned by.
+    for unlisted in children::unlist(&id) {
+        tx.execute(dialect, &unlisted).await?;
+    }
+    let lease = Query::delete()
+        .from_table(UPLOADS)
+        .and_where(Expr::col("image_id").eq(id.as_str()))
+        .take();
+    tx.execute(dialect, &lease).await?;
+    Ok(())
 }
 
 /// After a compare-and-set matched nothing: was the image gone, or changed?

@@ -299,18 +299,24 @@ pub async fn load_catalogue(
 }
 
 /// Deletes images stored by [`load_catalogue`] as the API deletes one
-/// (status `deleted`, deleted at `at`), each on its own.
+/// (status `deleted`, deleted at `at`): the statements of
+/// [`Database::delete_image`], all in one transaction.
 pub async fn delete_loaded(db: &Database, images: &[(ImageId, Timestamp)]) -> Result<(), DbError> {
-    for (id, at) in images {
+    let mut versions = Vec::with_capacity(images.len());
+    for (id, _) in images {
         let Some(found) = db.get_image_versioned(*id).await? else {
             return Err(DbError::internal(format!(
                 "image {id} is not there to delete"
             )));
         };
-        db.delete_image(*id, found.version, ImageStatus::Deleted, *at)
-            .await?;
+        versions.push(found.version);
     }
-    Ok(())
+    let dialect = db.dialect();
+    let mut tx = db.begin_write().await?;
+    for ((id, at), version) in images.iter().zip(versions) {
+        crate::images::delete_in(&mut tx, dialect, *id, version, ImageStatus::Deleted, *at).await?;
+    }
+    tx.commit().await
 }
 
 /// Rewrites every tag, property and location row of the live image `id`
