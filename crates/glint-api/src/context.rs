@@ -24,12 +24,18 @@ pub struct Ctx(pub RequestContext);
 /// joined with commas, as a WSGI server joins it; leading and trailing
 /// blanks removed. `None` only when the header is absent.
 fn header(parts: &Parts, name: &str) -> Option<String> {
-    let mut values = parts.headers.get_all(name).iter().peekable();
-    values.peek()?;
-    let joined: Vec<String> = values
-        .map(|v| v.as_bytes().iter().map(|&b| char::from(b)).collect())
-        .collect();
-    Some(joined.join(",").trim_matches([' ', '\t']).to_string())
+    let mut values = parts.headers.get_all(name).iter();
+    let first = values.next()?;
+    let mut joined: String = first.as_bytes().iter().map(|&b| char::from(b)).collect();
+    for value in values {
+        joined.push(',');
+        joined.extend(value.as_bytes().iter().map(|&b| char::from(b)));
+    }
+    let trimmed = joined.trim_matches([' ', '\t']);
+    if trimmed.len() == joined.len() {
+        return Some(joined);
+    }
+    Some(trimmed.to_string())
 }
 
 /// An identity header that names someone: its default when absent, 400

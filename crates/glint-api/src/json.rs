@@ -36,7 +36,8 @@ impl Formatter for PythonStyle {
 
 /// Serializes `value` with Glance's separators.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(512);
+    // An image's document is 600 to 1,000 bytes.
+    let mut out = Vec::with_capacity(1024);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonStyle);
     value.serialize(&mut ser)?;
     Ok(out)

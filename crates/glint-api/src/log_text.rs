@@ -18,6 +18,15 @@ pub fn capped(text: &str) -> Capped<'_> {
 impl fmt::Display for Capped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self.0;
+        // Most texts need nothing done: written at once, not a character
+        // at a time.
+        // No control character (U+0000–U+001F, U+007F, U+0080–U+009F, the
+        // last written 0xC2 0x80–0x9F) can be in a text without these bytes.
+        if text.len() <= MAX_LOGGED_BYTES
+            && text.bytes().all(|b| b >= 0x20 && b != 0x7f && b != 0xc2)
+        {
+            return f.write_str(text);
+        }
         let end = (0..=MAX_LOGGED_BYTES.min(text.len()))
             .rev()
             .find(|&i| text.is_char_boundary(i))
@@ -57,5 +66,9 @@ mod tests {
     fn control_characters_cannot_start_a_new_line() {
         let shown = capped("a\nERROR forged\r\x1b[31m").to_string();
         assert_eq!(shown, "a\\nERROR forged\\r\\u{1b}[31m");
+        // A control character of the C1 block; `¡` (U+00A1), just after
+        // the block, is none.
+        assert_eq!(capped("a\u{85}b\u{7f}").to_string(), "a\\u{85}b\\u{7f}");
+        assert_eq!(capped("¡señor!").to_string(), "¡señor!");
     }
 }

@@ -4,8 +4,6 @@
 //! buffer by `Serialize` impls instead of being built as `serde_json`
 //! values first: a page of 100 used to cost a map per image.
 
-use std::fmt;
-
 use glint_core::ImagePage;
 use glint_model::time::format_iso;
 use glint_model::{Image, ImageId, Member};
@@ -179,32 +177,35 @@ fn write_field<M: SerializeMap>(
         Field::OsHidden => map.serialize_entry(key, &image.os_hidden),
         Field::OsHashAlgo => map.serialize_entry(key, &image.os_hash_algo),
         Field::OsHashValue => map.serialize_entry(key, &image.os_hash_value),
-        Field::Id => map.serialize_entry(key, &Text(image.id)),
+        Field::Id => map.serialize_entry(key, &Link(image.id, "", "")),
         Field::CreatedAt => map.serialize_entry(key, &format_iso(image.created_at)),
         Field::UpdatedAt => map.serialize_entry(key, &format_iso(image.updated_at)),
         Field::Tags => map.serialize_entry(key, &image.tags),
-        Field::SelfLink => map.serialize_entry(key, &Link(image.id, "")),
-        Field::File => map.serialize_entry(key, &Link(image.id, "/file")),
+        Field::SelfLink => map.serialize_entry(key, &Link(image.id, IMAGES, "")),
+        Field::File => map.serialize_entry(key, &Link(image.id, IMAGES, "/file")),
         Field::Schema => map.serialize_entry(key, "/v2/schemas/image"),
     }
 }
 
-/// A value written as a JSON string through its `Display`, without an
-/// intermediate `String`.
-struct Text<T>(T);
+const IMAGES: &str = "/v2/images/";
 
-impl<T: fmt::Display> Serialize for Text<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
-    }
-}
-
-/// `/v2/images/<id><suffix>`.
-struct Link(ImageId, &'static str);
+/// `<prefix><id><suffix>`, put together on the stack: every image shown
+/// writes its id three times.
+struct Link(ImageId, &'static str, &'static str);
 
 impl Serialize for Link {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_args!("/v2/images/{}{}", self.0, self.1))
+        let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = self.0.as_uuid().hyphenated().encode_lower(&mut id);
+        let (prefix, suffix) = (self.1, self.2);
+        if prefix.is_empty() && suffix.is_empty() {
+            return serializer.serialize_str(id);
+        }
+        let mut text = String::with_capacity(prefix.len() + id.len() + suffix.len());
+        text.push_str(prefix);
+        text.push_str(id);
+        text.push_str(suffix);
+        serializer.serialize_str(&text)
     }
 }
 

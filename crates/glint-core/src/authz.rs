@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use glint_model::{Image, Visibility};
-use glint_policy::{Enforcer, Target};
+use glint_policy::{Enforcer, Target, TargetKeys};
 use serde_json::Value;
 
 use crate::context::RequestContext;
@@ -20,6 +20,9 @@ pub type SharedRemoteCheck = Arc<dyn AsyncRemoteCheck>;
 pub struct Authz {
     enforcer: Arc<Enforcer>,
     remote: SharedRemoteCheck,
+    /// What of an image the rules may read: only that goes into an
+    /// image's target (every list builds one per image).
+    image_keys: Arc<TargetKeys>,
 }
 
 impl std::fmt::Debug for Authz {
@@ -34,6 +37,7 @@ impl Authz {
     /// Policy decisions without remote checks: every `http:` check denies.
     pub fn new(enforcer: Arc<Enforcer>) -> Self {
         Authz {
+            image_keys: Arc::new(enforcer.target_keys()),
             enforcer,
             remote: Arc::new(DenyRemote),
         }
@@ -47,6 +51,11 @@ impl Authz {
 
     pub fn enforcer(&self) -> &Enforcer {
         &self.enforcer
+    }
+
+    /// [`image_target`] with only what the rules may read.
+    pub fn image_target(&self, ctx: &RequestContext, image: &Image) -> Target {
+        target_of(ctx, image, &self.image_keys)
     }
 
     /// Soft check of a rule against a target. Remote checks the decision
@@ -86,7 +95,7 @@ impl Authz {
         image: &Image,
         rule: &'static str,
     ) -> Result<(), CoreError> {
-        let target = image_target(ctx, image);
+        let target = self.image_target(ctx, image);
         if self.check(ctx, rule, &target).await {
             return Ok(());
         }
@@ -105,7 +114,7 @@ impl Authz {
         image: &Image,
         rule: &'static str,
     ) -> Result<(), CoreError> {
-        let target = image_target(ctx, image);
+        let target = self.image_target(ctx, image);
         if !self.check(ctx, "get_image", &target).await {
             return Err(CoreError::image_not_found(image.id, Lookup::MemberPolicy));
         }
@@ -113,7 +122,7 @@ impl Authz {
     }
 
     pub async fn can_get_image(&self, ctx: &RequestContext, image: &Image) -> bool {
-        self.check(ctx, "get_image", &image_target(ctx, image))
+        self.check(ctx, "get_image", &self.image_target(ctx, image))
             .await
     }
 
@@ -129,7 +138,8 @@ impl Authz {
             Visibility::Community => "communitize_image",
             _ => return Ok(()),
         };
-        self.enforce(ctx, rule, &image_target(ctx, image)).await
+        self.enforce(ctx, rule, &self.image_target(ctx, image))
+            .await
     }
 }
 
@@ -137,41 +147,70 @@ impl Authz {
 /// Glance's aliases (`project_id` is the owner, `member_id` the caller's
 /// project when the caller reached a shared image as a member).
 pub fn image_target(ctx: &RequestContext, image: &Image) -> Target {
-    let mut t = Target::new();
-    for (k, v) in image.visible_properties() {
-        t.insert(k.clone(), Value::String(v.clone()));
-    }
-    let owner = image
-        .owner
-        .clone()
-        .map(Value::String)
-        .unwrap_or(Value::Null);
-    t.insert("id".into(), Value::String(image.id.to_string()));
-    t.insert("project_id".into(), owner.clone());
-    t.insert("owner".into(), owner);
-    t.insert(
-        "visibility".into(),
-        Value::String(image.visibility.as_str().into()),
-    );
-    t.insert("status".into(), Value::String(image.status.as_str().into()));
-    t.insert("protected".into(), Value::Bool(image.protected));
-    t.insert("os_hidden".into(), Value::Bool(image.os_hidden));
-    if let Some(name) = &image.name {
-        t.insert("name".into(), Value::String(name.clone()));
-    }
-    let is_member = image.visibility == Visibility::Shared
-        && ctx.project_id().is_some()
-        && ctx.project_id() != image.owner.as_deref();
-    let member = if is_member {
-        ctx.project_id()
-            .map(|p| Value::String(p.to_string()))
-            .unwrap_or(Value::Null)
-    } else {
-        Value::Null
+    target_of(ctx, image, &TargetKeys::All)
+}
+
+/// The keys of [`image_target`] that `keys` wants.
+fn target_of(ctx: &RequestContext, image: &Image, keys: &TargetKeys) -> Target {
+    let TargetKeys::Only(keys) = keys else {
+        let mut t: Target = image
+            .visible_properties()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        for key in IMAGE_KEYS {
+            if let Some(value) = image_value(ctx, image, key) {
+                t.insert(key.to_string(), value);
+            }
+        }
+        return t;
     };
-    t.insert("member_id".into(), member.clone());
-    t.insert("member".into(), member);
-    t
+    keys.iter()
+        .filter_map(|key| {
+            let value = image_value(ctx, image, key).or_else(|| {
+                let (_, v) = image.visible_properties().find(|(k, _)| *k == key)?;
+                Some(Value::String(v.clone()))
+            })?;
+            Some((key.clone(), value))
+        })
+        .collect()
+}
+
+/// The keys of an image's target that are not its extra properties; each
+/// takes the place of a property of its name.
+const IMAGE_KEYS: [&str; 10] = [
+    "id",
+    "project_id",
+    "owner",
+    "visibility",
+    "status",
+    "protected",
+    "os_hidden",
+    "name",
+    "member_id",
+    "member",
+];
+
+fn image_value(ctx: &RequestContext, image: &Image, key: &str) -> Option<Value> {
+    let text = |s: &str| Value::String(s.to_string());
+    Some(match key {
+        "id" => Value::String(image.id.to_string()),
+        "project_id" | "owner" => image.owner.as_deref().map_or(Value::Null, text),
+        "visibility" => text(image.visibility.as_str()),
+        "status" => text(image.status.as_str()),
+        "protected" => Value::Bool(image.protected),
+        "os_hidden" => Value::Bool(image.os_hidden),
+        "name" => text(image.name.as_deref()?),
+        "member_id" | "member" => {
+            let is_member = image.visibility == Visibility::Shared
+                && ctx.project_id().is_some()
+                && ctx.project_id() != image.owner.as_deref();
+            match ctx.project_id() {
+                Some(project) if is_member => text(project),
+                _ => Value::Null,
+            }
+        }
+        _ => return None,
+    })
 }
 
 /// The target of a create request: the proposed owner and visibility. An

@@ -15,8 +15,40 @@ pub fn now() -> Timestamp {
 }
 
 /// `2026-11-27T02:15:42Z`, the form Glance puts in every view.
+/// Written digit by digit: every view shows two of these per image, and
+/// `time`'s formatting walks its description for each.
 pub fn format_iso(t: Timestamp) -> String {
     let t = t.to_offset(UtcOffset::UTC);
+    let Ok(year) = u32::try_from(t.year()) else {
+        return described_iso(t);
+    };
+    if year > 9999 {
+        return described_iso(t);
+    }
+    let (_, month, day) = t.to_calendar_date();
+    let (hour, minute, second) = t.to_hms();
+    let mut out = String::with_capacity(20);
+    let fields = [
+        (year, 4, '-'),
+        (u32::from(u8::from(month)), 2, '-'),
+        (u32::from(day), 2, 'T'),
+        (u32::from(hour), 2, ':'),
+        (u32::from(minute), 2, ':'),
+        (u32::from(second), 2, 'Z'),
+    ];
+    for (value, width, after) in fields {
+        for place in (0..width).rev() {
+            let digit = value / 10_u32.pow(place) % 10;
+            out.push(char::from_digit(digit, 10).unwrap_or('0'));
+        }
+        out.push(after);
+    }
+    out
+}
+
+/// [`format_iso`] through `time`'s formatting, for years of other than
+/// four digits.
+fn described_iso(t: Timestamp) -> String {
     let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     t.format(&fmt).unwrap_or_default()
 }
@@ -64,6 +96,32 @@ pub fn parse_iso(s: &str) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_written_digit_by_digit_is_what_time_writes() {
+        let mut micros = -62_135_596_800_000_000_i64; // 0001-01-01
+        let end = 253_402_300_799_000_000_i64; // 9999-12-31T23:59:59
+        // About two thousand instants across the range, at odd steps.
+        let step = (end - micros) / 2_011;
+        while micros <= end {
+            let t = from_micros(micros);
+            assert_eq!(format_iso(t), described_iso(t), "{micros}");
+            micros += step;
+        }
+        for t in [
+            from_micros(0),
+            from_micros(end),
+            from_micros(951_782_400_999_999),
+        ] {
+            assert_eq!(format_iso(t), described_iso(t));
+        }
+        assert_eq!(
+            format_iso(from_micros(951_782_400_000_000)),
+            "2000-02-29T00:00:00Z"
+        );
+        let offset = OffsetDateTime::UNIX_EPOCH.to_offset(UtcOffset::from_hms(-5, 0, 0).unwrap());
+        assert_eq!(format_iso(offset), "1970-01-01T00:00:00Z");
+    }
 
     #[test]
     fn a_time_whose_utc_is_out_of_range_is_no_time() {

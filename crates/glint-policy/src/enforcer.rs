@@ -36,6 +36,26 @@ pub enum Decision {
     Pending(Vec<RemoteQuery>),
 }
 
+/// The target keys the rules of an enforcer may read, for callers that
+/// build targets: a key no rule reads need not be in the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetKeys {
+    /// An `http:` check, sent the whole target, is among the rules.
+    All,
+    /// Only these keys.
+    Only(BTreeSet<String>),
+}
+
+impl TargetKeys {
+    /// Whether a target should hold `key`.
+    pub fn wants(&self, key: &str) -> bool {
+        match self {
+            TargetKeys::All => true,
+            TargetKeys::Only(keys) => keys.contains(key),
+        }
+    }
+}
+
 /// Holds named rules and decides requests against them.
 #[derive(Debug, Clone, Default)]
 pub struct Enforcer {
@@ -185,6 +205,17 @@ impl Enforcer {
         self.rules
             .iter()
             .map(|(name, entry)| (name.as_str(), &entry.rule))
+    }
+
+    /// The target keys the rules in effect may read.
+    pub fn target_keys(&self) -> TargetKeys {
+        let mut keys = Vec::new();
+        for (_, rule) in self.rules() {
+            if !rule.target_keys(&mut keys) {
+                return TargetKeys::All;
+            }
+        }
+        TargetKeys::Only(keys.into_iter().map(str::to_string).collect())
     }
 
     /// All rules in effect with their metadata, by name.

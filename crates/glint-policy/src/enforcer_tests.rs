@@ -376,3 +376,76 @@ fn decide_denies_an_unfillable_remote_url_without_asking() {
         Decision::Denied
     );
 }
+
+#[test]
+fn target_keys_are_the_keys_the_rules_read() {
+    let glance = Enforcer::with_glance_defaults().target_keys();
+    for key in ["project_id", "member_id", "visibility", "owner"] {
+        assert!(glance.wants(key), "{key}");
+    }
+    assert!(!glance.wants("os_distro"));
+    assert!(!glance.wants("name"));
+
+    let keys = enforcer(&[
+        ("a", "role:admin_%(owner)s or 'x':%(os_distro)s"),
+        ("b", "not project_id:%(target.image.project_id)s"),
+        ("c", "'%(literal)s':%%(escaped)s and rule:a"),
+        ("d", "user_id:'quoted_%(not_a_key)s'"),
+    ])
+    .target_keys();
+    let TargetKeys::Only(keys) = keys else {
+        panic!("no http: check, yet every key");
+    };
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "os_distro",
+            "owner",
+            "target",
+            "target.image",
+            "target.image.project_id"
+        ]
+    );
+
+    let remote = enforcer(&[
+        ("a", "role:reader"),
+        ("b", "role:x or http://policy/%(id)s"),
+    ]);
+    assert_eq!(remote.target_keys(), TargetKeys::All);
+    assert!(remote.target_keys().wants("anything"));
+}
+
+#[test]
+fn a_rule_reads_the_same_from_a_target_of_only_its_keys() {
+    let rules = enforcer(&[(
+        "get",
+        "project_id:%(owner)s or ('cirros':%(os_distro)s and project_id:%(target.project)s)",
+    )]);
+    let full: Target = [
+        ("owner", json!("p1")),
+        ("os_distro", json!("cirros")),
+        ("name", json!("n")),
+        ("target", json!({"project": "p2"})),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let keys = rules.target_keys();
+    let trimmed: Target = full
+        .iter()
+        .filter(|(k, _)| keys.wants(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(trimmed.len(), 3, "{trimmed:?}");
+    for project in ["p1", "p2", "p3"] {
+        let creds = member_of(project);
+        assert_eq!(
+            rules.enforce("get", &trimmed, &creds, &NoRemote),
+            rules.enforce("get", &full, &creds, &NoRemote),
+            "{project}"
+        );
+    }
+    assert!(rules.enforce("get", &trimmed, &member_of("p2"), &NoRemote));
+    assert!(!rules.enforce("get", &trimmed, &member_of("p3"), &NoRemote));
+}

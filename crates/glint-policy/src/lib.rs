@@ -18,7 +18,7 @@ mod template;
 
 pub use check::{Credentials, KnownRemote, NoRemote, RemoteCheck, RemoteQuery, Target};
 pub use defaults::{GLANCE_DEFAULTS, RuleDefault, sample_policy_yaml};
-pub use enforcer::{Decision, Enforcer, RuleEntry};
+pub use enforcer::{Decision, Enforcer, RuleEntry, TargetKeys};
 pub use error::PolicyError;
 pub use parser::{parse_list_rule, parse_rule};
 pub use rule::Rule;

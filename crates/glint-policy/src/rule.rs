@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::{check, template};
+
 /// A parsed policy rule.
 ///
 /// The text of each check is kept as written so that [`fmt::Display`] gives
@@ -45,6 +47,24 @@ impl Rule {
             Rule::Not(inner) => inner.collect_references(out),
             _ => {}
         }
+    }
+
+    /// Adds to `keys` the target keys this rule may read; `false` when it
+    /// may read any (an `http:` check is sent the whole target).
+    pub(crate) fn target_keys<'a>(&'a self, keys: &mut Vec<&'a str>) -> bool {
+        match self {
+            Rule::Role(name) => keys.extend(template::keys(name)),
+            Rule::Generic { right, .. } if check::unquote(right).is_none() => {
+                keys.extend(template::keys(right));
+            }
+            Rule::Http(_) => return false,
+            Rule::And(items) | Rule::Or(items) => {
+                return items.iter().all(|rule| rule.target_keys(keys));
+            }
+            Rule::Not(inner) => return inner.target_keys(keys),
+            Rule::Always | Rule::Never | Rule::RuleRef(_) | Rule::Generic { .. } => {}
+        }
+        true
     }
 
     fn write(&self, f: &mut fmt::Formatter<'_>, nested: bool) -> fmt::Result {

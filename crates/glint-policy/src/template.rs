@@ -42,6 +42,25 @@ fn next_piece(text: &str) -> Result<(Piece<'_>, &str), &'static str> {
     }
 }
 
+/// The keys `template` would look up in a target: each `%(key)s`, and for
+/// a dotted key each part before a dot as well (see [`lookup`]). A
+/// malformed template looks nothing up.
+pub(crate) fn keys(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while !rest.is_empty() {
+        let Ok((piece, after)) = next_piece(rest) else {
+            return Vec::new();
+        };
+        if let Piece::Key(key) = piece {
+            out.extend(key.match_indices('.').map(|(dot, _)| &key[..dot]));
+            out.push(key);
+        }
+        rest = after;
+    }
+    out
+}
+
 /// Checks that every `%` in `text` is part of `%(key)s` or `%%`.
 pub(crate) fn validate(text: &str) -> Result<(), &'static str> {
     let mut rest = text;
