@@ -27,23 +27,22 @@ pub fn format_iso(t: Timestamp) -> String {
     }
     let (_, month, day) = t.to_calendar_date();
     let (hour, minute, second) = t.to_hms();
-    let mut out = String::with_capacity(20);
+    let mut text = *b"0000-00-00T00:00:00Z";
     let fields = [
-        (year, 4, '-'),
-        (u32::from(u8::from(month)), 2, '-'),
-        (u32::from(day), 2, 'T'),
-        (u32::from(hour), 2, ':'),
-        (u32::from(minute), 2, ':'),
-        (u32::from(second), 2, 'Z'),
+        (0, 4, year),
+        (5, 2, u32::from(u8::from(month))),
+        (8, 2, u32::from(day)),
+        (11, 2, u32::from(hour)),
+        (14, 2, u32::from(minute)),
+        (17, 2, u32::from(second)),
     ];
-    for (value, width, after) in fields {
-        for place in (0..width).rev() {
-            let digit = value / 10_u32.pow(place) % 10;
-            out.push(char::from_digit(digit, 10).unwrap_or('0'));
+    for (at, width, mut value) in fields {
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
         }
-        out.push(after);
     }
-    out
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// [`format_iso`] through `time`'s formatting, for years of other than
