@@ -191,3 +191,58 @@ async fn list_visibility_filter_restricts_to_that_visibility() {
     let all = sorted(p1.list_names("visibility=all").await);
     assert_eq!(all, ["community", "private", "public", "shared"]);
 }
+
+/// A `get_image` rule that reads an extra property (and a dotted key)
+/// decides shows and list pages: an image's policy target holds whatever
+/// key the rules in effect read, though only those.
+#[tokio::test]
+async fn a_get_image_rule_on_a_property_decides_shows_and_lists() {
+    let app = TestApp::builder()
+        .policy_overrides(
+            "\"get_image\": \"project_id:%(owner)s or 'cirros':%(os_distro)s \
+             or 'yes':%(lab.shared)s\"\n",
+        )
+        .start()
+        .await;
+    let admin = app.admin();
+    let mut ids = Vec::new();
+    for (name, extra) in [
+        ("cirros", json!({"os_distro": "cirros"})),
+        ("ubuntu", json!({"os_distro": "ubuntu"})),
+        ("dotted", json!({"lab.shared": "yes"})),
+        ("plain", json!({})),
+    ] {
+        let mut body = json!({"name": name, "visibility": "public"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ids.push(id_of(&admin.create_image(body).await));
+    }
+    let shown: Vec<StatusCode> = show_statuses(&app, "p2", &ids).await;
+    assert_eq!(
+        shown,
+        [
+            StatusCode::OK,
+            StatusCode::NOT_FOUND,
+            StatusCode::OK,
+            StatusCode::NOT_FOUND
+        ]
+    );
+    assert_eq!(
+        sorted(app.member_of("p2").list_names("").await),
+        ["cirros", "dotted"]
+    );
+    // The owner passes the rule by its first check.
+    assert_eq!(
+        sorted(app.admin().list_names("").await),
+        ["cirros", "dotted", "plain", "ubuntu"]
+    );
+}
+
+async fn show_statuses(app: &TestApp, project: &str, ids: &[String]) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for id in ids {
+        statuses.push(show_status(app, project, id).await);
+    }
+    statuses
+}
