@@ -18,10 +18,9 @@ pub fn capped(text: &str) -> Capped<'_> {
 impl fmt::Display for Capped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self.0;
-        // Most texts need nothing done: written at once, not a character
-        // at a time.
-        // No control character (U+0000–U+001F, U+007F, U+0080–U+009F, the
-        // last written 0xC2 0x80–0x9F) can be in a text without these bytes.
+        // Most texts need nothing done and are written at once: none of
+        // these bytes, no control character (U+0000–U+001F, U+007F, and
+        // U+0080–U+009F, written 0xC2 0x80–0x9F).
         if text.len() <= MAX_LOGGED_BYTES
             && text.bytes().all(|b| b >= 0x20 && b != 0x7f && b != 0xc2)
         {
