@@ -1,6 +1,6 @@
 //! The list query set at scale, at the database layer: seeds a catalogue
-//! of N images through the bulk loader (the same row and child-row
-//! statements as `create_image`, many images per transaction), gathers
+//! of N images through the bulk loader (the rows `create_image` and
+//! `delete_image` leave, many images per transaction), gathers
 //! statistics as the `statistics` worker would, then times one 100-image
 //! page of each list shape (median and worst of 5, after one warm-up) for
 //! an admin and for a member of one project, and prints a Markdown table.
@@ -117,79 +117,43 @@ async fn seed(db: &Database, count: usize) {
 }
 
 /// Seeds batch `batch` (rows `batch * BATCH` on; those from `count` on
-/// deleted) unless an earlier run did: it is stored in one transaction
-/// and its deletes in a second, so its last row tells how far it got.
-/// Answers 1 when it wrote anything.
+/// stored as deleted, at their creation) in one transaction, unless an
+/// earlier run did: its last row tells. Answers 1 when it wrote it.
 async fn seed_batch(db: &Database, count: usize, batch: usize) -> usize {
     let from = batch * BATCH;
     let end = (from + BATCH).min(2 * count);
-    let last = format!("image-{:08}", end - 1);
-    let rows = |deleted: bool| {
-        format!(
-            "SELECT COUNT(*) FROM images WHERE name = '{last}'{}",
-            if deleted {
-                " AND status = 'deleted'"
-            } else {
-                ""
-            }
-        )
-    };
-    let stored = glint_db::testing::scalar(db, &rows(false))
-        .await
-        .expect("count")
-        > 0;
-    let to_delete = from.max(count)..end;
-    if !stored {
-        let images: Vec<Image> = (from..end).map(|i| image(i, projects(count))).collect();
-        let members: Vec<Member> = images
-            .iter()
-            .enumerate()
-            .filter(|(_, image)| image.visibility == Visibility::Shared)
-            .map(|(k, image)| Member {
-                image_id: image.id,
-                member_id: format!("project-{}", (from + k + 1) % projects(count)),
-                status: MemberStatus::Accepted,
-                created_at: image.created_at,
-                updated_at: image.created_at,
-            })
-            .collect();
-        glint_db::testing::load_catalogue(db, &images, &members)
-            .await
-            .expect("load");
-        let gone: Vec<_> = images
-            .iter()
-            .skip(count.saturating_sub(from))
-            .map(|image| (image.id, image.created_at))
-            .collect();
-        if !gone.is_empty() {
-            glint_db::testing::delete_loaded(db, &gone)
-                .await
-                .expect("delete");
-        }
-        return 1;
-    }
-    if to_delete.is_empty()
-        || glint_db::testing::scalar(db, &rows(true))
-            .await
-            .expect("count")
-            > 0
-    {
+    let last = format!(
+        "SELECT COUNT(*) FROM images WHERE name = 'image-{:08}'",
+        end - 1
+    );
+    if glint_db::testing::scalar(db, &last).await.expect("count") > 0 {
         return 0;
     }
-    // Stored, but cut short before its deletes.
-    let admin = admin_viewer();
-    let mut gone = Vec::new();
-    for i in to_delete {
-        let name = format!("image-{i:08}");
-        let found = db
-            .list_images(&query(&[("name", &name)]), 1, None, &admin)
-            .await
-            .expect("look up by name");
-        gone.extend(found.iter().map(|image| (image.id, image.created_at)));
-    }
-    glint_db::testing::delete_loaded(db, &gone)
+    let images: Vec<Image> = (from..end)
+        .map(|i| {
+            let mut image = image(i, projects(count));
+            if i >= count {
+                image.status = ImageStatus::Deleted;
+                image.deleted_at = Some(image.created_at);
+            }
+            image
+        })
+        .collect();
+    let members: Vec<Member> = images
+        .iter()
+        .enumerate()
+        .filter(|(_, image)| image.visibility == Visibility::Shared)
+        .map(|(k, image)| Member {
+            image_id: image.id,
+            member_id: format!("project-{}", (from + k + 1) % projects(count)),
+            status: MemberStatus::Accepted,
+            created_at: image.created_at,
+            updated_at: image.created_at,
+        })
+        .collect();
+    glint_db::testing::load_catalogue(db, &images, &members)
         .await
-        .expect("delete");
+        .expect("load");
     1
 }
 

@@ -148,8 +148,18 @@ fn bad_build(e: sea_query::error::Error) -> DbError {
 
 /// The insert of a new, live image's row (its children copy included).
 pub(crate) fn insert_image(image: &Image) -> Result<InsertStatement, DbError> {
+    insert_image_marked(image, false)
+}
+
+/// [`insert_image`] with the row's `deleted` flag given: set, the row is
+/// what [`delete_in`] leaves of an image whose status and times `image`
+/// already carries.
+pub(crate) fn insert_image_marked(
+    image: &Image,
+    deleted: bool,
+) -> Result<InsertStatement, DbError> {
     let mut values = rows::image_values(image)?;
-    values.push(Expr::val(flag(false)));
+    values.push(Expr::val(flag(deleted)));
     values.push(Expr::val(children::document(image)?));
     let mut insert = Query::insert();
     insert

@@ -42,6 +42,11 @@ fn revive(m: &Member) -> UpdateStatement {
 }
 
 pub(crate) fn insert(m: &Member) -> Result<InsertStatement, DbError> {
+    insert_marked(m, false)
+}
+
+/// [`insert`] with the row's `deleted` flag given.
+pub(crate) fn insert_marked(m: &Member, deleted: bool) -> Result<InsertStatement, DbError> {
     let mut insert = Query::insert();
     insert
         .into_table(MEMBERS)
@@ -52,7 +57,7 @@ pub(crate) fn insert(m: &Member) -> Result<InsertStatement, DbError> {
             Expr::val(m.status.as_str()),
             Expr::val(to_micros(m.created_at)),
             Expr::val(to_micros(m.updated_at)),
-            Expr::val(flag(false)),
+            Expr::val(flag(deleted)),
         ])
         .map_err(|e| DbError::internal(e.to_string()))?;
     Ok(insert)

@@ -274,26 +274,49 @@ pub async fn read_scalar(db: &Database, sql: &str) -> Result<i64, DbError> {
         .ok_or_else(|| DbError::internal("no row"))
 }
 
-/// Stores `images` (live, as [`Database::create_image`] does) and
-/// `members` in one transaction: catalogues of thousands of images for
-/// tests, in a moment.
+/// Stores `images` and `members` in one transaction: catalogues of
+/// thousands of images for tests, in a moment. A live image's rows are
+/// those [`Database::create_image`] writes; an image that carries a
+/// deletion time (status `deleted` or `pending_delete`, `updated_at` its
+/// deletion) is stored as [`Database::delete_image`] leaves one, its
+/// memberships marked deleted then too, without the update of every
+/// index that deleting a stored row costs.
 pub async fn load_catalogue(
     db: &Database,
     images: &[Image],
     members: &[glint_model::Member],
 ) -> Result<(), DbError> {
     let dialect = db.dialect();
+    let mut deleted_at = std::collections::HashMap::new();
     let mut tx = db.begin_write().await?;
     for image in images {
-        tx.execute(dialect, &crate::images::insert_image(image)?)
-            .await?;
-        for statement in children::insert_children(image)? {
+        let deleted = image.deleted_at.is_some();
+        tx.execute(
+            dialect,
+            &crate::images::insert_image_marked(image, deleted)?,
+        )
+        .await?;
+        let children = match image.deleted_at {
+            Some(at) => {
+                deleted_at.insert(image.id, at);
+                children::insert_children_unlisted(image)?
+            }
+            None => children::insert_children(image)?,
+        };
+        for statement in children {
             tx.execute(dialect, &statement).await?;
         }
     }
     for member in members {
-        tx.execute(dialect, &crate::members::insert(member)?)
-            .await?;
+        let insert = match deleted_at.get(&member.image_id) {
+            Some(at) => {
+                let mut gone = member.clone();
+                gone.updated_at = *at;
+                crate::members::insert_marked(&gone, true)?
+            }
+            None => crate::members::insert(member)?,
+        };
+        tx.execute(dialect, &insert).await?;
     }
     tx.commit().await
 }

@@ -1,19 +1,39 @@
 //! The bulk loader that seeds catalogues of a million images for the list
-//! benchmark (`glint_db::testing::load_catalogue`, then `delete_loaded`)
+//! benchmark (`glint_db::testing::load_catalogue`, and `delete_loaded`)
 //! must leave the very rows the API leaves: otherwise the benchmark would
 //! time another database than a real one. Images are made through the
 //! API (queued with tags and properties, shared with a member, uploaded,
-//! deleted), read back, loaded into a second database of the same kind,
-//! and every row of each compared.
+//! deleted with a member), read back, loaded into other databases of the
+//! same kind (the deleted one stored as deleted at once, and stored live
+//! then deleted), and every row of each compared.
 
 use crate::common;
 
 use common::{Backend, TestApp, expect_status, id_of};
-use glint_model::{Image, ImageId};
+use glint_model::{Image, ImageId, Member};
 use reqwest::StatusCode;
 use serde_json::json;
 
-async fn made_through_the_api(app: &TestApp) -> Vec<ImageId> {
+/// What the API made: each image's id, the image that was deleted as it
+/// was just before, and every membership as it was before any delete.
+struct Made {
+    ids: Vec<ImageId>,
+    before_delete: Image,
+    members: Vec<Member>,
+}
+
+async fn share(app: &TestApp, id: &str, member: &str) {
+    let added = app
+        .admin()
+        .post(&format!("/v2/images/{id}/members"))
+        .json(&json!({"member": member}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(added, StatusCode::OK).await;
+}
+
+async fn made_through_the_api(app: &TestApp) -> Made {
     let admin = app.admin();
     let queued = admin
         .create_image(json!({
@@ -35,27 +55,38 @@ async fn made_through_the_api(app: &TestApp) -> Vec<ImageId> {
         .await;
     let shared_id = id_of(&shared);
     app.upload_ok(&shared_id, vec![7u8; 4096]).await;
-    let member = admin
-        .post(&format!("/v2/images/{shared_id}/members"))
-        .json(&json!({"member": "project-7"}))
-        .send()
-        .await
-        .unwrap();
-    expect_status(member, StatusCode::OK).await;
+    share(app, &shared_id, "project-7").await;
     let deleted = admin
-        .create_image(json!({"name": "image-00000009", "tags": ["bucket-9"]}))
+        .create_image(json!({
+            "name": "image-00000009",
+            "visibility": "shared",
+            "tags": ["bucket-9"],
+            "group": "bucket-9",
+        }))
         .await;
     let deleted_id = id_of(&deleted);
+    share(app, &deleted_id, "project-10").await;
+    let ids: Vec<ImageId> = [&queued, &shared, &deleted]
+        .iter()
+        .map(|view| id_of(view).parse().unwrap())
+        .collect();
+    let mut members = Vec::new();
+    for id in &ids {
+        members.extend(app.db().list_members(*id).await.unwrap());
+    }
+    assert_eq!(members.len(), 2, "two members were added through the API");
+    let before_delete = app.db().get_image_any(ids[2]).await.unwrap().unwrap();
     let gone = admin
         .delete(&format!("/v2/images/{deleted_id}"))
         .send()
         .await
         .unwrap();
     expect_status(gone, StatusCode::NO_CONTENT).await;
-    [queued, shared, deleted]
-        .iter()
-        .map(|view| id_of(view).parse().unwrap())
-        .collect()
+    Made {
+        ids,
+        before_delete,
+        members,
+    }
 }
 
 #[tokio::test]
@@ -63,34 +94,43 @@ async fn bulk_loaded_images_leave_the_rows_the_api_leaves() {
     for backend in Backend::configured() {
         eprintln!("running on {backend:?}");
         let app = TestApp::builder().backend(backend.clone()).start().await;
-        let loaded = TestApp::builder().backend(backend).start().await;
-        let ids = made_through_the_api(&app).await;
+        let made = made_through_the_api(&app).await;
         let mut images: Vec<Image> = Vec::new();
-        let mut members = Vec::new();
-        let mut gone = Vec::new();
-        for id in &ids {
-            let image = app.db().get_image_any(*id).await.unwrap().unwrap();
-            if let Some(at) = image.deleted_at {
-                gone.push((*id, at));
+        for id in &made.ids {
+            images.push(app.db().get_image_any(*id).await.unwrap().unwrap());
+        }
+        let at = images[2].deleted_at.expect("deleted through the API");
+        // Stored as they are, the deleted image as deleted.
+        let at_once = TestApp::builder().backend(backend.clone()).start().await;
+        glint_db::testing::load_catalogue(at_once.db(), &images, &made.members)
+            .await
+            .unwrap();
+        // Stored live, then deleted.
+        let later = TestApp::builder().backend(backend).start().await;
+        let mut live = images.clone();
+        live[2] = made.before_delete.clone();
+        glint_db::testing::load_catalogue(later.db(), &live, &made.members)
+            .await
+            .unwrap();
+        glint_db::testing::delete_loaded(later.db(), &[(made.ids[2], at)])
+            .await
+            .unwrap();
+        for id in &made.ids {
+            let rows = glint_db::testing::image_rows(app.db(), *id).await.unwrap();
+            assert!(rows.len() >= 3, "an image row and its children: {rows:?}");
+            for copy in [&at_once, &later] {
+                let copied = glint_db::testing::image_rows(copy.db(), *id).await.unwrap();
+                assert_eq!(rows, copied, "rows of {id}");
             }
-            members.extend(app.db().list_members(*id).await.unwrap());
-            images.push(image);
         }
-        assert_eq!(gone.len(), 1, "one image was deleted through the API");
-        assert_eq!(members.len(), 1, "one member was added through the API");
-        glint_db::testing::load_catalogue(loaded.db(), &images, &members)
+        let of_deleted = glint_db::testing::image_rows(app.db(), made.ids[2])
             .await
             .unwrap();
-        glint_db::testing::delete_loaded(loaded.db(), &gone)
-            .await
-            .unwrap();
-        for id in &ids {
-            let made = glint_db::testing::image_rows(app.db(), *id).await.unwrap();
-            let copied = glint_db::testing::image_rows(loaded.db(), *id)
-                .await
-                .unwrap();
-            assert!(made.len() >= 2, "an image row and its children: {made:?}");
-            assert_eq!(made, copied, "rows of {id}");
-        }
+        assert!(
+            of_deleted
+                .iter()
+                .any(|row| row.starts_with("image_members:") && row.contains("deleted=Some(1)")),
+            "the deleted image's member is compared, marked deleted: {of_deleted:?}"
+        );
     }
 }
