@@ -1,15 +1,17 @@
 //! JSON shapes of the responses, key order as Glance writes them.
 //!
-//! Images, the bulk of every list, are written straight into the response
-//! buffer by `Serialize` impls instead of being built as `serde_json`
-//! values first: a page of 100 used to cost a map per image.
+//! Images, the bulk of every list, are written by hand straight into the
+//! response buffer (`crate::json::JsonOut`) instead of being built as
+//! `serde_json` values first: a page of 100 used to cost a map per image,
+//! and serde escapes every fixed key of every image.
 
 use glint_core::ImagePage;
-use glint_model::time::format_iso;
+use glint_model::time::{format_iso, iso_digits};
 use glint_model::{Image, ImageId, Member};
 use glint_store::StoreRegistry;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
+
+use crate::json::{JsonOut, WriteJson};
 
 /// The base attributes of an image view, in Glance's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,10 +93,11 @@ pub fn image_placed<'a>(image: &'a Image, placement: Placement<'a>) -> ImageView
     ImageView(image, placement)
 }
 
-impl Serialize for ImageView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl WriteJson for ImageView<'_> {
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
         let image = self.0;
-        let mut map = serializer.serialize_map(None)?;
+        let first = &mut true;
+        out.raw("{");
         // An extra property named like a base attribute (none can be set
         // through the API) takes its place and is replaced by its value,
         // as inserting into one JSON object would do; bit i marks FIELDS[i]
@@ -103,18 +106,21 @@ impl Serialize for ImageView<'_> {
         for (key, value) in image.visible_properties() {
             match FIELDS.iter().position(|(name, _)| name == key) {
                 Some(i) => {
-                    write_field(&mut map, image, FIELDS[i])?;
+                    write_field(out, first, image, FIELDS[i]);
                     written |= 1 << i;
                 }
-                None => map.serialize_entry(key, value)?,
+                None => {
+                    out.key(first, key);
+                    out.str(value);
+                }
             }
         }
         for (i, field) in FIELDS.into_iter().enumerate() {
             if written & (1 << i) == 0 {
-                write_field(&mut map, image, field)?;
+                write_field(out, first, image, field);
             }
             if field.1 == Field::UpdatedAt {
-                write_locations(&mut map, image, self.1)?;
+                write_locations(out, first, image, self.1)?;
             }
         }
         if self.1.stores.is_some() {
@@ -123,26 +129,30 @@ impl Serialize for ImageView<'_> {
                 .filter_map(|l| l.store_id())
                 .collect();
             if !stores.is_empty() {
-                map.serialize_entry("stores", &stores.join(","))?;
+                out.fixed_key(first, "stores");
+                out.str(&stores.join(","));
             }
         }
-        map.end()
+        out.raw("}");
+        Ok(())
     }
 }
 
 /// `locations` and `direct_url`, where Glance puts them: after
 /// `updated_at`.
-fn write_locations<M: SerializeMap>(
-    map: &mut M,
+fn write_locations(
+    out: &mut JsonOut,
+    first: &mut bool,
     image: &Image,
     placement: Placement<'_>,
-) -> Result<(), M::Error> {
+) -> serde_json::Result<()> {
     if placement.locations {
         let list: Vec<Value> = image
             .active_locations()
             .map(|l| json!({"url": l.url, "metadata": l.metadata}))
             .collect();
-        map.serialize_entry("locations", &list)?;
+        out.fixed_key(first, "locations");
+        out.serialized(&list)?;
     }
     if placement.direct_url {
         let mut locations: Vec<_> = image.active_locations().collect();
@@ -150,62 +160,76 @@ fn write_locations<M: SerializeMap>(
             registry.sort_by_weight(&mut locations, |l| l.store_id());
         }
         if let Some(best) = locations.first() {
-            map.serialize_entry("direct_url", &best.url)?;
+            out.fixed_key(first, "direct_url");
+            out.str(&best.url);
         }
     }
     Ok(())
 }
 
-fn write_field<M: SerializeMap>(
-    map: &mut M,
+fn write_field(
+    out: &mut JsonOut,
+    first: &mut bool,
     image: &Image,
-    (key, field): (&str, Field),
-) -> Result<(), M::Error> {
+    (key, field): (&'static str, Field),
+) {
+    out.fixed_key(first, key);
     match field {
-        Field::Name => map.serialize_entry(key, &image.name),
-        Field::DiskFormat => map.serialize_entry(key, &image.disk_format),
-        Field::ContainerFormat => map.serialize_entry(key, &image.container_format),
-        Field::Visibility => map.serialize_entry(key, image.visibility.as_str()),
-        Field::Size => map.serialize_entry(key, &image.size),
-        Field::VirtualSize => map.serialize_entry(key, &image.virtual_size),
-        Field::Status => map.serialize_entry(key, image.status.as_str()),
-        Field::Checksum => map.serialize_entry(key, &image.checksum),
-        Field::Protected => map.serialize_entry(key, &image.protected),
-        Field::MinRam => map.serialize_entry(key, &image.min_ram),
-        Field::MinDisk => map.serialize_entry(key, &image.min_disk),
-        Field::Owner => map.serialize_entry(key, &image.owner),
-        Field::OsHidden => map.serialize_entry(key, &image.os_hidden),
-        Field::OsHashAlgo => map.serialize_entry(key, &image.os_hash_algo),
-        Field::OsHashValue => map.serialize_entry(key, &image.os_hash_value),
-        Field::Id => map.serialize_entry(key, &Link(image.id, "", "")),
-        Field::CreatedAt => map.serialize_entry(key, &format_iso(image.created_at)),
-        Field::UpdatedAt => map.serialize_entry(key, &format_iso(image.updated_at)),
-        Field::Tags => map.serialize_entry(key, &image.tags),
-        Field::SelfLink => map.serialize_entry(key, &Link(image.id, IMAGES, "")),
-        Field::File => map.serialize_entry(key, &Link(image.id, IMAGES, "/file")),
-        Field::Schema => map.serialize_entry(key, "/v2/schemas/image"),
+        Field::Name => out.opt_str(image.name.as_deref()),
+        Field::DiskFormat => out.opt_str(image.disk_format.as_deref()),
+        Field::ContainerFormat => out.opt_str(image.container_format.as_deref()),
+        Field::Visibility => out.str(image.visibility.as_str()),
+        Field::Size => out.opt_int(image.size),
+        Field::VirtualSize => out.opt_int(image.virtual_size),
+        Field::Status => out.str(image.status.as_str()),
+        Field::Checksum => out.opt_str(image.checksum.as_deref()),
+        Field::Protected => out.bool(image.protected),
+        Field::MinRam => out.int(image.min_ram),
+        Field::MinDisk => out.int(image.min_disk),
+        Field::Owner => out.opt_str(image.owner.as_deref()),
+        Field::OsHidden => out.bool(image.os_hidden),
+        Field::OsHashAlgo => out.opt_str(image.os_hash_algo.as_deref()),
+        Field::OsHashValue => out.opt_str(image.os_hash_value.as_deref()),
+        Field::Id => link(out, image.id, "", ""),
+        Field::CreatedAt => time(out, image.created_at),
+        Field::UpdatedAt => time(out, image.updated_at),
+        Field::Tags => {
+            out.raw("[");
+            let first = &mut true;
+            for tag in &image.tags {
+                out.separate(first);
+                out.str(tag);
+            }
+            out.raw("]");
+        }
+        Field::SelfLink => link(out, image.id, IMAGES, ""),
+        Field::File => link(out, image.id, IMAGES, "/file"),
+        Field::Schema => out.raw("\"/v2/schemas/image\""),
     }
 }
 
 const IMAGES: &str = "/v2/images/";
 
-/// `<prefix><id><suffix>`, put together on the stack: every image shown
-/// writes its id three times.
-struct Link(ImageId, &'static str, &'static str);
+/// `"<prefix><id><suffix>"`: every image shown writes its id three times.
+fn link(out: &mut JsonOut, id: ImageId, prefix: &'static str, suffix: &'static str) {
+    let mut text = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = id.as_uuid().hyphenated().encode_lower(&mut text);
+    out.raw("\"");
+    out.raw(prefix);
+    out.raw(id);
+    out.raw(suffix);
+    out.raw("\"");
+}
 
-impl Serialize for Link {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
-        let id = self.0.as_uuid().hyphenated().encode_lower(&mut id);
-        let (prefix, suffix) = (self.1, self.2);
-        if prefix.is_empty() && suffix.is_empty() {
-            return serializer.serialize_str(id);
+/// A time as Glance shows it.
+fn time(out: &mut JsonOut, t: glint_model::time::Timestamp) {
+    match iso_digits(t) {
+        Some(text) => {
+            out.raw("\"");
+            out.raw(std::str::from_utf8(&text).unwrap_or_default());
+            out.raw("\"");
         }
-        let mut text = String::with_capacity(prefix.len() + id.len() + suffix.len());
-        text.push_str(prefix);
-        text.push_str(id);
-        text.push_str(suffix);
-        serializer.serialize_str(&text)
+        None => out.str(&format_iso(t)),
     }
 }
 
@@ -259,30 +283,24 @@ impl<'a> ImageListView<'a> {
     }
 }
 
-impl Serialize for ImageListView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("images", &Images(self.images, &self.placements))?;
-        map.serialize_entry("first", &self.first)?;
-        map.serialize_entry("schema", "/v2/schemas/images")?;
-        if let Some(next) = &self.next {
-            map.serialize_entry("next", next)?;
+impl WriteJson for ImageListView<'_> {
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
+        out.raw("{\"images\": [");
+        let first = &mut true;
+        for (i, image) in self.images.iter().enumerate() {
+            out.separate(first);
+            let placement = self.placements.get(i).copied().unwrap_or_default();
+            ImageView(image, placement).write_json(out)?;
         }
-        map.end()
-    }
-}
-
-struct Images<'a>(&'a [Image], &'a [Placement<'a>]);
-
-impl Serialize for Images<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let placement = |i: usize| self.1.get(i).copied().unwrap_or_default();
-        serializer.collect_seq(
-            self.0
-                .iter()
-                .enumerate()
-                .map(|(i, image)| ImageView(image, placement(i))),
-        )
+        out.raw("], \"first\": ");
+        out.str(&self.first);
+        out.raw(", \"schema\": \"/v2/schemas/images\"");
+        if let Some(next) = &self.next {
+            out.raw(", \"next\": ");
+            out.str(next);
+        }
+        out.raw("}");
+        Ok(())
     }
 }
 
@@ -316,11 +334,15 @@ mod tests {
     use glint_model::{ImageStatus, Location, Visibility};
 
     use super::*;
-    use crate::json::to_vec;
+    use crate::json::{to_vec, written};
 
     /// The views as they were built before, one `serde_json::Map` per
     /// image: the reference the streamed views must match byte for byte.
     fn image_as_map(image: &Image) -> Value {
+        image_as_map_placed(image, Placement::default())
+    }
+
+    fn image_as_map_placed(image: &Image, placement: Placement<'_>) -> Value {
         let opt_str = |v: &Option<String>| v.clone().map(Value::String).unwrap_or(Value::Null);
         let opt_u64 = |v: Option<u64>| v.map(Value::from).unwrap_or(Value::Null);
         let mut m = Map::new();
@@ -346,6 +368,16 @@ mod tests {
         m.insert("id".into(), json!(id));
         m.insert("created_at".into(), json!(format_iso(image.created_at)));
         m.insert("updated_at".into(), json!(format_iso(image.updated_at)));
+        let active: Vec<_> = image.active_locations().collect();
+        if placement.locations {
+            let list: Vec<Value> = (active.iter())
+                .map(|l| json!({"url": l.url, "metadata": l.metadata}))
+                .collect();
+            m.insert("locations".into(), Value::Array(list));
+        }
+        if let (true, Some(best)) = (placement.direct_url, active.first()) {
+            m.insert("direct_url".into(), json!(best.url));
+        }
         m.insert("tags".into(), json!(image.tags));
         m.insert("self".into(), json!(format!("/v2/images/{id}")));
         m.insert("file".into(), json!(format!("/v2/images/{id}/file")));
@@ -420,8 +452,30 @@ mod tests {
     #[test]
     fn image_views_match_the_map_built_views_byte_for_byte() {
         for image in [bare(), full(), colliding()] {
-            let streamed = to_vec(&ImageView(&image, Placement::default())).unwrap();
+            let streamed = written(&ImageView(&image, Placement::default())).unwrap();
             let reference = to_vec(&image_as_map(&image)).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(reference).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn locations_and_direct_url_are_placed_as_the_map_built_view_places_them() {
+        let mut image = full();
+        let mut second = Location::new("file:///y \"quoted\"", "fast");
+        second.metadata.insert("a".into(), json!([1, "ü"]));
+        second.metadata.insert("b\n".into(), json!({"c": null}));
+        image.locations.push(second);
+        for (locations, direct_url) in [(true, true), (true, false), (false, true)] {
+            let placement = Placement {
+                stores: None,
+                direct_url,
+                locations,
+            };
+            let streamed = written(&ImageView(&image, placement)).unwrap();
+            let reference = to_vec(&image_as_map_placed(&image, placement)).unwrap();
             assert_eq!(
                 String::from_utf8(streamed).unwrap(),
                 String::from_utf8(reference).unwrap()
@@ -452,7 +506,7 @@ mod tests {
                 next_marker,
             };
             let view = image_list(&page, params);
-            let streamed = to_vec(&view).unwrap();
+            let streamed = written(&view).unwrap();
             let reference = to_vec(&list_as_map(&view)).unwrap();
             assert_eq!(
                 String::from_utf8(streamed).unwrap(),

@@ -15,16 +15,19 @@ pub fn now() -> Timestamp {
 }
 
 /// `2026-11-27T02:15:42Z`, the form Glance puts in every view.
-/// Written digit by digit: every view shows two of these per image, and
-/// `time`'s formatting walks its description for each.
 pub fn format_iso(t: Timestamp) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    let Ok(year) = u32::try_from(t.year()) else {
-        return described_iso(t);
-    };
-    if year > 9999 {
-        return described_iso(t);
+    match iso_digits(t) {
+        Some(text) => text.iter().map(|&b| char::from(b)).collect(),
+        None => described_iso(t),
     }
+}
+
+/// [`format_iso`]'s text, written digit by digit into a buffer: every
+/// view shows two of these per image, and `time`'s formatting walks its
+/// description for each. `None` for a year of other than four digits.
+pub fn iso_digits(t: Timestamp) -> Option<[u8; 20]> {
+    let t = t.to_offset(UtcOffset::UTC);
+    let year = u32::try_from(t.year()).ok().filter(|&y| y <= 9999)?;
     let (_, month, day) = t.to_calendar_date();
     let (hour, minute, second) = t.to_hms();
     let mut text = *b"0000-00-00T00:00:00Z";
@@ -42,7 +45,7 @@ pub fn format_iso(t: Timestamp) -> String {
             value /= 10;
         }
     }
-    String::from_utf8(text.to_vec()).unwrap_or_default()
+    Some(text)
 }
 
 /// [`format_iso`] through `time`'s formatting, for years of other than
@@ -105,6 +108,7 @@ mod tests {
         while micros <= end {
             let t = from_micros(micros);
             assert_eq!(format_iso(t), described_iso(t), "{micros}");
+            assert!(iso_digits(t).is_some(), "{micros} written digit by digit");
             micros += step;
         }
         for t in [

@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use crate::body::{JsonBody, object_or_array, read_json};
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::json::Json;
+use crate::json::Written;
 use crate::path::ImagePath;
 use crate::state::AppState;
 use crate::{versions, views};
@@ -89,7 +89,7 @@ pub async fn list_images(
     for image in &page.images {
         placements.push(placement(&state, &ctx, image).await);
     }
-    Ok(Json(views::image_list(&page, &params).placed(placements)).into_response())
+    Ok(Written(views::image_list(&page, &params).placed(placements)).into_response())
 }
 
 pub async fn create_image(
@@ -107,7 +107,7 @@ pub async fn create_image(
     );
     let mut resp = (
         StatusCode::CREATED,
-        Json(views::image_placed(&image, placed)),
+        Written(views::image_placed(&image, placed)),
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -135,7 +135,7 @@ pub async fn show_image(
 ) -> Result<Response, ApiError> {
     let image = state.images.get(&ctx, path.image(Lookup::Image)?).await?;
     let placed = placement(&state, &ctx, &image).await;
-    Ok(Json(views::image_placed(&image, placed)).into_response())
+    Ok(Written(views::image_placed(&image, placed)).into_response())
 }
 
 pub async fn update_image(
@@ -147,7 +147,7 @@ pub async fn update_image(
     let id = path.image(Lookup::Image)?;
     let image = state.images.update(&ctx, id, &ops).await?;
     let placed = placement(&state, &ctx, &image).await;
-    Ok(Json(views::image_placed(&image, placed)).into_response())
+    Ok(Written(views::image_placed(&image, placed)).into_response())
 }
 
 pub async fn delete_image(
