@@ -74,13 +74,16 @@ impl JsonOut {
         self.0.extend_from_slice(b": ");
     }
 
-    /// A key fixed in the code, which needs no escaping, then `: `.
+    /// A key fixed in the code, given as [`key!`] writes it (`, "<key>": `),
+    /// in one copy; without its `, ` when it is the first.
     pub fn fixed_key(&mut self, first: &mut bool, key: &'static str) {
-        debug_assert!(!key.bytes().any(needs_escape), "{key}");
-        self.separate(first);
-        self.0.push(b'"');
-        self.0.extend_from_slice(key.as_bytes());
-        self.0.extend_from_slice(b"\": ");
+        debug_assert!(key.starts_with(", \"") && key.ends_with("\": "), "{key}");
+        let text = if std::mem::take(first) {
+            &key[2..]
+        } else {
+            key
+        };
+        self.0.extend_from_slice(text.as_bytes());
     }
 
     /// A string value, quoted and escaped.
@@ -160,6 +163,15 @@ impl JsonOut {
         value.serialize(&mut ser)
     }
 }
+
+/// `, "<key>": ` for a key fixed in the code, which needs no escaping:
+/// what [`JsonOut::fixed_key`] takes.
+macro_rules! key {
+    ($key:literal) => {
+        concat!(", \"", $key, "\": ")
+    };
+}
+pub(crate) use key;
 
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
@@ -246,17 +258,17 @@ mod tests {
         let mut out = super::JsonOut::new();
         let first = &mut true;
         out.raw("{");
-        out.fixed_key(first, "a");
+        out.fixed_key(first, super::key!("a"));
         out.int(i64::MIN);
         out.key(first, "k\"ey");
         out.opt_int(Some(u64::MAX));
-        out.fixed_key(first, "n");
+        out.fixed_key(first, super::key!("n"));
         out.opt_int(None::<u64>);
-        out.fixed_key(first, "s");
+        out.fixed_key(first, super::key!("s"));
         out.opt_str(None);
-        out.fixed_key(first, "t");
+        out.fixed_key(first, super::key!("t"));
         out.bool(true);
-        out.fixed_key(first, "v");
+        out.fixed_key(first, super::key!("v"));
         out.serialized(&json!([{"x": 1}, "y"])).unwrap();
         out.raw("}");
         let reference = super::to_vec(&json!({

@@ -11,7 +11,7 @@ use glint_model::{Image, ImageId, Member};
 use glint_store::StoreRegistry;
 use serde_json::{Map, Value, json};
 
-use crate::json::{JsonOut, WriteJson};
+use crate::json::{JsonOut, WriteJson, key};
 
 /// The base attributes of an image view, in Glance's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,29 +40,35 @@ enum Field {
     Schema,
 }
 
-const FIELDS: [(&str, Field); 22] = [
-    ("name", Field::Name),
-    ("disk_format", Field::DiskFormat),
-    ("container_format", Field::ContainerFormat),
-    ("visibility", Field::Visibility),
-    ("size", Field::Size),
-    ("virtual_size", Field::VirtualSize),
-    ("status", Field::Status),
-    ("checksum", Field::Checksum),
-    ("protected", Field::Protected),
-    ("min_ram", Field::MinRam),
-    ("min_disk", Field::MinDisk),
-    ("owner", Field::Owner),
-    ("os_hidden", Field::OsHidden),
-    ("os_hash_algo", Field::OsHashAlgo),
-    ("os_hash_value", Field::OsHashValue),
-    ("id", Field::Id),
-    ("created_at", Field::CreatedAt),
-    ("updated_at", Field::UpdatedAt),
-    ("tags", Field::Tags),
-    ("self", Field::SelfLink),
-    ("file", Field::File),
-    ("schema", Field::Schema),
+/// Each base attribute's name, its key as the view writes it, and which
+/// it is.
+const FIELDS: [(&str, &str, Field); 22] = [
+    ("name", key!("name"), Field::Name),
+    ("disk_format", key!("disk_format"), Field::DiskFormat),
+    (
+        "container_format",
+        key!("container_format"),
+        Field::ContainerFormat,
+    ),
+    ("visibility", key!("visibility"), Field::Visibility),
+    ("size", key!("size"), Field::Size),
+    ("virtual_size", key!("virtual_size"), Field::VirtualSize),
+    ("status", key!("status"), Field::Status),
+    ("checksum", key!("checksum"), Field::Checksum),
+    ("protected", key!("protected"), Field::Protected),
+    ("min_ram", key!("min_ram"), Field::MinRam),
+    ("min_disk", key!("min_disk"), Field::MinDisk),
+    ("owner", key!("owner"), Field::Owner),
+    ("os_hidden", key!("os_hidden"), Field::OsHidden),
+    ("os_hash_algo", key!("os_hash_algo"), Field::OsHashAlgo),
+    ("os_hash_value", key!("os_hash_value"), Field::OsHashValue),
+    ("id", key!("id"), Field::Id),
+    ("created_at", key!("created_at"), Field::CreatedAt),
+    ("updated_at", key!("updated_at"), Field::UpdatedAt),
+    ("tags", key!("tags"), Field::Tags),
+    ("self", key!("self"), Field::SelfLink),
+    ("file", key!("file"), Field::File),
+    ("schema", key!("schema"), Field::Schema),
 ];
 
 /// What an image view tells about where the image's data is, beyond
@@ -104,7 +110,7 @@ impl WriteJson for ImageView<'_> {
         // as written there.
         let mut written = 0_u32;
         for (key, value) in image.visible_properties() {
-            match FIELDS.iter().position(|(name, _)| name == key) {
+            match FIELDS.iter().position(|(name, ..)| name == key) {
                 Some(i) => {
                     write_field(out, first, image, FIELDS[i]);
                     written |= 1 << i;
@@ -119,7 +125,7 @@ impl WriteJson for ImageView<'_> {
             if written & (1 << i) == 0 {
                 write_field(out, first, image, field);
             }
-            if field.1 == Field::UpdatedAt {
+            if field.2 == Field::UpdatedAt {
                 write_locations(out, first, image, self.1)?;
             }
         }
@@ -129,7 +135,7 @@ impl WriteJson for ImageView<'_> {
                 .filter_map(|l| l.store_id())
                 .collect();
             if !stores.is_empty() {
-                out.fixed_key(first, "stores");
+                out.fixed_key(first, key!("stores"));
                 out.str(&stores.join(","));
             }
         }
@@ -151,7 +157,7 @@ fn write_locations(
             .active_locations()
             .map(|l| json!({"url": l.url, "metadata": l.metadata}))
             .collect();
-        out.fixed_key(first, "locations");
+        out.fixed_key(first, key!("locations"));
         out.serialized(&list)?;
     }
     if placement.direct_url {
@@ -160,7 +166,7 @@ fn write_locations(
             registry.sort_by_weight(&mut locations, |l| l.store_id());
         }
         if let Some(best) = locations.first() {
-            out.fixed_key(first, "direct_url");
+            out.fixed_key(first, key!("direct_url"));
             out.str(&best.url);
         }
     }
@@ -171,7 +177,7 @@ fn write_field(
     out: &mut JsonOut,
     first: &mut bool,
     image: &Image,
-    (key, field): (&'static str, Field),
+    (_, key, field): (&str, &'static str, Field),
 ) {
     out.fixed_key(first, key);
     match field {
