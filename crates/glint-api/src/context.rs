@@ -2,6 +2,7 @@
 
 use axum::extract::FromRequestParts;
 use glint_core::RequestContext;
+use http::HeaderName;
 use http::request::Parts;
 
 use crate::auth::Caller;
@@ -19,11 +20,20 @@ pub const UNAUTHORIZED: &str = "This server could not verify that you are author
 #[derive(Debug, Clone)]
 pub struct Ctx(pub RequestContext);
 
+// The identity headers, named once: a name given as text is parsed
+// again at every lookup.
+const X_SERVICE_CATALOG: HeaderName = HeaderName::from_static("x-service-catalog");
+const X_IDENTITY_STATUS: HeaderName = HeaderName::from_static("x-identity-status");
+const X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
+const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
+const X_TENANT_ID: HeaderName = HeaderName::from_static("x-tenant-id");
+const X_ROLES: HeaderName = HeaderName::from_static("x-roles");
+
 /// A header as the client sent it, each byte one character (ISO-8859-1),
 /// as a WSGI server hands header values to Glance; a repeated header is
 /// joined with commas, as a WSGI server joins it; leading and trailing
 /// blanks removed. `None` only when the header is absent.
-fn header(parts: &Parts, name: &str) -> Option<String> {
+fn header(parts: &Parts, name: &HeaderName) -> Option<String> {
     let mut values = parts.headers.get_all(name).iter();
     let first = values.next()?;
     let mut joined: String = first.as_bytes().iter().map(|&b| char::from(b)).collect();
@@ -41,11 +51,11 @@ fn header(parts: &Parts, name: &str) -> Option<String> {
 /// An identity header that names someone: its default when absent, 400
 /// when sent empty (an empty project could own nothing and would match
 /// nothing).
-fn named(parts: &Parts, name: &str) -> Result<Option<String>, ApiError> {
+fn named(parts: &Parts, name: &HeaderName) -> Result<Option<String>, ApiError> {
     match header(parts, name) {
         Some(v) if v.is_empty() => Err(ApiError::BadRequest(format!(
             "The {} header must not be empty.",
-            display_name(name)
+            display_name(name.as_str())
         ))),
         other => Ok(other),
     }
@@ -109,7 +119,7 @@ impl FromRequestParts<AppState> for Lent {
                 })))
             }
             AuthMode::NoAuth => {
-                let endpoints = match header(parts, "x-service-catalog") {
+                let endpoints = match header(parts, &X_SERVICE_CATALOG) {
                     Some(text) => catalog_header(&text)?,
                     None => Vec::new(),
                 };
@@ -191,15 +201,15 @@ fn keystone_context(parts: &Parts, state: &AppState, request_id: String) -> Resu
 /// never replaced by its default, whatever its bytes: an unknown role or
 /// project then simply matches nothing.
 fn no_auth_context(parts: &Parts, state: &AppState, request_id: String) -> Result<Ctx, ApiError> {
-    if header(parts, "x-identity-status").is_some_and(|s| !s.eq_ignore_ascii_case("confirmed")) {
+    if header(parts, &X_IDENTITY_STATUS).is_some_and(|s| !s.eq_ignore_ascii_case("confirmed")) {
         return Err(ApiError::Unauthorized(UNAUTHORIZED.into()));
     }
-    let user = named(parts, "x-user-id")?.unwrap_or_else(|| "admin".into());
-    let project = match named(parts, "x-project-id")? {
+    let user = named(parts, &X_USER_ID)?.unwrap_or_else(|| "admin".into());
+    let project = match named(parts, &X_PROJECT_ID)? {
         Some(project) => project,
-        None => named(parts, "x-tenant-id")?.unwrap_or_else(|| "admin".into()),
+        None => named(parts, &X_TENANT_ID)?.unwrap_or_else(|| "admin".into()),
     };
-    let roles: Vec<String> = header(parts, "x-roles")
+    let roles: Vec<String> = header(parts, &X_ROLES)
         .unwrap_or_else(|| "admin,member,reader".into())
         .split(',')
         .map(|r| r.trim().to_string())
