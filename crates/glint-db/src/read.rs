@@ -36,9 +36,10 @@ impl Database {
         found.iter().map(|row| decode(row)).collect()
     }
 
-    /// [`Database::read_rows`] for a statement that reads an index alone:
-    /// on MySQL/MariaDB not prepared (see
-    /// [`Database::fetch_all_unprepared`]).
+    /// [`Database::read_rows`] for a list's statement that reads an index
+    /// alone: on MySQL/MariaDB not prepared (see
+    /// [`Database::fetch_all_unprepared`]), on PostgreSQL planned for its
+    /// values (see [`Database::fetch_list_rows`]).
     pub(crate) async fn read_index_rows<S, T>(
         &self,
         statement: &S,
@@ -47,25 +48,29 @@ impl Database {
     where
         S: QueryStatementWriter,
     {
-        if self.dialect() != Dialect::MySql {
-            return self.read_rows(statement, decode).await;
-        }
-        let found = self.fetch_all_unprepared(statement).await?;
+        let found = match self.dialect() {
+            Dialect::Sqlite => return self.read_rows(statement, decode).await,
+            Dialect::MySql => self.fetch_all_unprepared(statement).await?,
+            Dialect::Postgres => self.fetch_list_rows(statement).await?,
+        };
         found.iter().map(|row| decode(row)).collect()
     }
 
-    /// Runs an image query (built on [`crate::images::select_images`]):
-    /// one statement, the children coming from each row's copy.
+    /// Runs a list's image query (built on [`crate::images::select_images`]):
+    /// one statement, the children coming from each row's copy; on
+    /// PostgreSQL planned for its values (see [`Database::fetch_list_rows`]).
     pub(crate) async fn fetch_images(&self, query: SelectStatement) -> Result<Vec<Image>, DbError> {
-        self.fetch_many(query, image_with_children).await
+        self.fetch_many(query, image_with_children, Read::ListPage)
+            .await
     }
 
-    /// [`Database::fetch_images`], with each row's version.
+    /// Runs an image query of other reads than a list's (versions of given
+    /// images), as [`Database::fetch_images`] with each row's version.
     pub(crate) async fn fetch_versioned(
         &self,
         query: SelectStatement,
     ) -> Result<Vec<Versioned>, DbError> {
-        self.fetch_many(query, versioned).await
+        self.fetch_many(query, versioned, Read::Other).await
     }
 
     /// Runs a query of many rows; on the SQLite readers it runs on the
@@ -74,6 +79,7 @@ impl Database {
         &self,
         query: SelectStatement,
         decode: fn(&dyn RowRead) -> Result<T, DbError>,
+        read: Read,
     ) -> Result<Vec<T>, DbError> {
         if let Some(reads) = self.reads() {
             let (sql, values) = exec::build(Dialect::Sqlite, &query);
@@ -81,9 +87,20 @@ impl Database {
                 .run(move |conn| sqlite::query(conn, &sql, &values, decode))
                 .await;
         }
-        let found = self.fetch_all(&query).await?;
+        let found = match read {
+            Read::ListPage => self.fetch_list_rows(&query).await?,
+            Read::Other => self.fetch_all(&query).await?,
+        };
         found.iter().map(|row| decode(row)).collect()
     }
+}
+
+/// What a query of many rows reads, which decides how it is sent.
+#[derive(Clone, Copy)]
+enum Read {
+    /// A list page's rows: planned for their values on PostgreSQL.
+    ListPage,
+    Other,
 }
 
 /// The images of a rendered SQLite query.
