@@ -254,26 +254,23 @@ pub async fn scalar(db: &Database, sql: &str) -> Result<i64, DbError> {
 }
 
 /// The plans PostgreSQL made for glint's prepared queries without their
-/// values (`pg_prepared_statements.generic_plans`) and with them
-/// (`custom_plans`), summed over every open connection of the pool. Only
-/// queries (`SELECT`) with parameters are counted: one without has only
-/// the one plan.
-pub async fn postgres_plans_made(db: &Database) -> Result<(i64, i64), DbError> {
-    let sql = "SELECT coalesce(sum(generic_plans), 0)::bigint, \
-               coalesce(sum(custom_plans), 0)::bigint FROM pg_prepared_statements \
+/// values (`pg_prepared_statements.generic_plans`), summed over every open
+/// connection of the pool. Only queries (`SELECT`) with parameters are
+/// counted: one without has only the one plan.
+pub async fn postgres_plans_made_without_values(db: &Database) -> Result<i64, DbError> {
+    let sql = "SELECT coalesce(sum(generic_plans), 0)::bigint FROM pg_prepared_statements \
                WHERE cardinality(parameter_types) > 0 AND statement LIKE 'SELECT %'";
     let pool = db.pool();
     // Each connection held until the end, so that every one is asked once.
     let mut held = Vec::new();
-    let (mut generic, mut custom) = (0, 0);
+    let mut plans = 0;
     for _ in 0..pool.size() {
         let mut conn = pool.acquire().await?;
         let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
-        generic += row.try_get::<i64, _>(0)?;
-        custom += row.try_get::<i64, _>(1)?;
+        plans += row.try_get::<i64, _>(0)?;
         held.push(conn);
     }
-    Ok((generic, custom))
+    Ok(plans)
 }
 
 /// The integer the first column of the first row of `sql` (SQLite)
