@@ -726,9 +726,18 @@ impl Database {
     }
 
     /// How many live images match `filter`, counted up to `cap` (for a
-    /// tag or property, its rows of live images).
+    /// tag or property, its rows of live images). A count that found any
+    /// is remembered for a few seconds, whatever its cap: of what
+    /// [`Database::list_plan`] decides from such a count only an empty
+    /// answer (a count of none, never kept) says what a page holds. The
+    /// rest chooses how the page is read, each way right for any number of
+    /// matching images: checked along the list's order, or started from
+    /// the filter's ids, which are read afresh (and which decide an empty
+    /// answer or a filter matching many themselves). At 100,000 images on
+    /// MariaDB, counting the 3,910 queued images took 2 ms each time, a
+    /// tag's or property's rows 0.5 ms.
     async fn count_filter(&self, filter: &Filter, cap: u64) -> Result<u64, DbError> {
-        self.count_rows(matching_rows(self.dialect(), filter, cap), cap)
+        self.count_kept(matching_rows(self.dialect(), filter, cap), cap, Kept::Found)
             .await
     }
 
@@ -751,27 +760,31 @@ impl Database {
     /// few seconds and not made again meanwhile (see
     /// [`crate::stats::FullCounts`]).
     async fn count_rows(&self, rows: SelectStatement, cap: u64) -> Result<u64, DbError> {
-        self.count_kept(rows, cap, false).await
+        self.count_kept(rows, cap, Kept::Full).await
     }
 
     /// [`Database::count_rows`], remembering the count whatever it found:
     /// only for counts that choose how a page is read, never what it holds.
     async fn count_rows_any(&self, rows: SelectStatement, cap: u64) -> Result<u64, DbError> {
-        self.count_kept(rows, cap, true).await
+        self.count_kept(rows, cap, Kept::Any).await
     }
 
-    async fn count_kept(&self, rows: SelectStatement, cap: u64, any: bool) -> Result<u64, DbError> {
+    async fn count_kept(
+        &self,
+        rows: SelectStatement,
+        cap: u64,
+        kept: Kept,
+    ) -> Result<u64, DbError> {
         let count = Query::select()
             .expr(Expr::cust("COUNT(*)"))
             .from_subquery(rows, "side")
             .take();
-        // (The two kinds of count are remembered under keys of their own,
-        // so that a count kept short never answers one that decides what
-        // a page holds.)
-        let memo = (cap > 1).then(|| {
+        // (Each kind of count is remembered under keys of its own, so that
+        // a count kept short never answers one that decides what a page
+        // holds.)
+        let memo = (cap > 1 || kept == Kept::Found).then(|| {
             let (sql, values) = exec::build(self.dialect(), &count);
-            let kind = if any { "any" } else { "full" };
-            format!("{kind} {sql} {values:?}")
+            format!("{kept:?} {sql} {values:?}")
         });
         if let Some(rows) = memo
             .as_deref()
@@ -782,11 +795,28 @@ impl Database {
         let found = self.read_index_rows(&count, int_from_row).await?;
         let rows = found.into_iter().next().flatten().unwrap_or(0);
         let rows = u64::try_from(rows).unwrap_or(0);
-        if let (Some(key), true) = (memo, any || rows >= cap) {
+        let keep = match kept {
+            Kept::Full => rows >= cap,
+            Kept::Found => rows > 0,
+            Kept::Any => true,
+        };
+        if let (Some(key), true) = (memo, keep) {
             self.inner.full_counts.note(key, rows);
         }
         Ok(rows)
     }
+}
+
+/// Which counts [`Database::count_kept`] remembers (see
+/// [`crate::stats::FullCounts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// Those of more than one row that reached their cap.
+    Full,
+    /// Those that found a row or more.
+    Found,
+    /// Every one.
+    Any,
 }
 
 /// The ids of up to `cap` images matching `filter`, read along the
@@ -2075,5 +2105,55 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("TEMP B-TREE"), "{text}");
+    }
+
+    /// Which read a run of equal first keys behind a tag gets: sorted
+    /// whole while it is short ([`RUN_SORTED`], here scaled with the
+    /// count that makes a filter lead) or a small part of the tag's rows,
+    /// walked along the next key's index where it is long and most of them.
+    #[tokio::test]
+    async fn a_run_behind_a_tag_is_walked_only_where_long_and_most_of_the_tag() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        // A run over 10 rows is long; a tag's count stops at 2,000.
+        db.set_few_rows(500);
+        let tagged = |tag: &str, sizes: &[(u64, usize)]| {
+            let mut images = Vec::new();
+            for &(size, n) in sizes {
+                for _ in 0..n {
+                    let mut image = crate::tests::sample_image();
+                    image.size = Some(size);
+                    image.tags = vec![tag.to_string()];
+                    images.push(image);
+                }
+            }
+            images
+        };
+        let images = [
+            tagged("short", &[(1, 10)]),
+            tagged("long", &[(1, 12)]),
+            tagged("mixed", &[(1, 15), (2, 185)]),
+        ];
+        for image in images.iter().flatten() {
+            db.create_image(image).await.unwrap();
+        }
+        let walked = async |tag: &str, size: i64| {
+            let filter = Filter::Tag(tag.to_string());
+            let (table, _) = leading_rows(Dialect::Sqlite, &filter, None, false).unwrap();
+            let run = side_sort_expr(table, SortKey::Size).eq(Expr::val(size));
+            db.run_is_walked(&filter, (SortKey::Size, run), 5)
+                .await
+                .unwrap()
+        };
+        // All of a tag, and no longer than a page's worth of sorting.
+        assert!(!walked("short", 1).await);
+        // All of a tag, and longer.
+        assert!(walked("long", 1).await);
+        // 15 of 200 rows: walking the size index's next key would pass
+        // about 13 rows of the tag for each of the run's.
+        assert!(!walked("mixed", 1).await);
+        // 185 of 200.
+        assert!(walked("mixed", 2).await);
+        // No row at all.
+        assert!(!walked("mixed", 3).await);
     }
 }

@@ -255,25 +255,27 @@ async fn run(conn: &mut AnyConnection, sql: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// How long a count that reached its cap is taken as still reaching it.
+/// How long a count the list planner remembers is taken as still true.
 pub(crate) const FULL_COUNT_KEPT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Counts a list planner has made to the end of their cap (a filter
-/// matching at least [`list`](crate::list)'s 20,000 rows), by statement,
-/// for [`FULL_COUNT_KEPT`]: a list repeated within that time plans without
-/// counting them again (a count of 20,000 index entries took 5–8 ms on
-/// MariaDB at a million images, most of such a list's time).
+/// Counts a list planner has made, by statement, for [`FULL_COUNT_KEPT`]:
+/// a list repeated within that time plans without counting them again (a
+/// count of 20,000 index entries took 5–8 ms on MariaDB at a million
+/// images, most of such a list's time).
 ///
-/// Of the planner's counts of filters only those that reached their cap
-/// are kept, and they only ever choose how a page is read, never what it
-/// holds: a filter taken to match many is checked on each image along the
-/// list's order, which is right for a filter matching any number. A count
-/// that fell short is not kept: it decides an empty answer and the ids a
-/// list starts from. The counts that choose how a tag's run of equal first
-/// keys is read (sorted, or walked along the next key's index: see
-/// `Database::run_is_walked`) are kept whatever they found, since either
-/// way reads the same rows (a tag's 10,000 rows at a million images took
-/// 1 ms to count, half of such a page).
+/// Only counts that choose how a page is read are kept, never one that
+/// decides what it holds. Counts of filters are kept where they found any
+/// image (`Database::count_filter`): a filter taken to match many is
+/// checked on each image along the list's order, and one taken to match
+/// few starts the list from its ids, read afresh; each is right for any
+/// number of matching images. A filter counted as matching none answers an
+/// empty page, so that count is made each time. Other counts of the
+/// planner (of a visibility, of the images a project shares) are kept only
+/// where they reached their cap. The counts that choose how a tag's run of
+/// equal first keys is read (sorted, or walked along the next key's index:
+/// see `Database::run_is_walked`) are kept whatever they found, since
+/// either way reads the same rows (a tag's 10,000 rows at a million images
+/// took 1 ms to count, half of such a page).
 pub(crate) struct FullCounts {
     memo: Mutex<Memo>,
 }

@@ -1404,6 +1404,93 @@ async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
     .await;
 }
 
+/// A filter's count that found a few images is remembered too: the list
+/// then starts from the filter's ids, read afresh each time, so it lists
+/// what matches now, nothing once the images lost the property. A count
+/// that found none is never remembered: an image given the property is
+/// listed at once.
+#[tokio::test]
+async fn a_filter_remembered_as_matching_few_lists_what_matches_now() {
+    on_every_db(|db| async move {
+        // Forty public images, one in ten with the property.
+        let images: Vec<Image> = (0..40)
+            .map(|i| {
+                let mut image = public_image(i);
+                if i % 10 == 1 {
+                    image.properties.insert("flavor".into(), "few".into());
+                }
+                image
+            })
+            .collect();
+        glint_db::testing::load_catalogue(&db, &images, &[])
+            .await
+            .unwrap();
+        let flavored: Vec<&Image> = images
+            .iter()
+            .filter(|i| i.properties.contains_key("flavor"))
+            .collect();
+        // Four images, under the eight from which a filter is checked
+        // along the list's order: the list starts from their ids.
+        glint_db::testing::set_few_rows(&db, 8);
+        glint_db::testing::set_full_count_kept(&db, std::time::Duration::from_secs(600));
+        let viewer = admin(None);
+        let ids = |page: Vec<Image>| page.iter().map(|i| i.id).collect::<Vec<_>>();
+        let set = |image: &Image, flavor: Option<&str>| {
+            let db = db.clone();
+            let id = image.id;
+            let flavor = flavor.map(str::to_string);
+            async move {
+                let found = db.get_image_versioned(id).await.unwrap().unwrap();
+                let mut changed = found.image.clone();
+                match flavor {
+                    Some(value) => changed.properties.insert("flavor".into(), value),
+                    None => changed.properties.remove("flavor"),
+                };
+                db.save_image(&changed, found.version).await.unwrap();
+            }
+        };
+        let q = query(&[("flavor", "few"), ("sort", "id:asc")]);
+        let forms = glint_db::testing::filter_forms(&db, &q, &viewer)
+            .await
+            .unwrap();
+        assert_eq!(forms, ["Listed", "Drive"]);
+        let mut expected: Vec<_> = flavored.iter().map(|i| i.id).collect();
+        expected.sort_by_key(|id| id.to_string());
+        assert_eq!(
+            ids(db.list_images(&q, 100, None, &viewer).await.unwrap()),
+            expected
+        );
+        for image in &flavored {
+            set(image, None).await;
+        }
+        assert!(
+            db.list_images(&q, 100, None, &viewer)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        set(&images[5], Some("few")).await;
+        assert_eq!(
+            ids(db.list_images(&q, 100, None, &viewer).await.unwrap()),
+            [images[5].id]
+        );
+        // Counted as matching none, then given to an image.
+        let q = query(&[("flavor", "later"), ("sort", "id:asc")]);
+        assert!(
+            db.list_images(&q, 100, None, &viewer)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        set(&images[7], Some("later")).await;
+        assert_eq!(
+            ids(db.list_images(&q, 100, None, &viewer).await.unwrap()),
+            [images[7].id]
+        );
+    })
+    .await;
+}
+
 /// The purge reads the oldest deleted rows through their own index (a
 /// partial one on SQLite, `(deleted, deleted_at, id)` named in the
 /// statement on MySQL/MariaDB), not by reading every deleted row and
