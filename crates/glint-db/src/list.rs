@@ -1300,6 +1300,9 @@ pub(crate) fn list_query(
         }
         query.cond_where(cond).limit(limit);
         order_by(&mut query, sort, side_sort);
+        if dialect == Dialect::MySql && images_by_key(q, plan) {
+            query.force_index("PRIMARY", IndexHintScope::All);
+        }
         return query;
     }
     if let Some(marker) = marker {
@@ -1313,7 +1316,9 @@ pub(crate) fn list_query(
     }
     query.cond_where(cond).limit(limit);
     let pair = ordering_pair_index(q, plan);
-    if let (Dialect::MySql, Some(index)) = (dialect, pair) {
+    if dialect == Dialect::MySql && images_by_key(q, plan) {
+        query.force_index("PRIMARY", IndexHintScope::All);
+    } else if let (Dialect::MySql, Some(index)) = (dialect, pair) {
         // MariaDB cannot tell that the filter's rows lie far apart along
         // the sort key's own index, and walked that.
         query.force_index(index, IndexHintScope::All);
@@ -1342,6 +1347,36 @@ pub(crate) fn list_query(
         order_by(&mut query, sort, sort_expr);
     }
     query
+}
+
+/// Whether a page under `plan` reaches images only by their key: a list
+/// of ids or a leading tag's or property's rows start it, and no other
+/// filter could (each is checked on the rows met). On MySQL/MariaDB the
+/// page's statement then names the primary key as its only index: left to
+/// choose, MariaDB weighed every index of `images` against the statement's
+/// conditions before taking the key anyway, 2.8 ms of planning against
+/// 0.4 for a member's page of 100 shared images, 0.8–1.2 against 0.4–0.6
+/// for a tag's or property's page at 100,000 images.
+fn images_by_key(q: &ImageListQuery, plan: &ListPlan) -> bool {
+    let by_ids = plan.filters.contains(&FilterForm::Listed) || !plan.shared_ids.is_empty();
+    let by_side = plan.filters.contains(&FilterForm::Leads);
+    let others_checked = plan.filters.iter().all(|form| {
+        matches!(
+            form,
+            FilterForm::Listed | FilterForm::Leads | FilterForm::Probe
+        )
+    });
+    let visibility_checked = match q.visibility {
+        Some(VisibilityFilter::Only(_)) => {
+            plan.visibility == FilterForm::Probe || !plan.shared_ids.is_empty()
+        }
+        _ => true,
+    };
+    (by_ids || by_side)
+        && others_checked
+        && visibility_checked
+        && !plan.shared_from_project
+        && !q.os_hidden
 }
 
 /// Whether the page is read along the index of its first sort key: no
@@ -2155,5 +2190,81 @@ mod tests {
         assert!(walked("mixed", 2).await);
         // No row at all.
         assert!(!walked("mixed", 3).await);
+    }
+
+    /// On MySQL/MariaDB a page started from a list of ids or a leading
+    /// tag's rows names the primary key as its only index, unless another
+    /// filter could start it through an index of its own.
+    #[test]
+    fn pages_started_by_key_name_the_primary_key_on_mysql() {
+        let member = Viewer {
+            project_id: Some("p".into()),
+            is_admin: false,
+        };
+        let sql = |pairs: &[(&str, &str)], plan: &ListPlan| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let q = ImageListQuery::from_pairs(&pairs).unwrap();
+            exec::build(
+                Dialect::MySql,
+                &list_query(Dialect::MySql, &q, plan, 100, None, &member),
+            )
+            .0
+        };
+        let hint = "FORCE INDEX (`PRIMARY`)";
+        let listed = ListPlan {
+            filters: vec![FilterForm::Listed, FilterForm::Probe],
+            ids: vec!["a".into(), "b".into()],
+            order_unindexed: true,
+            ..ListPlan::default()
+        };
+        let two = [("status", "queued"), ("os_distro", "cirros")];
+        assert!(sql(&two, &listed).contains(hint), "{}", sql(&two, &listed));
+        let leads = ListPlan {
+            filters: vec![FilterForm::Leads],
+            ..ListPlan::default()
+        };
+        let tag = [("tag", "t"), ("sort_key", "name")];
+        assert!(sql(&tag, &leads).contains(hint), "{}", sql(&tag, &leads));
+        let shared = ListPlan {
+            shared_ids: vec!["a".into()],
+            order_unindexed: true,
+            ..ListPlan::default()
+        };
+        let visibility = [("visibility", "shared")];
+        assert!(sql(&visibility, &shared).contains(hint));
+        // A checksum could start the page through its own index.
+        let driven = ListPlan {
+            filters: vec![FilterForm::Drive, FilterForm::Leads],
+            ..ListPlan::default()
+        };
+        let both = [("checksum", "0123"), ("tag", "t"), ("sort_key", "name")];
+        assert!(!sql(&both, &driven).contains(hint));
+        let listed_and_driven = ListPlan {
+            filters: vec![FilterForm::Listed, FilterForm::Drive],
+            ..listed.clone()
+        };
+        assert!(!sql(&two, &listed_and_driven).contains(hint));
+        // So could a visibility matching few, or hidden images.
+        let few_private = ListPlan {
+            visibility: FilterForm::Drive,
+            ..listed.clone()
+        };
+        let private = [
+            ("status", "queued"),
+            ("os_distro", "cirros"),
+            ("visibility", "private"),
+        ];
+        assert!(!sql(&private, &few_private).contains(hint));
+        let hidden = [
+            ("status", "queued"),
+            ("os_distro", "cirros"),
+            ("os_hidden", "true"),
+        ];
+        assert!(!sql(&hidden, &listed).contains(hint));
+        // Everything else is left to the planner (or to the order's index).
+        assert!(!sql(&[], &ListPlan::default()).contains(hint));
     }
 }
