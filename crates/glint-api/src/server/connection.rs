@@ -12,6 +12,16 @@
 //! fails ends the connection, which drops the response body and with it a
 //! download's store read.
 //!
+//! Each request is handled in a task of its own, which runs to its end
+//! even when the client leaves before the answer: a request given up
+//! halfway would drop its database exchange in the middle, and a pooled
+//! connection dropped so can be left waiting for an answer that never
+//! comes, lost to the pool for good (cutting 300 list requests short
+//! against MariaDB at 100,000 images took all ten connections, and every
+//! later request answered 503). Glance's own workers likewise finish a
+//! request whose client is gone. The connection's place under the
+//! connection cap is held until its requests' tasks end too.
+//!
 //! A response given before its request's body was read to the end (an
 //! upload refused before its data was read, a body that stopped arriving)
 //! says `Connection: close`: the unread rest cannot be told from a next
@@ -52,11 +62,14 @@ pub(super) async fn serve_connection(
     mut stop: watch::Receiver<bool>,
     slot: OwnedSemaphorePermit,
 ) {
+    // Shared with each request's task (see the module notes).
+    let slot = Arc::new(slot);
     let activity = Activity::new();
     let stream = SendTimeout::new(stream, limits.send_timeout);
     let io = TokioIo::new(Tracked::new(stream, Arc::clone(&activity)));
     let service = {
         let activity = Arc::clone(&activity);
+        let slot = Arc::clone(&slot);
         let body_timeout = limits.body_idle_timeout;
         hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let guard = activity.request_started();
@@ -64,8 +77,19 @@ pub(super) async fn serve_connection(
             let (body, ended) = IdleTimeout::new(body, body_timeout);
             let req = Request::from_parts(parts, Body::new(body));
             let app = app.clone();
+            let slot = Arc::clone(&slot);
             async move {
-                let mut resp = app.oneshot(req).await?;
+                let handled = tokio::spawn(async move {
+                    let resp = app.oneshot(req).await;
+                    drop(slot);
+                    resp
+                });
+                let mut resp = match handled.await {
+                    Ok(resp) => resp?,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // The runtime is shutting down.
+                    Err(_) => unavailable(),
+                };
                 if !ended.reached() {
                     resp.headers_mut()
                         .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -103,4 +127,12 @@ pub(super) async fn serve_connection(
         }
     }
     drop(slot);
+}
+
+/// The answer to a request whose task was stopped (the server shutting
+/// down).
+fn unavailable() -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    resp
 }

@@ -72,6 +72,71 @@ async fn a_statement_running_past_the_timeout_answers_503() {
     }
 }
 
+/// A request whose client leaves while it waits on the database runs to
+/// its end all the same, as Glance's workers do: given up halfway, its
+/// database exchange would be dropped in the middle, and the pooled
+/// connection could be lost for good (cut short often enough, every
+/// connection of the pool, and each request after answered 503). More
+/// clients than the pool has connections leave while their changes wait
+/// on a row lock; once it is released, their changes are made, and the
+/// server answers at once.
+#[tokio::test]
+async fn requests_whose_clients_left_run_to_their_end() {
+    const CUT: usize = 12;
+    for backend in Backend::configured() {
+        let placeholder = match backend {
+            Backend::Sqlite => continue,
+            Backend::Postgres(_) => "$1",
+            Backend::Mysql(_) => "?",
+        };
+        eprintln!("running on {backend:?}");
+        let app = TestApp::builder().backend(backend).start().await;
+        let id = app.create_raw_image("locked").await;
+        let mut holder = AnyConnection::connect(app.database_url()).await.unwrap();
+        sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
+        let lock = format!("SELECT id FROM images WHERE id = {placeholder} FOR UPDATE");
+        sqlx::query(AssertSqlSafe(lock))
+            .bind(id.clone())
+            .fetch_all(&mut holder)
+            .await
+            .unwrap();
+        let admin = app.admin();
+        for i in 0..CUT {
+            let ops = json!([{"op": "add", "path": format!("/left-{i}"), "value": "v"}]);
+            let cut = tokio::time::timeout(Duration::from_millis(200), admin.patch(&id, ops)).await;
+            assert!(cut.is_err(), "a change answered while its row was locked");
+        }
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        holder.close().await.unwrap();
+        // The changes waited for the row: once it is free they are made in
+        // turn, or refused where one made first changed what they read.
+        let started = Instant::now();
+        let made = loop {
+            let image = app.image(&id).await;
+            let made = (0..CUT)
+                .filter(|i| image.get(format!("left-{i}")).is_some())
+                .count();
+            if made > 0 || started.elapsed() > LOCK_HELD {
+                break made;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(made >= 1, "no change made once its client had left");
+        let started = Instant::now();
+        let ops = json!([{"op": "add", "path": "/stayed", "value": "v"}]);
+        expect_status(app.admin().patch(&id, ops).await, StatusCode::OK).await;
+        app.admin().list("limit=5").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the pool's connections came back ({:?})",
+            started.elapsed()
+        );
+    }
+}
+
 /// A NUL character cannot be stored in PostgreSQL text: a client error
 /// on every database, never a server error.
 #[tokio::test]
