@@ -15,17 +15,42 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the test holds its lock at most: far beyond the timeout.
 const LOCK_HELD: Duration = Duration::from_secs(20);
 
+/// A connection of the test's own holding image `id`'s row locked, in a
+/// transaction, until [`release`]d (PostgreSQL and MySQL/MariaDB).
+async fn lock_image_row(app: &TestApp, id: &str) -> AnyConnection {
+    let placeholder = if app.database_url().starts_with("postgres") {
+        "$1"
+    } else {
+        "?"
+    };
+    let mut holder = AnyConnection::connect(app.database_url()).await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
+    let lock = format!("SELECT id FROM images WHERE id = {placeholder} FOR UPDATE");
+    sqlx::query(AssertSqlSafe(lock))
+        .bind(id.to_string())
+        .fetch_all(&mut holder)
+        .await
+        .unwrap();
+    holder
+}
+
+async fn release(mut holder: AnyConnection) {
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    holder.close().await.unwrap();
+}
+
 /// A statement waiting on a row lock longer than the statement timeout is
 /// cancelled by the server: the request answers 503 in Glance's shape, and
 /// the server goes on answering other requests at once.
 #[tokio::test]
 async fn a_statement_running_past_the_timeout_answers_503() {
     for backend in Backend::configured() {
-        let placeholder = match backend {
-            Backend::Sqlite => continue,
-            Backend::Postgres(_) => "$1",
-            Backend::Mysql(_) => "?",
-        };
+        if matches!(backend, Backend::Sqlite) {
+            continue;
+        }
         eprintln!("running on {backend:?}");
         let app = TestApp::builder()
             .backend(backend)
@@ -33,14 +58,7 @@ async fn a_statement_running_past_the_timeout_answers_503() {
             .start()
             .await;
         let id = app.create_raw_image("locked").await;
-        let mut holder = AnyConnection::connect(app.database_url()).await.unwrap();
-        sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
-        let lock = format!("SELECT id FROM images WHERE id = {placeholder} FOR UPDATE");
-        sqlx::query(AssertSqlSafe(lock))
-            .bind(id.clone())
-            .fetch_all(&mut holder)
-            .await
-            .unwrap();
+        let holder = lock_image_row(&app, &id).await;
 
         let started = Instant::now();
         let ops = json!([{"op": "add", "path": "/k", "value": "v"}]);
@@ -62,11 +80,7 @@ async fn a_statement_running_past_the_timeout_answers_503() {
             started.elapsed() < STATEMENT_TIMEOUT,
             "the server still answers"
         );
-        sqlx::raw_sql("ROLLBACK")
-            .execute(&mut holder)
-            .await
-            .unwrap();
-        holder.close().await.unwrap();
+        release(holder).await;
         let ops = json!([{"op": "add", "path": "/k", "value": "v"}]);
         expect_status(app.admin().patch(&id, ops).await, StatusCode::OK).await;
     }
@@ -84,33 +98,20 @@ async fn a_statement_running_past_the_timeout_answers_503() {
 async fn requests_whose_clients_left_run_to_their_end() {
     const CUT: usize = 12;
     for backend in Backend::configured() {
-        let placeholder = match backend {
-            Backend::Sqlite => continue,
-            Backend::Postgres(_) => "$1",
-            Backend::Mysql(_) => "?",
-        };
+        if matches!(backend, Backend::Sqlite) {
+            continue;
+        }
         eprintln!("running on {backend:?}");
         let app = TestApp::builder().backend(backend).start().await;
         let id = app.create_raw_image("locked").await;
-        let mut holder = AnyConnection::connect(app.database_url()).await.unwrap();
-        sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
-        let lock = format!("SELECT id FROM images WHERE id = {placeholder} FOR UPDATE");
-        sqlx::query(AssertSqlSafe(lock))
-            .bind(id.clone())
-            .fetch_all(&mut holder)
-            .await
-            .unwrap();
+        let holder = lock_image_row(&app, &id).await;
         let admin = app.admin();
         for i in 0..CUT {
             let ops = json!([{"op": "add", "path": format!("/left-{i}"), "value": "v"}]);
             let cut = tokio::time::timeout(Duration::from_millis(200), admin.patch(&id, ops)).await;
             assert!(cut.is_err(), "a change answered while its row was locked");
         }
-        sqlx::raw_sql("ROLLBACK")
-            .execute(&mut holder)
-            .await
-            .unwrap();
-        holder.close().await.unwrap();
+        release(holder).await;
         // The changes waited for the row: once it is free they are made in
         // turn, or refused where one made first changed what they read.
         let started = Instant::now();
