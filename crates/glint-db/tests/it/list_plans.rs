@@ -1335,6 +1335,24 @@ async fn the_upgrade_leaves_the_properties_of_images_deleted_before_it_uncounted
     .await;
 }
 
+/// Loads forty public images, one in `every` (the second, then each
+/// `every`-th) with the property `flavor=value`, and returns them.
+async fn flavored_catalogue(db: &Database, every: usize, value: &str) -> Vec<Image> {
+    let images: Vec<Image> = (0..40)
+        .map(|i| {
+            let mut image = public_image(i);
+            if i % every == 1 {
+                image.properties.insert("flavor".into(), value.into());
+            }
+            image
+        })
+        .collect();
+    glint_db::testing::load_catalogue(db, &images, &[])
+        .await
+        .unwrap();
+    images
+}
+
 /// A filter whose count reached its cap is remembered as matching many:
 /// while remembered, its list is planned as a walk along the list's order
 /// without counting again, and still lists exactly the images that match
@@ -1344,20 +1362,7 @@ async fn the_upgrade_leaves_the_properties_of_images_deleted_before_it_uncounted
 async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
     on_every_db(|db| async move {
         // Forty public images, one in four with the property.
-        let images: Vec<Image> = (0..40)
-            .map(|i| {
-                let mut image = public_image(i);
-                if i % 4 == 1 {
-                    image
-                        .properties
-                        .insert("flavor".into(), "remembered".into());
-                }
-                image
-            })
-            .collect();
-        glint_db::testing::load_catalogue(&db, &images, &[])
-            .await
-            .unwrap();
+        let images = flavored_catalogue(&db, 4, "remembered").await;
         let tagged: Vec<&Image> = images
             .iter()
             .filter(|i| i.properties.contains_key("flavor"))
@@ -1413,18 +1418,7 @@ async fn a_filter_remembered_as_matching_many_lists_what_matches_now() {
 async fn a_filter_remembered_as_matching_few_lists_what_matches_now() {
     on_every_db(|db| async move {
         // Forty public images, one in ten with the property.
-        let images: Vec<Image> = (0..40)
-            .map(|i| {
-                let mut image = public_image(i);
-                if i % 10 == 1 {
-                    image.properties.insert("flavor".into(), "few".into());
-                }
-                image
-            })
-            .collect();
-        glint_db::testing::load_catalogue(&db, &images, &[])
-            .await
-            .unwrap();
+        let images = flavored_catalogue(&db, 10, "few").await;
         let flavored: Vec<&Image> = images
             .iter()
             .filter(|i| i.properties.contains_key("flavor"))
