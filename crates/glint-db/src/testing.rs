@@ -165,6 +165,31 @@ pub async fn explain_list(
     explain(db, &query).await
 }
 
+/// The plan of the statement that reads up to `limit` rows of the run of
+/// images whose first sort key is `first` (a text key: a status, a
+/// format, a name), where a tag or property leads the list of `q` (`None`
+/// where none does), as [`explain_list`] gives it.
+pub async fn explain_run(
+    db: &Database,
+    q: &ImageListQuery,
+    first: &str,
+    limit: u64,
+    viewer: &Viewer,
+) -> Result<Option<Vec<String>>, DbError> {
+    let plan = db.list_plan(q, viewer).await?;
+    let Some((filter, _)) = crate::list::leading_filter(db.dialect(), q, &plan) else {
+        return Ok(None);
+    };
+    let value = sea_query::Value::from(first.to_owned());
+    match db
+        .run_query(q, &plan, filter, value, limit, None, viewer)
+        .await?
+    {
+        Some(query) => explain(db, &query).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The plan of the statement `glint db purge` and `purge-images-table`
 /// read a batch of deleted images' ids with (images deleted before now),
 /// as [`explain_list`] gives it.

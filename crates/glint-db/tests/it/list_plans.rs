@@ -1280,6 +1280,70 @@ async fn a_leading_property_is_read_in_order_on_postgresql() {
     common::drop_database(&admin_url, &name, true).await;
 }
 
+/// On PostgreSQL a tag's run of images that share the order's first key
+/// (here all 250 images of the tag are queued, ordered by status then
+/// name) is read along the index of the second key's copy, for a member
+/// as for an admin: the member's visibility rules, estimated as passing a
+/// third of the rows, made the run look shorter than a page, and
+/// PostgreSQL read and sorted all of it.
+#[tokio::test]
+async fn a_long_run_behind_a_tag_is_walked_for_a_member_on_postgresql() {
+    let Ok(admin_url) = std::env::var("GLINT_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let (url, name) = common::fresh_server_database(&admin_url).await;
+    let db = Database::connect(&url).await.unwrap();
+    let images: Vec<Image> = (0..20_000)
+        .map(|i| {
+            let mut image = public_image(i);
+            if i % 2 == 1 {
+                image.visibility = Visibility::Private;
+            }
+            image.name = Some(format!("image-{:05}", (i * 7919) % 20_000));
+            if i % 80 == 0 {
+                image.tags.push("run".into());
+            } else {
+                image.status = ImageStatus::Active;
+            }
+            image
+        })
+        .collect();
+    glint_db::testing::load_catalogue(&db, &images, &[])
+        .await
+        .unwrap();
+    db.refresh_statistics().await.unwrap();
+    let q = query(&[("tag", "run"), ("sort", "status:asc,name:desc")]);
+    for viewer in [admin(None), user("project-1")] {
+        let plan = glint_db::testing::explain_run(&db, &q, "queued", 100, &viewer)
+            .await
+            .unwrap()
+            .expect("the tag leads the list")
+            .join("\n");
+        assert!(
+            plan.contains("Index Scan Backward using ix_image_tags_value_name"),
+            "{viewer:?}:\n{plan}"
+        );
+        assert!(!plan.contains("Bitmap Heap Scan"), "{viewer:?}:\n{plan}");
+        // The page itself: the run's first 100 images by name, descending.
+        let listed = db.list_images(&q, 100, None, &viewer).await.unwrap();
+        let mut expected: Vec<&Image> = images
+            .iter()
+            .filter(|i| i.tags.iter().any(|tag| tag == "run"))
+            .filter(|i| {
+                viewer.is_admin
+                    || i.visibility == Visibility::Public
+                    || i.owner == viewer.project_id
+            })
+            .collect();
+        expected.sort_by(|a, b| b.name.cmp(&a.name));
+        let expected: Vec<_> = expected.iter().take(100).map(|i| i.id).collect();
+        let listed: Vec<_> = listed.iter().map(|i| i.id).collect();
+        assert_eq!(listed, expected, "{viewer:?}");
+    }
+    db.close().await;
+    common::drop_database(&admin_url, &name, true).await;
+}
+
 /// The upgrade to schema version 17 marks the property rows of the images
 /// a glint before it deleted: they are left out of the count as the rows
 /// of images deleted afterwards are.
