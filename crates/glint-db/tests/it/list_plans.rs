@@ -1216,6 +1216,33 @@ async fn a_tag_or_property_leads_only_where_it_matches_fewer_than_an_ordered_fil
     .await;
 }
 
+/// A fresh database on the PostgreSQL server of `GLINT_TEST_POSTGRES_URL`
+/// (`None` when none is configured) holding 20,000 public images, owned
+/// round the projects and named `image-NNNNN` in a shuffled order, each
+/// then shaped by `shape` from its number; loaded by the bulk loader and
+/// analyzed. With the images, and the server's URL and the database's name
+/// for [`common::drop_database`].
+async fn postgres_catalogue(
+    shape: impl Fn(usize, &mut Image),
+) -> Option<(Database, Vec<Image>, (String, String))> {
+    let admin_url = std::env::var("GLINT_TEST_POSTGRES_URL").ok()?;
+    let (url, name) = common::fresh_server_database(&admin_url).await;
+    let db = Database::connect(&url).await.unwrap();
+    let images: Vec<Image> = (0..20_000)
+        .map(|i| {
+            let mut image = public_image(i);
+            image.name = Some(format!("image-{:05}", (i * 7919) % 20_000));
+            shape(i, &mut image);
+            image
+        })
+        .collect();
+    glint_db::testing::load_catalogue(&db, &images, &[])
+        .await
+        .unwrap();
+    db.refresh_statistics().await.unwrap();
+    Some((db, images, (admin_url, name)))
+}
+
 /// On PostgreSQL a leading property is read through an index on its name,
 /// the MD5 of its value and its creation time (schema version 17), or a
 /// sort key's copy and the creation time (version 18): on a
@@ -1225,28 +1252,18 @@ async fn a_tag_or_property_leads_only_where_it_matches_fewer_than_an_ordered_fil
 /// `list_plans_use_indexes_*` is too small for that claim there.)
 #[tokio::test]
 async fn a_leading_property_is_read_in_order_on_postgresql() {
-    let Ok(admin_url) = std::env::var("GLINT_TEST_POSTGRES_URL") else {
+    let Some((db, _, (admin_url, name))) = postgres_catalogue(|i, image| {
+        let group = if i % 10 < 3 { "many" } else { "other" };
+        image.properties.insert("group".into(), group.into());
+        if i % 4 != 0 {
+            image.status = glint_model::ImageStatus::Active;
+            image.size = Some(u64::try_from(i % 1000).unwrap() * 1024);
+        }
+    })
+    .await
+    else {
         return;
     };
-    let (url, name) = common::fresh_server_database(&admin_url).await;
-    let db = Database::connect(&url).await.unwrap();
-    let images: Vec<Image> = (0..20_000)
-        .map(|i| {
-            let mut image = public_image(i);
-            let group = if i % 10 < 3 { "many" } else { "other" };
-            image.properties.insert("group".into(), group.into());
-            image.name = Some(format!("image-{:05}", (i * 7919) % 20_000));
-            if i % 4 != 0 {
-                image.status = glint_model::ImageStatus::Active;
-                image.size = Some(u64::try_from(i % 1000).unwrap() * 1024);
-            }
-            image
-        })
-        .collect();
-    glint_db::testing::load_catalogue(&db, &images, &[])
-        .await
-        .unwrap();
-    db.refresh_statistics().await.unwrap();
     let shapes = [
         (
             vec![("group", "many")],
@@ -1288,30 +1305,20 @@ async fn a_leading_property_is_read_in_order_on_postgresql() {
 /// PostgreSQL read and sorted all of it.
 #[tokio::test]
 async fn a_long_run_behind_a_tag_is_walked_for_a_member_on_postgresql() {
-    let Ok(admin_url) = std::env::var("GLINT_TEST_POSTGRES_URL") else {
+    let Some((db, images, (admin_url, name))) = postgres_catalogue(|i, image| {
+        if i % 2 == 1 {
+            image.visibility = Visibility::Private;
+        }
+        if i % 80 == 0 {
+            image.tags.push("run".into());
+        } else {
+            image.status = ImageStatus::Active;
+        }
+    })
+    .await
+    else {
         return;
     };
-    let (url, name) = common::fresh_server_database(&admin_url).await;
-    let db = Database::connect(&url).await.unwrap();
-    let images: Vec<Image> = (0..20_000)
-        .map(|i| {
-            let mut image = public_image(i);
-            if i % 2 == 1 {
-                image.visibility = Visibility::Private;
-            }
-            image.name = Some(format!("image-{:05}", (i * 7919) % 20_000));
-            if i % 80 == 0 {
-                image.tags.push("run".into());
-            } else {
-                image.status = ImageStatus::Active;
-            }
-            image
-        })
-        .collect();
-    glint_db::testing::load_catalogue(&db, &images, &[])
-        .await
-        .unwrap();
-    db.refresh_statistics().await.unwrap();
     let q = query(&[("tag", "run"), ("sort", "status:asc,name:desc")]);
     for viewer in [admin(None), user("project-1")] {
         let plan = glint_db::testing::explain_run(&db, &q, "queued", 100, &viewer)
