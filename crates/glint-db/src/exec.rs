@@ -463,25 +463,40 @@ impl Database {
         })
     }
 
-    /// Runs `work` (statements outside a transaction) on a pooled
-    /// connection, within the answer deadline. A connection whose server
+    /// Runs `work` (statements outside a transaction) on the connection
+    /// this handle holds (see [`Database::holding_a_connection`]) or else a
+    /// pooled one, within the answer deadline. A connection whose server
     /// did not answer in time is closed rather than returned to the pool,
-    /// which would first wait for it to answer.
+    /// which would first wait for it to answer; a handle holds no
+    /// connection on which a statement failed.
     pub(crate) async fn on_connection<T>(
         &self,
         work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        let mut conn = self.pool().acquire().await?;
-        let Some(deadline) = self.inner.deadline else {
-            return work(&mut conn).await;
+        let mut slot = match self.held_server() {
+            Some(slot) => Some(slot.lock().await),
+            None => None,
         };
-        match tokio::time::timeout(deadline, work(&mut conn)).await {
-            Ok(result) => result,
-            Err(_) => {
-                drop(conn.detach());
-                Err(no_answer(deadline))
-            }
+        let mut conn = match slot.as_mut().and_then(|held| held.take()) {
+            Some(conn) => conn,
+            None => self.pool().acquire().await?,
+        };
+        let result = match self.inner.deadline {
+            None => work(&mut conn).await,
+            Some(deadline) => match tokio::time::timeout(deadline, work(&mut conn)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    drop(conn.detach());
+                    return Err(no_answer(deadline));
+                }
+            },
+        };
+        // After an error the connection goes back to the pool, which checks
+        // it, and the handle's next read takes whichever the pool gives.
+        if let (Some(mut held), true) = (slot, result.is_ok()) {
+            *held = Some(conn);
         }
+        result
     }
 
     /// [`fetch_all`] outside a transaction, within the answer deadline.

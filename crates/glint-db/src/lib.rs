@@ -79,7 +79,8 @@ mod uploads;
 
 use std::sync::Arc;
 
-use sqlx::AnyPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool};
 use tokio::sync::Mutex;
 
 pub use cache::{CacheNode, CachedData, CachedImage};
@@ -118,9 +119,19 @@ pub struct Viewer {
 #[derive(Clone)]
 pub struct Database {
     inner: Arc<Inner>,
-    /// The SQLite reader this handle's reads go to, where one is held for
-    /// a sequence of reads (see [`Database::holding_a_reader`]).
-    held: Option<Arc<sqlite::Held>>,
+    /// The connection this handle's reads go to, where one is held for a
+    /// sequence of reads (see [`Database::holding_a_connection`]).
+    held: Option<Arc<Held>>,
+}
+
+/// A connection a [`Database`] handle holds for a sequence of reads.
+enum Held {
+    /// One of a SQLite file's read-only connections.
+    Reader(sqlite::Held),
+    /// A pooled connection to PostgreSQL or MySQL/MariaDB; `None` once it
+    /// was closed after a statement that was not answered in time (the
+    /// handle's later reads then take pooled connections as they come).
+    Server(Mutex<Option<PoolConnection<Any>>>),
 }
 
 struct Inner {
@@ -285,25 +296,40 @@ impl Database {
     /// Where this handle's reads go on a SQLite file: the reader it holds,
     /// or any idle one; `None` elsewhere.
     pub(crate) fn reads(&self) -> Option<sqlite::Reads<'_>> {
-        match &self.held {
-            Some(held) => Some(sqlite::Reads::Held(held)),
-            None => self.readers().map(sqlite::Reads::Pool),
+        match self.held.as_deref() {
+            Some(Held::Reader(held)) => Some(sqlite::Reads::Held(held)),
+            _ => self.readers().map(sqlite::Reads::Pool),
         }
     }
 
-    /// A handle whose reads all go to one SQLite reader, held until the
-    /// handle is dropped (see [`sqlite::Held`]); this handle itself
-    /// elsewhere. Every read made through it must be awaited before the
-    /// next, and none made through another handle meanwhile by the same
-    /// task: that one would wait for a reader this one keeps.
-    pub(crate) async fn holding_a_reader(&self) -> Result<Database, DbError> {
-        let held = match (&self.held, self.readers()) {
-            (None, Some(readers)) => Some(Arc::new(readers.hold().await?)),
-            _ => return Ok(self.clone()),
+    /// The server connection this handle holds, where it holds one.
+    pub(crate) fn held_server(&self) -> Option<&Mutex<Option<PoolConnection<Any>>>> {
+        match self.held.as_deref() {
+            Some(Held::Server(slot)) => Some(slot),
+            _ => None,
+        }
+    }
+
+    /// A handle whose reads all go to one connection, held until the
+    /// handle is dropped: on a SQLite file one reader (see
+    /// [`sqlite::Held`]), whose cache then holds the pages an earlier read
+    /// touched; on PostgreSQL and MySQL/MariaDB one pooled connection, so
+    /// that a sequence of statements takes the pool's connection once
+    /// (sqlx sends a round trip to check each connection given back to
+    /// it). This handle itself for an in-memory SQLite database (one
+    /// connection, which writes need too) and where one is held already.
+    /// Every read made through it must be awaited before the next, and
+    /// none made through another handle meanwhile by the same task: that
+    /// one would wait for a connection this one keeps.
+    pub(crate) async fn holding_a_connection(&self) -> Result<Database, DbError> {
+        let held = match (&self.held, self.readers(), self.dialect()) {
+            (Some(_), _, _) | (None, None, Dialect::Sqlite) => return Ok(self.clone()),
+            (None, Some(readers), _) => Held::Reader(readers.hold().await?),
+            (None, None, _) => Held::Server(Mutex::new(Some(self.pool().acquire().await?))),
         };
         Ok(Database {
             inner: Arc::clone(&self.inner),
-            held,
+            held: Some(Arc::new(held)),
         })
     }
 

@@ -28,9 +28,10 @@ impl Database {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // On a SQLite file the counts and statements of the page run on one
-        // reader, which finds the images an earlier one read in its cache.
-        self.holding_a_reader()
+        // The counts and statements of the page run on one connection: on a
+        // SQLite file one reader, which finds the images an earlier one read
+        // in its cache; on a server, one taken from the pool once.
+        self.holding_a_connection()
             .await?
             .list_page(q, limit, marker, viewer)
             .await

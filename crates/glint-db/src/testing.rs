@@ -278,6 +278,25 @@ pub async fn scalar(db: &Database, sql: &str) -> Result<i64, DbError> {
     Ok(row.try_get::<i64, _>(0)?)
 }
 
+/// A handle whose reads all go to one connection, as a list page's do
+/// (see [`Database::holding_a_connection`]).
+pub async fn holding_a_connection(db: &Database) -> Result<Database, DbError> {
+    db.holding_a_connection().await
+}
+
+/// [`scalar`] on PostgreSQL or MySQL/MariaDB, run as every read outside a
+/// transaction is: on the connection `db` holds, if it holds one, within
+/// the answer deadline.
+pub async fn scalar_read(db: &Database, sql: &str) -> Result<i64, DbError> {
+    db.on_connection(async |conn| {
+        let row = sqlx::query(AssertSqlSafe(sql.to_string()))
+            .fetch_one(conn)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    })
+    .await
+}
+
 /// The plans PostgreSQL made for glint's prepared queries without their
 /// values (`pg_prepared_statements.generic_plans`), summed over every open
 /// connection of the pool. Only queries (`SELECT`) with parameters are

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use common::listing::{admin, names, set};
 use common::{at, bare_image, drop_database, fresh_server_database, on_every_db};
-use glint_db::testing::{postgres_plans_made_without_values, run_statement, scalar};
+use glint_db::testing::{
+    holding_a_connection, postgres_plans_made_without_values, run_statement, scalar, scalar_read,
+};
 use glint_db::{ConnectOptions, Database, DbError, Dialect, ErrorText, InvalidValue};
 use glint_model::Visibility;
 
@@ -52,6 +54,49 @@ async fn a_statement_over_the_timeout_is_cancelled_as_unavailable() {
         db.ping().await.unwrap();
         let again = run_statement(db, &sleep_sql(db, 20), &[]).await;
         assert!(matches!(again, Err(DbError::Unavailable(_))), "{again:?}");
+    })
+    .await;
+}
+
+fn connection_id_sql(db: &Database) -> &'static str {
+    match db.dialect() {
+        Dialect::Postgres => "SELECT pg_backend_pid()::bigint",
+        _ => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
+    }
+}
+
+/// A list page's statements run on one connection its handle holds. A
+/// statement that fails there (cancelled at the timeout, or its connection
+/// cut) gives the connection back to the pool, and the handle's next read
+/// takes one from the pool again.
+#[tokio::test]
+async fn a_held_connection_serves_its_handle_until_a_statement_fails() {
+    let timeout = Duration::from_millis(300);
+    with_timeout(timeout, async |db: &Database| {
+        let held = holding_a_connection(db).await.unwrap();
+        let id = connection_id_sql(db);
+        let first = scalar_read(&held, id).await.unwrap();
+        // Meanwhile the pool serves others with other connections.
+        assert_ne!(scalar(db, id).await.unwrap(), first);
+        let query = Default::default();
+        let listed = held.list_images(&query, 10, None, &admin(None)).await;
+        assert!(listed.unwrap().is_empty());
+        for _ in 0..3 {
+            assert_eq!(scalar_read(&held, id).await.unwrap(), first);
+        }
+        let late = scalar_read(&held, &sleep_sql(db, 20)).await;
+        assert!(matches!(late, Err(DbError::Unavailable(_))), "{late:?}");
+        let next = scalar_read(&held, id).await.unwrap();
+        assert_eq!(scalar_read(&held, id).await.unwrap(), next);
+        let kill = match db.dialect() {
+            Dialect::Postgres => format!("SELECT pg_terminate_backend({next})"),
+            _ => format!("KILL {next}"),
+        };
+        run_statement(db, &kill, &[]).await.unwrap();
+        assert!(scalar_read(&held, id).await.is_err());
+        let after = scalar_read(&held, id).await.unwrap();
+        assert_ne!(after, next);
+        assert_eq!(scalar_read(&held, id).await.unwrap(), after);
     })
     .await;
 }
