@@ -128,9 +128,9 @@ pub struct Database {
 enum Held {
     /// One of a SQLite file's read-only connections.
     Reader(sqlite::Held),
-    /// A pooled connection to PostgreSQL or MySQL/MariaDB; `None` once it
-    /// was closed after a statement that was not answered in time (the
-    /// handle's later reads then take pooled connections as they come).
+    /// A pooled connection to PostgreSQL or MySQL/MariaDB; `None` once a
+    /// statement on it failed or was not answered in time, until the
+    /// handle's next read takes another from the pool.
     Server(Mutex<Option<PoolConnection<Any>>>),
 }
 
