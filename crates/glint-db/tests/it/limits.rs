@@ -89,7 +89,8 @@ async fn a_held_connection_serves_its_handle_until_a_statement_fails() {
         let next = scalar_read(&held, id).await.unwrap();
         assert_eq!(scalar_read(&held, id).await.unwrap(), next);
         let kill = match db.dialect() {
-            Dialect::Postgres => format!("SELECT pg_terminate_backend({next})"),
+            // (Waiting up to 5 s for the backend to be gone.)
+            Dialect::Postgres => format!("SELECT pg_terminate_backend({next}, 5000)"),
             _ => format!("KILL {next}"),
         };
         run_statement(db, &kill, &[]).await.unwrap();
