@@ -102,6 +102,32 @@ async fn a_held_connection_serves_its_handle_until_a_statement_fails() {
     .await;
 }
 
+/// A list page dropped while one of its statements runs (its client went
+/// away) drops the connection it held mid-statement: the pool settles it,
+/// and both the pool and the handle go on serving.
+#[tokio::test]
+async fn a_held_connection_dropped_mid_statement_leaves_the_pool_serving() {
+    let timeout = Duration::from_millis(300);
+    with_timeout(timeout, async |db: &Database| {
+        let held = holding_a_connection(db).await.unwrap();
+        let id = connection_id_sql(db);
+        scalar_read(&held, id).await.unwrap();
+        let sleep = sleep_sql(db, 20);
+        let dropped = tokio::time::timeout(Duration::from_millis(50), scalar_read(&held, &sleep));
+        assert!(dropped.await.is_err(), "the read should still be running");
+        let started = Instant::now();
+        let next = scalar_read(&held, id).await.unwrap();
+        assert_eq!(scalar_read(&held, id).await.unwrap(), next);
+        scalar(db, id).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    })
+    .await;
+}
+
 /// A SQLite statement that would count for minutes.
 const LONG_SQLITE_READ: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
      SELECT x + 1 FROM c WHERE x < 100000000000) SELECT COUNT(*) FROM c";
