@@ -5,8 +5,8 @@
 //!
 //! [`Database::refresh_statistics`] is cheap when little changed, so a
 //! background worker calls it every few minutes:
-//! * SQLite: a table never analyzed, or with an index never analyzed (one
-//!   a migration added), is analyzed (`ANALYZE`, sampling at
+//! * SQLite: a table with rows never analyzed, or with an index never
+//!   analyzed (one a migration added), is analyzed (`ANALYZE`, sampling at
 //!   most [`SQLITE_ANALYSIS_LIMIT`] rows per index, so it takes
 //!   milliseconds at any size); otherwise `PRAGMA optimize` re-analyzes
 //!   the tables whose size changed tenfold. (A full analysis made some
@@ -140,8 +140,8 @@ impl Database {
         }
     }
 
-    /// Catalogue tables without a `sqlite_stat1` row, or with an index
-    /// that has none. An index a migration added to an analyzed table has
+    /// Catalogue tables with rows but without a `sqlite_stat1` row, or
+    /// with an index that has none. An index a migration added to an analyzed table has
     /// none, and SQLite then takes it for a selective one: right after
     /// schema version 16 added two, `disk_format=qcow2&sort_key=size`
     /// walked one of them and sorted, 160 ms at 200,000 images instead of
@@ -170,10 +170,24 @@ impl Database {
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<Result<_, _>>()?;
-            Ok(CATALOGUE_TABLES
-                .into_iter()
-                .filter(|t| !analyzed.iter().any(|a| a == t))
-                .collect())
+            let mut stale = Vec::new();
+            for table in CATALOGUE_TABLES {
+                if analyzed.iter().any(|a| a == table) {
+                    continue;
+                }
+                // ANALYZE leaves no row for an empty table: it would be
+                // analyzed again at every refresh, for nothing.
+                let filled: i64 = sqlx::raw_sql(AssertSqlSafe(format!(
+                    "SELECT EXISTS (SELECT 1 FROM {table})"
+                )))
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+                if filled != 0 {
+                    stale.push(table);
+                }
+            }
+            Ok(stale)
         })
         .await
     }
