@@ -30,6 +30,15 @@
 //!
 //! [`Database::analyze_catalogue`] analyzes every catalogue table at once:
 //! after `glint db sync` and bulk loads.
+//!
+//! [`Database::sketch_missing_statistics`] runs before a server answers:
+//! on PostgreSQL, a catalogue restored or loaded while no glint ran has
+//! rows but no statistics, and until the first analysis ends (0.9 s at
+//! 100,000 freshly loaded images) lists are planned blind: the default
+//! page of an admin read every image through the owner index and sorted
+//! them, 90–130 ms instead of 0.2. A sample of a tenth of the usual size
+//! (0.17 s there) is enough to plan them, and the next refresh analyzes
+//! those tables in full.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -49,10 +58,17 @@ pub const CHANGED_ROWS: i64 = 200;
 /// Rows SQLite's `ANALYZE` samples per index.
 pub const SQLITE_ANALYSIS_LIMIT: i64 = 1000;
 
-/// Row counts of MySQL tables at their last analysis by this process.
+/// PostgreSQL's statistics target for the sketch made before serving
+/// (its default is 100): it samples 300 times as many rows.
+pub const SKETCH_STATISTICS_TARGET: i64 = 10;
+
+/// What this process knows of the tables' analyses.
 #[derive(Default)]
 pub(crate) struct Analyzed {
+    /// Row counts of MySQL tables at their last analysis by this process.
     rows: Mutex<HashMap<&'static str, i64>>,
+    /// PostgreSQL tables given only a sketch, to analyze in full next.
+    sketched: Mutex<Vec<&'static str>>,
 }
 
 impl Database {
@@ -67,6 +83,10 @@ impl Database {
             Dialect::MySql => self.mysql_stale().await?,
         };
         self.analyze(&stale).await?;
+        self.inner
+            .analyzed
+            .sketched()
+            .retain(|table| !stale.contains(table));
         if self.dialect() == Dialect::Postgres && !stale.is_empty() {
             // (On a connection of its own, outside a transaction, where
             // VACUUM must run.)
@@ -82,6 +102,71 @@ impl Database {
             tx.commit().await?;
         }
         Ok(stale)
+    }
+
+    /// On PostgreSQL, analyzes the catalogue tables that hold rows but
+    /// have no statistics at all, from a small sample, for a server to
+    /// call before it answers (see the module notes); the next
+    /// [`Database::refresh_statistics`] analyzes them in full. Returns
+    /// the tables sketched; nothing on SQLite (whose analysis samples
+    /// little at any size) and MySQL/MariaDB (InnoDB keeps statistics of
+    /// its indexes as rows are loaded).
+    pub async fn sketch_missing_statistics(&self) -> Result<Vec<&'static str>, DbError> {
+        if self.dialect() != Dialect::Postgres {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT tablename::text FROM pg_stats \
+             WHERE schemaname = current_schema() AND tablename IN ('{}')",
+            CATALOGUE_TABLES.join("', '")
+        );
+        let missing = self
+            .on_connection(async |conn| {
+                let rows = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let known: Vec<String> = rows
+                    .iter()
+                    .map(|r| r.try_get::<String, _>(0))
+                    .collect::<Result<_, _>>()?;
+                let mut missing = Vec::new();
+                for table in CATALOGUE_TABLES {
+                    if known.iter().any(|k| k == table) {
+                        continue;
+                    }
+                    // An empty table has no statistics even once analyzed.
+                    let filled: bool = sqlx::raw_sql(AssertSqlSafe(format!(
+                        "SELECT EXISTS (SELECT 1 FROM {table})"
+                    )))
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+                    if filled {
+                        missing.push(table);
+                    }
+                }
+                Ok(missing)
+            })
+            .await?;
+        if missing.is_empty() {
+            return Ok(missing);
+        }
+        let mut tx = self.begin_write().await?;
+        let target = format!("SET LOCAL default_statistics_target = {SKETCH_STATISTICS_TARGET}");
+        sqlx::raw_sql(AssertSqlSafe(target))
+            .execute(tx.conn())
+            .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", missing.join(", "))))
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let mut sketched = self.inner.analyzed.sketched();
+        for table in &missing {
+            if !sketched.contains(table) {
+                sketched.push(table);
+            }
+        }
+        Ok(missing)
     }
 
     /// Gathers planner statistics for every catalogue table.
@@ -211,9 +296,10 @@ impl Database {
             .iter()
             .map(|r| r.try_get::<String, _>(0))
             .collect::<Result<_, _>>()?;
+        let sketched = self.inner.analyzed.sketched();
         Ok(CATALOGUE_TABLES
             .into_iter()
-            .filter(|t| names.iter().any(|n| n == t))
+            .filter(|t| names.iter().any(|n| n == t) || sketched.contains(t))
             .collect())
     }
 
@@ -259,6 +345,10 @@ impl Database {
 impl Analyzed {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, i64>> {
         self.rows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sketched(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
+        self.sketched.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -45,6 +45,7 @@ async fn serve(conf: GlanceConfig, config_files: &[PathBuf]) -> anyhow::Result<(
     std::fs::create_dir_all(&conf.glint.data_dir)
         .with_context(|| format!("cannot create data dir {}", conf.glint.data_dir.display()))?;
     let db = open_database(&conf).await?;
+    sketch_statistics(&db).await;
     let stores = Arc::new(crate::stores::build(&conf)?);
     let policy = Arc::new(crate::policy::load(&conf)?);
     let remote_policy = crate::remote_policy::HttpRemoteCheck::new(
@@ -169,6 +170,23 @@ async fn open_database(conf: &GlanceConfig) -> anyhow::Result<Database> {
         .database_url()
         .context("invalid [database] connection")?;
     crate::db::open_for_serving(&db_url, &conf.glint.database).await
+}
+
+/// Gives a catalogue loaded while no glint ran a first sample of planner
+/// statistics before the server answers, so that its first lists are not
+/// planned blind (see `glint_db::Database::sketch_missing_statistics`).
+/// A failure only leaves that to the statistics worker.
+async fn sketch_statistics(db: &Database) {
+    let started = std::time::Instant::now();
+    match db.sketch_missing_statistics().await {
+        Ok(tables) if tables.is_empty() => {}
+        Ok(tables) => tracing::info!(
+            ?tables,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "planner statistics sketched before serving"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot gather planner statistics before serving"),
+    }
 }
 
 /// How long background work in flight may take to end once the server

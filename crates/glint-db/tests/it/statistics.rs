@@ -81,6 +81,51 @@ async fn an_empty_table_is_not_analyzed_at_every_refresh() {
     .await;
 }
 
+/// A catalogue with rows and no statistics is sketched on PostgreSQL, and
+/// analyzed in full at the next refresh; elsewhere nothing is sketched.
+#[tokio::test]
+async fn missing_statistics_are_sketched_then_gathered_in_full() {
+    on_every_db(|db| async move {
+        load(&db, 30).await;
+        let sketched = db.sketch_missing_statistics().await.unwrap();
+        if db.dialect() != Dialect::Postgres {
+            assert_eq!(sketched, Vec::<&str>::new());
+            return;
+        }
+        let mut all = CATALOGUE_TABLES.to_vec();
+        all.sort_unstable();
+        let mut sorted = sketched.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, all);
+        let analyses = "SELECT analyze_count FROM pg_stat_user_tables \
+                        WHERE relname = 'images' AND schemaname = current_schema()";
+        let columns = "SELECT COUNT(*) FROM pg_stats \
+                       WHERE tablename = 'images' AND schemaname = current_schema()";
+        assert!(glint_db::testing::scalar(&db, columns).await.unwrap() > 0);
+        // Statistics now exist: nothing more to sketch.
+        assert_eq!(
+            db.sketch_missing_statistics().await.unwrap(),
+            Vec::<&str>::new()
+        );
+        // The sketch is followed by a full analysis, then nothing.
+        let mut full = db.refresh_statistics().await.unwrap();
+        full.sort_unstable();
+        assert_eq!(full, all);
+        assert_eq!(db.refresh_statistics().await.unwrap(), Vec::<&str>::new());
+        // (The server's counters reach the view a moment later.)
+        let mut counted = 0;
+        for _ in 0..50 {
+            counted = glint_db::testing::scalar(&db, analyses).await.unwrap();
+            if counted >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(counted, 2);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn analyze_catalogue_gathers_statistics_for_every_list_table() {
     on_every_db(|db| async move {

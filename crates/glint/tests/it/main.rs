@@ -18,5 +18,6 @@ mod scrubber;
 mod scrubber_s3;
 mod serve_keystone;
 mod server_lists;
+mod statistics_at_start;
 mod two_nodes;
 mod vmdk_allowed_types;
