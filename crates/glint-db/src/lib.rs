@@ -92,7 +92,10 @@ pub use metadefs::{NAMESPACE_SORT_KEYS, NamespaceListQuery, TAG_SORT_KEYS, TagLi
 pub use purge::{PURGE_BATCH, PurgeCounts, PurgeRequest};
 pub use quota::{CountLimit, DataKind, ProjectUsage, StorageQuota};
 pub use scrub::{RestoreOutcome, SCRUB_JOB, ScrubCursor};
-pub use stats::{CATALOGUE_TABLES, CHANGED_ROWS, SQLITE_ANALYSIS_LIMIT};
+pub use stats::{
+    CATALOGUE_TABLES, CHANGED_ROWS, SKETCH_STATISTICS_TARGET, SKETCH_TIMEOUT_MS,
+    SQLITE_ANALYSIS_LIMIT,
+};
 pub use tasks::{TASK_SORT_KEYS, TaskListQuery};
 pub use uploads::{UploadLease, UploadStarted};
 

@@ -62,6 +62,11 @@ pub const SQLITE_ANALYSIS_LIMIT: i64 = 1000;
 /// (its default is 100): it samples 300 times as many rows.
 pub const SKETCH_STATISTICS_TARGET: i64 = 10;
 
+/// The longest a sketch may take: a server starts without one rather than
+/// wait longer (on a database that answers slowly, or behind another
+/// analysis of the same tables).
+pub const SKETCH_TIMEOUT_MS: i64 = 5_000;
+
 /// What this process knows of the tables' analyses.
 #[derive(Default)]
 pub(crate) struct Analyzed {
@@ -152,8 +157,11 @@ impl Database {
             return Ok(missing);
         }
         let mut tx = self.begin_write().await?;
-        let target = format!("SET LOCAL default_statistics_target = {SKETCH_STATISTICS_TARGET}");
-        sqlx::raw_sql(AssertSqlSafe(target))
+        let settings = format!(
+            "SET LOCAL default_statistics_target = {SKETCH_STATISTICS_TARGET}; \
+             SET LOCAL statement_timeout = {SKETCH_TIMEOUT_MS}"
+        );
+        sqlx::raw_sql(AssertSqlSafe(settings))
             .execute(tx.conn())
             .await?;
         sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", missing.join(", "))))

@@ -126,6 +126,37 @@ async fn missing_statistics_are_sketched_then_gathered_in_full() {
     .await;
 }
 
+/// A sketch held up (here behind another analysis's lock) gives up within
+/// its bound, so a server starts without it rather than wait.
+#[tokio::test]
+async fn a_sketch_held_up_gives_up_within_its_bound() {
+    common::on_every_empty_db(|url, dialect| async move {
+        if dialect != Dialect::Postgres {
+            return;
+        }
+        use sqlx::Connection;
+        let db = Database::connect(&url).await.unwrap();
+        load(&db, 5).await;
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN; LOCK TABLE images IN SHARE UPDATE EXCLUSIVE MODE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let held = db.sketch_missing_statistics().await;
+        let waited = started.elapsed();
+        assert!(held.is_err(), "{held:?}");
+        let bound = glint_db::SKETCH_TIMEOUT_MS as u128;
+        assert!(waited.as_millis() >= bound - 100, "{waited:?}");
+        assert!(waited.as_millis() < bound + 3_000, "{waited:?}");
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+        // Nothing was noted as sketched; a sketch now succeeds.
+        assert_eq!(db.sketch_missing_statistics().await.unwrap().len(), 4);
+        db.close().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn analyze_catalogue_gathers_statistics_for_every_list_table() {
     on_every_db(|db| async move {
