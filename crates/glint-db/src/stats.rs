@@ -135,23 +135,7 @@ impl Database {
                     .iter()
                     .map(|r| r.try_get::<String, _>(0))
                     .collect::<Result<_, _>>()?;
-                let mut missing = Vec::new();
-                for table in CATALOGUE_TABLES {
-                    if known.iter().any(|k| k == table) {
-                        continue;
-                    }
-                    // An empty table has no statistics even once analyzed.
-                    let filled: bool = sqlx::raw_sql(AssertSqlSafe(format!(
-                        "SELECT EXISTS (SELECT 1 FROM {table})"
-                    )))
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get(0)?;
-                    if filled {
-                        missing.push(table);
-                    }
-                }
-                Ok(missing)
+                filled_tables_besides(conn, &known).await
             })
             .await?;
         if missing.is_empty() {
@@ -265,24 +249,7 @@ impl Database {
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<Result<_, _>>()?;
-            let mut stale = Vec::new();
-            for table in CATALOGUE_TABLES {
-                if analyzed.iter().any(|a| a == table) {
-                    continue;
-                }
-                // ANALYZE leaves no row for an empty table: it would be
-                // analyzed again at every refresh, for nothing.
-                let filled: i64 = sqlx::raw_sql(AssertSqlSafe(format!(
-                    "SELECT EXISTS (SELECT 1 FROM {table})"
-                )))
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)?;
-                if filled != 0 {
-                    stale.push(table);
-                }
-            }
-            Ok(stale)
+            filled_tables_besides(conn, &analyzed).await
         })
         .await
     }
@@ -360,6 +327,28 @@ impl Analyzed {
     fn sketched(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
         self.sketched.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The catalogue tables not named in `known` that hold rows. An empty
+/// table has no statistics even once analyzed (on SQLite and PostgreSQL
+/// alike): left in, it would be analyzed again at every refresh.
+async fn filled_tables_besides(
+    conn: &mut AnyConnection,
+    known: &[String],
+) -> Result<Vec<&'static str>, DbError> {
+    let mut filled = Vec::new();
+    for table in CATALOGUE_TABLES {
+        if known.iter().any(|k| k == table) {
+            continue;
+        }
+        let first = sqlx::raw_sql(AssertSqlSafe(format!("SELECT 1 FROM {table} LIMIT 1")))
+            .fetch_optional(&mut *conn)
+            .await?;
+        if first.is_some() {
+            filled.push(table);
+        }
+    }
+    Ok(filled)
 }
 
 async fn run(conn: &mut AnyConnection, sql: &str) -> Result<(), DbError> {
