@@ -131,10 +131,7 @@ impl Database {
                 let rows = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
                     .fetch_all(&mut *conn)
                     .await?;
-                let known: Vec<String> = rows
-                    .iter()
-                    .map(|r| r.try_get::<String, _>(0))
-                    .collect::<Result<_, _>>()?;
+                let known = first_texts(&rows)?;
                 filled_tables_besides(conn, &known).await
             })
             .await?;
@@ -245,10 +242,7 @@ impl Database {
             )
             .fetch_all(&mut *conn)
             .await?;
-            let analyzed: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, _>>()?;
+            let analyzed = first_texts(&rows)?;
             filled_tables_besides(conn, &analyzed).await
         })
         .await
@@ -269,10 +263,7 @@ impl Database {
                     .await?)
             })
             .await?;
-        let names: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
+        let names = first_texts(&rows)?;
         let sketched = self.inner.analyzed.sketched();
         Ok(CATALOGUE_TABLES
             .into_iter()
@@ -349,6 +340,14 @@ async fn filled_tables_besides(
         }
     }
     Ok(filled)
+}
+
+/// The first column of each row, as text (a table's name).
+fn first_texts(rows: &[sqlx::any::AnyRow]) -> Result<Vec<String>, DbError> {
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?)
 }
 
 async fn run(conn: &mut AnyConnection, sql: &str) -> Result<(), DbError> {
