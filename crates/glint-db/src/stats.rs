@@ -116,7 +116,9 @@ impl Database {
     /// [`Database::refresh_statistics`] analyzes them in full. Returns
     /// the tables sketched; nothing on SQLite (whose analysis samples
     /// little at any size) and MySQL/MariaDB (InnoDB keeps statistics of
-    /// its indexes as rows are loaded).
+    /// its indexes as rows are loaded). A table whose sample failed (held
+    /// up past [`SKETCH_TIMEOUT_MS`]) does not cost the others theirs: they
+    /// are kept and noted, and the first error is returned.
     pub async fn sketch_missing_statistics(&self) -> Result<Vec<&'static str>, DbError> {
         if self.dialect() != Dialect::Postgres {
             return Ok(Vec::new());
@@ -138,25 +140,46 @@ impl Database {
         if missing.is_empty() {
             return Ok(missing);
         }
-        let mut tx = self.begin_write().await?;
-        let settings = format!(
-            "SET LOCAL default_statistics_target = {SKETCH_STATISTICS_TARGET}; \
-             SET LOCAL statement_timeout = {SKETCH_TIMEOUT_MS}"
-        );
-        sqlx::raw_sql(AssertSqlSafe(settings))
-            .execute(tx.conn())
-            .await?;
-        sqlx::raw_sql(AssertSqlSafe(format!("ANALYZE {}", missing.join(", "))))
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await?;
-        let mut sketched = self.inner.analyzed.sketched();
-        for table in &missing {
-            if !sketched.contains(table) {
-                sketched.push(table);
+        // Each table on a connection of its own, side by side: at a
+        // million images the three samples took 0.85 s one after another.
+        let mut samples = tokio::task::JoinSet::new();
+        for table in missing {
+            let db = self.clone();
+            samples.spawn(async move { (table, db.sketch(table).await) });
+        }
+        let mut sketched = Vec::new();
+        let mut failed = None;
+        while let Some(joined) = samples.join_next().await {
+            match joined {
+                Ok((table, Ok(()))) => sketched.push(table),
+                Ok((_, Err(e))) => failed = failed.or(Some(e)),
+                Err(e) => failed = failed.or(Some(DbError::internal(e.to_string()))),
             }
         }
-        Ok(missing)
+        sketched.sort_by_key(|t| CATALOGUE_TABLES.iter().position(|c| c == t));
+        let mut noted = self.inner.analyzed.sketched();
+        for table in &sketched {
+            if !noted.contains(table) {
+                noted.push(table);
+            }
+        }
+        drop(noted);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sketched),
+        }
+    }
+
+    /// Samples one table (see [`Database::sketch_missing_statistics`]).
+    async fn sketch(&self, table: &str) -> Result<(), DbError> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SET LOCAL default_statistics_target = {SKETCH_STATISTICS_TARGET}; \
+             SET LOCAL statement_timeout = {SKETCH_TIMEOUT_MS}; \
+             ANALYZE {table}"
+        );
+        sqlx::raw_sql(AssertSqlSafe(sql)).execute(tx.conn()).await?;
+        tx.commit().await
     }
 
     /// Gathers planner statistics for every catalogue table.
