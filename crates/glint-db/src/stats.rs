@@ -64,9 +64,9 @@ pub const SQLITE_ANALYSIS_LIMIT: i64 = 1000;
 /// the default target of 100 samples 30,000.
 pub const SKETCH_STATISTICS_TARGET: i64 = 10;
 
-/// The longest a sketch may take: a server starts without one rather than
-/// wait longer (on a database that answers slowly, or behind another
-/// analysis of the same tables).
+/// The longest a table's sketch may take: a server starts without that
+/// table's rather than wait longer (on a database that answers slowly, or
+/// behind another analysis of the same table).
 pub const SKETCH_TIMEOUT_MS: i64 = 5_000;
 
 /// What this process knows of the tables' analyses.

@@ -126,8 +126,9 @@ async fn missing_statistics_are_sketched_then_gathered_in_full() {
     .await;
 }
 
-/// A sketch held up (here behind another analysis's lock) gives up within
-/// its bound, so a server starts without it rather than wait.
+/// A table's sketch held up (here behind another analysis's lock) gives up
+/// within its bound, so a server starts without that table's rather than
+/// wait; the other tables' samples are kept.
 #[tokio::test]
 async fn a_sketch_held_up_gives_up_within_its_bound() {
     common::on_every_empty_db(|url, dialect| async move {
